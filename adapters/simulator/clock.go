@@ -1,0 +1,46 @@
+package simulator
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock tells the market what time it is. Tests use a ManualClock so the
+// 2-minute cancel guard and the 20-minute lifetime pass without sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// ManualClock only moves when told to. The zero value starts at a fixed
+// instant; safe for concurrent use.
+type ManualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewManualClock returns a clock stopped at t.
+func NewManualClock(t time.Time) *ManualClock { return &ManualClock{t: t} }
+
+// Now returns the clock's current instant.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t.IsZero() {
+		c.t = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	}
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.Now()
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}

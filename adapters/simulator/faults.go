@@ -1,0 +1,116 @@
+package simulator
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Faults are the failures a simulated upstream injects in front of its
+// protocol skin. The zero value injects nothing.
+type Faults struct {
+	Latency   time.Duration // added before every answer (real time)
+	ErrorRate float64       // fraction of requests answered HTTP 503, 0..1
+	Outage    bool          // every connection is closed without an answer
+	Garbage   bool          // every answer is an HTML error page with HTTP 200
+	// Hang holds the request without answering until the client gives up
+	// (bounded by the server's write timeout).
+	Hang bool
+}
+
+// SetFaults replaces the market's faults.
+func (m *Market) SetFaults(f Faults) {
+	m.mu.Lock()
+	m.faults = f
+	m.mu.Unlock()
+}
+
+// Faults returns the current faults.
+func (m *Market) Faults() Faults {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.faults
+}
+
+// GarbageBody is what a garbage answer carries: a CDN error page, the most
+// common non-protocol body a real client meets.
+const GarbageBody = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center></body></html>"
+
+// Wrap puts the market's fault injection in front of a skin's handler.
+func (m *Market) Wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		m.mu.Lock()
+		f := m.faults
+		drop := f.ErrorRate > 0 && m.rng.Float64() < f.ErrorRate
+		m.mu.Unlock()
+		if f.Latency > 0 {
+			time.Sleep(f.Latency)
+		}
+		switch {
+		case f.Outage:
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(func(c net.Conn) {}) // the server closes c afterwards
+		case f.Hang:
+			// Hold the request while the fault lasts (at most 30 s), so a
+			// test that clears it does not wait for a stuck handler.
+			for i := 0; i < 3000 && m.Faults().Hang; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			ctx.SetStatusCode(fasthttp.StatusGatewayTimeout)
+		case drop:
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetContentType("text/html")
+			ctx.SetBodyString("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>")
+		case f.Garbage:
+			ctx.SetStatusCode(fasthttp.StatusOK)
+			ctx.SetContentType("text/html")
+			ctx.SetBodyString(GarbageBody)
+		default:
+			h(ctx)
+		}
+	}
+}
+
+// Server is a skin served on a loopback port.
+type Server struct {
+	URL string // "http://127.0.0.1:port"
+	ln  net.Listener
+	srv *fasthttp.Server
+}
+
+// Serve starts h on 127.0.0.1 at a free port.
+func Serve(h fasthttp.RequestHandler) (*Server, error) {
+	return ServeAddr("127.0.0.1:0", h)
+}
+
+// ServeAddr starts h on addr.
+func ServeAddr(addr string, h fasthttp.RequestHandler) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &fasthttp.Server{
+		Handler:               h,
+		Name:                  "sim",
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		NoDefaultServerHeader: true,
+	}
+	go srv.Serve(ln) //nolint:errcheck // returns when Close shuts the listener
+	return &Server{URL: "http://" + ln.Addr().String(), ln: ln, srv: srv}, nil
+}
+
+// Close stops the server and its open connections.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := s.srv.ShutdownWithContext(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil // a hung handler; the listener is closed anyway
+	}
+	return err
+}

@@ -1,0 +1,670 @@
+// Package simulator is the simulated SMS market every fake upstream shares:
+// stock and prices per (country, service), an account balance, the order
+// lifecycle with the real timings (2-minute cancel guard, 20-minute
+// lifetime, refunds, another SMS after a code), SMS arrival after a delay,
+// and fault injection. Each platform package puts its protocol skin (an
+// HTTP handler speaking that platform's real protocol) over a Market.
+//
+// Time is read from an injected Clock and every transition is applied
+// lazily when an order or the balance is looked at, so a test that advances
+// a ManualClock by 20 minutes sees the expiry at once, with no goroutines.
+package simulator
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/adapters/catalog"
+)
+
+// Config sets up a Market. Zero fields take the defaults in their comments.
+type Config struct {
+	Currency string // ISO 4217 of the account; default "USD"
+	// Balance is the starting balance in micro-units; 0 means 1000 units.
+	// Use SetBalance(0) after New for an empty account.
+	Balance int64
+	// Stock per (country, service) at start; default 500. Negative: 0.
+	Stock int
+	// Countries and Services sold; default DefaultCountries/DefaultServices.
+	Countries []string
+	Services  []string
+	// BasePrice is the mean price per activation in micro-units; default
+	// 0.50 units. Each (country, service) gets a stable price from 0.5× to
+	// 1.5× of it.
+	BasePrice int64
+	// CodeDelay is how long after purchase (or after a request for another
+	// SMS) an SMS arrives; default 5s. Negative: never on its own (use
+	// DeliverSMS).
+	CodeDelay time.Duration
+	// Lifetime of an order without a code; default 20m.
+	Lifetime time.Duration
+	// CancelGuard is the protective interval in which cancel is refused;
+	// default 2m.
+	CancelGuard time.Duration
+	// NoRetryCountries cannot get another SMS on the same number.
+	NoRetryCountries []string
+	Clock            Clock  // default RealClock
+	Seed             uint64 // random seed for phones and codes; default 1
+	// Key is the API key the skins accept; "" accepts any non-empty key.
+	Key string
+}
+
+// DefaultCountries and DefaultServices are what a default market sells.
+var (
+	DefaultCountries = []string{"ru", "ua", "kz", "cn", "ph", "id", "my", "ke", "vn", "us", "gb", "pl", "in", "de", "fr", "nl", "br", "ca", "es", "it", "tr", "th", "mx", "ng", "eg", "za", "ar", "co", "pt", "se"}
+	DefaultServices  = []string{"tg", "wa", "go", "fb", "ig", "vk", "ok", "tw", "ds", "vi", "wb", "mm", "am", "dr", "acz", "ot", "lf", "ya", "ma", "mb", "oi", "mt", "me", "kt", "qq", "nv", "tn", "nf", "ub", "uk"}
+)
+
+// operators per country; a country absent here has only "any".
+var operators = map[string][]string{
+	"ru": {"megafon", "mts", "beeline", "tele2"},
+	"ua": {"kyivstar", "life", "vodafone"},
+	"kz": {"tele2", "beeline", "activ", "altel"},
+	"us": {"at_t", "tmobile", "verizon"},
+	"gb": {"ee", "o2", "three", "vodafone"},
+}
+
+// Order is a simulated activation as the market sees it.
+type Order struct {
+	ID        int64
+	Country   string
+	Service   string
+	Operator  string
+	Phone     string
+	Price     int64 // micro-units of the market currency
+	State     adapters.State
+	Ready     bool // status 1 was sent
+	SMS       []adapters.SMS
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// NextSMSAt is when the next simulated SMS arrives; zero when none is due.
+	NextSMSAt time.Time
+}
+
+// Age is how long ago the order was created.
+func (o Order) Age(now time.Time) time.Duration { return now.Sub(o.CreatedAt) }
+
+// LastCode is the newest code, or "".
+func (o Order) LastCode() string {
+	if len(o.SMS) == 0 {
+		return ""
+	}
+	return o.SMS[len(o.SMS)-1].Code
+}
+
+type pair struct{ country, service string }
+
+// Market is one simulated platform account and its stock. Safe for
+// concurrent use; one mutex guards everything below it.
+type Market struct {
+	cfg   Config
+	clock Clock
+
+	mu       sync.Mutex
+	balance  int64
+	stock    map[pair]int
+	price    map[pair]int64
+	orders   map[int64]*Order
+	active   map[int64]struct{} // ids of orders still in an active state
+	nextID   int64
+	rng      *rand.Rand
+	faults   Faults
+	calls    map[string]int64
+	noRetry  map[string]bool
+	services map[string]bool
+	banned   time.Time // account banned until then (zero: not banned)
+}
+
+// New builds a Market from cfg, applying defaults.
+func New(cfg Config) *Market {
+	if cfg.Currency == "" {
+		cfg.Currency = "USD"
+	}
+	if cfg.Balance == 0 {
+		cfg.Balance = 1000 * adapters.Micro
+	}
+	if cfg.Stock == 0 {
+		cfg.Stock = 500
+	} else if cfg.Stock < 0 {
+		cfg.Stock = 0
+	}
+	if len(cfg.Countries) == 0 {
+		cfg.Countries = DefaultCountries
+	}
+	if len(cfg.Services) == 0 {
+		cfg.Services = DefaultServices
+	}
+	if cfg.BasePrice == 0 {
+		cfg.BasePrice = adapters.Micro / 2
+	}
+	if cfg.CodeDelay == 0 {
+		cfg.CodeDelay = 5 * time.Second
+	}
+	if cfg.Lifetime == 0 {
+		cfg.Lifetime = 20 * time.Minute
+	}
+	if cfg.CancelGuard == 0 {
+		cfg.CancelGuard = 2 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	m := &Market{
+		cfg:      cfg,
+		clock:    cfg.Clock,
+		balance:  cfg.Balance,
+		stock:    make(map[pair]int),
+		price:    make(map[pair]int64),
+		orders:   make(map[int64]*Order),
+		active:   make(map[int64]struct{}),
+		nextID:   100000000,
+		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		calls:    make(map[string]int64),
+		noRetry:  make(map[string]bool),
+		services: make(map[string]bool),
+	}
+	for _, c := range cfg.NoRetryCountries {
+		m.noRetry[c] = true
+	}
+	for _, s := range cfg.Services {
+		m.services[s] = true
+	}
+	for _, c := range cfg.Countries {
+		for _, s := range cfg.Services {
+			p := pair{c, s}
+			m.stock[p] = cfg.Stock
+			m.price[p] = stablePrice(cfg.BasePrice, c, s)
+		}
+	}
+	return m
+}
+
+// stablePrice spreads prices from 0.5× to 1.5× base, the same on every run,
+// rounded to a whole cent so every platform's decimal format can carry it.
+func stablePrice(base int64, country, service string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(country + "|" + service))
+	p := base * int64(50+h.Sum32()%101) / 100
+	cent := int64(adapters.Micro / 100)
+	if p < cent {
+		return cent
+	}
+	return p / cent * cent
+}
+
+// Currency is the account currency.
+func (m *Market) Currency() string { return m.cfg.Currency }
+
+// Key is the API key the skins accept ("" = any non-empty key).
+func (m *Market) Key() string { return m.cfg.Key }
+
+// CheckKey reports whether a skin should accept key.
+func (m *Market) CheckKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	return m.cfg.Key == "" || key == m.cfg.Key
+}
+
+// Now is the market clock's time.
+func (m *Market) Now() time.Time { return m.clock.Now() }
+
+// Config returns the market's effective configuration.
+func (m *Market) Config() Config { return m.cfg }
+
+// Balance is the account balance in micro-units, after settling refunds due.
+func (m *Market) Balance() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.settleAll(m.clock.Now())
+	return m.balance
+}
+
+// SetBanned bans the account until t (zero lifts the ban). Skins answer
+// purchases with their platform's "account banned" error meanwhile.
+func (m *Market) SetBanned(t time.Time) {
+	m.mu.Lock()
+	m.banned = t
+	m.mu.Unlock()
+}
+
+// BannedUntil reports whether the account is banned now, and until when.
+func (m *Market) BannedUntil() (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.banned, !m.banned.IsZero() && m.clock.Now().Before(m.banned)
+}
+
+// SetBalance sets the account balance (0 empties it).
+func (m *Market) SetBalance(micros int64) {
+	m.mu.Lock()
+	m.balance = micros
+	m.mu.Unlock()
+}
+
+// SetStock sets the stock of one (country, service); the pair is sold from
+// then on even if it was not in the config.
+func (m *Market) SetStock(country, service string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := pair{country, service}
+	if _, ok := m.price[p]; !ok {
+		m.price[p] = stablePrice(m.cfg.BasePrice, country, service)
+	}
+	m.services[service] = true
+	m.stock[p] = n
+}
+
+// SetAllStock sets the stock of every pair (0 = sold out everywhere).
+func (m *Market) SetAllStock(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p := range m.stock {
+		m.stock[p] = n
+	}
+}
+
+// SetPrice sets the price of one (country, service) in micro-units.
+func (m *Market) SetPrice(country, service string, micros int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := pair{country, service}
+	m.price[p] = micros
+	if _, ok := m.stock[p]; !ok {
+		m.stock[p] = 0
+	}
+	m.services[service] = true
+}
+
+// Offer is price and stock for one pair.
+type Offer struct {
+	Country, Service string
+	Price            int64
+	Count            int
+}
+
+// Offers lists the pairs sold, filtered by country and service ("" = all),
+// sorted by country then service.
+func (m *Market) Offers(country, service string) []Offer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Offer
+	for p, price := range m.price {
+		if (country != "" && p.country != country) || (service != "" && p.service != service) {
+			continue
+		}
+		out = append(out, Offer{Country: p.country, Service: p.service, Price: price, Count: m.stock[p]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Country != out[j].Country {
+			return out[i].Country < out[j].Country
+		}
+		return out[i].Service < out[j].Service
+	})
+	return out
+}
+
+// Countries lists the countries with at least one pair, sorted.
+func (m *Market) Countries() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for p := range m.price {
+		if !seen[p.country] {
+			seen[p.country] = true
+			out = append(out, p.country)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Sells reports whether the market knows the service at all.
+func (m *Market) Sells(service string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.services[service]
+}
+
+// SellsCountry reports whether the market sells anything in country.
+func (m *Market) SellsCountry(country string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p := range m.price {
+		if p.country == country {
+			return true
+		}
+	}
+	return false
+}
+
+// Operators lists a country's operators.
+func Operators(country string) []string {
+	if ops, ok := operators[country]; ok {
+		return ops
+	}
+	return []string{"any"}
+}
+
+// RetryAllowed reports whether the country supports another SMS.
+func (m *Market) RetryAllowed(country string) bool { return !m.noRetry[country] }
+
+// BuyArgs is a purchase request in market terms.
+type BuyArgs struct {
+	Country, Service, Operator string
+	MaxPrice                   int64 // micro-units; 0 = no cap
+}
+
+// Buy sells one number: ErrBadService, ErrBadCountry, ErrNoNumbers,
+// *PriceFloorError, ErrNoBalance, in that order of checking.
+func (m *Market) Buy(a BuyArgs) (Order, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	m.settleAll(now)
+	if !m.services[a.Service] {
+		return Order{}, adapters.ErrBadService
+	}
+	p := pair{a.Country, a.Service}
+	price, ok := m.price[p]
+	if !ok {
+		if _, known := catalog.CountryByISO(a.Country); !known {
+			return Order{}, adapters.ErrBadCountry
+		}
+		return Order{}, adapters.ErrNoNumbers
+	}
+	if m.stock[p] <= 0 {
+		return Order{}, adapters.ErrNoNumbers
+	}
+	if a.MaxPrice > 0 && price > a.MaxPrice {
+		return Order{}, &adapters.PriceFloorError{Min: adapters.Money{Micros: price, Currency: m.cfg.Currency}}
+	}
+	if m.balance < price {
+		return Order{}, adapters.ErrNoBalance
+	}
+	m.stock[p]--
+	m.balance -= price
+	m.nextID++
+	ops := Operators(a.Country)
+	op := ops[m.rng.IntN(len(ops))]
+	if slices.Contains(ops, a.Operator) {
+		op = a.Operator
+	}
+	o := &Order{
+		ID:        m.nextID,
+		Country:   a.Country,
+		Service:   a.Service,
+		Operator:  op,
+		Phone:     m.phone(a.Country),
+		Price:     price,
+		State:     adapters.StateWaiting,
+		CreatedAt: now,
+		ExpiresAt: now.Add(m.cfg.Lifetime),
+	}
+	if m.cfg.CodeDelay > 0 {
+		o.NextSMSAt = now.Add(m.cfg.CodeDelay)
+	}
+	m.orders[o.ID] = o
+	m.active[o.ID] = struct{}{}
+	return m.snapshot(o), nil
+}
+
+func (m *Market) phone(country string) string {
+	dial := "1"
+	if c, ok := catalog.CountryByISO(country); ok && c.Dial != "" {
+		dial = c.Dial
+	}
+	n := 10
+	if len(dial) >= 3 {
+		n = 8
+	} else if len(dial) == 2 {
+		n = 9
+	}
+	b := []byte(dial)
+	b = append(b, byte('1'+m.rng.IntN(9)))
+	for i := 1; i < n; i++ {
+		b = append(b, byte('0'+m.rng.IntN(10)))
+	}
+	return string(b)
+}
+
+// snapshot copies o so callers never share the market's slices.
+func (m *Market) snapshot(o *Order) Order {
+	c := *o
+	c.SMS = slices.Clone(o.SMS)
+	return c
+}
+
+// settleAll applies every due transition; m.mu must be held.
+func (m *Market) settleAll(now time.Time) {
+	for id := range m.active {
+		m.settle(m.orders[id], now)
+	}
+}
+
+// settle applies o's due transitions (SMS arrival, expiry); m.mu held.
+func (m *Market) settle(o *Order, now time.Time) {
+	if !o.State.Active() {
+		return
+	}
+	if !o.NextSMSAt.IsZero() && !now.Before(o.NextSMSAt) && o.NextSMSAt.Before(o.ExpiresAt) &&
+		(o.State == adapters.StateWaiting || o.State == adapters.StateRetryWaiting) {
+		m.addSMS(o, o.NextSMSAt, "")
+	}
+	if !now.Before(o.ExpiresAt) {
+		if o.State == adapters.StateWaiting {
+			// No code in the lifetime: the activation ends and is refunded.
+			o.State = adapters.StateExpired
+			m.refund(o)
+		} else {
+			// A code was delivered: the window closes as a success.
+			o.State = adapters.StateFinished
+		}
+		o.NextSMSAt = time.Time{}
+		delete(m.active, o.ID)
+	}
+}
+
+func (m *Market) refund(o *Order) {
+	m.balance += o.Price
+	m.stock[pair{o.Country, o.Service}]++
+}
+
+// addSMS appends an SMS (generated when text is "") and moves the order to
+// code_received; m.mu held.
+func (m *Market) addSMS(o *Order, at time.Time, text string) {
+	code := ""
+	if text == "" {
+		code = strconv.Itoa(100000 + m.rng.IntN(900000))
+		name := o.Service
+		if s, ok := catalog.ServiceByCode(o.Service); ok {
+			name = s.Name
+		}
+		text = fmt.Sprintf("Your %s code: %s. Do not share it with anyone.", name, code)
+	} else {
+		code = ExtractCode(text)
+	}
+	o.SMS = append(o.SMS, adapters.SMS{Code: code, Text: text, From: o.Service, ReceivedAt: at})
+	o.State = adapters.StateCodeReceived
+	o.NextSMSAt = time.Time{}
+}
+
+// ExtractCode returns the first run of 4 to 8 digits in text, or "".
+func ExtractCode(text string) string {
+	start := -1
+	for i := 0; i <= len(text); i++ {
+		digit := i < len(text) && text[i] >= '0' && text[i] <= '9'
+		if digit && start < 0 {
+			start = i
+		}
+		if !digit && start >= 0 {
+			if n := i - start; n >= 4 && n <= 8 {
+				return text[start:i]
+			}
+			start = -1
+		}
+	}
+	return ""
+}
+
+// get returns the live order after settling it; m.mu held.
+func (m *Market) get(id int64) (*Order, error) {
+	o, ok := m.orders[id]
+	if !ok {
+		return nil, adapters.ErrNoActivation
+	}
+	m.settle(o, m.clock.Now())
+	return o, nil
+}
+
+// Get returns an order's current state.
+func (m *Market) Get(id int64) (Order, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.get(id)
+	if err != nil {
+		return Order{}, err
+	}
+	return m.snapshot(o), nil
+}
+
+// Active lists orders in an active state, oldest first.
+func (m *Market) Active() []Order {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.settleAll(m.clock.Now())
+	out := make([]Order, 0, len(m.active))
+	for id := range m.active {
+		out = append(out, m.snapshot(m.orders[id]))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Ready marks the order ready (SMS-Activate status 1); allowed while waiting.
+func (m *Market) Ready(id int64) (Order, error) {
+	return m.transition(id, func(o *Order, _ time.Time) error {
+		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting {
+			return adapters.ErrBadState
+		}
+		o.Ready = true
+		return nil
+	})
+}
+
+// RequestAnother asks for one more SMS after a code (status 3).
+func (m *Market) RequestAnother(id int64) (Order, error) {
+	return m.transition(id, func(o *Order, now time.Time) error {
+		if o.State != adapters.StateCodeReceived || !m.RetryAllowed(o.Country) {
+			return adapters.ErrBadState
+		}
+		o.State = adapters.StateRetryWaiting
+		if m.cfg.CodeDelay > 0 {
+			o.NextSMSAt = now.Add(m.cfg.CodeDelay)
+		}
+		return nil
+	})
+}
+
+// Finish completes an order that has a code (status 6); the charge is kept.
+func (m *Market) Finish(id int64) (Order, error) {
+	return m.transition(id, func(o *Order, _ time.Time) error {
+		if o.State != adapters.StateCodeReceived && o.State != adapters.StateRetryWaiting {
+			return adapters.ErrBadState
+		}
+		o.State = adapters.StateFinished
+		return nil
+	})
+}
+
+// Cancel ends an order without a code and refunds it (status 8):
+// ErrEarlyCancel inside the guard, ErrBadState once a code arrived.
+func (m *Market) Cancel(id int64) (Order, error) {
+	return m.transition(id, func(o *Order, now time.Time) error {
+		if o.State != adapters.StateWaiting {
+			return adapters.ErrBadState
+		}
+		if now.Sub(o.CreatedAt) < m.cfg.CancelGuard {
+			return adapters.ErrEarlyCancel
+		}
+		o.State = adapters.StateCancelled
+		m.refund(o)
+		return nil
+	})
+}
+
+// Ban marks the number banned by the service (refunded, as platforms do).
+func (m *Market) Ban(id int64) (Order, error) {
+	return m.transition(id, func(o *Order, _ time.Time) error {
+		if !o.State.Active() {
+			return adapters.ErrBadState
+		}
+		if len(o.SMS) == 0 {
+			m.refund(o)
+		}
+		o.State = adapters.StateBanned
+		return nil
+	})
+}
+
+// DeliverSMS injects an SMS with the given text now (the code is extracted
+// from it); the order must be waiting for one.
+func (m *Market) DeliverSMS(id int64, text string) (Order, error) {
+	return m.transition(id, func(o *Order, now time.Time) error {
+		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting && o.State != adapters.StateCodeReceived {
+			return adapters.ErrBadState
+		}
+		m.addSMS(o, now, text)
+		return nil
+	})
+}
+
+func (m *Market) transition(id int64, f func(o *Order, now time.Time) error) (Order, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.get(id)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := f(o, m.clock.Now()); err != nil {
+		return m.snapshot(o), err
+	}
+	if !o.State.Active() {
+		o.NextSMSAt = time.Time{}
+		delete(m.active, o.ID)
+	}
+	return m.snapshot(o), nil
+}
+
+// CountCall records one protocol call by name (skins call it per request),
+// so tests and the bench can see upstream traffic.
+func (m *Market) CountCall(name string) {
+	m.mu.Lock()
+	m.calls[name]++
+	m.mu.Unlock()
+}
+
+// Calls returns how many calls of that name were counted ("" = all).
+func (m *Market) Calls(name string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if name != "" {
+		return m.calls[name]
+	}
+	var n int64
+	for _, c := range m.calls {
+		n += c
+	}
+	return n
+}

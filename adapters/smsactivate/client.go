@@ -1,0 +1,466 @@
+package smsactivate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/adapters/catalog"
+	"smsgate/adapters/upstream"
+)
+
+// Options configure a Client.
+type Options struct {
+	Code     string        // platform code for errors and Code(); default "smsactivate"
+	BaseURL  string        // e.g. https://hero-sms.com (the path is added)
+	Key      string        // the account's api_key
+	Currency string        // the account currency; default "USD"
+	Timeout  time.Duration // per call; default 10s
+}
+
+// Client is an adapters.Platform for any upstream speaking the handler API.
+// It understands both dialects on every answer: classic (200 + text token)
+// and HeroSMS (non-200 + JSON {"title": token}).
+type Client struct {
+	code     string
+	key      string
+	currency string
+	http     *upstream.Client
+	// noV2 is set once the upstream answered BAD_ACTION to getNumberV2
+	// (older clones): then getNumber is used and the price read from getPrices.
+	noV2 atomic.Bool
+
+	mu    sync.Mutex
+	texts map[string]smsText // upstream id → text of its latest code
+}
+
+type smsText struct{ code, text string }
+
+var _ adapters.Platform = (*Client)(nil)
+
+// New builds a Client.
+func New(o Options) (*Client, error) {
+	if o.Code == "" {
+		o.Code = "smsactivate"
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	return &Client{code: o.Code, key: o.Key, currency: o.Currency, http: hc, texts: map[string]smsText{}}, nil
+}
+
+// Code is the platform code.
+func (c *Client) Code() string { return c.code }
+
+// call sends one action and returns the body of a 200 answer that is not an
+// error token; error answers of either dialect become canonical errors.
+func (c *Client) call(ctx context.Context, op, action string, params map[string]string, mutating bool) ([]byte, error) {
+	q := map[string]string{"api_key": c.key, "action": action}
+	for k, v := range params {
+		q[k] = v
+	}
+	call := upstream.Call{Path: Path, Query: q, Op: op, Mutating: mutating}
+	resp, err := c.http.Do(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	body := bytes.TrimSpace(resp.Body)
+	if resp.Status != 200 {
+		// HeroSMS dialect: {"title":"NO_BALANCE","details":…,"info":{…}}.
+		var he struct {
+			Title string `json:"title"`
+			Info  struct {
+				Min json.Number `json:"min"`
+			} `json:"info"`
+		}
+		if json.Unmarshal(body, &he) == nil && he.Title != "" && resp.Status < 500 {
+			tok := he.Title
+			if tok == TokWrongMaxPrice && he.Info.Min != "" {
+				tok += ":" + he.Info.Min.String()
+			}
+			if tok == "UNPROCESSABLE_ENTITY" {
+				tok = TokBadKey // a missing/invalid api_key field
+			}
+			return nil, c.tokenError(op, tok)
+		}
+		return nil, c.http.Unavailable(call, "http %d", resp.Status)
+	}
+	if len(body) == 0 {
+		return nil, c.http.Unavailable(call, "empty body")
+	}
+	if upstream.LooksHTML(body) {
+		return nil, c.http.Unavailable(call, "html body %q", upstream.Snippet(body))
+	}
+	if body[0] != '{' && body[0] != '[' {
+		if err := c.knownError(op, string(body)); err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
+// errorTokens are the answers that are errors whatever the action.
+var errorTokens = map[string]error{
+	TokNoNumbers: adapters.ErrNoNumbers, TokNoBalance: adapters.ErrNoBalance,
+	TokBadKey: adapters.ErrAuth, TokNoKey: adapters.ErrAuth, "ACCOUNT_INACTIVE": adapters.ErrAuth,
+	TokBanned: adapters.ErrAuth,
+	TokBadService: adapters.ErrBadService, "WRONG_SERVICE": adapters.ErrBadService,
+	TokWrongCountry: adapters.ErrBadCountry, "BAD_COUNTRY": adapters.ErrBadCountry,
+	TokNoActivation: adapters.ErrNoActivation, TokWrongActivationID: adapters.ErrNoActivation,
+	"NOT_FOUND": adapters.ErrNoActivation, "ACTIVATION_NOT_ACTIVE": adapters.ErrBadState,
+	TokBadStatus: adapters.ErrBadState, TokEarlyCancelDenied: adapters.ErrEarlyCancel,
+	"OTP_RECEIVED": adapters.ErrBadState, "FREE_CANCELLATION_EXPIRED": adapters.ErrBadState,
+	"NEW_OTP_RECEIVED": adapters.ErrBadState,
+	TokErrorSQL: adapters.ErrUnavailable, "SQL_ERROR": adapters.ErrUnavailable, "SERVER_ERROR": adapters.ErrUnavailable,
+	// A channel limit is load on our account there: back off like an outage.
+	TokChannelsLimit: adapters.ErrUnavailable,
+	TokBadAction:     errBadAction,
+	"WRONG_OPERATOR": adapters.ErrNoNumbers, "BAD_OPERATOR": adapters.ErrNoNumbers,
+	"WHATSAPP_NOT_AVAILABLE": adapters.ErrBadService,
+}
+
+var errBadAction = fmt.Errorf("action not supported: %w", adapters.ErrUnavailable)
+
+// knownError maps a text answer that is an error token; nil if it is not one.
+func (c *Client) knownError(op, body string) error {
+	title, _, _ := strings.Cut(body, ":")
+	if _, ok := errorTokens[title]; ok || title == TokWrongMaxPrice {
+		return c.tokenError(op, body)
+	}
+	return nil
+}
+
+func (c *Client) tokenError(op, tok string) error {
+	title, rest, _ := strings.Cut(tok, ":")
+	if title == TokWrongMaxPrice {
+		min, err := adapters.ParseDecimal(strings.Trim(rest, "'\" "))
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.code, op, adapters.ErrPriceTooHigh)
+		}
+		return fmt.Errorf("%s %s: %w", c.code, op, &adapters.PriceFloorError{Min: adapters.Money{Micros: min, Currency: c.currency}})
+	}
+	if e, ok := errorTokens[title]; ok {
+		return fmt.Errorf("%s %s: %s: %w", c.code, op, title, e)
+	}
+	return fmt.Errorf("%s %s: unexpected answer %q: %w", c.code, op, upstream.Snippet([]byte(tok)), adapters.ErrUnavailable)
+}
+
+func (c *Client) unexpected(op string, body []byte) error {
+	return fmt.Errorf("%s %s: unexpected answer %q: %w", c.code, op, upstream.Snippet(body), adapters.ErrUnavailable)
+}
+
+// Balance reads getBalance.
+func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
+	body, err := c.call(ctx, "balance", "getBalance", nil, false)
+	if err != nil {
+		return adapters.Money{}, err
+	}
+	v, ok := bytes.CutPrefix(body, []byte(TokAccessBalance+":"))
+	if !ok {
+		return adapters.Money{}, c.unexpected("balance", body)
+	}
+	m, err := adapters.ParseDecimal(string(v))
+	if err != nil {
+		return adapters.Money{}, c.unexpected("balance", body)
+	}
+	return adapters.Money{Micros: m, Currency: c.currency}, nil
+}
+
+func (c *Client) buyParams(r adapters.BuyRequest) (map[string]string, error) {
+	ctry, ok := catalog.CountryByISO(r.Country)
+	if !ok {
+		return nil, fmt.Errorf("%s buy: country %q: %w", c.code, r.Country, adapters.ErrBadCountry)
+	}
+	if _, ok := catalog.ServiceByCode(r.Service); !ok {
+		return nil, fmt.Errorf("%s buy: service %q: %w", c.code, r.Service, adapters.ErrBadService)
+	}
+	p := map[string]string{"service": r.Service, "country": strconv.Itoa(ctry.SMSActivateID)}
+	if r.Operator != "" && r.Operator != "any" {
+		p["operator"] = r.Operator
+	}
+	if r.MaxPrice.Micros > 0 {
+		p["maxPrice"] = adapters.FormatDecimal(r.MaxPrice.Micros, 2)
+	}
+	return p, nil
+}
+
+// Buy buys through getNumberV2 (which tells the price), or getNumber on
+// upstreams without it. A lost answer is adapters.ErrOutcomeUnknown.
+func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
+	params, err := c.buyParams(r)
+	if err != nil {
+		return adapters.Purchase{}, err
+	}
+	if !c.noV2.Load() {
+		body, err := c.call(ctx, "buy", "getNumberV2", params, true)
+		if err == nil {
+			return c.parseNumberV2(body, r.Operator)
+		}
+		if !errors.Is(err, errBadAction) {
+			return adapters.Purchase{}, err
+		}
+		c.noV2.Store(true)
+	}
+	body, err := c.call(ctx, "buy", "getNumber", params, true)
+	if err != nil {
+		return adapters.Purchase{}, err
+	}
+	rest, ok := bytes.CutPrefix(body, []byte(TokAccessNumber+":"))
+	id, phone, ok2 := strings.Cut(string(rest), ":")
+	if !ok || !ok2 || id == "" || phone == "" {
+		return adapters.Purchase{}, fmt.Errorf("%s buy: unexpected answer %q: %w", c.code, upstream.Snippet(body), adapters.ErrOutcomeUnknown)
+	}
+	p := adapters.Purchase{UpstreamID: id, Phone: phone, Price: adapters.Money{Currency: c.currency}, Operator: r.Operator}
+	// getNumber does not tell the price: take the listed one, best effort.
+	if offers, err := c.Offers(ctx, r.Service, r.Country); err == nil && len(offers) > 0 {
+		p.Price = offers[0].Price
+	}
+	return p, nil
+}
+
+func (c *Client) parseNumberV2(body []byte, operator string) (adapters.Purchase, error) {
+	var v struct {
+		ActivationID       json.Number `json:"activationId"`
+		PhoneNumber        json.Number `json:"phoneNumber"`
+		ActivationCost     json.Number `json:"activationCost"`
+		ActivationOperator string      `json:"activationOperator"`
+		ActivationEndTime  string      `json:"activationEndTime"`
+	}
+	if err := decodeLenient(body, &v); err != nil || v.ActivationID == "" || v.PhoneNumber == "" {
+		// We asked to buy and cannot read what we bought: reconcile, never re-buy.
+		return adapters.Purchase{}, fmt.Errorf("%s buy: unexpected answer %q: %w", c.code, upstream.Snippet(body), adapters.ErrOutcomeUnknown)
+	}
+	cost, err := adapters.ParseDecimal(v.ActivationCost.String())
+	if err != nil {
+		cost = 0
+	}
+	p := adapters.Purchase{
+		UpstreamID: v.ActivationID.String(),
+		Phone:      strings.TrimPrefix(v.PhoneNumber.String(), "+"),
+		Price:      adapters.Money{Micros: cost, Currency: c.currency},
+		Operator:   v.ActivationOperator,
+	}
+	if p.Operator == "" {
+		p.Operator = operator
+	}
+	if t, err := time.Parse(time.RFC3339, v.ActivationEndTime); err == nil {
+		p.ExpiresAt = t
+	}
+	return p, nil
+}
+
+// decodeLenient decodes JSON where numbers may arrive as strings and
+// strings as numbers (the protocol's field types vary by version).
+func decodeLenient(body []byte, v any) error {
+	// Quoted numbers become JSON numbers first, so json.Number fields take
+	// either form and string fields (phone) still take digits.
+	var raw map[string]any
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&raw); err != nil {
+		return err
+	}
+	for k, val := range raw {
+		if s, ok := val.(string); ok {
+			if _, err := strconv.ParseFloat(s, 64); err == nil && s != "" {
+				raw[k] = json.Number(s)
+			}
+		}
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Check reads getStatus, and getFullSms once per new code for its text.
+func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) {
+	body, err := c.call(ctx, "check", "getStatus", map[string]string{"id": id}, false)
+	if err != nil {
+		return adapters.Update{}, err
+	}
+	st, code, ok := ParseStatus(string(body))
+	if !ok {
+		return adapters.Update{}, c.unexpected("check", body)
+	}
+	u := adapters.Update{State: st}
+	if code == "" {
+		if !st.Active() {
+			c.forget(id)
+		}
+		return u, nil
+	}
+	text := c.textFor(ctx, id, code, st)
+	u.SMS = []adapters.SMS{{Code: code, Text: text, ReceivedAt: time.Now().UTC()}}
+	return u, nil
+}
+
+func (c *Client) textFor(ctx context.Context, id, code string, st adapters.State) string {
+	c.mu.Lock()
+	t, ok := c.texts[id]
+	c.mu.Unlock()
+	if ok && t.code == code {
+		return t.text
+	}
+	text := code
+	if st == adapters.StateCodeReceived {
+		if body, err := c.call(ctx, "check", "getFullSms", map[string]string{"id": id}, false); err == nil {
+			if v, ok := bytes.CutPrefix(body, []byte(TokFullSMS+":")); ok {
+				text = string(v)
+			}
+		}
+	}
+	c.mu.Lock()
+	if len(c.texts) > 50000 { // bounded: orders live 20 minutes
+		c.texts = map[string]smsText{}
+	}
+	c.texts[id] = smsText{code, text}
+	c.mu.Unlock()
+	return text
+}
+
+func (c *Client) forget(id string) {
+	c.mu.Lock()
+	delete(c.texts, id)
+	c.mu.Unlock()
+}
+
+func (c *Client) setStatus(ctx context.Context, op, id string, status int, want string) error {
+	body, err := c.call(ctx, op, "setStatus", map[string]string{"id": id, "status": strconv.Itoa(status)}, true)
+	if err != nil {
+		return err
+	}
+	if string(body) != want {
+		return c.unexpected(op, body)
+	}
+	return nil
+}
+
+// Ready sends status 1.
+func (c *Client) Ready(ctx context.Context, id string) error {
+	return c.setStatus(ctx, "ready", id, 1, TokAccessReady)
+}
+
+// Finish sends status 6.
+func (c *Client) Finish(ctx context.Context, id string) error {
+	err := c.setStatus(ctx, "finish", id, 6, TokAccessActivation)
+	if err == nil {
+		c.forget(id)
+	}
+	return err
+}
+
+// Cancel sends status 8.
+func (c *Client) Cancel(ctx context.Context, id string) error {
+	err := c.setStatus(ctx, "cancel", id, 8, TokAccessCancel)
+	if err == nil {
+		c.forget(id)
+	}
+	return err
+}
+
+// RequestAnother sends status 3.
+func (c *Client) RequestAnother(ctx context.Context, id string) error {
+	return c.setStatus(ctx, "another", id, 3, TokAccessRetryGet)
+}
+
+// Offers reads getPrices: {"<country id>":{"<service>":{"cost":…,"count":…}}}.
+func (c *Client) Offers(ctx context.Context, service, country string) ([]adapters.Offer, error) {
+	params := map[string]string{}
+	if service != "" {
+		params["service"] = service
+	}
+	if country != "" {
+		ctry, ok := catalog.CountryByISO(country)
+		if !ok {
+			return nil, fmt.Errorf("%s offers: country %q: %w", c.code, country, adapters.ErrBadCountry)
+		}
+		params["country"] = strconv.Itoa(ctry.SMSActivateID)
+	}
+	body, err := c.call(ctx, "offers", "getPrices", params, false)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]map[string]struct {
+		Cost  json.RawMessage `json:"cost"`
+		Count json.RawMessage `json:"count"`
+		Quant json.RawMessage `json:"quant"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, c.unexpected("offers", body)
+	}
+	var out []adapters.Offer
+	for cid, services := range raw {
+		id, err := strconv.Atoi(cid)
+		if err != nil {
+			continue
+		}
+		ctry, ok := catalog.CountryBySMSActivateID(id)
+		if !ok {
+			continue
+		}
+		for svc, info := range services {
+			if _, ok := catalog.ServiceByCode(svc); !ok {
+				continue
+			}
+			cost, err := adapters.ParseDecimal(strings.Trim(string(info.Cost), `"`))
+			if err != nil {
+				continue
+			}
+			cnt := info.Count
+			if len(cnt) == 0 {
+				cnt = info.Quant
+			}
+			n, _ := strconv.Atoi(strings.Trim(string(cnt), `"`))
+			out = append(out, adapters.Offer{Country: ctry.ISO, Service: svc, Price: adapters.Money{Micros: cost, Currency: c.currency}, Count: n})
+		}
+	}
+	return out, nil
+}
+
+// Countries reads getCountries (an object keyed by id, or an array).
+func (c *Client) Countries(ctx context.Context) ([]string, error) {
+	body, err := c.call(ctx, "countries", "getCountries", nil, false)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		ID      json.Number `json:"id"`
+		Visible *int        `json:"visible"`
+	}
+	var entries []entry
+	var obj map[string]entry
+	if err := json.Unmarshal(body, &obj); err == nil {
+		for _, e := range obj {
+			entries = append(entries, e)
+		}
+	} else if err := json.Unmarshal(body, &entries); err != nil {
+		return nil, c.unexpected("countries", body)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range entries {
+		id, err := strconv.Atoi(e.ID.String())
+		if err != nil {
+			continue
+		}
+		if ctry, ok := catalog.CountryBySMSActivateID(id); ok && !seen[ctry.ISO] {
+			seen[ctry.ISO] = true
+			out = append(out, ctry.ISO)
+		}
+	}
+	return out, nil
+}

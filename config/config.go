@@ -1,0 +1,150 @@
+// Package config is the gateway's configuration: the Config struct, its
+// defaults, loading from gateway.toml with SMSGATE_ environment overrides,
+// and validation whose errors name the offending key.
+package config
+
+import "time"
+
+// Config is the whole gateway configuration. Every field's comment names its
+// unit and default; Defaults() is the single place defaults live.
+type Config struct {
+	Server    Server     `koanf:"server"`
+	Ledger    Ledger     `koanf:"ledger"`
+	Cache     Cache      `koanf:"cache"`
+	Routing   Routing    `koanf:"routing"`
+	Breaker   Breaker    `koanf:"breaker"`
+	FX        FX         `koanf:"fx"`
+	Log       Log        `koanf:"log"`
+	Admin     Admin      `koanf:"admin"`
+	Simulator Simulator  `koanf:"simulator"`
+	Platforms []Platform `koanf:"platforms"`
+	Tenants   []Tenant   `koanf:"tenants"`
+}
+
+// Server is the fasthttp front end.
+type Server struct {
+	Listen       string        `koanf:"listen"`         // host:port; default "127.0.0.1:8080"
+	ReadTimeout  time.Duration `koanf:"read_timeout"`   // whole request; default 10s
+	WriteTimeout time.Duration `koanf:"write_timeout"`  // default 10s
+	IdleTimeout  time.Duration `koanf:"idle_timeout"`   // keep-alive wait; default 60s
+	MaxBodyBytes int           `koanf:"max_body_bytes"` // request body limit, bytes; default 65536
+	// RequestTimeout bounds the work (upstream calls, ledger) of one request;
+	// default 15s.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+	// ShutdownTimeout bounds draining in-flight requests on SIGINT/SIGTERM; default 10s.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Ledger is the order store.
+type Ledger struct {
+	// URL: a SQLite file path ("data/smsgate.db", the default) or
+	// "postgres://…" for several instances.
+	URL string `koanf:"url"`
+	// Synchronous is SQLite's synchronous pragma: "NORMAL" (default; survives
+	// a killed process) or "FULL" (also survives power loss).
+	Synchronous string `koanf:"synchronous"`
+}
+
+// Cache is the read cache's TTLs.
+type Cache struct {
+	Countries time.Duration `koanf:"countries"` // default 24h
+	Prices    time.Duration `koanf:"prices"`    // default 1h
+	Status    time.Duration `koanf:"status"`    // platform status; default 5m
+	Codes     time.Duration `koanf:"codes"`     // default 10m
+}
+
+// Routing chooses a platform per purchase.
+type Routing struct {
+	Strategy    string        `koanf:"strategy"`     // price|success|balance|random|priority|value; default "priority"
+	MaxAttempts int           `koanf:"max_attempts"` // platforms tried per purchase; default 3
+	Deadline    time.Duration `koanf:"deadline"`     // overall purchase deadline; default 20s
+}
+
+// Breaker configures each platform's circuit breaker.
+type Breaker struct {
+	ConsecutiveFailures int           `koanf:"consecutive_failures"` // trip after this many in a row; default 5
+	OpenTimeout         time.Duration `koanf:"open_timeout"`         // open → half-open; default 30s
+	HalfOpenRequests    int           `koanf:"half_open_requests"`   // probes while half-open; default 1
+	Interval            time.Duration `koanf:"interval"`             // closed-state count window; default 60s
+}
+
+// FX converts platform currencies to the base currency.
+type FX struct {
+	BaseCurrency string `koanf:"base_currency"` // ISO 4217; default "USD"
+	// Rates: units of base currency per one unit of the key currency, as
+	// decimal strings ("RUB" = "0.011"). The base currency is implicitly 1.
+	Rates map[string]string `koanf:"rates"`
+}
+
+// Log configures zap.
+type Log struct {
+	Level  string `koanf:"level"`  // debug|info|warn|error; default "info"
+	Format string `koanf:"format"` // json|console; default "console"
+}
+
+// Admin protects admin and simulator-control endpoints.
+type Admin struct {
+	Key       Secret `koanf:"key"`        // plain admin key; prefer env SMSGATE_ADMIN__KEY; default "" (admin off)
+	KeySHA256 string `koanf:"key_sha256"` // hex sha256 of the admin key
+}
+
+// Simulator configures the in-process simulated upstreams used by platforms
+// whose url is "sim".
+type Simulator struct {
+	// CodeDelay: how long after purchase a simulated SMS arrives; default 5s.
+	CodeDelay time.Duration `koanf:"code_delay"`
+	// Stock: numbers in stock per (country, service) at start; default 500.
+	Stock int `koanf:"stock"`
+	// Balance: each simulated account's starting balance, decimal in the
+	// platform's currency; default "1000".
+	Balance string `koanf:"balance"`
+}
+
+// Platform is one upstream.
+type Platform struct {
+	Code    string `koanf:"code"`    // unique name, e.g. "smsactivate", "hero"; required
+	Type    string `koanf:"type"`    // adapter: smsactivate|fivesim|…; default = Code
+	Enabled *bool  `koanf:"enabled"` // default true
+	// Priority: lower first for the priority strategy; default (or 0) = its
+	// index in [[platforms]], so to put a later platform first give the
+	// others larger numbers or use a negative one.
+	Priority int `koanf:"priority"`
+	Weight   int `koanf:"weight"` // random strategy weight, >= 1; default (or 0) 1
+	// URL: the platform's base URL, or "sim" for the built-in simulator.
+	URL      string `koanf:"url"`
+	Key      Secret `koanf:"key"`      // API key; set via env SMSGATE_PLATFORMS__<i>__KEY
+	User     string `koanf:"user"`     // login where the platform needs one
+	Password Secret `koanf:"password"` // where the platform needs one
+	// Currency: ISO 4217 of the account; "" = the adapter's default. Needs an
+	// [fx].rates entry unless it is the base currency.
+	Currency string `koanf:"currency"`
+	// Dialect for smsactivate-type platforms: "classic" (200 + text errors,
+	// default) or "hero" (non-200 + JSON errors).
+	Dialect      string        `koanf:"dialect"`
+	PollInterval time.Duration `koanf:"poll_interval"` // default 5s
+	// Rate: outbound requests/s; default (or 0) 10; negative = unlimited.
+	// After ApplyDefaults, Rate <= 0 means unlimited.
+	Rate      float64       `koanf:"rate"`
+	MaxActive int           `koanf:"max_active"` // concurrent active orders; 0 = unlimited
+	Timeout   time.Duration `koanf:"timeout"`    // per upstream call; default 10s
+}
+
+// IsEnabled applies the default (true) of Enabled.
+func (p Platform) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// Tenant is one client of the gateway.
+type Tenant struct {
+	Name string `koanf:"name"` // required, unique
+	// Key: the plain key; prefer env SMSGATE_TENANTS__<i>__KEY. Load hashes it
+	// into KeySHA256 and clears it, so a loaded Config never holds it in clear.
+	// If both are set, Key wins.
+	Key       Secret  `koanf:"key"`
+	KeySHA256 string  `koanf:"key_sha256"` // hex sha256 of the key (instead of key)
+	Strategy  string  `koanf:"strategy"`   // default routing strategy; default [routing].strategy
+	Currency  string  `koanf:"currency"`   // prices shown in; default [fx].base_currency
+	Rate      float64 `koanf:"rate"`       // requests/s; 0 = unlimited (default)
+	MaxActive int     `koanf:"max_active"` // active orders; 0 = unlimited (default)
+	// Platforms the tenant may use; empty = all enabled.
+	Platforms []string `koanf:"platforms"`
+	Budget    string   `koanf:"budget"` // decimal in Currency; "" = no budget (default)
+}

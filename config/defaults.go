@@ -1,0 +1,99 @@
+package config
+
+import "time"
+
+// Defaults returns the configuration used for every key that gateway.toml
+// and the environment leave unset. Together with ApplyDefaults (which fills
+// per-platform and per-tenant values that depend on other keys) it is the
+// only place defaults live; gateway.toml repeats them as documentation.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    10 * time.Second,
+			IdleTimeout:     60 * time.Second,
+			MaxBodyBytes:    64 << 10,
+			RequestTimeout:  15 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Ledger: Ledger{
+			URL:         "data/smsgate.db",
+			Synchronous: "NORMAL",
+		},
+		Cache: Cache{
+			Countries: 24 * time.Hour,
+			Prices:    time.Hour,
+			Status:    5 * time.Minute,
+			Codes:     10 * time.Minute,
+		},
+		Routing: Routing{
+			Strategy:    "priority",
+			MaxAttempts: 3,
+			Deadline:    20 * time.Second,
+		},
+		Breaker: Breaker{
+			ConsecutiveFailures: 5,
+			OpenTimeout:         30 * time.Second,
+			HalfOpenRequests:    1,
+			Interval:            60 * time.Second,
+		},
+		FX:  FX{BaseCurrency: "USD"},
+		Log: Log{Level: "info", Format: "console"},
+		Simulator: Simulator{
+			CodeDelay: 5 * time.Second,
+			Stock:     500,
+			Balance:   "1000",
+		},
+	}
+}
+
+// Per-platform defaults, applied by ApplyDefaults to zero fields.
+const (
+	defaultWeight       = 1
+	defaultPollInterval = 5 * time.Second
+	defaultRate         = 10 // requests/s
+	defaultTimeout      = 10 * time.Second
+	defaultDialect      = "classic" // for smsactivate-type platforms
+)
+
+// ApplyDefaults fills the per-platform and per-tenant values left zero:
+// a platform's Type (= Code), Priority (= its index), Weight, PollInterval,
+// Rate, Timeout and, for smsactivate-type platforms, Dialect; a tenant's
+// Strategy (= routing.strategy) and Currency (= fx.base_currency). Load calls
+// it before Validate; call it yourself on a Config built in code.
+func (c *Config) ApplyDefaults() {
+	for i := range c.Platforms {
+		p := &c.Platforms[i]
+		if p.Type == "" {
+			p.Type = p.Code
+		}
+		if p.Priority == 0 {
+			p.Priority = i
+		}
+		if p.Weight == 0 {
+			p.Weight = defaultWeight
+		}
+		if p.PollInterval == 0 {
+			p.PollInterval = defaultPollInterval
+		}
+		if p.Rate == 0 {
+			p.Rate = defaultRate
+		}
+		if p.Timeout == 0 {
+			p.Timeout = defaultTimeout
+		}
+		if p.Dialect == "" && p.Type == "smsactivate" {
+			p.Dialect = defaultDialect
+		}
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.Strategy == "" {
+			t.Strategy = c.Routing.Strategy
+		}
+		if t.Currency == "" {
+			t.Currency = c.FX.BaseCurrency
+		}
+	}
+}

@@ -1,0 +1,282 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"math/big"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// strategies are the routing strategies routing.strategy and a tenant's
+// strategy can name.
+var strategies = []string{"price", "success", "balance", "random", "priority", "value"}
+
+// platformTypes are the adapters a platform's type can name.
+var platformTypes = []string{
+	"smsactivate", "fivesim", "smsman", "onlinesim", "smspva",
+	"smsreg", "getsmscode", "smsservice", "textnow", "receivesms",
+}
+
+// dialects of smsactivate-type platforms.
+var dialects = []string{"classic", "hero"}
+
+var (
+	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+	decimalRE  = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+	codeRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+)
+
+// problems collects validation errors, each prefixed by the key it is about.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) positive(key string, d time.Duration) {
+	if d <= 0 {
+		p.add(key, "must be > 0, got %s", d)
+	}
+}
+
+func (p *problems) atLeast(key string, v, min int) {
+	if v < min {
+		p.add(key, "must be >= %d, got %d", min, v)
+	}
+}
+
+func (p *problems) oneOf(key, what, v string, allowed []string) {
+	if !slices.Contains(allowed, v) {
+		p.add(key, "unknown %s %q (want %s)", what, v, strings.Join(allowed, "|"))
+	}
+}
+
+// currency checks an ISO 4217 code that prices are converted from or to.
+func (p *problems) currency(key, cur string, fx FX) {
+	switch {
+	case !currencyRE.MatchString(cur):
+		p.add(key, "want 3 upper-case letters (ISO 4217), got %q", cur)
+	case cur == fx.BaseCurrency:
+	case fx.Rates[cur] == "":
+		p.add(key, "no fx rate for %s (add fx.rates.%s)", cur, cur)
+	}
+}
+
+// Validate checks the whole configuration and returns every problem found,
+// joined; each names its key as in "platforms[2].url: …". Run it after
+// ApplyDefaults.
+func (c *Config) Validate() error {
+	var p problems
+	c.validateServer(&p)
+
+	if c.Ledger.URL == "" {
+		p.add("ledger.url", "required")
+	}
+	p.oneOf("ledger.synchronous", "mode", c.Ledger.Synchronous, []string{"NORMAL", "FULL"})
+
+	p.positive("cache.countries", c.Cache.Countries)
+	p.positive("cache.prices", c.Cache.Prices)
+	p.positive("cache.status", c.Cache.Status)
+	p.positive("cache.codes", c.Cache.Codes)
+
+	p.oneOf("routing.strategy", "strategy", c.Routing.Strategy, strategies)
+	p.atLeast("routing.max_attempts", c.Routing.MaxAttempts, 1)
+	p.positive("routing.deadline", c.Routing.Deadline)
+
+	p.atLeast("breaker.consecutive_failures", c.Breaker.ConsecutiveFailures, 1)
+	p.positive("breaker.open_timeout", c.Breaker.OpenTimeout)
+	p.atLeast("breaker.half_open_requests", c.Breaker.HalfOpenRequests, 1)
+	p.positive("breaker.interval", c.Breaker.Interval)
+
+	c.validateFX(&p)
+
+	p.oneOf("log.level", "level", c.Log.Level, []string{"debug", "info", "warn", "error"})
+	p.oneOf("log.format", "format", c.Log.Format, []string{"json", "console"})
+
+	if c.Admin.KeySHA256 != "" && !isSHA256Hex(c.Admin.KeySHA256) {
+		p.add("admin.key_sha256", "want 64 hex characters (a sha256)")
+	}
+
+	if c.Simulator.CodeDelay < 0 {
+		p.add("simulator.code_delay", "must be >= 0, got %s", c.Simulator.CodeDelay)
+	}
+	p.atLeast("simulator.stock", c.Simulator.Stock, 0)
+	if !decimalRE.MatchString(c.Simulator.Balance) {
+		p.add("simulator.balance", "not a decimal: %q", c.Simulator.Balance)
+	}
+
+	c.validatePlatforms(&p)
+	c.validateTenants(&p)
+	return errors.Join(p...)
+}
+
+func (c *Config) validateServer(p *problems) {
+	s := c.Server
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
+		p.add("server.listen", "want host:port, got %q", s.Listen)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		p.add("server.listen", "want a port number 0-65535, got %q", port)
+	}
+	p.positive("server.read_timeout", s.ReadTimeout)
+	p.positive("server.write_timeout", s.WriteTimeout)
+	p.positive("server.idle_timeout", s.IdleTimeout)
+	p.atLeast("server.max_body_bytes", s.MaxBodyBytes, 1)
+	p.positive("server.request_timeout", s.RequestTimeout)
+	p.positive("server.shutdown_timeout", s.ShutdownTimeout)
+}
+
+func (c *Config) validateFX(p *problems) {
+	if !currencyRE.MatchString(c.FX.BaseCurrency) {
+		p.add("fx.base_currency", "want 3 upper-case letters (ISO 4217), got %q", c.FX.BaseCurrency)
+	}
+	for _, cur := range slices.Sorted(maps.Keys(c.FX.Rates)) {
+		key := "fx.rates." + cur
+		rate := c.FX.Rates[cur]
+		if !currencyRE.MatchString(cur) {
+			p.add(key, "want a currency of 3 upper-case letters (ISO 4217)")
+			continue
+		}
+		r, ok := new(big.Rat).SetString(rate)
+		if !decimalRE.MatchString(rate) || !ok || r.Sign() <= 0 {
+			p.add(key, "not a positive decimal: %q", rate)
+			continue
+		}
+		if cur == c.FX.BaseCurrency && r.Cmp(big.NewRat(1, 1)) != 0 {
+			p.add(key, "the base currency's rate is 1, got %q", rate)
+		}
+	}
+}
+
+func (c *Config) validatePlatforms(p *problems) {
+	seen := map[string]int{} // code → index
+	for i, pl := range c.Platforms {
+		at := func(field string) string { return fmt.Sprintf("platforms[%d].%s", i, field) }
+
+		switch j, dup := seen[pl.Code]; {
+		case pl.Code == "":
+			p.add(at("code"), "required")
+		case !codeRE.MatchString(pl.Code):
+			p.add(at("code"), "want lower-case letters, digits, '-' or '_', got %q", pl.Code)
+		case dup:
+			p.add(at("code"), "duplicate %q (also platforms[%d])", pl.Code, j)
+		default:
+			seen[pl.Code] = i
+		}
+
+		if !slices.Contains(platformTypes, pl.Type) {
+			p.add(at("type"), "unknown type %q (want %s; type defaults to code)",
+				pl.Type, strings.Join(platformTypes, "|"))
+		}
+		if pl.Type == "smsactivate" {
+			p.oneOf(at("dialect"), "dialect", pl.Dialect, dialects)
+		} else if pl.Dialect != "" {
+			p.add(at("dialect"), "only smsactivate-type platforms have a dialect")
+		}
+
+		if msg := checkPlatformURL(pl.URL); msg != "" {
+			p.add(at("url"), "%s", msg)
+		}
+
+		if pl.Currency != "" {
+			p.currency(at("currency"), pl.Currency, c.FX)
+		}
+		p.atLeast(at("weight"), pl.Weight, 1)
+		p.positive(at("poll_interval"), pl.PollInterval)
+		p.positive(at("timeout"), pl.Timeout)
+		p.atLeast(at("max_active"), pl.MaxActive, 0)
+	}
+}
+
+func (c *Config) validateTenants(p *problems) {
+	names := map[string]int{}
+	keys := map[[32]byte]int{}
+	for i, t := range c.Tenants {
+		at := func(field string) string { return fmt.Sprintf("tenants[%d].%s", i, field) }
+
+		switch j, dup := names[t.Name]; {
+		case t.Name == "":
+			p.add(at("name"), "required")
+		case dup:
+			p.add(at("name"), "duplicate %q (also tenants[%d])", t.Name, j)
+		default:
+			names[t.Name] = i
+		}
+
+		switch {
+		case t.Key == "" && t.KeySHA256 == "":
+			p.add(at("key"), "one of key or key_sha256 is required")
+		case t.Key == "" && !isSHA256Hex(t.KeySHA256):
+			p.add(at("key_sha256"), "want 64 hex characters (a sha256)")
+		default:
+			sum, _ := t.KeyHash()
+			if j, dup := keys[sum]; dup {
+				// Never print the key itself.
+				p.add(at("key"), "same key as tenants[%d]", j)
+			} else {
+				keys[sum] = i
+			}
+		}
+
+		p.oneOf(at("strategy"), "strategy", t.Strategy, strategies)
+		p.currency(at("currency"), t.Currency, c.FX)
+		if t.Rate < 0 {
+			p.add(at("rate"), "must be >= 0, got %v", t.Rate)
+		}
+		p.atLeast(at("max_active"), t.MaxActive, 0)
+		for j, code := range t.Platforms {
+			if !slices.ContainsFunc(c.Platforms, func(pl Platform) bool { return pl.Code == code }) {
+				p.add(fmt.Sprintf("tenants[%d].platforms[%d]", i, j), "unknown platform %q", code)
+			}
+		}
+		if t.Budget != "" && !decimalRE.MatchString(t.Budget) {
+			p.add(at("budget"), "not a decimal: %q", t.Budget)
+		}
+	}
+}
+
+// KeyHash returns the sha256 of the tenant's key: of Key if set, else
+// KeySHA256 decoded.
+func (t Tenant) KeyHash() ([32]byte, error) {
+	if t.Key != "" {
+		return sha256.Sum256([]byte(t.Key.Reveal())), nil
+	}
+	var sum [32]byte
+	if !isSHA256Hex(t.KeySHA256) {
+		return sum, fmt.Errorf("cannot decode key_sha256 of tenant %q: want 64 hex characters", t.Name)
+	}
+	hex.Decode(sum[:], []byte(t.KeySHA256))
+	return sum, nil
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// checkPlatformURL returns what is wrong with a platform's url, or "".
+func checkPlatformURL(s string) string {
+	if s == "sim" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return `must be "sim" or an http(s) URL`
+	}
+	if u.User != nil || u.RawQuery != "" {
+		// It would print credentials wherever the URL is logged.
+		return "must not carry credentials or a query string; use key, user and password"
+	}
+	return ""
+}

@@ -1,0 +1,490 @@
+// Package ledgertest is the contract every ledger.Store must pass.
+package ledgertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/ledger"
+)
+
+// Run runs the contract suite as subtests. open must return a new, empty
+// store for each call; it should register t.Cleanup to close it, and Close
+// must tolerate being called again after a subtest closed the store.
+func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
+	t.Run("CreateAssignsIncreasingIDs", func(t *testing.T) { testCreateIDs(t, open(t)) })
+	t.Run("GetRoundTripsEveryField", func(t *testing.T) { testRoundTrip(t, open(t)) })
+	t.Run("GetUnknown", func(t *testing.T) { testGetUnknown(t, open(t)) })
+	t.Run("Update", func(t *testing.T) { testUpdate(t, open(t)) })
+	t.Run("UpdateUnknown", func(t *testing.T) { testUpdateUnknown(t, open(t)) })
+	t.Run("IdempotencyKey", func(t *testing.T) { testIdempotencyKey(t, open(t)) })
+	t.Run("GetByIdempotencyKey", func(t *testing.T) { testGetByIdempotencyKey(t, open(t)) })
+	t.Run("List", func(t *testing.T) { testList(t, open(t)) })
+	t.Run("Due", func(t *testing.T) { testDue(t, open(t)) })
+	t.Run("ConcurrentCreates", func(t *testing.T) { testConcurrentCreates(t, open(t)) })
+	t.Run("CreateCanceledContext", func(t *testing.T) { testCreateCanceled(t, open(t)) })
+	t.Run("AfterClose", func(t *testing.T) { testAfterClose(t, open(t)) })
+}
+
+// base is an awkward instant on purpose: not UTC, with nanoseconds, so that
+// the UTC conversion and millisecond truncation are exercised.
+var base = time.Date(2025, 3, 14, 15, 9, 26, 535_897_932, time.FixedZone("MSK", 3*3600))
+
+// NewOrder returns a fully populated active order for tenant; tests change
+// what they need.
+func NewOrder(tenant string) ledger.Order {
+	return ledger.Order{
+		Tenant:     tenant,
+		Platform:   "alpha",
+		UpstreamID: "up-123",
+		Phone:      "79001234567",
+		Country:    "ru",
+		Service:    "tg",
+		Operator:   "mts",
+		Price:      adapters.Money{Micros: 12_500_000, Currency: "RUB"},
+		BasePrice:  adapters.Money{Micros: 135_000, Currency: "USD"},
+		State:      adapters.StateWaiting,
+		CreatedAt:  base,
+		UpdatedAt:  base.Add(time.Second),
+		ExpiresAt:  base.Add(20 * time.Minute),
+		NextPollAt: base.Add(5 * time.Second),
+	}
+}
+
+// Diff describes how got differs from want at the precision a Store keeps
+// (milliseconds, UTC; an empty code list equals a nil one), or returns "".
+// It also reports non-zero times that come back in a location other than UTC.
+func Diff(want, got ledger.Order) string {
+	var d string
+	for _, c := range []struct {
+		name string
+		t    time.Time
+	}{{"CreatedAt", got.CreatedAt}, {"UpdatedAt", got.UpdatedAt}, {"ExpiresAt", got.ExpiresAt}, {"NextPollAt", got.NextPollAt}} {
+		if !c.t.IsZero() && c.t.Location() != time.UTC {
+			d += fmt.Sprintf("%s location %v; want UTC\n", c.name, c.t.Location())
+		}
+	}
+	for i, c := range got.Codes {
+		if !c.ReceivedAt.IsZero() && c.ReceivedAt.Location() != time.UTC {
+			d += fmt.Sprintf("Codes[%d].ReceivedAt location %v; want UTC\n", i, c.ReceivedAt.Location())
+		}
+	}
+	w, g := normalize(want), normalize(got)
+	if !reflect.DeepEqual(w, g) {
+		d += fmt.Sprintf("got  %+v\nwant %+v\n", g, w)
+	}
+	return d
+}
+
+func normalize(o ledger.Order) ledger.Order {
+	o.CreatedAt = ms(o.CreatedAt)
+	o.UpdatedAt = ms(o.UpdatedAt)
+	o.ExpiresAt = ms(o.ExpiresAt)
+	o.NextPollAt = ms(o.NextPollAt)
+	if len(o.Codes) == 0 {
+		o.Codes = nil
+	} else {
+		codes := make([]ledger.Code, len(o.Codes))
+		for i, c := range o.Codes {
+			c.ReceivedAt = ms(c.ReceivedAt)
+			codes[i] = c
+		}
+		o.Codes = codes
+	}
+	return o
+}
+
+// ms truncates to the millisecond in UTC, dropping the monotonic reading, so
+// that reflect.DeepEqual compares instants.
+func ms(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+func create(t *testing.T, s ledger.Store, o ledger.Order) ledger.Order {
+	t.Helper()
+	if err := s.Create(context.Background(), &o); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return o
+}
+
+func get(t *testing.T, s ledger.Store, id int64) ledger.Order {
+	t.Helper()
+	o, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Get(%d): %v", id, err)
+	}
+	return o
+}
+
+func ids(orders []ledger.Order) []int64 {
+	out := make([]int64, len(orders))
+	for i, o := range orders {
+		out[i] = o.ID
+	}
+	return out
+}
+
+func testCreateIDs(t *testing.T, s ledger.Store) {
+	var last int64
+	for i := range 5 {
+		o := NewOrder("t1")
+		o.ID = 999 // ignored: the store assigns ids
+		if err := s.Create(context.Background(), &o); err != nil {
+			t.Fatalf("Create #%d: %v", i, err)
+		}
+		if o.ID <= 0 || o.ID <= last {
+			t.Fatalf("Create #%d: id %d after %d; want positive and increasing", i, o.ID, last)
+		}
+		last = o.ID
+	}
+}
+
+func testRoundTrip(t *testing.T, s ledger.Store) {
+	full := NewOrder("t1")
+	full.State = adapters.StateCodeReceived
+	full.Codes = []ledger.Code{
+		{Code: "123456", Text: "Your code is 123456", From: "Telegram", ReceivedAt: base.Add(time.Minute)},
+		{Code: "654321", Text: "Код: 654321 — не сообщайте никому", From: "+79990000000", ReceivedAt: base.Add(2 * time.Minute)},
+	}
+	full.CodesSeen = 1
+	full.IdempotencyKey = "req-1"
+	full.Price = adapters.Money{Micros: -1, Currency: "EUR"} // sign and single micro survive
+	full = create(t, s, full)
+	if d := Diff(full, get(t, s, full.ID)); d != "" {
+		t.Errorf("full order:\n%s", d)
+	}
+
+	// The zero values must come back as zero values, not as 1970 or "[]".
+	minimal := create(t, s, ledger.Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting})
+	got := get(t, s, minimal.ID)
+	if d := Diff(minimal, got); d != "" {
+		t.Errorf("minimal order:\n%s", d)
+	}
+	if !got.CreatedAt.IsZero() || !got.NextPollAt.IsZero() || len(got.Codes) != 0 || !got.Price.IsZero() {
+		t.Errorf("minimal order: got %+v; want zero times, no codes, zero money", got)
+	}
+}
+
+func testGetUnknown(t *testing.T, s ledger.Store) {
+	o := create(t, s, NewOrder("t1"))
+	for _, id := range []int64{o.ID + 1000, 0, -1} {
+		if _, err := s.Get(context.Background(), id); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("Get(%d): got %v; want ErrNotFound", id, err)
+		}
+	}
+}
+
+func testUpdate(t *testing.T, s ledger.Store) {
+	o := create(t, s, NewOrder("t1"))
+	other := create(t, s, NewOrder("t1"))
+
+	o.State = adapters.StateCodeReceived
+	o.Codes = []ledger.Code{{Code: "4242", Text: "code 4242", From: "WhatsApp", ReceivedAt: base.Add(3 * time.Minute)}}
+	o.CodesSeen = 1
+	o.UpdatedAt = base.Add(3 * time.Minute)
+	o.ExpiresAt = base.Add(30 * time.Minute)
+	o.NextPollAt = base.Add(4 * time.Minute)
+	o.UpstreamID = "up-456"
+	o.Phone = "79007654321"
+	if err := s.Update(context.Background(), &o); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if d := Diff(o, get(t, s, o.ID)); d != "" {
+		t.Errorf("after Update:\n%s", d)
+	}
+
+	// Finish it: no longer active, NextPollAt cleared.
+	o.State = adapters.StateFinished
+	o.NextPollAt = time.Time{}
+	if err := s.Update(context.Background(), &o); err != nil {
+		t.Fatalf("Update to finished: %v", err)
+	}
+	if d := Diff(o, get(t, s, o.ID)); d != "" {
+		t.Errorf("after second Update:\n%s", d)
+	}
+
+	// Only the mutable fields are written.
+	changed := o
+	changed.Tenant, changed.Platform, changed.Country, changed.Service, changed.Operator = "t2", "beta", "kz", "wa", "beeline"
+	changed.Price = adapters.Money{Micros: 1, Currency: "XXX"}
+	changed.BasePrice = adapters.Money{Micros: 2, Currency: "XXX"}
+	changed.CreatedAt = base.Add(time.Hour)
+	changed.IdempotencyKey = "sneaky"
+	if err := s.Update(context.Background(), &changed); err != nil {
+		t.Fatalf("Update of immutable fields: %v", err)
+	}
+	if d := Diff(o, get(t, s, o.ID)); d != "" {
+		t.Errorf("Update wrote immutable fields:\n%s", d)
+	}
+
+	// The other order is untouched.
+	if d := Diff(other, get(t, s, other.ID)); d != "" {
+		t.Errorf("Update changed another order:\n%s", d)
+	}
+}
+
+func testUpdateUnknown(t *testing.T, s ledger.Store) {
+	o := create(t, s, NewOrder("t1"))
+	o.ID += 1000
+	if err := s.Update(context.Background(), &o); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Update(unknown id): got %v; want ErrNotFound", err)
+	}
+}
+
+func testIdempotencyKey(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	a := NewOrder("t1")
+	a.IdempotencyKey = "k1"
+	a = create(t, s, a)
+
+	dup := NewOrder("t1")
+	dup.IdempotencyKey = "k1"
+	if err := s.Create(ctx, &dup); !errors.Is(err, ledger.ErrConflict) {
+		t.Fatalf("Create with a used key: got %v; want ErrConflict", err)
+	}
+	if dup.ID != 0 {
+		t.Errorf("Create with a used key set ID %d; want 0", dup.ID)
+	}
+
+	// The same key for another tenant is another request.
+	b := NewOrder("t2")
+	b.IdempotencyKey = "k1"
+	b = create(t, s, b)
+
+	// No key never conflicts.
+	e1 := create(t, s, NewOrder("t1"))
+	e2 := create(t, s, NewOrder("t1"))
+
+	// The conflict left the store as it was.
+	all, err := s.List(ctx, ledger.Filter{})
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if got, want := ids(all), []int64{e2.ID, e1.ID, b.ID, a.ID}; !reflect.DeepEqual(got, want) {
+		t.Errorf("orders after a conflict: got ids %v; want %v", got, want)
+	}
+}
+
+func testGetByIdempotencyKey(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	a := NewOrder("t1")
+	a.IdempotencyKey = "k1"
+	a = create(t, s, a)
+	b := NewOrder("t2")
+	b.IdempotencyKey = "k1"
+	b.Phone = "79000000002"
+	b = create(t, s, b)
+	create(t, s, NewOrder("t1")) // no key
+
+	for _, want := range []ledger.Order{a, b} {
+		got, err := s.GetByIdempotencyKey(ctx, want.Tenant, "k1")
+		if err != nil {
+			t.Fatalf("GetByIdempotencyKey(%s, k1): %v", want.Tenant, err)
+		}
+		if d := Diff(want, got); d != "" {
+			t.Errorf("GetByIdempotencyKey(%s, k1):\n%s", want.Tenant, d)
+		}
+	}
+	for _, c := range []struct{ tenant, key string }{
+		{"t1", "k2"}, // unknown key
+		{"t3", "k1"}, // another tenant's key
+		{"t1", ""},   // empty means none, even though t1 has keyless orders
+	} {
+		if _, err := s.GetByIdempotencyKey(ctx, c.tenant, c.key); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("GetByIdempotencyKey(%q, %q): got %v; want ErrNotFound", c.tenant, c.key, err)
+		}
+	}
+}
+
+func testList(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	mk := func(tenant, platform string, st adapters.State) ledger.Order {
+		o := NewOrder(tenant)
+		o.Platform = platform
+		o.State = st
+		return create(t, s, o)
+	}
+	a1 := mk("A", "alpha", adapters.StateWaiting)
+	b1 := mk("B", "alpha", adapters.StateWaiting)
+	a2 := mk("A", "beta", adapters.StateFinished)
+	a3 := mk("A", "alpha", adapters.StateCodeReceived)
+	a4 := mk("A", "beta", adapters.StateRetryWaiting)
+	b2 := mk("B", "beta", adapters.StateCancelled)
+	a5 := mk("A", "alpha", adapters.StateExpired)
+
+	for _, c := range []struct {
+		name string
+		f    ledger.Filter
+		want []ledger.Order
+	}{
+		{"tenant", ledger.Filter{Tenant: "A"}, []ledger.Order{a5, a4, a3, a2, a1}},
+		{"other tenant", ledger.Filter{Tenant: "B"}, []ledger.Order{b2, b1}},
+		{"unknown tenant", ledger.Filter{Tenant: "C"}, nil},
+		{"every tenant", ledger.Filter{}, []ledger.Order{a5, b2, a4, a3, a2, b1, a1}},
+		{"active only", ledger.Filter{Tenant: "A", ActiveOnly: true}, []ledger.Order{a4, a3, a1}},
+		{"platform", ledger.Filter{Tenant: "A", Platform: "alpha"}, []ledger.Order{a5, a3, a1}},
+		{"platform, every tenant", ledger.Filter{Platform: "beta"}, []ledger.Order{b2, a4, a2}},
+		{"active on a platform", ledger.Filter{Tenant: "A", Platform: "beta", ActiveOnly: true}, []ledger.Order{a4}},
+		{"limit keeps the newest", ledger.Filter{Tenant: "A", Limit: 2}, []ledger.Order{a5, a4}},
+		{"limit above the count", ledger.Filter{Tenant: "B", Limit: 10}, []ledger.Order{b2, b1}},
+	} {
+		got, err := s.List(ctx, c.f)
+		if err != nil {
+			t.Fatalf("%s: List(%+v): %v", c.name, c.f, err)
+		}
+		if !reflect.DeepEqual(ids(got), ids(c.want)) {
+			t.Errorf("%s: List(%+v): got ids %v; want %v", c.name, c.f, ids(got), ids(c.want))
+			continue
+		}
+		for i := range got {
+			if d := Diff(c.want[i], got[i]); d != "" {
+				t.Errorf("%s: List(%+v)[%d]:\n%s", c.name, c.f, i, d)
+			}
+		}
+	}
+}
+
+func testDue(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	now := base.Add(time.Hour)
+	mk := func(st adapters.State, nextPoll time.Duration) ledger.Order {
+		o := NewOrder("t1")
+		o.State = st
+		o.NextPollAt = now.Add(nextPoll)
+		return create(t, s, o)
+	}
+	late := mk(adapters.StateWaiting, -2*time.Second)
+	future := mk(adapters.StateWaiting, time.Second)
+	latest := mk(adapters.StateCodeReceived, -3*time.Second)
+	exactlyNow := mk(adapters.StateRetryWaiting, 0)
+	mk(adapters.StateFinished, -5*time.Second)  // not active
+	mk(adapters.StateCancelled, -4*time.Second) // not active
+	mk(adapters.StateExpired, -time.Second)     // not active
+	late2 := mk(adapters.StateWaiting, -time.Second)
+
+	for _, c := range []struct {
+		name  string
+		now   time.Time
+		limit int
+		want  []ledger.Order
+	}{
+		{"soonest first", now, 10, []ledger.Order{latest, late, late2, exactlyNow}},
+		{"limit", now, 2, []ledger.Order{latest, late}},
+		{"later", now.Add(time.Second), 10, []ledger.Order{latest, late, late2, exactlyNow, future}},
+		{"nothing due yet", now.Add(-time.Hour), 10, nil},
+	} {
+		got, err := s.Due(ctx, c.now, c.limit)
+		if err != nil {
+			t.Fatalf("%s: Due: %v", c.name, err)
+		}
+		if !reflect.DeepEqual(ids(got), ids(c.want)) {
+			t.Errorf("%s: Due(now%+v, %d): got ids %v; want %v", c.name, c.now.Sub(now), c.limit, ids(got), ids(c.want))
+			continue
+		}
+		for i := range got {
+			if d := Diff(c.want[i], got[i]); d != "" {
+				t.Errorf("%s: Due[%d]:\n%s", c.name, i, d)
+			}
+		}
+	}
+
+	// Finishing an order takes it off the schedule.
+	latest.State = adapters.StateFinished
+	latest.NextPollAt = time.Time{}
+	if err := s.Update(ctx, &latest); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got, err := s.Due(ctx, now, 10)
+	if err != nil {
+		t.Fatalf("Due: %v", err)
+	}
+	if want := []int64{late.ID, late2.ID, exactlyNow.ID}; !reflect.DeepEqual(ids(got), want) {
+		t.Errorf("Due after finishing one: got ids %v; want %v", ids(got), want)
+	}
+}
+
+func testConcurrentCreates(t *testing.T, s ledger.Store) {
+	const n = 50
+	orders := make([]ledger.Order, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			orders[i] = NewOrder(fmt.Sprintf("t%d", i%3))
+			orders[i].Phone = fmt.Sprintf("7900%07d", i)
+			if i%2 == 0 {
+				orders[i].IdempotencyKey = fmt.Sprintf("k%d", i)
+			}
+			errs[i] = s.Create(context.Background(), &orders[i])
+		})
+	}
+	wg.Wait()
+	seen := make(map[int64]int)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Create #%d: %v", i, err)
+		}
+		if prev, dup := seen[orders[i].ID]; dup {
+			t.Fatalf("Create #%d and #%d both got id %d", prev, i, orders[i].ID)
+		}
+		seen[orders[i].ID] = i
+		if orders[i].ID <= 0 {
+			t.Fatalf("Create #%d: id %d; want positive", i, orders[i].ID)
+		}
+	}
+	for i := range orders {
+		if d := Diff(orders[i], get(t, s, orders[i].ID)); d != "" {
+			t.Errorf("order #%d:\n%s", i, d)
+		}
+	}
+}
+
+func testCreateCanceled(t *testing.T, s ledger.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o := NewOrder("t1")
+	if err := s.Create(ctx, &o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Create with a canceled context: got %v; want context.Canceled", err)
+	}
+	all, err := s.List(context.Background(), ledger.Filter{})
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(all) != 0 {
+		t.Errorf("Create with a canceled context stored %d orders; want none", len(all))
+	}
+}
+
+func testAfterClose(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	o := create(t, s, NewOrder("t1"))
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	fresh := NewOrder("t1")
+	if err := s.Create(ctx, &fresh); err == nil {
+		t.Errorf("Create after Close: got nil error, id %d", fresh.ID)
+	}
+	if _, err := s.Get(ctx, o.ID); err == nil {
+		t.Errorf("Get after Close: got nil error")
+	}
+	if err := s.Update(ctx, &o); err == nil {
+		t.Errorf("Update after Close: got nil error")
+	}
+	if _, err := s.List(ctx, ledger.Filter{}); err == nil {
+		t.Errorf("List after Close: got nil error")
+	}
+	if _, err := s.Due(ctx, base, 10); err == nil {
+		t.Errorf("Due after Close: got nil error")
+	}
+}

@@ -1,0 +1,137 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"smsgate/adapters"
+)
+
+// BatchStats reports how many group commits s made and how many rows they
+// carried. Test-only: the external tests and benchmarks use it.
+func BatchStats(s *SQLite) (batches, rows int64) {
+	return s.batches.Load(), s.batchRows.Load()
+}
+
+// activeStates is a copy of State.Active's rule in SQL form; keep them in step.
+func TestActiveStatesMatchStateActive(t *testing.T) {
+	all := []adapters.State{
+		adapters.StateWaiting, adapters.StateCodeReceived, adapters.StateRetryWaiting,
+		adapters.StateFinished, adapters.StateCancelled, adapters.StateExpired, adapters.StateBanned,
+	}
+	for _, st := range all {
+		if !st.Valid() {
+			t.Fatalf("%q is not Valid; update this list", st)
+		}
+		if got, want := slices.Contains(activeStates, st), st.Active(); got != want {
+			t.Errorf("state %q: in activeStates = %v; State.Active() = %v", st, got, want)
+		}
+	}
+}
+
+// Rows in one batch that collide on (tenant, idempotency key), with each
+// other or with a committed row, fail alone; the rest of the batch commits.
+// commitBatch is called directly so that the rows share one transaction.
+func TestCommitBatchConflictFailsOnlyThatRow(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "x.db"), SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+
+	committed := Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting, IdempotencyKey: "old"}
+	if err := s.Create(ctx, &committed); err != nil {
+		t.Fatal(err)
+	}
+
+	keys := []struct{ tenant, key string }{
+		{"t1", "a"},
+		{"t1", "a"},   // same batch, same key: conflict
+		{"t2", "a"},   // another tenant: fine
+		{"t1", "old"}, // committed earlier: conflict
+		{"t1", ""},
+		{"t1", ""}, // empty keys never conflict
+		{"t1", "b"},
+	}
+	wantConflict := []bool{false, true, false, true, false, false, false}
+	batch := make([]*createReq, len(keys))
+	for i, k := range keys {
+		req, err := newCreateReq(&Order{Tenant: k.tenant, Platform: "alpha", Phone: string(rune('0' + i)), State: adapters.StateWaiting, IdempotencyKey: k.key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch[i] = req
+	}
+	before, _ := BatchStats(s)
+	s.commitBatch(batch)
+	if after, _ := BatchStats(s); after != before+1 {
+		t.Fatalf("commitBatch made %d commits; want 1", after-before)
+	}
+
+	last := committed.ID
+	for i, req := range batch {
+		res := <-req.done
+		if wantConflict[i] {
+			if !errors.Is(res.err, ErrConflict) {
+				t.Errorf("row %d %+v: got id %d, err %v; want ErrConflict", i, keys[i], res.id, res.err)
+			}
+			continue
+		}
+		if res.err != nil {
+			t.Errorf("row %d %+v: %v", i, keys[i], res.err)
+			continue
+		}
+		if res.id <= last {
+			t.Errorf("row %d: id %d after %d; want increasing", i, res.id, last)
+		}
+		last = res.id
+		o, err := s.Get(ctx, res.id)
+		if err != nil {
+			t.Errorf("row %d: Get(%d): %v", i, res.id, err)
+			continue
+		}
+		if o.Tenant != keys[i].tenant || o.IdempotencyKey != keys[i].key || o.Phone != string(rune('0'+i)) {
+			t.Errorf("row %d: stored %+v; want tenant %q key %q phone %q", i, o, keys[i].tenant, keys[i].key, string(rune('0'+i)))
+		}
+	}
+}
+
+// A caller that gives up while its request is still queued leaves no row.
+func TestCommitBatchSkipsAbandoned(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "x.db"), SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var batch []*createReq
+	for range 3 {
+		req, err := newCreateReq(&Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, req)
+	}
+	batch[1].state.Store(reqAbandoned)
+	s.commitBatch(batch)
+	for i, req := range batch {
+		select {
+		case res := <-req.done:
+			if i == 1 {
+				t.Errorf("abandoned row answered %+v", res)
+			} else if res.err != nil {
+				t.Errorf("row %d: %v", i, res.err)
+			}
+		default:
+			if i != 1 {
+				t.Errorf("row %d: no answer", i)
+			}
+		}
+	}
+	if _, rows := BatchStats(s); rows != 2 {
+		t.Errorf("inserted %d rows; want 2", rows)
+	}
+}

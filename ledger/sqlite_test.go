@@ -1,0 +1,352 @@
+package ledger_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/ledger"
+	"smsgate/ledger/ledgertest"
+)
+
+func openSQLite(t testing.TB, path string, opts ledger.SQLiteOptions) *ledger.SQLite {
+	t.Helper()
+	s, err := ledger.OpenSQLite(path, opts)
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestSQLiteContract(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	})
+}
+
+func TestSQLiteContractSynchronousFull(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{Synchronous: "FULL"})
+	})
+}
+
+func TestOpenSQLiteOptions(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		path, sync string
+		ok         bool
+	}{
+		{filepath.Join(dir, "a.db"), "", true},
+		{filepath.Join(dir, "b.db"), "NORMAL", true},
+		{filepath.Join(dir, "c.db"), "full", true},
+		{filepath.Join(dir, "new", "sub", "d.db"), "", true}, // parent directories are created
+		{filepath.Join(dir, "e.db"), "OFF", false},           // not durable enough
+		{filepath.Join(dir, "f.db"), "FULL); DROP TABLE orders; --", false},
+		{filepath.Join(dir, "g.db?_pragma=query_only(1)"), "", false},
+		{"file:" + filepath.Join(dir, "h.db"), "", false},
+		{":memory:", "", false}, // readers and writer would see different databases
+		{"", "", false},
+	} {
+		s, err := ledger.OpenSQLite(c.path, ledger.SQLiteOptions{Synchronous: c.sync})
+		if (err == nil) != c.ok {
+			t.Errorf("OpenSQLite(%q, %q): err %v; want ok %v", c.path, c.sync, err, c.ok)
+		}
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// A newer schema than this build knows is refused rather than written to.
+func TestOpenSQLiteRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	s, err := ledger.OpenSQLite(path, ledger.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := ledger.OpenSQLite(path, ledger.SQLiteOptions{}); err == nil {
+		s.Close()
+		t.Fatal("OpenSQLite of a schema from the future: got nil error")
+	}
+}
+
+// Every acknowledged order survives Close and reopen, with its id.
+func TestSQLiteDurableAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "x.db")
+	ctx := context.Background()
+	s, err := ledger.OpenSQLite(path, ledger.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		orders []ledger.Order
+		wg     sync.WaitGroup
+	)
+	for i := range 40 {
+		wg.Go(func() {
+			o := ledgertest.NewOrder(fmt.Sprintf("t%d", i%4))
+			o.Phone = fmt.Sprintf("7901%07d", i)
+			o.IdempotencyKey = fmt.Sprintf("k%d", i)
+			o.Codes = []ledger.Code{{Code: fmt.Sprint(1000 + i), Text: "code", From: "x", ReceivedAt: time.Now()}}
+			o.CodesSeen = i % 2
+			if err := s.Create(ctx, &o); err != nil {
+				t.Errorf("Create #%d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			orders = append(orders, o)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	// An update must survive too.
+	orders[0].State = adapters.StateFinished
+	orders[0].NextPollAt = time.Time{}
+	if err := s.Update(ctx, &orders[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openSQLite(t, path, ledger.SQLiteOptions{})
+	for _, want := range orders {
+		got, err := s.Get(ctx, want.ID)
+		if err != nil {
+			t.Errorf("after reopen: Get(%d): %v", want.ID, err)
+			continue
+		}
+		if d := ledgertest.Diff(want, got); d != "" {
+			t.Errorf("after reopen, order %d:\n%s", want.ID, d)
+		}
+	}
+	all, err := s.List(ctx, ledger.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(orders) {
+		t.Errorf("after reopen: %d orders; want %d", len(all), len(orders))
+	}
+}
+
+// Ids keep increasing across reopen, even when the newest row was deleted
+// (AUTOINCREMENT; a plain rowid would hand out the deleted id again).
+func TestSQLiteIDsIncreaseAfterReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	ctx := context.Background()
+	s, err := ledger.OpenSQLite(path, ledger.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for range 3 {
+		o := ledgertest.NewOrder("t1")
+		if err := s.Create(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+		last = o.ID
+	}
+	s.Close()
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DELETE FROM orders WHERE id = ?", last); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s = openSQLite(t, path, ledger.SQLiteOptions{})
+	o := ledgertest.NewOrder("t1")
+	if err := s.Create(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.ID <= last {
+		t.Errorf("id after reopen: %d; want > %d", o.ID, last)
+	}
+}
+
+// Concurrent creates racing for one (tenant, key) while others create
+// freely: exactly one wins the key and nobody else is failed by the losers,
+// whichever batches they land in.
+func TestSQLiteConcurrentConflictFailsOnlyThatRow(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	ctx := context.Background()
+	const n = 64
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			o := ledgertest.NewOrder("t1")
+			if i%2 == 0 {
+				o.IdempotencyKey = "same"
+			} else {
+				o.IdempotencyKey = fmt.Sprintf("k%d", i)
+			}
+			errs[i] = s.Create(ctx, &o)
+		})
+	}
+	wg.Wait()
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case i%2 == 1 && err != nil:
+			t.Errorf("Create #%d with its own key: %v", i, err)
+		case i%2 == 0 && err == nil:
+			winners++
+		case i%2 == 0 && !errors.Is(err, ledger.ErrConflict):
+			t.Errorf("Create #%d with the shared key: %v; want ErrConflict", i, err)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d creates won the shared key; want 1", winners)
+	}
+	batches, rows := ledger.BatchStats(s)
+	t.Logf("%d rows in %d commits", rows, batches)
+}
+
+// A caller whose context ends while it waits for the writer gets its
+// context's error, and the store keeps working.
+func TestSQLiteCreateDeadlineWhileQueued(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Microsecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			o := ledgertest.NewOrder("t1")
+			err := s.Create(ctx, &o)
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Create: %v; want nil or DeadlineExceeded", err)
+			}
+			if err == nil {
+				if _, err := s.Get(context.Background(), o.ID); err != nil {
+					t.Errorf("Create succeeded but Get(%d): %v", o.ID, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	o := ledgertest.NewOrder("t1")
+	if err := s.Create(context.Background(), &o); err != nil {
+		t.Fatalf("Create after deadlines: %v", err)
+	}
+}
+
+// Close while creates are running: each either committed (and is there
+// after reopen) or got an error; nothing hangs or panics.
+func TestSQLiteCloseDuringCreates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	s, err := ledger.OpenSQLite(path, ledger.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu  sync.Mutex
+		ids []int64
+		wg  sync.WaitGroup
+	)
+	for range 16 {
+		wg.Go(func() {
+			for {
+				o := ledgertest.NewOrder("t1")
+				if err := s.Create(context.Background(), &o); err != nil {
+					if !errors.Is(err, ledger.ErrClosed) {
+						t.Errorf("Create: %v; want ErrClosed", err)
+					}
+					return
+				}
+				mu.Lock()
+				ids = append(ids, o.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond) // let some creates commit
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	s = openSQLite(t, path, ledger.SQLiteOptions{})
+	for _, id := range ids {
+		if _, err := s.Get(context.Background(), id); err != nil {
+			t.Errorf("acknowledged order %d after reopen: %v", id, err)
+		}
+	}
+	t.Logf("%d orders acknowledged before Close", len(ids))
+}
+
+func BenchmarkCreateSerial(b *testing.B) {
+	for _, mode := range []string{"NORMAL", "FULL"} {
+		b.Run(mode, func(b *testing.B) {
+			s := openSQLite(b, filepath.Join(b.TempDir(), "x.db"), ledger.SQLiteOptions{Synchronous: mode})
+			ctx := context.Background()
+			o := ledgertest.NewOrder("t1")
+			b.ResetTimer()
+			for b.Loop() {
+				o.ID = 0
+				if err := s.Create(ctx, &o); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportBatches(b, s)
+		})
+	}
+}
+
+// BenchmarkCreateParallel runs 8 callers per CPU, as many purchases wait on
+// the ledger at once in the gateway, so that the group commit can fill
+// batches even on a machine with few CPUs.
+func BenchmarkCreateParallel(b *testing.B) {
+	for _, mode := range []string{"NORMAL", "FULL"} {
+		b.Run(mode, func(b *testing.B) {
+			s := openSQLite(b, filepath.Join(b.TempDir(), "x.db"), ledger.SQLiteOptions{Synchronous: mode})
+			ctx := context.Background()
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				o := ledgertest.NewOrder("t1")
+				for pb.Next() {
+					o.ID = 0
+					if err := s.Create(ctx, &o); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportBatches(b, s)
+		})
+	}
+}
+
+func reportBatches(b *testing.B, s *ledger.SQLite) {
+	b.StopTimer()
+	batches, rows := ledger.BatchStats(s)
+	if batches > 0 {
+		b.ReportMetric(float64(rows)/float64(batches), "rows/commit")
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}

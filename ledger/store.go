@@ -1,0 +1,90 @@
+// Package ledger is the order store: every number the gateway has bought,
+// who owns it, its state and its codes. Nothing else in the gateway keeps
+// orders; an order acknowledged to a client is in the ledger first.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"smsgate/adapters"
+)
+
+// ErrNotFound: no order with that id (for that tenant).
+var ErrNotFound = errors.New("order not found")
+
+// ErrConflict: an order with the same (tenant, idempotency key) exists.
+var ErrConflict = errors.New("order conflict")
+
+// Code is one SMS received for an order.
+type Code struct {
+	Code       string
+	Text       string
+	From       string
+	ReceivedAt time.Time
+}
+
+// Order is one ledger row. ID is assigned by the Store on Create.
+type Order struct {
+	ID         int64
+	Tenant     string
+	Platform   string
+	UpstreamID string
+	Phone      string
+	Country    string // ISO alpha-2 lower case
+	Service    string // canonical service code
+	Operator   string
+	Price      adapters.Money // in the platform's currency
+	BasePrice  adapters.Money // in the gateway's base currency
+	State      adapters.State
+	Codes      []Code // oldest first
+	// CodesSeen is how many of Codes the client had when it last asked for
+	// another SMS: codes after it are "new" for STATUS_OK after a retry.
+	CodesSeen      int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ExpiresAt      time.Time
+	NextPollAt     time.Time // zero when not active
+	IdempotencyKey string    // "" when none
+}
+
+// LastCode returns the newest code, or "".
+func (o *Order) LastCode() string {
+	if len(o.Codes) == 0 {
+		return ""
+	}
+	return o.Codes[len(o.Codes)-1].Code
+}
+
+// Store is the only way to orders. Implementations are safe for concurrent
+// use. Times are stored with at least millisecond precision, in UTC.
+type Store interface {
+	// Create inserts o, assigns o.ID (unique, positive, increasing) and
+	// returns only after the row is durable. A non-empty IdempotencyKey
+	// already used by the same tenant gives ErrConflict.
+	Create(ctx context.Context, o *Order) error
+	// Get returns the order with that id, or ErrNotFound.
+	Get(ctx context.Context, id int64) (Order, error)
+	// GetByIdempotencyKey returns the tenant's order with that key, or ErrNotFound.
+	GetByIdempotencyKey(ctx context.Context, tenant, key string) (Order, error)
+	// Update writes o's mutable fields (State, Codes, CodesSeen, UpdatedAt,
+	// ExpiresAt, NextPollAt, UpstreamID, Phone) by o.ID; ErrNotFound if absent.
+	Update(ctx context.Context, o *Order) error
+	// List returns the tenant's orders (all tenants when tenant is ""),
+	// newest first, filtered by the options.
+	List(ctx context.Context, f Filter) ([]Order, error)
+	// Due returns active orders whose NextPollAt <= now, soonest first, at
+	// most limit of them.
+	Due(ctx context.Context, now time.Time, limit int) ([]Order, error)
+	// Close flushes and releases the store.
+	Close() error
+}
+
+// Filter narrows List.
+type Filter struct {
+	Tenant     string // "" = every tenant
+	ActiveOnly bool   // only states for which State.Active() is true
+	Platform   string // "" = every platform
+	Limit      int    // 0 = no limit
+}
