@@ -3,7 +3,12 @@
 // and validation whose errors name the offending key.
 package config
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
 
 // Config is the whole gateway configuration. Every field's comment names its
 // unit and default; Defaults() is the single place defaults live.
@@ -147,4 +152,18 @@ type Tenant struct {
 	// Platforms the tenant may use; empty = all enabled.
 	Platforms []string `koanf:"platforms"`
 	Budget    string   `koanf:"budget"` // decimal in Currency; "" = no budget (default)
+}
+
+// KeyHash returns the sha256 of the tenant's key: of Key if set, else
+// KeySHA256 decoded.
+func (t Tenant) KeyHash() ([32]byte, error) {
+	if t.Key != "" {
+		return sha256.Sum256([]byte(t.Key.Reveal())), nil
+	}
+	var sum [32]byte
+	if !isSHA256Hex(t.KeySHA256) {
+		return sum, fmt.Errorf("cannot decode key_sha256 of tenant %q: want 64 hex characters", t.Name)
+	}
+	hex.Decode(sum[:], []byte(t.KeySHA256))
+	return sum, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"reflect"
 	"slices"
 	"strconv"
@@ -64,20 +65,20 @@ func Load(path string, environ []string) (Config, error) {
 		return Config{}, fmt.Errorf("cannot read environment: %w", err)
 	}
 	if len(badEnv) > 0 {
-		return Config{}, fmt.Errorf("cannot load config: %w", errors.Join(badEnv...))
+		return Config{}, fmt.Errorf("cannot load config %s: %w", path, errors.Join(badEnv...))
 	}
 
 	raw := k.Raw()
 	slices.SortFunc(indexed, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
 	for _, v := range indexed {
 		if _, err := setPath(raw, v.path, 0, v.value); err != nil {
-			return Config{}, fmt.Errorf("cannot load config: %s: %w", v.name, err)
+			return Config{}, fmt.Errorf("cannot load config %s: %s: %w", path, v.name, err)
 		}
 	}
 
 	c := Defaults()
-	if err := decode(raw, &c, path, fromEnv); err != nil {
-		return Config{}, fmt.Errorf("cannot load config: %w", err)
+	if err := decode(raw, &c, fromEnv); err != nil {
+		return Config{}, fmt.Errorf("cannot load config %s: %w", path, err)
 	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
@@ -90,14 +91,20 @@ func Load(path string, environ []string) (Config, error) {
 // fileError names the file, and for a TOML syntax error the line and
 // column, in err.
 func fileError(path string, err error) error {
-	// *toml.DecodeError from pelletier/go-toml/v2 (behind koanf's parser).
-	var pos interface{ Position() (row, column int) }
-	if errors.As(err, &pos) {
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return fmt.Errorf("cannot read config: %w", err) // it names the path
+	}
+	// *toml.DecodeError from pelletier/go-toml/v2, behind koanf's parser.
+	// Some go-toml errors (a key defined twice) carry no position.
+	type positioned interface {
+		error
+		Position() (row, column int)
+	}
+	if pos, ok := errors.AsType[positioned](err); ok {
 		row, col := pos.Position()
 		return fmt.Errorf("cannot parse config: %s:%d:%d: %w", path, row, col, err)
 	}
-	// os.ReadFile's *PathError already names the path.
-	return fmt.Errorf("cannot read config: %w", err)
+	return fmt.Errorf("cannot parse config: %s: %w", path, err)
 }
 
 // envVar is an environment override whose key path holds a list index.
@@ -219,7 +226,7 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 
 // decode decodes the merged map onto c (which holds the defaults). Keys
 // that match no field are an error naming each, and where it came from.
-func decode(raw map[string]any, c *Config, path string, fromEnv map[string]string) error {
+func decode(raw map[string]any, c *Config, fromEnv map[string]string) error {
 	var md mapstructure.Metadata
 	dc := mapstructure.DecoderConfig{
 		// Our own DecoderConfig drops koanf's hooks; these re-add them.
@@ -249,19 +256,24 @@ func decode(raw map[string]any, c *Config, path string, fromEnv map[string]strin
 	slices.Sort(md.Unused)
 	errs := make([]error, 0, len(md.Unused))
 	for _, key := range md.Unused {
-		errs = append(errs, fmt.Errorf("unknown key %s (%s)", key, keySource(key, path, fromEnv)))
+		err := fmt.Errorf("unknown key %s", key)
+		if name := envSource(key, fromEnv); name != "" {
+			err = fmt.Errorf("unknown key %s (from env %s)", key, name)
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// keySource says whether key came from the file or the environment.
-func keySource(key, path string, fromEnv map[string]string) string {
+// envSource returns the variable that set key (or a key below it), or "" if
+// key came from the file.
+func envSource(key string, fromEnv map[string]string) string {
 	for k, name := range fromEnv {
 		if k == key || strings.HasPrefix(k, key+".") || strings.HasPrefix(k, key+"[") {
-			return "from env " + name
+			return name
 		}
 	}
-	return "in " + path
+	return ""
 }
 
 // decodeError rewrites mapstructure's "decoding failed due to the following
@@ -270,21 +282,17 @@ func decodeError(err error) error {
 	var out []error
 	var walk func(error)
 	walk = func(err error) {
-		var de *mapstructure.DecodeError
 		switch e := err.(type) {
-		case interface{ Unwrap() []error }:
+		case *mapstructure.DecodeError: // one field's problem
+			out = append(out, fmt.Errorf("%s: %w", e.Name(), e.Unwrap()))
+		case interface{ Unwrap() []error }: // errors.Join
 			for _, err := range e.Unwrap() {
 				walk(err)
 			}
-		case *mapstructure.DecodeError:
-			if inner := e.Unwrap(); errors.As(inner, &de) || isJoin(inner) {
-				walk(inner)
-				return
-			}
-			out = append(out, fmt.Errorf("%s: %w", e.Name(), e.Unwrap()))
 		default:
-			if inner := errors.Unwrap(err); inner != nil && (errors.As(inner, &de) || isJoin(inner)) {
-				walk(inner)
+			// Look through the "decoding failed" wrapper, and only that.
+			if _, ok := errors.AsType[*mapstructure.DecodeError](err); ok && errors.Unwrap(err) != nil {
+				walk(errors.Unwrap(err))
 				return
 			}
 			out = append(out, err)
@@ -292,11 +300,6 @@ func decodeError(err error) error {
 	}
 	walk(err)
 	return errors.Join(out...)
-}
-
-func isJoin(err error) bool {
-	_, ok := err.(interface{ Unwrap() []error })
-	return ok
 }
 
 // hashTenantKeys replaces each plain tenant key by its sha256, so that a

@@ -48,9 +48,9 @@ func (p *problems) positive(key string, d time.Duration) {
 	}
 }
 
-func (p *problems) atLeast(key string, v, min int) {
-	if v < min {
-		p.add(key, "must be >= %d, got %d", min, v)
+func (p *problems) atLeast(key string, v, least int) {
+	if v < least {
+		p.add(key, "must be >= %d, got %d", least, v)
 	}
 }
 
@@ -226,7 +226,9 @@ func (c *Config) validateTenants(p *problems) {
 			}
 		}
 
-		p.oneOf(at("strategy"), "strategy", t.Strategy, strategies)
+		if t.Strategy != c.Routing.Strategy { // else already reported
+			p.oneOf(at("strategy"), "strategy", t.Strategy, strategies)
+		}
 		p.currency(at("currency"), t.Currency, c.FX)
 		if t.Rate < 0 {
 			p.add(at("rate"), "must be >= 0, got %v", t.Rate)
@@ -241,20 +243,6 @@ func (c *Config) validateTenants(p *problems) {
 			p.add(at("budget"), "not a decimal: %q", t.Budget)
 		}
 	}
-}
-
-// KeyHash returns the sha256 of the tenant's key: of Key if set, else
-// KeySHA256 decoded.
-func (t Tenant) KeyHash() ([32]byte, error) {
-	if t.Key != "" {
-		return sha256.Sum256([]byte(t.Key.Reveal())), nil
-	}
-	var sum [32]byte
-	if !isSHA256Hex(t.KeySHA256) {
-		return sum, fmt.Errorf("cannot decode key_sha256 of tenant %q: want 64 hex characters", t.Name)
-	}
-	hex.Decode(sum[:], []byte(t.KeySHA256))
-	return sum, nil
 }
 
 func isSHA256Hex(s string) bool {

@@ -322,13 +322,13 @@ func (s *SQLite) List(ctx context.Context, f Filter) ([]Order, error) {
 
 // Due implements Store.
 func (s *SQLite) Due(ctx context.Context, now time.Time, limit int) ([]Order, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
 	if err := s.enter(); err != nil {
 		return nil, fmt.Errorf("cannot list due orders: %w", err)
 	}
 	defer s.calls.Done()
+	if limit <= 0 {
+		return nil, nil
+	}
 	args := append(append([]any(nil), activeStateArgs...), toMillis(now), limit)
 	orders, err := s.query(ctx, "SELECT "+orderColumns+" FROM orders"+
 		" WHERE state IN "+activeStatesSQL+" AND next_poll_at <= ?"+

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"smsgate/adapters"
 )
@@ -133,5 +134,56 @@ func TestCommitBatchSkipsAbandoned(t *testing.T) {
 	}
 	if _, rows := BatchStats(s); rows != 2 {
 		t.Errorf("inserted %d rows; want 2", rows)
+	}
+}
+
+// While the writer waits for the write lock (here: a test holds the only
+// writer connection), a caller can still give up, and its row is then
+// never written.
+func TestCreateCanceledWhileWriterBlocked(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "x.db"), SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := s.w.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		o := Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting}
+		errc <- s.Create(ctx, &o)
+	}()
+	// Wait until the writer has taken the request and blocks in BEGIN.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.w.Stats().WaitCount == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("writer never waited for the connection")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Create: %v; want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Create did not return after its context was canceled")
+	}
+	conn.Close() // the writer now begins, finds the request abandoned, skips it
+
+	o := Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting}
+	if err := s.Create(context.Background(), &o); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.List(context.Background(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0].ID != o.ID {
+		t.Errorf("orders: %+v; want only %d", all, o.ID)
 	}
 }

@@ -376,3 +376,20 @@ func TestMustParseNamesFileAndLine(t *testing.T) {
 	}()
 	mustParse("services.tsv", parseServices, []byte("code\tname\ntg\tTelegram\ntg\tTelegram\n"))
 }
+
+func TestOperators(t *testing.T) {
+	for _, tc := range []struct {
+		iso   string
+		first string
+		n     int
+	}{{"ru", "megafon", 5}, {"US", "at_t", 3}, {"fr", "any", 1}} {
+		got := Operators(tc.iso)
+		if len(got) != tc.n || got[0] != tc.first {
+			t.Errorf("Operators(%q) = %v; want %d starting %q", tc.iso, got, tc.n, tc.first)
+		}
+	}
+	Operators("ru")[0] = "changed"
+	if Operators("ru")[0] != "megafon" {
+		t.Fatal("Operators hands out the catalog's own slice")
+	}
+}

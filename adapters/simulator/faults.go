@@ -106,6 +106,9 @@ func ServeAddr(addr string, h fasthttp.RequestHandler) (*Server, error) {
 
 // Close stops the server and its open connections.
 func (s *Server) Close() error {
+	// Close the listener ourselves: Shutdown only closes listeners Serve has
+	// registered, and Serve may not have started yet.
+	s.ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	err := s.srv.ShutdownWithContext(ctx)

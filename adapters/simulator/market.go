@@ -62,15 +62,6 @@ var (
 	DefaultServices  = []string{"tg", "wa", "go", "fb", "ig", "vk", "ok", "tw", "ds", "vi", "wb", "mm", "am", "dr", "acz", "ot", "lf", "ya", "ma", "mb", "oi", "mt", "me", "kt", "qq", "nv", "tn", "nf", "ub", "uk"}
 )
 
-// operators per country; a country absent here has only "any".
-var operators = map[string][]string{
-	"ru": {"megafon", "mts", "beeline", "tele2"},
-	"ua": {"kyivstar", "life", "vodafone"},
-	"kz": {"tele2", "beeline", "activ", "altel"},
-	"us": {"at_t", "tmobile", "verizon"},
-	"gb": {"ee", "o2", "three", "vodafone"},
-}
-
 // Order is a simulated activation as the market sees it.
 type Order struct {
 	ID        int64
@@ -349,13 +340,8 @@ func (m *Market) SellsCountry(country string) bool {
 	return false
 }
 
-// Operators lists a country's operators.
-func Operators(country string) []string {
-	if ops, ok := operators[country]; ok {
-		return ops
-	}
-	return []string{"any"}
-}
+// Operators lists a country's operators (the catalog's).
+func Operators(country string) []string { return catalog.Operators(country) }
 
 // RetryAllowed reports whether the country supports another SMS.
 func (m *Market) RetryAllowed(country string) bool { return !m.noRetry[country] }

@@ -1,0 +1,283 @@
+// Package adapterstest is the contract every platform adapter passes,
+// run through the adapter's own simulator skin over loopback HTTP: the
+// same suite for every platform, so they all mean the same thing by
+// "no numbers", "no balance", "bad key" and "unavailable".
+package adapterstest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"smsgate/adapters"
+	"smsgate/adapters/simulator"
+)
+
+// Key is the API key the simulated account accepts.
+const Key = "contract-test-key-0123456789"
+
+// Platform describes one adapter to the suite.
+type Platform struct {
+	// Skin serves the platform's protocol over a market.
+	Skin func(m *simulator.Market) fasthttp.RequestHandler
+	// Client builds the adapter for baseURL with the given key and per-call
+	// timeout.
+	Client func(baseURL, key string, timeout time.Duration) (adapters.Platform, error)
+	Currency string // the market/account currency; default "USD"
+	// Country and Service: a pair the platform sells; default "us", "tg".
+	Country, Service string
+	// CanRequestAnother: the platform supports another SMS on one order.
+	CanRequestAnother bool
+	// CancelGuard: the platform refuses cancels for this long after purchase
+	// (0 = no guard).
+	CancelGuard time.Duration
+	// Lifetime of an order on the platform; default 20m.
+	Lifetime time.Duration
+	// AfterBuy runs after each successful Buy in the suite (e.g. to let a
+	// platform that assigns numbers late assign it); may be nil.
+	AfterBuy func(h *Harness)
+}
+
+// Harness is one running simulated platform and its adapter.
+type Harness struct {
+	Market   *simulator.Market
+	Clock    *simulator.ManualClock
+	Server   *simulator.Server
+	Platform adapters.Platform
+}
+
+// Start serves p's skin over a fresh market (mc's Clock, Key and Currency
+// are set here) and builds the adapter against it.
+func Start(t testing.TB, p Platform, mc simulator.Config, key string, timeout time.Duration) *Harness {
+	t.Helper()
+	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	mc.Clock = clock
+	mc.Key = Key
+	if mc.Currency == "" {
+		mc.Currency = p.Currency
+	}
+	if mc.CancelGuard == 0 && p.CancelGuard > 0 {
+		mc.CancelGuard = p.CancelGuard
+	}
+	if mc.Lifetime == 0 && p.Lifetime > 0 {
+		mc.Lifetime = p.Lifetime
+	}
+	m := simulator.New(mc)
+	srv, err := simulator.Serve(p.Skin(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
+	c, err := p.Client(srv.URL, key, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Harness{Market: m, Clock: clock, Server: srv, Platform: c}
+}
+
+func (p Platform) pair() (string, string) {
+	c, s := p.Country, p.Service
+	if c == "" {
+		c = "us"
+	}
+	if s == "" {
+		s = "tg"
+	}
+	return c, s
+}
+
+// Run is the contract suite.
+func Run(t *testing.T, p Platform) {
+	country, service := p.pair()
+	ctx := context.Background()
+	start := func(t *testing.T, mc simulator.Config) *Harness {
+		return Start(t, p, mc, Key, 2*time.Second)
+	}
+	buy := func(t *testing.T, h *Harness) adapters.Purchase {
+		t.Helper()
+		pur, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service})
+		if err != nil {
+			t.Fatalf("buy %s/%s: %v", country, service, err)
+		}
+		if pur.UpstreamID == "" || pur.Phone == "" {
+			t.Fatalf("purchase %+v lacks id or phone", pur)
+		}
+		if strings.HasPrefix(pur.Phone, "+") {
+			t.Fatalf("phone %q: want digits without '+'", pur.Phone)
+		}
+		if p.AfterBuy != nil {
+			p.AfterBuy(h)
+		}
+		return pur
+	}
+	check := func(t *testing.T, h *Harness, id string) adapters.Update {
+		t.Helper()
+		u, err := h.Platform.Check(ctx, id)
+		if err != nil {
+			t.Fatalf("check: %v", err)
+		}
+		return u
+	}
+
+	t.Run("balance", func(t *testing.T) {
+		h := start(t, simulator.Config{Balance: 123_450_000})
+		b, err := h.Platform.Balance(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Micros != 123_450_000 || b.Currency != h.Market.Currency() {
+			t.Fatalf("balance = %v; want 123.45 %s", b, h.Market.Currency())
+		}
+	})
+
+	t.Run("offers", func(t *testing.T) {
+		h := start(t, simulator.Config{})
+		h.Market.SetStock(country, service, 42)
+		offers, err := h.Platform.Offers(ctx, service, country)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := h.Market.Offers(country, service)[0]
+		found := false
+		for _, o := range offers {
+			if o.Country == country && o.Service == service {
+				found = true
+				if o.Price.Micros != want.Price || o.Count != 42 || o.Price.Currency != h.Market.Currency() {
+					t.Fatalf("offer = %+v; want price %d %s, count 42", o, want.Price, h.Market.Currency())
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("offers %+v lack %s/%s", offers, country, service)
+		}
+	})
+
+	t.Run("buy, code, another code, finish", func(t *testing.T) {
+		h := start(t, simulator.Config{CodeDelay: 10 * time.Second})
+		bal0 := h.Market.Balance()
+		pur := buy(t, h)
+		if pur.Price.Micros <= 0 || pur.Price.Currency != h.Market.Currency() {
+			t.Fatalf("purchase price %v; want > 0 %s", pur.Price, h.Market.Currency())
+		}
+		if h.Market.Balance() != bal0-pur.Price.Micros {
+			t.Fatalf("market charged %d; adapter reported %d", bal0-h.Market.Balance(), pur.Price.Micros)
+		}
+		if u := check(t, h, pur.UpstreamID); u.State != adapters.StateWaiting || len(u.SMS) != 0 {
+			t.Fatalf("before the code: %+v; want waiting, no SMS", u)
+		}
+		h.Clock.Advance(10 * time.Second)
+		u := check(t, h, pur.UpstreamID)
+		if u.State != adapters.StateCodeReceived || len(u.SMS) == 0 {
+			t.Fatalf("after the delay: %+v; want code_received", u)
+		}
+		first := u.SMS[len(u.SMS)-1]
+		if len(first.Code) < 4 || !strings.Contains(first.Text, first.Code) {
+			t.Fatalf("sms %+v: want a code that appears in the text", first)
+		}
+		if p.CanRequestAnother {
+			if err := h.Platform.RequestAnother(ctx, pur.UpstreamID); err != nil {
+				t.Fatalf("another: %v", err)
+			}
+			h.Clock.Advance(10 * time.Second)
+			u = check(t, h, pur.UpstreamID)
+			last := u.SMS[len(u.SMS)-1]
+			if u.State != adapters.StateCodeReceived || last.Code == first.Code {
+				t.Fatalf("after another: %+v; want a new code", u)
+			}
+		}
+		if err := h.Platform.Finish(ctx, pur.UpstreamID); err != nil {
+			t.Fatalf("finish: %v", err)
+		}
+		if u := check(t, h, pur.UpstreamID); u.State.Active() {
+			t.Fatalf("after finish: %+v; want terminal", u)
+		}
+		if h.Market.Balance() != bal0-pur.Price.Micros {
+			t.Fatal("finished order was refunded")
+		}
+	})
+
+	t.Run("cancel guard and refund", func(t *testing.T) {
+		h := start(t, simulator.Config{CodeDelay: -1})
+		bal0 := h.Market.Balance()
+		pur := buy(t, h)
+		if p.CancelGuard > 0 {
+			if err := h.Platform.Cancel(ctx, pur.UpstreamID); !errors.Is(err, adapters.ErrEarlyCancel) {
+				t.Fatalf("cancel inside the guard = %v; want ErrEarlyCancel", err)
+			}
+			h.Clock.Advance(p.CancelGuard)
+		}
+		if err := h.Platform.Cancel(ctx, pur.UpstreamID); err != nil {
+			t.Fatalf("cancel: %v", err)
+		}
+		if u := check(t, h, pur.UpstreamID); u.State.Active() {
+			t.Fatalf("after cancel: %+v; want terminal", u)
+		}
+		if h.Market.Balance() != bal0 {
+			t.Fatalf("balance %d after cancel; want refunded %d", h.Market.Balance(), bal0)
+		}
+	})
+
+	t.Run("no numbers", func(t *testing.T) {
+		h := start(t, simulator.Config{})
+		h.Market.SetStock(country, service, 0)
+		if _, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service}); !errors.Is(err, adapters.ErrNoNumbers) {
+			t.Fatalf("buy with no stock = %v; want ErrNoNumbers", err)
+		}
+	})
+
+	t.Run("no balance", func(t *testing.T) {
+		h := start(t, simulator.Config{})
+		h.Market.SetBalance(0)
+		if _, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service}); !errors.Is(err, adapters.ErrNoBalance) {
+			t.Fatalf("buy with no balance = %v; want ErrNoBalance", err)
+		}
+	})
+
+	t.Run("bad key", func(t *testing.T) {
+		h := Start(t, p, simulator.Config{}, "wrong-key-zz", 2*time.Second)
+		_, err := h.Platform.Balance(ctx)
+		if !errors.Is(err, adapters.ErrAuth) {
+			t.Fatalf("balance with a bad key = %v; want ErrAuth", err)
+		}
+		if strings.Contains(err.Error(), "wrong-key-zz") {
+			t.Fatalf("error %q shows the key", err)
+		}
+		if _, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service}); !errors.Is(err, adapters.ErrAuth) {
+			t.Fatalf("buy with a bad key = %v; want ErrAuth", err)
+		}
+	})
+
+	faults := []struct {
+		name  string
+		apply func(h *Harness)
+	}{
+		{"http 5xx", func(h *Harness) { h.Market.SetFaults(simulator.Faults{ErrorRate: 1}) }},
+		{"garbage body", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Garbage: true}) }},
+		{"timeout", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Hang: true}) }},
+		{"connection closed", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Outage: true}) }},
+		{"connection refused", func(h *Harness) { h.Server.Close() }},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			h := Start(t, p, simulator.Config{}, Key, 300*time.Millisecond)
+			f.apply(h)
+			if _, err := h.Platform.Balance(ctx); !errors.Is(err, adapters.ErrUnavailable) {
+				t.Fatalf("balance = %v; want ErrUnavailable", err)
+			}
+			_, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service})
+			if !errors.Is(err, adapters.ErrUnavailable) {
+				t.Fatalf("buy = %v; want ErrUnavailable", err)
+			}
+			if err != nil && strings.Contains(err.Error(), Key) {
+				t.Fatalf("error %q shows the key", err)
+			}
+			if _, err := h.Platform.Offers(ctx, service, country); !errors.Is(err, adapters.ErrUnavailable) {
+				t.Fatalf("offers = %v; want ErrUnavailable", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,135 @@
+// Package registry builds a platform adapter from its configuration, and
+// for url = "sim" starts the platform's simulated upstream on loopback and
+// points the adapter at it. It is the one place that knows every adapter.
+package registry
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"smsgate/adapters"
+	"smsgate/adapters/simulator"
+	"smsgate/adapters/smsactivate"
+)
+
+// Spec is what an adapter needs to reach its platform.
+type Spec struct {
+	Code     string // unique platform code ("smsactivate", "hero")
+	Type     string // adapter type ("smsactivate", "fivesim", …)
+	URL      string // base URL, or "sim"
+	Key      string
+	User     string
+	Password string
+	Currency string // account currency; "" = the type's default
+	Dialect  string // smsactivate only: classic|hero
+	Timeout  time.Duration
+}
+
+// kind is one adapter type: how to build its client and its protocol skin.
+type kind struct {
+	currency string // the platform's usual account currency
+	client   func(s Spec) (adapters.Platform, error)
+	skin     func(m *simulator.Market, s Spec) (fasthttp.RequestHandler, error)
+}
+
+var kinds = map[string]kind{
+	"smsactivate": {
+		currency: "RUB",
+		client: func(s Spec) (adapters.Platform, error) {
+			return smsactivate.New(smsactivate.Options{Code: s.Code, BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, s Spec) (fasthttp.RequestHandler, error) {
+			d, err := smsactivate.ParseDialect(s.Dialect)
+			if err != nil {
+				return nil, err
+			}
+			return smsactivate.NewSkin(m, d), nil
+		},
+	},
+}
+
+// Types lists the adapter types, sorted.
+func Types() []string {
+	out := make([]string, 0, len(kinds))
+	for k := range kinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DefaultCurrency is the type's usual account currency ("" if unknown type).
+func DefaultCurrency(typ string) string { return kinds[typ].currency }
+
+func (s Spec) withDefaults() (Spec, kind, error) {
+	k, ok := kinds[s.Type]
+	if !ok {
+		return s, k, fmt.Errorf("platform %s: unknown type %q", s.Code, s.Type)
+	}
+	if s.Currency == "" {
+		s.Currency = k.currency
+	}
+	return s, k, nil
+}
+
+// Build returns the adapter for a real platform.
+func Build(s Spec) (adapters.Platform, error) {
+	s, k, err := s.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return k.client(s)
+}
+
+// Sim is a simulated platform: its market, the loopback server speaking
+// the platform's protocol, and the adapter pointed at it.
+type Sim struct {
+	Market   *simulator.Market
+	Server   *simulator.Server
+	Platform adapters.Platform
+}
+
+// Close stops the simulated upstream.
+func (s *Sim) Close() error { return s.Server.Close() }
+
+// StartSim starts the platform's simulator with market config mc (its
+// Currency and Key are taken from the spec / generated) and builds the
+// adapter against it.
+func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
+	s, k, err := s.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	mc.Currency = s.Currency
+	if mc.Key == "" {
+		mc.Key = randomKey()
+	}
+	m := simulator.New(mc)
+	h, err := k.skin(m, s)
+	if err != nil {
+		return nil, fmt.Errorf("platform %s: %w", s.Code, err)
+	}
+	srv, err := simulator.Serve(h)
+	if err != nil {
+		return nil, fmt.Errorf("platform %s: cannot start simulator: %w", s.Code, err)
+	}
+	s.URL = srv.URL
+	s.Key = mc.Key
+	p, err := k.client(s)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	return &Sim{Market: m, Server: srv, Platform: p}, nil
+}
+
+func randomKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

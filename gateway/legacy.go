@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"smsgate/adapters"
+	"smsgate/adapters/catalog"
+	"smsgate/adapters/smsactivate"
+	"smsgate/ledger"
+)
+
+// legacy serves the SMS-Activate handler API for tenants: the protocol
+// server from adapters/smsactivate over the gateway's order service, so
+// the gateway and the simulated upstream answer with the very same bytes.
+type legacy struct{ g *Gateway }
+
+var _ smsactivate.Backend = legacy{}
+
+func (l legacy) tenant(account string) *Tenant {
+	t, _ := l.g.tenants.ByName(account)
+	return t
+}
+
+func (l legacy) Authenticate(_ context.Context, key string) (string, bool) {
+	t, ok := l.g.tenants.ByKey(key)
+	if !ok {
+		return "", false
+	}
+	return t.Name, true
+}
+
+func (l legacy) Currency(account string) string { return l.tenant(account).Currency }
+
+func (l legacy) Balance(ctx context.Context, account string) (adapters.Money, error) {
+	return l.g.Balance(ctx, l.tenant(account))
+}
+
+func (l legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
+	t := l.tenant(account)
+	o, err := l.g.Buy(ctx, t, BuyRequest{
+		Country: p.Country, Service: p.Service, Operator: p.Operator, MaxPrice: p.MaxPrice,
+		Strategy: p.Strategy, Platform: p.Platform, IdempotencyKey: p.OrderID,
+	})
+	switch {
+	case errors.Is(err, ErrDuplicateOrder):
+		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokOrderExists, Err: err}
+	case errors.Is(err, ErrBadPlatform):
+		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_PLATFORM", Err: err}
+	case err != nil:
+		return smsactivate.Activation{}, err
+	}
+	return l.activation(t, o), nil
+}
+
+func (l legacy) activation(t *Tenant, o ledger.Order) smsactivate.Activation {
+	cost, err := l.g.fx.Convert(o.Price, t.Currency)
+	if err != nil {
+		cost = o.Price
+	}
+	a := smsactivate.Activation{
+		ID: o.ID, Phone: o.Phone, Country: o.Country, Service: o.Service, Operator: o.Operator,
+		Cost: cost, State: o.State, CreatedAt: o.CreatedAt, CanRetry: true,
+	}
+	for _, c := range o.Codes {
+		a.SMS = append(a.SMS, adapters.SMS{Code: c.Code, Text: c.Text, From: c.From, ReceivedAt: c.ReceivedAt})
+	}
+	return a
+}
+
+func (l legacy) Activation(ctx context.Context, account string, id int64) (smsactivate.Activation, error) {
+	t := l.tenant(account)
+	o, err := l.g.Order(ctx, t, id)
+	if err != nil {
+		return smsactivate.Activation{}, err
+	}
+	return l.activation(t, o), nil
+}
+
+func (l legacy) SetStatus(ctx context.Context, account string, id int64, status int) (smsactivate.Activation, error) {
+	t := l.tenant(account)
+	o, err := l.g.SetStatus(ctx, t, id, status)
+	if err != nil {
+		return smsactivate.Activation{}, err
+	}
+	return l.activation(t, o), nil
+}
+
+func (l legacy) Active(ctx context.Context, account string) ([]smsactivate.Activation, error) {
+	t := l.tenant(account)
+	list, err := l.g.store.List(ctx, ledger.Filter{Tenant: t.Name, ActiveOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]smsactivate.Activation, len(list))
+	for i, o := range list {
+		out[i] = l.activation(t, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (l legacy) Offers(ctx context.Context, account, country, service string) ([]smsactivate.Offer, error) {
+	t := l.tenant(account)
+	merged, err := l.g.Offers(ctx, t, country, service)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]smsactivate.Offer, len(merged))
+	for i, m := range merged {
+		out[i] = smsactivate.Offer{Country: m.Country, Service: m.Service, Price: m.Price, Count: m.Count}
+	}
+	return out, nil
+}
+
+func (l legacy) Operators(ctx context.Context, account, country string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if country != "" {
+		out[country] = catalog.Operators(country)
+		return out, nil
+	}
+	t := l.tenant(account)
+	merged, err := l.g.Offers(ctx, t, "", "")
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range merged {
+		if _, ok := out[m.Country]; !ok {
+			out[m.Country] = catalog.Operators(m.Country)
+		}
+	}
+	return out, nil
+}

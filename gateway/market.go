@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"smsgate/adapters"
+)
+
+// MergedOffer is the market across platforms for one (country, service):
+// the lowest price (converted to the tenant's currency) and the summed stock.
+type MergedOffer struct {
+	Country, Service string
+	Price            adapters.Money
+	Count            int
+	Platforms        int // how many platforms sell it
+}
+
+// Offers merges every usable platform's offers. Platforms that fail are
+// left out; only if all fail is it an error.
+func (g *Gateway) Offers(ctx context.Context, t *Tenant, country, service string) ([]MergedOffer, error) {
+	plats := g.usable(t)
+	type result struct {
+		p      *Platform
+		offers []adapters.Offer
+		err    error
+	}
+	res := make([]result, len(plats))
+	var wg sync.WaitGroup
+	for i, p := range plats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := callCtx(ctx, p)
+			defer cancel()
+			o, err := p.Adapter.Offers(cctx, service, country)
+			res[i] = result{p, o, err}
+		}()
+	}
+	wg.Wait()
+	type key struct{ c, s string }
+	merged := map[key]*MergedOffer{}
+	ok := 0
+	for _, r := range res {
+		if r.err != nil {
+			g.log.Debug("offers failed", zap.String("platform", r.p.Code), zap.Error(r.err))
+			continue
+		}
+		ok++
+		for _, o := range r.offers {
+			if (country != "" && o.Country != country) || (service != "" && o.Service != service) {
+				continue
+			}
+			price, err := g.fx.Convert(o.Price, t.Currency)
+			if err != nil {
+				continue
+			}
+			k := key{o.Country, o.Service}
+			m := merged[k]
+			if m == nil {
+				m = &MergedOffer{Country: o.Country, Service: o.Service, Price: price}
+				merged[k] = m
+			}
+			if o.Count > 0 && (m.Count == 0 || price.Micros < m.Price.Micros) {
+				m.Price = price
+			}
+			m.Count += o.Count
+			m.Platforms++
+		}
+	}
+	if ok == 0 && len(plats) > 0 {
+		return nil, fmt.Errorf("offers: every platform failed: %w", adapters.ErrUnavailable)
+	}
+	out := make([]MergedOffer, 0, len(merged))
+	for _, m := range merged {
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Country != out[j].Country {
+			return out[i].Country < out[j].Country
+		}
+		return out[i].Service < out[j].Service
+	})
+	return out, nil
+}
+
+// Balance is the tenant's spendable money: the sum of the usable
+// platforms' balances in the tenant's currency. Platforms that fail are
+// left out; only if all fail is it an error.
+func (g *Gateway) Balance(ctx context.Context, t *Tenant) (adapters.Money, error) {
+	plats := g.usable(t)
+	sums := make([]int64, len(plats))
+	oks := make([]bool, len(plats))
+	var wg sync.WaitGroup
+	for i, p := range plats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := callCtx(ctx, p)
+			defer cancel()
+			b, err := p.Adapter.Balance(cctx)
+			if err != nil {
+				g.log.Debug("balance failed", zap.String("platform", p.Code), zap.Error(err))
+				return
+			}
+			if m, err := g.fx.Convert(b, t.Currency); err == nil {
+				sums[i], oks[i] = m.Micros, true
+			}
+		}()
+	}
+	wg.Wait()
+	total := adapters.Money{Currency: t.Currency}
+	any := false
+	for i := range plats {
+		if oks[i] {
+			total.Micros += sums[i]
+			any = true
+		}
+	}
+	if !any && len(plats) > 0 {
+		return adapters.Money{}, fmt.Errorf("balance: every platform failed: %w", adapters.ErrUnavailable)
+	}
+	return total, nil
+}

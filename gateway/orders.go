@@ -1,0 +1,359 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"smsgate/adapters"
+	"smsgate/ledger"
+)
+
+// BuyRequest is a tenant's purchase after protocol parsing.
+type BuyRequest struct {
+	Country  string
+	Service  string
+	Operator string
+	MaxPrice adapters.Money // tenant currency; zero = none
+	Strategy string
+	Platform string // pinned platform, "" = route
+	// IdempotencyKey makes a repeat return ErrDuplicateOrder (legacy
+	// getNumberV2 orderId).
+	IdempotencyKey string
+}
+
+// Buy routes a purchase to the platforms in order and records the number
+// in the ledger before returning it. Only business refusals and failures
+// known to have bought nothing move on to the next platform; an unknown
+// outcome stops the attempt (buying elsewhere could buy twice).
+func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Order, error) {
+	if r.IdempotencyKey != "" {
+		if _, err := g.store.GetByIdempotencyKey(ctx, t.Name, r.IdempotencyKey); err == nil {
+			return ledger.Order{}, ErrDuplicateOrder
+		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return ledger.Order{}, fmt.Errorf("cannot check order id: %w", err)
+		}
+	}
+	cands, err := g.candidates(t, r)
+	if err != nil {
+		return ledger.Order{}, err
+	}
+	var errs []error
+	for _, p := range cands {
+		req := adapters.BuyRequest{Country: r.Country, Service: r.Service, Operator: r.Operator}
+		if r.MaxPrice.Micros > 0 {
+			mp, err := g.fx.Convert(r.MaxPrice, p.Currency)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", p.Code, adapters.ErrUnavailable))
+				continue
+			}
+			req.MaxPrice = mp
+		}
+		cctx, cancel := callCtx(ctx, p)
+		pur, err := p.Adapter.Buy(cctx, req)
+		cancel()
+		if err != nil {
+			errs = append(errs, err)
+			if errors.Is(err, adapters.ErrOutcomeUnknown) {
+				g.log.Warn("purchase outcome unknown; not retried elsewhere",
+					zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
+				break
+			}
+			if !adapters.Retryable(err) {
+				break
+			}
+			continue
+		}
+		return g.record(ctx, t, r, p, pur)
+	}
+	return ledger.Order{}, g.combine(errs, t.Currency)
+}
+
+// candidates are the platforms to try, in order. The seam for routing
+// strategies: today priority order, a pinned platform alone.
+func (g *Gateway) candidates(t *Tenant, r BuyRequest) ([]*Platform, error) {
+	usable := g.usable(t)
+	if r.Platform != "" {
+		for _, p := range usable {
+			if p.Code == r.Platform {
+				return []*Platform{p}, nil
+			}
+		}
+		return nil, ErrBadPlatform
+	}
+	max := g.cfg.Routing.MaxAttempts
+	if max > 0 && len(usable) > max {
+		usable = usable[:max]
+	}
+	if len(usable) == 0 {
+		return nil, fmt.Errorf("no platform enabled: %w", adapters.ErrNoNumbers)
+	}
+	return usable, nil
+}
+
+// record commits the purchase; if the commit fails the number is cancelled
+// upstream so nobody pays for an order the client never saw.
+func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platform, pur adapters.Purchase) (ledger.Order, error) {
+	now := g.now().UTC()
+	base, err := g.fx.ToBase(pur.Price)
+	if err != nil {
+		base = adapters.Money{Currency: g.fx.Base()}
+	}
+	exp := pur.ExpiresAt
+	if exp.IsZero() || exp.Before(now) {
+		exp = now.Add(p.Lifetime)
+	}
+	o := ledger.Order{
+		Tenant: t.Name, Platform: p.Code, UpstreamID: pur.UpstreamID, Phone: pur.Phone,
+		Country: r.Country, Service: r.Service, Operator: pur.Operator,
+		Price: pur.Price, BasePrice: base, State: adapters.StateWaiting,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: exp, NextPollAt: now.Add(p.PollInterval),
+		IdempotencyKey: r.IdempotencyKey,
+	}
+	if err := g.store.Create(ctx, &o); err != nil {
+		g.log.Error("cannot record purchase; cancelling upstream",
+			zap.String("platform", p.Code), zap.String("upstream_id", pur.UpstreamID), zap.Error(err))
+		go g.cancelOrphan(p, pur.UpstreamID)
+		if errors.Is(err, ledger.ErrConflict) {
+			return ledger.Order{}, ErrDuplicateOrder
+		}
+		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
+	}
+	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
+		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
+	g.poller.wake()
+	return o, nil
+}
+
+// cancelOrphan cancels a number the ledger could not record. Platforms
+// refuse cancels in their first minutes, so it keeps trying for the
+// order's lifetime.
+func (g *Gateway) cancelOrphan(p *Platform, upstreamID string) {
+	deadline := time.Now().Add(p.Lifetime)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+		err := p.Adapter.Cancel(ctx, upstreamID)
+		cancel()
+		if err == nil || errors.Is(err, adapters.ErrNoActivation) || errors.Is(err, adapters.ErrBadState) {
+			return
+		}
+		time.Sleep(15 * time.Second)
+	}
+	g.log.Error("orphan order could not be cancelled", zap.String("platform", p.Code), zap.String("upstream_id", upstreamID))
+}
+
+// combine picks the most specific answer when every platform failed: a
+// price floor (the lowest), then "no numbers" if any said so, then "no
+// balance", "bad service/country" when all agree, else unavailable.
+func (g *Gateway) combine(errs []error, currency string) error {
+	if len(errs) == 0 {
+		return adapters.ErrNoNumbers
+	}
+	var floor *adapters.PriceFloorError
+	count := map[error]int{}
+	kinds := []error{adapters.ErrNoNumbers, adapters.ErrNoBalance, adapters.ErrBadService, adapters.ErrBadCountry, adapters.ErrPriceTooHigh}
+	for _, err := range errs {
+		var pf *adapters.PriceFloorError
+		if errors.As(err, &pf) {
+			if m, cerr := g.fx.Convert(pf.Min, currency); cerr == nil && (floor == nil || m.Micros < floor.Min.Micros) {
+				floor = &adapters.PriceFloorError{Min: m}
+			}
+		}
+		for _, k := range kinds {
+			if errors.Is(err, k) {
+				count[k]++
+			}
+		}
+	}
+	switch {
+	case floor != nil:
+		return floor
+	case count[adapters.ErrNoNumbers] > 0:
+		return adapters.ErrNoNumbers
+	case count[adapters.ErrPriceTooHigh] > 0:
+		return adapters.ErrPriceTooHigh
+	case count[adapters.ErrNoBalance] == len(errs):
+		return adapters.ErrNoBalance
+	case count[adapters.ErrBadService] == len(errs):
+		return adapters.ErrBadService
+	case count[adapters.ErrBadCountry] == len(errs):
+		return adapters.ErrBadCountry
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return fmt.Errorf("every platform failed: %w", errors.Join(errs...))
+}
+
+// Order returns the tenant's order; another tenant's id is ErrNoActivation,
+// exactly like an unknown one.
+func (g *Gateway) Order(ctx context.Context, t *Tenant, id int64) (ledger.Order, error) {
+	o, err := g.store.Get(ctx, id)
+	if errors.Is(err, ledger.ErrNotFound) || (err == nil && o.Tenant != t.Name) {
+		return ledger.Order{}, adapters.ErrNoActivation
+	}
+	if err != nil {
+		return ledger.Order{}, fmt.Errorf("cannot read order: %w", err)
+	}
+	return o, nil
+}
+
+// Status values of SetStatus (the legacy protocol's numbers).
+const (
+	StatusReady   = 1
+	StatusAnother = 3
+	StatusFinish  = 6
+	StatusCancel  = 8
+)
+
+// SetStatus applies a client's status change: checked against the ledger
+// state first (no upstream call for a transition that cannot happen), then
+// sent to the owning platform (never failed over), then recorded.
+func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int) (ledger.Order, error) {
+	mu := g.lock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	o, err := g.Order(ctx, t, id)
+	if err != nil {
+		return o, err
+	}
+	p, ok := g.byCode[o.Platform]
+	if !ok {
+		return o, fmt.Errorf("order %d: platform %s no longer configured: %w", id, o.Platform, adapters.ErrUnavailable)
+	}
+	var call func(context.Context, string) error
+	next := o.State
+	switch status {
+	case StatusReady:
+		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting {
+			return o, adapters.ErrBadState
+		}
+		call = p.Adapter.Ready
+	case StatusAnother:
+		if o.State != adapters.StateCodeReceived {
+			return o, adapters.ErrBadState
+		}
+		call, next = p.Adapter.RequestAnother, adapters.StateRetryWaiting
+	case StatusFinish:
+		if o.State != adapters.StateCodeReceived && o.State != adapters.StateRetryWaiting {
+			return o, adapters.ErrBadState
+		}
+		call, next = p.Adapter.Finish, adapters.StateFinished
+	case StatusCancel:
+		if o.State != adapters.StateWaiting {
+			return o, adapters.ErrBadState
+		}
+		call, next = p.Adapter.Cancel, adapters.StateCancelled
+	default:
+		return o, adapters.ErrBadState
+	}
+	cctx, cancel := callCtx(ctx, p)
+	err = call(cctx, o.UpstreamID)
+	cancel()
+	if err != nil {
+		return o, err
+	}
+	if next != o.State {
+		o.State = next
+		o.UpdatedAt = g.now().UTC()
+		if next.Active() {
+			o.NextPollAt = o.UpdatedAt.Add(p.PollInterval)
+			o.CodesSeen = len(o.Codes)
+		} else {
+			o.NextPollAt = time.Time{}
+		}
+		if err := g.store.Update(ctx, &o); err != nil {
+			return o, fmt.Errorf("cannot record status: %w", err)
+		}
+		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
+	}
+	return o, nil
+}
+
+// applyUpdate merges what a platform reported into the order (o is fresh
+// from the store, its lock held) and says whether anything changed.
+func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, now time.Time) bool {
+	changed := false
+	for _, m := range u.SMS {
+		if g.isNewSMS(o, m, u.State) {
+			at := m.ReceivedAt
+			if at.IsZero() {
+				at = now
+			}
+			o.Codes = append(o.Codes, ledger.Code{Code: m.Code, Text: m.Text, From: m.From, ReceivedAt: at.UTC()})
+			changed = true
+		}
+	}
+	next := o.State
+	switch u.State {
+	case adapters.StateWaiting:
+		// Nothing new; a platform that forgot a retry request stays as we know it.
+	case adapters.StateCodeReceived:
+		if len(o.Codes) > o.CodesSeen || o.State == adapters.StateWaiting {
+			next = adapters.StateCodeReceived
+		}
+	case adapters.StateRetryWaiting:
+		if o.State == adapters.StateWaiting {
+			next = adapters.StateCodeReceived
+		}
+	case adapters.StateFinished:
+		next = adapters.StateFinished
+	case adapters.StateCancelled, adapters.StateExpired:
+		switch {
+		case len(o.Codes) > 0:
+			// The platform closed an order that had a code: a success.
+			next = adapters.StateFinished
+		case u.State == adapters.StateExpired || !now.Before(o.ExpiresAt):
+			next = adapters.StateExpired
+		default:
+			next = adapters.StateCancelled
+		}
+	case adapters.StateBanned:
+		next = adapters.StateBanned
+	}
+	if next == adapters.StateCodeReceived && len(o.Codes) == 0 {
+		next = o.State // a code state without a code is garbage; keep polling
+	}
+	if next != o.State {
+		o.State = next
+		changed = true
+	}
+	if o.State.Active() && !now.Before(o.ExpiresAt.Add(time.Minute)) {
+		// The platform never closed it: our lifetime is the backstop.
+		if len(o.Codes) > 0 {
+			o.State = adapters.StateFinished
+		} else {
+			o.State = adapters.StateExpired
+		}
+		changed = true
+	}
+	if o.State.Active() {
+		o.NextPollAt = now.Add(p.PollInterval)
+	} else {
+		o.NextPollAt = time.Time{}
+	}
+	o.UpdatedAt = now
+	return changed
+}
+
+// isNewSMS reports whether m is not yet in o.Codes. Platforms that report
+// only the latest code repeat it on every poll; after a retry request the
+// same code text can legitimately arrive again, which the state tells.
+func (g *Gateway) isNewSMS(o *ledger.Order, m adapters.SMS, st adapters.State) bool {
+	if m.Code == "" && m.Text == "" {
+		return false
+	}
+	if o.State == adapters.StateRetryWaiting && st == adapters.StateCodeReceived && len(o.Codes) == o.CodesSeen {
+		last := o.Codes[len(o.Codes)-1]
+		return !(last.Code == m.Code && last.Text == m.Text && !m.ReceivedAt.IsZero() && last.ReceivedAt.Equal(m.ReceivedAt.UTC()))
+	}
+	for _, c := range o.Codes {
+		if c.Code == m.Code && (c.Text == m.Text || m.Text == "" || m.Text == m.Code) {
+			return false
+		}
+	}
+	return true
+}

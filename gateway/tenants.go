@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+
+	"smsgate/config"
+)
+
+// Tenant is a client of the gateway, as loaded from config. The key is kept
+// only as its sha256.
+type Tenant struct {
+	Name      string
+	keyHash   [32]byte
+	Strategy  string
+	Currency  string
+	Rate      float64
+	MaxActive int
+	Platforms map[string]bool // nil = every enabled platform
+}
+
+// Allows reports whether the tenant may use the platform.
+func (t *Tenant) Allows(platform string) bool { return t.Platforms == nil || t.Platforms[platform] }
+
+// Tenants finds a tenant by key.
+type Tenants struct {
+	byHash map[[32]byte]*Tenant
+	byName map[string]*Tenant
+}
+
+// NewTenants loads the tenants from config; plain keys are hashed here and
+// dropped.
+func NewTenants(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenants, error) {
+	ts := &Tenants{byHash: map[[32]byte]*Tenant{}, byName: map[string]*Tenant{}}
+	for i, ct := range list {
+		h, err := ct.KeyHash()
+		if err != nil {
+			return nil, fmt.Errorf("tenants[%d]: %w", i, err)
+		}
+		t := &Tenant{Name: ct.Name, keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive}
+		if t.Currency == "" {
+			t.Currency = defaultCurrency
+		}
+		if t.Strategy == "" {
+			t.Strategy = defaultStrategy
+		}
+		if len(ct.Platforms) > 0 {
+			t.Platforms = map[string]bool{}
+			for _, p := range ct.Platforms {
+				t.Platforms[p] = true
+			}
+		}
+		ts.byHash[h] = t
+		ts.byName[t.Name] = t
+	}
+	return ts, nil
+}
+
+// ByKey returns the tenant owning key. The lookup is by the key's sha256,
+// and the stored hash is compared in constant time, so neither the map
+// nor the comparison times the key itself.
+func (ts *Tenants) ByKey(key string) (*Tenant, bool) {
+	h := sha256.Sum256([]byte(key))
+	t, ok := ts.byHash[h]
+	if !ok || subtle.ConstantTimeCompare(t.keyHash[:], h[:]) != 1 {
+		return nil, false
+	}
+	return t, true
+}
+
+// ByName returns the tenant with that name.
+func (ts *Tenants) ByName(name string) (*Tenant, bool) {
+	t, ok := ts.byName[name]
+	return t, ok
+}

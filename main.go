@@ -1,0 +1,182 @@
+// Command smsgate is a gateway in front of SMS-activation platforms. It
+// speaks the SMS-Activate handler API to legacy clients and routes each
+// purchase to an upstream platform, keeping every order in a ledger.
+//
+//	go run .                      # gateway.toml: simulated upstreams, demo tenant
+//	go run . -config prod.toml    # real platforms; keys from SMSGATE_* env
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"smsgate/adapters"
+	"smsgate/adapters/registry"
+	"smsgate/adapters/simulator"
+	"smsgate/config"
+	"smsgate/gateway"
+	"smsgate/ledger"
+)
+
+// demoKey is the public demo tenant key shipped in gateway.toml. Only this
+// key is ever printed; a configured real key never is.
+const demoKey = "demo-key-change-me"
+
+func main() {
+	path := flag.String("config", "gateway.toml", "configuration file")
+	flag.Parse()
+	if err := run(*path); err != nil {
+		fmt.Fprintln(os.Stderr, "smsgate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // fails on consoles (zap#880)
+
+	store, err := openLedger(cfg.Ledger)
+	if err != nil {
+		return err
+	}
+	plats, sims, err := buildPlatforms(cfg)
+	defer func() {
+		for _, s := range sims {
+			s.Close()
+		}
+	}()
+	if err != nil {
+		store.Close()
+		return err
+	}
+	g, err := gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: store, Logger: log})
+	if err != nil {
+		store.Close()
+		return err
+	}
+	srv := gateway.NewServer(g)
+	ln, err := srv.Listen()
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Server.Listen, err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g.Start(ctx)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	fmt.Printf("smsgate listening on http://%s (legacy API at /stubs/handler_api.php)\n", ln.Addr())
+	for _, t := range cfg.Tenants {
+		if h := sha256.Sum256([]byte(demoKey)); strings.EqualFold(t.KeySHA256, hex.EncodeToString(h[:])) {
+			fmt.Printf("demo tenant %q: api_key=%s\n", t.Name, demoKey)
+		}
+	}
+	if len(sims) > 0 {
+		fmt.Printf("%d simulated platform(s) running on loopback\n", len(sims))
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-serveErr:
+		if err != nil {
+			log.Error("server stopped", zap.Error(err))
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not drain every request", zap.Error(err))
+	}
+	g.Stop()
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("cannot close ledger: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	var zc zap.Config
+	if c.Format == "json" {
+		zc = zap.NewProductionConfig()
+	} else {
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	}
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	return zc.Build()
+}
+
+func openLedger(c config.Ledger) (ledger.Store, error) {
+	if strings.HasPrefix(c.URL, "postgres://") || strings.HasPrefix(c.URL, "postgresql://") {
+		return nil, errors.New("ledger.url: PostgreSQL ledger is not built yet; use a SQLite file path")
+	}
+	return ledger.OpenSQLite(c.URL, ledger.SQLiteOptions{Synchronous: c.Synchronous})
+}
+
+// buildPlatforms builds every configured platform; url = "sim" starts its
+// simulator on loopback first.
+func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, error) {
+	balance, err := adapters.ParseDecimal(cfg.Simulator.Balance)
+	if err != nil {
+		return nil, nil, fmt.Errorf("simulator.balance: %w", err)
+	}
+	var (
+		out  []*gateway.Platform
+		sims []*registry.Sim
+	)
+	for i, pc := range cfg.Platforms {
+		spec := registry.Spec{
+			Code: pc.Code, Type: pc.Type, URL: pc.URL, Key: pc.Key.Reveal(), User: pc.User,
+			Password: pc.Password.Reveal(), Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout,
+		}
+		var p adapters.Platform
+		if pc.URL == "sim" {
+			sim, err := registry.StartSim(spec, simulator.Config{
+				CodeDelay: cfg.Simulator.CodeDelay, Stock: cfg.Simulator.Stock, Balance: balance,
+				Seed: uint64(i + 1),
+			})
+			if err != nil {
+				return nil, sims, fmt.Errorf("platforms[%d]: %w", i, err)
+			}
+			sims = append(sims, sim)
+			p = sim.Platform
+		} else if p, err = registry.Build(spec); err != nil {
+			return nil, sims, fmt.Errorf("platforms[%d]: %w", i, err)
+		}
+		cur := pc.Currency
+		if cur == "" {
+			cur = registry.DefaultCurrency(pc.Type)
+		}
+		out = append(out, &gateway.Platform{
+			Code: pc.Code, Adapter: p, Priority: pc.Priority, Weight: pc.Weight, Currency: cur,
+			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: pc.IsEnabled(),
+		})
+	}
+	return out, sims, nil
+}
