@@ -98,4 +98,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Listen() (net.Listener, error) {
 	return net.Listen("tcp", s.g.cfg.Server.Listen)
 }
-

@@ -26,7 +26,7 @@ type Platform struct {
 	Skin func(m *simulator.Market) fasthttp.RequestHandler
 	// Client builds the adapter for baseURL with the given key and per-call
 	// timeout.
-	Client func(baseURL, key string, timeout time.Duration) (adapters.Platform, error)
+	Client   func(baseURL, key string, timeout time.Duration) (adapters.Platform, error)
 	Currency string // the market/account currency; default "USD"
 	// Country and Service: a pair the platform sells; default "us", "tg".
 	Country, Service string

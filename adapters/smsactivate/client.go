@@ -115,7 +115,7 @@ func (c *Client) call(ctx context.Context, op, action string, params map[string]
 var errorTokens = map[string]error{
 	TokNoNumbers: adapters.ErrNoNumbers, TokNoBalance: adapters.ErrNoBalance,
 	TokBadKey: adapters.ErrAuth, TokNoKey: adapters.ErrAuth, "ACCOUNT_INACTIVE": adapters.ErrAuth,
-	TokBanned: adapters.ErrAuth,
+	TokBanned:     adapters.ErrAuth,
 	TokBadService: adapters.ErrBadService, "WRONG_SERVICE": adapters.ErrBadService,
 	TokWrongCountry: adapters.ErrBadCountry, "BAD_COUNTRY": adapters.ErrBadCountry,
 	TokNoActivation: adapters.ErrNoActivation, TokWrongActivationID: adapters.ErrNoActivation,
@@ -123,7 +123,7 @@ var errorTokens = map[string]error{
 	TokBadStatus: adapters.ErrBadState, TokEarlyCancelDenied: adapters.ErrEarlyCancel,
 	"OTP_RECEIVED": adapters.ErrBadState, "FREE_CANCELLATION_EXPIRED": adapters.ErrBadState,
 	"NEW_OTP_RECEIVED": adapters.ErrBadState,
-	TokErrorSQL: adapters.ErrUnavailable, "SQL_ERROR": adapters.ErrUnavailable, "SERVER_ERROR": adapters.ErrUnavailable,
+	TokErrorSQL:        adapters.ErrUnavailable, "SQL_ERROR": adapters.ErrUnavailable, "SERVER_ERROR": adapters.ErrUnavailable,
 	// A channel limit is load on our account there: back off like an outage.
 	TokChannelsLimit: adapters.ErrUnavailable,
 	TokBadAction:     errBadAction,
