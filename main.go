@@ -146,6 +146,10 @@ func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("simulator.balance: %w", err)
 	}
+	fx, err := gateway.NewFX(cfg.FX.BaseCurrency, cfg.FX.Rates)
+	if err != nil {
+		return nil, nil, err
+	}
 	var (
 		out  []*gateway.Platform
 		sims []*registry.Sim
@@ -155,11 +159,22 @@ func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, er
 			Code: pc.Code, Type: pc.Type, URL: pc.URL, Key: pc.Key.Reveal(), User: pc.User,
 			Password: pc.Password.Reveal(), Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout,
 		}
+		cur := pc.Currency
+		if cur == "" {
+			cur = registry.DefaultCurrency(pc.Type)
+		}
 		var p adapters.Platform
 		if pc.URL == "sim" {
+			// Simulated prices average half a unit of the base currency,
+			// whatever the platform's currency, so routing by price is
+			// meaningful in the demo.
+			price, err := fx.Convert(adapters.Money{Micros: adapters.Micro / 2, Currency: fx.Base()}, cur)
+			if err != nil {
+				return nil, nil, fmt.Errorf("platforms[%d].currency: %w", i, err)
+			}
 			sim, err := registry.StartSim(spec, simulator.Config{
 				CodeDelay: cfg.Simulator.CodeDelay, Stock: cfg.Simulator.Stock, Balance: balance,
-				Seed: uint64(i + 1),
+				BasePrice: price.Micros, Seed: uint64(i + 1),
 			})
 			if err != nil {
 				return nil, sims, fmt.Errorf("platforms[%d]: %w", i, err)
@@ -168,10 +183,6 @@ func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, er
 			p = sim.Platform
 		} else if p, err = registry.Build(spec); err != nil {
 			return nil, sims, fmt.Errorf("platforms[%d]: %w", i, err)
-		}
-		cur := pc.Currency
-		if cur == "" {
-			cur = registry.DefaultCurrency(pc.Type)
 		}
 		out = append(out, &gateway.Platform{
 			Code: pc.Code, Adapter: p, Priority: pc.Priority, Weight: pc.Weight, Currency: cur,

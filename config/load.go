@@ -25,6 +25,10 @@ import (
 // SMSGATE_ variable must name a known key.
 const EnvPrefix = "SMSGATE_"
 
+// TestEnvPrefix starts variables that tests read (SMSGATE_TEST_POSTGRES,
+// SMSGATE_TEST_REDIS); Load ignores them so they can stay exported.
+const TestEnvPrefix = "SMSGATE_TEST_"
+
 // Load reads the configuration: Defaults, overlaid by the TOML file at path,
 // overlaid by the SMSGATE_ variables in environ (pass os.Environ()). It then
 // runs ApplyDefaults and Validate, and finally hashes tenant keys (see
@@ -48,6 +52,9 @@ func Load(path string, environ []string) (Config, error) {
 		Prefix:      EnvPrefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(name, value string) (string, any) {
+			if strings.HasPrefix(name, TestEnvPrefix) {
+				return "", nil // test settings (database URLs for go test), not config
+			}
 			keyPath, err := envKeyPath(name)
 			if err != nil {
 				badEnv = append(badEnv, err)

@@ -135,3 +135,6 @@ var ErrBadPlatform = errors.New("unknown or forbidden platform")
 
 // ErrDuplicateOrder: a purchase reused an idempotency key.
 var ErrDuplicateOrder = errors.New("order id already used")
+
+// Kick makes the poller look for due orders now instead of at its next tick.
+func (g *Gateway) Kick() { g.poller.wake() }

@@ -274,8 +274,10 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 }
 
 // applyUpdate merges what a platform reported into the order (o is fresh
-// from the store, its lock held) and says whether anything changed.
-func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, now time.Time) bool {
+// from the store, its lock held) and says whether anything changed. asked
+// is when the platform was asked (the next poll counts from it), now is
+// the time of the answer.
+func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, asked, now time.Time) bool {
 	changed := false
 	for _, m := range u.SMS {
 		if g.isNewSMS(o, m, u.State) {
@@ -331,7 +333,7 @@ func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, n
 		changed = true
 	}
 	if o.State.Active() {
-		o.NextPollAt = now.Add(p.PollInterval)
+		o.NextPollAt = asked.Add(p.PollInterval)
 	} else {
 		o.NextPollAt = time.Time{}
 	}

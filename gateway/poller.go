@@ -131,6 +131,9 @@ func (p *Poller) check(ctx context.Context, id int64) {
 	if !ok {
 		return
 	}
+	// The schedule counts from when we asked: an answer that arrives late
+	// must not push the next poll past what the platform said then.
+	asked := g.now().UTC()
 	cctx, cancel := callCtx(ctx, pl)
 	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
 	cancel()
@@ -150,12 +153,12 @@ func (p *Poller) check(ctx context.Context, id int64) {
 		}
 		g.log.Debug("poll failed", zap.Int64("id", id), zap.String("platform", pl.Code), zap.Error(err))
 		// Try again at the next interval; the backstop expiry still applies.
-		o.NextPollAt = now.Add(pl.PollInterval)
+		o.NextPollAt = asked.Add(pl.PollInterval)
 		if !now.Before(o.ExpiresAt.Add(time.Minute)) {
-			g.applyUpdate(&o, pl, updateFromState(o), now)
+			g.applyUpdate(&o, pl, updateFromState(o), asked, now)
 		}
 	} else {
-		g.applyUpdate(&o, pl, u, now)
+		g.applyUpdate(&o, pl, u, asked, now)
 	}
 	if err := g.store.Update(ctx, &o); err != nil && !errors.Is(err, context.Canceled) {
 		g.log.Warn("poller cannot record update", zap.Int64("id", id), zap.Error(err))

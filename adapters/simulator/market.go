@@ -77,6 +77,9 @@ type Order struct {
 	ExpiresAt time.Time
 	// NextSMSAt is when the next simulated SMS arrives; zero when none is due.
 	NextSMSAt time.Time
+	// nextCode is drawn when the SMS is scheduled, so codes do not depend on
+	// the order in which due orders happen to be settled.
+	nextCode string
 }
 
 // Age is how long ago the order was created.
@@ -400,6 +403,7 @@ func (m *Market) Buy(a BuyArgs) (Order, error) {
 	}
 	if m.cfg.CodeDelay > 0 {
 		o.NextSMSAt = now.Add(m.cfg.CodeDelay)
+		o.nextCode = m.drawCode()
 	}
 	m.orders[o.ID] = o
 	m.active[o.ID] = struct{}{}
@@ -472,7 +476,10 @@ func (m *Market) refund(o *Order) {
 func (m *Market) addSMS(o *Order, at time.Time, text string) {
 	code := ""
 	if text == "" {
-		code = strconv.Itoa(100000 + m.rng.IntN(900000))
+		code = o.nextCode
+		if code == "" {
+			code = m.drawCode()
+		}
 		name := o.Service
 		if s, ok := catalog.ServiceByCode(o.Service); ok {
 			name = s.Name
@@ -484,7 +491,10 @@ func (m *Market) addSMS(o *Order, at time.Time, text string) {
 	o.SMS = append(o.SMS, adapters.SMS{Code: code, Text: text, From: o.Service, ReceivedAt: at})
 	o.State = adapters.StateCodeReceived
 	o.NextSMSAt = time.Time{}
+	o.nextCode = ""
 }
+
+func (m *Market) drawCode() string { return strconv.Itoa(100000 + m.rng.IntN(900000)) }
 
 // ExtractCode returns the first run of 4 to 8 digits in text, or "".
 func ExtractCode(text string) string {
@@ -558,6 +568,7 @@ func (m *Market) RequestAnother(id int64) (Order, error) {
 		o.State = adapters.StateRetryWaiting
 		if m.cfg.CodeDelay > 0 {
 			o.NextSMSAt = now.Add(m.cfg.CodeDelay)
+			o.nextCode = m.drawCode()
 		}
 		return nil
 	})

@@ -304,7 +304,9 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 		return u, nil
 	}
 	text := c.textFor(ctx, id, code, st)
-	u.SMS = []adapters.SMS{{Code: code, Text: text, ReceivedAt: time.Now().UTC()}}
+	// The protocol does not say when the SMS came: ReceivedAt stays zero and
+	// the gateway stamps it when it first sees the code.
+	u.SMS = []adapters.SMS{{Code: code, Text: text}}
 	return u, nil
 }
 

@@ -732,7 +732,8 @@ func (s *Server) getOperators(cctx context.Context, r *request, account string) 
 	s.json(r.ctx, out)
 }
 
-// TopCountry is one rank of getTopCountriesByService.
+// TopCountry is one rank of getTopCountriesByService. We sell at one
+// price, so retail_price equals price.
 type TopCountry struct {
 	Country     int         `json:"country"`
 	Count       int         `json:"count"`
@@ -768,7 +769,7 @@ func (s *Server) getTopCountries(cctx context.Context, r *request, account strin
 		if id < 0 || o.Count <= 0 {
 			continue
 		}
-		out[strconv.Itoa(rank)] = TopCountry{Country: id, Count: o.Count, Price: json.Number(money(o.Price.Micros)), RetailPrice: json.Number(money(o.Price.Micros * 2))}
+		out[strconv.Itoa(rank)] = TopCountry{Country: id, Count: o.Count, Price: json.Number(money(o.Price.Micros)), RetailPrice: json.Number(money(o.Price.Micros))}
 		rank++
 	}
 	s.json(r.ctx, out)

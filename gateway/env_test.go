@@ -1,0 +1,192 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/adapters/registry"
+	"smsgate/adapters/simulator"
+	"smsgate/config"
+	"smsgate/gateway"
+	"smsgate/ledger"
+)
+
+// Tenant keys used by the tests.
+const (
+	keyA = "tenant-a-key-0001"
+	keyB = "tenant-b-key-0002"
+)
+
+// env is a running gateway in front of two simulated platforms, all on
+// loopback, sharing one manual clock.
+type env struct {
+	t      *testing.T
+	clock  *simulator.ManualClock
+	cfg    config.Config
+	sims   map[string]*registry.Sim
+	dbPath string
+	store  ledger.Store
+	g      *gateway.Gateway
+	srv    *gateway.Server
+	cancel context.CancelFunc
+	url    string
+}
+
+// testConfig: "sa" (classic SMS-Activate, RUB) first, "hero" (HeroSMS
+// dialect, USD) second; tenants a (USD) and b.
+func testConfig() config.Config {
+	cfg := config.Defaults()
+	cfg.FX.Rates = map[string]string{"RUB": "0.011"}
+	cfg.Platforms = []config.Platform{
+		{Code: "sa", Type: "smsactivate", URL: "sim", Currency: "RUB", Dialect: "classic", PollInterval: time.Second, Timeout: 2 * time.Second},
+		{Code: "hero", Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "hero", PollInterval: time.Second, Timeout: 2 * time.Second},
+	}
+	cfg.Tenants = []config.Tenant{{Name: "a", Key: keyA}, {Name: "b", Key: keyB}}
+	cfg.ApplyDefaults()
+	return cfg
+}
+
+// newEnv starts the simulators (SMS 5 s after purchase) and a gateway on a
+// fresh ledger file.
+func newEnv(t *testing.T) *env { return newEnvDelay(t, 5*time.Second) }
+
+// newEnvDelay is newEnv with the simulators' SMS delay (negative: never).
+func newEnvDelay(t *testing.T, codeDelay time.Duration) *env {
+	t.Helper()
+	e := &env{
+		t:      t,
+		clock:  simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)),
+		cfg:    testConfig(),
+		sims:   map[string]*registry.Sim{},
+		dbPath: filepath.Join(t.TempDir(), "ledger.db"),
+	}
+	if err := e.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	prices := map[string]int64{"RUB": 40 * adapters.Micro, "USD": adapters.Micro / 2}
+	for i, pc := range e.cfg.Platforms {
+		sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout},
+			simulator.Config{Clock: e.clock, CodeDelay: codeDelay, Seed: uint64(i + 1), BasePrice: prices[pc.Currency]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sim.Close() })
+		e.sims[pc.Code] = sim
+	}
+	e.start()
+	return e
+}
+
+// start opens the ledger and serves a gateway over it.
+func (e *env) start() {
+	t := e.t
+	t.Helper()
+	store, err := ledger.OpenSQLite(e.dbPath, ledger.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plats []*gateway.Platform
+	for _, pc := range e.cfg.Platforms {
+		plats = append(plats, &gateway.Platform{
+			Code: pc.Code, Adapter: e.sims[pc.Code].Platform, Priority: pc.Priority, Weight: pc.Weight,
+			Currency: pc.Currency, PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: true,
+		})
+	}
+	g, err := gateway.New(gateway.Options{Config: e.cfg, Platforms: plats, Store: store, Clock: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Start(ctx)
+	srv := gateway.NewServer(g)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	e.store, e.g, e.srv, e.cancel = store, g, srv, cancel
+	e.url = "http://" + ln.Addr().String()
+	t.Cleanup(e.stop)
+}
+
+// stop drains the server, stops the poller and closes the ledger, as a
+// SIGTERM does. Safe to call twice.
+func (e *env) stop() {
+	if e.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.srv.Shutdown(ctx)
+	e.cancel()
+	e.g.Stop()
+	if err := e.store.Close(); err != nil {
+		e.t.Errorf("close ledger: %v", err)
+	}
+	e.srv = nil
+}
+
+// restart stops the gateway and starts a new one on the same ledger file.
+func (e *env) restart() {
+	e.stop()
+	e.start()
+}
+
+// legacy sends a handler-API GET with the given key and parameters
+// (alternating name, value) and returns status and body.
+func (e *env) legacy(key string, kv ...string) (int, string) {
+	e.t.Helper()
+	q := url.Values{}
+	if key != "" {
+		q.Set("api_key", key)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	return e.get("/stubs/handler_api.php?" + q.Encode())
+}
+
+func (e *env) get(path string) (int, string) {
+	e.t.Helper()
+	resp, err := http.Get(e.url + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// eventually polls cond (kicking the poller) for up to 5 s of real time.
+func (e *env) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		e.g.Kick()
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("timed out waiting for %s", what)
+}
+
+// statusIs waits until getStatus of id answers want.
+func (e *env) statusIs(key, id, want string) {
+	e.t.Helper()
+	var last string
+	e.eventually("getStatus "+want, func() bool {
+		_, last = e.legacy(key, "action", "getStatus", "id", id)
+		return last == want
+	})
+}
