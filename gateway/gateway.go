@@ -40,20 +40,24 @@ type Options struct {
 	Store     ledger.Store
 	Logger    *zap.Logger      // default zap.NewNop()
 	Clock     func() time.Time // default time.Now; tests share the simulator's clock
+	// OrphanRetry is the pause between attempts to cancel a number whose
+	// purchase could not be recorded; default 15s.
+	OrphanRetry time.Duration
 }
 
 // Gateway is the order service behind every front end.
 type Gateway struct {
-	cfg       config.Config
-	log       *zap.Logger
-	store     ledger.Store
-	fx        *FX
-	tenants   *Tenants
-	platforms []*Platform // by priority
-	byCode    map[string]*Platform
-	now       func() time.Time
-	locks     [256]sync.Mutex // per-order read-modify-write, striped by id
-	poller    *Poller
+	cfg         config.Config
+	log         *zap.Logger
+	store       ledger.Store
+	fx          *FX
+	tenants     *Tenants
+	platforms   []*Platform // by priority
+	byCode      map[string]*Platform
+	now         func() time.Time
+	locks       [256]sync.Mutex // per-order read-modify-write, striped by id
+	poller      *Poller
+	orphanRetry time.Duration
 }
 
 // New wires a Gateway; it does not start the poller (Start does).
@@ -72,7 +76,10 @@ func New(o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{}}
+	if o.OrphanRetry <= 0 {
+		o.OrphanRetry = 15 * time.Second
+	}
+	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{}, orphanRetry: o.OrphanRetry}
 	for _, p := range o.Platforms {
 		if p.PollInterval <= 0 {
 			p.PollInterval = 5 * time.Second

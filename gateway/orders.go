@@ -140,7 +140,7 @@ func (g *Gateway) cancelOrphan(p *Platform, upstreamID string) {
 		if err == nil || errors.Is(err, adapters.ErrNoActivation) || errors.Is(err, adapters.ErrBadState) {
 			return
 		}
-		time.Sleep(15 * time.Second)
+		time.Sleep(g.orphanRetry)
 	}
 	g.log.Error("orphan order could not be cancelled", zap.String("platform", p.Code), zap.String("upstream_id", upstreamID))
 }

@@ -1,0 +1,114 @@
+package simulator
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"smsgate/adapters"
+)
+
+func newTestMarket(delay time.Duration) (*Market, *ManualClock) {
+	c := NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	return New(Config{Clock: c, CodeDelay: delay, Stock: 2, BasePrice: adapters.Micro}), c
+}
+
+// TestMarketTimings walks the real timings: SMS after the delay, another
+// SMS after status 3, the 2-minute guard, the 20-minute lifetime.
+func TestMarketTimings(t *testing.T) {
+	m, c := newTestMarket(30 * time.Second)
+	bal0 := m.Balance()
+	o, err := m.Buy(BuyArgs{Country: "us", Service: "tg"})
+	if err != nil || o.State != adapters.StateWaiting || o.Phone[0] != '1' {
+		t.Fatalf("buy = %+v, %v", o, err)
+	}
+	if m.Balance() != bal0-o.Price {
+		t.Fatal("purchase not charged")
+	}
+	c.Advance(29 * time.Second)
+	if o, _ = m.Get(o.ID); o.State != adapters.StateWaiting {
+		t.Fatalf("at 29 s: %s", o.State)
+	}
+	c.Advance(time.Second)
+	if o, _ = m.Get(o.ID); o.State != adapters.StateCodeReceived || len(o.SMS) != 1 || ExtractCode(o.SMS[0].Text) != o.SMS[0].Code {
+		t.Fatalf("at 30 s: %+v", o)
+	}
+	if _, err := m.Cancel(o.ID); !errors.Is(err, adapters.ErrBadState) {
+		t.Fatalf("cancel after a code = %v", err)
+	}
+	if o, err = m.RequestAnother(o.ID); err != nil || o.State != adapters.StateRetryWaiting {
+		t.Fatalf("another = %+v, %v", o, err)
+	}
+	c.Advance(30 * time.Second)
+	if o, _ = m.Get(o.ID); o.State != adapters.StateCodeReceived || len(o.SMS) != 2 {
+		t.Fatalf("after another: %+v", o)
+	}
+	if o, err = m.Finish(o.ID); err != nil || o.State != adapters.StateFinished {
+		t.Fatalf("finish = %+v, %v", o, err)
+	}
+
+	// Guard and refund.
+	m2, c2 := newTestMarket(-1)
+	bal0 = m2.Balance()
+	o2, _ := m2.Buy(BuyArgs{Country: "gb", Service: "wa"})
+	if _, err := m2.Cancel(o2.ID); !errors.Is(err, adapters.ErrEarlyCancel) {
+		t.Fatalf("cancel at 0 = %v", err)
+	}
+	c2.Advance(2 * time.Minute)
+	if _, err := m2.Cancel(o2.ID); err != nil || m2.Balance() != bal0 {
+		t.Fatalf("cancel at 2 min = %v, balance %d want %d", err, m2.Balance(), bal0)
+	}
+	// Lifetime: expiry refunds and returns the number to stock.
+	o3, _ := m2.Buy(BuyArgs{Country: "gb", Service: "wa"})
+	c2.Advance(20 * time.Minute)
+	if o3, _ = m2.Get(o3.ID); o3.State != adapters.StateExpired || m2.Balance() != bal0 {
+		t.Fatalf("after 20 min: %s, balance %d", o3.State, m2.Balance())
+	}
+	if got := m2.Offers("gb", "wa")[0].Count; got != 2 {
+		t.Fatalf("stock after refunds %d; want 2", got)
+	}
+}
+
+func TestMarketRefusals(t *testing.T) {
+	m, _ := newTestMarket(0)
+	cases := []struct {
+		name  string
+		setup func()
+		args  BuyArgs
+		want  error
+	}{
+		{"unknown service", nil, BuyArgs{Country: "us", Service: "zz"}, adapters.ErrBadService},
+		{"unknown country", nil, BuyArgs{Country: "qq", Service: "tg"}, adapters.ErrBadCountry},
+		{"country not stocked", nil, BuyArgs{Country: "jp", Service: "tg"}, adapters.ErrNoNumbers},
+		{"price floor", nil, BuyArgs{Country: "us", Service: "tg", MaxPrice: 1}, adapters.ErrPriceTooHigh},
+		{"sold out", func() { m.SetStock("us", "tg", 0) }, BuyArgs{Country: "us", Service: "tg"}, adapters.ErrNoNumbers},
+		{"no balance", func() { m.SetStock("us", "tg", 5); m.SetBalance(0) }, BuyArgs{Country: "us", Service: "tg"}, adapters.ErrNoBalance},
+	}
+	for _, c := range cases {
+		if c.setup != nil {
+			c.setup()
+		}
+		if _, err := m.Buy(c.args); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v; want %v", c.name, err, c.want)
+		}
+	}
+	var pf *adapters.PriceFloorError
+	m.SetBalance(1000 * adapters.Micro)
+	if _, err := m.Buy(BuyArgs{Country: "us", Service: "tg", MaxPrice: 1}); !errors.As(err, &pf) || pf.Min.Micros != m.Offers("us", "tg")[0].Price {
+		t.Errorf("price floor %v does not carry the price", err)
+	}
+}
+
+func TestExtractCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"Your code: 123456.":         "123456",
+		"G-482913 is your code":      "482913",
+		"code 12 then 3456":          "3456",
+		"no digits":                  "",
+		"1234567890123 too long 987": "",
+	} {
+		if got := ExtractCode(in); got != want {
+			t.Errorf("ExtractCode(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
