@@ -15,6 +15,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsactivate"
+	"smsgate/adapters/smsservice"
 )
 
 // Spec is what an adapter needs to reach its platform.
@@ -38,6 +39,13 @@ type kind struct {
 }
 
 var kinds = map[string]kind{
+	"smsservice": {
+		currency: "USD",
+		client: func(s Spec) (adapters.Platform, error) {
+			return smsservice.New(smsservice.Options{Code: s.Code, BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, _ Spec) (fasthttp.RequestHandler, error) { return smsservice.NewSkin(m), nil },
+	},
 	"smsactivate": {
 		currency: "RUB",
 		client: func(s Spec) (adapters.Platform, error) {

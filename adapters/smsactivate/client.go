@@ -24,6 +24,10 @@ type Options struct {
 	Key      string        // the account's api_key
 	Currency string        // the account currency; default "USD"
 	Timeout  time.Duration // per call; default 10s
+	// Clones' quirks (SMS-Service and its sister sites):
+	Path  string            // endpoint path; default Path ("/stubs/handler_api.php")
+	Extra map[string]string // parameters sent on every call (e.g. lang=en)
+	NoV2  bool              // buy with getNumber only (no getNumberV2)
 }
 
 // Client is an adapters.Platform for any upstream speaking the handler API.
@@ -33,10 +37,14 @@ type Client struct {
 	code     string
 	key      string
 	currency string
+	path     string
+	extra    map[string]string
 	http     *upstream.Client
 	// noV2 is set once the upstream answered BAD_ACTION to getNumberV2
 	// (older clones): then getNumber is used and the price read from getPrices.
 	noV2 atomic.Bool
+	// offers looks up the price getNumber does not tell; default c.Offers.
+	offers func(ctx context.Context, service, country string) ([]adapters.Offer, error)
 
 	mu    sync.Mutex
 	texts map[string]smsText // upstream id → text of its latest code
@@ -58,7 +66,29 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{code: o.Code, key: o.Key, currency: o.Currency, http: hc, texts: map[string]smsText{}}, nil
+	if o.Path == "" {
+		o.Path = Path
+	}
+	c := &Client{code: o.Code, key: o.Key, currency: o.Currency, path: o.Path, extra: o.Extra, http: hc, texts: map[string]smsText{}}
+	c.noV2.Store(o.NoV2)
+	c.offers = c.Offers
+	return c, nil
+}
+
+// SetPriceLookup replaces how Buy learns the price of a getNumber purchase
+// (clones whose catalogue is not getPrices). Call it before use.
+func (c *Client) SetPriceLookup(f func(ctx context.Context, service, country string) ([]adapters.Offer, error)) {
+	c.offers = f
+}
+
+// Currency is the account currency.
+func (c *Client) Currency() string { return c.currency }
+
+// Call sends one action and returns the body of a successful answer; error
+// answers of either dialect are canonical errors. For adapters of clones
+// that add their own actions.
+func (c *Client) Call(ctx context.Context, op, action string, params map[string]string, mutating bool) ([]byte, error) {
+	return c.call(ctx, op, action, params, mutating)
 }
 
 // Code is the platform code.
@@ -68,10 +98,13 @@ func (c *Client) Code() string { return c.code }
 // error token; error answers of either dialect become canonical errors.
 func (c *Client) call(ctx context.Context, op, action string, params map[string]string, mutating bool) ([]byte, error) {
 	q := map[string]string{"api_key": c.key, "action": action}
+	for k, v := range c.extra {
+		q[k] = v
+	}
 	for k, v := range params {
 		q[k] = v
 	}
-	call := upstream.Call{Path: Path, Query: q, Op: op, Mutating: mutating}
+	call := upstream.Call{Path: c.path, Query: q, Op: op, Mutating: mutating}
 	resp, err := c.http.Do(ctx, call)
 	if err != nil {
 		return nil, err
@@ -161,7 +194,8 @@ func (c *Client) unexpected(op string, body []byte) error {
 	return fmt.Errorf("%s %s: unexpected answer %q: %w", c.code, op, upstream.Snippet(body), adapters.ErrUnavailable)
 }
 
-// Balance reads getBalance.
+// Balance reads getBalance: ACCESS_BALANCE:<x>, or a bare number as some
+// clones answer.
 func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	body, err := c.call(ctx, "balance", "getBalance", nil, false)
 	if err != nil {
@@ -169,7 +203,7 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	}
 	v, ok := bytes.CutPrefix(body, []byte(TokAccessBalance+":"))
 	if !ok {
-		return adapters.Money{}, c.unexpected("balance", body)
+		v = body
 	}
 	m, err := adapters.ParseDecimal(string(v))
 	if err != nil {
@@ -224,7 +258,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	}
 	p := adapters.Purchase{UpstreamID: id, Phone: phone, Price: adapters.Money{Currency: c.currency}, Operator: r.Operator}
 	// getNumber does not tell the price: take the listed one, best effort.
-	if offers, err := c.Offers(ctx, r.Service, r.Country); err == nil && len(offers) > 0 {
+	if offers, err := c.offers(ctx, r.Service, r.Country); err == nil && len(offers) > 0 {
 		p.Price = offers[0].Price
 	}
 	return p, nil

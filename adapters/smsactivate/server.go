@@ -1,7 +1,6 @@
 package smsactivate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,6 +92,8 @@ func ParseDialect(s string) (Dialect, error) {
 type Server struct {
 	Backend Backend
 	Dialect Dialect
+	// Path served; default Path.
+	Path string
 	// Timeout bounds one request's backend work; default 15s.
 	Timeout time.Duration
 	// OnAction, when set, is told each answered action (for metrics and
@@ -103,7 +104,11 @@ type Server struct {
 // Handle serves one request; it never panics on bad input and never keeps
 // ctx or its byte slices after returning.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	if !bytes.Equal(ctx.Path(), []byte(Path)) {
+	path := s.Path
+	if path == "" {
+		path = Path
+	}
+	if string(ctx.Path()) != path {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.SetBodyString("not found")
 		return

@@ -16,6 +16,10 @@ func NewSkin(m *simulator.Market, d Dialect) fasthttp.RequestHandler {
 	return m.Wrap(s.Handle)
 }
 
+// NewMarketBackend is the Backend over a simulated market, for clones'
+// skins that add their own actions around the standard ones.
+func NewMarketBackend(m *simulator.Market) Backend { return marketBackend{m} }
+
 // marketBackend adapts a simulator.Market to Backend: one account, the
 // market's key.
 type marketBackend struct{ m *simulator.Market }
