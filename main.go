@@ -184,9 +184,15 @@ func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, er
 		} else if p, err = registry.Build(spec); err != nil {
 			return nil, sims, fmt.Errorf("platforms[%d]: %w", i, err)
 		}
+		var alertBelow int64
+		if pc.BalanceAlert != "" {
+			if alertBelow, err = adapters.ParseDecimal(pc.BalanceAlert); err != nil {
+				return nil, sims, fmt.Errorf("platforms[%d].balance_alert: %w", i, err)
+			}
+		}
 		out = append(out, &gateway.Platform{
 			Code: pc.Code, Adapter: p, Priority: pc.Priority, Weight: pc.Weight, Currency: cur,
-			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: pc.IsEnabled(),
+			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: pc.IsEnabled(), BalanceAlert: alertBelow,
 		})
 	}
 	return out, sims, nil

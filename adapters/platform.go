@@ -100,3 +100,18 @@ type Platform interface {
 	// Countries lists the canonical countries the platform sells in.
 	Countries(ctx context.Context) ([]string, error)
 }
+
+// ActiveOrder is one order a platform reports as still active.
+type ActiveOrder struct {
+	UpstreamID string
+	Phone      string
+	Country    string // canonical, "" if the platform does not say
+	Service    string // canonical, "" if the platform does not say
+}
+
+// ActiveLister is implemented by platforms that can list our active
+// orders. The gateway uses it to find a number whose purchase answer was
+// lost, so it is recorded (never lost) and never bought twice.
+type ActiveLister interface {
+	ActiveOrders(ctx context.Context) ([]ActiveOrder, error)
+}

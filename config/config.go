@@ -18,6 +18,8 @@ type Config struct {
 	Cache     Cache      `koanf:"cache"`
 	Routing   Routing    `koanf:"routing"`
 	Breaker   Breaker    `koanf:"breaker"`
+	Health    Health     `koanf:"health"`
+	Alerts    Alerts     `koanf:"alerts"`
 	FX        FX         `koanf:"fx"`
 	Log       Log        `koanf:"log"`
 	Admin     Admin      `koanf:"admin"`
@@ -71,6 +73,24 @@ type Breaker struct {
 	OpenTimeout         time.Duration `koanf:"open_timeout"`         // open → half-open; default 30s
 	HalfOpenRequests    int           `koanf:"half_open_requests"`   // probes while half-open; default 1
 	Interval            time.Duration `koanf:"interval"`             // closed-state count window; default 60s
+	// FailureRatio also trips the breaker when at least MinRequests calls in
+	// the rolling Interval failed in this proportion (0..1); default 0.5.
+	FailureRatio float64 `koanf:"failure_ratio"`
+	MinRequests  int     `koanf:"min_requests"` // volume before the ratio counts; default 20
+	// MaxOpenTimeout caps the open time, which grows with repeated trips
+	// (open_timeout × trips, as Envoy's ejection); default 300s.
+	MaxOpenTimeout time.Duration `koanf:"max_open_timeout"`
+}
+
+// Health is the periodic platform check.
+type Health struct {
+	Interval time.Duration `koanf:"interval"` // balance + latency check of each platform; default 5m
+}
+
+// Alerts go to the log, a metric, and optionally a webhook.
+type Alerts struct {
+	// WebhookURL receives a JSON POST per alert; "" = log and metric only.
+	WebhookURL string `koanf:"webhook_url"`
 }
 
 // FX converts platform currencies to the base currency.
@@ -132,6 +152,9 @@ type Platform struct {
 	Rate      float64       `koanf:"rate"`
 	MaxActive int           `koanf:"max_active"` // concurrent active orders; 0 = unlimited
 	Timeout   time.Duration `koanf:"timeout"`    // per upstream call; default 10s
+	// BalanceAlert raises an alert when the balance falls below it, decimal
+	// in the platform's currency; "" = no alert (default).
+	BalanceAlert string `koanf:"balance_alert"`
 }
 
 // IsEnabled applies the default (true) of Enabled.

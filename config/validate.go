@@ -96,6 +96,19 @@ func (c *Config) Validate() error {
 	p.positive("breaker.open_timeout", c.Breaker.OpenTimeout)
 	p.atLeast("breaker.half_open_requests", c.Breaker.HalfOpenRequests, 1)
 	p.positive("breaker.interval", c.Breaker.Interval)
+	if c.Breaker.FailureRatio <= 0 || c.Breaker.FailureRatio > 1 {
+		p.add("breaker.failure_ratio", "must be in (0, 1], got %v", c.Breaker.FailureRatio)
+	}
+	p.atLeast("breaker.min_requests", c.Breaker.MinRequests, 1)
+	if c.Breaker.MaxOpenTimeout < c.Breaker.OpenTimeout {
+		p.add("breaker.max_open_timeout", "must be >= breaker.open_timeout (%s), got %s", c.Breaker.OpenTimeout, c.Breaker.MaxOpenTimeout)
+	}
+	p.positive("health.interval", c.Health.Interval)
+	if u := c.Alerts.WebhookURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			p.add("alerts.webhook_url", "want an http(s) URL")
+		}
+	}
 
 	c.validateFX(&p)
 
@@ -193,6 +206,9 @@ func (c *Config) validatePlatforms(p *problems) {
 		p.positive(at("poll_interval"), pl.PollInterval)
 		p.positive(at("timeout"), pl.Timeout)
 		p.atLeast(at("max_active"), pl.MaxActive, 0)
+		if pl.BalanceAlert != "" && !decimalRE.MatchString(pl.BalanceAlert) {
+			p.add(at("balance_alert"), "not a decimal")
+		}
 	}
 }
 

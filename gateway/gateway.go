@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
+	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/ledger"
 )
@@ -31,7 +33,16 @@ type Platform struct {
 	Lifetime time.Duration
 	Timeout  time.Duration // per upstream call; default 10s
 	Enabled  bool
+	// BalanceAlert: alert when the balance (platform currency, micro-units)
+	// falls below it; 0 = never.
+	BalanceAlert int64
+
+	breaker *breaker.Breaker // set by New
+	limiter outboundLimiter  // nil = unlimited
 }
+
+// outboundLimiter says whether a platform may be sent another request now.
+type outboundLimiter interface{ Ready() bool }
 
 // Options build a Gateway.
 type Options struct {
@@ -43,21 +54,39 @@ type Options struct {
 	// OrphanRetry is the pause between attempts to cancel a number whose
 	// purchase could not be recorded; default 15s.
 	OrphanRetry time.Duration
+	// Rand drives the random strategy; default seeded from the clock.
+	Rand *rand.Rand
+	// Reconcile is how long after an unknown purchase outcome the gateway
+	// keeps looking for the number on the platform; default 10m.
+	Reconcile time.Duration
 }
 
 // Gateway is the order service behind every front end.
 type Gateway struct {
-	cfg         config.Config
-	log         *zap.Logger
-	store       ledger.Store
-	fx          *FX
-	tenants     *Tenants
-	platforms   []*Platform // by priority
-	byCode      map[string]*Platform
-	now         func() time.Time
-	locks       [256]sync.Mutex // per-order read-modify-write, striped by id
-	poller      *Poller
-	orphanRetry time.Duration
+	cfg          config.Config
+	log          *zap.Logger
+	store        ledger.Store
+	fx           *FX
+	tenants      *Tenants
+	platforms    []*Platform // by priority
+	byCode       map[string]*Platform
+	now          func() time.Time
+	locks        [256]sync.Mutex // per-order read-modify-write, striped by id
+	poller       *Poller
+	orphanRetry  time.Duration
+	reconcileFor time.Duration
+
+	metrics *Metrics
+	cache   *Cache
+	stats   *Stats
+	health  *healthChecker
+	alerts  *alerter
+
+	rngMu sync.Mutex
+	rng   *rand.Rand // guarded by rngMu
+
+	bg      sync.WaitGroup // background work (orphan cancels, reconciliation)
+	claimed claims         // upstream orders owned but maybe not yet in the ledger
 }
 
 // New wires a Gateway; it does not start the poller (Start does).
@@ -79,7 +108,19 @@ func New(o Options) (*Gateway, error) {
 	if o.OrphanRetry <= 0 {
 		o.OrphanRetry = 15 * time.Second
 	}
-	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{}, orphanRetry: o.OrphanRetry}
+	if o.Rand == nil {
+		o.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))
+	}
+	if o.Reconcile <= 0 {
+		o.Reconcile = 10 * time.Minute
+	}
+	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
+		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: newMetrics(), stats: newStats(o.Clock)}
+	g.alerts = newAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
+	if g.cache, err = newCache(o.Clock, g.metrics); err != nil {
+		return nil, err
+	}
+	bs := o.Config.Breaker
 	for _, p := range o.Platforms {
 		if p.PollInterval <= 0 {
 			p.PollInterval = 5 * time.Second
@@ -96,19 +137,100 @@ func New(o Options) (*Gateway, error) {
 		if _, dup := g.byCode[p.Code]; dup {
 			return nil, fmt.Errorf("platform %s configured twice", p.Code)
 		}
+		code := p.Code
+		p.breaker = breaker.New(code, breaker.Settings{
+			ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
+			Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
+			HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged,
+		})
+		p.Adapter = &guarded{code: code, inner: p.Adapter, b: p.breaker, m: g.metrics, onAuth: func(err error) {
+			g.alerts.raise("auth", code, "platform refused our credentials: "+err.Error())
+		}}
+		b := p.breaker
+		g.metrics.gauge(fmt.Sprintf(`smsgate_breaker_state{platform=%q}`, code), func() float64 {
+			switch b.Snapshot().State {
+			case breaker.Open:
+				return 2
+			case breaker.HalfOpen:
+				return 1
+			}
+			return 0
+		})
 		g.byCode[p.Code] = p
 		g.platforms = append(g.platforms, p)
 	}
 	sort.SliceStable(g.platforms, func(i, j int) bool { return g.platforms[i].Priority < g.platforms[j].Priority })
 	g.poller = newPoller(g)
+	interval := o.Config.Health.Interval
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	g.health = newHealthChecker(g, interval)
 	return g, nil
 }
 
-// Start runs the poller until ctx ends; it resumes every active order.
-func (g *Gateway) Start(ctx context.Context) { g.poller.start(ctx) }
+// breakerChanged logs, counts and alerts on a breaker's state change (on
+// the breaker's own goroutine, never under its lock).
+func (g *Gateway) breakerChanged(c breaker.Change) {
+	g.metrics.breakerChange(c.Name, string(c.To))
+	g.log.Warn("breaker state", zap.String("platform", c.Name), zap.String("from", string(c.From)),
+		zap.String("to", string(c.To)), zap.Int("trips", c.Trips), zap.Duration("open_for", c.OpenFor))
+	switch c.To {
+	case breaker.Open:
+		g.alerts.raise("breaker_open", c.Name, fmt.Sprintf("circuit breaker opened (trip %d, open for %s)", c.Trips, c.OpenFor))
+	case breaker.Closed:
+		g.alerts.clear("breaker_open", c.Name)
+	}
+}
 
-// Stop waits for the poller to finish its current round.
-func (g *Gateway) Stop() { g.poller.stop() }
+// Start runs the poller, the health checker and the alert sender until ctx
+// ends. The poller resumes every active order in the ledger; recent ended
+// orders seed the delivery statistics.
+func (g *Gateway) Start(ctx context.Context) {
+	g.seedStats(ctx)
+	g.alerts.run(ctx)
+	g.health.run(ctx)
+	g.poller.start(ctx)
+}
+
+// Stop waits for the poller and background work to finish (after the
+// Start context ended) and releases the breakers and cache.
+func (g *Gateway) Stop() {
+	g.poller.stop()
+	g.alerts.wait()
+	for _, p := range g.platforms {
+		p.breaker.Close()
+	}
+}
+
+// Metrics is the gateway's metric set (/metrics).
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// Health reports one platform's last health check and breaker state.
+func (g *Gateway) Health(code string) (Health, bool) {
+	p, ok := g.byCode[code]
+	if !ok {
+		return Health{}, false
+	}
+	return g.health.snapshot(p), true
+}
+
+// CheckHealth runs a health check of every platform now (tests, admin).
+func (g *Gateway) CheckHealth(ctx context.Context) { g.health.checkAll(ctx) }
+
+// seedStats loads recent ended orders into the delivery statistics.
+func (g *Gateway) seedStats(ctx context.Context) {
+	list, err := g.store.List(ctx, ledger.Filter{Limit: 5000})
+	if err != nil {
+		g.log.Warn("cannot load delivery statistics", zap.Error(err))
+		return
+	}
+	for _, o := range list {
+		if !o.State.Active() {
+			g.stats.RecordAt(o.Platform, o.Country, o.Service, len(o.Codes) > 0, o.UpdatedAt)
+		}
+	}
+}
 
 // Tenants is the tenant table.
 func (g *Gateway) Tenants() *Tenants { return g.tenants }

@@ -41,13 +41,15 @@ func (l legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams
 	t := l.tenant(account)
 	o, err := l.g.Buy(ctx, t, BuyRequest{
 		Country: p.Country, Service: p.Service, Operator: p.Operator, MaxPrice: p.MaxPrice,
-		Strategy: p.Strategy, Platform: p.Platform, IdempotencyKey: p.OrderID,
+		Strategy: p.Strategy, Platform: p.Platform, Failover: p.Failover, IdempotencyKey: p.OrderID,
 	})
 	switch {
 	case errors.Is(err, ErrDuplicateOrder):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokOrderExists, Err: err}
 	case errors.Is(err, ErrBadPlatform):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_PLATFORM", Err: err}
+	case errors.Is(err, ErrBadStrategy):
+		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_STRATEGY", Err: err}
 	case err != nil:
 		return smsactivate.Activation{}, err
 	}

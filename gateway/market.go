@@ -35,9 +35,7 @@ func (g *Gateway) Offers(ctx context.Context, t *Tenant, country, service string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := callCtx(ctx, p)
-			defer cancel()
-			o, err := p.Adapter.Offers(cctx, service, country)
+			o, err := g.platformOffers(ctx, p, country, service)
 			res[i] = result{p, o, err}
 		}()
 	}
@@ -88,6 +86,39 @@ func (g *Gateway) Offers(ctx context.Context, t *Tenant, country, service string
 	return out, nil
 }
 
+// platformOffers is one platform's offers for the filters, through the
+// cache (prices TTL); a failed refresh serves the last answer.
+func (g *Gateway) platformOffers(ctx context.Context, p *Platform, country, service string) ([]adapters.Offer, error) {
+	v, _, err := g.cache.Get(ctx, "offers", "offers|"+p.Code+"|"+country+"|"+service, g.cfg.Cache.Prices,
+		func(ctx context.Context) (any, error) {
+			cctx, cancel := callCtx(ctx, p)
+			defer cancel()
+			return p.Adapter.Offers(cctx, service, country)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]adapters.Offer), nil
+}
+
+// platformBalance is one platform's balance through the cache (status TTL).
+func (g *Gateway) platformBalance(ctx context.Context, p *Platform) (adapters.Money, error) {
+	v, _, err := g.cache.Get(ctx, "balance", "balance|"+p.Code, g.cfg.Cache.Status,
+		func(ctx context.Context) (any, error) {
+			cctx, cancel := callCtx(ctx, p)
+			defer cancel()
+			return p.Adapter.Balance(cctx)
+		})
+	if err != nil {
+		return adapters.Money{}, err
+	}
+	return v.(adapters.Money), nil
+}
+
+// dropBalance forgets a platform's cached balance after it changed (a
+// purchase, a refund).
+func (g *Gateway) dropBalance(p *Platform) { g.cache.Del("balance|" + p.Code) }
+
 // Balance is the tenant's spendable money: the sum of the usable
 // platforms' balances in the tenant's currency. Platforms that fail are
 // left out; only if all fail is it an error.
@@ -100,9 +131,7 @@ func (g *Gateway) Balance(ctx context.Context, t *Tenant) (adapters.Money, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := callCtx(ctx, p)
-			defer cancel()
-			b, err := p.Adapter.Balance(cctx)
+			b, err := g.platformBalance(ctx, p)
 			if err != nil {
 				g.log.Debug("balance failed", zap.String("platform", p.Code), zap.Error(err))
 				return

@@ -20,15 +20,19 @@ type BuyRequest struct {
 	MaxPrice adapters.Money // tenant currency; zero = none
 	Strategy string
 	Platform string // pinned platform, "" = route
+	// Failover lets a pinned purchase move on to other platforms when the
+	// pinned one cannot sell.
+	Failover bool
 	// IdempotencyKey makes a repeat return ErrDuplicateOrder (legacy
 	// getNumberV2 orderId).
 	IdempotencyKey string
 }
 
-// Buy routes a purchase to the platforms in order and records the number
-// in the ledger before returning it. Only business refusals and failures
-// known to have bought nothing move on to the next platform; an unknown
-// outcome stops the attempt (buying elsewhere could buy twice).
+// Buy routes a purchase by strategy, tries the candidates in order within
+// one deadline, and records the number in the ledger before returning it.
+// Only answers known to have bought nothing move on to the next platform;
+// an unknown outcome is reconciled on that platform, never re-bought
+// elsewhere (that could sell the client two numbers).
 func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Order, error) {
 	if r.IdempotencyKey != "" {
 		if _, err := g.store.GetByIdempotencyKey(ctx, t.Name, r.IdempotencyKey); err == nil {
@@ -37,12 +41,22 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			return ledger.Order{}, fmt.Errorf("cannot check order id: %w", err)
 		}
 	}
-	cands, err := g.candidates(t, r)
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Routing.Deadline)
+	defer cancel()
+	plan, err := g.plan(ctx, t, r)
 	if err != nil {
 		return ledger.Order{}, err
 	}
 	var errs []error
-	for _, p := range cands {
+	for i, c := range plan.Candidates {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("purchase deadline passed: %w", adapters.ErrUnavailable))
+			break
+		}
+		p := c.Platform
+		if i > 0 {
+			g.metrics.failover(plan.Candidates[i-1].Platform.Code)
+		}
 		req := adapters.BuyRequest{Country: r.Country, Service: r.Service, Operator: r.Operator}
 		if r.MaxPrice.Micros > 0 {
 			mp, err := g.fx.Convert(r.MaxPrice, p.Currency)
@@ -52,46 +66,25 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			}
 			req.MaxPrice = mp
 		}
-		cctx, cancel := callCtx(ctx, p)
+		cctx, ccancel := callCtx(ctx, p)
 		pur, err := p.Adapter.Buy(cctx, req)
-		cancel()
-		if err != nil {
-			errs = append(errs, err)
-			if errors.Is(err, adapters.ErrOutcomeUnknown) {
-				g.log.Warn("purchase outcome unknown; not retried elsewhere",
-					zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
-				break
-			}
-			if !adapters.Retryable(err) {
-				break
-			}
-			continue
+		ccancel()
+		if err == nil {
+			g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
+			g.metrics.routed(plan.Strategy, p.Code)
+			return g.record(ctx, t, r, p, pur)
 		}
-		return g.record(ctx, t, r, p, pur)
+		errs = append(errs, err)
+		if errors.Is(err, adapters.ErrOutcomeUnknown) {
+			g.log.Warn("purchase outcome unknown; reconciling, not buying elsewhere",
+				zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
+			return g.reconcile(t, r, p, err)
+		}
+		if !adapters.Retryable(err) {
+			break
+		}
 	}
 	return ledger.Order{}, g.combine(errs, t.Currency)
-}
-
-// candidates are the platforms to try, in order. The seam for routing
-// strategies: today priority order, a pinned platform alone.
-func (g *Gateway) candidates(t *Tenant, r BuyRequest) ([]*Platform, error) {
-	usable := g.usable(t)
-	if r.Platform != "" {
-		for _, p := range usable {
-			if p.Code == r.Platform {
-				return []*Platform{p}, nil
-			}
-		}
-		return nil, ErrBadPlatform
-	}
-	max := g.cfg.Routing.MaxAttempts
-	if max > 0 && len(usable) > max {
-		usable = usable[:max]
-	}
-	if len(usable) == 0 {
-		return nil, fmt.Errorf("no platform enabled: %w", adapters.ErrNoNumbers)
-	}
-	return usable, nil
 }
 
 // record commits the purchase; if the commit fails the number is cancelled
@@ -116,12 +109,14 @@ func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platfo
 	if err := g.store.Create(ctx, &o); err != nil {
 		g.log.Error("cannot record purchase; cancelling upstream",
 			zap.String("platform", p.Code), zap.String("upstream_id", pur.UpstreamID), zap.Error(err))
-		go g.cancelOrphan(p, pur.UpstreamID)
+		g.bg.Add(1)
+		go func() { defer g.bg.Done(); g.cancelOrphan(p, pur.UpstreamID) }()
 		if errors.Is(err, ledger.ErrConflict) {
 			return ledger.Order{}, ErrDuplicateOrder
 		}
 		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
 	}
+	g.dropBalance(p)
 	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
 		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
 	g.poller.wake()
@@ -259,6 +254,9 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 	if next != o.State {
 		o.State = next
 		o.UpdatedAt = g.now().UTC()
+		if !next.Active() {
+			g.stats.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
+		}
 		if next.Active() {
 			o.NextPollAt = o.UpdatedAt.Add(p.PollInterval)
 			o.CodesSeen = len(o.Codes)
@@ -267,6 +265,9 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 		}
 		if err := g.store.Update(ctx, &o); err != nil {
 			return o, fmt.Errorf("cannot record status: %w", err)
+		}
+		if next == adapters.StateCancelled {
+			g.dropBalance(p)
 		}
 		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
 	}
@@ -331,6 +332,12 @@ func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, a
 			o.State = adapters.StateExpired
 		}
 		changed = true
+	}
+	if changed && !o.State.Active() {
+		g.stats.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
+		if len(o.Codes) == 0 {
+			g.dropBalance(p) // refunded
+		}
 	}
 	if o.State.Active() {
 		o.NextPollAt = asked.Add(p.PollInterval)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net"
+	"strings"
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
@@ -64,9 +65,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetBodyString(smsactivate.TokErrorSQL)
 		}
 	}()
-	switch string(ctx.Path()) {
+	path := string(ctx.Path())
+	switch path {
 	case smsactivate.Path:
 		s.legacy.Handle(ctx)
+		s.g.metrics.request("legacy", legacyAction(ctx), smsactivate.Result(ctx.Response.Body()))
+	case "/metrics":
+		ctx.SetContentType("text/plain; version=0.0.4")
+		s.g.metrics.Write(ctx)
 	case "/healthz":
 		if !s.ready.Load() {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
@@ -76,11 +82,36 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString("ok")
 	default:
+		if strings.HasPrefix(path, "/api/sms/") {
+			s.unified(ctx, path)
+			return
+		}
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString("not found")
 	}
 }
+
+// legacyAction is the request's action as a metric label: known actions
+// only, so a client cannot grow the label set.
+func legacyAction(ctx *fasthttp.RequestCtx) string {
+	a := ctx.QueryArgs().Peek("action")
+	if a == nil {
+		a = ctx.PostArgs().Peek("action")
+	}
+	if _, ok := knownActions[string(a)]; ok {
+		return string(a)
+	}
+	return "other"
+}
+
+var knownActions = func() map[string]struct{} {
+	m := map[string]struct{}{}
+	for _, a := range smsactivate.Actions() {
+		m[a] = struct{}{}
+	}
+	return m
+}()
 
 // Serve answers on ln until Shutdown; /healthz turns 200 once it serves.
 func (s *Server) Serve(ln net.Listener) error {

@@ -19,6 +19,10 @@ type Faults struct {
 	// Hang holds the request without answering until the client gives up
 	// (bounded by the server's write timeout).
 	Hang bool
+	// LatencyAfter runs the request, then waits before answering: the
+	// platform did the work (a purchase happened) but the client may time
+	// out before it hears so.
+	LatencyAfter time.Duration
 }
 
 // SetFaults replaces the market's faults.
@@ -70,6 +74,9 @@ func (m *Market) Wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 			ctx.SetBodyString(GarbageBody)
 		default:
 			h(ctx)
+			if f.LatencyAfter > 0 {
+				time.Sleep(f.LatencyAfter)
+			}
 		}
 	}
 }

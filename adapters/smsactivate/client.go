@@ -500,3 +500,54 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+var _ adapters.ActiveLister = (*Client)(nil)
+
+// ActiveOrders reads getActiveActivations ({"status":"error","error":
+// "NO_ACTIVATIONS"} is an empty list, not an error).
+func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, error) {
+	body, err := c.call(ctx, "active", "getActiveActivations", nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return parseActive(body, c.code)
+}
+
+func parseActive(body []byte, code string) ([]adapters.ActiveOrder, error) {
+	var v struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		// Ids and country codes come as strings or numbers, phones may be
+		// masked ("79********1"): keep them raw.
+		List []struct {
+			ID          json.RawMessage `json:"activationId"`
+			Service     string          `json:"serviceCode"`
+			Phone       json.RawMessage `json:"phoneNumber"`
+			CountryCode json.RawMessage `json:"countryCode"`
+		} `json:"activeActivations"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, fmt.Errorf("%s active: unexpected answer %q: %w", code, upstream.Snippet(body), adapters.ErrUnavailable)
+	}
+	if v.Status == "error" {
+		if v.Error == TokNoActivations {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s active: %s: %w", code, upstream.Snippet([]byte(v.Error)), adapters.ErrUnavailable)
+	}
+	out := make([]adapters.ActiveOrder, 0, len(v.List))
+	for _, a := range v.List {
+		raw := func(m json.RawMessage) string { return strings.Trim(string(m), `"`) }
+		o := adapters.ActiveOrder{UpstreamID: raw(a.ID), Phone: raw(a.Phone), Service: a.Service}
+		if o.UpstreamID == "" {
+			continue
+		}
+		if id, err := strconv.Atoi(raw(a.CountryCode)); err == nil {
+			if ctry, ok := catalog.CountryBySMSActivateID(id); ok {
+				o.Country = ctry.ISO
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}

@@ -39,6 +39,7 @@ type BuyParams struct {
 	// SMS-Activate ignores unknown parameters, so legacy clients may send them.
 	Strategy string
 	Platform string
+	Failover bool // a pinned purchase may move on to other platforms
 	// OrderID is getNumberV2's reseller order id (idempotency).
 	OrderID string
 }
@@ -183,6 +184,30 @@ func init() {
 	}
 }
 
+// Result classifies an answer body for metrics: "ok", or the error token
+// it carries (its part before ':'), or "error" for a JSON error object.
+func Result(body []byte) string {
+	if len(body) > 0 && body[0] == '{' {
+		if strings.Contains(string(body), `"status":"error"`) {
+			return "error"
+		}
+		return "ok"
+	}
+	tok, _, _ := strings.Cut(string(body), ":")
+	if _, bad := resultTokens[tok]; bad {
+		return tok
+	}
+	return "ok"
+}
+
+// resultTokens are the error answers, by their part before ':'.
+var resultTokens = map[string]struct{}{
+	TokNoKey: {}, TokBadKey: {}, TokBadAction: {}, TokErrorSQL: {}, TokNoNumbers: {}, TokNoBalance: {},
+	TokWrongMaxPrice: {}, TokBadService: {}, TokWrongCountry: {}, TokNoActivation: {}, TokWrongActivationID: {},
+	TokBadStatus: {}, TokEarlyCancelDenied: {}, TokChannelsLimit: {}, TokBanned: {}, TokOrderExists: {},
+	"BAD_PLATFORM": {}, "BAD_STRATEGY": {},
+}
+
 // Actions lists the actions the server answers, sorted.
 func Actions() []string {
 	out := make([]string, 0, len(actions))
@@ -280,6 +305,7 @@ func (s *Server) buyParams(r *request, account string) (p BuyParams, token strin
 	}
 	p.Strategy = r.arg("strategy")
 	p.Platform = r.arg("platform")
+	p.Failover = r.arg("failover") == "1" || r.arg("failover") == "true"
 	return p, ""
 }
 

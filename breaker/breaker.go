@@ -1,0 +1,227 @@
+// Package breaker keeps one circuit breaker per platform over gobreaker v2:
+// which errors count as failures, an open time that grows with repeated
+// trips (as Envoy's outlier ejection does), and state changes reported in
+// order, outside the breaker's lock.
+package breaker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"smsgate/adapters"
+)
+
+// ErrOpen: the platform's breaker is open (or its half-open probe budget is
+// used); the platform was not called. Router: try the next platform.
+var ErrOpen = errors.New("circuit breaker open")
+
+// Settings of one breaker. Zero fields take the defaults in comments.
+type Settings struct {
+	ConsecutiveFailures int           // trip after this many failures in a row; default 5
+	FailureRatio        float64       // or this share of failures…; default 0.5
+	MinRequests         int           // …once the window holds this many calls; default 20
+	Interval            time.Duration // rolling window of the closed state; default 60s
+	OpenTimeout         time.Duration // first open period; default 30s
+	MaxOpenTimeout      time.Duration // cap of OpenTimeout × trips; default 300s
+	HalfOpenRequests    int           // probes while half-open; default 1
+	// Now is the clock for the growing open time; default time.Now.
+	Now func() time.Time
+	// OnChange is told every state change, in order, from a goroutine of
+	// the breaker's own (never under its lock). May be nil.
+	OnChange func(Change)
+}
+
+// State is a breaker state: "closed", "half-open" or "open".
+type State string
+
+const (
+	Closed   State = "closed"
+	HalfOpen State = "half-open"
+	Open     State = "open"
+)
+
+// Change is one state transition.
+type Change struct {
+	Name     string
+	From, To State
+	Trips    int           // consecutive trips so far (1 on a first opening)
+	OpenFor  time.Duration // when To is Open: how long it stays open
+	At       time.Time
+}
+
+// Breaker guards one platform. Safe for concurrent use.
+type Breaker struct {
+	name string
+	set  Settings
+	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+
+	mu        sync.Mutex // guards the fields below; taken inside gobreaker's lock, never around it
+	trips     int
+	openUntil time.Time
+	closedAt  time.Time
+	changes   chan Change
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// New builds a breaker named after its platform.
+func New(name string, s Settings) *Breaker {
+	if s.ConsecutiveFailures <= 0 {
+		s.ConsecutiveFailures = 5
+	}
+	if s.FailureRatio <= 0 {
+		s.FailureRatio = 0.5
+	}
+	if s.MinRequests <= 0 {
+		s.MinRequests = 20
+	}
+	if s.Interval <= 0 {
+		s.Interval = 60 * time.Second
+	}
+	if s.OpenTimeout <= 0 {
+		s.OpenTimeout = 30 * time.Second
+	}
+	if s.MaxOpenTimeout < s.OpenTimeout {
+		s.MaxOpenTimeout = 10 * s.OpenTimeout
+	}
+	if s.HalfOpenRequests <= 0 {
+		s.HalfOpenRequests = 1
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	b := &Breaker{name: name, set: s, changes: make(chan Change, 64), done: make(chan struct{})}
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: uint32(s.HalfOpenRequests),
+		Interval:    s.Interval,
+		// Ten buckets make the closed-state counts a rolling window.
+		BucketPeriod: s.Interval / 10,
+		// gobreaker's own open time is the shortest one; the growing part is
+		// enforced in Allow through openUntil.
+		Timeout: s.OpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			if int(c.ConsecutiveFailures) >= s.ConsecutiveFailures {
+				return true
+			}
+			return int(c.Requests) >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(c.Requests)
+		},
+		IsSuccessful:  func(err error) bool { return !Failure(err) },
+		IsExcluded:    Excluded,
+		OnStateChange: b.onStateChange,
+	})
+	go b.deliver()
+	return b
+}
+
+// Failure reports whether err counts against the platform: only its own
+// faults (unavailable, our account refused). A business answer such as "no
+// numbers" is a healthy platform saying no.
+func Failure(err error) bool { return err != nil && adapters.PlatformFault(err) }
+
+// Excluded reports results that say nothing about the platform: the caller
+// went away or ran out of its own time budget before the platform answered.
+func Excluded(err error) bool { return errors.Is(err, context.Canceled) }
+
+// onStateChange runs under gobreaker's lock: bookkeeping and a
+// non-blocking hand-off only (calling cb.State here would deadlock).
+func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
+	now := b.set.Now()
+	b.mu.Lock()
+	c := Change{Name: b.name, From: state(from), To: state(to), At: now}
+	switch to {
+	case gobreaker.StateOpen:
+		if from == gobreaker.StateClosed && !b.closedAt.IsZero() && now.Sub(b.closedAt) > b.set.MaxOpenTimeout {
+			b.trips = 0 // healthy for a long while: start the ejection ladder again
+		}
+		b.trips++
+		d := time.Duration(b.trips) * b.set.OpenTimeout
+		if d > b.set.MaxOpenTimeout {
+			d = b.set.MaxOpenTimeout
+		}
+		b.openUntil = now.Add(d)
+		c.OpenFor = d
+	case gobreaker.StateClosed:
+		b.closedAt = now
+	}
+	c.Trips = b.trips
+	b.mu.Unlock()
+	select {
+	case b.changes <- c:
+	default: // a listener this far behind loses changes rather than stall calls
+	}
+}
+
+func (b *Breaker) deliver() {
+	for {
+		select {
+		case c := <-b.changes:
+			if b.set.OnChange != nil {
+				b.set.OnChange(c)
+			}
+		case <-b.done:
+			return
+		}
+	}
+}
+
+// Close stops reporting changes.
+func (b *Breaker) Close() { b.closeOnce.Do(func() { close(b.done) }) }
+
+func state(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateOpen:
+		return Open
+	case gobreaker.StateHalfOpen:
+		return HalfOpen
+	}
+	return Closed
+}
+
+// Allow asks before calling the platform. On success the caller must call
+// done exactly once with the call's classified result, after parsing the
+// answer (a 200 with garbage is a failure). On ErrOpen, do not call.
+func (b *Breaker) Allow() (done func(err error), err error) {
+	b.mu.Lock()
+	until := b.openUntil
+	b.mu.Unlock()
+	if b.set.Now().Before(until) {
+		return nil, ErrOpen
+	}
+	d, err := b.cb.Allow()
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return d, nil
+}
+
+// Snapshot is a breaker's state for health pages and metrics.
+type Snapshot struct {
+	State     State
+	Trips     int
+	OpenUntil time.Time // zero unless open
+	Requests  uint32    // in the current window
+	Failures  uint32
+}
+
+// Snapshot reads the state; an open breaker stays "open" until its grown
+// open time passes, whatever gobreaker's own (shorter) timeout says.
+func (b *Breaker) Snapshot() Snapshot {
+	st := state(b.cb.State())
+	cn := b.cb.Counts()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := Snapshot{State: st, Trips: b.trips, Requests: cn.Requests, Failures: cn.TotalFailures}
+	if b.set.Now().Before(b.openUntil) {
+		s.State = Open
+		s.OpenUntil = b.openUntil
+	}
+	return s
+}
+
+// Name is the platform the breaker guards.
+func (b *Breaker) Name() string { return b.name }

@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Cache holds read-mostly upstream answers (offers, balances) for a TTL,
+// fills a miss through single-flight (one upstream call serves every
+// concurrent miss), and serves the last value when a refresh fails. Values
+// are shared between readers: never mutate one.
+type Cache struct {
+	rc    *ristretto.Cache[string, *cacheEntry]
+	sf    singleflight.Group
+	now   func() time.Time
+	stale time.Duration // how long past its TTL an entry may still be served on failure
+	m     *Metrics
+}
+
+type cacheEntry struct {
+	value   any
+	fetched time.Time
+}
+
+func newCache(now func() time.Time, m *Metrics) (*Cache, error) {
+	rc, err := ristretto.NewCache(&ristretto.Config[string, *cacheEntry]{
+		NumCounters: 100_000,
+		MaxCost:     10_000, // entries: cost 1 each, so the internal cost must not count
+		BufferItems: 64,
+		// An entry is one value; the internal per-item cost would otherwise
+		// shrink a 10,000-entry budget to a few hundred (LIBRARIES.md §1.2).
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{rc: rc, now: now, stale: 24 * time.Hour, m: m}, nil
+}
+
+// Get returns the value under key if younger than ttl, else fills it. On a
+// failed fill an older value (within the stale window) is returned with
+// stale = true and err = nil.
+func (c *Cache) Get(ctx context.Context, kind, key string, ttl time.Duration, fill func(ctx context.Context) (any, error)) (v any, stale bool, err error) {
+	if e, ok := c.rc.Get(key); ok && c.now().Sub(e.fetched) < ttl {
+		c.m.cache(kind, "hit")
+		return e.value, false, nil
+	}
+	res, err, _ := c.sf.Do(key, func() (any, error) {
+		c.m.cache(kind, "miss")
+		v, err := fill(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// Long life in ristretto: freshness is judged on read, so an entry
+		// past its TTL is still there to serve when the upstream fails.
+		c.rc.SetWithTTL(key, &cacheEntry{value: v, fetched: c.now()}, 1, ttl+c.stale)
+		return v, nil
+	})
+	if err == nil {
+		return res, false, nil
+	}
+	if e, ok := c.rc.Get(key); ok && c.now().Sub(e.fetched) < ttl+c.stale {
+		c.m.cache(kind, "stale")
+		return e.value, true, nil
+	}
+	return nil, false, err
+}
+
+// Del drops a key (after a purchase changed what it holds).
+func (c *Cache) Del(key string) { c.rc.Del(key) }
+
+// Wait applies buffered writes (tests).
+func (c *Cache) Wait() { c.rc.Wait() }
+
+// Close releases the cache.
+func (c *Cache) Close() { c.rc.Close() }

@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/breaker"
+)
+
+// errBreakerOpen is what a call refused by an open breaker returns: the
+// platform was not called, so it is safe to try another one.
+var errBreakerOpen = fmt.Errorf("%w: %w", breaker.ErrOpen, adapters.ErrUnavailable)
+
+// guarded puts a platform's breaker and metrics around every call of its
+// adapter. It is itself an adapters.Platform, so the order service and the
+// poller need not know about either.
+type guarded struct {
+	code  string
+	inner adapters.Platform
+	b     *breaker.Breaker
+	m     *Metrics
+	// onAuth is told when the platform refuses our credentials (an alert).
+	onAuth func(err error)
+}
+
+var _ adapters.Platform = (*guarded)(nil)
+
+func (g *guarded) Code() string { return g.code }
+
+// run asks the breaker, calls f and reports the classified result.
+func (g *guarded) run(op string, f func() error) error {
+	done, err := g.b.Allow()
+	if err != nil {
+		g.m.upstream(g.code, op, "breaker_open", 0)
+		return fmt.Errorf("%s %s: %w", g.code, op, errBreakerOpen)
+	}
+	start := time.Now()
+	err = f()
+	done(err)
+	g.m.upstream(g.code, op, resultOf(err), time.Since(start).Seconds())
+	if errors.Is(err, adapters.ErrAuth) && g.onAuth != nil {
+		g.onAuth(err)
+	}
+	return err
+}
+
+// resultOf is an error's metric label.
+func resultOf(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, adapters.ErrOutcomeUnknown):
+		return "outcome_unknown"
+	case errors.Is(err, adapters.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, adapters.ErrAuth):
+		return "auth"
+	case errors.Is(err, adapters.ErrNoNumbers):
+		return "no_numbers"
+	case errors.Is(err, adapters.ErrNoBalance):
+		return "no_balance"
+	case errors.Is(err, adapters.ErrPriceTooHigh):
+		return "price_too_high"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	}
+	return "refused"
+}
+
+func (g *guarded) Balance(ctx context.Context) (m adapters.Money, err error) {
+	err = g.run("balance", func() error { m, err = g.inner.Balance(ctx); return err })
+	return m, err
+}
+
+func (g *guarded) Buy(ctx context.Context, r adapters.BuyRequest) (p adapters.Purchase, err error) {
+	err = g.run("buy", func() error { p, err = g.inner.Buy(ctx, r); return err })
+	return p, err
+}
+
+func (g *guarded) Check(ctx context.Context, id string) (u adapters.Update, err error) {
+	err = g.run("check", func() error { u, err = g.inner.Check(ctx, id); return err })
+	return u, err
+}
+
+func (g *guarded) Ready(ctx context.Context, id string) error {
+	return g.run("ready", func() error { return g.inner.Ready(ctx, id) })
+}
+
+func (g *guarded) Finish(ctx context.Context, id string) error {
+	return g.run("finish", func() error { return g.inner.Finish(ctx, id) })
+}
+
+func (g *guarded) Cancel(ctx context.Context, id string) error {
+	return g.run("cancel", func() error { return g.inner.Cancel(ctx, id) })
+}
+
+func (g *guarded) RequestAnother(ctx context.Context, id string) error {
+	return g.run("another", func() error { return g.inner.RequestAnother(ctx, id) })
+}
+
+func (g *guarded) Offers(ctx context.Context, service, country string) (o []adapters.Offer, err error) {
+	err = g.run("offers", func() error { o, err = g.inner.Offers(ctx, service, country); return err })
+	return o, err
+}
+
+func (g *guarded) Countries(ctx context.Context) (c []string, err error) {
+	err = g.run("countries", func() error { c, err = g.inner.Countries(ctx); return err })
+	return c, err
+}

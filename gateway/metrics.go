@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Metrics is the gateway's Prometheus exposition. Each Gateway has its own
+// set, so tests (and several gateways in one process) do not mix figures.
+// Label values come from a closed vocabulary (actions, platform codes,
+// canonical results): never a key, id or phone.
+type Metrics struct{ set *metrics.Set }
+
+func newMetrics() *Metrics { return &Metrics{set: metrics.NewSet()} }
+
+// Write writes the Prometheus text format.
+func (m *Metrics) Write(w io.Writer) { m.set.WritePrometheus(w) }
+
+func (m *Metrics) request(api, action, result string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_requests_total{api=%q,action=%q,result=%q}`, api, action, result)).Inc()
+}
+
+func (m *Metrics) upstream(platform, op, result string, seconds float64) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_upstream_calls_total{platform=%q,op=%q,result=%q}`, platform, op, result)).Inc()
+	m.set.GetOrCreateHistogram(fmt.Sprintf(`smsgate_upstream_call_duration_seconds{platform=%q,op=%q}`, platform, op)).Update(seconds)
+}
+
+func (m *Metrics) failover(from string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_failovers_total{from=%q}`, from)).Inc()
+}
+
+func (m *Metrics) routed(strategy, platform string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_routing_decisions_total{strategy=%q,platform=%q}`, strategy, platform)).Inc()
+}
+
+func (m *Metrics) breakerChange(platform, to string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_breaker_transitions_total{platform=%q,to=%q}`, platform, to)).Inc()
+}
+
+func (m *Metrics) gauge(name string, f func() float64) { m.set.GetOrCreateGauge(name, f) }
+
+func (m *Metrics) alert(kind, platform string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_alerts_total{kind=%q,platform=%q}`, kind, platform)).Inc()
+}
+
+func (m *Metrics) reconciled(platform, result string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_unknown_purchases_total{platform=%q,result=%q}`, platform, result)).Inc()
+}
+
+func (m *Metrics) cache(kind, result string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_cache_total{kind=%q,result=%q}`, kind, result)).Inc()
+}

@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"smsgate/adapters"
+	"smsgate/ledger"
+)
+
+// claims are upstream orders the gateway knows it owns but may not have in
+// the ledger yet (bought a moment ago, or adopted by a reconciliation):
+// a reconciliation never adopts them. Key: platform|upstream id.
+type claims struct {
+	mu sync.Mutex
+	m  map[string]time.Time // guarded by mu
+}
+
+func (c *claims) add(platform, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]time.Time{}
+	}
+	k := platform + "|" + id
+	if _, ok := c.m[k]; ok {
+		return false
+	}
+	now := time.Now()
+	for key, at := range c.m { // bounded: entries matter for minutes only
+		if now.Sub(at) > time.Hour {
+			delete(c.m, key)
+		}
+	}
+	c.m[k] = now
+	return true
+}
+
+func (c *claims) has(platform, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[platform+"|"+id]
+	return ok
+}
+
+// lister is the platform's active-order list, bypassing its breaker (which
+// has just counted the failure): reconciliation must look even then.
+func lister(p *Platform) (adapters.ActiveLister, bool) {
+	inner := p.Adapter
+	if gd, ok := inner.(*guarded); ok {
+		inner = gd.inner
+	}
+	l, ok := inner.(adapters.ActiveLister)
+	return l, ok
+}
+
+// reconcile deals with a purchase at p whose answer was lost. If the
+// platform lists a new active order for the pair, it is the one we bought:
+// it is recorded and given to the client. Otherwise the client gets an
+// error, and the gateway keeps looking for a while: a number that appears
+// later is recorded for the tenant (never lost) and cancelled (never paid
+// for twice).
+func (g *Gateway) reconcile(t *Tenant, r BuyRequest, p *Platform, cause error) (ledger.Order, error) {
+	fail := fmt.Errorf("%s: purchase outcome unknown: %w", p.Code, cause)
+	l, ok := lister(p)
+	if !ok {
+		g.metrics.reconciled(p.Code, "unsupported")
+		g.log.Error("purchase outcome unknown and the platform cannot list active orders: check it by hand",
+			zap.String("platform", p.Code), zap.String("tenant", t.Name))
+		return ledger.Order{}, fail
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*p.Timeout)
+	defer cancel()
+	for attempt := 0; attempt < 3; attempt++ {
+		if a, ok := g.findLost(ctx, l, p, r); ok {
+			g.metrics.reconciled(p.Code, "adopted")
+			g.log.Warn("lost purchase found on the platform; recorded", zap.String("platform", p.Code), zap.String("upstream_id", a.UpstreamID))
+			return g.record(ctx, t, r, p, g.purchaseOf(ctx, p, r, a))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		g.watchLost(t, r, p, l)
+	}()
+	return ledger.Order{}, fail
+}
+
+// watchLost keeps looking for the lost number; one that appears is
+// recorded for the tenant and cancelled, so the account gets its money back.
+func (g *Gateway) watchLost(t *Tenant, r BuyRequest, p *Platform, l adapters.ActiveLister) {
+	deadline := time.Now().Add(g.reconcileFor)
+	for time.Now().Before(deadline) {
+		time.Sleep(g.orphanRetry)
+		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+		a, ok := g.findLost(ctx, l, p, r)
+		cancel()
+		if !ok {
+			continue
+		}
+		g.metrics.reconciled(p.Code, "cancelled_late")
+		ctx, cancel = context.WithTimeout(context.Background(), p.Timeout)
+		o, err := g.record(ctx, t, r, p, g.purchaseOf(ctx, p, r, a))
+		cancel()
+		if err != nil {
+			return // record cancels upstream itself when it cannot commit
+		}
+		g.log.Warn("lost purchase appeared late; recorded and cancelling", zap.Int64("id", o.ID), zap.String("platform", p.Code))
+		g.cancelRecorded(p, o.ID)
+		return
+	}
+	g.metrics.reconciled(p.Code, "not_found")
+}
+
+// cancelRecorded cancels a recorded order upstream, retrying through the
+// platform's cancel guard, and records the cancellation.
+func (g *Gateway) cancelRecorded(p *Platform, id int64) {
+	deadline := time.Now().Add(p.Lifetime)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+		mu := g.lock(id)
+		mu.Lock()
+		o, err := g.store.Get(ctx, id)
+		if err == nil && o.State == adapters.StateWaiting {
+			if err = p.Adapter.Cancel(ctx, o.UpstreamID); err == nil {
+				o.State, o.UpdatedAt, o.NextPollAt = adapters.StateCancelled, g.now().UTC(), time.Time{}
+				err = g.store.Update(ctx, &o)
+				g.dropBalance(p)
+			}
+		}
+		mu.Unlock()
+		cancel()
+		if err == nil || !o.State.Active() || errors.Is(err, adapters.ErrBadState) {
+			return
+		}
+		time.Sleep(g.orphanRetry)
+	}
+}
+
+// findLost looks for an active order at p for the pair that the gateway
+// does not already own.
+func (g *Gateway) findLost(ctx context.Context, l adapters.ActiveLister, p *Platform, r BuyRequest) (adapters.ActiveOrder, bool) {
+	list, err := l.ActiveOrders(ctx)
+	if err != nil || len(list) == 0 {
+		return adapters.ActiveOrder{}, false
+	}
+	owned, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, Limit: 2000})
+	if err != nil {
+		return adapters.ActiveOrder{}, false
+	}
+	known := make(map[string]bool, len(owned))
+	for _, o := range owned {
+		known[o.UpstreamID] = true
+	}
+	// Newest first: platforms list in purchase order.
+	for i := len(list) - 1; i >= 0; i-- {
+		a := list[i]
+		if known[a.UpstreamID] || g.claimed.has(p.Code, a.UpstreamID) {
+			continue
+		}
+		if (a.Country != "" && a.Country != r.Country) || (a.Service != "" && a.Service != r.Service) {
+			continue
+		}
+		if g.claimed.add(p.Code, a.UpstreamID) {
+			return a, true
+		}
+	}
+	return adapters.ActiveOrder{}, false
+}
+
+// purchaseOf turns a found order into a Purchase; the price is the
+// platform's listed one, the best we know.
+func (g *Gateway) purchaseOf(ctx context.Context, p *Platform, r BuyRequest, a adapters.ActiveOrder) adapters.Purchase {
+	pur := adapters.Purchase{UpstreamID: a.UpstreamID, Phone: a.Phone, Price: adapters.Money{Currency: p.Currency}}
+	if o, ok := g.offerFor(ctx, p, r.Country, r.Service); ok {
+		pur.Price = o.Price
+	}
+	return pur
+}

@@ -1,0 +1,218 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"smsgate/adapters"
+	"smsgate/breaker"
+)
+
+// Strategies a purchase can be routed by.
+var Strategies = []string{"price", "success", "balance", "random", "priority", "value"}
+
+// ErrBadStrategy: the request named a strategy that does not exist.
+var ErrBadStrategy = errors.New("unknown routing strategy")
+
+// Candidate is one platform the router may try, with what it knew.
+type Candidate struct {
+	Platform  *Platform
+	BasePrice int64   // offer price in base currency micro-units; -1 unknown
+	Count     int     // stock; -1 unknown
+	Balance   int64   // last known balance in base micro-units; -1 unknown
+	Rate      float64 // estimated delivery probability
+	Score     float64 // the strategy's sort key: lower is tried first
+}
+
+// Plan is a routing decision: the strategy used and the platforms to try,
+// best first.
+type Plan struct {
+	Strategy   string
+	Candidates []Candidate
+	// Skipped says why platforms were left out (platform → reason).
+	Skipped map[string]string
+}
+
+// strategyFor picks the request's strategy, else the tenant's, else the
+// configured one.
+func (g *Gateway) strategyFor(t *Tenant, r BuyRequest) (string, error) {
+	s := r.Strategy
+	if s == "" {
+		s = t.Strategy
+	}
+	if s == "" {
+		s = g.cfg.Routing.Strategy
+	}
+	for _, k := range Strategies {
+		if k == s {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("%w %q", ErrBadStrategy, s)
+}
+
+// plan chooses the candidates for a purchase. Platforms whose offers show
+// no stock, or only above the max price, are left out, as are open
+// breakers; a platform whose offers cannot be read stays in (it may well
+// sell) after the ones that are known to.
+func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
+	strategy, err := g.strategyFor(t, r)
+	if err != nil {
+		return Plan{}, err
+	}
+	usable := g.usable(t)
+	if r.Platform != "" {
+		var pinned []*Platform
+		for _, p := range usable {
+			if p.Code == r.Platform {
+				pinned = append(pinned, p)
+			}
+		}
+		if len(pinned) == 0 {
+			return Plan{}, ErrBadPlatform
+		}
+		if r.Failover {
+			// Pinned first, the rest by strategy after it.
+			for _, p := range usable {
+				if p.Code != r.Platform {
+					pinned = append(pinned, p)
+				}
+			}
+		}
+		usable = pinned
+	}
+	var maxBase int64
+	if r.MaxPrice.Micros > 0 {
+		m, err := g.fx.ToBase(r.MaxPrice)
+		if err != nil {
+			return Plan{}, fmt.Errorf("max price: %w", err)
+		}
+		maxBase = m.Micros
+	}
+	plan := Plan{Strategy: strategy, Skipped: map[string]string{}}
+	var floor *adapters.PriceFloorError
+	noStock, open := 0, 0
+	for _, p := range usable {
+		if p.breaker != nil && p.breaker.Snapshot().State == breaker.Open {
+			plan.Skipped[p.Code] = "breaker open"
+			open++
+			continue
+		}
+		if p.limiter != nil && !p.limiter.Ready() {
+			plan.Skipped[p.Code] = "outbound rate limit"
+			continue
+		}
+		c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: g.health.balanceBase(p.Code), Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
+		if o, ok := g.offerFor(ctx, p, r.Country, r.Service); ok {
+			c.Count = o.Count
+			if b, err := g.fx.ToBase(o.Price); err == nil {
+				c.BasePrice = b.Micros
+			}
+			if o.Count <= 0 {
+				plan.Skipped[p.Code] = "no stock"
+				noStock++
+				continue
+			}
+			if maxBase > 0 && c.BasePrice > maxBase {
+				plan.Skipped[p.Code] = "above max price"
+				if m, err := g.fx.Convert(o.Price, t.Currency); err == nil && (floor == nil || m.Micros < floor.Min.Micros) {
+					floor = &adapters.PriceFloorError{Min: m}
+				}
+				continue
+			}
+		}
+		plan.Candidates = append(plan.Candidates, c)
+	}
+	g.order(&plan, r.Platform != "")
+	if max := g.cfg.Routing.MaxAttempts; r.Platform == "" && max > 0 && len(plan.Candidates) > max {
+		plan.Candidates = plan.Candidates[:max]
+	}
+	if len(plan.Candidates) == 0 {
+		switch {
+		case floor != nil:
+			return plan, floor
+		case noStock > 0:
+			return plan, fmt.Errorf("no stock on any platform: %w", adapters.ErrNoNumbers)
+		case open > 0:
+			return plan, fmt.Errorf("every platform's breaker is open: %w", errBreakerOpen)
+		}
+		return plan, fmt.Errorf("no platform sells %s/%s: %w", r.Country, r.Service, adapters.ErrNoNumbers)
+	}
+	return plan, nil
+}
+
+// offerFor reads one platform's offer for the pair, through the cache.
+func (g *Gateway) offerFor(ctx context.Context, p *Platform, country, service string) (adapters.Offer, bool) {
+	offers, err := g.platformOffers(ctx, p, country, service)
+	if err != nil {
+		return adapters.Offer{}, false
+	}
+	for _, o := range offers {
+		if o.Country == country && o.Service == service {
+			return o, true
+		}
+	}
+	// The platform answered and does not list the pair: nothing to sell.
+	return adapters.Offer{Country: country, Service: service}, true
+}
+
+// order sorts the candidates by the plan's strategy; ties go by priority.
+// With a pinned platform (and failover asked) the pinned one stays first.
+func (g *Gateway) order(plan *Plan, pinned bool) {
+	cs := plan.Candidates
+	unknown := math.Inf(1)
+	for i := range cs {
+		c := &cs[i]
+		switch plan.Strategy {
+		case "priority":
+			c.Score = float64(c.Platform.Priority)
+		case "price":
+			c.Score = unknown
+			if c.BasePrice >= 0 {
+				c.Score = float64(c.BasePrice)
+			}
+		case "balance":
+			c.Score = unknown
+			if c.Balance >= 0 {
+				c.Score = -float64(c.Balance)
+			}
+		case "success":
+			c.Score = -c.Rate
+		case "value":
+			// Expected cost per delivered code: what we pay on average to
+			// actually get one, not what one attempt costs.
+			c.Score = unknown
+			if c.BasePrice >= 0 && c.Rate > 0 {
+				c.Score = float64(c.BasePrice) / c.Rate
+			}
+		case "random":
+			// Weighted shuffle (Efraimidis–Spirakis): u^(1/w), larger first.
+			c.Score = -math.Pow(g.random(), 1/float64(c.Platform.Weight))
+		}
+	}
+	start := 0
+	if pinned && len(cs) > 0 {
+		start = 1
+	}
+	rest := cs[start:]
+	sort.SliceStable(rest, func(i, j int) bool {
+		if rest[i].Score != rest[j].Score {
+			return rest[i].Score < rest[j].Score
+		}
+		return rest[i].Platform.Priority < rest[j].Platform.Priority
+	})
+}
+
+func (g *Gateway) random() float64 {
+	g.rngMu.Lock()
+	defer g.rngMu.Unlock()
+	return g.rng.Float64()
+}
+
+// Recommend is the platform the router would pick now, and why.
+func (g *Gateway) Recommend(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
+	return g.plan(ctx, t, r)
+}
