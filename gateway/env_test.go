@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -37,6 +38,7 @@ type env struct {
 	srv    *gateway.Server
 	cancel context.CancelFunc
 	url    string
+	opts   envOptions
 }
 
 // testConfig: "sa" (classic SMS-Activate, RUB) first, "hero" (HeroSMS
@@ -59,21 +61,55 @@ func newEnv(t *testing.T) *env { return newEnvDelay(t, 5*time.Second) }
 
 // newEnvDelay is newEnv with the simulators' SMS delay (negative: never).
 func newEnvDelay(t *testing.T, codeDelay time.Duration) *env {
+	return newEnvWith(t, envOptions{codeDelay: codeDelay})
+}
+
+// envOptions vary the test gateway.
+type envOptions struct {
+	codeDelay time.Duration              // simulated SMS delay; 0 = 5 s, negative = never
+	config    func(c *config.Config)     // edits testConfig() before use
+	preStart  func(e *env)               // runs after the ledger opens, before the gateway starts
+	clock     *simulator.ManualClock     // default: a new one at 2026-03-01 10:00 UTC
+	realClock bool                       // gateway and simulators on the wall clock (load tests)
+	seed      uint64                     // random strategy seed; default 1
+	platform  func(p *gateway.Platform)  // edits each gateway platform before New
+	market    func(mc *simulator.Config) // edits each simulator's config
+}
+
+// newEnvWith starts the simulators and a gateway on a fresh ledger file.
+func newEnvWith(t *testing.T, o envOptions) *env {
 	t.Helper()
+	if o.codeDelay == 0 {
+		o.codeDelay = 5 * time.Second
+	}
+	if o.clock == nil {
+		o.clock = simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	}
 	e := &env{
 		t:      t,
-		clock:  simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)),
+		clock:  o.clock,
 		cfg:    testConfig(),
 		sims:   map[string]*registry.Sim{},
 		dbPath: filepath.Join(t.TempDir(), "ledger.db"),
+		opts:   o,
+	}
+	if o.config != nil {
+		o.config(&e.cfg)
+		e.cfg.ApplyDefaults()
 	}
 	if err := e.cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	prices := map[string]int64{"RUB": 40 * adapters.Micro, "USD": adapters.Micro / 2}
 	for i, pc := range e.cfg.Platforms {
-		sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout},
-			simulator.Config{Clock: e.clock, CodeDelay: codeDelay, Seed: uint64(i + 1), BasePrice: prices[pc.Currency]})
+		mc := simulator.Config{Clock: e.clock, CodeDelay: o.codeDelay, Seed: uint64(i + 1), BasePrice: prices[pc.Currency]}
+		if o.realClock {
+			mc.Clock = simulator.RealClock{}
+		}
+		if o.market != nil {
+			o.market(&mc)
+		}
+		sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout}, mc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,12 +130,29 @@ func (e *env) start() {
 	}
 	var plats []*gateway.Platform
 	for _, pc := range e.cfg.Platforms {
-		plats = append(plats, &gateway.Platform{
+		p := &gateway.Platform{
 			Code: pc.Code, Adapter: e.sims[pc.Code].Platform, Priority: pc.Priority, Weight: pc.Weight,
 			Currency: pc.Currency, PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: true,
-		})
+		}
+		if e.opts.platform != nil {
+			e.opts.platform(p)
+		}
+		plats = append(plats, p)
 	}
-	g, err := gateway.New(gateway.Options{Config: e.cfg, Platforms: plats, Store: store, Clock: e.clock.Now})
+	e.store = store
+	if e.opts.preStart != nil {
+		e.opts.preStart(e)
+	}
+	seed := e.opts.seed
+	if seed == 0 {
+		seed = 1
+	}
+	clock := e.clock.Now
+	if e.opts.realClock {
+		clock = time.Now
+	}
+	g, err := gateway.New(gateway.Options{Config: e.cfg, Platforms: plats, Store: store, Clock: clock,
+		Rand: rand.New(rand.NewPCG(seed, seed)), OrphanRetry: 50 * time.Millisecond, Reconcile: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,3 +243,5 @@ func (e *env) statusIs(key, id, want string) {
 		return last == want
 	})
 }
+
+func ledgerFilter(platform string) ledger.Filter { return ledger.Filter{Platform: platform} }

@@ -39,6 +39,7 @@ type Platform struct {
 
 	breaker *breaker.Breaker // set by New
 	limiter outboundLimiter  // nil = unlimited
+	buys    buyTracker       // purchases in flight, for reconciliation
 }
 
 // outboundLimiter says whether a platform may be sent another request now.
@@ -267,3 +268,9 @@ var ErrDuplicateOrder = errors.New("order id already used")
 
 // Kick makes the poller look for due orders now instead of at its next tick.
 func (g *Gateway) Kick() { g.poller.wake() }
+
+// RecordOutcome adds one ended order to the delivery statistics (the
+// poller does this as orders end; tests and imports may too).
+func (g *Gateway) RecordOutcome(platform, country, service string, delivered bool) {
+	g.stats.Record(platform, country, service, delivered)
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -11,20 +12,48 @@ import (
 // set, so tests (and several gateways in one process) do not mix figures.
 // Label values come from a closed vocabulary (actions, platform codes,
 // canonical results): never a key, id or phone.
-type Metrics struct{ set *metrics.Set }
+type Metrics struct {
+	set *metrics.Set
+	// counters caches series by their labels so the hot paths do not
+	// format a series name per event.
+	counters sync.Map // seriesKey → *metrics.Counter
+	hists    sync.Map // seriesKey → *metrics.Histogram
+}
+
+type seriesKey struct{ name, a, b, c string }
 
 func newMetrics() *Metrics { return &Metrics{set: metrics.NewSet()} }
+
+func (m *Metrics) counter(k seriesKey, format string) *metrics.Counter {
+	if c, ok := m.counters.Load(k); ok {
+		return c.(*metrics.Counter)
+	}
+	c := m.set.GetOrCreateCounter(fmt.Sprintf(format, k.a, k.b, k.c))
+	m.counters.Store(k, c)
+	return c
+}
+
+func (m *Metrics) histogram(k seriesKey, format string) *metrics.Histogram {
+	if h, ok := m.hists.Load(k); ok {
+		return h.(*metrics.Histogram)
+	}
+	h := m.set.GetOrCreateHistogram(fmt.Sprintf(format, k.a, k.b))
+	m.hists.Store(k, h)
+	return h
+}
 
 // Write writes the Prometheus text format.
 func (m *Metrics) Write(w io.Writer) { m.set.WritePrometheus(w) }
 
 func (m *Metrics) request(api, action, result string) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_requests_total{api=%q,action=%q,result=%q}`, api, action, result)).Inc()
+	m.counter(seriesKey{"req", api, action, result}, `smsgate_requests_total{api=%q,action=%q,result=%q}`).Inc()
 }
 
 func (m *Metrics) upstream(platform, op, result string, seconds float64) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_upstream_calls_total{platform=%q,op=%q,result=%q}`, platform, op, result)).Inc()
-	m.set.GetOrCreateHistogram(fmt.Sprintf(`smsgate_upstream_call_duration_seconds{platform=%q,op=%q}`, platform, op)).Update(seconds)
+	m.counter(seriesKey{"up", platform, op, result}, `smsgate_upstream_calls_total{platform=%q,op=%q,result=%q}`).Inc()
+	if result != "breaker_open" {
+		m.histogram(seriesKey{"uph", platform, op, ""}, `smsgate_upstream_call_duration_seconds{platform=%q,op=%q}`).Update(seconds)
+	}
 }
 
 func (m *Metrics) failover(from string) {
@@ -50,5 +79,5 @@ func (m *Metrics) reconciled(platform, result string) {
 }
 
 func (m *Metrics) cache(kind, result string) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_cache_total{kind=%q,result=%q}`, kind, result)).Inc()
+	m.counter(seriesKey{"cache", kind, result, ""}, `smsgate_cache_total{kind=%q,result=%q}%.0s`).Inc()
 }

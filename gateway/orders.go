@@ -66,19 +66,30 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			}
 			req.MaxPrice = mp
 		}
+		ticket := p.buys.start()
 		cctx, ccancel := callCtx(ctx, p)
 		pur, err := p.Adapter.Buy(cctx, req)
 		ccancel()
 		if err == nil {
 			g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
+			p.buys.finish(ticket)
 			g.metrics.routed(plan.Strategy, p.Code)
 			return g.record(ctx, t, r, p, pur)
 		}
+		p.buys.finish(ticket)
 		errs = append(errs, err)
 		if errors.Is(err, adapters.ErrOutcomeUnknown) {
-			g.log.Warn("purchase outcome unknown; reconciling, not buying elsewhere",
+			// Never re-buy blindly: look on this platform first.
+			g.log.Warn("purchase outcome unknown; reconciling before any other platform",
 				zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
-			return g.reconcile(t, r, p, err)
+			o, found, rerr := g.reconcile(ctx, t, r, p)
+			if found || rerr != nil {
+				if rerr != nil {
+					return ledger.Order{}, rerr
+				}
+				return o, nil
+			}
+			continue
 		}
 		if !adapters.Retryable(err) {
 			break

@@ -48,6 +48,63 @@ func (c *claims) has(platform, id string) bool {
 	return ok
 }
 
+// buyTracker knows which purchases on a platform are in flight, so a
+// reconciliation never mistakes a number another request is buying right
+// now for the lost one: after listing the platform's active orders it
+// waits for every purchase in flight at that moment to finish and claim
+// its number. (Other gateway instances' purchases are not seen here.)
+type buyTracker struct {
+	mu   sync.Mutex
+	next uint64
+	out  map[uint64]struct{} // tickets of purchases in flight; guarded by mu
+}
+
+func (b *buyTracker) start() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.out == nil {
+		b.out = map[uint64]struct{}{}
+	}
+	b.next++
+	b.out[b.next] = struct{}{}
+	return b.next
+}
+
+func (b *buyTracker) finish(t uint64) {
+	b.mu.Lock()
+	delete(b.out, t)
+	b.mu.Unlock()
+}
+
+// settle waits (bounded by ctx) until every purchase in flight now is done.
+func (b *buyTracker) settle(ctx context.Context) bool {
+	b.mu.Lock()
+	snap := make([]uint64, 0, len(b.out))
+	for t := range b.out {
+		snap = append(snap, t)
+	}
+	b.mu.Unlock()
+	for {
+		b.mu.Lock()
+		pending := false
+		for _, t := range snap {
+			if _, ok := b.out[t]; ok {
+				pending = true
+				break
+			}
+		}
+		b.mu.Unlock()
+		if !pending {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // lister is the platform's active-order list, bypassing its breaker (which
 // has just counted the failure): reconciliation must look even then.
 func lister(p *Platform) (adapters.ActiveLister, bool) {
@@ -61,38 +118,43 @@ func lister(p *Platform) (adapters.ActiveLister, bool) {
 
 // reconcile deals with a purchase at p whose answer was lost. If the
 // platform lists a new active order for the pair, it is the one we bought:
-// it is recorded and given to the client. Otherwise the client gets an
-// error, and the gateway keeps looking for a while: a number that appears
-// later is recorded for the tenant (never lost) and cancelled (never paid
-// for twice).
-func (g *Gateway) reconcile(t *Tenant, r BuyRequest, p *Platform, cause error) (ledger.Order, error) {
-	fail := fmt.Errorf("%s: purchase outcome unknown: %w", p.Code, cause)
+// it is recorded and given to the client (found). Otherwise nothing was
+// bought as far as the platform shows, so the router may go on to the next
+// platform, while the gateway keeps watching this one: a number that shows
+// up later is recorded for the tenant (never lost) and cancelled (never
+// paid for twice).
+func (g *Gateway) reconcile(ctx context.Context, t *Tenant, r BuyRequest, p *Platform) (o ledger.Order, found bool, err error) {
 	l, ok := lister(p)
 	if !ok {
 		g.metrics.reconciled(p.Code, "unsupported")
 		g.log.Error("purchase outcome unknown and the platform cannot list active orders: check it by hand",
 			zap.String("platform", p.Code), zap.String("tenant", t.Name))
-		return ledger.Order{}, fail
+		return ledger.Order{}, false, fmt.Errorf("%s: purchase outcome unknown: %w", p.Code, adapters.ErrOutcomeUnknown)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*p.Timeout)
-	defer cancel()
-	for attempt := 0; attempt < 3; attempt++ {
-		if a, ok := g.findLost(ctx, l, p, r); ok {
+	for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
+		lctx, cancel := callCtx(ctx, p)
+		a, ok := g.findLost(lctx, l, p, r)
+		cancel()
+		if ok {
 			g.metrics.reconciled(p.Code, "adopted")
 			g.log.Warn("lost purchase found on the platform; recorded", zap.String("platform", p.Code), zap.String("upstream_id", a.UpstreamID))
-			return g.record(ctx, t, r, p, g.purchaseOf(ctx, p, r, a))
+			o, err := g.record(ctx, t, r, p, g.purchaseOf(ctx, p, r, a))
+			return o, true, err
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(300 * time.Millisecond):
+		if attempt == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond): // a platform may list it a moment later
+			}
 		}
 	}
+	g.metrics.reconciled(p.Code, "watching")
 	g.bg.Add(1)
 	go func() {
 		defer g.bg.Done()
 		g.watchLost(t, r, p, l)
 	}()
-	return ledger.Order{}, fail
+	return ledger.Order{}, false, nil
 }
 
 // watchLost keeps looking for the lost number; one that appears is
@@ -151,6 +213,9 @@ func (g *Gateway) cancelRecorded(p *Platform, id int64) {
 func (g *Gateway) findLost(ctx context.Context, l adapters.ActiveLister, p *Platform, r BuyRequest) (adapters.ActiveOrder, bool) {
 	list, err := l.ActiveOrders(ctx)
 	if err != nil || len(list) == 0 {
+		return adapters.ActiveOrder{}, false
+	}
+	if !p.buys.settle(ctx) {
 		return adapters.ActiveOrder{}, false
 	}
 	owned, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, Limit: 2000})

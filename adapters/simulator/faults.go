@@ -23,6 +23,9 @@ type Faults struct {
 	// platform did the work (a purchase happened) but the client may time
 	// out before it hears so.
 	LatencyAfter time.Duration
+	// Count limits the faults to the next Count requests (0 = every one);
+	// then they clear themselves.
+	Count int
 }
 
 // SetFaults replaces the market's faults.
@@ -49,6 +52,11 @@ func (m *Market) Wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 		m.mu.Lock()
 		f := m.faults
 		drop := f.ErrorRate > 0 && m.rng.Float64() < f.ErrorRate
+		if m.faults.Count > 0 {
+			if m.faults.Count--; m.faults.Count == 0 {
+				m.faults = Faults{}
+			}
+		}
 		m.mu.Unlock()
 		if f.Latency > 0 {
 			time.Sleep(f.Latency)

@@ -1,0 +1,180 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/config"
+	"smsgate/gateway"
+	"smsgate/ledger"
+)
+
+// threePlatforms: a, b, c — all SMS-Activate protocol, USD, priority order.
+func threePlatforms(c *config.Config) {
+	c.Platforms = []config.Platform{
+		{Code: "a", Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "classic", Priority: 1, Weight: 1, PollInterval: time.Second, Timeout: time.Second},
+		{Code: "b", Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "hero", Priority: 2, Weight: 1, PollInterval: time.Second, Timeout: time.Second},
+		{Code: "c", Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "classic", Priority: 3, Weight: 8, PollInterval: time.Second, Timeout: time.Second},
+	}
+}
+
+func (e *env) tenantA() *gateway.Tenant {
+	t, _ := e.g.Tenants().ByName("a")
+	return t
+}
+
+func (e *env) order(id string) ledger.Order {
+	e.t.Helper()
+	n, _ := strconv.ParseInt(id, 10, 64)
+	o, err := e.store.Get(context.Background(), n)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o
+}
+
+func codes(p gateway.Plan) string {
+	var s []string
+	for _, c := range p.Candidates {
+		s = append(s, c.Platform.Code)
+	}
+	return strings.Join(s, ",")
+}
+
+// seedOutcomes writes ended orders into the ledger: delivered of total per
+// platform for us/tg, as the success statistics would see history.
+func seedOutcomes(e *env, platform string, delivered, total int) {
+	for i := 0; i < total; i++ {
+		o := ledger.Order{Tenant: "a", Platform: platform, UpstreamID: fmt.Sprintf("%s-%d", platform, i), Phone: "1555",
+			Country: "us", Service: "tg", State: adapters.StateCancelled, Price: adapters.Money{Micros: 1, Currency: "USD"},
+			BasePrice: adapters.Money{Micros: 1, Currency: "USD"}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+		if i < delivered {
+			o.State = adapters.StateFinished
+			o.Codes = []ledger.Code{{Code: "1234", Text: "1234", ReceivedAt: e.clock.Now()}}
+		}
+		if err := e.store.Create(context.Background(), &o); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// TestStrategies: each strategy over platforms with known prices,
+// balances, delivery records and weights — the candidate order, and the
+// platform a legacy getNumber with strategy=… actually buys from.
+func TestStrategies(t *testing.T) {
+	cases := []struct {
+		strategy string
+		want     string // candidate order
+	}{
+		{"priority", "a,b,c"},
+		{"price", "b,c,a"},   // 0.30 < 0.40 < 0.90
+		{"balance", "b,c,a"}, // 50 > 30 > 10
+		{"success", "b,c,a"}, // 90% > prior 70% > 30%
+		// price / P(code): a 0.90/0.3 = 3.0, b 0.30/0.9 = 0.33, c 0.40/0.7 = 0.57
+		{"value", "b,c,a"},
+	}
+	e := newEnvWith(t, envOptions{
+		config: threePlatforms,
+		preStart: func(e *env) {
+			seedOutcomes(e, "a", 3, 10)
+			seedOutcomes(e, "b", 9, 10)
+		},
+	})
+	prices := map[string]int64{"a": 900_000, "b": 300_000, "c": 400_000}
+	balances := map[string]int64{"a": 10, "b": 50, "c": 30}
+	for code, s := range e.sims {
+		s.Market.SetPrice("us", "tg", prices[code])
+		s.Market.SetStock("us", "tg", 100)
+		s.Market.SetBalance(balances[code] * adapters.Micro)
+	}
+	e.g.CheckHealth(context.Background()) // balances for the balance strategy
+	for _, c := range cases {
+		t.Run(c.strategy, func(t *testing.T) {
+			plan, err := e.g.Recommend(context.Background(), e.tenantA(), gateway.BuyRequest{Country: "us", Service: "tg", Strategy: c.strategy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := codes(plan); got != c.want {
+				t.Fatalf("candidates %s; want %s", got, c.want)
+			}
+			id := e.buy(keyA, "service", "tg", "country", "187", "strategy", c.strategy)
+			if got := e.order(id).Platform; got != c.want[:1] {
+				t.Fatalf("bought from %s; want %s", got, c.want[:1])
+			}
+		})
+	}
+
+	t.Run("value differs from price", func(t *testing.T) {
+		// a is cheapest but delivers 30%: per delivered code it costs most.
+		e.sims["a"].Market.SetPrice("us", "wa", 300_000)
+		e.sims["b"].Market.SetPrice("us", "wa", 500_000)
+		e.sims["c"].Market.SetPrice("us", "wa", 450_000)
+		seedAt := func(p string, d, n int) {
+			for i := 0; i < n; i++ {
+				e.g.RecordOutcome(p, "us", "wa", i < d)
+			}
+		}
+		seedAt("a", 3, 10)
+		seedAt("b", 9, 10)
+		price, _ := e.g.Recommend(context.Background(), e.tenantA(), gateway.BuyRequest{Country: "us", Service: "wa", Strategy: "price"})
+		value, _ := e.g.Recommend(context.Background(), e.tenantA(), gateway.BuyRequest{Country: "us", Service: "wa", Strategy: "value"})
+		if codes(price) != "a,c,b" || codes(value) != "b,c,a" {
+			t.Fatalf("price %s, value %s; want a,c,b and b,c,a", codes(price), codes(value))
+		}
+	})
+
+	t.Run("random by weight", func(t *testing.T) {
+		first := map[string]int{}
+		for i := 0; i < 400; i++ {
+			plan, err := e.g.Recommend(context.Background(), e.tenantA(), gateway.BuyRequest{Country: "us", Service: "tg", Strategy: "random"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first[plan.Candidates[0].Platform.Code]++
+		}
+		// Weights 1, 1, 8: c first about 80% of the time, a and b ~10% each.
+		if first["c"] < 280 || first["c"] > 360 || first["a"] < 15 || first["b"] < 15 {
+			t.Fatalf("first choices %v; want about 40/40/320", first)
+		}
+		id := e.buy(keyA, "service", "tg", "country", "187", "strategy", "random")
+		if p := e.order(id).Platform; p == "" {
+			t.Fatal("no platform recorded")
+		}
+	})
+
+	t.Run("tenant default and unknown strategy", func(t *testing.T) {
+		if _, b := e.legacy(keyA, "action", "getNumber", "service", "tg", "country", "187", "strategy", "cheapest"); b != "BAD_STRATEGY" {
+			t.Fatalf("unknown strategy = %q; want BAD_STRATEGY", b)
+		}
+	})
+
+	t.Run("max price leaves out dearer platforms", func(t *testing.T) {
+		plan, err := e.g.Recommend(context.Background(), e.tenantA(), gateway.BuyRequest{Country: "us", Service: "tg", Strategy: "priority",
+			MaxPrice: adapters.Money{Micros: 500_000, Currency: "USD"}})
+		if err != nil || codes(plan) != "b,c" {
+			t.Fatalf("plan %s, %v; want b,c (a costs 0.90)", codes(plan), err)
+		}
+		if _, b := e.legacy(keyA, "action", "getNumber", "service", "tg", "country", "187", "maxPrice", "0.20"); b != "WRONG_MAX_PRICE:0.30" {
+			t.Fatalf("below every offer = %q; want WRONG_MAX_PRICE:0.30 (the lowest)", b)
+		}
+	})
+
+	t.Run("pinned platform, with and without failover", func(t *testing.T) {
+		e.sims["a"].Market.SetStock("us", "ok", 0) // cached offers will still show stock: the buy fails
+		e.sims["b"].Market.SetStock("us", "ok", 10)
+		e.sims["c"].Market.SetStock("us", "ok", 10)
+		if _, b := e.legacy(keyA, "action", "getNumber", "service", "ok", "country", "187", "platform", "a"); b != "NO_NUMBERS" {
+			// a's offers are fresh (first look): it is left out, so NO_NUMBERS without a call.
+			t.Fatalf("pinned to a without stock = %q; want NO_NUMBERS", b)
+		}
+		id := e.buy(keyA, "service", "ok", "country", "187", "platform", "a", "failover", "1")
+		if p := e.order(id).Platform; p == "a" {
+			t.Fatalf("pinned with failover bought from %s; want another platform", p)
+		}
+	})
+}

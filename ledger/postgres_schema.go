@@ -1,0 +1,113 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// postgresMigrations[i] takes the schema from version i to i+1; applied
+// versions are rows of schema_version. Append new steps; never edit a
+// shipped one.
+//
+// The columns follow the SQLite schema (see sqliteMigrations for why):
+// money is BIGINT micro-units plus a TEXT currency, times are BIGINT unix
+// milliseconds UTC with 0 for "none", and codes are a JSON array. The codes
+// column is json, not jsonb: json keeps the text exactly as written, while
+// jsonb refuses the \u0000 escape, which an SMS from a misbehaving platform
+// could carry, and a refused Update would fail that order's every poll.
+// Statistics reach codes with json_array_elements.
+//
+// lease_owner and lease_until (unix ms) belong to Claim: an order is leased
+// while lease_owner is not empty and lease_until > now.
+var postgresMigrations = []string{
+	// 1: orders.
+	`CREATE TABLE orders (
+		id                  BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		tenant              TEXT    NOT NULL,
+		platform            TEXT    NOT NULL,
+		upstream_id         TEXT    NOT NULL DEFAULT '',
+		phone               TEXT    NOT NULL DEFAULT '',
+		country             TEXT    NOT NULL DEFAULT '',
+		service             TEXT    NOT NULL DEFAULT '',
+		operator            TEXT    NOT NULL DEFAULT '',
+		price_micros        BIGINT  NOT NULL DEFAULT 0,
+		price_currency      TEXT    NOT NULL DEFAULT '',
+		base_price_micros   BIGINT  NOT NULL DEFAULT 0,
+		base_price_currency TEXT    NOT NULL DEFAULT '',
+		state               TEXT    NOT NULL,
+		codes               JSON    NOT NULL DEFAULT '[]',
+		codes_seen          INTEGER NOT NULL DEFAULT 0,
+		created_at          BIGINT  NOT NULL DEFAULT 0,
+		updated_at          BIGINT  NOT NULL DEFAULT 0,
+		expires_at          BIGINT  NOT NULL DEFAULT 0,
+		next_poll_at        BIGINT  NOT NULL DEFAULT 0,
+		idempotency_key     TEXT    NOT NULL DEFAULT '',
+		lease_owner         TEXT    NOT NULL DEFAULT '',
+		lease_until         BIGINT  NOT NULL DEFAULT 0
+	);
+	CREATE UNIQUE INDEX orders_tenant_idempotency_key ON orders (tenant, idempotency_key) WHERE idempotency_key <> '';
+	CREATE INDEX orders_state_next_poll_at ON orders (state, next_poll_at);
+	CREATE INDEX orders_tenant_id ON orders (tenant, id);`,
+}
+
+// migrateLockKey is the first key of the advisory lock that serialises
+// migrations; the second is a hash of the schema name, so that instances
+// migrating different schemas do not wait for each other.
+const migrateLockKey int32 = 0x736d7367 // "smsg"
+
+// migratePostgres brings the schema to len(postgresMigrations), creating
+// the schema itself when it is named and missing.
+//
+// Several instances may start at once. Each runs its migration in one
+// transaction that first takes a transaction-scoped advisory lock; the
+// others wait for it, and then (READ COMMITTED takes a fresh snapshot per
+// statement) see the version it committed and have nothing left to do.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(nullif($2, ''), current_schema(), '')))",
+			migrateLockKey, schema); err != nil {
+			return fmt.Errorf("cannot lock schema for migration: %w", err)
+		}
+		if schema != "" {
+			// Checked first rather than CREATE SCHEMA IF NOT EXISTS, which
+			// needs the CREATE privilege on the database even when the
+			// schema exists.
+			var exists bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
+				return fmt.Errorf("cannot look up schema %q: %w", schema, err)
+			}
+			if !exists {
+				if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+					return fmt.Errorf("cannot create schema %q: %w", schema, err)
+				}
+			}
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+			version    INTEGER     PRIMARY KEY,
+			applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("cannot create schema_version: %w", err)
+		}
+		var version int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&version); err != nil {
+			return fmt.Errorf("cannot read schema version: %w", err)
+		}
+		if version > len(postgresMigrations) {
+			return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(postgresMigrations))
+		}
+		for v := version; v < len(postgresMigrations); v++ {
+			// No arguments: pgx sends it as a simple query, which may hold
+			// several statements.
+			if _, err := tx.Exec(ctx, postgresMigrations[v]); err != nil {
+				return fmt.Errorf("cannot migrate schema to version %d: %w", v+1, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_version (version) VALUES ($1)", v+1); err != nil {
+				return fmt.Errorf("cannot record schema version %d: %w", v+1, err)
+			}
+		}
+		return nil
+	})
+}
