@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -245,3 +246,18 @@ func (e *env) statusIs(key, id, want string) {
 }
 
 func ledgerFilter(platform string) ledger.Filter { return ledger.Filter{Platform: platform} }
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// pollerCaughtUp kicks the poller until no order is due at the current
+// simulated time (all polled and rescheduled).
+func (e *env) pollerCaughtUp() {
+	e.t.Helper()
+	e.eventually("poller caught up", func() bool {
+		due, err := e.store.Due(context.Background(), e.clock.Now(), 1)
+		return err == nil && len(due) == 0
+	})
+}

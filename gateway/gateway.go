@@ -18,6 +18,9 @@ import (
 	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/ledger"
+	"smsgate/limits"
+
+	"github.com/dgraph-io/ristretto/v2"
 )
 
 // Platform is one configured upstream as the gateway routes to it.
@@ -36,14 +39,54 @@ type Platform struct {
 	// BalanceAlert: alert when the balance (platform currency, micro-units)
 	// falls below it; 0 = never.
 	BalanceAlert int64
+	// Rate is the outbound requests/s to the platform (every call: buys,
+	// polls, health checks); <= 0 unlimited.
+	Rate float64
+	// MaxActive caps the platform's concurrent active orders; 0 unlimited.
+	MaxActive int
 
 	breaker *breaker.Breaker // set by New
 	limiter outboundLimiter  // nil = unlimited
 	buys    buyTracker       // purchases in flight, for reconciliation
 }
 
-// outboundLimiter says whether a platform may be sent another request now.
-type outboundLimiter interface{ Ready() bool }
+// outboundLimiter says whether a platform may be sent another request now
+// (Ready peeks; Take spends a token).
+type outboundLimiter interface {
+	Ready() bool
+	Take() bool
+}
+
+// platformLimiter is a platform's outbound token bucket.
+type platformLimiter struct {
+	rates limits.Rates
+	key   string
+	rate  float64
+}
+
+func (l platformLimiter) burst() int {
+	if l.rate < 1 {
+		return 1
+	}
+	return int(l.rate)
+}
+
+func (l platformLimiter) Ready() bool {
+	if l.rate <= 0 {
+		return true
+	}
+	if pk, ok := l.rates.(interface {
+		Peek(string, float64, int) bool
+	}); ok {
+		return pk.Peek(l.key, l.rate, l.burst())
+	}
+	return true
+}
+
+func (l platformLimiter) Take() bool {
+	ok, _ := l.rates.Allow(l.key, l.rate, l.burst())
+	return ok
+}
 
 // Options build a Gateway.
 type Options struct {
@@ -60,6 +103,10 @@ type Options struct {
 	// Reconcile is how long after an unknown purchase outcome the gateway
 	// keeps looking for the number on the platform; default 10m.
 	Reconcile time.Duration
+	// Rates and Caps hold tenant and platform limits; default in-memory
+	// (one instance). Several instances pass shared ones.
+	Rates limits.Rates
+	Caps  limits.Caps
 }
 
 // Gateway is the order service behind every front end.
@@ -88,6 +135,11 @@ type Gateway struct {
 
 	bg      sync.WaitGroup // background work (orphan cancels, reconciliation)
 	claimed claims         // upstream orders owned but maybe not yet in the ledger
+
+	rates   limits.Rates
+	caps    limits.Caps
+	waiters waiters                               // long-polling clients by order
+	orders  *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
 }
 
 // New wires a Gateway; it does not start the poller (Start does).
@@ -115,8 +167,22 @@ func New(o Options) (*Gateway, error) {
 	if o.Reconcile <= 0 {
 		o.Reconcile = 10 * time.Minute
 	}
+	if o.Rates == nil {
+		o.Rates = limits.NewBuckets(o.Clock)
+	}
+	if o.Caps == nil {
+		o.Caps = limits.NewCounters()
+	}
 	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
-		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: newMetrics(), stats: newStats(o.Clock)}
+		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: newMetrics(), stats: newStats(o.Clock),
+		rates: o.Rates, caps: o.Caps}
+	if _, shared := o.Store.(ledger.Leaser); !shared {
+		// One instance owns the ledger: it can serve order reads from memory,
+		// since every write goes through it.
+		if g.orders, err = newOrderCache(); err != nil {
+			return nil, err
+		}
+	}
 	g.alerts = newAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
 	if g.cache, err = newCache(o.Clock, g.metrics); err != nil {
 		return nil, err
@@ -144,7 +210,8 @@ func New(o Options) (*Gateway, error) {
 			Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
 			HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged,
 		})
-		p.Adapter = &guarded{code: code, inner: p.Adapter, b: p.breaker, m: g.metrics, onAuth: func(err error) {
+		p.limiter = platformLimiter{rates: g.rates, key: platformKey(code), rate: p.Rate}
+		p.Adapter = &guarded{code: code, inner: p.Adapter, b: p.breaker, m: g.metrics, limit: p.limiter, onAuth: func(err error) {
 			g.alerts.raise("auth", code, "platform refused our credentials: "+err.Error())
 		}}
 		b := p.breaker
@@ -189,6 +256,7 @@ func (g *Gateway) breakerChanged(c breaker.Change) {
 // orders seed the delivery statistics.
 func (g *Gateway) Start(ctx context.Context) {
 	g.seedStats(ctx)
+	g.seedCaps(ctx)
 	g.alerts.run(ctx)
 	g.health.run(ctx)
 	g.poller.start(ctx)
@@ -218,6 +286,33 @@ func (g *Gateway) Health(code string) (Health, bool) {
 
 // CheckHealth runs a health check of every platform now (tests, admin).
 func (g *Gateway) CheckHealth(ctx context.Context) { g.health.checkAll(ctx) }
+
+// seedCaps counts the ledger's active orders per tenant and platform, so
+// caps hold across a restart.
+func (g *Gateway) seedCaps(ctx context.Context) {
+	list, err := g.store.List(ctx, ledger.Filter{ActiveOnly: true})
+	if err != nil {
+		g.log.Warn("cannot count active orders", zap.Error(err))
+		return
+	}
+	counts := map[string]int{}
+	for _, o := range list {
+		counts[tenantKey(o.Tenant)]++
+		counts[platformKey(o.Platform)]++
+	}
+	for _, t := range g.cfg.Tenants {
+		g.caps.Set(tenantKey(t.Name), counts[tenantKey(t.Name)])
+	}
+	for _, p := range g.platforms {
+		g.caps.Set(platformKey(p.Code), counts[platformKey(p.Code)])
+	}
+}
+
+// AllowRequest spends one of the tenant's request tokens; when none is
+// left it says how long until one is.
+func (g *Gateway) AllowRequest(t *Tenant) (bool, time.Duration) {
+	return g.rates.Allow(tenantKey(t.Name), t.Rate, max(1, int(t.Rate)))
+}
 
 // seedStats loads recent ended orders into the delivery statistics.
 func (g *Gateway) seedStats(ctx context.Context) {
@@ -265,6 +360,15 @@ var ErrBadPlatform = errors.New("unknown or forbidden platform")
 
 // ErrDuplicateOrder: a purchase reused an idempotency key.
 var ErrDuplicateOrder = errors.New("order id already used")
+
+// ErrTenantActiveLimit: the tenant holds its maximum of active orders.
+var ErrTenantActiveLimit = errors.New("tenant active-order limit reached")
+
+// ErrTenantRateLimit: the tenant sends more requests per second than allowed.
+var ErrTenantRateLimit = errors.New("tenant request rate limit")
+
+func tenantKey(name string) string   { return "tenant:" + name }
+func platformKey(code string) string { return "platform:" + code }
 
 // Kick makes the poller look for due orders now instead of at its next tick.
 func (g *Gateway) Kick() { g.poller.wake() }

@@ -14,6 +14,10 @@ import (
 // platform was not called, so it is safe to try another one.
 var errBreakerOpen = fmt.Errorf("%w: %w", breaker.ErrOpen, adapters.ErrUnavailable)
 
+// errRateLimited: our own outbound limit for the platform held the call
+// back; the platform was not called, so another one may be tried.
+var errRateLimited = fmt.Errorf("outbound rate limit: %w", adapters.ErrUnavailable)
+
 // guarded puts a platform's breaker and metrics around every call of its
 // adapter. It is itself an adapters.Platform, so the order service and the
 // poller need not know about either.
@@ -22,6 +26,7 @@ type guarded struct {
 	inner adapters.Platform
 	b     *breaker.Breaker
 	m     *Metrics
+	limit outboundLimiter
 	// onAuth is told when the platform refuses our credentials (an alert).
 	onAuth func(err error)
 }
@@ -32,6 +37,11 @@ func (g *guarded) Code() string { return g.code }
 
 // run asks the breaker, calls f and reports the classified result.
 func (g *guarded) run(op string, f func() error) error {
+	if g.limit != nil && !g.limit.Take() {
+		// Over our outbound rate: the platform was not called (not a fault).
+		g.m.upstream(g.code, op, "rate_limited", 0)
+		return fmt.Errorf("%s %s: %w", g.code, op, errRateLimited)
+	}
 	done, err := g.b.Allow()
 	if err != nil {
 		g.m.upstream(g.code, op, "breaker_open", 0)

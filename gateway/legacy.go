@@ -48,6 +48,8 @@ func (l legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokOrderExists, Err: err}
 	case errors.Is(err, ErrBadPlatform):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_PLATFORM", Err: err}
+	case errors.Is(err, ErrTenantActiveLimit):
+		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokChannelsLimit, Err: err}
 	case errors.Is(err, ErrBadStrategy):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_STRATEGY", Err: err}
 	case err != nil:

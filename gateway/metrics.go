@@ -51,7 +51,7 @@ func (m *Metrics) request(api, action, result string) {
 
 func (m *Metrics) upstream(platform, op, result string, seconds float64) {
 	m.counter(seriesKey{"up", platform, op, result}, `smsgate_upstream_calls_total{platform=%q,op=%q,result=%q}`).Inc()
-	if result != "breaker_open" {
+	if result != "breaker_open" && result != "rate_limited" {
 		m.histogram(seriesKey{"uph", platform, op, ""}, `smsgate_upstream_call_duration_seconds{platform=%q,op=%q}`).Update(seconds)
 	}
 }

@@ -41,11 +41,26 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			return ledger.Order{}, fmt.Errorf("cannot check order id: %w", err)
 		}
 	}
+	// The tenant's active-order cap: a slot is taken now and given back when
+	// the order ends (or at once if nothing is bought).
+	if !g.caps.TryAcquire(tenantKey(t.Name), t.MaxActive) {
+		return ledger.Order{}, ErrTenantActiveLimit
+	}
+	bought := false
+	defer func() {
+		if !bought {
+			g.caps.Release(tenantKey(t.Name))
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Routing.Deadline)
 	defer cancel()
 	plan, err := g.plan(ctx, t, r)
 	if err != nil {
 		return ledger.Order{}, err
+	}
+	buy := func(o ledger.Order, err error) (ledger.Order, error) {
+		bought = err == nil
+		return o, err
 	}
 	var errs []error
 	for i, c := range plan.Candidates {
@@ -56,6 +71,17 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 		p := c.Platform
 		if i > 0 {
 			g.metrics.failover(plan.Candidates[i-1].Platform.Code)
+		}
+		if !g.caps.TryAcquire(platformKey(p.Code), p.MaxActive) {
+			errs = append(errs, fmt.Errorf("%s: at its active-order cap: %w", p.Code, adapters.ErrNoNumbers))
+			continue
+		}
+		platformSlot := true
+		releasePlatform := func() {
+			if platformSlot {
+				g.caps.Release(platformKey(p.Code))
+				platformSlot = false
+			}
 		}
 		req := adapters.BuyRequest{Country: r.Country, Service: r.Service, Operator: r.Operator}
 		if r.MaxPrice.Micros > 0 {
@@ -74,7 +100,11 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
 			p.buys.finish(ticket)
 			g.metrics.routed(plan.Strategy, p.Code)
-			return g.record(ctx, t, r, p, pur)
+			o, err := buy(g.record(ctx, t, r, p, pur))
+			if err != nil {
+				releasePlatform()
+			}
+			return o, err
 		}
 		p.buys.finish(ticket)
 		errs = append(errs, err)
@@ -83,14 +113,16 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			g.log.Warn("purchase outcome unknown; reconciling before any other platform",
 				zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
 			o, found, rerr := g.reconcile(ctx, t, r, p)
-			if found || rerr != nil {
-				if rerr != nil {
-					return ledger.Order{}, rerr
-				}
-				return o, nil
+			if found && rerr == nil {
+				return buy(o, nil)
+			}
+			releasePlatform()
+			if rerr != nil {
+				return ledger.Order{}, rerr
 			}
 			continue
 		}
+		releasePlatform()
 		if !adapters.Retryable(err) {
 			break
 		}
@@ -127,6 +159,7 @@ func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platfo
 		}
 		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
 	}
+	g.cacheOrder(&o)
 	g.dropBalance(p)
 	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
 		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
@@ -197,7 +230,7 @@ func (g *Gateway) combine(errs []error, currency string) error {
 // Order returns the tenant's order; another tenant's id is ErrNoActivation,
 // exactly like an unknown one.
 func (g *Gateway) Order(ctx context.Context, t *Tenant, id int64) (ledger.Order, error) {
-	o, err := g.store.Get(ctx, id)
+	o, err := g.readOrder(ctx, id)
 	if errors.Is(err, ledger.ErrNotFound) || (err == nil && o.Tenant != t.Name) {
 		return ledger.Order{}, adapters.ErrNoActivation
 	}
@@ -263,26 +296,50 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 		return o, err
 	}
 	if next != o.State {
+		prev := o.State
 		o.State = next
 		o.UpdatedAt = g.now().UTC()
-		if !next.Active() {
-			g.stats.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
-		}
 		if next.Active() {
 			o.NextPollAt = o.UpdatedAt.Add(p.PollInterval)
 			o.CodesSeen = len(o.Codes)
 		} else {
 			o.NextPollAt = time.Time{}
 		}
-		if err := g.store.Update(ctx, &o); err != nil {
+		if err := g.save(ctx, &o, prev); err != nil {
 			return o, fmt.Errorf("cannot record status: %w", err)
 		}
-		if next == adapters.StateCancelled {
-			g.dropBalance(p)
-		}
+		g.notify(o.ID)
 		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
 	}
 	return o, nil
+}
+
+// save writes an order (its lock held) to the ledger and the read cache.
+// When it just ended (prev active, now not) its tenant's and platform's
+// active-order slots are released, the delivery statistics learn the
+// outcome, and a refund makes the cached balance stale.
+func (g *Gateway) save(ctx context.Context, o *ledger.Order, prev adapters.State) error {
+	if err := g.store.Update(ctx, o); err != nil {
+		g.forgetOrder(o.ID)
+		return err
+	}
+	g.cacheOrder(o)
+	if prev.Active() && !o.State.Active() {
+		g.ended(o)
+	}
+	return nil
+}
+
+// ended is what an order's end releases (called once per order).
+func (g *Gateway) ended(o *ledger.Order) {
+	g.caps.Release(tenantKey(o.Tenant))
+	g.caps.Release(platformKey(o.Platform))
+	g.stats.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
+	if len(o.Codes) == 0 {
+		if p, ok := g.byCode[o.Platform]; ok {
+			g.dropBalance(p) // refunded
+		}
+	}
 }
 
 // applyUpdate merges what a platform reported into the order (o is fresh
@@ -343,12 +400,6 @@ func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, a
 			o.State = adapters.StateExpired
 		}
 		changed = true
-	}
-	if changed && !o.State.Active() {
-		g.stats.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
-		if len(o.Codes) == 0 {
-			g.dropBalance(p) // refunded
-		}
 	}
 	if o.State.Active() {
 		o.NextPollAt = asked.Add(p.PollInterval)

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -15,11 +17,16 @@ import (
 // Poller checks active orders at their platform's poll interval and writes
 // what it learns to the ledger. Clients read the ledger: how often they
 // poll never changes how often the upstream is asked.
+//
+// With a shared ledger (PostgreSQL) each due order is leased to one
+// instance; with SQLite this instance polls everything.
 type Poller struct {
 	g       *Gateway
 	tick    time.Duration // how often the ledger is asked for due orders
 	workers int
 	wakeCh  chan struct{}
+	owner   string        // lease owner id of this instance
+	lease   time.Duration // how long a claimed order stays ours
 
 	mu       sync.Mutex
 	inFlight map[int64]bool // orders being checked now; guarded by mu
@@ -30,15 +37,22 @@ type Poller struct {
 
 func newPoller(g *Gateway) *Poller {
 	tick := 250 * time.Millisecond
+	lease := 30 * time.Second
 	for _, p := range g.platforms {
 		if q := p.PollInterval / 4; q > 0 && q < tick {
 			tick = q
+		}
+		if l := 3 * p.Timeout; l > lease {
+			lease = l
 		}
 	}
 	if tick < 5*time.Millisecond {
 		tick = 5 * time.Millisecond
 	}
-	return &Poller{g: g, tick: tick, workers: 8, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{}}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return &Poller{g: g, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
+		owner: "poller-" + hex.EncodeToString(b), lease: lease}
 }
 
 // wake makes the poller look for due orders now.
@@ -59,8 +73,11 @@ func (p *Poller) start(ctx context.Context) {
 		defer t.Stop()
 		for {
 			// Every round asks the ledger, so orders bought before a restart
-			// resume on their own.
-			p.round(ctx, sem)
+			// (or by an instance that died) resume on their own.
+			full := p.round(ctx, sem)
+			if full {
+				continue // more are due: no pause
+			}
 			select {
 			case <-ctx.Done():
 				p.wg.Wait()
@@ -80,17 +97,43 @@ func (p *Poller) stop() {
 	<-p.done
 }
 
-func (p *Poller) round(ctx context.Context, sem chan struct{}) {
+const pollBatch = 512
+
+// due lists orders to check now: leased to this instance when the ledger
+// is shared.
+func (p *Poller) due(ctx context.Context, now time.Time) ([]ledger.Order, error) {
+	if l, ok := p.g.store.(ledger.Leaser); ok {
+		return l.Claim(ctx, p.owner, now, p.lease, pollBatch)
+	}
+	return p.g.store.Due(ctx, now, pollBatch)
+}
+
+// round dispatches the due orders; it reports whether the batch was full
+// (more may be due at once).
+func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
+	if ctx.Err() != nil {
+		return false
+	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	due, err := p.g.store.Due(qctx, p.g.now().UTC(), 512)
+	due, err := p.due(qctx, p.g.now().UTC())
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
 			p.g.log.Warn("poller cannot list due orders", zap.Error(err))
 		}
-		return
+		return false
 	}
+	dispatched := 0
 	for _, o := range due {
+		pl, ok := p.g.byCode[o.Platform]
+		if !ok {
+			continue
+		}
+		// Over the platform's outbound rate: leave it due for the next
+		// round instead of spending a failed call on it.
+		if pl.limiter != nil && !pl.limiter.Ready() {
+			continue
+		}
 		p.mu.Lock()
 		busy := p.inFlight[o.ID]
 		if !busy {
@@ -104,14 +147,16 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			p.release(o.ID)
-			return
+			return false
 		}
+		dispatched++
 		p.wg.Add(1)
-		go func(id int64) {
-			defer func() { <-sem; p.release(id); p.wg.Done() }()
-			p.check(ctx, id)
-		}(o.ID)
+		go func(o ledger.Order) {
+			defer func() { <-sem; p.release(o.ID); p.wg.Done() }()
+			p.check(ctx, o, pl)
+		}(o)
 	}
+	return len(due) == pollBatch && dispatched > 0
 }
 
 func (p *Poller) release(id int64) {
@@ -121,48 +166,60 @@ func (p *Poller) release(id int64) {
 }
 
 // check polls one order's platform and records the result.
-func (p *Poller) check(ctx context.Context, id int64) {
+func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 	g := p.g
-	o, err := g.store.Get(ctx, id)
-	if err != nil || !o.State.Active() {
-		return
-	}
-	pl, ok := g.byCode[o.Platform]
-	if !ok {
-		return
-	}
 	// The schedule counts from when we asked: an answer that arrives late
 	// must not push the next poll past what the platform said then.
 	asked := g.now().UTC()
 	cctx, cancel := callCtx(ctx, pl)
 	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
 	cancel()
-	mu := g.lock(id)
+	mu := g.lock(o.ID)
 	mu.Lock()
 	defer mu.Unlock()
 	// Re-read under the lock: a client may have finished or cancelled the
 	// order while we were asking the platform.
-	o, gerr := g.store.Get(ctx, id)
+	o, gerr := g.readOrder(ctx, o.ID)
 	if gerr != nil || !o.State.Active() {
 		return
 	}
+	prev := o.State
 	now := g.now().UTC()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
-		g.log.Debug("poll failed", zap.Int64("id", id), zap.String("platform", pl.Code), zap.Error(err))
+		g.log.Debug("poll failed", zap.Int64("id", o.ID), zap.String("platform", pl.Code), zap.Error(err))
 		// Try again at the next interval; the backstop expiry still applies.
-		o.NextPollAt = asked.Add(pl.PollInterval)
-		if !now.Before(o.ExpiresAt.Add(time.Minute)) {
-			g.applyUpdate(&o, pl, updateFromState(o), asked, now)
-		}
-	} else {
-		g.applyUpdate(&o, pl, u, asked, now)
+		u = adapters.Update{State: o.State}
 	}
-	if err := g.store.Update(ctx, &o); err != nil && !errors.Is(err, context.Canceled) {
-		g.log.Warn("poller cannot record update", zap.Int64("id", id), zap.Error(err))
+	codes := len(o.Codes)
+	g.applyUpdate(&o, pl, u, asked, now)
+	if o.State.Active() {
+		o.NextPollAt = asked.Add(g.jitter(pl.PollInterval))
+	}
+	if err := g.save(ctx, &o, prev); err != nil && !errors.Is(err, context.Canceled) {
+		g.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
+		return
+	}
+	if o.State == adapters.StateExpired && prev.Active() && (u.State.Active() || err != nil) {
+		// We ended it by our own lifetime while the platform still had it
+		// open: tell the platform, so it refunds and frees the number.
+		g.bg.Add(1)
+		go func(id string) {
+			defer g.bg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), pl.Timeout)
+			defer cancel()
+			pl.Adapter.Cancel(ctx, id) //nolint:errcheck // best effort
+		}(o.UpstreamID)
+	}
+	if len(o.Codes) != codes || o.State != prev {
+		g.notify(o.ID)
 	}
 }
 
-func updateFromState(o ledger.Order) adapters.Update { return adapters.Update{State: o.State} }
+// jitter spreads polls over ±10% of the interval so orders bought in a
+// burst do not poll in lockstep forever.
+func (g *Gateway) jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*g.random()))
+}

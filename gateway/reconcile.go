@@ -195,8 +195,7 @@ func (g *Gateway) cancelRecorded(p *Platform, id int64) {
 		if err == nil && o.State == adapters.StateWaiting {
 			if err = p.Adapter.Cancel(ctx, o.UpstreamID); err == nil {
 				o.State, o.UpdatedAt, o.NextPollAt = adapters.StateCancelled, g.now().UTC(), time.Time{}
-				err = g.store.Update(ctx, &o)
-				g.dropBalance(p)
+				err = g.save(ctx, &o, adapters.StateWaiting)
 			}
 		}
 		mu.Unlock()

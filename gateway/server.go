@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -68,6 +70,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch path {
 	case smsactivate.Path:
+		if !s.legacyRateOK(ctx) {
+			s.g.metrics.request("legacy", legacyAction(ctx), TokTooManyRequests)
+			return
+		}
 		s.legacy.Handle(ctx)
 		s.g.metrics.request("legacy", legacyAction(ctx), smsactivate.Result(ctx.Response.Body()))
 	case "/metrics":
@@ -90,6 +96,43 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString("not found")
 	}
+}
+
+// TokTooManyRequests answers a legacy request over the tenant's rate. The
+// handler API documents no such token (CHANNELS_LIMIT is about active
+// orders); this one comes with HTTP 429 and Retry-After, which clients that
+// read only the body still see as an error token.
+const TokTooManyRequests = "TOO_MANY_REQUESTS"
+
+// legacyRateOK spends a token of the request's tenant (if the key is
+// known; a bad key is answered by the protocol handler as usual).
+func (s *Server) legacyRateOK(ctx *fasthttp.RequestCtx) bool {
+	key := ctx.QueryArgs().Peek("api_key")
+	if key == nil {
+		key = ctx.PostArgs().Peek("api_key")
+	}
+	t, ok := s.g.tenants.ByKey(string(key))
+	if !ok {
+		return true
+	}
+	allowed, wait := s.g.AllowRequest(t)
+	if allowed {
+		return true
+	}
+	ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+	ctx.Response.Header.Set("Retry-After", retryAfter(wait))
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(TokTooManyRequests)
+	return false
+}
+
+// retryAfter renders a wait as whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	sec := int((d + time.Second - 1) / time.Second)
+	if sec < 1 {
+		sec = 1
+	}
+	return strconv.Itoa(sec)
 }
 
 // legacyAction is the request's action as a metric label: known actions

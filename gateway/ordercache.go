@@ -1,0 +1,53 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/dgraph-io/ristretto/v2"
+
+	"smsgate/ledger"
+)
+
+// The order read cache: legacy clients poll getStatus once a second or
+// faster per order; those reads are answered from memory. Only used when
+// this instance is the ledger's only writer (SQLite): every write goes
+// through save, which refreshes the entry. Entries share no slices with
+// callers: Codes is copied on the way in and out.
+
+func newOrderCache() (*ristretto.Cache[int64, ledger.Order], error) {
+	return ristretto.NewCache(&ristretto.Config[int64, ledger.Order]{
+		NumCounters:        1_000_000,
+		MaxCost:            100_000, // orders
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+}
+
+func cloneOrder(o ledger.Order) ledger.Order {
+	o.Codes = append([]ledger.Code(nil), o.Codes...)
+	return o
+}
+
+func (g *Gateway) cacheOrder(o *ledger.Order) {
+	if g.orders != nil {
+		g.orders.SetWithTTL(o.ID, cloneOrder(*o), 1, g.cfg.Cache.Codes)
+	}
+}
+
+func (g *Gateway) forgetOrder(id int64) {
+	if g.orders != nil {
+		g.orders.Del(id)
+	}
+}
+
+// readOrder reads an order through the cache. A miss is not filled from
+// here: only writers (holding the order's lock) put entries, so a reader
+// can never put back a version older than one just written.
+func (g *Gateway) readOrder(ctx context.Context, id int64) (ledger.Order, error) {
+	if g.orders != nil {
+		if o, ok := g.orders.Get(id); ok {
+			return cloneOrder(o), nil
+		}
+	}
+	return g.store.Get(ctx, id)
+}
