@@ -29,7 +29,7 @@ const (
 // env is a running gateway in front of two simulated platforms, all on
 // loopback, sharing one manual clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *simulator.ManualClock
 	cfg    config.Config
 	sims   map[string]*registry.Sim
@@ -78,7 +78,7 @@ type envOptions struct {
 }
 
 // newEnvWith starts the simulators and a gateway on a fresh ledger file.
-func newEnvWith(t *testing.T, o envOptions) *env {
+func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.codeDelay == 0 {
 		o.codeDelay = 5 * time.Second
@@ -253,11 +253,18 @@ func atoi(s string) int64 {
 }
 
 // pollerCaughtUp kicks the poller until no order is due at the current
-// simulated time (all polled and rescheduled).
+// simulated time (all polled and rescheduled); generous, for -race on a
+// busy machine.
 func (e *env) pollerCaughtUp() {
 	e.t.Helper()
-	e.eventually("poller caught up", func() bool {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
 		due, err := e.store.Due(context.Background(), e.clock.Now(), 1)
-		return err == nil && len(due) == 0
-	})
+		if err == nil && len(due) == 0 {
+			return
+		}
+		e.g.Kick()
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.t.Fatal("poller did not catch up in 60 s")
 }

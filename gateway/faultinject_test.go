@@ -55,8 +55,10 @@ func faultEnv(t *testing.T, hookURL string) *env {
 		codeDelay: -1,
 		config: func(c *config.Config) {
 			threePlatforms(c)
+			// Timeouts leave room for -race on a busy 2-core machine: a
+			// healthy platform must never look slow here.
 			for i := range c.Platforms {
-				c.Platforms[i].Timeout = 300 * time.Millisecond
+				c.Platforms[i].Timeout = time.Second
 			}
 			c.Breaker.ConsecutiveFailures = 3
 			c.Breaker.OpenTimeout = 300 * time.Millisecond
@@ -125,7 +127,7 @@ func TestFailoverUnderFaults(t *testing.T) {
 		faults simulator.Faults
 	}{
 		{"a down", simulator.Faults{Outage: true}},
-		{"a slow", simulator.Faults{Latency: 2 * time.Second}},
+		{"a slow", simulator.Faults{Latency: 3 * time.Second}},
 		{"a garbage", simulator.Faults{Garbage: true}},
 	}
 	healthy := e.load(6, forAbout(500*time.Millisecond))
@@ -136,8 +138,8 @@ func TestFailoverUnderFaults(t *testing.T) {
 	for i, ph := range phases {
 		// The fault: clients keep getting numbers, from b.
 		a.SetFaults(ph.faults)
-		before := buyAttempts(e, "a")
-		r := e.load(6, forAbout(700*time.Millisecond))
+		before, opened := buyAttempts(e, "a"), transitions(e, "a", "open")
+		r := e.load(6, forAbout(time.Second))
 		reached := buyAttempts(e, "a") - before
 		t.Logf("phase %-12s routed %v, client errors %d, purchase calls that reached a: %v", ph.name, r.byPlatform, len(r.errors), reached)
 		if len(r.errors) > 0 {
@@ -146,13 +148,13 @@ func TestFailoverUnderFaults(t *testing.T) {
 		if r.byPlatform["b"] == 0 {
 			t.Errorf("phase %s routed %v; want failover to b", ph.name, r.byPlatform)
 		}
-		// The breaker opened within the configured 3 failures: only a few
-		// calls reached a, not one per client request.
-		if reached < 1 || reached > 8 {
-			t.Errorf("phase %s: %v purchase calls reached a for %d requests; want the breaker to stop them after 3", ph.name, reached, r.byPlatform["b"])
+		// The breaker opened during the phase, within the configured 3
+		// failures: only a few calls reached a, not one per client request.
+		if transitions(e, "a", "open") <= opened {
+			t.Errorf("phase %s: a's breaker did not open", ph.name)
 		}
-		if got := transitions(e, "a", "open"); got < float64(i+1) {
-			t.Errorf("phase %s: a's breaker opened %v times in all; want at least %d", ph.name, got, i+1)
+		if reached > 8 {
+			t.Errorf("phase %s: %v purchase calls reached a for %d requests; want the breaker to stop them after 3", ph.name, reached, r.byPlatform["b"])
 		}
 		if h := e.api("/api/sms/platforms/a/health"); !strings.Contains(h, `"breaker":"open"`) && !strings.Contains(h, `"breaker":"half-open"`) {
 			t.Errorf("phase %s: health of a %s; want its breaker open", ph.name, h)
@@ -172,9 +174,7 @@ func TestFailoverUnderFaults(t *testing.T) {
 		if back.byPlatform["a"] == 0 || len(back.errors) > 0 {
 			t.Fatalf("after %s: routed %v with %d errors; want traffic back on a", ph.name, back.byPlatform, len(back.errors))
 		}
-		if got := transitions(e, "a", "closed"); got < float64(i+1) {
-			t.Errorf("after %s: a's breaker closed %v times; want %d", ph.name, got, i+1)
-		}
+		waitFor(t, func() bool { return transitions(e, "a", "closed") >= float64(i+1) })
 	}
 	if transitions(e, "a", "half-open") < 3 {
 		t.Errorf("a's breaker half-opened %v times; want a probe after each outage", transitions(e, "a", "half-open"))

@@ -44,7 +44,10 @@ func TestPollingStorm(t *testing.T) {
 		seen = map[string]time.Time{} // id → simulated time a client first saw STATUS_OK
 		stop = make(chan struct{})
 		wg   sync.WaitGroup
+		once sync.Once
 	)
+	halt := func() { once.Do(func() { close(stop) }); wg.Wait() }
+	defer halt() // clients stop before the gateway does, even on failure
 	for c := 0; c < clients; c++ {
 		mine := ids[c*orders/clients : (c+1)*orders/clients]
 		wg.Add(1)
@@ -80,8 +83,7 @@ func TestPollingStorm(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond) // last polls and client reads land
-	close(stop)
-	wg.Wait()
+	halt()
 
 	calls := sa.Calls("getStatus") - statusBefore
 	limit := int64(orders * (60*time.Second/pollInterval + 2))
