@@ -76,8 +76,13 @@ type Offer struct {
 	Service  string
 	Operator string // "" for the aggregate over operators
 	Price    Money
-	Count    int
+	// Count is the stock; StockUnknown (-1) where the platform publishes
+	// none (the pair is sold, how many is not said).
+	Count int
 }
+
+// StockUnknown is Offer.Count for a platform that publishes no stock.
+const StockUnknown = -1
 
 // Platform is what the gateway needs from an upstream SMS platform. Every
 // method takes a context whose deadline bounds the upstream call; errors are

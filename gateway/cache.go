@@ -57,6 +57,9 @@ func (c *Cache) Get(ctx context.Context, kind, key string, ttl time.Duration, fi
 		// Long life in ristretto: freshness is judged on read, so an entry
 		// past its TTL is still there to serve when the upstream fails.
 		c.rc.SetWithTTL(key, &cacheEntry{value: v, fetched: c.now()}, 1, ttl+c.stale)
+		// A new key's Set is buffered: wait for it, or a request arriving
+		// just after this flight would miss and fill again.
+		c.rc.Wait()
 		return v, nil
 	})
 	if err == nil {

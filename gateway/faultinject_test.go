@@ -318,9 +318,9 @@ func TestLostAnswerIsReconciled(t *testing.T) {
 	for code, s := range e.sims {
 		before[code] = len(s.Market.Active())
 	}
-	// Only the purchase itself is slow: a sells, then answers after 600 ms;
-	// the gateway gives up at 300 ms.
-	e.sims["a"].Market.SetFaults(simulator.Faults{LatencyAfter: 600 * time.Millisecond, Count: 1})
+	// Only the purchase itself is slow: a sells, then answers after 3 s;
+	// the gateway gives up at 1 s.
+	e.sims["a"].Market.SetFaults(simulator.Faults{LatencyAfter: 3 * time.Second, Count: 1})
 	id := e.buy(keyA, "service", "tg", "country", "187")
 	o := e.order(id)
 	if o.Platform != "a" {

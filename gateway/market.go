@@ -16,8 +16,11 @@ import (
 type MergedOffer struct {
 	Country, Service string
 	Price            adapters.Money
-	Count            int
-	Platforms        int // how many platforms sell it
+	// Count is the summed stock of the platforms that publish one: a lower
+	// bound where some platform's stock is unknown.
+	Count     int
+	Platforms int // how many platforms sell it
+	sellable  bool
 }
 
 // Offers merges every usable platform's offers. Platforms that fail are
@@ -63,10 +66,14 @@ func (g *Gateway) Offers(ctx context.Context, t *Tenant, country, service string
 				m = &MergedOffer{Country: o.Country, Service: o.Service, Price: price}
 				merged[k] = m
 			}
-			if o.Count > 0 && (m.Count == 0 || price.Micros < m.Price.Micros) {
-				m.Price = price
+			// The lowest price among the offers that can sell (stock, or
+			// stock unknown); a sold-out offer's price only stands in.
+			if o.Count != 0 && (!m.sellable || price.Micros < m.Price.Micros) {
+				m.Price, m.sellable = price, true
 			}
-			m.Count += o.Count
+			if o.Count > 0 {
+				m.Count += o.Count
+			}
 			m.Platforms++
 		}
 	}

@@ -111,7 +111,7 @@ func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, erro
 			if b, err := g.fx.ToBase(o.Price); err == nil {
 				c.BasePrice = b.Micros
 			}
-			if o.Count <= 0 {
+			if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
 				plan.Skipped[p.Code] = "no stock"
 				noStock++
 				continue

@@ -13,9 +13,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/getsmscode"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsactivate"
 	"smsgate/adapters/smsservice"
+	"smsgate/adapters/smspva"
 )
 
 // Spec is what an adapter needs to reach its platform.
@@ -36,9 +38,34 @@ type kind struct {
 	currency string // the platform's usual account currency
 	client   func(s Spec) (adapters.Platform, error)
 	skin     func(m *simulator.Market, s Spec) (fasthttp.RequestHandler, error)
+	// sim adapts the market config and spec to the platform's own rules
+	// (order lifetime, a login the skin requires); may be nil.
+	sim func(mc *simulator.Config, s *Spec)
 }
 
 var kinds = map[string]kind{
+	"smspva": {
+		currency: smspva.DefaultCurrency,
+		client: func(s Spec) (adapters.Platform, error) {
+			return smspva.New(smspva.Options{Code: s.Code, BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, _ Spec) (fasthttp.RequestHandler, error) { return smspva.NewSkin(m), nil },
+		// Orders close themselves after about 10 minutes there.
+		sim: func(mc *simulator.Config, _ *Spec) { mc.Lifetime = smspva.Lifetime },
+	},
+	"getsmscode": {
+		currency: getsmscode.DefaultCurrency,
+		client: func(s Spec) (adapters.Platform, error) {
+			return getsmscode.New(getsmscode.Options{Code: s.Code, BaseURL: s.URL, User: s.User, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, _ Spec) (fasthttp.RequestHandler, error) { return getsmscode.NewSkin(m), nil },
+		sim: func(mc *simulator.Config, s *Spec) {
+			mc.Lifetime = 10 * time.Minute
+			if s.User == "" {
+				s.User = "sim@example.com" // the protocol logs in by username as well as token
+			}
+		},
+	},
 	"smsservice": {
 		currency: "USD",
 		client: func(s Spec) (adapters.Platform, error) {
@@ -116,6 +143,9 @@ func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
 	mc.Currency = s.Currency
 	if mc.Key == "" {
 		mc.Key = randomKey()
+	}
+	if k.sim != nil {
+		k.sim(&mc, &s)
 	}
 	m := simulator.New(mc)
 	h, err := k.skin(m, s)
