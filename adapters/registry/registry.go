@@ -16,8 +16,8 @@ import (
 	"smsgate/adapters/getsmscode"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsactivate"
-	"smsgate/adapters/smsservice"
 	"smsgate/adapters/smspva"
+	"smsgate/adapters/smsservice"
 )
 
 // Spec is what an adapter needs to reach its platform.
