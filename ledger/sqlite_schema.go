@@ -50,6 +50,16 @@ var sqliteMigrations = []string{
 	CREATE UNIQUE INDEX orders_tenant_idempotency_key ON orders (tenant, idempotency_key) WHERE idempotency_key != '';
 	CREATE INDEX orders_state_next_poll_at ON orders (state, next_poll_at);
 	CREATE INDEX orders_tenant_id ON orders (tenant, id);`,
+	// 2: admin overrides of platform settings (shared with every instance
+	// using this ledger), and the index statistics scan by.
+	`CREATE TABLE platform_overrides (
+		code       TEXT    PRIMARY KEY,
+		enabled    INTEGER,
+		priority   INTEGER,
+		weight     INTEGER,
+		updated_at INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX orders_created_at ON orders (created_at);`,
 }
 
 // migrate brings the schema to len(sqliteMigrations) in one immediate

@@ -77,6 +77,12 @@ type Store interface {
 	// Due returns active orders whose NextPollAt <= now, soonest first, at
 	// most limit of them.
 	Due(ctx context.Context, now time.Time, limit int) ([]Order, error)
+	// Outcomes lists the orders statistics are computed from.
+	Outcomes(ctx context.Context, f OutcomeFilter) ([]Outcome, error)
+	// Overrides returns the admin overrides of platform settings by code.
+	Overrides(ctx context.Context) (map[string]PlatformOverride, error)
+	// SetOverride stores a platform's override (all fields nil removes it).
+	SetOverride(ctx context.Context, code string, o PlatformOverride) error
 	// Close flushes and releases the store.
 	Close() error
 }

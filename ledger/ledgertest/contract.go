@@ -29,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 	t.Run("Due", func(t *testing.T) { testDue(t, open(t)) })
 	t.Run("ConcurrentCreates", func(t *testing.T) { testConcurrentCreates(t, open(t)) })
 	t.Run("CreateCanceledContext", func(t *testing.T) { testCreateCanceled(t, open(t)) })
+	t.Run("Outcomes", func(t *testing.T) { testOutcomes(t, open(t)) })
+	t.Run("Overrides", func(t *testing.T) { testOverrides(t, open(t)) })
 	t.Run("AfterClose", func(t *testing.T) { testAfterClose(t, open(t)) })
 }
 
@@ -751,5 +753,83 @@ func testClaimAfterClose(t *testing.T, s leaserStore) {
 	}
 	if _, err := s.Claim(context.Background(), "a", base, time.Minute, 10); err == nil {
 		t.Errorf("Claim after Close: got nil error")
+	}
+}
+
+// testOutcomes: the statistics source filters by creation range, tenant,
+// platform, country and service, and reports delivery and time-to-code.
+func testOutcomes(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	mk := func(tenant, platform, country string, at time.Time, state adapters.State, codeAfter time.Duration) {
+		o := NewOrder(tenant)
+		o.Platform, o.Country, o.CreatedAt, o.State = platform, country, at, state
+		if codeAfter >= 0 {
+			o.Codes = []ledger.Code{{Code: "1111", Text: "code 1111", ReceivedAt: at.Add(codeAfter)}}
+		}
+		if err := s.Create(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := base.Truncate(24 * time.Hour)
+	mk("a", "p1", "us", day.Add(time.Hour), adapters.StateFinished, 30*time.Second)
+	mk("a", "p2", "us", day.Add(2*time.Hour), adapters.StateCancelled, -1)
+	mk("a", "p1", "gb", day.Add(25*time.Hour), adapters.StateExpired, -1)
+	mk("b", "p1", "us", day.Add(3*time.Hour), adapters.StateFinished, 10*time.Second)
+	got, err := s.Outcomes(ctx, ledger.OutcomeFilter{From: day, To: day.Add(24 * time.Hour), Tenant: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Platform != "p1" || !got[0].Delivered || got[0].TimeToCode != 30*time.Second ||
+		got[1].Delivered || got[1].TimeToCode != -1 || got[1].State != adapters.StateCancelled || got[0].BasePrice != 135_000 {
+		t.Fatalf("outcomes of a on day 1: %+v", got)
+	}
+	if !got[0].CreatedAt.Equal(day.Add(time.Hour)) || got[0].CreatedAt.Location() != time.UTC {
+		t.Fatalf("created at %v", got[0].CreatedAt)
+	}
+	for _, c := range []struct {
+		f    ledger.OutcomeFilter
+		want int
+	}{
+		{ledger.OutcomeFilter{From: day, To: day.Add(48 * time.Hour)}, 4},
+		{ledger.OutcomeFilter{From: day, To: day.Add(48 * time.Hour), Platform: "p1"}, 3},
+		{ledger.OutcomeFilter{From: day, To: day.Add(48 * time.Hour), Country: "gb"}, 1},
+		{ledger.OutcomeFilter{From: day, To: day.Add(48 * time.Hour), Service: "wa"}, 0},
+		{ledger.OutcomeFilter{From: day.Add(24 * time.Hour), To: day.Add(48 * time.Hour)}, 1},
+	} {
+		got, err := s.Outcomes(ctx, c.f)
+		if err != nil || len(got) != c.want {
+			t.Errorf("Outcomes(%+v) = %d, %v; want %d", c.f, len(got), err, c.want)
+		}
+	}
+}
+
+// testOverrides: admin overrides round-trip, replace, and delete.
+func testOverrides(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	off, prio := false, 7
+	if err := s.SetOverride(ctx, "p1", ledger.PlatformOverride{Enabled: &off, Priority: &prio, UpdatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Overrides(ctx)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("overrides = %v, %v", got, err)
+	}
+	o := got["p1"]
+	if o.Enabled == nil || *o.Enabled || o.Priority == nil || *o.Priority != 7 || o.Weight != nil || !o.UpdatedAt.Equal(base.Truncate(time.Millisecond)) {
+		t.Fatalf("override = %+v", o)
+	}
+	w := 3
+	if err := s.SetOverride(ctx, "p1", ledger.PlatformOverride{Weight: &w}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Overrides(ctx)
+	if o := got["p1"]; o.Enabled != nil || o.Priority != nil || o.Weight == nil || *o.Weight != 3 {
+		t.Fatalf("replaced override = %+v", o)
+	}
+	if err := s.SetOverride(ctx, "p1", ledger.PlatformOverride{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.Overrides(ctx); len(got) != 0 {
+		t.Fatalf("after removal: %v", got)
 	}
 }
