@@ -14,9 +14,11 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/adapters/getsmscode"
+	"smsgate/adapters/onlinesim"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsactivate"
 	"smsgate/adapters/smspva"
+	"smsgate/adapters/smsreg"
 	"smsgate/adapters/smsservice"
 )
 
@@ -44,6 +46,20 @@ type kind struct {
 }
 
 var kinds = map[string]kind{
+	"onlinesim": {
+		currency: onlinesim.DefaultCurrency,
+		client: func(s Spec) (adapters.Platform, error) {
+			return onlinesim.New(onlinesim.Options{Code: s.Code, BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, _ Spec) (fasthttp.RequestHandler, error) { return onlinesim.NewSkin(m), nil },
+	},
+	"smsreg": {
+		currency: smsreg.DefaultCurrency,
+		client: func(s Spec) (adapters.Platform, error) {
+			return smsreg.New(smsreg.Options{Code: s.Code, BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, _ Spec) (fasthttp.RequestHandler, error) { return smsreg.NewSkin(m), nil },
+	},
 	"smspva": {
 		currency: smspva.DefaultCurrency,
 		client: func(s Spec) (adapters.Platform, error) {
