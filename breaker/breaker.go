@@ -1,7 +1,8 @@
 // Package breaker keeps one circuit breaker per platform over gobreaker v2:
 // which errors count as failures, an open time that grows with repeated
-// trips (as Envoy's outlier ejection does), and state changes reported in
-// order, outside the breaker's lock.
+// trips (as Envoy's outlier ejection does), state changes reported in
+// order, outside the breaker's lock, and openings shared between gateway
+// instances (shared.go).
 package breaker
 
 import (
@@ -33,6 +34,14 @@ type Settings struct {
 	// OnChange is told every state change, in order, from a goroutine of
 	// the breaker's own (never under its lock). May be nil.
 	OnChange func(Change)
+	// Shared carries openings between gateway instances: this breaker
+	// publishes its own and refuses calls while another instance's is in
+	// force. nil: local only. Its deadlines are wall-clock, so with Shared
+	// set Now must be the wall clock too.
+	Shared Shared
+	// SharedPoll: Shared is read at most this often (in the background;
+	// calls never wait for it); default 200ms.
+	SharedPoll time.Duration
 }
 
 // State is a breaker state: "closed", "half-open" or "open".
@@ -51,6 +60,10 @@ type Change struct {
 	Trips    int           // consecutive trips so far (1 on a first opening)
 	OpenFor  time.Duration // when To is Open: how long it stays open
 	At       time.Time
+	// Shared marks a change of the opening followed from other instances
+	// (Settings.Shared), not of the local breaker: opened elsewhere, probing
+	// here after it passed, closed or reopened by that probe.
+	Shared bool
 }
 
 // Breaker guards one platform. Safe for concurrent use.
@@ -63,9 +76,17 @@ type Breaker struct {
 	trips     int
 	openUntil time.Time
 	closedAt  time.Time
-	changes   chan Change
+	follow    follow // another instance's opening (shared.go)
+
+	changes   chan event
 	closeOnce sync.Once
 	done      chan struct{}
+}
+
+// event is a change on its way to the delivery goroutine.
+type event struct {
+	Change
+	publish bool // an opening found here: share it (Settings.Shared)
 }
 
 // New builds a breaker named after its platform.
@@ -94,7 +115,10 @@ func New(name string, s Settings) *Breaker {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	b := &Breaker{name: name, set: s, changes: make(chan Change, 64), done: make(chan struct{})}
+	if s.SharedPoll <= 0 {
+		s.SharedPoll = 200 * time.Millisecond
+	}
+	b := &Breaker{name: name, set: s, changes: make(chan event, 64), done: make(chan struct{})}
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: uint32(s.HalfOpenRequests),
@@ -132,36 +156,52 @@ func Excluded(err error) bool { return errors.Is(err, context.Canceled) }
 func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
 	now := b.set.Now()
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	c := Change{Name: b.name, From: state(from), To: state(to), At: now}
 	switch to {
 	case gobreaker.StateOpen:
-		if from == gobreaker.StateClosed && !b.closedAt.IsZero() && now.Sub(b.closedAt) > b.set.MaxOpenTimeout {
-			b.trips = 0 // healthy for a long while: start the ejection ladder again
-		}
-		b.trips++
-		d := time.Duration(b.trips) * b.set.OpenTimeout
-		if d > b.set.MaxOpenTimeout {
-			d = b.set.MaxOpenTimeout
-		}
+		d := b.tripLocked(now, from == gobreaker.StateClosed)
 		b.openUntil = now.Add(d)
 		c.OpenFor = d
 	case gobreaker.StateClosed:
 		b.closedAt = now
 	}
 	c.Trips = b.trips
-	b.mu.Unlock()
+	b.emitLocked(c, to == gobreaker.StateOpen)
+}
+
+// tripLocked counts one more trip and returns how long this opening lasts:
+// OpenTimeout × consecutive trips, capped. A trip from the closed state
+// after a long healthy spell starts the ladder again.
+func (b *Breaker) tripLocked(now time.Time, fromClosed bool) time.Duration {
+	if fromClosed && !b.closedAt.IsZero() && now.Sub(b.closedAt) > b.set.MaxOpenTimeout {
+		b.trips = 0
+	}
+	b.trips++
+	return min(time.Duration(b.trips)*b.set.OpenTimeout, b.set.MaxOpenTimeout)
+}
+
+// emitLocked hands a change to the delivery goroutine without blocking
+// (b.mu, and possibly gobreaker's lock, are held).
+func (b *Breaker) emitLocked(c Change, publish bool) {
 	select {
-	case b.changes <- c:
+	case b.changes <- event{c, publish}:
 	default: // a listener this far behind loses changes rather than stall calls
 	}
 }
 
+// deliver publishes this instance's openings and tells OnChange, in order.
+// It is the only place that writes to Shared: never under a lock, never on
+// a caller's path.
 func (b *Breaker) deliver() {
 	for {
 		select {
-		case c := <-b.changes:
+		case e := <-b.changes:
+			if e.publish && b.set.Shared != nil {
+				b.publish(e.At.Add(e.OpenFor))
+			}
 			if b.set.OnChange != nil {
-				b.set.OnChange(c)
+				b.set.OnChange(e.Change)
 			}
 		case <-b.done:
 			return
@@ -185,18 +225,37 @@ func state(s gobreaker.State) State {
 // Allow asks before calling the platform. On success the caller must call
 // done exactly once with the call's classified result, after parsing the
 // answer (a 200 with garbage is a failure). On ErrOpen, do not call.
+//
+// With Settings.Shared it also refuses while another instance's opening is
+// in force, and once that passes lets HalfOpenRequests probes through
+// before the rest, as a local half-open would.
 func (b *Breaker) Allow() (done func(err error), err error) {
+	now := b.set.Now()
 	b.mu.Lock()
-	until := b.openUntil
+	b.pollLocked(now)
+	if now.Before(b.openUntil) {
+		b.mu.Unlock()
+		return nil, ErrOpen
+	}
+	probe, gen, ok := b.admitLocked(now)
 	b.mu.Unlock()
-	if b.set.Now().Before(until) {
+	if !ok {
 		return nil, ErrOpen
 	}
 	d, err := b.cb.Allow()
 	if err != nil {
+		if probe {
+			b.unprobe(gen)
+		}
 		return nil, ErrOpen
 	}
-	return d, nil
+	if !probe {
+		return d, nil
+	}
+	return func(err error) {
+		d(err) // first: a local trip on this result takes over from the probe
+		b.probed(gen, err)
+	}, nil
 }
 
 // Snapshot is a breaker's state for health pages and metrics.
@@ -209,16 +268,27 @@ type Snapshot struct {
 }
 
 // Snapshot reads the state; an open breaker stays "open" until its grown
-// open time passes, whatever gobreaker's own (shorter) timeout says.
+// open time passes, whatever gobreaker's own (shorter) timeout says. An
+// opening followed from another instance reads "open" too, then
+// "half-open" until its probe answers.
 func (b *Breaker) Snapshot() Snapshot {
 	st := state(b.cb.State())
 	cn := b.cb.Counts()
+	now := b.set.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.pollLocked(now)
 	s := Snapshot{State: st, Trips: b.trips, Requests: cn.Requests, Failures: cn.TotalFailures}
-	if b.set.Now().Before(b.openUntil) {
+	if now.Before(b.openUntil) {
 		s.State = Open
 		s.OpenUntil = b.openUntil
+	}
+	switch f := &b.follow; {
+	case f.phase == followOpen && now.Before(f.until):
+		s.State = Open
+		s.OpenUntil = later(s.OpenUntil, f.until)
+	case f.phase != followNone && s.State == Closed:
+		s.State = HalfOpen
 	}
 	return s
 }

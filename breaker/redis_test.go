@@ -1,0 +1,239 @@
+package breaker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"smsgate/limits"
+)
+
+// testRedis returns a client URL for the Redis named by SMSGATE_TEST_REDIS
+// and a fresh key prefix whose keys are deleted when the test ends.
+//
+// The URL relaxes the hot-path timeouts to a second: these tests check
+// what is shared, and on a loaded CI machine 50 ms calls would time out.
+// TestRedisDown covers the hot-path client.
+func testRedis(t *testing.T) (url, prefix string) {
+	t.Helper()
+	addr := os.Getenv("SMSGATE_TEST_REDIS")
+	if addr == "" {
+		t.Skip("needs Redis: run with SMSGATE_TEST_REDIS=127.0.0.1:6379 (CI sets it)")
+	}
+	url = "redis://" + addr + "/0?read_timeout=1s&write_timeout=1s&pool_timeout=1s&dial_timeout=1s"
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix = "smsgate-test:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		rdb := newClient(t, url)
+		ctx := context.Background()
+		if keys, err := rdb.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	return url, prefix
+}
+
+// newClient is one gateway instance's client, closed with the test.
+func newClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	rdb, err := limits.NewRedisClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// TestRedisSharedAcrossInstances: breaker A trips; breaker B, of another
+// instance (own object, own Redis client), refuses within SharedPoll and
+// reports open; when the opening passes, each probes once and closes.
+func TestRedisSharedAcrossInstances(t *testing.T) {
+	url, prefix := testRedis(t)
+	const poll = 100 * time.Millisecond
+	open := 500 * time.Millisecond
+	var changesB changes
+	a := New("plat", Settings{ConsecutiveFailures: 1, OpenTimeout: open, Shared: NewRedisShared(newClient(t, url), prefix), SharedPoll: poll})
+	defer a.Close()
+	b := New("plat", Settings{ConsecutiveFailures: 1, OpenTimeout: open, Shared: NewRedisShared(newClient(t, url), prefix), SharedPoll: poll, OnChange: changesB.add})
+	defer b.Close()
+	if err := call(t, b, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	call(t, a, unavailable)
+	tripped := time.Now()
+	until := a.Snapshot().OpenUntil
+	var took time.Duration
+	for {
+		done, err := b.Allow()
+		if errors.Is(err, ErrOpen) {
+			took = time.Since(tripped)
+			break
+		}
+		done(nil)
+		if time.Since(tripped) > 2*time.Second {
+			t.Fatal("B never refused")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("B refused %s after A tripped (SharedPoll %s)", took, poll)
+	if took > poll+250*time.Millisecond {
+		t.Fatalf("B refused %s after A tripped; want within SharedPoll, %s", took, poll)
+	}
+	s := b.Snapshot()
+	if s.State != Open || s.OpenUntil.Sub(until).Abs() > time.Millisecond {
+		t.Fatalf("B: %+v; want open until A's %s", s, until)
+	}
+
+	time.Sleep(time.Until(until) + 5*time.Millisecond)
+	for name, br := range map[string]*Breaker{"A": a, "B": b} {
+		probe, err := br.Allow()
+		if err != nil {
+			t.Fatalf("%s: probe after the opening: %v", name, err)
+		}
+		if err := call(t, br, nil); !errors.Is(err, ErrOpen) {
+			t.Fatalf("%s: a second call while probing = %v; want ErrOpen", name, err)
+		}
+		probe(nil)
+		if err := call(t, br, nil); err != nil {
+			t.Fatalf("%s: after a good probe: %v", name, err)
+		}
+		if s := br.Snapshot(); s.State != Closed {
+			t.Fatalf("%s: after a good probe: %s", name, s.State)
+		}
+	}
+	first := changesB.wait(t, 1)[0]
+	if first.OpenFor <= 0 || first.OpenFor > open {
+		t.Fatalf("B followed an opening of %s; want at most A's %s", first.OpenFor, open)
+	}
+	wantChanges(t, &changesB,
+		Change{From: Closed, To: Open, Shared: true, OpenFor: first.OpenFor},
+		Change{From: Open, To: HalfOpen, Shared: true},
+		Change{From: HalfOpen, To: Closed, Shared: true})
+}
+
+// TestRedisSharedKey: the key's format and expiry, and a shorter opening
+// never replaces a longer one.
+func TestRedisSharedKey(t *testing.T) {
+	url, prefix := testRedis(t)
+	rdb := newClient(t, url)
+	sh := NewRedisShared(rdb, prefix)
+	ctx := context.Background()
+	if u, err := sh.OpenUntil(ctx, "p"); err != nil || !u.IsZero() {
+		t.Fatalf("nothing published: %s, %v; want zero, nil", u, err)
+	}
+	long := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+	for _, until := range []time.Time{long, long.Add(-30 * time.Second), time.Now().Add(-time.Second)} {
+		if err := sh.PublishOpen(ctx, "p", until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u, err := sh.OpenUntil(ctx, "p"); err != nil || !u.Equal(long) {
+		t.Fatalf("open until %s, %v; want the longest, %s", u, err, long)
+	}
+	v, _ := rdb.Get(ctx, prefix+"breaker:p").Int64()
+	ttl, _ := rdb.PTTL(ctx, prefix+"breaker:p").Result()
+	if v != long.UnixMilli() || ttl <= 59*time.Second || ttl > time.Minute {
+		t.Fatalf("key %d, ttl %s; want %d (unix ms), about a minute", v, ttl, long.UnixMilli())
+	}
+	if err := sh.PublishOpen(ctx, "q", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rdb.Exists(ctx, prefix+"breaker:q").Result(); n != 0 {
+		t.Fatal("an opening already over was written")
+	}
+}
+
+// TestRedisDown needs no Redis: with the hot-path client pointed at a
+// Redis that refuses or hangs, calls are answered from local state at once
+// and a local trip still opens and closes the breaker.
+func TestRedisDown(t *testing.T) {
+	for _, tc := range []struct{ name, addr string }{
+		{"refused", "127.0.0.1:1"},
+		{"hung", hungRedis(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb, err := limits.NewRedisClient(tc.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdb.Close()
+			sh := NewRedisShared(rdb, "x:")
+			base := 20 * time.Millisecond
+			b := New("p", Settings{ConsecutiveFailures: 2, OpenTimeout: base, Shared: sh, SharedPoll: time.Millisecond})
+			defer b.Close()
+
+			var slowest time.Duration
+			timed := func(err error) error {
+				start := time.Now()
+				got := call(t, b, err)
+				slowest = max(slowest, time.Since(start))
+				return got
+			}
+			for i := 0; i < 50; i++ {
+				if err := timed(nil); err != nil {
+					t.Fatalf("call %d with Redis down: %v", i, err)
+				}
+				time.Sleep(time.Millisecond) // let polls run and fail
+			}
+			timed(unavailable)
+			timed(unavailable) // trips; the publication fails in the background
+			if err := timed(nil); !errors.Is(err, ErrOpen) {
+				t.Fatalf("after a local trip with Redis down: %v", err)
+			}
+			if s := b.Snapshot(); s.State != Open {
+				t.Fatalf("snapshot after a local trip: %s", s.State)
+			}
+			time.Sleep(base + 5*time.Millisecond)
+			if err := timed(nil); err != nil {
+				t.Fatalf("probe with Redis down: %v", err)
+			}
+			eventually(t, "redis errors counted", func() bool { return sh.Errors() > 0 })
+			t.Logf("slowest call %s with Redis down; %d redis errors", slowest, sh.Errors())
+			if slowest > time.Second {
+				t.Fatalf("a call took %s with Redis down", slowest)
+			}
+		})
+	}
+}
+
+// hungRedis accepts connections and never answers: a Redis that hangs
+// rather than refuses.
+func hungRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
