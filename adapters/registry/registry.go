@@ -13,10 +13,12 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/fivesim"
 	"smsgate/adapters/getsmscode"
 	"smsgate/adapters/onlinesim"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsactivate"
+	"smsgate/adapters/smsman"
 	"smsgate/adapters/smspva"
 	"smsgate/adapters/smsreg"
 	"smsgate/adapters/smsservice"
@@ -46,6 +48,20 @@ type kind struct {
 }
 
 var kinds = map[string]kind{
+	"fivesim": {
+		currency: "RUB",
+		client: func(s Spec) (adapters.Platform, error) {
+			return fivesim.New(fivesim.Options{Code: s.Code, BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, _ Spec) (fasthttp.RequestHandler, error) { return fivesim.NewSkin(m), nil },
+	},
+	"smsman": {
+		currency: "RUB",
+		client: func(s Spec) (adapters.Platform, error) {
+			return smsman.New(smsman.Options{Code: s.Code, BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout})
+		},
+		skin: func(m *simulator.Market, _ Spec) (fasthttp.RequestHandler, error) { return smsman.NewSkin(m), nil },
+	},
 	"onlinesim": {
 		currency: onlinesim.DefaultCurrency,
 		client: func(s Spec) (adapters.Platform, error) {
