@@ -19,6 +19,7 @@ type Config struct {
 	Routing   Routing    `koanf:"routing"`
 	Breaker   Breaker    `koanf:"breaker"`
 	Health    Health     `koanf:"health"`
+	API       API        `koanf:"api"`
 	Alerts    Alerts     `koanf:"alerts"`
 	FX        FX         `koanf:"fx"`
 	Log       Log        `koanf:"log"`
@@ -85,6 +86,13 @@ type Breaker struct {
 // Health is the periodic platform check.
 type Health struct {
 	Interval time.Duration `koanf:"interval"` // balance + latency check of each platform; default 5m
+}
+
+// API is the unified JSON API.
+type API struct {
+	// MaxWait caps how long a getSmsCode long-poll holds the request;
+	// default 60s.
+	MaxWait time.Duration `koanf:"max_wait"`
 }
 
 // Alerts go to the log, a metric, and optionally a webhook.

@@ -42,6 +42,7 @@ func Defaults() Config {
 			MaxOpenTimeout:      300 * time.Second,
 		},
 		Health: Health{Interval: 5 * time.Minute},
+		API:    API{MaxWait: 60 * time.Second},
 		FX:     FX{BaseCurrency: "USD"},
 		Log:    Log{Level: "info", Format: "console"},
 		Simulator: Simulator{

@@ -104,6 +104,7 @@ func (c *Config) Validate() error {
 		p.add("breaker.max_open_timeout", "must be >= breaker.open_timeout (%s), got %s", c.Breaker.OpenTimeout, c.Breaker.MaxOpenTimeout)
 	}
 	p.positive("health.interval", c.Health.Interval)
+	p.positive("api.max_wait", c.API.MaxWait)
 	if u := c.Alerts.WebhookURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			p.add("alerts.webhook_url", "want an http(s) URL")

@@ -40,6 +40,7 @@ type env struct {
 	cancel context.CancelFunc
 	url    string
 	opts   envOptions
+	oapi   *openAPI // loaded on the first unified call
 }
 
 // testConfig: "sa" (classic SMS-Activate, RUB) first, "hero" (HeroSMS

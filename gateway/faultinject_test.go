@@ -156,7 +156,7 @@ func TestFailoverUnderFaults(t *testing.T) {
 		if reached > 8 {
 			t.Errorf("phase %s: %v purchase calls reached a for %d requests; want the breaker to stop them after 3", ph.name, reached, r.byPlatform["b"])
 		}
-		if h := e.api("/api/sms/platforms/a/health"); !strings.Contains(h, `"breaker":"open"`) && !strings.Contains(h, `"breaker":"half-open"`) {
+		if h := e.apiGet("/api/sms/platforms/a/health"); !strings.Contains(h, `"breaker":"open"`) && !strings.Contains(h, `"breaker":"half-open"`) {
 			t.Errorf("phase %s: health of a %s; want its breaker open", ph.name, h)
 		}
 
@@ -219,8 +219,8 @@ func buyAttempts(e *env, platform string) float64 {
 	return n
 }
 
-// api GETs a unified endpoint as tenant a.
-func (e *env) api(path string) string {
+// apiGet GETs a unified endpoint as tenant a and returns the raw body.
+func (e *env) apiGet(path string) string {
 	e.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.url+path, nil)
 	req.Header.Set("Authorization", "Bearer "+keyA)
@@ -300,7 +300,7 @@ func TestBusinessAnswersDoNotTrip(t *testing.T) {
 		if failed.Load() > 0 || r.byPlatform["b"] == 0 || r.byPlatform["a"] != 0 {
 			t.Fatalf("%s: routed %v, %d errors; want all on b", refusal.name, r.byPlatform, failed.Load())
 		}
-		h := e.api("/api/sms/platforms/a/health")
+		h := e.apiGet("/api/sms/platforms/a/health")
 		if !strings.Contains(h, `"breaker":"closed"`) {
 			t.Fatalf("%s: a's breaker is not closed: %s", refusal.name, h)
 		}
@@ -379,7 +379,7 @@ func TestLowBalanceAlert(t *testing.T) {
 	if n := hook.count("low_balance", "a") + hook.count("low_balance", "c"); n != 0 {
 		t.Fatalf("alerts for platforms without a threshold: %d", n)
 	}
-	h := e.api("/api/sms/platforms/b/health")
+	h := e.apiGet("/api/sms/platforms/b/health")
 	for _, want := range []string{`"state":"up"`, `"balance":"1.00"`, `"currency":"USD"`, `"breaker":"closed"`, `"latencyMs":`} {
 		if !strings.Contains(h, want) {
 			t.Errorf("health %s lacks %s", h, want)

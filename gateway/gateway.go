@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,6 +27,7 @@ import (
 // Platform is one configured upstream as the gateway routes to it.
 type Platform struct {
 	Code         string
+	Name         string // display name; default Code
 	Adapter      adapters.Platform
 	Priority     int // lower first
 	Weight       int
@@ -45,9 +47,31 @@ type Platform struct {
 	// MaxActive caps the platform's concurrent active orders; 0 unlimited.
 	MaxActive int
 
-	breaker *breaker.Breaker // set by New
-	limiter outboundLimiter  // nil = unlimited
-	buys    buyTracker       // purchases in flight, for reconciliation
+	live    atomic.Pointer[Settings] // enabled/priority/weight in force (config + admin override)
+	breaker *breaker.Breaker         // set by New
+	limiter outboundLimiter          // nil = unlimited
+	buys    buyTracker               // purchases in flight, for reconciliation
+}
+
+// Settings are a platform's routing settings that the admin API may
+// change at run time.
+type Settings struct {
+	Enabled  bool `json:"enabled"`
+	Priority int  `json:"priority"`
+	Weight   int  `json:"weight"`
+}
+
+// Current is the platform's settings in force now.
+func (p *Platform) Current() Settings {
+	if s := p.live.Load(); s != nil {
+		return *s
+	}
+	return Settings{Enabled: p.Enabled, Priority: p.Priority, Weight: p.Weight}
+}
+
+// configured is the platform's settings from the configuration.
+func (p *Platform) configured() Settings {
+	return Settings{Enabled: p.Enabled, Priority: p.Priority, Weight: p.Weight}
 }
 
 // outboundLimiter says whether a platform may be sent another request now
@@ -138,6 +162,7 @@ type Gateway struct {
 
 	rates   limits.Rates
 	caps    limits.Caps
+	admin   adminKey
 	waiters waiters                               // long-polling clients by order
 	orders  *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
 }
@@ -176,6 +201,9 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
 		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: newMetrics(), stats: newStats(o.Clock),
 		rates: o.Rates, caps: o.Caps}
+	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
+		return nil, err
+	}
 	if _, shared := o.Store.(ledger.Leaser); !shared {
 		// One instance owns the ledger: it can serve order reads from memory,
 		// since every write goes through it.
@@ -201,6 +229,8 @@ func New(o Options) (*Gateway, error) {
 		if p.Weight <= 0 {
 			p.Weight = 1
 		}
+		cur := p.configured()
+		p.live.Store(&cur)
 		if _, dup := g.byCode[p.Code]; dup {
 			return nil, fmt.Errorf("platform %s configured twice", p.Code)
 		}
@@ -255,6 +285,10 @@ func (g *Gateway) breakerChanged(c breaker.Change) {
 // ends. The poller resumes every active order in the ledger; recent ended
 // orders seed the delivery statistics.
 func (g *Gateway) Start(ctx context.Context) {
+	if _, err := g.applyOverrides(ctx); err != nil {
+		g.log.Warn("cannot read platform overrides", zap.Error(err))
+	}
+	g.refreshOverrides(ctx, 5*time.Second)
 	g.seedStats(ctx)
 	g.seedCaps(ctx)
 	g.alerts.run(ctx)
@@ -343,7 +377,7 @@ func (g *Gateway) lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64
 func (g *Gateway) usable(t *Tenant) []*Platform {
 	out := make([]*Platform, 0, len(g.platforms))
 	for _, p := range g.platforms {
-		if p.Enabled && t.Allows(p.Code) {
+		if p.Current().Enabled && t.Allows(p.Code) {
 			out = append(out, p)
 		}
 	}
@@ -366,6 +400,9 @@ var ErrTenantActiveLimit = errors.New("tenant active-order limit reached")
 
 // ErrTenantRateLimit: the tenant sends more requests per second than allowed.
 var ErrTenantRateLimit = errors.New("tenant request rate limit")
+
+// errBadRequest: the client's request is malformed.
+var errBadRequest = errors.New("bad request")
 
 func tenantKey(name string) string   { return "tenant:" + name }
 func platformKey(code string) string { return "platform:" + code }

@@ -44,7 +44,7 @@ type healthRecord struct {
 func newHealthChecker(g *Gateway, interval time.Duration) *healthChecker {
 	hc := &healthChecker{g: g, interval: interval, state: map[string]*healthRecord{}}
 	for _, p := range g.platforms {
-		hc.state[p.Code] = &healthRecord{h: Health{Platform: p.Code, State: "unknown", Currency: p.Currency, BaseCurrency: g.fx.Base(), Enabled: p.Enabled}, base: -1}
+		hc.state[p.Code] = &healthRecord{h: Health{Platform: p.Code, State: "unknown", Currency: p.Currency, BaseCurrency: g.fx.Base()}, base: -1}
 	}
 	return hc
 }
@@ -68,7 +68,7 @@ func (hc *healthChecker) run(ctx context.Context) {
 func (hc *healthChecker) checkAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, p := range hc.g.platforms {
-		if !p.Enabled {
+		if !p.Current().Enabled {
 			continue
 		}
 		wg.Add(1)
@@ -140,6 +140,7 @@ func (hc *healthChecker) snapshot(p *Platform) Health {
 	hc.mu.Lock()
 	h := hc.state[p.Code].h
 	hc.mu.Unlock()
+	h.Enabled = p.Current().Enabled
 	if p.breaker != nil {
 		s := p.breaker.Snapshot()
 		h.Breaker, h.BreakerTrips = string(s.State), s.Trips

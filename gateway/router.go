@@ -168,7 +168,7 @@ func (g *Gateway) order(plan *Plan, pinned bool) {
 		c := &cs[i]
 		switch plan.Strategy {
 		case "priority":
-			c.Score = float64(c.Platform.Priority)
+			c.Score = float64(c.Platform.Current().Priority)
 		case "price":
 			c.Score = unknown
 			if c.BasePrice >= 0 {
@@ -190,7 +190,7 @@ func (g *Gateway) order(plan *Plan, pinned bool) {
 			}
 		case "random":
 			// Weighted shuffle (Efraimidis–Spirakis): u^(1/w), larger first.
-			c.Score = -math.Pow(g.random(), 1/float64(c.Platform.Weight))
+			c.Score = -math.Pow(g.random(), 1/float64(max(1, c.Platform.Current().Weight)))
 		}
 	}
 	start := 0
@@ -202,7 +202,7 @@ func (g *Gateway) order(plan *Plan, pinned bool) {
 		if rest[i].Score != rest[j].Score {
 			return rest[i].Score < rest[j].Score
 		}
-		return rest[i].Platform.Priority < rest[j].Platform.Priority
+		return rest[i].Platform.Current().Priority < rest[j].Platform.Current().Priority
 	})
 }
 

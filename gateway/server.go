@@ -10,12 +10,14 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"smsgate/adapters/smsactivate"
 )
 
 // Server is the fasthttp front end over a Gateway.
 type Server struct {
+	idem   singleflight.Group // getPhone requests in flight by tenant and Idempotency-Key
 	g      *Gateway
 	legacy *smsactivate.Server
 	srv    *fasthttp.Server
