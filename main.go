@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -24,9 +25,11 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/registry"
 	"smsgate/adapters/simulator"
+	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/gateway"
 	"smsgate/ledger"
+	"smsgate/limits"
 )
 
 // demoKey is the public demo tenant key shipped in gateway.toml. Only this
@@ -57,6 +60,11 @@ func run(path string) error {
 	if err != nil {
 		return err
 	}
+	shared, err := openShared(cfg.Redis)
+	if err != nil {
+		store.Close()
+		return err
+	}
 	plats, sims, err := buildPlatforms(cfg)
 	defer func() {
 		for _, s := range sims {
@@ -67,7 +75,8 @@ func run(path string) error {
 		store.Close()
 		return err
 	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: store, Logger: log})
+	g, err := gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: store, Logger: log,
+		Rates: shared.rates, Caps: shared.caps, Shared: shared.breakers})
 	if err != nil {
 		store.Close()
 		return err
@@ -134,9 +143,39 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 
 func openLedger(c config.Ledger) (ledger.Store, error) {
 	if strings.HasPrefix(c.URL, "postgres://") || strings.HasPrefix(c.URL, "postgresql://") {
-		return nil, errors.New("ledger.url: PostgreSQL ledger is not built yet; use a SQLite file path")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := ledger.OpenPostgres(ctx, c.URL, ledger.PostgresOptions{})
+		if err != nil {
+			// The error never quotes the URL: it may hold a password.
+			return nil, fmt.Errorf("ledger.url: cannot open PostgreSQL: %w", errors.Unwrap(err))
+		}
+		return s, nil
 	}
 	return ledger.OpenSQLite(c.URL, ledger.SQLiteOptions{Synchronous: c.Synchronous})
+}
+
+// sharedState is what several instances share through Redis; all nil
+// (per-instance state) without [redis] url.
+type sharedState struct {
+	rates    limits.Rates
+	caps     limits.Caps
+	breakers breaker.Shared
+}
+
+func openShared(c config.Redis) (sharedState, error) {
+	if c.URL == "" {
+		return sharedState{}, nil
+	}
+	rdb, err := limits.NewRedisClient(c.URL)
+	if err != nil {
+		return sharedState{}, fmt.Errorf("redis.url: %w", err)
+	}
+	return sharedState{
+		rates:    limits.NewRedisRates(rdb, c.Prefix, limits.NewBuckets(nil)),
+		caps:     limits.NewRedisCaps(rdb, c.Prefix, limits.NewCounters()),
+		breakers: breaker.NewRedisShared(rdb, c.Prefix),
+	}, nil
 }
 
 // buildPlatforms builds every configured platform; url = "sim" starts its

@@ -20,6 +20,7 @@ type Config struct {
 	Breaker   Breaker    `koanf:"breaker"`
 	Health    Health     `koanf:"health"`
 	API       API        `koanf:"api"`
+	Redis     Redis      `koanf:"redis"`
 	Alerts    Alerts     `koanf:"alerts"`
 	FX        FX         `koanf:"fx"`
 	Log       Log        `koanf:"log"`
@@ -86,6 +87,15 @@ type Breaker struct {
 // Health is the periodic platform check.
 type Health struct {
 	Interval time.Duration `koanf:"interval"` // balance + latency check of each platform; default 5m
+}
+
+// Redis shares breaker openings and limits between gateway instances.
+type Redis struct {
+	// URL: "redis://host:port/db" or "host:port"; "" = each instance keeps
+	// its own (the default, right for one instance).
+	URL string `koanf:"url"`
+	// Prefix of every key the gateway writes; default "smsgate:".
+	Prefix string `koanf:"prefix"`
 }
 
 // API is the unified JSON API.

@@ -43,6 +43,7 @@ func Defaults() Config {
 		},
 		Health: Health{Interval: 5 * time.Minute},
 		API:    API{MaxWait: 60 * time.Second},
+		Redis:  Redis{Prefix: "smsgate:"},
 		FX:     FX{BaseCurrency: "USD"},
 		Log:    Log{Level: "info", Format: "console"},
 		Simulator: Simulator{

@@ -269,3 +269,5 @@ func (e *env) pollerCaughtUp() {
 	}
 	e.t.Fatal("poller did not catch up in 60 s")
 }
+
+func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }

@@ -389,3 +389,37 @@ func TestLowBalanceAlert(t *testing.T) {
 		t.Errorf("alert metric:\n%s", grep(m, "alerts_total"))
 	}
 }
+
+// TestFinishWhilePlatformDown: a client that has its code and finishes the
+// order while the platform is unreachable gets ACCESS_ACTIVATION; the
+// gateway tells the platform once it answers again.
+func TestFinishWhilePlatformDown(t *testing.T) {
+	e := newEnv(t)
+	id := e.buy(keyA, "service", "tg", "country", "187")
+	e.clock.Advance(5 * time.Second)
+	e.eventually("code", func() bool {
+		_, b := e.legacy(keyA, "action", "getStatus", "id", id)
+		return strings.HasPrefix(b, "STATUS_OK:")
+	})
+	sa := e.sims["sa"].Market
+	sa.SetFaults(simulator.Faults{Outage: true})
+	if _, b := e.legacy(keyA, "action", "setStatus", "id", id, "status", "6"); b != "ACCESS_ACTIVATION" {
+		t.Fatalf("finish with the platform down = %q; want ACCESS_ACTIVATION", b)
+	}
+	if st := e.state(id); st != adapters.StateFinished {
+		t.Fatalf("ledger state %s; want finished", st)
+	}
+	sa.SetFaults(simulator.Faults{})
+	up := atoi(e.order(id).UpstreamID)
+	waitFor(t, func() bool {
+		o, _ := sa.Get(up)
+		return o.State == adapters.StateFinished
+	})
+	// A cancel needs the platform (it is the refund): it still fails while down.
+	id2 := e.buy(keyA, "service", "wa", "country", "16")
+	e.clock.Advance(2 * time.Minute)
+	sa.SetFaults(simulator.Faults{Outage: true})
+	if _, b := e.legacy(keyA, "action", "setStatus", "id", id2, "status", "8"); b != "ERROR_SQL" {
+		t.Fatalf("cancel with the platform down = %q; want ERROR_SQL (try again)", b)
+	}
+}

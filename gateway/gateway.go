@@ -131,6 +131,9 @@ type Options struct {
 	// (one instance). Several instances pass shared ones.
 	Rates limits.Rates
 	Caps  limits.Caps
+	// Shared carries breaker openings between instances (Redis); nil =
+	// each instance's breakers are its own.
+	Shared breaker.Shared
 }
 
 // Gateway is the order service behind every front end.
@@ -238,7 +241,7 @@ func New(o Options) (*Gateway, error) {
 		p.breaker = breaker.New(code, breaker.Settings{
 			ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
 			Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
-			HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged,
+			HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: o.Shared,
 		})
 		p.limiter = platformLimiter{rates: g.rates, key: platformKey(code), rate: p.Rate}
 		p.Adapter = &guarded{code: code, inner: p.Adapter, b: p.breaker, m: g.metrics, limit: p.limiter, onAuth: func(err error) {
@@ -291,6 +294,22 @@ func (g *Gateway) Start(ctx context.Context) {
 	g.refreshOverrides(ctx, 5*time.Second)
 	g.seedStats(ctx)
 	g.seedCaps(ctx)
+	if _, shared := g.store.(ledger.Leaser); shared {
+		// Shared caps (Redis) drift when an instance dies holding slots:
+		// the ledger is the truth, re-counted every minute.
+		go func() {
+			t := time.NewTicker(time.Minute)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					g.seedCaps(ctx)
+				}
+			}
+		}()
+	}
 	g.alerts.run(ctx)
 	g.health.run(ctx)
 	g.poller.start(ctx)

@@ -37,10 +37,25 @@ func (g *guarded) Code() string { return g.code }
 
 // run asks the breaker, calls f and reports the classified result.
 func (g *guarded) run(op string, f func() error) error {
+	return g.runCtx(nil, op, f)
+}
+
+// clientOps are a client's own changes to its order: over the outbound
+// rate they wait for a token (briefly) instead of failing, since nothing
+// else could serve them.
+var clientOps = map[string]bool{"ready": true, "finish": true, "cancel": true, "another": true}
+
+func (g *guarded) runCtx(ctx context.Context, op string, f func() error) error {
 	if g.limit != nil && !g.limit.Take() {
-		// Over our outbound rate: the platform was not called (not a fault).
-		g.m.upstream(g.code, op, "rate_limited", 0)
-		return fmt.Errorf("%s %s: %w", g.code, op, errRateLimited)
+		waited := false
+		if clientOps[op] && ctx != nil {
+			waited = g.waitToken(ctx)
+		}
+		if !waited {
+			// Over our outbound rate: the platform was not called (not a fault).
+			g.m.upstream(g.code, op, "rate_limited", 0)
+			return fmt.Errorf("%s %s: %w", g.code, op, errRateLimited)
+		}
 	}
 	done, err := g.b.Allow()
 	if err != nil {
@@ -55,6 +70,21 @@ func (g *guarded) run(op string, f func() error) error {
 		g.onAuth(err)
 	}
 	return err
+}
+
+// waitToken waits (at most 2 s, within ctx) for an outbound token.
+func (g *guarded) waitToken(ctx context.Context) bool {
+	deadline := time.Now().Add(2 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if g.limit.Take() {
+			return true
+		}
+	}
+	return false
 }
 
 // resultOf is an error's metric label.
@@ -96,19 +126,19 @@ func (g *guarded) Check(ctx context.Context, id string) (u adapters.Update, err 
 }
 
 func (g *guarded) Ready(ctx context.Context, id string) error {
-	return g.run("ready", func() error { return g.inner.Ready(ctx, id) })
+	return g.runCtx(ctx, "ready", func() error { return g.inner.Ready(ctx, id) })
 }
 
 func (g *guarded) Finish(ctx context.Context, id string) error {
-	return g.run("finish", func() error { return g.inner.Finish(ctx, id) })
+	return g.runCtx(ctx, "finish", func() error { return g.inner.Finish(ctx, id) })
 }
 
 func (g *guarded) Cancel(ctx context.Context, id string) error {
-	return g.run("cancel", func() error { return g.inner.Cancel(ctx, id) })
+	return g.runCtx(ctx, "cancel", func() error { return g.inner.Cancel(ctx, id) })
 }
 
 func (g *guarded) RequestAnother(ctx context.Context, id string) error {
-	return g.run("another", func() error { return g.inner.RequestAnother(ctx, id) })
+	return g.runCtx(ctx, "another", func() error { return g.inner.RequestAnother(ctx, id) })
 }
 
 func (g *guarded) Offers(ctx context.Context, service, country string) (o []adapters.Offer, err error) {

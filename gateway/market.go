@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -26,6 +27,21 @@ type MergedOffer struct {
 // Offers merges every usable platform's offers. Platforms that fail are
 // left out; only if all fail is it an error.
 func (g *Gateway) Offers(ctx context.Context, t *Tenant, country, service string) ([]MergedOffer, error) {
+	// The merge of every platform's list (thousands of offers) is itself
+	// cached for a few seconds: legacy clients ask for prices and countries
+	// constantly, and the platforms' lists are cached far longer anyway.
+	v, _, err := g.cache.Get(ctx, "merged", "merged|"+t.Name+"|"+country+"|"+service, mergedTTL,
+		func(ctx context.Context) (any, error) { return g.mergeOffers(ctx, t, country, service) })
+	if err != nil {
+		return nil, err
+	}
+	return v.([]MergedOffer), nil
+}
+
+// mergedTTL is how long a merged price list is reused.
+const mergedTTL = 5 * time.Second
+
+func (g *Gateway) mergeOffers(ctx context.Context, t *Tenant, country, service string) ([]MergedOffer, error) {
 	plats := g.usable(t)
 	type result struct {
 		p      *Platform

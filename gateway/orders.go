@@ -167,6 +167,21 @@ func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platfo
 	return o, nil
 }
 
+// finishLater tells the platform an order is finished once it answers,
+// trying for the order's lifetime (after which the platform has closed it).
+func (g *Gateway) finishLater(p *Platform, upstreamID string) {
+	deadline := time.Now().Add(p.Lifetime)
+	for time.Now().Before(deadline) {
+		time.Sleep(g.orphanRetry)
+		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+		err := p.Adapter.Finish(ctx, upstreamID)
+		cancel()
+		if err == nil || !errors.Is(err, adapters.ErrUnavailable) {
+			return // done, or the platform answered something final
+		}
+	}
+}
+
 // cancelOrphan cancels a number the ledger could not record. Platforms
 // refuse cancels in their first minutes, so it keeps trying for the
 // order's lifetime.
@@ -292,6 +307,17 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 	cctx, cancel := callCtx(ctx, p)
 	err = call(cctx, o.UpstreamID)
 	cancel()
+	if err != nil && status == StatusFinish && errors.Is(err, adapters.ErrUnavailable) {
+		// The client has its code and says it is done: that cannot fail
+		// because the platform is down. The charge is kept either way (the
+		// platform closes a coded order by itself when its window ends), so
+		// record it now and tell the platform when it answers again.
+		g.log.Warn("platform unreachable for finish; finished locally, retrying upstream",
+			zap.Int64("id", o.ID), zap.String("platform", p.Code), zap.Error(err))
+		g.bg.Add(1)
+		go func(up string) { defer g.bg.Done(); g.finishLater(p, up) }(o.UpstreamID)
+		err = nil
+	}
 	if err != nil {
 		return o, err
 	}

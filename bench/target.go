@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"smsgate/adapters"
+	"smsgate/adapters/registry"
+	"smsgate/adapters/simulator"
+	"smsgate/adapters/smsactivate"
+	"smsgate/config"
+	"smsgate/gateway"
+	"smsgate/ledger"
+)
+
+// endpoint is one thing bench loads: the gateway, the simulator directly,
+// or the bare fasthttp ceiling.
+type endpoint struct {
+	name string // "gateway", "direct", "ceiling"
+	base string // "http://127.0.0.1:port"
+	key  string // api_key / bearer key it accepts
+}
+
+// errNeedsSimulator refuses a scenario that has to steer the simulated
+// upstreams when bench loads a gateway it did not start.
+var errNeedsSimulator = errors.New("needs control of the simulated upstreams, so it runs only in-process: drop -target")
+
+// tenantName is the in-process demo tenant.
+const tenantName = "demo"
+
+// world is what a scenario runs against. In-process, bench owns every
+// piece; with -target only gateway is set.
+type world struct {
+	gateway endpoint
+	// In-process only (nil / zero with -target):
+	sims   []*registry.Sim // the gateway's upstreams, by priority
+	codes  []string        // their platform codes
+	direct *directSim      // a separate simulator for the direct baselines
+	store  ledger.Store
+	dir    string // temporary ledger directory, removed by close
+	close  func()
+}
+
+// directSim is the "simulator directly" baseline: the smsactivate skin over
+// its own market, with the same settings as the gateway's upstreams.
+type directSim struct {
+	market *simulator.Market
+	server *simulator.Server
+	ep     endpoint
+}
+
+// simConfig is every simulated market's setup: real clock, stock and
+// balance no run can exhaust, SMS after -code-delay.
+func simConfig(o *options, seed uint64) simulator.Config {
+	return simulator.Config{
+		Currency:  "USD",
+		Balance:   1_000_000_000 * adapters.Micro,
+		Stock:     100_000_000,
+		BasePrice: adapters.Micro / 2,
+		CodeDelay: o.codeDelay,
+		Clock:     simulator.RealClock{},
+		Seed:      seed,
+	}
+}
+
+func startDirect(o *options) (*directSim, error) {
+	mc := simConfig(o, 99)
+	mc.Key = randomHex(16)
+	m := simulator.New(mc)
+	srv, err := simulator.Serve(smsactivate.NewSkin(m, smsactivate.Classic))
+	if err != nil {
+		return nil, fmt.Errorf("cannot start the direct simulator: %w", err)
+	}
+	return &directSim{market: m, server: srv, ep: endpoint{name: "direct", base: srv.URL, key: mc.Key}}, nil
+}
+
+// setupWorld starts the simulators and a gateway on a temporary ledger, or
+// describes the -target gateway.
+func setupWorld(o *options) (*world, error) {
+	if !o.inProcess() {
+		return &world{gateway: endpoint{name: "gateway", base: o.target, key: o.key}, close: func() {}}, nil
+	}
+	w := &world{}
+	var closers []func()
+	w.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(err error) (*world, error) {
+		w.close()
+		return nil, err
+	}
+
+	dir, err := os.MkdirTemp("", "smsgate-bench-")
+	if err != nil {
+		return fail(fmt.Errorf("cannot create the ledger directory: %w", err))
+	}
+	w.dir = dir
+	closers = append(closers, func() { os.RemoveAll(dir) })
+
+	key := "bench-" + randomHex(12)
+	cfg := config.Defaults()
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Ledger.URL = filepath.Join(dir, "ledger.db")
+	for i := range o.platforms {
+		cfg.Platforms = append(cfg.Platforms, config.Platform{
+			Code: fmt.Sprintf("sim%d", i+1), Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "classic",
+			// Unlimited outbound rate: bench measures the gateway's cost, not
+			// the default 10 requests/s a real platform account allows.
+			PollInterval: o.upstreamPoll, Timeout: o.upstreamTimeout, Rate: -1,
+		})
+	}
+	cfg.Tenants = []config.Tenant{{Name: tenantName, Key: config.Secret(key)}}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fail(fmt.Errorf("gateway config: %w", err))
+	}
+
+	var plats []*gateway.Platform
+	for i, pc := range cfg.Platforms {
+		sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout},
+			simConfig(o, uint64(i+1)))
+		if err != nil {
+			return fail(fmt.Errorf("cannot start simulator %s: %w", pc.Code, err))
+		}
+		closers = append(closers, func() { sim.Close() })
+		w.sims = append(w.sims, sim)
+		w.codes = append(w.codes, pc.Code)
+		plats = append(plats, &gateway.Platform{
+			Code: pc.Code, Adapter: sim.Platform, Priority: pc.Priority, Weight: pc.Weight, Currency: pc.Currency,
+			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: true, Rate: pc.Rate, MaxActive: pc.MaxActive,
+		})
+	}
+
+	store, err := ledger.OpenSQLite(cfg.Ledger.URL, ledger.SQLiteOptions{Synchronous: cfg.Ledger.Synchronous})
+	if err != nil {
+		return fail(err)
+	}
+	w.store = store
+	storeOpen := true
+	closers = append(closers, func() {
+		if storeOpen {
+			store.Close()
+		}
+	})
+	g, err := gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: store, Logger: zap.NewNop()})
+	if err != nil {
+		return fail(fmt.Errorf("cannot build the gateway: %w", err))
+	}
+	srv := gateway.NewServer(g)
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fail(fmt.Errorf("cannot listen: %w", err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Start(ctx)
+	go srv.Serve(ln) //nolint:errcheck // returns at Shutdown
+	closers = append(closers, func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		srv.Shutdown(sctx) //nolint:errcheck // a request cut at exit does not matter
+		scancel()
+		cancel()
+		g.Stop()
+		store.Close()
+		storeOpen = false
+	})
+	w.gateway = endpoint{name: "gateway", base: "http://" + ln.Addr().String(), key: key}
+
+	if w.direct, err = startDirect(o); err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() { w.direct.server.Close() })
+	return w, waitHealthy(w.gateway.base)
+}
+
+// waitHealthy waits up to 5 s for /healthz to answer 200.
+func waitHealthy(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	hc := &fasthttp.HostClient{Addr: u.Host, MaxIdemponentCallAttempts: 1}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _, err := hc.GetTimeout(nil, base+"/healthz", time.Second)
+		if err == nil && code == fasthttp.StatusOK {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateway at %s not healthy after 5s (status %d, %v)", base, code, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// calls sums the simulated upstreams' protocol calls of one action ("" =
+// all), for markets ms.
+func calls(ms []*simulator.Market, action string) int64 {
+	var n int64
+	for _, m := range ms {
+		n += m.Calls(action)
+	}
+	return n
+}
+
+// markets lists the gateway's upstream markets.
+func (w *world) markets() []*simulator.Market {
+	out := make([]*simulator.Market, len(w.sims))
+	for i, s := range w.sims {
+		out[i] = s.Market
+	}
+	return out
+}
+
+// owner is the platform code holding gateway order id ("" if unknown).
+func (w *world) owner(id int64) string {
+	if w.store == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	o, err := w.store.Get(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return o.Platform
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
