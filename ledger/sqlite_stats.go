@@ -35,7 +35,7 @@ func (s *SQLite) Outcomes(ctx context.Context, f OutcomeFilter) ([]Outcome, erro
 	var out []Outcome
 	for rows.Next() {
 		var (
-			created, base, first                 int64
+			created, base, first                  int64
 			platform, country, service, st, codes string
 		)
 		if err := rows.Scan(&created, &platform, &country, &service, &st, &base, &codes, &first); err != nil {

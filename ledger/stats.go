@@ -23,7 +23,7 @@ type Outcome struct {
 // OutcomeFilter selects orders for statistics: created in [From, To),
 // optionally one tenant, platform, country, service.
 type OutcomeFilter struct {
-	From, To                            time.Time
+	From, To                           time.Time
 	Tenant, Platform, Country, Service string
 }
 
