@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -56,72 +57,100 @@ func run(path string) error {
 	}
 	defer log.Sync() //nolint:errcheck // fails on consoles (zap#880)
 
-	store, err := openLedger(cfg.Ledger)
-	if err != nil {
-		return err
-	}
-	shared, err := openShared(cfg.Redis)
-	if err != nil {
-		store.Close()
-		return err
-	}
-	plats, sims, err := buildPlatforms(cfg)
-	defer func() {
-		for _, s := range sims {
-			s.Close()
-		}
-	}()
-	if err != nil {
-		store.Close()
-		return err
-	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: store, Logger: log,
-		Rates: shared.rates, Caps: shared.caps, Shared: shared.breakers})
-	if err != nil {
-		store.Close()
-		return err
-	}
-	srv := gateway.NewServer(g)
-	ln, err := srv.Listen()
-	if err != nil {
-		store.Close()
-		return fmt.Errorf("cannot listen on %s: %w", cfg.Server.Listen, err)
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g.Start(ctx)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	fmt.Printf("smsgate listening on http://%s (legacy API at /stubs/handler_api.php)\n", ln.Addr())
+	a, err := start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("smsgate listening on http://%s (legacy API at /stubs/handler_api.php, JSON API at /api/sms/)\n", a.ln.Addr())
 	for _, t := range cfg.Tenants {
 		if h := sha256.Sum256([]byte(demoKey)); strings.EqualFold(t.KeySHA256, hex.EncodeToString(h[:])) {
 			fmt.Printf("demo tenant %q: api_key=%s\n", t.Name, demoKey)
 		}
 	}
-	if len(sims) > 0 {
-		fmt.Printf("%d simulated platform(s) running on loopback\n", len(sims))
+	if len(a.sims) > 0 {
+		fmt.Printf("%d simulated platform(s) running on loopback\n", len(a.sims))
 	}
-
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case err := <-serveErr:
+	case err := <-a.served:
 		if err != nil {
 			log.Error("server stopped", zap.Error(err))
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown did not drain every request", zap.Error(err))
+	return a.stop()
+}
+
+// app is a running gateway: ledger, simulators, order service, server.
+type app struct {
+	cfg    config.Config
+	log    *zap.Logger
+	store  ledger.Store
+	sims   []*registry.Sim
+	g      *gateway.Gateway
+	srv    *gateway.Server
+	ln     net.Listener
+	cancel context.CancelFunc
+	served chan error
+}
+
+// start builds and starts everything cfg describes; the background work
+// runs until stop (or ctx ends).
+func start(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, served: make(chan error, 1)}
+	var err error
+	if a.store, err = openLedger(cfg.Ledger); err != nil {
+		return nil, err
 	}
-	g.Stop()
-	if err := store.Close(); err != nil {
+	fail := func(err error) (*app, error) {
+		for _, s := range a.sims {
+			s.Close()
+		}
+		a.store.Close()
+		return nil, err
+	}
+	shared, err := openShared(cfg.Redis)
+	if err != nil {
+		return fail(err)
+	}
+	plats, sims, err := buildPlatforms(cfg)
+	a.sims = sims
+	if err != nil {
+		return fail(err)
+	}
+	if a.g, err = gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: a.store, Logger: log,
+		Rates: shared.rates, Caps: shared.caps, Shared: shared.breakers}); err != nil {
+		return fail(err)
+	}
+	a.srv = gateway.NewServer(a.g)
+	if a.ln, err = a.srv.Listen(); err != nil {
+		return fail(fmt.Errorf("cannot listen on %s: %w", cfg.Server.Listen, err))
+	}
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.g.Start(ctx)
+	go func() { a.served <- a.srv.Serve(a.ln) }()
+	return a, nil
+}
+
+// stop drains in-flight requests, stops the background work and closes the
+// ledger and the simulators.
+func (a *app) stop() error {
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := a.srv.Shutdown(sctx); err != nil {
+		a.log.Warn("shutdown did not drain every request", zap.Error(err))
+	}
+	a.cancel()
+	a.g.Stop()
+	for _, s := range a.sims {
+		s.Close()
+	}
+	if err := a.store.Close(); err != nil {
 		return fmt.Errorf("cannot close ledger: %w", err)
 	}
-	log.Info("stopped")
+	a.log.Info("stopped")
 	return nil
 }
 

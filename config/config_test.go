@@ -599,7 +599,17 @@ func TestShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Platforms) != 2 || c.Platforms[0].Code != "smsactivate" || c.Platforms[1].Code != "herosms" {
+	// Every adapter type that sells activations, each from its simulator.
+	types := map[string]bool{}
+	for _, p := range c.Platforms {
+		types[p.Type] = true
+	}
+	for _, want := range []string{"smsactivate", "fivesim", "smsman", "onlinesim", "smspva", "smsreg", "getsmscode", "smsservice"} {
+		if !types[want] {
+			t.Errorf("gateway.toml lacks a %s platform", want)
+		}
+	}
+	if c.Platforms[0].Code != "smsactivate" || c.Platforms[1].Code != "herosms" {
 		t.Fatalf("platforms: got %+v", c.Platforms)
 	}
 	for i, p := range c.Platforms {
