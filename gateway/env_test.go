@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ type env struct {
 	cancel context.CancelFunc
 	url    string
 	opts   envOptions
-	oapi   *openAPI // loaded on the first unified call
+	oapiMu sync.Mutex
+	oapi   *openAPI // loaded on the first unified call; guarded by oapiMu
 }
 
 // testConfig: "sa" (classic SMS-Activate, RUB) first, "hero" (HeroSMS

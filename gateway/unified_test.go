@@ -108,10 +108,13 @@ func (e *env) api(method, path, key string, body any, header ...string) apiResul
 
 func (e *env) validate(req *http.Request, resp *http.Response, raw []byte) {
 	e.t.Helper()
+	e.oapiMu.Lock()
 	if e.oapi == nil || e.oapi.url != e.url { // a restart listens elsewhere
 		e.oapi = loadOpenAPI(e.t, e)
 	}
-	route, params, err := e.oapi.router.FindRoute(req)
+	oapi := e.oapi
+	e.oapiMu.Unlock()
+	route, params, err := oapi.router.FindRoute(req)
 	if err != nil {
 		if resp.StatusCode == 404 || resp.StatusCode == 405 {
 			return // an unknown endpoint is not in the document, by design
