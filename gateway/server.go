@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dgraph-io/ristretto/v2"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
@@ -17,16 +18,23 @@ import (
 
 // Server is the fasthttp front end over a Gateway.
 type Server struct {
-	idem   singleflight.Group // getPhone requests in flight by tenant and Idempotency-Key
-	g      *Gateway
-	legacy *smsactivate.Server
-	srv    *fasthttp.Server
-	ready  atomic.Bool
+	idem    singleflight.Group                     // getPhone requests in flight by tenant and Idempotency-Key
+	answers *ristretto.Cache[string, cachedAnswer] // encoded legacy read answers (bytes)
+	g       *Gateway
+	legacy  *smsactivate.Server
+	srv     *fasthttp.Server
+	ready   atomic.Bool
 }
 
 // NewServer builds the front end; Serve starts it.
 func NewServer(g *Gateway) *Server {
-	s := &Server{g: g}
+	answers, err := ristretto.NewCache(&ristretto.Config[string, cachedAnswer]{
+		NumCounters: 100_000, MaxCost: 64 << 20, BufferItems: 64, // cost: body bytes, 64 MiB
+	})
+	if err != nil {
+		panic("BUG: ristretto config: " + err.Error())
+	}
+	s := &Server{g: g, answers: answers}
 	s.legacy = &smsactivate.Server{Backend: legacy{g}, Dialect: smsactivate.Classic, Timeout: g.cfg.Server.RequestTimeout}
 	sc := g.cfg.Server
 	s.srv = &fasthttp.Server{
@@ -76,8 +84,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.g.metrics.request("legacy", legacyAction(ctx), TokTooManyRequests)
 			return
 		}
+		action := legacyAction(ctx)
+		if s.servedFromCache(ctx, action) {
+			s.g.metrics.request("legacy", action, "ok")
+			return
+		}
 		s.legacy.Handle(ctx)
-		s.g.metrics.request("legacy", legacyAction(ctx), smsactivate.Result(ctx.Response.Body()))
+		s.keepReadAnswer(ctx, action)
+		s.g.metrics.request("legacy", action, smsactivate.Result(ctx.Response.Body()))
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		s.g.metrics.Write(ctx)
@@ -98,6 +112,70 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString("not found")
 	}
+}
+
+// readActions are the legacy actions whose answer depends only on the
+// tenant and the request's filters (no order, no purchase): their encoded
+// answers are reused for a few seconds, since clients repeat them
+// constantly and each is a merge and encoding of thousands of offers.
+var readActions = map[string]bool{
+	"getPrices": true, "getCountries": true, "getServicesList": true, "getNumbersStatus": true,
+	"getTopCountriesByService": true, "getOperators": true,
+}
+
+type cachedAnswer struct {
+	body    []byte // never mutated once cached
+	ctype   string
+	expires time.Time
+}
+
+// readKey identifies a read answer: tenant (by key hash lookup), action,
+// filters. "" when the request is not cacheable (unknown key).
+func (s *Server) readKey(ctx *fasthttp.RequestCtx, action string) string {
+	arg := func(k string) string {
+		if v := ctx.QueryArgs().Peek(k); v != nil {
+			return string(v)
+		}
+		return string(ctx.PostArgs().Peek(k))
+	}
+	t, ok := s.g.tenants.ByKey(arg("api_key"))
+	if !ok {
+		return ""
+	}
+	return t.Name + "\x00" + action + "\x00" + arg("service") + "\x00" + arg("country") + "\x00" + arg("lang") + "\x00" + arg("freePrice")
+}
+
+func (s *Server) servedFromCache(ctx *fasthttp.RequestCtx, action string) bool {
+	if !readActions[action] {
+		return false
+	}
+	key := s.readKey(ctx, action)
+	if key == "" {
+		return false
+	}
+	a, ok := s.answers.Get(key)
+	if !ok || s.g.now().After(a.expires) {
+		return false
+	}
+	ctx.SetContentType(a.ctype)
+	ctx.Response.SetBodyRaw(a.body) // shared, read-only
+	return true
+}
+
+func (s *Server) keepReadAnswer(ctx *fasthttp.RequestCtx, action string) {
+	if !readActions[action] || ctx.Response.StatusCode() != fasthttp.StatusOK {
+		return
+	}
+	body := ctx.Response.Body()
+	if smsactivate.Result(body) != "ok" {
+		return // errors (upstreams down) are not kept
+	}
+	key := s.readKey(ctx, action)
+	if key == "" {
+		return
+	}
+	s.answers.SetWithTTL(key, cachedAnswer{body: append([]byte(nil), body...), ctype: string(ctx.Response.Header.ContentType()),
+		expires: s.g.now().Add(mergedTTL)}, int64(len(body)), mergedTTL)
 }
 
 // TokTooManyRequests answers a legacy request over the tenant's rate. The
