@@ -80,17 +80,27 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch path {
 	case smsactivate.Path:
-		if !s.legacyRateOK(ctx) {
-			s.g.metrics.request("legacy", legacyAction(ctx), TokTooManyRequests)
+		action := legacyAction(ctx)
+		// The tenant is looked up once here for the rate limit and the read
+		// cache; an unknown key goes on to the protocol handler (BAD_KEY).
+		t, known := s.g.tenants.ByKey(legacyArg(ctx, "api_key"))
+		if known && !s.legacyRateOK(ctx, t) {
+			s.g.metrics.request("legacy", action, TokTooManyRequests)
 			return
 		}
-		action := legacyAction(ctx)
-		if s.servedFromCache(ctx, action) {
-			s.g.metrics.request("legacy", action, "ok")
-			return
+		readKey := ""
+		if known && readActions[action] {
+			readKey = t.Name + "\x00" + action + "\x00" + legacyArg(ctx, "service") + "\x00" + legacyArg(ctx, "country") +
+				"\x00" + legacyArg(ctx, "lang") + "\x00" + legacyArg(ctx, "freePrice")
+			if s.servedFromCache(ctx, readKey) {
+				s.g.metrics.request("legacy", action, "ok")
+				return
+			}
 		}
 		s.legacy.Handle(ctx)
-		s.keepReadAnswer(ctx, action)
+		if readKey != "" {
+			s.keepReadAnswer(ctx, readKey)
+		}
 		s.g.metrics.request("legacy", action, smsactivate.Result(ctx.Response.Body()))
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
@@ -129,30 +139,18 @@ type cachedAnswer struct {
 	expires time.Time
 }
 
-// readKey identifies a read answer: tenant (by key hash lookup), action,
-// filters. "" when the request is not cacheable (unknown key).
-func (s *Server) readKey(ctx *fasthttp.RequestCtx, action string) string {
-	arg := func(k string) string {
-		if v := ctx.QueryArgs().Peek(k); v != nil {
-			return string(v)
-		}
+// legacyArg reads a parameter from the query, then the form body (a copy).
+func legacyArg(ctx *fasthttp.RequestCtx, k string) string {
+	if v := ctx.QueryArgs().Peek(k); v != nil {
+		return string(v)
+	}
+	if ctx.IsPost() {
 		return string(ctx.PostArgs().Peek(k))
 	}
-	t, ok := s.g.tenants.ByKey(arg("api_key"))
-	if !ok {
-		return ""
-	}
-	return t.Name + "\x00" + action + "\x00" + arg("service") + "\x00" + arg("country") + "\x00" + arg("lang") + "\x00" + arg("freePrice")
+	return ""
 }
 
-func (s *Server) servedFromCache(ctx *fasthttp.RequestCtx, action string) bool {
-	if !readActions[action] {
-		return false
-	}
-	key := s.readKey(ctx, action)
-	if key == "" {
-		return false
-	}
+func (s *Server) servedFromCache(ctx *fasthttp.RequestCtx, key string) bool {
 	a, ok := s.answers.Get(key)
 	if !ok || s.g.now().After(a.expires) {
 		return false
@@ -162,17 +160,13 @@ func (s *Server) servedFromCache(ctx *fasthttp.RequestCtx, action string) bool {
 	return true
 }
 
-func (s *Server) keepReadAnswer(ctx *fasthttp.RequestCtx, action string) {
-	if !readActions[action] || ctx.Response.StatusCode() != fasthttp.StatusOK {
+func (s *Server) keepReadAnswer(ctx *fasthttp.RequestCtx, key string) {
+	if ctx.Response.StatusCode() != fasthttp.StatusOK {
 		return
 	}
 	body := ctx.Response.Body()
 	if smsactivate.Result(body) != "ok" {
 		return // errors (upstreams down) are not kept
-	}
-	key := s.readKey(ctx, action)
-	if key == "" {
-		return
 	}
 	s.answers.SetWithTTL(key, cachedAnswer{body: append([]byte(nil), body...), ctype: string(ctx.Response.Header.ContentType()),
 		expires: s.g.now().Add(mergedTTL)}, int64(len(body)), mergedTTL)
@@ -184,17 +178,9 @@ func (s *Server) keepReadAnswer(ctx *fasthttp.RequestCtx, action string) {
 // read only the body still see as an error token.
 const TokTooManyRequests = "TOO_MANY_REQUESTS"
 
-// legacyRateOK spends a token of the request's tenant (if the key is
-// known; a bad key is answered by the protocol handler as usual).
-func (s *Server) legacyRateOK(ctx *fasthttp.RequestCtx) bool {
-	key := ctx.QueryArgs().Peek("api_key")
-	if key == nil {
-		key = ctx.PostArgs().Peek("api_key")
-	}
-	t, ok := s.g.tenants.ByKey(string(key))
-	if !ok {
-		return true
-	}
+// legacyRateOK spends a token of the request's tenant; when none is left
+// it answers TOO_MANY_REQUESTS.
+func (s *Server) legacyRateOK(ctx *fasthttp.RequestCtx, t *Tenant) bool {
 	allowed, wait := s.g.AllowRequest(t)
 	if allowed {
 		return true
@@ -219,19 +205,19 @@ func retryAfter(d time.Duration) string {
 // only, so a client cannot grow the label set.
 func legacyAction(ctx *fasthttp.RequestCtx) string {
 	a := ctx.QueryArgs().Peek("action")
-	if a == nil {
+	if a == nil && ctx.IsPost() {
 		a = ctx.PostArgs().Peek("action")
 	}
-	if _, ok := knownActions[string(a)]; ok {
-		return string(a)
+	if name, ok := knownActions[string(a)]; ok {
+		return name // the map's own string: no allocation
 	}
 	return "other"
 }
 
-var knownActions = func() map[string]struct{} {
-	m := map[string]struct{}{}
+var knownActions = func() map[string]string {
+	m := map[string]string{}
 	for _, a := range smsactivate.Actions() {
-		m[a] = struct{}{}
+		m[a] = a
 	}
 	return m
 }()
