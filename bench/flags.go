@@ -33,6 +33,7 @@ type options struct {
 	platforms       int           // -platforms: simulated upstreams in-process
 	upstreamPoll    time.Duration // -upstream-poll: the gateway's poll interval per platform
 	upstreamTimeout time.Duration // -upstream-timeout: the gateway's per-call upstream timeout
+	ledgerURL       string        // -ledger: "" = a temporary SQLite file, or a postgres:// URL
 
 	orders      int           // -orders: storm orders per phase
 	stormPoll   time.Duration // -storm-poll: client poll interval of the first storm phase
@@ -90,6 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.platforms, "platforms", 3, "simulated upstream platforms in-process (2..8)")
 	fs.DurationVar(&o.upstreamPoll, "upstream-poll", time.Second, "the in-process gateway's poll interval per platform")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", 2*time.Second, "the in-process gateway's per-call upstream timeout")
+	fs.StringVar(&o.ledgerURL, "ledger", "", "the in-process gateway's ledger: empty for a temporary SQLite file, or postgres://… (a fresh schema, dropped at exit)")
 	fs.IntVar(&o.orders, "orders", 4, "storm: orders per phase")
 	fs.DurationVar(&o.stormPoll, "storm-poll", 20*time.Millisecond, "storm: client poll interval of the first phase (the second polls back to back)")
 	fs.DurationVar(&o.slowLatency, "slow", 500*time.Millisecond, "failover: latency the first platform adds in the slow phase")

@@ -135,6 +135,10 @@ func describeSetup(o *options, w *world) string {
 	if !o.inProcess() {
 		return load
 	}
-	return fmt.Sprintf("%s; %d simulated smsactivate platforms (SMS after %s), gateway poll interval %s, upstream timeout %s, outbound rate unlimited, SQLite ledger in a temporary directory",
-		load, len(w.sims), o.codeDelay, o.upstreamPoll, o.upstreamTimeout)
+	led := "SQLite ledger in a temporary directory"
+	if o.ledgerURL != "" {
+		led = "PostgreSQL ledger (a fresh schema)"
+	}
+	return fmt.Sprintf("%s; %d simulated smsactivate platforms (SMS after %s), gateway poll interval %s, upstream timeout %s, outbound rate unlimited, %s",
+		load, len(w.sims), o.codeDelay, o.upstreamPoll, o.upstreamTimeout, led)
 }

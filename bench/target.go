@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"net"
 	"net/url"
 	"os"
@@ -144,7 +145,7 @@ func setupWorld(o *options) (*world, error) {
 		})
 	}
 
-	store, err := ledger.OpenSQLite(cfg.Ledger.URL, ledger.SQLiteOptions{Synchronous: cfg.Ledger.Synchronous})
+	store, err := openBenchLedger(o, cfg, &closers)
 	if err != nil {
 		return fail(err)
 	}
@@ -242,4 +243,24 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// openBenchLedger opens the temporary SQLite ledger, or with -ledger a
+// PostgreSQL schema of its own (dropped when the world closes).
+func openBenchLedger(o *options, cfg config.Config, closers *[]func()) (ledger.Store, error) {
+	if o.ledgerURL == "" {
+		return ledger.OpenSQLite(cfg.Ledger.URL, ledger.SQLiteOptions{Synchronous: cfg.Ledger.Synchronous})
+	}
+	schema := "bench_" + randomHex(6)
+	store, err := ledger.OpenPostgres(context.Background(), o.ledgerURL, ledger.PostgresOptions{Schema: schema})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the PostgreSQL ledger: %w", err)
+	}
+	*closers = append(*closers, func() {
+		if conn, err := pgx.Connect(context.Background(), o.ledgerURL); err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	return store, nil
 }
