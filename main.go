@@ -259,7 +259,7 @@ func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, er
 			}
 		}
 		out = append(out, &gateway.Platform{
-			Code: pc.Code, Adapter: p, Priority: pc.Priority, Weight: pc.Weight, Currency: cur,
+			Code: pc.Code, Name: registry.DisplayName(pc.Type, pc.Code), Adapter: p, Priority: pc.Priority, Weight: pc.Weight, Currency: cur,
 			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: pc.IsEnabled(), BalanceAlert: alertBelow,
 			Rate: pc.Rate, MaxActive: pc.MaxActive,
 		})

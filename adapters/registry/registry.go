@@ -120,6 +120,24 @@ var kinds = map[string]kind{
 	},
 }
 
+// names are the platforms' display names by adapter type.
+var names = map[string]string{
+	"smsactivate": "SMS-Activate protocol", "fivesim": "5SIM", "smsman": "SMS-Man", "onlinesim": "OnlineSIM",
+	"smspva": "SMS-PVA", "smsreg": "SMS-REG", "getsmscode": "GetSMSCode", "smsservice": "SMS-Service",
+}
+
+// DisplayName is a human name for a platform of that type and code.
+func DisplayName(typ, code string) string {
+	n, ok := names[typ]
+	if !ok {
+		return code
+	}
+	if typ == "smsactivate" && code != "smsactivate" {
+		return n + " (" + code + ")" // e.g. a HeroSMS account
+	}
+	return n
+}
+
 // Types lists the adapter types, sorted.
 func Types() []string {
 	out := make([]string, 0, len(kinds))
