@@ -77,6 +77,21 @@ func ParseDecimal(s string) (int64, error) {
 	return v, nil
 }
 
+// ParseAmount is ParseDecimal that also reads the exponent forms a JSON
+// encoder gives small or large float amounts ("1e-05"), through a float.
+// NaN, infinities and magnitudes above 1e12 are refused: no platform
+// quotes such an amount, and FromFloat must stay within int64.
+func ParseAmount(s string) (int64, error) {
+	if v, err := ParseDecimal(s); err == nil {
+		return v, nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
+		return 0, fmt.Errorf("cannot parse amount %q", s)
+	}
+	return FromFloat(f), nil
+}
+
 // FromFloat converts a float amount (as decoded from a JSON number) to
 // micro-units, rounding to the nearest micro-unit. Use it only at the edge
 // where a platform hands us a JSON number.

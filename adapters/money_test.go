@@ -34,6 +34,33 @@ func TestParseDecimal(t *testing.T) {
 	}
 }
 
+// ParseAmount takes what ParseDecimal takes, and the float forms JSON
+// encoders produce, but nothing a platform cannot mean.
+func TestParseAmount(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{"799.70", 799_700_000, false},
+		{" 15 ", 15_000_000, false},
+		{"1e-05", 10, false}, // a float encoder's 0.00001
+		{"2.5E+01", 25_000_000, false},
+		{"-1e2", -100_000_000, false},
+		{"1e13", 0, true},
+		{"NaN", 0, true},
+		{"Inf", 0, true},
+		{"", 0, true},
+		{"12,5", 0, true},
+	}
+	for _, c := range cases {
+		got, err := ParseAmount(c.in)
+		if (err != nil) != c.bad || got != c.want {
+			t.Errorf("ParseAmount(%q) = %d, %v; want %d, bad=%v", c.in, got, err, c.want, c.bad)
+		}
+	}
+}
+
 func TestFormatDecimal(t *testing.T) {
 	cases := []struct {
 		micros int64

@@ -1,7 +1,11 @@
 // Package adapterstest is the contract every platform adapter passes,
 // run through the adapter's own simulator skin over loopback HTTP: the
 // same suite for every platform, so they all mean the same thing by
-// "no numbers", "no balance", "bad key" and "unavailable".
+// "no numbers", "no balance", "bad key" and "unavailable". It also holds
+// what the adapters' own wire tests share: a simulated platform on
+// loopback (Serve, harness.go), a recorder of the requests it gets
+// (Recorder), a fake upstream with canned answers (Script), and the
+// fuzzing of their answer parsers (FuzzParser).
 package adapterstest
 
 import (
@@ -14,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
 )
 
@@ -45,20 +50,10 @@ type Platform struct {
 	AfterBuy func(h *Harness)
 }
 
-// Harness is one running simulated platform and its adapter.
-type Harness struct {
-	Market   *simulator.Market
-	Clock    *simulator.ManualClock
-	Server   *simulator.Server
-	Platform adapters.Platform
-}
-
 // Start serves p's skin over a fresh market (mc's Clock, Key and Currency
 // are set here) and builds the adapter against it.
 func Start(t testing.TB, p Platform, mc simulator.Config, key string, timeout time.Duration) *Harness {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	mc.Clock = clock
 	mc.Key = Key
 	if mc.Currency == "" {
 		mc.Currency = p.Currency
@@ -69,17 +64,13 @@ func Start(t testing.TB, p Platform, mc simulator.Config, key string, timeout ti
 	if mc.Lifetime == 0 && p.Lifetime > 0 {
 		mc.Lifetime = p.Lifetime
 	}
-	m := simulator.New(mc)
-	srv, err := simulator.Serve(p.Skin(m))
+	h := Serve(t, mc, p.Skin)
+	c, err := p.Client(h.Server.URL, key, timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := p.Client(srv.URL, key, timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Harness{Market: m, Clock: clock, Server: srv, Platform: c}
+	h.Platform = c
+	return h
 }
 
 func (p Platform) pair() (string, string) {
@@ -286,5 +277,22 @@ func Run(t *testing.T, p Platform) {
 				t.Fatalf("offers = %v; want ErrUnavailable", err)
 			}
 		})
+	}
+}
+
+// CodeMaps fails t for every canonical code in an adapter's embedded maps
+// that the gateway's catalogue lacks: a map may translate only countries
+// and services the gateway knows.
+func CodeMaps(t testing.TB, countries, services *catalog.CodeMap) {
+	t.Helper()
+	for _, iso := range countries.Canonicals() {
+		if _, ok := catalog.CountryByISO(iso); !ok {
+			t.Errorf("countries.tsv: %q is not a catalogue country", iso)
+		}
+	}
+	for _, code := range services.Canonicals() {
+		if _, ok := catalog.ServiceByCode(code); !ok {
+			t.Errorf("services.tsv: %q is not a catalogue service", code)
+		}
 	}
 }

@@ -4,7 +4,7 @@
 package fivesim
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,15 +46,9 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "fivesim"
-	}
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
-	if o.Currency == "" {
-		o.Currency = "RUB"
-	}
+	o.Code = cmp.Or(o.Code, "fivesim")
+	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
+	o.Currency = cmp.Or(o.Currency, "RUB")
 	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
@@ -75,10 +69,8 @@ func (c *Client) get(ctx context.Context, op, path string, query map[string]stri
 		h["Authorization"] = "Bearer " + c.key
 	}
 	resp, err := c.http.Do(ctx, upstream.Call{Path: path, Query: query, Header: h, Op: op, Mutating: mutating})
-	if err == nil && len(c.key) >= 8 && bytes.Contains(resp.Body, []byte(c.key)) {
-		// Errors quote bodies; should 5SIM ever echo the token, none shows it.
-		resp.Body = bytes.ReplaceAll(resp.Body, []byte(c.key), []byte("[key]"))
-	}
+	// Errors quote bodies; should 5SIM ever echo the token, none shows it.
+	resp.Body = upstream.Redact(resp.Body, c.key)
 	return resp, err
 }
 
@@ -228,7 +220,7 @@ func (c *Client) floor(ctx context.Context, ctry, product string, max int64) err
 
 // order reads one order through a user call (check, finish, cancel).
 func (c *Client) order(ctx context.Context, op, verb, id string, mutating bool) (order, error) {
-	if !digits(id, 1, 20) {
+	if !upstream.IsDigits(id, 1, 20) {
 		// 5SIM ids are integers; anything else cannot be one of ours.
 		return order{}, fmt.Errorf("%s %s: id %q: %w", c.code, op, id, adapters.ErrNoActivation)
 	}

@@ -3,64 +3,36 @@ package fivesim_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/fivesim"
 	"smsgate/adapters/simulator"
 )
 
 const testKey = "5sim-test-token-abcdef"
 
-// request is one request as the upstream saw it.
+// request is what the wire tests compare of a recorded request.
 type request struct {
 	Method, Path, Auth, Accept string
 	Query                      map[string]string
 }
 
-// recorder sits in front of a handler and keeps a copy of every request.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []request
-}
-
-func (r *recorder) wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		q := map[string]string{}
-		for k, v := range ctx.QueryArgs().All() {
-			q[string(k)] = string(v)
-		}
-		r.mu.Lock()
-		r.reqs = append(r.reqs, request{
-			Method: string(ctx.Method()), Path: string(ctx.Path()),
-			Auth:   string(ctx.Request.Header.Peek("Authorization")),
-			Accept: string(ctx.Request.Header.Peek("Accept")),
-			Query:  q,
-		})
-		r.mu.Unlock()
-		next(ctx)
-	}
-}
-
-// take returns the requests recorded since the last take.
-func (r *recorder) take() []request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reqs
-	r.reqs = nil
-	return out
+func summary(r adapterstest.Request) request {
+	return request{Method: r.Method, Path: r.Path, Auth: r.Header.Get("Authorization"), Accept: r.Header.Get("Accept"), Query: r.Query}
 }
 
 type fixture struct {
 	market *simulator.Market
 	clock  *simulator.ManualClock
-	rec    *recorder
+	rec    *adapterstest.Recorder
 	client *fivesim.Client
 	url    string
 }
@@ -69,19 +41,14 @@ type fixture struct {
 // in front, and points a client at it.
 func newFixture(t *testing.T, opt fivesim.SkinOptions, codeDelay time.Duration) *fixture {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	m := simulator.New(simulator.Config{Currency: "RUB", Clock: clock, Key: testKey, CodeDelay: codeDelay, Lifetime: 15 * time.Minute})
-	rec := &recorder{}
-	srv, err := simulator.Serve(rec.wrap(fivesim.NewSkinWith(m, opt)))
+	rec := &adapterstest.Recorder{}
+	h := adapterstest.Serve(t, simulator.Config{Currency: "RUB", Key: testKey, CodeDelay: codeDelay, Lifetime: 15 * time.Minute},
+		func(m *simulator.Market) fasthttp.RequestHandler { return rec.Wrap(fivesim.NewSkinWith(m, opt)) })
+	c, err := fivesim.New(fivesim.Options{BaseURL: h.Server.URL, Key: testKey, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := fivesim.New(fivesim.Options{BaseURL: srv.URL, Key: testKey, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{market: m, clock: clock, rec: rec, client: c, url: srv.URL}
+	return &fixture{market: h.Market, clock: h.Clock, rec: rec, client: c, url: h.Server.URL}
 }
 
 var ctx = context.Background()
@@ -104,13 +71,16 @@ func TestRequestsOnTheWire(t *testing.T) {
 	}
 	expect := func(what string, want ...request) {
 		t.Helper()
-		got := f.rec.take()
+		var got []request
+		for _, r := range f.rec.Take() {
+			got = append(got, summary(r))
+		}
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d requests %+v; want %+v", what, len(got), got, want)
 		}
 		for i := range want {
 			g, w := got[i], want[i]
-			if g.Method != w.Method || g.Path != w.Path || g.Auth != w.Auth || g.Accept != w.Accept || !equalMaps(g.Query, w.Query) {
+			if g.Method != w.Method || g.Path != w.Path || g.Auth != w.Auth || g.Accept != w.Accept || !maps.Equal(g.Query, w.Query) {
 				t.Fatalf("%s: request %d = %+v; want %+v", what, i, g, w)
 			}
 		}
@@ -159,8 +129,8 @@ func TestRequestsOnTheWire(t *testing.T) {
 	expect("cancel", user("/v1/user/cancel/"+p.UpstreamID, nil))
 
 	p2, _ := f.client.Buy(ctx, adapters.BuyRequest{Country: "us", Service: "tg"})
-	f.rec.take()
-	f.market.DeliverSMS(mustID(t, p2.UpstreamID), "Telegram code 12345")
+	f.rec.Take()
+	f.market.DeliverSMS(adapterstest.MarketID(t, p2.UpstreamID), "Telegram code 12345")
 	if err := f.client.RequestAnother(ctx, p2.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
@@ -203,30 +173,6 @@ func TestRequestsOnTheWire(t *testing.T) {
 	expect("unmapped codes and bad ids")
 }
 
-func mustID(t *testing.T, s string) int64 {
-	t.Helper()
-	var n int64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			t.Fatalf("id %q is not numeric", s)
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 func TestCodeMapping(t *testing.T) {
 	f := newFixture(t, fivesim.SkinOptions{}, -1)
 	f.market.SetStock("gb", "tg", 7)
@@ -267,7 +213,7 @@ func TestCodeMapping(t *testing.T) {
 	if !strings.HasPrefix(p.Phone, "44") || p.Operator == "" || p.ExpiresAt.IsZero() {
 		t.Fatalf("purchase %+v; want a +44 number without '+', an operator and an expiry", p)
 	}
-	o, _ := f.market.Get(mustID(t, p.UpstreamID))
+	o, _ := f.market.Get(adapterstest.MarketID(t, p.UpstreamID))
 	if o.Country != "gb" || o.Service != "tg" {
 		t.Fatalf("market order %s/%s; want gb/tg", o.Country, o.Service)
 	}
@@ -281,7 +227,7 @@ func TestSeveralSMS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := mustID(t, p.UpstreamID)
+	id := adapterstest.MarketID(t, p.UpstreamID)
 	texts := []string{"Telegram code 09363", "Your login code: 55120. Don't give it to anyone", "Telegram code 77001"}
 	var times []time.Time
 	for _, txt := range texts {
@@ -367,7 +313,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	// Banned (reported through the protocol's ban call): BANNED.
 	p3, _ := f2.client.Buy(ctx, adapters.BuyRequest{Country: "us", Service: "wa"})
-	f2.market.Ban(mustID(t, p3.UpstreamID))
+	f2.market.Ban(adapterstest.MarketID(t, p3.UpstreamID))
 	if u, _ := f2.client.Check(ctx, p3.UpstreamID); u.State != adapters.StateBanned {
 		t.Fatalf("after ban %+v; want banned", u)
 	}
@@ -472,55 +418,20 @@ func TestBuyErrorsFromTheSkin(t *testing.T) {
 	}
 }
 
-// canned is a fake 5SIM: a fixed answer per path prefix.
-type canned struct {
-	mu      sync.Mutex
-	answers map[string]answer
-}
-
-type answer struct {
-	status int
-	body   string
-}
-
-func (c *canned) set(prefix string, status int, body string) {
-	c.mu.Lock()
-	c.answers[prefix] = answer{status, body}
-	c.mu.Unlock()
-}
-
-func (c *canned) handle(ctx *fasthttp.RequestCtx) {
-	path := string(ctx.Path())
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	best := ""
-	for p := range c.answers {
-		if strings.HasPrefix(path, p) && len(p) > len(best) {
-			best = p
-		}
-	}
-	a, ok := c.answers[best]
-	if !ok {
-		ctx.SetStatusCode(404)
-		return
-	}
-	ctx.SetStatusCode(a.status)
-	ctx.SetBodyString(a.body)
-}
-
-func newCanned(t *testing.T) (*canned, *fivesim.Client) {
+// newCanned is a fake 5SIM with a fixed answer per API method: the path
+// up to its third segment ("/v1/user/buy" for every purchase).
+func newCanned(t *testing.T) (*adapterstest.Script, *fivesim.Client) {
 	t.Helper()
-	c := &canned{answers: map[string]answer{}}
-	srv, err := simulator.Serve(c.handle)
+	fake := adapterstest.NewScript(func(ctx *fasthttp.RequestCtx) string {
+		parts := strings.SplitN(string(ctx.Path()), "/", 5) // "", "v1", "user", "buy", the rest
+		return strings.Join(parts[:min(len(parts), 4)], "/")
+	})
+	url := adapterstest.ServeHandler(t, fake.Handle)
+	c, err := fivesim.New(fivesim.Options{BaseURL: url, Key: testKey, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	cl, err := fivesim.New(fivesim.Options{BaseURL: srv.URL, Key: testKey, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, cl
+	return fake, c
 }
 
 const orderJSON = `{"id":11631253,"phone":"+79000381454","operator":"beeline","product":"telegram","price":21,"status":"%s","expires":"2018-10-13T08:28:38.809469028Z","sms":%s,"created_at":"2018-10-13T08:13:38.809469028Z","forwarding":false,"forwarding_number":"","country":"russia"}`
@@ -603,23 +514,8 @@ func TestDocumentedAnswers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, c := newCanned(t)
-			fake.set(tc.path, tc.status, tc.body)
-			err := tc.call(c)
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("got %v; want success", err)
-				}
-				return
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("got %v; want %v", err, tc.want)
-			}
-			if got := errors.Is(err, adapters.ErrOutcomeUnknown); got != tc.unknown {
-				t.Fatalf("outcome unknown = %v; want %v (%v)", got, tc.unknown, err)
-			}
-			if strings.Contains(err.Error(), testKey) {
-				t.Fatalf("error %q shows the key", err)
-			}
+			fake.Reply(tc.path, tc.status, tc.body)
+			adapterstest.CheckErr(t, tc.call(c), tc.want, tc.unknown, testKey)
 		})
 	}
 }
@@ -644,18 +540,18 @@ func TestStatuses(t *testing.T) {
 	}
 	fake, c := newCanned(t)
 	for _, tc := range cases {
-		fake.set("/v1/user/check", 200, orderBody(tc.status, tc.sms))
+		fake.Reply("/v1/user/check", 200, orderBody(tc.status, tc.sms))
 		u, err := c.Check(ctx, "11631253")
 		if err != nil || u.State != tc.want || len(u.SMS) != tc.nSMS {
 			t.Fatalf("%s with sms %s: %+v, %v; want %s with %d SMS", tc.status, tc.sms, u, err, tc.want, tc.nSMS)
 		}
 	}
-	fake.set("/v1/user/check", 200, orderBody("SOMETHING", "null"))
+	fake.Reply("/v1/user/check", 200, orderBody("SOMETHING", "null"))
 	if _, err := c.Check(ctx, "11631253"); !errors.Is(err, adapters.ErrUnavailable) {
 		t.Fatalf("unknown status: %v; want ErrUnavailable", err)
 	}
 	// 5SIM could not extract a code: we take it from the text.
-	fake.set("/v1/user/check", 200, orderBody("RECEIVED", `[{"created_at":"2018-10-13T08:20:38Z","date":"2018-10-13T08:19:38Z","sender":"WhatsApp","text":"Your WhatsApp code 443-120 or 443120","code":""}]`))
+	fake.Reply("/v1/user/check", 200, orderBody("RECEIVED", `[{"created_at":"2018-10-13T08:20:38Z","date":"2018-10-13T08:19:38Z","sender":"WhatsApp","text":"Your WhatsApp code 443-120 or 443120","code":""}]`))
 	u, err := c.Check(ctx, "11631253")
 	if err != nil || len(u.SMS) != 1 || u.SMS[0].Code != "443120" || u.SMS[0].From != "WhatsApp" {
 		t.Fatalf("code from text: %+v, %v; want 443120", u, err)
@@ -670,15 +566,15 @@ func TestStatuses(t *testing.T) {
 // reported as a price floor; if 5SIM will not take it back, it is ours.
 func TestChargedAboveCap(t *testing.T) {
 	fake, c := newCanned(t)
-	fake.set("/v1/user/buy", 200, orderBody("PENDING", "null")) // price 21
+	fake.Reply("/v1/user/buy", 200, orderBody("PENDING", "null")) // price 21
 	capped := adapters.BuyRequest{Country: "ru", Service: "tg", MaxPrice: adapters.Money{Micros: 20 * adapters.Micro, Currency: "RUB"}}
-	fake.set("/v1/user/cancel", 200, orderBody("CANCELED", "null"))
+	fake.Reply("/v1/user/cancel", 200, orderBody("CANCELED", "null"))
 	_, err := c.Buy(ctx, capped)
 	var pf *adapters.PriceFloorError
 	if !errors.As(err, &pf) || pf.Min.Micros != 21*adapters.Micro {
 		t.Fatalf("buy charged 21 under a cap of 20 = %v; want a price floor of 21", err)
 	}
-	fake.set("/v1/user/cancel", 400, "you need to wait time")
+	fake.Reply("/v1/user/cancel", 400, "you need to wait time")
 	p, err := c.Buy(ctx, capped)
 	if err != nil || p.UpstreamID != "11631253" || p.Price.Micros != 21*adapters.Micro {
 		t.Fatalf("buy the platform will not take back = %+v, %v; want the purchase", p, err)

@@ -2,14 +2,14 @@ package fivesim
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
-	"smsgate/adapters"
-	"smsgate/adapters/catalog"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/upstream"
 )
 
 // Example answers from protocols/5sim.md, the fuzzers' seeds (more variants
@@ -47,12 +47,6 @@ func addSeeds(f *testing.F, bodies ...string) {
 	f.Add(200, []byte(""))
 }
 
-var canonical = []error{
-	adapters.ErrUnavailable, adapters.ErrAuth, adapters.ErrNoNumbers, adapters.ErrNoBalance,
-	adapters.ErrBadService, adapters.ErrBadCountry, adapters.ErrNoActivation, adapters.ErrBadState,
-	adapters.ErrEarlyCancel,
-}
-
 // checkErr holds the parsers' error property: every error is canonical, and
 // one that is not ErrUnavailable comes from a documented answer (an auth
 // status or a documented error text), never from garbage.
@@ -64,15 +58,8 @@ func checkErr(t *testing.T, status int, body []byte, err error) {
 		}
 		return
 	}
-	if errors.Is(err, adapters.ErrUnavailable) {
-		return
-	}
-	if !slices.ContainsFunc(canonical, func(e error) bool { return errors.Is(err, e) }) {
-		t.Fatalf("http %d %q: non-canonical error %v", status, body, err)
-	}
-	if status != 401 && status != 403 && textError(bytes.TrimSpace(body)) == nil {
-		t.Fatalf("http %d %q: business error %v from an undocumented answer", status, body, err)
-	}
+	documented := status == 401 || status == 403 || textError(bytes.TrimSpace(body)) != nil
+	adapterstest.CheckParseErr(t, fmt.Sprintf("http %d %q", status, body), err, documented)
 }
 
 func FuzzParseProfile(f *testing.F) {
@@ -94,7 +81,7 @@ func FuzzParseOrder(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !digits(o.ID, 1, 20) || !digits(o.Phone, 5, 20) || o.Price < 0 || !o.State().Valid() {
+		if !upstream.IsDigits(o.ID, 1, 20) || !upstream.IsDigits(o.Phone, 5, 20) || o.Price < 0 || !o.State().Valid() {
 			t.Fatalf("%q parsed into an invalid order %+v", body, o)
 		}
 		for _, s := range o.SMS {
@@ -137,16 +124,7 @@ func FuzzParseCountries(f *testing.F) {
 // TestCodeMaps: every canonical code in the embedded maps exists in the
 // gateway's catalogue, and the market's default countries are all mapped.
 func TestCodeMaps(t *testing.T) {
-	for _, iso := range countries.Canonicals() {
-		if _, ok := catalog.CountryByISO(iso); !ok {
-			t.Errorf("countries.tsv: %q is not a catalogue country", iso)
-		}
-	}
-	for _, code := range services.Canonicals() {
-		if _, ok := catalog.ServiceByCode(code); !ok {
-			t.Errorf("services.tsv: %q is not a catalogue service", code)
-		}
-	}
+	adapterstest.CodeMaps(t, countries, services)
 	for _, iso := range simulator.DefaultCountries {
 		if _, ok := countries.Native(iso); !ok {
 			t.Errorf("market country %q has no 5SIM slug", iso)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -161,66 +160,6 @@ func textError(b []byte) error {
 	return nil
 }
 
-// amount reads a JSON number as micro-units. 5SIM sends floats (21, 0.5);
-// decimal text is read exactly, anything with an exponent through a float.
-func amount(n json.Number) (int64, error) {
-	s := n.String()
-	if v, err := adapters.ParseDecimal(s); err == nil {
-		return v, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
-		return 0, fmt.Errorf("cannot read amount %q", s)
-	}
-	return adapters.FromFloat(f), nil
-}
-
-// count reads a stock count that may arrive as 12, 12.0 or "12".
-func count(n json.Number) (int, bool) {
-	if v, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
-		return clampCount(v), true
-	}
-	f, err := strconv.ParseFloat(n.String(), 64)
-	if err != nil || math.IsNaN(f) {
-		return 0, false
-	}
-	if f > math.MaxInt32 {
-		f = math.MaxInt32
-	}
-	return clampCount(int64(f)), true
-}
-
-func clampCount(v int64) int {
-	switch {
-	case v < 0:
-		return 0
-	case v > math.MaxInt32:
-		return math.MaxInt32
-	}
-	return int(v)
-}
-
-// flexString is a JSON string that also takes a bare number, for fields
-// (phone, code) whose type a platform may change under us.
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] != '"' {
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return err
-		}
-		*s = flexString(n)
-		return nil
-	}
-	var v string
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*s = flexString(v)
-	return nil
-}
-
 // parseProfile reads GET /v1/user/profile into the balance in micro-units.
 func parseProfile(status int, body []byte) (int64, error) {
 	b, err := answer(status, body)
@@ -233,7 +172,7 @@ func parseProfile(status int, body []byte) (int64, error) {
 	if err := json.Unmarshal(b, &v); err != nil || v.Balance == nil {
 		return 0, malformed(b)
 	}
-	m, err := amount(*v.Balance)
+	m, err := adapters.ParseAmount(v.Balance.String())
 	if err != nil {
 		return 0, malformed(b)
 	}
@@ -271,23 +210,23 @@ func (o order) State() adapters.State {
 }
 
 type wireSMS struct {
-	CreatedAt string     `json:"created_at"`
-	Date      string     `json:"date"`
-	Sender    flexString `json:"sender"`
-	Text      string     `json:"text"`
-	Code      flexString `json:"code"`
+	CreatedAt string              `json:"created_at"`
+	Date      string              `json:"date"`
+	Sender    upstream.FlexString `json:"sender"`
+	Text      string              `json:"text"`
+	Code      upstream.FlexString `json:"code"`
 }
 
 // wireOrder declares only the fields the gateway uses, so a change in an
 // unused field's type (forwarding, created_at) cannot break a purchase.
 type wireOrder struct {
-	ID       json.Number  `json:"id"`
-	Phone    flexString   `json:"phone"`
-	Operator string       `json:"operator"`
-	Price    *json.Number `json:"price"`
-	Status   string       `json:"status"`
-	Expires  string       `json:"expires"`
-	SMS      []wireSMS    `json:"sms"` // null on a fresh order
+	ID       json.Number         `json:"id"`
+	Phone    upstream.FlexString `json:"phone"`
+	Operator string              `json:"operator"`
+	Price    *json.Number        `json:"price"`
+	Status   string              `json:"status"`
+	Expires  string              `json:"expires"`
+	SMS      []wireSMS           `json:"sms"` // null on a fresh order
 }
 
 // parseOrder reads an order object. An answer that is not one, or whose
@@ -307,7 +246,7 @@ func parseOrder(status int, body []byte) (order, error) {
 		Operator: w.Operator,
 		Status:   w.Status,
 	}
-	if !digits(o.ID, 1, 20) || !digits(o.Phone, 5, 20) {
+	if !upstream.IsDigits(o.ID, 1, 20) || !upstream.IsDigits(o.Phone, 5, 20) {
 		return order{}, malformed(b)
 	}
 	switch o.Status {
@@ -316,7 +255,7 @@ func parseOrder(status int, body []byte) (order, error) {
 		return order{}, malformed(b)
 	}
 	if w.Price != nil {
-		p, err := amount(*w.Price)
+		p, err := adapters.ParseAmount(w.Price.String())
 		if err != nil || p < 0 {
 			return order{}, malformed(b)
 		}
@@ -328,7 +267,7 @@ func parseOrder(status int, body []byte) (order, error) {
 		m := adapters.SMS{Code: strings.TrimSpace(string(s.Code)), Text: s.Text, From: string(s.Sender)}
 		if m.Code == "" {
 			// 5SIM could not extract one; try ourselves.
-			m.Code = extractCode(s.Text)
+			m.Code = adapters.ExtractCode(s.Text)
 		}
 		if m.Code == "" && m.Text == "" {
 			continue
@@ -397,13 +336,13 @@ func parsePriceLeaves(status int, body []byte, productFirst bool) ([]priceLeaf, 
 				if json.Unmarshal(v3, &l) != nil || l.Cost == nil {
 					continue
 				}
-				c, err := amount(*l.Cost)
+				c, err := adapters.ParseAmount(l.Cost.String())
 				if err != nil || c < 0 {
 					continue
 				}
 				n := 0
 				if l.Count != nil {
-					n, _ = count(*l.Count)
+					n, _ = upstream.Count(l.Count.String())
 				}
 				p := priceLeaf{Country: k1, Product: k2, Operator: op, Cost: c, Count: n}
 				if productFirst {
@@ -447,7 +386,7 @@ func parsePrices(status int, body []byte, productFirst bool) ([]offerRow, error)
 		case l.Count == 0 && r.Count == 0 && l.Cost < r.Cost:
 			r.Cost = l.Cost
 		}
-		r.Count = clampCount(int64(r.Count) + int64(l.Count))
+		r.Count = int(min(int64(r.Count)+int64(l.Count), math.MaxInt32)) // capped as upstream.Count caps one
 	}
 	return out, nil
 }
@@ -471,35 +410,4 @@ func parseCountries(status int, body []byte) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
-}
-
-// digits reports whether s is min to max ASCII digits.
-func digits(s string, min, max int) bool {
-	if len(s) < min || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// extractCode returns the first run of 4 to 8 digits in text, or "".
-func extractCode(text string) string {
-	start := -1
-	for i := 0; i <= len(text); i++ {
-		digit := i < len(text) && text[i] >= '0' && text[i] <= '9'
-		if digit && start < 0 {
-			start = i
-		}
-		if !digit && start >= 0 {
-			if n := i - start; n >= 4 && n <= 8 {
-				return text[start:i]
-			}
-			start = -1
-		}
-	}
-	return ""
 }

@@ -20,6 +20,7 @@
 package getsmscode
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -81,7 +82,7 @@ type Client struct {
 	key      string
 	currency string
 	http     *upstream.Client
-	memo     *memo
+	memo     memo
 	now      func() time.Time
 }
 
@@ -93,15 +94,9 @@ var (
 // New builds a Client. An empty User is not refused here: the platform
 // answers "username is wrong", which is ErrAuth like a wrong token.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "getsmscode"
-	}
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
-	if o.Currency == "" {
-		o.Currency = DefaultCurrency
-	}
+	o.Code = cmp.Or(o.Code, "getsmscode")
+	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
+	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
 	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
@@ -180,7 +175,7 @@ func (r rental) UpstreamID() string { return r.pid + ":" + r.number + ":" + r.po
 // parseRental decodes "pid:number:region"; anything else was never ours.
 func (c *Client) parseRental(op, id string) (rental, error) {
 	f := strings.Split(id, ":")
-	if len(f) != 3 || !digits(f[0], 1, maxPIDDigits) || !digits(f[1], minPhoneDigits, maxPhoneDigits) {
+	if len(f) != 3 || !upstream.IsDigits(f[0], 1, maxPIDDigits) || !upstream.IsDigits(f[1], minPhoneDigits, maxPhoneDigits) {
 		return rental{}, fmt.Errorf("%s %s: upstream id %q is not pid:number:region: %w", c.code, op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	if _, ok := countries.Canonical(f[2]); !ok {
@@ -275,7 +270,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	if err != nil {
 		return adapters.Update{}, err
 	}
-	if u, ok := c.memo.ended(id, c.now()); ok {
+	if u, ok := c.memo.Ended(id, c.now()); ok {
 		return u, nil
 	}
 	kind, text, err := c.getSMS(ctx, "check", r)
@@ -286,7 +281,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	case smsReceived:
 		return c.memo.received(id, text, c.now()), nil
 	case smsGone:
-		return c.memo.gone(id, c.now()), nil
+		return c.memo.Closed(id, c.now()), nil
 	default:
 		return c.memo.current(id, c.now()), nil
 	}
@@ -316,7 +311,7 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if u, ok := c.memo.ended(id, c.now()); ok {
+	if u, ok := c.memo.Ended(id, c.now()); ok {
 		if u.State == adapters.StateFinished {
 			return nil
 		}
@@ -325,7 +320,7 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 	if err := c.addBlack(ctx, "finish", r); err != nil && !errors.Is(err, adapters.ErrNoActivation) {
 		return err
 	}
-	c.memo.end(id, adapters.StateFinished, c.now())
+	c.memo.End(id, adapters.StateFinished, c.now())
 	return nil
 }
 
@@ -339,7 +334,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := c.memo.ended(id, c.now()); ok || c.memo.hasCode(id) {
+	if _, ok := c.memo.Ended(id, c.now()); ok || c.memo.HasCode(id) {
 		return fmt.Errorf("%s cancel: rental has a code or has ended: %w", c.code, adapters.ErrBadState)
 	}
 	kind, text, err := c.getSMS(ctx, "cancel", r)
@@ -351,7 +346,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		c.memo.received(id, text, c.now())
 		return fmt.Errorf("%s cancel: an SMS arrived: %w", c.code, adapters.ErrBadState)
 	case smsGone:
-		c.memo.gone(id, c.now())
+		c.memo.Closed(id, c.now())
 		return fmt.Errorf("%s cancel: number no longer held: %w", c.code, adapters.ErrBadState)
 	}
 	if err := c.addBlack(ctx, "cancel", r); err != nil {
@@ -360,7 +355,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	c.memo.end(id, adapters.StateCancelled, c.now())
+	c.memo.End(id, adapters.StateCancelled, c.now())
 	return nil
 }
 

@@ -7,13 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/getsmscode"
 	"smsgate/adapters/simulator"
 )
@@ -23,71 +23,27 @@ const (
 	testToken = "gsc-test-token-5d21e8"
 )
 
-// wireReq is one request as the upstream saw it, copied out of fasthttp's
-// buffers, with the answer it got.
-type wireReq struct {
-	Method, Path string
-	Args         map[string]string // query arguments
-	Body         string
-	Answer       string
-}
-
-// recorder sits in front of a handler and keeps every request.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []wireReq
-}
-
-func (r *recorder) wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		w := wireReq{Method: string(ctx.Method()), Path: string(ctx.Path()), Args: map[string]string{}, Body: string(ctx.PostBody())}
-		for k, v := range ctx.QueryArgs().All() {
-			w.Args[string(k)] = string(v)
-		}
-		h(ctx)
-		w.Answer = string(ctx.Response.Body())
-		r.mu.Lock()
-		r.reqs = append(r.reqs, w)
-		r.mu.Unlock()
-	}
-}
-
-// take returns the requests recorded since the last take.
-func (r *recorder) take() []wireReq {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reqs
-	r.reqs = nil
-	return out
-}
-
 type fixture struct {
 	market *simulator.Market
 	clock  *simulator.ManualClock
-	rec    *recorder
+	rec    *adapterstest.Recorder
 	url    string
 	client *getsmscode.Client
 }
 
 func newFixture(t *testing.T, mc simulator.Config, o getsmscode.SkinOptions) *fixture {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	mc.Clock, mc.Key, mc.Lifetime = clock, testToken, 10*time.Minute
+	mc.Key, mc.Lifetime = testToken, 10*time.Minute
 	if mc.CodeDelay == 0 {
 		mc.CodeDelay = 5 * time.Second
 	}
-	m := simulator.New(mc)
-	rec := &recorder{}
-	srv, err := simulator.Serve(rec.wrap(getsmscode.NewSkinWith(m, o)))
+	rec := &adapterstest.Recorder{}
+	h := adapterstest.Serve(t, mc, func(m *simulator.Market) fasthttp.RequestHandler { return rec.Wrap(getsmscode.NewSkinWith(m, o)) })
+	c, err := getsmscode.New(getsmscode.Options{BaseURL: h.Server.URL, User: testUser, Key: testToken, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := getsmscode.New(getsmscode.Options{BaseURL: srv.URL, User: testUser, Key: testToken, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{market: m, clock: clock, rec: rec, url: srv.URL, client: c}
+	return &fixture{market: h.Market, clock: h.Clock, rec: rec, url: h.Server.URL, client: c}
 }
 
 // call is an expected request: script and exact query arguments.
@@ -103,19 +59,19 @@ func authed(path string, args map[string]string) call {
 	return call{path, a}
 }
 
-func wantWire(t *testing.T, got []wireReq, want ...call) {
+func wantWire(t *testing.T, got []adapterstest.Request, want ...call) {
 	t.Helper()
 	if len(got) != len(want) {
 		var paths []string
 		for _, r := range got {
-			paths = append(paths, r.Method+" "+r.Path+" "+strings.Join(slices.Sorted(maps.Keys(r.Args)), ","))
+			paths = append(paths, r.Method+" "+r.Path+" "+strings.Join(slices.Sorted(maps.Keys(r.Query)), ","))
 		}
 		t.Fatalf("%d requests %v; want %d", len(got), paths, len(want))
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Method != "GET" || g.Path != w.path || !maps.Equal(g.Args, w.args) || g.Body != "" {
-			t.Fatalf("request %d = %s %s %v body %q; want GET %s %v", i, g.Method, g.Path, g.Args, g.Body, w.path, w.args)
+		if g.Method != "GET" || g.Path != w.path || !maps.Equal(g.Query, w.args) || g.Body != "" {
+			t.Fatalf("request %d = %s %s %v body %q; want GET %s %v", i, g.Method, g.Path, g.Query, g.Body, w.path, w.args)
 		}
 	}
 }
@@ -149,7 +105,7 @@ func TestRegionEndpoints(t *testing.T) {
 				}
 				return args
 			}
-			wantWire(t, f.rec.take(),
+			wantWire(t, f.rec.Take(),
 				call{"/projectapi.php", map[string]string{"pid": tc.pid}},
 				authed(tc.script, withPool(map[string]string{"action": "getmobile", "pid": tc.pid})))
 
@@ -166,16 +122,16 @@ func TestRegionEndpoints(t *testing.T) {
 			if _, err := f.client.Check(ctx, p.UpstreamID); err != nil {
 				t.Fatal(err)
 			}
-			wantWire(t, f.rec.take(), authed(tc.script, withAction("getsms")))
+			wantWire(t, f.rec.Take(), authed(tc.script, withAction("getsms")))
 			f.clock.Advance(10 * time.Second)
 			if err := f.client.Cancel(ctx, p.UpstreamID); !errors.Is(err, adapters.ErrBadState) {
 				t.Fatalf("cancel after the code = %v; want ErrBadState", err)
 			}
-			wantWire(t, f.rec.take(), authed(tc.script, withAction("getsms")))
+			wantWire(t, f.rec.Take(), authed(tc.script, withAction("getsms")))
 			if err := f.client.Finish(ctx, p.UpstreamID); err != nil {
 				t.Fatal(err)
 			}
-			wantWire(t, f.rec.take(), authed(tc.script, withAction("addblack")))
+			wantWire(t, f.rec.Take(), authed(tc.script, withAction("addblack")))
 		})
 	}
 }
@@ -187,7 +143,7 @@ func TestWireBalanceAndOffers(t *testing.T) {
 	if err != nil || b != (adapters.Money{Micros: 12_450_000, Currency: "USD"}) {
 		t.Fatalf("balance = %v, %v", b, err)
 	}
-	reqs := f.rec.take()
+	reqs := f.rec.Take()
 	wantWire(t, reqs, authed("/do.php", map[string]string{"action": "login"}))
 	if reqs[0].Answer != testUser+"|12.45|0|1|5" {
 		t.Fatalf("login answer %q", reqs[0].Answer)
@@ -196,7 +152,7 @@ func TestWireBalanceAndOffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), call{"/projectapi.php", map[string]string{}})
+	wantWire(t, f.rec.Take(), call{"/projectapi.php", map[string]string{}})
 	// Every pair both the market and the maps know, priced like the market.
 	n := 0
 	for _, o := range f.market.Offers("", "") {
@@ -216,7 +172,7 @@ func TestWireBalanceAndOffers(t *testing.T) {
 	if err != nil || len(one) != 1 || one[0].Country != "gb" || one[0].Service != "tg" {
 		t.Fatalf("offers tg/gb = %+v, %v", one, err)
 	}
-	wantWire(t, f.rec.take(), call{"/projectapi.php", map[string]string{"pid": "10"}})
+	wantWire(t, f.rec.Take(), call{"/projectapi.php", map[string]string{"pid": "10"}})
 }
 
 func TestUpstreamIDRoundTrip(t *testing.T) {
@@ -230,7 +186,7 @@ func TestUpstreamIDRoundTrip(t *testing.T) {
 	if len(parts) != 3 || parts[0] != "10" || parts[1] != p.Phone || parts[2] != "uk" || !strings.HasPrefix(p.Phone, "44") {
 		t.Fatalf("upstream id %q, phone %q", p.UpstreamID, p.Phone)
 	}
-	f.rec.take()
+	f.rec.Take()
 	// A rental is named by the id alone: a second client (after a restart)
 	// reaches the same number.
 	other, _ := getsmscode.New(getsmscode.Options{BaseURL: f.url, User: testUser, Key: testToken})
@@ -239,7 +195,7 @@ func TestUpstreamIDRoundTrip(t *testing.T) {
 	if err != nil || u.State != adapters.StateCodeReceived || len(u.SMS) != 1 {
 		t.Fatalf("check by id = %+v, %v", u, err)
 	}
-	f.rec.take()
+	f.rec.Take()
 	for _, id := range []string{
 		"", "10", "10:447700900123", "x:447700900123:uk", "10:447700900123:gb", "10:4477:uk",
 		"10:447700900123:uk:x", "10:+447700900123:uk", "1234567:447700900123:uk",
@@ -251,7 +207,7 @@ func TestUpstreamIDRoundTrip(t *testing.T) {
 			t.Fatalf("cancel %q = %v; want ErrNoActivation", id, err)
 		}
 	}
-	wantWire(t, f.rec.take())
+	wantWire(t, f.rec.Take())
 }
 
 // addblack is the only terminal call: a cancel before an SMS releases and
@@ -261,12 +217,12 @@ func TestCancelAndFinishAreAddBlack(t *testing.T) {
 	ctx := context.Background()
 	bal0 := f.market.Balance()
 	p, _ := f.client.Buy(ctx, adapters.BuyRequest{Country: "cn", Service: "wa"})
-	f.rec.take()
+	f.rec.Take()
 	if err := f.client.Cancel(ctx, p.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.rec.take()
-	if len(reqs) != 2 || reqs[0].Args["action"] != "getsms" || reqs[1].Args["action"] != "addblack" || reqs[1].Answer != "Message|Had add black list" {
+	reqs := f.rec.Take()
+	if len(reqs) != 2 || reqs[0].Query["action"] != "getsms" || reqs[1].Query["action"] != "addblack" || reqs[1].Answer != "Message|Had add black list" {
 		t.Fatalf("cancel sent %+v; want getsms then addblack", reqs)
 	}
 	if u, err := f.client.Check(ctx, p.UpstreamID); err != nil || u.State != adapters.StateCancelled {
@@ -308,12 +264,12 @@ func TestPollSpacing(t *testing.T) {
 	if err != nil || u1.State != adapters.StateCodeReceived {
 		t.Fatalf("first check = %+v, %v", u1, err)
 	}
-	f.rec.take()
+	f.rec.Take()
 	u2, err := f.client.Check(ctx, p.UpstreamID)
 	if err != nil || u2.State != adapters.StateCodeReceived || len(u2.SMS) != 1 || u2.SMS[0] != u1.SMS[0] {
 		t.Fatalf("fast check = %+v, %v; want the same code", u2, err)
 	}
-	if r := f.rec.take(); len(r) != 1 || r[0].Answer != "Message|Please wait 10 seconds to request!" {
+	if r := f.rec.Take(); len(r) != 1 || r[0].Answer != "Message|Please wait 10 seconds to request!" {
 		t.Fatalf("wire %+v; want the wait message", r)
 	}
 }
@@ -367,11 +323,11 @@ func TestMaxPriceAndCodes(t *testing.T) {
 	if !errors.As(err, &pf) || pf.Min.Micros != price {
 		t.Fatalf("buy under the price = %v; want a floor of %d", err, price)
 	}
-	wantWire(t, f.rec.take(), call{"/projectapi.php", map[string]string{"pid": "2"}})
+	wantWire(t, f.rec.Take(), call{"/projectapi.php", map[string]string{"pid": "2"}})
 	if p, err := f.client.Buy(ctx, adapters.BuyRequest{Country: "ph", Service: "fb", MaxPrice: adapters.Money{Micros: price, Currency: "USD"}}); err != nil || p.Price.Micros != price {
 		t.Fatalf("buy at the price = %+v, %v", p, err)
 	}
-	f.rec.take()
+	f.rec.Take()
 	for _, tc := range []struct {
 		r    adapters.BuyRequest
 		want error
@@ -385,7 +341,7 @@ func TestMaxPriceAndCodes(t *testing.T) {
 			t.Fatalf("buy %+v = %v; want %v", tc.r, err, tc.want)
 		}
 	}
-	wantWire(t, f.rec.take())
+	wantWire(t, f.rec.Take())
 	if countries, _ := f.client.Countries(ctx); !slices.Contains(countries, "gb") || slices.Contains(countries, "uk") {
 		t.Fatalf("countries %v; want gb, not uk", countries)
 	}
@@ -460,12 +416,8 @@ func canned(t *testing.T, target string, status int, body string) *getsmscode.Cl
 			ctx.SetBodyString(testUser + "|1|0|1|5")
 		}
 	}
-	srv, err := simulator.Serve(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	c, err := getsmscode.New(getsmscode.Options{BaseURL: srv.URL, User: testUser, Key: testToken, Timeout: 2 * time.Second})
+	url := adapterstest.ServeHandler(t, h)
+	c, err := getsmscode.New(getsmscode.Options{BaseURL: url, User: testUser, Key: testToken, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,12 +555,12 @@ func TestActiveOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = slices.Delete(want, 1, 2)
-	f.rec.take()
+	f.rec.Take()
 	list, err := f.client.ActiveOrders(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), authed("/do.php", map[string]string{"action": "mobilelist"}))
+	wantWire(t, f.rec.Take(), authed("/do.php", map[string]string{"action": "mobilelist"}))
 	if !slices.Equal(list, want) {
 		t.Fatalf("active = %+v; want %+v", list, want)
 	}

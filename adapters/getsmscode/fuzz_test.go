@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/catalog"
+	"smsgate/adapters/upstream"
 )
 
 // Each response parser is fuzzed with the protocols file's examples as
@@ -82,7 +84,7 @@ func FuzzParseGetMobile(f *testing.F) {
 		for _, st := range statuses {
 			n, err := parseGetMobile(st, body)
 			checkErr(t, st, body, err)
-			if err == nil && !digits(n, minPhoneDigits, maxPhoneDigits) {
+			if err == nil && !upstream.IsDigits(n, minPhoneDigits, maxPhoneDigits) {
 				t.Fatalf("number %q from %q", n, body)
 			}
 		}
@@ -120,7 +122,7 @@ func FuzzParseProjects(f *testing.F) {
 			list, err := parseProjects(st, body)
 			checkErr(t, st, body, err)
 			for _, p := range list {
-				if !digits(p.PID, 1, maxPIDDigits) {
+				if !upstream.IsDigits(p.PID, 1, maxPIDDigits) {
 					t.Fatalf("pid %q from %q", p.PID, body)
 				}
 				for region, price := range p.Prices {
@@ -140,7 +142,7 @@ func FuzzParseMobileList(f *testing.F) {
 			list, err := parseMobileList(st, body)
 			checkErr(t, st, body, err)
 			for _, h := range list {
-				if !digits(h.Number, minPhoneDigits, maxPhoneDigits) || !digits(h.PID, 1, maxPIDDigits) {
+				if !upstream.IsDigits(h.Number, minPhoneDigits, maxPhoneDigits) || !upstream.IsDigits(h.PID, 1, maxPIDDigits) {
 					t.Fatalf("entry %+v from %q", h, body)
 				}
 			}
@@ -151,11 +153,7 @@ func FuzzParseMobileList(f *testing.F) {
 // The code maps name only canonical codes and pids are numbers; no mapped
 // region's calling code starts another's, so a held number names its pool.
 func TestCodeMapsAreCanonical(t *testing.T) {
-	for _, iso := range countries.Canonicals() {
-		if _, ok := catalog.CountryByISO(iso); !ok {
-			t.Errorf("countries.tsv: %q is not a canonical country", iso)
-		}
-	}
+	adapterstest.CodeMaps(t, countries, services)
 	if r, _ := countries.Native("gb"); r != "uk" {
 		t.Errorf("gb → %q; want uk", r)
 	}
@@ -170,10 +168,7 @@ func TestCodeMapsAreCanonical(t *testing.T) {
 		dials[iso] = c.Dial
 	}
 	for _, svc := range services.Canonicals() {
-		if _, ok := catalog.ServiceByCode(svc); !ok {
-			t.Errorf("services.tsv: %q is not a canonical service", svc)
-		}
-		if pid, _ := services.Native(svc); !digits(pid, 1, maxPIDDigits) {
+		if pid, _ := services.Native(svc); !upstream.IsDigits(pid, 1, maxPIDDigits) {
 			t.Errorf("services.tsv: %s → %q is not a pid", svc, pid)
 		}
 	}

@@ -135,7 +135,7 @@ func parseGetMobile(httpStatus int, body []byte) (string, error) {
 		return "", fmt.Errorf("message %q: %w", upstream.Snippet([]byte(s)), adapters.ErrUnavailable)
 	}
 	number := strings.TrimPrefix(s, "+")
-	if !digits(number, minPhoneDigits, maxPhoneDigits) {
+	if !upstream.IsDigits(number, minPhoneDigits, maxPhoneDigits) {
 		return "", fmt.Errorf("unexpected answer %q: %w", upstream.Snippet(body), adapters.ErrOutcomeUnknown)
 	}
 	return number, nil
@@ -230,7 +230,7 @@ func parseProjects(httpStatus int, body []byte) ([]project, error) {
 			continue
 		}
 		f := strings.Split(rec, "|")
-		if len(f) < 2 || !digits(strings.TrimSpace(f[0]), 1, maxPIDDigits) {
+		if len(f) < 2 || !upstream.IsDigits(strings.TrimSpace(f[0]), 1, maxPIDDigits) {
 			bad++
 			continue
 		}
@@ -268,38 +268,6 @@ func regionPrice(f string) (string, int64, bool) {
 	return region, price, true
 }
 
-// digits reports whether s is min..max ASCII digits.
-func digits(s string, min, max int) bool {
-	if len(s) < min || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// extractCode returns the first run of 4 to 8 digits in text, or "": the
-// platform sends only the SMS text and leaves the code to the client.
-func extractCode(text string) string {
-	start := -1
-	for i := 0; i <= len(text); i++ {
-		digit := i < len(text) && text[i] >= '0' && text[i] <= '9'
-		if digit && start < 0 {
-			start = i
-		}
-		if !digit && start >= 0 {
-			if n := i - start; n >= 4 && n <= 8 {
-				return text[start:i]
-			}
-			start = -1
-		}
-	}
-	return ""
-}
-
 // heldNumber is one mobilelist entry.
 type heldNumber struct{ Number, PID string }
 
@@ -322,7 +290,7 @@ func parseMobileList(httpStatus int, body []byte) ([]heldNumber, error) {
 	for entry := range strings.SplitSeq(s, ",") {
 		number, pid, ok := strings.Cut(strings.TrimSpace(entry), "|")
 		number, pid = strings.TrimPrefix(strings.TrimSpace(number), "+"), strings.TrimSpace(pid)
-		if !ok || !digits(number, minPhoneDigits, maxPhoneDigits) || !digits(pid, 1, maxPIDDigits) {
+		if !ok || !upstream.IsDigits(number, minPhoneDigits, maxPhoneDigits) || !upstream.IsDigits(pid, 1, maxPIDDigits) {
 			bad++
 			continue
 		}

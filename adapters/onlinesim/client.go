@@ -7,6 +7,7 @@ package onlinesim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,15 +73,9 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "onlinesim"
-	}
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
-	if o.Currency == "" {
-		o.Currency = DefaultCurrency
-	}
+	o.Code = cmp.Or(o.Code, "onlinesim")
+	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
+	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
@@ -119,7 +114,7 @@ func (c *Client) call(ctx context.Context, op, method string, params map[string]
 	if err != nil {
 		return nil, err
 	}
-	body := redact(bytes.TrimSpace(resp.Body), c.key)
+	body := upstream.Redact(bytes.TrimSpace(resp.Body), c.key)
 	if resp.Status != 200 {
 		// Errors are documented as HTTP 200 (§5). A 4xx that still carries
 		// an error code (an auth layer in front, say) is read for the code;
@@ -127,29 +122,17 @@ func (c *Client) call(ctx context.Context, op, method string, params map[string]
 		if resp.Status >= 400 && resp.Status < 500 && resp.Status != 429 {
 			var env envelope
 			if json.Unmarshal(body, &env) == nil {
-				if s, isStr, ok := scalar(env.Response); ok && isStr && isCode(s) && s != "1" {
+				if s, isStr, ok := upstream.Scalar(env.Response); ok && isStr && upstream.IsToken(s) && s != "1" {
 					return nil, c.wrap(op, &CodeError{Code: s})
 				}
 			}
 		}
 		return nil, c.http.Unavailable(call, "http %d", resp.Status)
 	}
-	if len(body) == 0 {
-		return nil, c.http.Unavailable(call, "empty body")
-	}
-	if upstream.LooksHTML(body) {
-		return nil, c.http.Unavailable(call, "html body %q", upstream.Snippet(body))
+	if err := c.http.Readable(call, body); err != nil {
+		return nil, err
 	}
 	return body, nil
-}
-
-// redact hides the key in a body before any of it can reach an error
-// message: a proxy's error page may echo the request URI.
-func redact(body []byte, key string) []byte {
-	if len(key) < 4 || !bytes.Contains(body, []byte(key)) {
-		return body
-	}
-	return bytes.ReplaceAll(body, []byte(key), []byte("<key>"))
 }
 
 // Balance reads getBalance: the available balance, without the part
@@ -259,12 +242,7 @@ func (c *Client) quote(ctx context.Context, slug, dial string, limit int64) (int
 // price); otherwise it is polled every PollInterval within ctx's deadline,
 // keeping a reserve to close the operation if the number never comes.
 func (c *Client) awaitNumber(ctx context.Context, num NumReply) (Operation, error) {
-	deadline := time.Now().Add(c.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	reserve := min(max(time.Until(deadline)/4, 50*time.Millisecond), 2*time.Second)
-	wctx, cancel := context.WithDeadline(ctx, deadline.Add(-reserve))
+	wctx, cancel, reserve := upstream.WithReserve(ctx, c.timeout)
 	defer cancel()
 
 	fallback := Operation{TZID: num.TZID, Number: num.Number, TimeLeft: -1}
@@ -452,27 +430,14 @@ func (c *Client) messages(ctx context.Context, id string, codes []string) []adap
 }
 
 // codeOf returns the code in a message_to_code=1 message: the message
-// itself when it is a short token, else the first run of 4 to 8 digits
-// (the platform sends the text when it could not extract a code).
+// itself when it is a short token, else the code in the text (the
+// platform sends the text when it could not extract a code).
 func codeOf(msg string) string {
 	msg = strings.TrimSpace(msg)
 	if len(msg) <= 12 && !strings.ContainsAny(msg, " \t\n") {
 		return msg
 	}
-	start := -1
-	for i := 0; i <= len(msg); i++ {
-		digit := i < len(msg) && msg[i] >= '0' && msg[i] <= '9'
-		if digit && start < 0 {
-			start = i
-		}
-		if !digit && start >= 0 {
-			if n := i - start; n >= 4 && n <= 8 {
-				return msg[start:i]
-			}
-			start = -1
-		}
-	}
-	return ""
+	return adapters.ExtractCode(msg)
 }
 
 func (c *Client) forget(id string) {

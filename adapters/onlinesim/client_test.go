@@ -5,13 +5,13 @@ import (
 	"errors"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/onlinesim"
 	"smsgate/adapters/simulator"
@@ -20,53 +20,12 @@ import (
 const testKey = "os-test-key-0123456789"
 
 // request is one request as the upstream saw it.
-type request struct {
-	Method, Path string
-	Query        map[string]string
-	Header       map[string]string // only the headers a client could add by mistake
-	Body         string
-}
-
-// recorder sits in front of a handler and keeps a copy of every request.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []request
-}
-
-func (r *recorder) wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		q := map[string]string{}
-		for k, v := range ctx.QueryArgs().All() {
-			q[string(k)] = string(v)
-		}
-		hd := map[string]string{}
-		for _, name := range []string{"Authorization", "Content-Type", "User-Agent", "Cookie"} {
-			if v := ctx.Request.Header.Peek(name); len(v) > 0 {
-				hd[name] = string(v)
-			}
-		}
-		r.mu.Lock()
-		r.reqs = append(r.reqs, request{
-			Method: string(ctx.Method()), Path: string(ctx.Path()), Query: q, Header: hd, Body: string(ctx.PostBody()),
-		})
-		r.mu.Unlock()
-		h(ctx)
-	}
-}
-
-// take returns the requests seen since the last take.
-func (r *recorder) take() []request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reqs
-	r.reqs = nil
-	return out
-}
+type request = adapterstest.Request
 
 type fixture struct {
 	market *simulator.Market
 	clock  *simulator.ManualClock
-	rec    *recorder
+	rec    *adapterstest.Recorder
 	client *onlinesim.Client
 	url    string // the skin's base URL
 }
@@ -75,100 +34,69 @@ type fixture struct {
 // on loopback and points a client at it.
 func newFixture(t *testing.T, so onlinesim.SkinOptions, mc simulator.Config) *fixture {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	mc.Clock, mc.Key = clock, testKey
+	mc.Key = testKey
 	if mc.Currency == "" {
 		mc.Currency = "RUB"
 	}
-	m := simulator.New(mc)
-	rec := &recorder{}
-	srv, err := simulator.Serve(rec.wrap(onlinesim.NewSkinWith(m, so)))
+	rec := &adapterstest.Recorder{}
+	h := adapterstest.Serve(t, mc, func(m *simulator.Market) fasthttp.RequestHandler {
+		return rec.Wrap(onlinesim.NewSkinWith(m, so))
+	})
+	c, err := onlinesim.New(onlinesim.Options{BaseURL: h.Server.URL, Key: testKey, Currency: "RUB", Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := onlinesim.New(onlinesim.Options{BaseURL: srv.URL, Key: testKey, Currency: "RUB", Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{market: m, clock: clock, rec: rec, client: c, url: srv.URL}
+	return &fixture{market: h.Market, clock: h.Clock, rec: rec, client: c, url: h.Server.URL}
 }
 
 // answer is a canned upstream reply.
-type answer struct {
-	status int
-	body   string
-}
+type answer = adapterstest.Answer
 
 // script is an upstream that serves fixed answers per API method
 // ("getNum": …) and records the requests; a method without an answer is a
 // 404. One server serves a whole table: set swaps the answers.
 type script struct {
+	*adapterstest.Script
 	client *onlinesim.Client
-	rec    *recorder
-
-	mu      sync.Mutex
-	answers map[string]answer
+	rec    *adapterstest.Recorder
 }
 
 func scripted(t *testing.T) *script {
 	t.Helper()
-	s := &script{rec: &recorder{}}
-	srv, err := simulator.Serve(s.rec.wrap(func(ctx *fasthttp.RequestCtx) {
-		method := strings.TrimSuffix(strings.TrimPrefix(string(ctx.Path()), "/api/"), ".php")
-		s.mu.Lock()
-		a, ok := s.answers[method]
-		s.mu.Unlock()
-		if !ok {
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			return
-		}
-		if a.status == 0 {
-			a.status = 200
-		}
-		ctx.SetStatusCode(a.status)
-		ctx.SetBodyString(a.body)
-	}))
+	s := &script{rec: &adapterstest.Recorder{}, Script: adapterstest.NewScript(func(ctx *fasthttp.RequestCtx) string {
+		return strings.TrimSuffix(strings.TrimPrefix(string(ctx.Path()), "/api/"), ".php")
+	})}
+	url := adapterstest.ServeHandler(t, s.rec.Wrap(s.Handle))
+	c, err := onlinesim.New(onlinesim.Options{BaseURL: url, Key: testKey, Timeout: 5 * time.Second, PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	s.client, err = onlinesim.New(onlinesim.Options{BaseURL: srv.URL, Key: testKey, Timeout: 5 * time.Second, PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.client = c
 	return s
 }
 
-// set replaces the answers (and forgets the requests seen so far).
+// set replaces the answers, one per method (and forgets the requests seen
+// so far).
 func (s *script) set(answers map[string]answer) *onlinesim.Client {
-	s.mu.Lock()
-	s.answers = answers
-	s.mu.Unlock()
-	s.rec.take()
+	seq := make(map[string][]answer, len(answers))
+	for method, a := range answers {
+		seq[method] = []answer{a}
+	}
+	s.Set(seq)
+	s.rec.Take()
 	return s.client
 }
 
-// checkGET asserts one request: GET on /api/<method>.php, exactly the
+// checkGET asserts one request: GET on /api/<method>.php with exactly the
 // query want plus the key, no body, and no header that could carry the key
-// or change the meaning (no Authorization, no form content type).
+// or change the meaning (no Authorization, no form content type): the
+// shared upstream client names itself and adds nothing else.
 func checkGET(t *testing.T, got request, method string, want map[string]string) {
 	t.Helper()
-	if got.Method != "GET" || got.Path != "/api/"+method+".php" {
-		t.Fatalf("request %s %s; want GET /api/%s.php", got.Method, got.Path, method)
-	}
-	w := maps.Clone(want)
-	if w == nil {
-		w = map[string]string{}
-	}
-	w["apikey"] = testKey
-	if !maps.Equal(got.Query, w) {
-		t.Fatalf("%s query = %v; want %v", method, got.Query, w)
-	}
-	// The shared upstream client names itself; nothing else is added.
-	if want := map[string]string{"User-Agent": "smsgate"}; got.Body != "" || !maps.Equal(got.Header, want) {
-		t.Fatalf("%s: body %q, headers %v; want no body, headers %v", method, got.Body, got.Header, want)
-	}
+	q := map[string]string{}
+	maps.Copy(q, want)
+	q["apikey"] = testKey
+	adapterstest.CheckGET(t, got, "/api/"+method+".php", q)
 }
 
 func methods(reqs []request) []string {
@@ -260,7 +188,7 @@ func TestExactRequests(t *testing.T) {
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		got, want := f.rec.take(), s.want(p.UpstreamID)
+		got, want := f.rec.Take(), s.want(p.UpstreamID)
 		if len(got) != len(want) {
 			t.Fatalf("%s: requests %v; want %d", s.name, methods(got), len(want))
 		}
@@ -280,11 +208,11 @@ func TestExactRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.rec.take()
+	f.rec.Take()
 	if err := f.client.Cancel(ctx, p2.UpstreamID); !errors.Is(err, adapters.ErrEarlyCancel) {
 		t.Fatalf("cancel = %v; want ErrEarlyCancel", err)
 	}
-	got := f.rec.take()
+	got := f.rec.Take()
 	if len(got) != 2 {
 		t.Fatalf("cancel requests %v; want getState, setOperationOk", methods(got))
 	}
@@ -296,19 +224,12 @@ func TestExactRequests(t *testing.T) {
 // with own ids where codes are shared (Kazakhstan 77 next to Russia's 7),
 // and Canada left out until its id is confirmed.
 func TestDialCodeCountries(t *testing.T) {
+	adapterstest.CodeMaps(t, onlinesim.Countries, onlinesim.Services)
 	for _, iso := range onlinesim.Countries.Canonicals() {
-		c, ok := catalog.CountryByISO(iso)
-		if !ok {
-			t.Fatalf("country %q is not canonical", iso)
-		}
+		c, _ := catalog.CountryByISO(iso)
 		native, _ := onlinesim.Countries.Native(iso)
 		if native != c.Dial && iso != "kz" {
 			t.Errorf("%s maps to %s; want its calling code %s", iso, native, c.Dial)
-		}
-	}
-	for _, code := range onlinesim.Services.Canonicals() {
-		if _, ok := catalog.ServiceByCode(code); !ok {
-			t.Errorf("service %q is not canonical", code)
 		}
 	}
 
@@ -319,11 +240,11 @@ func TestDialCodeCountries(t *testing.T) {
 		if err != nil {
 			t.Fatalf("buy %s: %v", iso, err)
 		}
-		reqs := f.rec.take()
+		reqs := f.rec.Take()
 		if got := reqs[0].Query["country"]; got != dial {
 			t.Errorf("buy %s sent country=%s; want %s", iso, got, dial)
 		}
-		o, _ := f.market.Get(mustID(t, p.UpstreamID))
+		o, _ := f.market.Get(adapterstest.MarketID(t, p.UpstreamID))
 		if o.Country != iso {
 			t.Errorf("buy %s bought in %s", iso, o.Country)
 		}
@@ -331,7 +252,7 @@ func TestDialCodeCountries(t *testing.T) {
 	if _, err := f.client.Buy(ctx, adapters.BuyRequest{Country: "ca", Service: "tg"}); !errors.Is(err, adapters.ErrBadCountry) {
 		t.Fatalf("buy ca = %v; want ErrBadCountry", err)
 	}
-	if reqs := f.rec.take(); len(reqs) != 0 {
+	if reqs := f.rec.Take(); len(reqs) != 0 {
 		t.Fatalf("buy of an unmapped country sent %v", methods(reqs))
 	}
 	countries, err := f.client.Countries(ctx)
@@ -342,18 +263,6 @@ func TestDialCodeCountries(t *testing.T) {
 	if err != nil || len(offers) != 5 {
 		t.Fatalf("offers for tg = %+v, %v; want one per mapped country", offers, err)
 	}
-}
-
-func mustID(t *testing.T, s string) int64 {
-	t.Helper()
-	var id int64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			t.Fatalf("upstream id %q is not numeric", s)
-		}
-		id = id*10 + int64(c-'0')
-	}
-	return id
 }
 
 // TestProtectiveInterval: NO_COMPLETE_TZID inside the ~2 minutes after
@@ -413,7 +322,7 @@ func TestCloseIsGuarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.rec.take()
+	f.rec.Take()
 	if err := f.client.Finish(ctx, p.UpstreamID); !errors.Is(err, adapters.ErrBadState) {
 		t.Fatalf("finish without a code = %v; want ErrBadState", err)
 	}
@@ -421,12 +330,12 @@ func TestCloseIsGuarded(t *testing.T) {
 	if err := f.client.Cancel(ctx, p.UpstreamID); !errors.Is(err, adapters.ErrBadState) {
 		t.Fatalf("cancel after a code = %v; want ErrBadState", err)
 	}
-	for _, m := range methods(f.rec.take()) {
+	for _, m := range methods(f.rec.Take()) {
 		if m == "setOperationOk" {
 			t.Fatal("a refused finish or cancel still sent setOperationOk")
 		}
 	}
-	if o, _ := f.market.Get(mustID(t, p.UpstreamID)); o.State != adapters.StateCodeReceived {
+	if o, _ := f.market.Get(adapterstest.MarketID(t, p.UpstreamID)); o.State != adapters.StateCodeReceived {
 		t.Fatalf("order state %s; want code_received untouched", o.State)
 	}
 }
@@ -443,12 +352,12 @@ func TestLateNumber(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o, _ := f.market.Get(mustID(t, p.UpstreamID))
+		o, _ := f.market.Get(adapterstest.MarketID(t, p.UpstreamID))
 		if p.Phone != o.Phone || p.Price.Micros != o.Price {
 			t.Fatalf("purchase %+v; want phone %s price %d", p, o.Phone, o.Price)
 		}
 		// [] once, TZ_INPOOL twice, then the number.
-		if got := strings.Join(methods(f.rec.take()), ","); got != "getNum,getState,getState,getState,getState" {
+		if got := strings.Join(methods(f.rec.Take()), ","); got != "getNum,getState,getState,getState,getState" {
 			t.Fatalf("requests %s", got)
 		}
 	})
@@ -516,7 +425,7 @@ func TestPurchaseDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, _ := f.market.Get(mustID(t, p.UpstreamID))
+	o, _ := f.market.Get(adapterstest.MarketID(t, p.UpstreamID))
 	if p.Phone != o.Phone || strings.HasPrefix(p.Phone, "+") || p.Price.Micros != o.Price || p.Price.Currency != "RUB" {
 		t.Fatalf("purchase %+v; want phone %s, price %d RUB", p, o.Phone, o.Price)
 	}
@@ -569,9 +478,9 @@ func TestPOSTFormKey(t *testing.T) {
 // TestAnswers maps every documented answer of each endpoint (§3, §5) to
 // what the client makes of it.
 func TestAnswers(t *testing.T) {
-	html := answer{200, simulator.GarbageBody}
-	wait := answer{body: `[{"country":44,"sum":14,"service":"telegram","number":"+447700900123","response":"TZ_NUM_WAIT","tzid":10000,"time":1150,"form":"index"}]`}
-	code := func(c string) answer { return answer{body: `{"response":"` + c + `"}`} }
+	html := answer{Status: 200, Body: simulator.GarbageBody}
+	wait := answer{Body: `[{"country":44,"sum":14,"service":"telegram","number":"+447700900123","response":"TZ_NUM_WAIT","tzid":10000,"time":1150,"form":"index"}]`}
+	code := func(c string) answer { return answer{Body: `{"response":"` + c + `"}`} }
 	ctx := context.Background()
 
 	t.Run("balance", func(t *testing.T) {
@@ -580,8 +489,8 @@ func TestAnswers(t *testing.T) {
 			want error
 			bal  int64
 		}{
-			{answer{body: `{"response": "1", "balance": "230.25", "zbalance": 120.5}`}, nil, 230_250_000},
-			{answer{body: `{"response":1,"balance":230.25}`}, nil, 230_250_000}, // a number, not a string
+			{answer{Body: `{"response": "1", "balance": "230.25", "zbalance": 120.5}`}, nil, 230_250_000},
+			{answer{Body: `{"response":1,"balance":230.25}`}, nil, 230_250_000}, // a number, not a string
 			{code("ERROR_WRONG_KEY"), adapters.ErrAuth, 0},
 			{code("ERROR_NO_KEY"), adapters.ErrAuth, 0},
 			{code("ACCOUNT_BLOCKED"), adapters.ErrAuth, 0},
@@ -590,26 +499,26 @@ func TestAnswers(t *testing.T) {
 			{code("TRY_AGAIN_LATER"), adapters.ErrUnavailable, 0},
 			{code("REQUEST_NOT_FOUND"), adapters.ErrUnavailable, 0},
 			{code("SOMETHING_NEW"), adapters.ErrUnavailable, 0},
-			{answer{body: `{"response":"1"}`}, adapters.ErrUnavailable, 0}, // no balance field
-			{answer{body: `{"response":"1","balance":"a lot"}`}, adapters.ErrUnavailable, 0},
-			{answer{body: `[1,2]`}, adapters.ErrUnavailable, 0},
-			{answer{body: ``}, adapters.ErrUnavailable, 0},
+			{answer{Body: `{"response":"1"}`}, adapters.ErrUnavailable, 0}, // no balance field
+			{answer{Body: `{"response":"1","balance":"a lot"}`}, adapters.ErrUnavailable, 0},
+			{answer{Body: `[1,2]`}, adapters.ErrUnavailable, 0},
+			{answer{Body: ``}, adapters.ErrUnavailable, 0},
 			{html, adapters.ErrUnavailable, 0},
-			{answer{500, `{"response":"1","balance":"1.00"}`}, adapters.ErrUnavailable, 0},
-			{answer{429, `{"response":"TRY_AGAIN_LATER"}`}, adapters.ErrUnavailable, 0},
+			{answer{Status: 500, Body: `{"response":"1","balance":"1.00"}`}, adapters.ErrUnavailable, 0},
+			{answer{Status: 429, Body: `{"response":"TRY_AGAIN_LATER"}`}, adapters.ErrUnavailable, 0},
 			// An auth layer answering 401 with the code still means a bad key.
-			{answer{401, `{"response":"ERROR_WRONG_KEY"}`}, adapters.ErrAuth, 0},
-			{answer{403, `forbidden`}, adapters.ErrUnavailable, 0},
+			{answer{Status: 401, Body: `{"response":"ERROR_WRONG_KEY"}`}, adapters.ErrAuth, 0},
+			{answer{Status: 403, Body: `forbidden`}, adapters.ErrUnavailable, 0},
 			// A proxy echoing the request: the key must not reach the error.
-			{answer{body: "bad request apikey=" + testKey}, adapters.ErrUnavailable, 0},
-			{answer{body: "<html>GET /api/getBalance.php?apikey=" + testKey + "</html>"}, adapters.ErrUnavailable, 0},
+			{answer{Body: "bad request apikey=" + testKey}, adapters.ErrUnavailable, 0},
+			{answer{Body: "<html>GET /api/getBalance.php?apikey=" + testKey + "</html>"}, adapters.ErrUnavailable, 0},
 		}
 		sc := scripted(t)
 		for _, tc := range cases {
 			c := sc.set(map[string]answer{"getBalance": tc.a})
 			got, err := c.Balance(ctx)
 			if !errors.Is(err, tc.want) || (tc.want == nil && got.Micros != tc.bal) || (tc.want == nil && got.Currency != "USD") {
-				t.Errorf("%d %q: balance %v, %v; want %d USD, %v", tc.a.status, tc.a.body, got, err, tc.bal, tc.want)
+				t.Errorf("%d %q: balance %v, %v; want %d USD, %v", tc.a.Status, tc.a.Body, got, err, tc.bal, tc.want)
 			}
 			if err != nil && strings.Contains(err.Error(), testKey) {
 				t.Errorf("error %q shows the key", err)
@@ -636,18 +545,18 @@ func TestAnswers(t *testing.T) {
 			{code("DUPLICATE_OPERATION"), adapters.ErrUnavailable, false},
 			{code("ERROR_PARAMS"), adapters.ErrUnavailable, false},
 			{code("NO_FORWARD_FOR_DEFFER"), adapters.ErrUnavailable, false},
-			{answer{body: `{"response":1}`}, adapters.ErrOutcomeUnknown, true},
-			{answer{body: `{"response":1,"tzid":"x1"}`}, adapters.ErrOutcomeUnknown, true},
-			{answer{body: `ok 10000`}, adapters.ErrOutcomeUnknown, true},
+			{answer{Body: `{"response":1}`}, adapters.ErrOutcomeUnknown, true},
+			{answer{Body: `{"response":1,"tzid":"x1"}`}, adapters.ErrOutcomeUnknown, true},
+			{answer{Body: `ok 10000`}, adapters.ErrOutcomeUnknown, true},
 			{html, adapters.ErrUnavailable, false},
-			{answer{502, `bad gateway`}, adapters.ErrUnavailable, false},
+			{answer{Status: 502, Body: `bad gateway`}, adapters.ErrUnavailable, false},
 		}
 		sc := scripted(t)
 		for _, tc := range cases {
 			c := sc.set(map[string]answer{"getNum": tc.a, "getState": wait})
 			_, err := c.Buy(ctx, adapters.BuyRequest{Country: "gb", Service: "tg"})
 			if !errors.Is(err, tc.want) || errors.Is(err, adapters.ErrOutcomeUnknown) != tc.unknown {
-				t.Errorf("%d %q: buy error %v; want %v (outcome unknown %v)", tc.a.status, tc.a.body, err, tc.want, tc.unknown)
+				t.Errorf("%d %q: buy error %v; want %v (outcome unknown %v)", tc.a.Status, tc.a.Body, err, tc.want, tc.unknown)
 			}
 		}
 		for _, body := range []string{
@@ -655,7 +564,7 @@ func TestAnswers(t *testing.T) {
 			`{"response":"1","tzid":"10000","number":"+447700900123"}`,
 			`{"response":1,"tzid":10000}`, // number only from getState
 		} {
-			c := sc.set(map[string]answer{"getNum": {body: body}, "getState": wait})
+			c := sc.set(map[string]answer{"getNum": {Body: body}, "getState": wait})
 			p, err := c.Buy(ctx, adapters.BuyRequest{Country: "gb", Service: "tg"})
 			if err != nil || p.UpstreamID != "10000" || p.Phone != "447700900123" || p.Price != (adapters.Money{Micros: 14 * adapters.Micro, Currency: "USD"}) {
 				t.Errorf("%s: purchase %+v, %v", body, p, err)
@@ -668,7 +577,7 @@ func TestAnswers(t *testing.T) {
 			if msg != "" {
 				msg = `,"msg":` + msg
 			}
-			return answer{body: `[{"country":44,"sum":14,"service":"telegram","number":"+447700900123","response":"` + state + `","tzid":10000,"time":1020,"form":"index"` + msg + `}]`}
+			return answer{Body: `[{"country":44,"sum":14,"service":"telegram","number":"+447700900123","response":"` + state + `","tzid":10000,"time":1020,"form":"index"` + msg + `}]`}
 		}
 		cases := []struct {
 			name  string
@@ -695,12 +604,12 @@ func TestAnswers(t *testing.T) {
 			{"lifetime over", code("LIFICYCLE_NUM_EXPIRED"), adapters.StateExpired, "", nil},
 			{"no operations", code("ERROR_NO_OPERATIONS"), "", "", adapters.ErrNoActivation},
 			{"wrong tzid", code("ERROR_WRONG_TZID"), "", "", adapters.ErrNoActivation},
-			{"not listed", answer{body: `[]`}, "", "", adapters.ErrNoActivation},
-			{"other tzid", answer{body: `[{"response":"TZ_NUM_WAIT","tzid":99}]`}, "", "", adapters.ErrNoActivation},
+			{"not listed", answer{Body: `[]`}, "", "", adapters.ErrNoActivation},
+			{"other tzid", answer{Body: `[{"response":"TZ_NUM_WAIT","tzid":99}]`}, "", "", adapters.ErrNoActivation},
 			{"unknown state", el("TZ_SOMETHING_NEW", ""), "", "", adapters.ErrUnavailable},
-			{"success envelope", answer{body: `{"response":1}`}, "", "", adapters.ErrUnavailable},
+			{"success envelope", answer{Body: `{"response":1}`}, "", "", adapters.ErrUnavailable},
 			{"msg object", el("TZ_NUM_ANSWER", `{"a":1}`), "", "", adapters.ErrUnavailable},
-			{"state not a string", answer{body: `[{"response":5,"tzid":10000}]`}, "", "", adapters.ErrUnavailable},
+			{"state not a string", answer{Body: `[{"response":5,"tzid":10000}]`}, "", "", adapters.ErrUnavailable},
 			{"html", html, "", "", adapters.ErrUnavailable},
 		}
 		sc := scripted(t)
@@ -718,7 +627,7 @@ func TestAnswers(t *testing.T) {
 	})
 
 	t.Run("close and revise", func(t *testing.T) {
-		ok := answer{body: `{"response": 1, "tzid": 10000}`}
+		ok := answer{Body: `{"response": 1, "tzid": 10000}`}
 		cases := []struct {
 			name string
 			a    answer
@@ -730,10 +639,10 @@ func TestAnswers(t *testing.T) {
 			{"cancel wrong tzid", code("ERROR_WRONG_TZID"), func(c *onlinesim.Client) error { return c.Cancel(ctx, "10000") }, adapters.ErrNoActivation},
 			{"cancel no tzid", code("ERROR_NO_TZID"), func(c *onlinesim.Client) error { return c.Cancel(ctx, "10000") }, adapters.ErrNoActivation},
 			{"cancel expired", code("LIFICYCLE_NUM_EXPIRED"), func(c *onlinesim.Client) error { return c.Cancel(ctx, "10000") }, adapters.ErrBadState},
-			{"cancel garbage", answer{body: `{"response":true}`}, func(c *onlinesim.Client) error { return c.Cancel(ctx, "10000") }, adapters.ErrUnavailable},
+			{"cancel garbage", answer{Body: `{"response":true}`}, func(c *onlinesim.Client) error { return c.Cancel(ctx, "10000") }, adapters.ErrUnavailable},
 			{"revise ok", ok, func(c *onlinesim.Client) error { return c.RequestAnother(ctx, "10000") }, nil},
 			// A new tzid in the answer is accepted; the order keeps its id.
-			{"revise new id", answer{body: `{"response":1,"tzid":10001}`}, func(c *onlinesim.Client) error { return c.RequestAnother(ctx, "10000") }, nil},
+			{"revise new id", answer{Body: `{"response":1,"tzid":10001}`}, func(c *onlinesim.Client) error { return c.RequestAnother(ctx, "10000") }, nil},
 			{"revise wrong tzid", code("ERROR_WRONG_TZID"), func(c *onlinesim.Client) error { return c.RequestAnother(ctx, "10000") }, adapters.ErrNoActivation},
 			{"revise no operations", code("ERROR_NO_OPERATIONS"), func(c *onlinesim.Client) error { return c.RequestAnother(ctx, "10000") }, adapters.ErrNoActivation},
 		}
@@ -744,7 +653,7 @@ func TestAnswers(t *testing.T) {
 				t.Errorf("%s: %v; want %v", tc.name, err, tc.want)
 			}
 		}
-		answered := answer{body: `[{"response":"TZ_NUM_ANSWER","tzid":10000,"msg":"12345"}]`}
+		answered := answer{Body: `[{"response":"TZ_NUM_ANSWER","tzid":10000,"msg":"12345"}]`}
 		c := sc.set(map[string]answer{"setOperationOk": code("NO_COMPLETE_TZID"), "getState": answered})
 		if err := c.Finish(ctx, "10000"); !errors.Is(err, adapters.ErrBadState) || errors.Is(err, adapters.ErrEarlyCancel) {
 			t.Errorf("finish refused in the guard = %v; want ErrBadState only", err)
@@ -758,7 +667,7 @@ func TestAnswers(t *testing.T) {
    "service_vk": {"count": 3, "code": 44, "price": "7.5", "slug": "vkcom"},
    "service_x": {"count": 1, "price": 1, "slug": "nothing-we-sell"}}}`
 		sc := scripted(t)
-		c := sc.set(map[string]answer{"getNumbersStats": {body: single}})
+		c := sc.set(map[string]answer{"getNumbersStats": {Body: single}})
 		offers, err := c.Offers(ctx, "", "gb")
 		if err != nil || len(offers) != 2 {
 			t.Fatalf("offers = %+v, %v; want telegram and vk", offers, err)
@@ -775,14 +684,14 @@ func TestAnswers(t *testing.T) {
 		}
 		all := `{"any": {"code": 7, "enabled": true, "services": {"a": {"slug": "telegram", "price": 10, "count": 5}}},
  "other": {"code": 44, "enabled": false, "services": {"a": {"slug": "telegram", "price": 10, "count": 5}}}}`
-		c = sc.set(map[string]answer{"getNumbersStats": {body: all}})
+		c = sc.set(map[string]answer{"getNumbersStats": {Body: all}})
 		if offers, err := c.Offers(ctx, "tg", ""); err != nil || len(offers) != 1 || offers[0].Country != "ru" {
 			t.Fatalf("offers from country=all = %+v, %v; want ru only (gb disabled)", offers, err)
 		}
-		for _, a := range []answer{code("ERROR_WRONG_KEY"), html, {body: `{"a":1}`}} {
+		for _, a := range []answer{code("ERROR_WRONG_KEY"), html, {Body: `{"a":1}`}} {
 			c = sc.set(map[string]answer{"getNumbersStats": a})
 			if _, err := c.Offers(ctx, "tg", "gb"); err == nil {
-				t.Errorf("%q: offers succeeded", a.body)
+				t.Errorf("%q: offers succeeded", a.Body)
 			}
 		}
 		tariffs := `{"response": "1",
@@ -791,7 +700,7 @@ func TestAnswers(t *testing.T) {
  "services":  {"service_telegram": {"id": 12, "service": "Telegram", "slug": "telegram", "count": 120, "price": "14"}},
  "favorite_countries": {}, "favorite_services": [], "favorites": {},
  "page": 1, "country": 44, "filter": "", "end": false}`
-		c = sc.set(map[string]answer{"getTariffs": {body: tariffs}})
+		c = sc.set(map[string]answer{"getTariffs": {Body: tariffs}})
 		if got, err := c.Countries(ctx); err != nil || strings.Join(got, ",") != "gb,ru" {
 			t.Fatalf("countries = %v, %v; want gb,ru", got, err)
 		}

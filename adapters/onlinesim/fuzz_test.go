@@ -1,54 +1,21 @@
 package onlinesim_test
 
 import (
-	"bytes"
-	"errors"
 	"testing"
 
-	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/onlinesim"
+	"smsgate/adapters/upstream"
 )
 
 // Every parser of an upstream body must never panic, and whatever it
 // rejects must come back as a canonical error: ErrUnavailable for garbage,
-// a business error for a documented error code. The seeds are the example
-// bodies of protocols/onlinesim.md (also committed under testdata/fuzz).
+// a business error for a documented error code, which only a JSON object
+// carries (adapterstest.FuzzParser). The seeds are the example bodies of
+// protocols/onlinesim.md (also committed under testdata/fuzz).
 
-var canonical = []error{
-	adapters.ErrNoNumbers, adapters.ErrNoBalance, adapters.ErrBadService, adapters.ErrBadCountry,
-	adapters.ErrNoActivation, adapters.ErrBadState, adapters.ErrEarlyCancel, adapters.ErrAuth,
-	adapters.ErrUnavailable,
-}
-
-func checkErr(t *testing.T, body []byte, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	found := false
-	for _, c := range canonical {
-		if errors.Is(err, c) {
-			found = true
-			break
-		}
-	}
-	if !found {
-		t.Fatalf("%q: error %v is not canonical", body, err)
-	}
-	// Only a JSON object can carry an error code; anything else is garbage.
-	if b := bytes.TrimSpace(body); (len(b) == 0 || b[0] != '{') && !errors.Is(err, adapters.ErrUnavailable) {
-		t.Fatalf("%q: error %v; want ErrUnavailable for a body that is no JSON object", body, err)
-	}
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// isDigits reports whether s holds digits only ("" included).
+func isDigits(s string) bool { return upstream.IsDigits(s, 0, len(s)) }
 
 var (
 	seedErrors = []string{
@@ -88,87 +55,67 @@ var (
 	}
 )
 
-func seed(f *testing.F, sets ...[]string) {
-	for _, set := range sets {
-		for _, s := range set {
-			f.Add([]byte(s))
-		}
-	}
-}
-
 func FuzzParseBalance(f *testing.F) {
-	seed(f, seedBalance, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		v, err := onlinesim.ParseBalance(body)
-		checkErr(t, body, err)
-		if err == nil && v < 0 {
-			t.Fatalf("%q: negative balance %d", body, v)
-		}
-	})
+	adapterstest.FuzzParser(f, append(seedBalance, seedErrors...), onlinesim.ParseBalance, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, v int64) {
+			if v < 0 {
+				t.Fatalf("%q: negative balance %d", body, v)
+			}
+		})
 }
 
 func FuzzParseNum(f *testing.F) {
-	seed(f, seedNum, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := onlinesim.ParseNum(body)
-		checkErr(t, body, err)
-		if err == nil && (r.TZID == "" || !isDigits(r.TZID) || !isDigits(r.Number)) {
-			t.Fatalf("%q: accepted %+v", body, r)
-		}
-	})
+	adapterstest.FuzzParser(f, append(seedNum, seedErrors...), onlinesim.ParseNum, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, r onlinesim.NumReply) {
+			if r.TZID == "" || !isDigits(r.TZID) || !isDigits(r.Number) {
+				t.Fatalf("%q: accepted %+v", body, r)
+			}
+		})
 }
 
 func FuzzParseState(f *testing.F) {
-	seed(f, seedState, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		ops, err := onlinesim.ParseState(body)
-		checkErr(t, body, err)
-		for _, o := range ops {
-			if o.TZID == "" || !isDigits(o.TZID) || o.State == "" || !isDigits(o.Number) {
-				t.Fatalf("%q: accepted %+v", body, o)
+	adapterstest.FuzzParser(f, append(seedState, seedErrors...), onlinesim.ParseState, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, ops []onlinesim.Operation) {
+			for _, o := range ops {
+				if o.TZID == "" || !isDigits(o.TZID) || o.State == "" || !isDigits(o.Number) {
+					t.Fatalf("%q: accepted %+v", body, o)
+				}
 			}
-		}
-	})
+		})
 }
 
 func FuzzParseOK(f *testing.F) {
-	seed(f, seedOK, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		id, err := onlinesim.ParseOK(body)
-		checkErr(t, body, err)
-		if !isDigits(id) {
-			t.Fatalf("%q: tzid %q", body, id)
-		}
-	})
+	adapterstest.FuzzParser(f, append(seedOK, seedErrors...), onlinesim.ParseOK, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, id string) {
+			if !isDigits(id) {
+				t.Fatalf("%q: tzid %q", body, id)
+			}
+		})
 }
 
 func FuzzParseStats(f *testing.F) {
-	seed(f, seedStats, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		cs, err := onlinesim.ParseStats(body)
-		checkErr(t, body, err)
-		for _, c := range cs {
-			if !isDigits(c.Code) || c.Code == "" {
-				t.Fatalf("%q: country code %q", body, c.Code)
-			}
-			for _, s := range c.Services {
-				if s.Slug == "" || s.Price < 0 || s.Count < 0 {
-					t.Fatalf("%q: accepted %+v", body, s)
+	adapterstest.FuzzParser(f, append(seedStats, seedErrors...), onlinesim.ParseStats, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, cs []onlinesim.StatsCountry) {
+			for _, c := range cs {
+				if !isDigits(c.Code) || c.Code == "" {
+					t.Fatalf("%q: country code %q", body, c.Code)
+				}
+				for _, s := range c.Services {
+					if s.Slug == "" || s.Price < 0 || s.Count < 0 {
+						t.Fatalf("%q: accepted %+v", body, s)
+					}
 				}
 			}
-		}
-	})
+		})
 }
 
 func FuzzParseTariffCountries(f *testing.F) {
-	seed(f, seedTariffs, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		codes, err := onlinesim.ParseTariffCountries(body)
-		checkErr(t, body, err)
-		for _, c := range codes {
-			if c == "" || !isDigits(c) {
-				t.Fatalf("%q: country code %q", body, c)
+	adapterstest.FuzzParser(f, append(seedTariffs, seedErrors...), onlinesim.ParseTariffCountries, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, codes []string) {
+			for _, c := range codes {
+				if c == "" || !isDigits(c) {
+					t.Fatalf("%q: country code %q", body, c)
+				}
 			}
-		}
-	})
+		})
 }

@@ -116,81 +116,16 @@ type envelope struct {
 // checkEnvelope returns nil for success (response 1 or "1"), a *CodeError
 // for an error code, and an *UnexpectedError otherwise.
 func checkEnvelope(body []byte, raw json.RawMessage) error {
-	s, isStr, ok := scalar(raw)
+	s, isStr, ok := upstream.Scalar(raw)
 	switch {
 	case !ok:
 		return unexpected(body)
 	case s == "1":
 		return nil
-	case isStr && isCode(s):
+	case isStr && upstream.IsToken(s):
 		return &CodeError{Code: s}
 	}
 	return unexpected(body)
-}
-
-// isCode reports whether s looks like an error code (A-Z, 0-9, _), so
-// free text is never taken for one.
-func isCode(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
-// scalar reads a JSON string or number as text. isStr tells which; ok is
-// false for null, absent, booleans, objects and arrays.
-func scalar(raw json.RawMessage) (s string, isStr, ok bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "", false, false
-	}
-	switch c := raw[0]; {
-	case c == '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", false, false
-		}
-		return s, true, true
-	case c == '-' || (c >= '0' && c <= '9'):
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return "", false, false
-		}
-		return n.String(), false, true
-	}
-	return "", false, false
-}
-
-// money reads an amount given as a JSON string or number. JSON numbers are
-// read from their literal, never through a float.
-func money(raw json.RawMessage) (int64, bool) {
-	s, _, ok := scalar(raw)
-	if !ok {
-		return 0, false
-	}
-	v, err := adapters.ParseDecimal(s)
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	return v, true
-}
-
-// integer reads a non-negative integer given as a JSON string or number.
-func integer(raw json.RawMessage) (int64, bool) {
-	s, _, ok := scalar(raw)
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
 }
 
 // decodeObject decodes a JSON object body into v and checks its envelope.
@@ -222,7 +157,7 @@ func ParseBalance(body []byte) (int64, error) {
 	if err := decodeObject(body, &v, &envelope{}); err != nil {
 		return 0, err
 	}
-	m, ok := money(v.Balance)
+	m, ok := upstream.Amount(v.Balance)
 	if !ok {
 		return 0, unexpected(body)
 	}
@@ -246,27 +181,15 @@ func ParseNum(body []byte) (NumReply, error) {
 	if err := decodeObject(body, &v, &envelope{}); err != nil {
 		return NumReply{}, err
 	}
-	id, ok := integer(v.TZID)
+	id, ok := upstream.Integer(v.TZID)
 	if !ok {
 		return NumReply{}, unexpected(body)
 	}
 	r := NumReply{TZID: strconv.FormatInt(id, 10)}
-	if n, _, ok := scalar(v.Number); ok {
-		r.Number = phoneDigits(n)
+	if n, _, ok := upstream.Scalar(v.Number); ok {
+		r.Number = upstream.PhoneDigits(n)
 	}
 	return r, nil
-}
-
-// phoneDigits normalises "+44 7700-900123" to "447700900123"; a value with
-// no digits at all gives "".
-func phoneDigits(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= '0' && c <= '9' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 // ParseOK reads the answer of setOperationOk / setOperationRevise:
@@ -279,7 +202,7 @@ func ParseOK(body []byte) (string, error) {
 	if err := decodeObject(body, &v, &envelope{}); err != nil {
 		return "", err
 	}
-	if id, ok := integer(v.TZID); ok {
+	if id, ok := upstream.Integer(v.TZID); ok {
 		return strconv.FormatInt(id, 10), nil
 	}
 	return "", nil
@@ -338,21 +261,21 @@ func ParseState(body []byte) ([]Operation, error) {
 		if err := json.Unmarshal(it, &v); err != nil {
 			return nil, unexpected(body)
 		}
-		st, isStr, ok := scalar(v.Response)
-		if !ok || !isStr || !isCode(st) {
+		st, isStr, ok := upstream.Scalar(v.Response)
+		if !ok || !isStr || !upstream.IsToken(st) {
 			return nil, unexpected(body)
 		}
-		id, ok := integer(v.TZID)
+		id, ok := upstream.Integer(v.TZID)
 		if !ok {
 			return nil, unexpected(body)
 		}
 		op := Operation{TZID: strconv.FormatInt(id, 10), State: st, TimeLeft: -1}
-		op.Service, _, _ = scalar(v.Service)
-		if n, _, ok := scalar(v.Number); ok {
-			op.Number = phoneDigits(n)
+		op.Service, _, _ = upstream.Scalar(v.Service)
+		if n, _, ok := upstream.Scalar(v.Number); ok {
+			op.Number = upstream.PhoneDigits(n)
 		}
-		op.Sum, op.HasSum = money(v.Sum)
-		if t, ok := integer(v.Time); ok {
+		op.Sum, op.HasSum = upstream.Amount(v.Sum)
+		if t, ok := upstream.Integer(v.Time); ok {
 			op.TimeLeft = t
 		}
 		msgs, ok := parseMsg(v.Msg)
@@ -404,7 +327,7 @@ func parseMsg(raw json.RawMessage) ([]string, bool) {
 				if json.Unmarshal(it, &m) != nil {
 					return nil, false
 				}
-				s, _, _ = scalar(m.Msg)
+				s, _, _ = upstream.Scalar(m.Msg)
 			default:
 				return nil, false
 			}
@@ -415,7 +338,7 @@ func parseMsg(raw json.RawMessage) ([]string, bool) {
 		return out, true
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		// A bare code sent as a JSON number.
-		s, _, ok := scalar(raw)
+		s, _, ok := upstream.Scalar(raw)
 		return []string{s}, ok
 	}
 	return nil, false
@@ -494,7 +417,7 @@ func parseStatsCountry(raw []byte) (StatsCountry, bool) {
 	if json.Unmarshal(raw, &v) != nil {
 		return StatsCountry{}, false
 	}
-	code, ok := integer(v.Code)
+	code, ok := upstream.Integer(v.Code)
 	if !ok {
 		return StatsCountry{}, false
 	}
@@ -510,15 +433,15 @@ func parseStatsCountry(raw []byte) (StatsCountry, bool) {
 		if json.Unmarshal(sraw, &s) != nil {
 			continue
 		}
-		slug, isStr, ok := scalar(s.Slug)
+		slug, isStr, ok := upstream.Scalar(s.Slug)
 		if !ok || !isStr || slug == "" {
 			continue
 		}
-		price, ok := money(s.Price)
+		price, ok := upstream.Amount(s.Price)
 		if !ok {
 			continue
 		}
-		n, _ := integer(s.Count)
+		n, _ := upstream.Integer(s.Count)
 		if n > 1<<31-1 {
 			n = 1<<31 - 1
 		}
@@ -569,7 +492,7 @@ func ParseTariffCountries(body []byte) ([]string, error) {
 		if (e.Enable != nil && !*e.Enable) || (e.Enabled != nil && !*e.Enabled) {
 			continue
 		}
-		if code, ok := integer(e.Code); ok {
+		if code, ok := upstream.Integer(e.Code); ok {
 			out = append(out, strconv.FormatInt(code, 10))
 		}
 	}

@@ -123,20 +123,9 @@ func arg(ctx *fasthttp.RequestCtx, k string) string {
 	return string(ctx.PostArgs().Peek(k))
 }
 
-func (s *skin) write(ctx *fasthttp.RequestCtx, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		return
-	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
 // code answers an error: always HTTP 200 with {"response":"<CODE>"} (§5).
 func (s *skin) code(ctx *fasthttp.RequestCtx, code string) {
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response string `json:"response"`
 	}{code})
 }
@@ -164,7 +153,7 @@ func (s *skin) balance(ctx *fasthttp.RequestCtx) {
 			frozen += o.Price
 		}
 	}
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response json.RawMessage `json:"response"`
 		Balance  string          `json:"balance"`
 		ZBalance json.RawMessage `json:"zbalance"`
@@ -206,7 +195,7 @@ func (s *skin) getNum(ctx *fasthttp.RequestCtx) {
 	if n := arg(ctx, "number"); (n == "true" || n == "1") && !s.o.LateNumber {
 		reply.Number = "+" + o.Phone
 	}
-	s.write(ctx, reply)
+	simulator.WriteJSON(ctx, reply)
 }
 
 // tzid reads the tzid parameter; false means an answer was written.
@@ -276,7 +265,7 @@ func (s *skin) getState(ctx *fasthttp.RequestCtx) {
 		}
 		items = append(items, s.element(o, codes, list, seen))
 	}
-	s.write(ctx, items)
+	simulator.WriteJSON(ctx, items)
 }
 
 // poll counts one getState answer for id and returns the count before it.
@@ -350,7 +339,7 @@ func (s *skin) ended(ctx *fasthttp.RequestCtx, o simulator.Order) {
 }
 
 func (s *skin) okTZID(ctx *fasthttp.RequestCtx, id int64) {
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response json.RawMessage `json:"response"`
 		TZID     int64           `json:"tzid"`
 	}{s.one(), id})
@@ -506,7 +495,7 @@ func (s *skin) stats(ctx *fasthttp.RequestCtx) {
 			c := s.statsFor(iso, i+1)
 			out[strconv.Itoa(c.Code)] = c
 		}
-		s.write(ctx, out)
+		simulator.WriteJSON(ctx, out)
 		return
 	}
 	iso, ok := Countries.Canonical(dial)
@@ -515,7 +504,7 @@ func (s *skin) stats(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	pos := sort.SearchStrings(sold, iso) + 1
-	s.write(ctx, s.statsFor(iso, pos))
+	simulator.WriteJSON(ctx, s.statsFor(iso, pos))
 }
 
 func (s *skin) price(ctx *fasthttp.RequestCtx) {
@@ -538,7 +527,7 @@ func (s *skin) price(ctx *fasthttp.RequestCtx) {
 		s.code(ctx, CodeNoNumber)
 		return
 	}
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response json.RawMessage `json:"response"`
 		Price    json.RawMessage `json:"price"`
 	}{s.one(), number(offers[0].Price)})
@@ -609,7 +598,7 @@ func (s *skin) tariffs(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	code, _ := strconv.Atoi(shown)
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response          json.RawMessage          `json:"response"`
 		Countries         map[string]tariffCountry `json:"countries"`
 		Services          map[string]tariffService `json:"services"`

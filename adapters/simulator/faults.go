@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"time"
@@ -87,6 +88,19 @@ func (m *Market) Wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 			}
 		}
 	}
+}
+
+// WriteJSON answers 200 with v as a JSON body, as skins answer success. A
+// value that does not marshal is the skin's bug: a bare 500.
+func WriteJSON(ctx *fasthttp.RequestCtx, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
 }
 
 // Server is a skin served on a loopback port.

@@ -486,7 +486,7 @@ func (m *Market) addSMS(o *Order, at time.Time, text string) {
 		}
 		text = fmt.Sprintf("Your %s code: %s. Do not share it with anyone.", name, code)
 	} else {
-		code = ExtractCode(text)
+		code = adapters.ExtractCode(text)
 	}
 	o.SMS = append(o.SMS, adapters.SMS{Code: code, Text: text, From: o.Service, ReceivedAt: at})
 	o.State = adapters.StateCodeReceived
@@ -495,24 +495,6 @@ func (m *Market) addSMS(o *Order, at time.Time, text string) {
 }
 
 func (m *Market) drawCode() string { return strconv.Itoa(100000 + m.rng.IntN(900000)) }
-
-// ExtractCode returns the first run of 4 to 8 digits in text, or "".
-func ExtractCode(text string) string {
-	start := -1
-	for i := 0; i <= len(text); i++ {
-		digit := i < len(text) && text[i] >= '0' && text[i] <= '9'
-		if digit && start < 0 {
-			start = i
-		}
-		if !digit && start >= 0 {
-			if n := i - start; n >= 4 && n <= 8 {
-				return text[start:i]
-			}
-			start = -1
-		}
-	}
-	return ""
-}
 
 // get returns the live order after settling it; m.mu held.
 func (m *Market) get(id int64) (*Order, error) {

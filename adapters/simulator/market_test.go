@@ -30,7 +30,7 @@ func TestMarketTimings(t *testing.T) {
 		t.Fatalf("at 29 s: %s", o.State)
 	}
 	c.Advance(time.Second)
-	if o, _ = m.Get(o.ID); o.State != adapters.StateCodeReceived || len(o.SMS) != 1 || ExtractCode(o.SMS[0].Text) != o.SMS[0].Code {
+	if o, _ = m.Get(o.ID); o.State != adapters.StateCodeReceived || len(o.SMS) != 1 || adapters.ExtractCode(o.SMS[0].Text) != o.SMS[0].Code {
 		t.Fatalf("at 30 s: %+v", o)
 	}
 	if _, err := m.Cancel(o.ID); !errors.Is(err, adapters.ErrBadState) {
@@ -96,19 +96,5 @@ func TestMarketRefusals(t *testing.T) {
 	m.SetBalance(1000 * adapters.Micro)
 	if _, err := m.Buy(BuyArgs{Country: "us", Service: "tg", MaxPrice: 1}); !errors.As(err, &pf) || pf.Min.Micros != m.Offers("us", "tg")[0].Price {
 		t.Errorf("price floor %v does not carry the price", err)
-	}
-}
-
-func TestExtractCode(t *testing.T) {
-	for in, want := range map[string]string{
-		"Your code: 123456.":         "123456",
-		"G-482913 is your code":      "482913",
-		"code 12 then 3456":          "3456",
-		"no digits":                  "",
-		"1234567890123 too long 987": "",
-	} {
-		if got := ExtractCode(in); got != want {
-			t.Errorf("ExtractCode(%q) = %q; want %q", in, got, want)
-		}
 	}
 }

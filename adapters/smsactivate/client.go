@@ -2,6 +2,7 @@ package smsactivate
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,19 +57,13 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "smsactivate"
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
+	o.Code = cmp.Or(o.Code, "smsactivate")
+	o.Currency = cmp.Or(o.Currency, "USD")
 	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
 	}
-	if o.Path == "" {
-		o.Path = Path
-	}
+	o.Path = cmp.Or(o.Path, Path)
 	c := &Client{code: o.Code, key: o.Key, currency: o.Currency, path: o.Path, extra: o.Extra, http: hc, texts: map[string]smsText{}}
 	c.noV2.Store(o.NoV2)
 	c.offers = c.Offers
@@ -130,11 +125,8 @@ func (c *Client) call(ctx context.Context, op, action string, params map[string]
 		}
 		return nil, c.http.Unavailable(call, "http %d", resp.Status)
 	}
-	if len(body) == 0 {
-		return nil, c.http.Unavailable(call, "empty body")
-	}
-	if upstream.LooksHTML(body) {
-		return nil, c.http.Unavailable(call, "html body %q", upstream.Snippet(body))
+	if err := c.http.Readable(call, body); err != nil {
+		return nil, err
 	}
 	if body[0] != '{' && body[0] != '[' {
 		if err := c.knownError(op, string(body)); err != nil {

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsactivate"
 )
@@ -27,18 +30,13 @@ func newFixture(t *testing.T, d smsactivate.Dialect, key string, timeout time.Du
 
 func newFixtureDelay(t *testing.T, d smsactivate.Dialect, key string, timeout, codeDelay time.Duration) *fixture {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	m := simulator.New(simulator.Config{Currency: "RUB", Clock: clock, Key: testKey, CodeDelay: codeDelay})
-	srv, err := simulator.Serve(smsactivate.NewSkin(m, d))
+	h := adapterstest.Serve(t, simulator.Config{Currency: "RUB", Key: testKey, CodeDelay: codeDelay},
+		func(m *simulator.Market) fasthttp.RequestHandler { return smsactivate.NewSkin(m, d) })
+	c, err := smsactivate.New(smsactivate.Options{Code: "sa", BaseURL: h.Server.URL, Key: key, Currency: "RUB", Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := smsactivate.New(smsactivate.Options{Code: "sa", BaseURL: srv.URL, Key: key, Currency: "RUB", Timeout: timeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{market: m, clock: clock, client: c}
+	return &fixture{market: h.Market, clock: h.Clock, client: c}
 }
 
 var dialects = []struct {
@@ -72,7 +70,7 @@ func TestLifecycle(t *testing.T) {
 				t.Fatalf("check after delay = %+v, %v", u, err)
 			}
 			first := u.SMS[0]
-			if len(first.Code) != 6 || first.Text == first.Code || simulator.ExtractCode(first.Text) != first.Code {
+			if len(first.Code) != 6 || first.Text == first.Code || adapters.ExtractCode(first.Text) != first.Code {
 				t.Fatalf("sms = %+v; want a 6-digit code inside the full text", first)
 			}
 			if err := f.client.RequestAnother(ctx, p.UpstreamID); err != nil {

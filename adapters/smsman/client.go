@@ -5,7 +5,7 @@
 package smsman
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,15 +64,9 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "smsman"
-	}
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
-	if o.Currency == "" {
-		o.Currency = "RUB"
-	}
+	o.Code = cmp.Or(o.Code, "smsman")
+	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
+	o.Currency = cmp.Or(o.Currency, "RUB")
 	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
@@ -93,10 +87,8 @@ func (c *Client) get(ctx context.Context, op, method string, query map[string]st
 		q[k] = v
 	}
 	resp, err := c.http.Do(ctx, upstream.Call{Path: "/control/" + method, Query: q, Op: op, Mutating: mutating})
-	if err == nil && len(c.key) >= 8 && bytes.Contains(resp.Body, []byte(c.key)) {
-		// Errors quote bodies; should SMS-Man ever echo the token, none shows it.
-		resp.Body = bytes.ReplaceAll(resp.Body, []byte(c.key), []byte("[key]"))
-	}
+	// Errors quote bodies; should SMS-Man ever echo the token, none shows it.
+	resp.Body = upstream.Redact(resp.Body, c.key)
 	return resp, err
 }
 
@@ -226,7 +218,7 @@ func (c *Client) listed(ctx context.Context, cid, aid string) (priceRow, bool) {
 // one code at a time and no full text, so Update carries at most one SMS
 // whose text is the code (or sms_text, should SMS-Man send it).
 func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) {
-	if !digits(id, 1, 20) {
+	if !upstream.IsDigits(id, 1, 20) {
 		return adapters.Update{}, fmt.Errorf("%s check: id %q: %w", c.code, id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, "check", "get-sms", map[string]string{"request_id": id}, false)
@@ -269,7 +261,7 @@ func (c *Client) forget(id string) {
 }
 
 func (c *Client) setStatus(ctx context.Context, op, id, status string) error {
-	if !digits(id, 1, 20) {
+	if !upstream.IsDigits(id, 1, 20) {
 		return fmt.Errorf("%s %s: id %q: %w", c.code, op, id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, op, "set-status", map[string]string{"request_id": id, "status": status}, true)

@@ -3,8 +3,8 @@ package smsman_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsman"
 )
@@ -21,85 +22,33 @@ const testKey = "smsman-test-token-0123"
 
 var ctx = context.Background()
 
-// request is one request as the upstream saw it.
+// request is what the wire tests compare of a recorded request.
 type request struct {
 	Method, Path, Auth string
 	Query              map[string]string
 }
 
-// recorder sits in front of a handler and keeps a copy of every request.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []request
-}
-
-func (r *recorder) wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		q := map[string]string{}
-		for k, v := range ctx.QueryArgs().All() {
-			q[string(k)] = string(v)
-		}
-		r.mu.Lock()
-		r.reqs = append(r.reqs, request{
-			Method: string(ctx.Method()), Path: string(ctx.Path()),
-			Auth: string(ctx.Request.Header.Peek("Authorization")), Query: q,
-		})
-		r.mu.Unlock()
-		next(ctx)
-	}
-}
-
-func (r *recorder) take() []request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reqs
-	r.reqs = nil
-	return out
+func summary(r adapterstest.Request) request {
+	return request{Method: r.Method, Path: r.Path, Auth: r.Header.Get("Authorization"), Query: r.Query}
 }
 
 type fixture struct {
 	market *simulator.Market
 	clock  *simulator.ManualClock
-	rec    *recorder
+	rec    *adapterstest.Recorder
 	client *smsman.Client
 }
 
 func newFixture(t *testing.T, opt smsman.SkinOptions, codeDelay time.Duration) *fixture {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	m := simulator.New(simulator.Config{Currency: "RUB", Clock: clock, Key: testKey, CodeDelay: codeDelay})
-	rec := &recorder{}
-	srv, err := simulator.Serve(rec.wrap(smsman.NewSkinWith(m, opt)))
+	rec := &adapterstest.Recorder{}
+	h := adapterstest.Serve(t, simulator.Config{Currency: "RUB", Key: testKey, CodeDelay: codeDelay},
+		func(m *simulator.Market) fasthttp.RequestHandler { return rec.Wrap(smsman.NewSkinWith(m, opt)) })
+	c, err := smsman.New(smsman.Options{BaseURL: h.Server.URL, Key: testKey, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := smsman.New(smsman.Options{BaseURL: srv.URL, Key: testKey, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{market: m, clock: clock, rec: rec, client: c}
-}
-
-func mustID(t *testing.T, s string) int64 {
-	t.Helper()
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		t.Fatalf("id %q: %v", s, err)
-	}
-	return n
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
+	return &fixture{market: h.Market, clock: h.Clock, rec: rec, client: c}
 }
 
 func TestRequestsOnTheWire(t *testing.T) {
@@ -114,13 +63,16 @@ func TestRequestsOnTheWire(t *testing.T) {
 	}
 	expect := func(what string, want ...request) {
 		t.Helper()
-		got := f.rec.take()
+		var got []request
+		for _, r := range f.rec.Take() {
+			got = append(got, summary(r))
+		}
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d requests %+v; want %+v", what, len(got), got, want)
 		}
 		for i := range want {
 			g, w := got[i], want[i]
-			if g.Method != w.Method || g.Path != w.Path || g.Auth != "" || !equalMaps(g.Query, w.Query) {
+			if g.Method != w.Method || g.Path != w.Path || g.Auth != "" || !maps.Equal(g.Query, w.Query) {
 				t.Fatalf("%s: request %d = %+v; want %+v", what, i, g, w)
 			}
 		}
@@ -169,8 +121,8 @@ func TestRequestsOnTheWire(t *testing.T) {
 		expect(s.name, call("set-status", map[string]string{"request_id": p.UpstreamID, "status": s.status}))
 	}
 	p2, _ := f.client.Buy(ctx, adapters.BuyRequest{Country: "us", Service: "tg"})
-	f.rec.take()
-	f.market.DeliverSMS(mustID(t, p2.UpstreamID), "Telegram code 12345")
+	f.rec.Take()
+	f.market.DeliverSMS(adapterstest.MarketID(t, p2.UpstreamID), "Telegram code 12345")
 	if err := f.client.RequestAnother(ctx, p2.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +227,7 @@ func TestCodeMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, _ := f.market.Get(mustID(t, p.UpstreamID))
+	o, _ := f.market.Get(adapterstest.MarketID(t, p.UpstreamID))
 	if o.Country != "gb" || o.Service != "tg" || !strings.HasPrefix(p.Phone, "44") || p.Price.Micros != o.Price {
 		t.Fatalf("purchase %+v of market order %s/%s at %d; want gb/tg, +44, the market price", p, o.Country, o.Service, o.Price)
 	}
@@ -346,7 +298,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("reject at once: %v", err)
 	}
 	p2, _ := f2.client.Buy(ctx, adapters.BuyRequest{Country: "ru", Service: "tg"})
-	f2.market.Ban(mustID(t, p2.UpstreamID)) // what set-status used does
+	f2.market.Ban(adapterstest.MarketID(t, p2.UpstreamID)) // what set-status used does
 	p3, _ := f2.client.Buy(ctx, adapters.BuyRequest{Country: "ru", Service: "tg"})
 	f2.clock.Advance(20 * time.Minute)
 	for _, p := range []adapters.Purchase{p1, p2, p3} {
@@ -383,7 +335,7 @@ func TestReadings(t *testing.T) {
 	t.Run("no retrysms", func(t *testing.T) {
 		f := newFixture(t, smsman.SkinOptions{NoRetrySMS: true}, -1)
 		p, _ := f.client.Buy(ctx, adapters.BuyRequest{Country: "ru", Service: "tg"})
-		f.market.DeliverSMS(mustID(t, p.UpstreamID), "code 123456")
+		f.market.DeliverSMS(adapterstest.MarketID(t, p.UpstreamID), "code 123456")
 		if err := f.client.RequestAnother(ctx, p.UpstreamID); !errors.Is(err, adapters.ErrBadState) {
 			t.Fatalf("retrysms refused = %v; want ErrBadState", err)
 		}
@@ -402,7 +354,7 @@ func TestReadings(t *testing.T) {
 	t.Run("sms_text", func(t *testing.T) {
 		f := newFixture(t, smsman.SkinOptions{SMSText: true}, -1)
 		p, _ := f.client.Buy(ctx, adapters.BuyRequest{Country: "ru", Service: "tg"})
-		f.market.DeliverSMS(mustID(t, p.UpstreamID), "Telegram code 44556")
+		f.market.DeliverSMS(adapterstest.MarketID(t, p.UpstreamID), "Telegram code 44556")
 		u, err := f.client.Check(ctx, p.UpstreamID)
 		if err != nil || len(u.SMS) != 1 || u.SMS[0].Code != "44556" || u.SMS[0].Text != "Telegram code 44556" {
 			t.Fatalf("update %+v, %v; want code and full text", u, err)
@@ -449,56 +401,24 @@ func TestBuyErrorsFromTheSkin(t *testing.T) {
 	}
 }
 
-// canned is a fake SMS-Man answering by path.
-type canned struct {
-	mu      sync.Mutex
-	answers map[string]answer
-}
-
-type answer struct {
-	status int
-	body   string
-}
-
-func (c *canned) set(path string, status int, body string) {
-	c.mu.Lock()
-	c.answers[path] = answer{status, body}
-	c.mu.Unlock()
-}
-
-func (c *canned) handle(ctx *fasthttp.RequestCtx) {
-	c.mu.Lock()
-	a, ok := c.answers[string(ctx.Path())]
-	c.mu.Unlock()
-	if !ok {
-		ctx.SetStatusCode(404)
-		return
-	}
-	ctx.SetStatusCode(a.status)
-	ctx.SetBodyString(a.body)
-}
-
 const (
 	docCountries    = `{"1": {"id": "1", "title": "Russia", "code": "RU"}, "5": {"id": "5", "title": "USA", "code": "US"}, "7": {"id": "7", "title": "United Kingdom", "code": "UK"}, "9": {"id": "9", "title": "Germany", "code": ""}}`
 	docApplications = `{"1": {"id": "1", "title": "VK", "code": "vk"}, "3": {"id": "3", "title": "Telegram", "code": "tg"}, "8": {"id": "8", "title": "WhatsApp", "code": "whatsapp"}}`
 )
 
-func newCanned(t *testing.T) (*canned, *smsman.Client) {
+// newCanned is a fake SMS-Man answering by path, its catalogue in place.
+func newCanned(t *testing.T) (*adapterstest.Script, *smsman.Client) {
 	t.Helper()
-	c := &canned{answers: map[string]answer{}}
-	c.set("/control/countries", 200, docCountries)
-	c.set("/control/applications", 200, docApplications)
-	c.set("/control/get-prices", 200, `{"3": {"application_id": "3", "country_id": "1", "cost": "15.00", "count": 6455, "country": "Russia", "application": "Telegram"}}`)
-	srv, err := simulator.Serve(c.handle)
+	fake := adapterstest.NewScript(func(ctx *fasthttp.RequestCtx) string { return string(ctx.Path()) })
+	fake.Reply("/control/countries", 200, docCountries)
+	fake.Reply("/control/applications", 200, docApplications)
+	fake.Reply("/control/get-prices", 200, `{"3": {"application_id": "3", "country_id": "1", "cost": "15.00", "count": 6455, "country": "Russia", "application": "Telegram"}}`)
+	url := adapterstest.ServeHandler(t, fake.Handle)
+	c, err := smsman.New(smsman.Options{BaseURL: url, Key: testKey, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	cl, err := smsman.New(smsman.Options{BaseURL: srv.URL, Key: testKey, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, cl
+	return fake, c
 }
 
 // TestCatalogueMatching: ISO codes map by code, "UK" by the alias file,
@@ -510,8 +430,8 @@ func TestCatalogueMatching(t *testing.T) {
 	if err != nil || !slices.Equal(countries, []string{"de", "gb", "ru", "us"}) {
 		t.Fatalf("countries = %v, %v; want de gb ru us", countries, err)
 	}
-	fake.set("/control/get-number", 200, `{"request_id": 1, "country_id": 7, "application_id": 8, "number": "447700900123"}`)
-	fake.set("/control/get-prices", 200, `{"7":{"8":{"cost":"15","count":6455}}}`)
+	fake.Reply("/control/get-number", 200, `{"request_id": 1, "country_id": 7, "application_id": 8, "number": "447700900123"}`)
+	fake.Reply("/control/get-prices", 200, `{"7":{"8":{"cost":"15","count":6455}}}`)
 	p, err := c.Buy(ctx, adapters.BuyRequest{Country: "gb", Service: "wa"})
 	if err != nil || p.UpstreamID != "1" || p.Phone != "447700900123" || p.Price.Micros != 15*adapters.Micro {
 		t.Fatalf("buy gb/wa = %+v, %v", p, err)
@@ -570,23 +490,8 @@ func TestDocumentedAnswers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, c := newCanned(t)
-			fake.set("/control/"+tc.path, tc.status, tc.body)
-			err := tc.call(c)
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("got %v; want success", err)
-				}
-				return
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("got %v; want %v", err, tc.want)
-			}
-			if got := errors.Is(err, adapters.ErrOutcomeUnknown); got != tc.unknown {
-				t.Fatalf("outcome unknown = %v; want %v (%v)", got, tc.unknown, err)
-			}
-			if strings.Contains(err.Error(), testKey) {
-				t.Fatalf("error %q shows the key", err)
-			}
+			fake.Reply("/control/"+tc.path, tc.status, tc.body)
+			adapterstest.CheckErr(t, tc.call(c), tc.want, tc.unknown, testKey)
 		})
 	}
 }
@@ -607,17 +512,17 @@ func TestSMSAnswers(t *testing.T) {
 		{`{"success":false,"error_code":"request_not_found"}`, adapters.StateCancelled, ""},
 		{`{"success":false,"error_code":"wrong_request"}`, adapters.StateCancelled, ""},
 	} {
-		fake.set("/control/get-sms", 200, tc.body)
+		fake.Reply("/control/get-sms", 200, tc.body)
 		u, err := c.Check(ctx, "1")
 		if err != nil || u.State != tc.want || (tc.code != "" && (len(u.SMS) != 1 || u.SMS[0].Code != tc.code)) || (tc.code == "" && len(u.SMS) != 0) {
 			t.Fatalf("%s: %+v, %v; want %s %q", tc.body, u, err, tc.want, tc.code)
 		}
 	}
-	fake.set("/control/get-sms", 200, `{"success":false,"error_code":"wrong_token","error_msg":"Wrong token!"}`)
+	fake.Reply("/control/get-sms", 200, `{"success":false,"error_code":"wrong_token","error_msg":"Wrong token!"}`)
 	if _, err := c.Check(ctx, "1"); !errors.Is(err, adapters.ErrAuth) {
 		t.Fatalf("get-sms wrong_token = %v; want ErrAuth", err)
 	}
-	fake.set("/control/get-sms", 200, `{"request_id":1}`)
+	fake.Reply("/control/get-sms", 200, `{"request_id":1}`)
 	if _, err := c.Check(ctx, "1"); !errors.Is(err, adapters.ErrUnavailable) {
 		t.Fatalf("get-sms without code or error = %v; want ErrUnavailable", err)
 	}

@@ -1,13 +1,13 @@
 package smsman
 
 import (
-	"errors"
-	"slices"
+	"fmt"
 	"testing"
 	"time"
 
 	"smsgate/adapters"
-	"smsgate/adapters/catalog"
+	"smsgate/adapters/adapterstest"
+	"smsgate/adapters/upstream"
 )
 
 // Example answers from protocols/smsman.md, the fuzzers' seeds (more
@@ -50,12 +50,6 @@ func addSeeds(f *testing.F, bodies ...string) {
 	f.Add(502, []byte("<html>bad gateway</html>"))
 }
 
-var canonical = []error{
-	adapters.ErrUnavailable, adapters.ErrAuth, adapters.ErrNoNumbers, adapters.ErrNoBalance,
-	adapters.ErrBadService, adapters.ErrBadCountry, adapters.ErrNoActivation, adapters.ErrBadState,
-	adapters.ErrEarlyCancel,
-}
-
 // checkErr holds the parsers' error property: every error is canonical, and
 // one that is not ErrUnavailable comes from a documented answer (an auth
 // status or an error envelope), never from garbage.
@@ -69,15 +63,9 @@ func checkErr(t *testing.T, status int, body []byte, err error) {
 		}
 		return
 	}
-	if errors.Is(err, adapters.ErrUnavailable) {
-		return
-	}
-	if !slices.ContainsFunc(canonical, func(e error) bool { return errors.Is(err, e) }) {
-		t.Fatalf("http %d %q: non-canonical error %v", status, body, err)
-	}
-	if _, env, _ := decode(status, body); env == nil && status != 401 && status != 403 {
-		t.Fatalf("http %d %q: business error %v without an error envelope", status, body, err)
-	}
+	_, env, _ := decode(status, body)
+	documented := env != nil || status == 401 || status == 403
+	adapterstest.CheckParseErr(t, fmt.Sprintf("http %d %q", status, body), err, documented)
 }
 
 func FuzzParseBalance(f *testing.F) {
@@ -93,7 +81,7 @@ func FuzzParseNumber(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		n, err := parseNumber(status, body)
 		checkErr(t, status, body, err)
-		if err == nil && (!digits(n.RequestID, 1, 20) || !digits(n.Phone, 5, 20)) {
+		if err == nil && (!upstream.IsDigits(n.RequestID, 1, 20) || !upstream.IsDigits(n.Phone, 5, 20)) {
 			t.Fatalf("%q parsed into %+v", body, n)
 		}
 	})
@@ -130,7 +118,7 @@ func FuzzParsePrices(f *testing.F) {
 			rows, err := parsePrices(status, body, cid)
 			checkErr(t, status, body, err)
 			for i, r := range rows {
-				if !digits(r.CountryID, 1, 10) || !digits(r.ApplicationID, 1, 10) || r.Cost < 0 || r.Count < 0 {
+				if !upstream.IsDigits(r.CountryID, 1, 10) || !upstream.IsDigits(r.ApplicationID, 1, 10) || r.Cost < 0 || r.Count < 0 {
 					t.Fatalf("%q: row %+v", body, r)
 				}
 				if i > 0 && rows[i-1].CountryID == r.CountryID && rows[i-1].ApplicationID == r.ApplicationID {
@@ -147,7 +135,7 @@ func FuzzParseCatalogue(f *testing.F) {
 		list, err := parseCatalogue(status, body)
 		checkErr(t, status, body, err)
 		for _, e := range list {
-			if !digits(e.ID, 1, 10) {
+			if !upstream.IsDigits(e.ID, 1, 10) {
 				t.Fatalf("%q: entry %+v", body, e)
 			}
 		}
@@ -162,14 +150,5 @@ func FuzzParseCatalogue(f *testing.F) {
 // TestCodeMaps: every canonical code in the embedded maps exists in the
 // gateway's catalogue.
 func TestCodeMaps(t *testing.T) {
-	for _, iso := range countryCodes.Canonicals() {
-		if _, ok := catalog.CountryByISO(iso); !ok {
-			t.Errorf("countries.tsv: %q is not a catalogue country", iso)
-		}
-	}
-	for _, code := range serviceCodes.Canonicals() {
-		if _, ok := catalog.ServiceByCode(code); !ok {
-			t.Errorf("services.tsv: %q is not a catalogue service", code)
-		}
-	}
+	adapterstest.CodeMaps(t, countryCodes, serviceCodes)
 }

@@ -1,7 +1,6 @@
 package smsman
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -124,7 +123,7 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	}
 	switch name {
 	case "get-balance":
-		s.json(ctx, map[string]string{"balance": adapters.FormatDecimal(s.m.Balance(), 2)})
+		simulator.WriteJSON(ctx, map[string]string{"balance": adapters.FormatDecimal(s.m.Balance(), 2)})
 	case "limits":
 		s.limits(ctx)
 	case "get-number":
@@ -142,17 +141,6 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-func (s *skin) json(ctx *fasthttp.RequestCtx, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		return
-	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
 type errorBody struct {
 	Success   bool   `json:"success"`
 	ErrorCode string `json:"error_code"`
@@ -162,7 +150,7 @@ type errorBody struct {
 // fail answers the error envelope. wrong_application_id has been seen with
 // HTTP 400; the other codes come with 200 as far as anyone saw.
 func (s *skin) fail(ctx *fasthttp.RequestCtx, status int, code, msg string) {
-	s.json(ctx, errorBody{ErrorCode: code, ErrorMsg: msg})
+	simulator.WriteJSON(ctx, errorBody{ErrorCode: code, ErrorMsg: msg})
 	ctx.SetStatusCode(status)
 }
 
@@ -225,7 +213,7 @@ func (s *skin) getNumber(ctx *fasthttp.RequestCtx) {
 	o, err := s.m.Buy(simulator.BuyArgs{Country: iso, Service: svc, MaxPrice: max})
 	switch {
 	case err == nil:
-		s.json(ctx, struct {
+		simulator.WriteJSON(ctx, struct {
 			RequestID     int64  `json:"request_id"`
 			CountryID     int    `json:"country_id"`
 			ApplicationID int    `json:"application_id"`
@@ -263,7 +251,7 @@ func (s *skin) getSMS(ctx *fasthttp.RequestCtx) {
 	}
 	switch o.State {
 	case adapters.StateWaiting, adapters.StateRetryWaiting:
-		s.json(ctx, struct {
+		simulator.WriteJSON(ctx, struct {
 			RequestID int64  `json:"request_id"`
 			ErrorCode string `json:"error_code"`
 			ErrorMsg  string `json:"error_msg"`
@@ -286,7 +274,7 @@ func (s *skin) getSMS(ctx *fasthttp.RequestCtx) {
 		if s.opt.SMSText {
 			a.SMSText = &last.Text
 		}
-		s.json(ctx, a)
+		simulator.WriteJSON(ctx, a)
 	default:
 		// Closed, refunded or expired: SMS-Man no longer knows the request.
 		s.closed(ctx)
@@ -327,7 +315,7 @@ func (s *skin) setStatus(ctx *fasthttp.RequestCtx) {
 	}
 	switch {
 	case err == nil:
-		s.json(ctx, struct {
+		simulator.WriteJSON(ctx, struct {
 			RequestID int64 `json:"request_id"`
 			Success   bool  `json:"success"`
 		}{id, true})
@@ -360,7 +348,7 @@ func (s *skin) countries(ctx *fasthttp.RequestCtx) {
 		}
 		out[strconv.Itoa(id)] = catalogueItem{ID: strconv.Itoa(id), Title: c.Name, Code: strings.ToUpper(iso)}
 	}
-	s.json(ctx, out)
+	simulator.WriteJSON(ctx, out)
 }
 
 func (s *skin) applications(ctx *fasthttp.RequestCtx) {
@@ -372,7 +360,7 @@ func (s *skin) applications(ctx *fasthttp.RequestCtx) {
 		id := strconv.Itoa(skinApps.id[svc.Code])
 		out[id] = catalogueItem{ID: id, Title: svc.Name, Code: svc.Code}
 	}
-	s.json(ctx, out)
+	simulator.WriteJSON(ctx, out)
 }
 
 // offers lists the market's offers under the skin's ids, filtered by the
@@ -411,10 +399,10 @@ func (s *skin) limits(ctx *fasthttp.RequestCtx) {
 		keyed[cid][aid] = l
 	}
 	if s.opt.LimitsKeyed {
-		s.json(ctx, keyed)
+		simulator.WriteJSON(ctx, keyed)
 		return
 	}
-	s.json(ctx, list)
+	simulator.WriteJSON(ctx, list)
 }
 
 func (s *skin) prices(ctx *fasthttp.RequestCtx) {
@@ -455,10 +443,10 @@ func (s *skin) prices(ctx *fasthttp.RequestCtx) {
 	}
 	switch {
 	case !byCountry:
-		s.json(ctx, nested)
+		simulator.WriteJSON(ctx, nested)
 	case s.opt.PricesArray:
-		s.json(ctx, list)
+		simulator.WriteJSON(ctx, list)
 	default:
-		s.json(ctx, keyed)
+		simulator.WriteJSON(ctx, keyed)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,9 +77,9 @@ func malformed(b []byte) error { return &malformedError{snippet: upstream.Snippe
 
 // envelope is the error part of an answer; wait_sms rides in it too.
 type envelope struct {
-	Success   *bool           `json:"success"`
-	ErrorCode flexString      `json:"error_code"`
-	ErrorMsg  json.RawMessage `json:"error_msg"`
+	Success   *bool               `json:"success"`
+	ErrorCode upstream.FlexString `json:"error_code"`
+	ErrorMsg  json.RawMessage     `json:"error_msg"`
 }
 
 // isError reports whether the answer carries an error code or says it failed.
@@ -196,70 +195,6 @@ func decode(status int, body []byte) (b []byte, env *envelope, err error) {
 	return b, nil, nil
 }
 
-// flexString is a JSON string that also takes a bare number: SMS-Man sends
-// ids and amounts either way.
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] != '"' {
-		if bytes.Equal(b, []byte("null")) {
-			*s = ""
-			return nil
-		}
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return err
-		}
-		*s = flexString(n)
-		return nil
-	}
-	var v string
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*s = flexString(v)
-	return nil
-}
-
-// amount reads a decimal ("799.70", 15, 1e-05) as micro-units.
-func amount(s string) (int64, error) {
-	if v, err := adapters.ParseDecimal(s); err == nil {
-		return v, nil
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
-		return 0, fmt.Errorf("cannot read amount %q", s)
-	}
-	return adapters.FromFloat(f), nil
-}
-
-// count reads a stock count (6455, "6455", 6455.0); negatives read as 0.
-func count(s string) (int, bool) {
-	s = strings.TrimSpace(s)
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || math.IsNaN(f) {
-			return 0, false
-		}
-		v = int64(max(min(f, math.MaxInt32), -1))
-	}
-	return int(max(min(v, math.MaxInt32), 0)), true
-}
-
-// digits reports whether s is min to max ASCII digits.
-func digits(s string, min, max int) bool {
-	if len(s) < min || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // parseBalance reads get-balance: {"balance":"799.70"} (newer answers add
 // hold, channels, rating; ignored).
 func parseBalance(status int, body []byte) (int64, error) {
@@ -271,12 +206,12 @@ func parseBalance(status int, body []byte) (int64, error) {
 		return 0, env.err(callOther)
 	}
 	var v struct {
-		Balance *flexString `json:"balance"`
+		Balance *upstream.FlexString `json:"balance"`
 	}
 	if json.Unmarshal(b, &v) != nil || v.Balance == nil {
 		return 0, malformed(b)
 	}
-	m, err := amount(string(*v.Balance))
+	m, err := adapters.ParseAmount(string(*v.Balance))
 	if err != nil {
 		return 0, malformed(b)
 	}
@@ -302,10 +237,10 @@ func parseNumber(status int, body []byte) (number, error) {
 		return number{}, env.err(callBuy)
 	}
 	var v struct {
-		RequestID     flexString `json:"request_id"`
-		CountryID     flexString `json:"country_id"`
-		ApplicationID flexString `json:"application_id"`
-		Number        flexString `json:"number"`
+		RequestID     upstream.FlexString `json:"request_id"`
+		CountryID     upstream.FlexString `json:"country_id"`
+		ApplicationID upstream.FlexString `json:"application_id"`
+		Number        upstream.FlexString `json:"number"`
 	}
 	if json.Unmarshal(b, &v) != nil {
 		return number{}, malformed(b)
@@ -316,7 +251,7 @@ func parseNumber(status int, body []byte) (number, error) {
 		CountryID:     string(v.CountryID),
 		ApplicationID: string(v.ApplicationID),
 	}
-	if !digits(n.RequestID, 1, 20) || !digits(n.Phone, 5, 20) {
+	if !upstream.IsDigits(n.RequestID, 1, 20) || !upstream.IsDigits(n.Phone, 5, 20) {
 		return number{}, malformed(b)
 	}
 	return n, nil
@@ -349,8 +284,8 @@ func parseSMS(status int, body []byte) (smsResult, error) {
 		return smsResult{}, env.err(callSMS)
 	}
 	var v struct {
-		RequestID flexString  `json:"request_id"`
-		Code      *flexString `json:"sms_code"`
+		RequestID upstream.FlexString  `json:"request_id"`
+		Code      *upstream.FlexString `json:"sms_code"`
 		// Undocumented; one client reads it. Taken when present.
 		Text *string `json:"sms_text"`
 	}
@@ -395,10 +330,10 @@ type priceRow struct {
 }
 
 type wirePrice struct {
-	ApplicationID flexString  `json:"application_id"`
-	CountryID     flexString  `json:"country_id"`
-	Cost          *flexString `json:"cost"`
-	Count         flexString  `json:"count"`
+	ApplicationID upstream.FlexString  `json:"application_id"`
+	CountryID     upstream.FlexString  `json:"country_id"`
+	Cost          *upstream.FlexString `json:"cost"`
+	Count         upstream.FlexString  `json:"count"`
 }
 
 // parsePrices reads get-prices in any of the containers SMS-Man has used:
@@ -423,14 +358,14 @@ func parsePrices(status int, body []byte, countryID string) ([]priceRow, error) 
 		if w.ApplicationID != "" {
 			aid = string(w.ApplicationID)
 		}
-		if !digits(cid, 1, 10) || !digits(aid, 1, 10) || w.Cost == nil {
+		if !upstream.IsDigits(cid, 1, 10) || !upstream.IsDigits(aid, 1, 10) || w.Cost == nil {
 			return
 		}
-		c, err := amount(string(*w.Cost))
+		c, err := adapters.ParseAmount(string(*w.Cost))
 		if err != nil || c < 0 {
 			return
 		}
-		n, _ := count(string(w.Count))
+		n, _ := upstream.Count(string(w.Count))
 		out = append(out, priceRow{CountryID: cid, ApplicationID: aid, Cost: c, Count: n})
 	}
 	if b[0] == '[' {
@@ -501,10 +436,10 @@ func parseCatalogue(status int, body []byte) ([]entry, error) {
 		return nil, env.err(callOther)
 	}
 	type item struct {
-		ID    flexString `json:"id"`
-		Title flexString `json:"title"`
-		Name  flexString `json:"name"` // the stubs API's spelling
-		Code  flexString `json:"code"`
+		ID    upstream.FlexString `json:"id"`
+		Title upstream.FlexString `json:"title"`
+		Name  upstream.FlexString `json:"name"` // the stubs API's spelling
+		Code  upstream.FlexString `json:"code"`
 	}
 	raw := map[string]json.RawMessage{}
 	if b[0] == '[' {
@@ -531,7 +466,7 @@ func parseCatalogue(status int, body []byte) ([]entry, error) {
 		if e.Title == "" {
 			e.Title = strings.TrimSpace(string(it.Name))
 		}
-		if digits(e.ID, 1, 10) {
+		if upstream.IsDigits(e.ID, 1, 10) {
 			out = append(out, e)
 		}
 	}

@@ -23,6 +23,7 @@
 package smspva
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -76,7 +77,7 @@ type Client struct {
 	key      string
 	currency string
 	http     *upstream.Client
-	memo     *memo
+	memo     memo
 	now      func() time.Time
 }
 
@@ -87,15 +88,9 @@ var (
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "smspva"
-	}
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
-	if o.Currency == "" {
-		o.Currency = DefaultCurrency
-	}
+	o.Code = cmp.Or(o.Code, "smspva")
+	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
+	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
 	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
@@ -244,7 +239,7 @@ func international(n numberAnswer, asked string) string {
 // checkID rejects ids SMS-PVA never issues (they are integers) without a
 // request.
 func (c *Client) checkID(op, id string) error {
-	if !digits(id, 19) {
+	if !upstream.IsDigits(id, 1, 19) {
 		return fmt.Errorf("%s %s: order id %q: %w", c.code, op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	return nil
@@ -257,7 +252,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	if err := c.checkID("check", id); err != nil {
 		return adapters.Update{}, err
 	}
-	if u, ok := c.memo.ended(id, c.now()); ok {
+	if u, ok := c.memo.Ended(id, c.now()); ok {
 		return u, nil
 	}
 	resp, err := c.do(ctx, "check", fasthttp.MethodGet, "/activation/sms/"+id, false)
@@ -272,7 +267,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	case smsReceived:
 		return c.memo.received(id, a.SMS, c.now()), nil
 	case smsClosed:
-		return c.memo.closed(id, c.now()), nil
+		return c.memo.Closed(id, c.now()), nil
 	default:
 		// 407 (an SMS held until the balance pays for it) is still waiting
 		// from the tenant's point of view.
@@ -292,7 +287,7 @@ func (c *Client) Finish(_ context.Context, id string) error {
 	if err := c.checkID("finish", id); err != nil {
 		return err
 	}
-	c.memo.end(id, adapters.StateFinished, c.now())
+	c.memo.End(id, adapters.StateFinished, c.now())
 	return nil
 }
 
@@ -305,7 +300,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if err := c.put(ctx, "cancel", actCancel, id); err != nil {
 		return err
 	}
-	c.memo.end(id, adapters.StateCancelled, c.now())
+	c.memo.End(id, adapters.StateCancelled, c.now())
 	return nil
 }
 
@@ -318,7 +313,7 @@ func (c *Client) RequestAnother(ctx context.Context, id string) error {
 	if err := c.put(ctx, "another", actClearSMS, id); err != nil {
 		return err
 	}
-	c.memo.retry(id, c.now())
+	c.memo.SetRetry(id, c.now())
 	return nil
 }
 

@@ -7,13 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smspva"
@@ -21,55 +21,10 @@ import (
 
 const testKey = "pva-test-key-7f3a9c"
 
-// wireReq is one request as the upstream saw it, copied out of fasthttp's
-// buffers, with the answer it got.
-type wireReq struct {
-	Method, Path, Query string
-	APIKey              string
-	Headers             string // the raw request header block
-	Body                string
-	Status              int    // answer's HTTP status
-	Answer              string // answer's body
-}
-
-// recorder sits in front of a handler and keeps every request.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []wireReq
-}
-
-func (r *recorder) wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		w := wireReq{
-			Method:  string(ctx.Method()),
-			Path:    string(ctx.Path()),
-			Query:   string(ctx.QueryArgs().QueryString()),
-			APIKey:  string(ctx.Request.Header.Peek("apikey")),
-			Headers: string(ctx.Request.Header.Header()),
-			Body:    string(ctx.PostBody()),
-		}
-		h(ctx)
-		w.Status = ctx.Response.StatusCode()
-		w.Answer = string(ctx.Response.Body())
-		r.mu.Lock()
-		r.reqs = append(r.reqs, w)
-		r.mu.Unlock()
-	}
-}
-
-// take returns the requests recorded since the last take.
-func (r *recorder) take() []wireReq {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reqs
-	r.reqs = nil
-	return out
-}
-
 type fixture struct {
 	market *simulator.Market
 	clock  *simulator.ManualClock
-	rec    *recorder
+	rec    *adapterstest.Recorder
 	url    string
 	client *smspva.Client
 }
@@ -78,32 +33,22 @@ type fixture struct {
 // loopback and points a client at it, the way the gateway is wired.
 func newFixture(t *testing.T, mc simulator.Config, o smspva.SkinOptions) *fixture {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	mc.Clock, mc.Key, mc.Lifetime = clock, testKey, smspva.Lifetime
+	mc.Key, mc.Lifetime = testKey, smspva.Lifetime
 	if mc.CodeDelay == 0 {
 		mc.CodeDelay = 5 * time.Second
 	}
-	m := simulator.New(mc)
-	rec := &recorder{}
-	srv, err := simulator.Serve(rec.wrap(smspva.NewSkinWith(m, o)))
+	rec := &adapterstest.Recorder{}
+	h := adapterstest.Serve(t, mc, func(m *simulator.Market) fasthttp.RequestHandler { return rec.Wrap(smspva.NewSkinWith(m, o)) })
+	c, err := smspva.New(smspva.Options{BaseURL: h.Server.URL, Key: testKey, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := smspva.New(smspva.Options{BaseURL: srv.URL, Key: testKey, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{market: m, clock: clock, rec: rec, url: srv.URL, client: c}
+	return &fixture{market: h.Market, clock: h.Clock, rec: rec, url: h.Server.URL, client: c}
 }
 
 func (f *fixture) order(t *testing.T, upstreamID string) simulator.Order {
 	t.Helper()
-	id, err := strconv.ParseInt(upstreamID, 10, 64)
-	if err != nil {
-		t.Fatalf("upstream id %q is not an integer", upstreamID)
-	}
-	o, err := f.market.Get(id)
+	o, err := f.market.Get(adapterstest.MarketID(t, upstreamID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,18 +57,18 @@ func (f *fixture) order(t *testing.T, upstreamID string) simulator.Order {
 
 // wantWire asserts the exact requests sent: method and path, no query
 // string, no body, and the key only in the apikey header.
-func wantWire(t *testing.T, got []wireReq, want ...string) {
+func wantWire(t *testing.T, got []adapterstest.Request, want ...string) {
 	t.Helper()
 	var lines []string
 	for _, r := range got {
 		lines = append(lines, r.Method+" "+r.Path)
-		if r.Query != "" || r.Body != "" {
-			t.Errorf("%s %s: query %q body %q; want neither", r.Method, r.Path, r.Query, r.Body)
+		if r.RawQuery != "" || r.Body != "" {
+			t.Errorf("%s %s: query %q body %q; want neither", r.Method, r.Path, r.RawQuery, r.Body)
 		}
-		if r.APIKey != testKey {
-			t.Errorf("%s %s: apikey header %q; want the key", r.Method, r.Path, r.APIKey)
+		if k := r.Header.Get("apikey"); k != testKey {
+			t.Errorf("%s %s: apikey header %q; want the key", r.Method, r.Path, k)
 		}
-		if n := strings.Count(r.Headers, testKey); n != 1 {
+		if n := strings.Count(r.RawHeader, testKey); n != 1 {
 			t.Errorf("%s %s: the key appears %d times in the headers; want once", r.Method, r.Path, n)
 		}
 	}
@@ -139,19 +84,19 @@ func TestWireRequests(t *testing.T) {
 	if _, err := f.client.Balance(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/balance")
+	wantWire(t, f.rec.Take(), "GET /activation/balance")
 
 	// gb is "UK" on the wire; tg is opt29.
 	p, err := f.client.Buy(ctx, adapters.BuyRequest{Country: "gb", Service: "tg"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/serviceprice/UK/opt29", "GET /activation/number/UK/opt29")
+	wantWire(t, f.rec.Take(), "GET /activation/serviceprice/UK/opt29", "GET /activation/number/UK/opt29")
 
 	if _, err := f.client.Check(ctx, p.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/sms/"+p.UpstreamID)
+	wantWire(t, f.rec.Take(), "GET /activation/sms/"+p.UpstreamID)
 
 	f.clock.Advance(5 * time.Second)
 	if u, err := f.client.Check(ctx, p.UpstreamID); err != nil || u.State != adapters.StateCodeReceived {
@@ -163,7 +108,7 @@ func TestWireRequests(t *testing.T) {
 	if err := f.client.Ready(ctx, p.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	f.rec.take()
+	f.rec.Take()
 	// No finish call exists: Finish and the checks after it stay local.
 	if err := f.client.Finish(ctx, p.UpstreamID); err != nil {
 		t.Fatal(err)
@@ -171,7 +116,7 @@ func TestWireRequests(t *testing.T) {
 	if u, err := f.client.Check(ctx, p.UpstreamID); err != nil || u.State != adapters.StateFinished {
 		t.Fatalf("check after finish = %+v, %v; want finished", u, err)
 	}
-	wantWire(t, f.rec.take())
+	wantWire(t, f.rec.Take())
 
 	p2, err := f.client.Buy(ctx, adapters.BuyRequest{Country: "us", Service: "wa"})
 	if err != nil {
@@ -180,7 +125,7 @@ func TestWireRequests(t *testing.T) {
 	if err := f.client.Cancel(ctx, p2.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/serviceprice/US/opt20", "GET /activation/number/US/opt20",
+	wantWire(t, f.rec.Take(), "GET /activation/serviceprice/US/opt20", "GET /activation/number/US/opt20",
 		"PUT /activation/cancelorder/"+p2.UpstreamID)
 
 	p3, err := f.client.Buy(ctx, adapters.BuyRequest{Country: "us", Service: "tg"})
@@ -189,21 +134,21 @@ func TestWireRequests(t *testing.T) {
 	}
 	f.clock.Advance(5 * time.Second)
 	f.client.Check(ctx, p3.UpstreamID)
-	f.rec.take()
+	f.rec.Take()
 	if err := f.client.RequestAnother(ctx, p3.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "PUT /activation/clearsms/"+p3.UpstreamID)
+	wantWire(t, f.rec.Take(), "PUT /activation/clearsms/"+p3.UpstreamID)
 
 	if _, err := f.client.Offers(ctx, "tg", "us"); err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/countnumbers/US", "GET /activation/serviceprice/US/opt29")
+	wantWire(t, f.rec.Take(), "GET /activation/countnumbers/US", "GET /activation/serviceprice/US/opt29")
 
 	if _, err := f.client.Karma(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/userinfo")
+	wantWire(t, f.rec.Take(), "GET /activation/userinfo")
 }
 
 // SMS-PVA sends national numbers; a Purchase carries international digits.
@@ -215,7 +160,7 @@ func TestNationalNumberBecomesInternational(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			reqs := f.rec.take()
+			reqs := f.rec.Take()
 			var ans struct {
 				Data struct {
 					PhoneNumber json.Number `json:"phoneNumber"`
@@ -250,7 +195,7 @@ func TestCodeMaps(t *testing.T) {
 		if _, err := f.client.Buy(ctx, adapters.BuyRequest{Country: "us", Service: tc.service}); err != nil {
 			t.Fatalf("buy %s: %v", tc.service, err)
 		}
-		if got := f.rec.take(); got[1].Path != "/activation/number/US/"+tc.opt {
+		if got := f.rec.Take(); got[1].Path != "/activation/number/US/"+tc.opt {
 			t.Fatalf("buy %s went to %s; want …/%s", tc.service, got[1].Path, tc.opt)
 		}
 	}
@@ -267,7 +212,7 @@ func TestCodeMaps(t *testing.T) {
 		if _, err := f.client.Buy(ctx, tc.r); !errors.Is(err, tc.want) {
 			t.Fatalf("buy %+v = %v; want %v", tc.r, err, tc.want)
 		}
-		wantWire(t, f.rec.take())
+		wantWire(t, f.rec.Take())
 	}
 }
 
@@ -288,19 +233,19 @@ func TestOrderClosesItselfAfterTenMinutes(t *testing.T) {
 		}
 		code := u.SMS[0].Code
 		f.clock.Advance(smspva.Lifetime)
-		f.rec.take()
+		f.rec.Take()
 		u, err = f.client.Check(ctx, p.UpstreamID)
 		if err != nil || u.State != adapters.StateFinished || len(u.SMS) != 1 || u.SMS[0].Code != code {
 			t.Fatalf("check after 10m = %+v, %v; want finished with code %s", u, err, code)
 		}
-		if r := f.rec.take(); len(r) != 1 || r[0].Status != 410 || !strings.Contains(r[0].Answer, `"statusCode":410`) {
+		if r := f.rec.Take(); len(r) != 1 || r[0].Status != 410 || !strings.Contains(r[0].Answer, `"statusCode":410`) {
 			t.Fatalf("wire = %+v; want one 410", r)
 		}
 		// Closed for good: no more requests.
 		if u, err := f.client.Check(ctx, p.UpstreamID); err != nil || u.State != adapters.StateFinished {
 			t.Fatalf("second check = %+v, %v", u, err)
 		}
-		wantWire(t, f.rec.take())
+		wantWire(t, f.rec.Take())
 	})
 	t.Run("without a code", func(t *testing.T) {
 		f := newFixture(t, simulator.Config{CodeDelay: -1}, smspva.SkinOptions{})
@@ -347,7 +292,7 @@ func TestMaxPriceFiltersOnTheOffer(t *testing.T) {
 	if !errors.As(err, &pf) || !errors.Is(err, adapters.ErrPriceTooHigh) || pf.Min != (adapters.Money{Micros: price, Currency: "USD"}) {
 		t.Fatalf("buy under the price = %v; want a price floor of %d USD", err, price)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/serviceprice/US/opt29")
+	wantWire(t, f.rec.Take(), "GET /activation/serviceprice/US/opt29")
 	if f.market.Balance() != bal0 {
 		t.Fatal("a refused purchase was charged")
 	}
@@ -470,12 +415,8 @@ func cannedServer(t *testing.T, prefix string, status int, body string) *smspva.
 			ctx.SetBodyString(`{"statusCode":200,"data":{"orderId":123456}}`)
 		}
 	}
-	srv, err := simulator.Serve(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	c, err := smspva.New(smspva.Options{BaseURL: srv.URL, Key: testKey, Timeout: 2 * time.Second})
+	url := adapterstest.ServeHandler(t, h)
+	c, err := smspva.New(smspva.Options{BaseURL: url, Key: testKey, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +595,7 @@ func TestMalformedIDsNeverSent(t *testing.T) {
 			t.Fatalf("finish %q = %v; want ErrNoActivation", id, err)
 		}
 	}
-	wantWire(t, f.rec.take())
+	wantWire(t, f.rec.Take())
 	if _, err := f.client.Check(ctx, "424242"); !errors.Is(err, adapters.ErrNoActivation) {
 		t.Fatalf("check of an unknown order = %v; want ErrNoActivation (406)", err)
 	}
@@ -699,12 +640,12 @@ func TestActiveOrders(t *testing.T) {
 	if err := f.client.Cancel(ctx, p3.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	f.rec.take()
+	f.rec.Take()
 	list, err := f.client.ActiveOrders(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantWire(t, f.rec.take(), "GET /activation/orders")
+	wantWire(t, f.rec.Take(), "GET /activation/orders")
 	want := []adapters.ActiveOrder{
 		{UpstreamID: p1.UpstreamID, Phone: p1.Phone, Country: "us", Service: "tg"},
 		{UpstreamID: p2.UpstreamID, Phone: p2.Phone, Country: "gb", Service: "wa"},

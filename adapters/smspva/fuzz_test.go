@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"smsgate/adapters"
-	"smsgate/adapters/catalog"
+	"smsgate/adapters/adapterstest"
+	"smsgate/adapters/upstream"
 )
 
 // Each response parser is fuzzed with the docs' examples as seeds (here
@@ -146,7 +147,7 @@ func FuzzParseNumber(f *testing.F) {
 		for _, st := range statuses {
 			n, err := parseNumber(st, body)
 			checkErr(t, st, body, err)
-			if err == nil && (!digits(n.OrderID, 19) || !digits(n.Phone, 15)) {
+			if err == nil && (!upstream.IsDigits(n.OrderID, 1, 19) || !upstream.IsDigits(n.Phone, 1, 15)) {
 				t.Fatalf("purchase %+v from %q", n, body)
 			}
 		}
@@ -199,7 +200,7 @@ func FuzzParseOrders(f *testing.F) {
 			list, err := parseOrders(st, body)
 			checkErr(t, st, body, err)
 			for _, o := range list {
-				if !digits(o.OrderID, 19) || (o.Phone != "" && !digits(o.Phone, 15)) {
+				if !upstream.IsDigits(o.OrderID, 1, 19) || (o.Phone != "" && !upstream.IsDigits(o.Phone, 1, 15)) {
 					t.Fatalf("order %+v from %q", o, body)
 				}
 			}
@@ -210,19 +211,12 @@ func FuzzParseOrders(f *testing.F) {
 // The code maps name only canonical codes, and every native code is what
 // the docs list (UK for gb, optN for services).
 func TestCodeMapsAreCanonical(t *testing.T) {
-	for _, iso := range countries.Canonicals() {
-		if _, ok := catalog.CountryByISO(iso); !ok {
-			t.Errorf("countries.tsv: %q is not a canonical country", iso)
-		}
-	}
+	adapterstest.CodeMaps(t, countries, services)
 	if cc, _ := countries.Native("gb"); cc != "UK" || countries.Len() != 75 {
 		t.Errorf("gb → %q, %d countries; want UK, the docs' 75", cc, countries.Len())
 	}
 	for _, svc := range services.Canonicals() {
-		if _, ok := catalog.ServiceByCode(svc); !ok {
-			t.Errorf("services.tsv: %q is not a canonical service", svc)
-		}
-		if opt, _ := services.Native(svc); len(opt) < 4 || opt[:3] != "opt" || !digits(opt[3:], 5) {
+		if opt, _ := services.Native(svc); len(opt) < 4 || opt[:3] != "opt" || !upstream.IsDigits(opt[3:], 1, 5) {
 			t.Errorf("services.tsv: %s → %q is not an optN code", svc, opt)
 		}
 	}

@@ -30,22 +30,22 @@ func TestMemo(t *testing.T) {
 		t.Fatalf("received at %v; want the first sighting %v", u.SMS[1].ReceivedAt, t0)
 	}
 	// clearsms: the old SMS shown again is not the new one.
-	m.retry("1", t0)
+	m.SetRetry("1", t0)
 	step(m.received("1", []adapters.SMS{b}, t0), adapters.StateRetryWaiting, 2)
 	step(m.waiting("1", t0), adapters.StateRetryWaiting, 2)
 	step(m.received("1", []adapters.SMS{c}, t0), adapters.StateCodeReceived, 3)
 	// 410 after codes: finished, for good.
-	step(m.closed("1", t0), adapters.StateFinished, 3)
-	if u, ok := m.ended("1", t0); !ok || u.State != adapters.StateFinished {
+	step(m.Closed("1", t0), adapters.StateFinished, 3)
+	if u, ok := m.Ended("1", t0); !ok || u.State != adapters.StateFinished {
 		t.Fatalf("ended = %+v, %v", u, ok)
 	}
 	// Our own cancel wins over the 410's guess.
-	m.end("2", adapters.StateCancelled, t0)
-	step(m.closed("2", t0), adapters.StateCancelled, 0)
-	step(m.closed("3", t0), adapters.StateExpired, 0)
-	// Idle entries are swept.
+	m.End("2", adapters.StateCancelled, t0)
+	step(m.Closed("2", t0), adapters.StateCancelled, 0)
+	step(m.Closed("3", t0), adapters.StateExpired, 0)
+	// Idle entries are swept: the finished order is forgotten.
 	m.waiting("4", t0.Add(2*time.Hour))
-	if _, ok := m.orders["1"]; ok {
+	if _, ok := m.Ended("1", t0.Add(2*time.Hour)); ok {
 		t.Fatal("an entry idle for two hours was kept")
 	}
 }

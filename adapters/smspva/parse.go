@@ -194,38 +194,22 @@ func dataField(data json.RawMessage, name string) (json.RawMessage, bool) {
 	return v, ok && len(v) > 0 && string(v) != "null"
 }
 
-// rawScalar returns a JSON number or string as its text ("" otherwise).
+// rawScalar returns a JSON number or string as its text, a string trimmed
+// ("" for anything else).
 func rawScalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return ""
-		}
-		return strings.TrimSpace(s)
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) != nil {
-		return ""
-	}
-	return n.String()
+	s, _, _ := upstream.Scalar(raw)
+	return strings.TrimSpace(s)
 }
 
 // amount reads a money value given as a JSON number (10.5) or string
-// ("0.50") without going through float, except for exponent forms.
+// ("0.50"); the error quotes no more of the value than a snippet.
 func amount(raw json.RawMessage) (int64, error) {
 	s := rawScalar(raw)
-	if v, err := adapters.ParseDecimal(s); err == nil {
-		return v, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.Abs(f) > 1e12 {
+	v, err := adapters.ParseAmount(s)
+	if err != nil {
 		return 0, fmt.Errorf("amount %q is not a number", upstream.Snippet([]byte(s)))
 	}
-	return adapters.FromFloat(f), nil
+	return v, nil
 }
 
 // parseBalance reads GET /activation/balance: {"balance": 10.5}.
@@ -405,7 +389,7 @@ func parseNumber(httpStatus int, body []byte) (numberAnswer, error) {
 	n.OrderID = rawScalar(id)
 	n.Phone = rawScalar(phone)
 	n.Phone, n.Intl = strings.CutPrefix(n.Phone, "+")
-	if !digits(n.OrderID, 19) || !digits(n.Phone, 15) {
+	if !upstream.IsDigits(n.OrderID, 1, 19) || !upstream.IsDigits(n.Phone, 1, 15) {
 		return numberAnswer{}, fmt.Errorf("no readable orderId/phoneNumber in %q: %w", upstream.Snippet(body), adapters.ErrOutcomeUnknown)
 	}
 	if raw, ok := dataField(a.data, "countryCode"); ok {
@@ -417,19 +401,6 @@ func parseNumber(httpStatus int, body []byte) (numberAnswer, error) {
 		}
 	}
 	return n, nil
-}
-
-// digits reports whether s is 1..max ASCII digits.
-func digits(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // smsKind is what GET /activation/sms/{id} says about an order.
@@ -509,7 +480,7 @@ func oneSMS(raw json.RawMessage) (adapters.SMS, error) {
 		if err := json.Unmarshal(raw, &text); err != nil {
 			return adapters.SMS{}, errors.New("unreadable sms text")
 		}
-		return adapters.SMS{Code: extractCode(text), Text: text}, nil
+		return adapters.SMS{Code: adapters.ExtractCode(text), Text: text}, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
@@ -539,7 +510,7 @@ func oneSMS(raw json.RawMessage) (adapters.SMS, error) {
 		}
 	}
 	if m.Code == "" {
-		m.Code = extractCode(m.Text)
+		m.Code = adapters.ExtractCode(m.Text)
 	}
 	if m.Text == "" {
 		m.Text = m.Code
@@ -551,24 +522,6 @@ func oneSMS(raw json.RawMessage) (adapters.SMS, error) {
 func isString(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && raw[0] == '"'
-}
-
-// extractCode returns the first run of 4 to 8 digits in text, or "".
-func extractCode(text string) string {
-	start := -1
-	for i := 0; i <= len(text); i++ {
-		digit := i < len(text) && text[i] >= '0' && text[i] <= '9'
-		if digit && start < 0 {
-			start = i
-		}
-		if !digit && start >= 0 {
-			if n := i - start; n >= 4 && n <= 8 {
-				return text[start:i]
-			}
-			start = -1
-		}
-	}
-	return ""
 }
 
 // action is a state-changing PUT under /activation/.
@@ -650,10 +603,10 @@ func parseOrders(httpStatus int, body []byte) ([]orderItem, error) {
 			Service: rawScalar(field(item, "service")),
 		}
 		o.Phone, o.Intl = strings.CutPrefix(o.Phone, "+")
-		if !digits(o.OrderID, 19) {
+		if !upstream.IsDigits(o.OrderID, 1, 19) {
 			continue
 		}
-		if !digits(o.Phone, 15) {
+		if !upstream.IsDigits(o.Phone, 1, 15) {
 			o.Phone, o.Intl = "", false
 		}
 		out = append(out, o)

@@ -12,6 +12,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/upstream"
 )
 
 // SkinOptions pick between readings of facts the docs leave uncertain, so
@@ -186,7 +187,7 @@ func pair(cc, opt string) (string, string, bool) {
 }
 
 func orderID(arg string) (int64, bool) {
-	if !digits(arg, 18) {
+	if !upstream.IsDigits(arg, 1, 18) {
 		return 0, false
 	}
 	id, err := strconv.ParseInt(arg, 10, 64)

@@ -9,6 +9,7 @@ package smsreg
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,15 +57,9 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "smsreg"
-	}
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
-	if o.Currency == "" {
-		o.Currency = DefaultCurrency
-	}
+	o.Code = cmp.Or(o.Code, "smsreg")
+	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
+	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
@@ -100,7 +95,7 @@ func (c *Client) call(ctx context.Context, op, method string, params map[string]
 	if err != nil {
 		return nil, err
 	}
-	body := redact(bytes.TrimSpace(resp.Body), c.key)
+	body := upstream.Redact(bytes.TrimSpace(resp.Body), c.key)
 	if resp.Status != 200 {
 		// Errors come with HTTP 200 (§1). A 4xx that still carries an error
 		// answer is read for it; 429 and 5xx are the platform failing.
@@ -112,22 +107,10 @@ func (c *Client) call(ctx context.Context, op, method string, params map[string]
 		}
 		return nil, c.http.Unavailable(call, "http %d", resp.Status)
 	}
-	if len(body) == 0 {
-		return nil, c.http.Unavailable(call, "empty body")
-	}
-	if upstream.LooksHTML(body) {
-		return nil, c.http.Unavailable(call, "html body %q", upstream.Snippet(body))
+	if err := c.http.Readable(call, body); err != nil {
+		return nil, err
 	}
 	return body, nil
-}
-
-// redact hides the key in a body before any of it can reach an error
-// message: a proxy's error page may echo the request URI.
-func redact(body []byte, key string) []byte {
-	if len(key) < 4 || !bytes.Contains(body, []byte(key)) {
-		return body
-	}
-	return bytes.ReplaceAll(body, []byte(key), []byte("<key>"))
 }
 
 // Balance reads getBalance.
@@ -252,12 +235,7 @@ func terminal(token string) bool {
 // says it has none, or ctx's deadline comes close: a reserve is kept to
 // cancel the operation within the deadline.
 func (c *Client) awaitNumber(ctx context.Context, id string) (State, error) {
-	deadline := time.Now().Add(c.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	reserve := min(max(time.Until(deadline)/4, 50*time.Millisecond), 2*time.Second)
-	wctx, cancel := context.WithDeadline(ctx, deadline.Add(-reserve))
+	wctx, cancel, reserve := upstream.WithReserve(ctx, c.timeout)
 	defer cancel()
 	var lastErr error
 	for {
@@ -371,29 +349,11 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 			text = st.Msg
 		}
 		if code == "" || strings.ContainsAny(code, " \t\n") {
-			code = extractCode(text)
+			code = adapters.ExtractCode(text)
 		}
 		u.SMS = []adapters.SMS{{Code: code, Text: text}}
 	}
 	return u, nil
-}
-
-// extractCode returns the first run of 4 to 8 digits in text, or "".
-func extractCode(text string) string {
-	start := -1
-	for i := 0; i <= len(text); i++ {
-		digit := i < len(text) && text[i] >= '0' && text[i] <= '9'
-		if digit && start < 0 {
-			start = i
-		}
-		if !digit && start >= 0 {
-			if n := i - start; n >= 4 && n <= 8 {
-				return text[start:i]
-			}
-			start = -1
-		}
-	}
-	return ""
 }
 
 // Ready sends setReady. Buy has usually sent it already, and the platform

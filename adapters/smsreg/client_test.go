@@ -5,65 +5,20 @@ import (
 	"errors"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
-	"smsgate/adapters/catalog"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsreg"
 )
 
 const testKey = "sr-test-key-0123456789"
 
-// request is one request as the upstream saw it.
-type request struct {
-	Method, Path string
-	Query        map[string]string
-	Header       map[string]string // only the headers a client could add by mistake
-	Body         string
-}
-
-// recorder sits in front of a handler and keeps a copy of every request.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []request
-}
-
-func (r *recorder) wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		q := map[string]string{}
-		for k, v := range ctx.QueryArgs().All() {
-			q[string(k)] = string(v)
-		}
-		hd := map[string]string{}
-		for _, name := range []string{"Authorization", "Content-Type", "User-Agent", "Cookie"} {
-			if v := ctx.Request.Header.Peek(name); len(v) > 0 {
-				hd[name] = string(v)
-			}
-		}
-		r.mu.Lock()
-		r.reqs = append(r.reqs, request{
-			Method: string(ctx.Method()), Path: string(ctx.Path()), Query: q, Header: hd, Body: string(ctx.PostBody()),
-		})
-		r.mu.Unlock()
-		h(ctx)
-	}
-}
-
-// take returns the requests seen since the last take.
-func (r *recorder) take() []request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reqs
-	r.reqs = nil
-	return out
-}
-
-func methods(reqs []request) string {
+func methods(reqs []adapterstest.Request) string {
 	out := make([]string, len(reqs))
 	for i, r := range reqs {
 		out[i] = strings.TrimSuffix(strings.TrimPrefix(r.Path, "/"), ".php")
@@ -73,48 +28,34 @@ func methods(reqs []request) string {
 
 // checkGET asserts one request: GET /<method>.php with exactly the query
 // want plus the key, no body, and no header but the client's name.
-func checkGET(t *testing.T, got request, method string, want map[string]string) {
+func checkGET(t *testing.T, got adapterstest.Request, method string, want map[string]string) {
 	t.Helper()
-	if got.Method != "GET" || got.Path != "/"+method+".php" {
-		t.Fatalf("request %s %s; want GET /%s.php", got.Method, got.Path, method)
-	}
-	w := maps.Clone(want)
-	if w == nil {
-		w = map[string]string{}
-	}
-	w["apikey"] = testKey
-	if !maps.Equal(got.Query, w) {
-		t.Fatalf("%s query = %v; want %v", method, got.Query, w)
-	}
-	if want := map[string]string{"User-Agent": "smsgate"}; got.Body != "" || !maps.Equal(got.Header, want) {
-		t.Fatalf("%s: body %q, headers %v; want no body, headers %v", method, got.Body, got.Header, want)
-	}
+	q := map[string]string{}
+	maps.Copy(q, want)
+	q["apikey"] = testKey
+	adapterstest.CheckGET(t, got, "/"+method+".php", q)
 }
 
 type fixture struct {
 	market *simulator.Market
 	clock  *simulator.ManualClock
-	rec    *recorder
+	rec    *adapterstest.Recorder
 	client *smsreg.Client
 	url    string // the skin's base URL
 }
 
 func newFixture(t *testing.T, so smsreg.SkinOptions, mc simulator.Config) *fixture {
 	t.Helper()
-	clock := simulator.NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	mc.Clock, mc.Key, mc.Currency = clock, testKey, "RUB"
-	m := simulator.New(mc)
-	rec := &recorder{}
-	srv, err := simulator.Serve(rec.wrap(smsreg.NewSkinWith(m, so)))
+	mc.Key, mc.Currency = testKey, "RUB"
+	rec := &adapterstest.Recorder{}
+	h := adapterstest.Serve(t, mc, func(m *simulator.Market) fasthttp.RequestHandler {
+		return rec.Wrap(smsreg.NewSkinWith(m, so))
+	})
+	c, err := smsreg.New(smsreg.Options{BaseURL: h.Server.URL, Key: testKey, Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	c, err := smsreg.New(smsreg.Options{BaseURL: srv.URL, Key: testKey, Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{market: m, clock: clock, rec: rec, client: c, url: srv.URL}
+	return &fixture{market: h.Market, clock: h.Clock, rec: rec, client: c, url: h.Server.URL}
 }
 
 // newestOrder is the market order behind the last purchase: the skin's
@@ -129,68 +70,38 @@ func newestOrder(t *testing.T, f *fixture) simulator.Order {
 }
 
 // answer is a canned upstream reply.
-type answer struct {
-	status int
-	body   string
-}
+type answer = adapterstest.Answer
 
 // script serves canned answers per method; a method given several answers
 // replies with them in turn and then repeats the last. Unknown: 404.
 type script struct {
+	*adapterstest.Script
 	client *smsreg.Client
-	rec    *recorder
-
-	mu      sync.Mutex
-	answers map[string][]answer
+	rec    *adapterstest.Recorder
 }
 
 func scripted(t *testing.T) *script {
 	t.Helper()
-	s := &script{rec: &recorder{}}
-	srv, err := simulator.Serve(s.rec.wrap(func(ctx *fasthttp.RequestCtx) {
-		method := strings.TrimSuffix(strings.TrimPrefix(string(ctx.Path()), "/"), ".php")
-		s.mu.Lock()
-		seq := s.answers[method]
-		var a answer
-		ok := len(seq) > 0
-		if ok {
-			a = seq[0]
-			if len(seq) > 1 {
-				s.answers[method] = seq[1:]
-			}
-		}
-		s.mu.Unlock()
-		if !ok {
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			return
-		}
-		if a.status == 0 {
-			a.status = 200
-		}
-		ctx.SetStatusCode(a.status)
-		ctx.SetBodyString(a.body)
-	}))
+	s := &script{rec: &adapterstest.Recorder{}, Script: adapterstest.NewScript(func(ctx *fasthttp.RequestCtx) string {
+		return strings.TrimSuffix(strings.TrimPrefix(string(ctx.Path()), "/"), ".php")
+	})}
+	url := adapterstest.ServeHandler(t, s.rec.Wrap(s.Handle))
+	c, err := smsreg.New(smsreg.Options{BaseURL: url, Key: testKey, Timeout: 5 * time.Second, PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	s.client, err = smsreg.New(smsreg.Options{BaseURL: srv.URL, Key: testKey, Timeout: 5 * time.Second, PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.client = c
 	return s
 }
 
 // set replaces the answers (and forgets the requests seen so far).
 func (s *script) set(answers map[string][]answer) *smsreg.Client {
-	s.mu.Lock()
-	s.answers = answers
-	s.mu.Unlock()
-	s.rec.take()
+	s.Set(answers)
+	s.rec.Take()
 	return s.client
 }
 
-func one(body string) []answer { return []answer{{body: body}} }
+func one(body string) []answer { return []answer{{Body: body}} }
 
 func errBody(msg string) string { return `{"response":"ERROR","error_msg":"` + msg + `"}` }
 
@@ -237,7 +148,7 @@ func TestExactRequests(t *testing.T) {
 			if p, err = f.client.Buy(ctx, adapters.BuyRequest{Country: "kz", Service: "wa"}); err != nil {
 				return err
 			}
-			f.rec.take()
+			f.rec.Take()
 			return f.client.Cancel(ctx, p.UpstreamID)
 		}, []want{{"setOperationUsed", tz}}},
 		{"offers", func() error { _, err := f.client.Offers(ctx, "tg", "ru"); return err }, []want{{"getList", list}}},
@@ -247,7 +158,7 @@ func TestExactRequests(t *testing.T) {
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		got := f.rec.take()
+		got := f.rec.Take()
 		if len(got) != len(s.want) {
 			t.Fatalf("%s: requests %s; want %d", s.name, methods(got), len(s.want))
 		}
@@ -262,16 +173,7 @@ func TestExactRequests(t *testing.T) {
 }
 
 func TestCodeMaps(t *testing.T) {
-	for _, iso := range smsreg.Countries.Canonicals() {
-		if _, ok := catalog.CountryByISO(iso); !ok {
-			t.Errorf("country %q is not canonical", iso)
-		}
-	}
-	for _, code := range smsreg.Services.Canonicals() {
-		if _, ok := catalog.ServiceByCode(code); !ok {
-			t.Errorf("service %q is not canonical", code)
-		}
-	}
+	adapterstest.CodeMaps(t, smsreg.Countries, smsreg.Services)
 	c, _ := smsreg.New(smsreg.Options{BaseURL: "http://127.0.0.1:1", Key: testKey})
 	if _, err := c.Buy(context.Background(), adapters.BuyRequest{Country: "us", Service: "tg"}); !errors.Is(err, adapters.ErrBadCountry) {
 		t.Fatalf("buy in us = %v; want ErrBadCountry without a call", err)
@@ -294,7 +196,7 @@ func TestLateAssignment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := methods(f.rec.take()); got != "getList,getNum,getState,getState,getState,getState,setReady" {
+		if got := methods(f.rec.Take()); got != "getList,getNum,getState,getState,getState,getState,setReady" {
 			t.Fatalf("requests %s", got)
 		}
 		o := newestOrder(t, f)
@@ -346,7 +248,7 @@ func TestNeverAssigned(t *testing.T) {
 	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("buy took %v; want it within its 2s deadline", el)
 	}
-	reqs := f.rec.take()
+	reqs := f.rec.Take()
 	last := reqs[len(reqs)-1]
 	if n := f.market.Calls("getState"); n < 5 {
 		t.Fatalf("getState polled %d times; want polling at the interval", n)
@@ -387,7 +289,7 @@ func TestIssueFailures(t *testing.T) {
 		want   error
 	}{
 		{one(`{"response":"WARNING_NO_NUMS"}`), adapters.ErrNoNumbers},
-		{[]answer{{body: `{"response":"TZ_INPOOL","service":"telegram"}`}, {body: `{"response":"WARNING_NO_NUMS","service":"telegram"}`}}, adapters.ErrNoNumbers},
+		{[]answer{{Body: `{"response":"TZ_INPOOL","service":"telegram"}`}, {Body: `{"response":"WARNING_NO_NUMS","service":"telegram"}`}}, adapters.ErrNoNumbers},
 		{one(`{"response":"WARNING_WAIT15MIN"}`), adapters.ErrAuth},
 		{one(`{"response":"TZ_DELETED"}`), adapters.ErrNoNumbers},
 	} {
@@ -398,7 +300,7 @@ func TestIssueFailures(t *testing.T) {
 		if !errors.Is(err, tc.want) || errors.Is(err, adapters.ErrOutcomeUnknown) {
 			t.Errorf("%v: buy = %v; want %v", tc.states, err, tc.want)
 		}
-		if got := methods(sc.rec.take()); strings.Contains(got, "setOperationUsed") {
+		if got := methods(sc.rec.Take()); strings.Contains(got, "setOperationUsed") {
 			t.Errorf("%v: requests %s; want no cancel", tc.states, got)
 		}
 	}
@@ -477,7 +379,7 @@ func TestMaxPriceAndOperator(t *testing.T) {
 // makes of it.
 func TestAnswers(t *testing.T) {
 	ctx := context.Background()
-	html := answer{200, simulator.GarbageBody}
+	html := answer{Status: 200, Body: simulator.GarbageBody}
 	sc := scripted(t)
 
 	t.Run("balance", func(t *testing.T) {
@@ -486,29 +388,29 @@ func TestAnswers(t *testing.T) {
 			want error
 			bal  int64
 		}{
-			{answer{body: `{"response":"1","balance":"123.45"}`}, nil, 123_450_000},
-			{answer{body: `{"response":1,"balance":123.45}`}, nil, 123_450_000},
-			{answer{body: errBody("ERROR_NO_KEY")}, adapters.ErrAuth, 0},
-			{answer{body: errBody("ERROR_WRONG_KEY")}, adapters.ErrAuth, 0},
-			{answer{body: errBody("ERROR_KEY_NEED_CHANGE")}, adapters.ErrAuth, 0},
-			{answer{body: `{"response":"0","error_msg":"ERROR_WRONG_KEY"}`}, adapters.ErrAuth, 0},
-			{answer{body: `{"response":"0"}`}, adapters.ErrUnavailable, 0},
-			{answer{body: errBody("Something else")}, adapters.ErrUnavailable, 0},
-			{answer{body: `{"response":"1"}`}, adapters.ErrUnavailable, 0},
-			{answer{body: `{"response":"2","balance":"1"}`}, adapters.ErrUnavailable, 0},
-			{answer{body: `balance: 5`}, adapters.ErrUnavailable, 0},
-			{answer{body: ``}, adapters.ErrUnavailable, 0},
+			{answer{Body: `{"response":"1","balance":"123.45"}`}, nil, 123_450_000},
+			{answer{Body: `{"response":1,"balance":123.45}`}, nil, 123_450_000},
+			{answer{Body: errBody("ERROR_NO_KEY")}, adapters.ErrAuth, 0},
+			{answer{Body: errBody("ERROR_WRONG_KEY")}, adapters.ErrAuth, 0},
+			{answer{Body: errBody("ERROR_KEY_NEED_CHANGE")}, adapters.ErrAuth, 0},
+			{answer{Body: `{"response":"0","error_msg":"ERROR_WRONG_KEY"}`}, adapters.ErrAuth, 0},
+			{answer{Body: `{"response":"0"}`}, adapters.ErrUnavailable, 0},
+			{answer{Body: errBody("Something else")}, adapters.ErrUnavailable, 0},
+			{answer{Body: `{"response":"1"}`}, adapters.ErrUnavailable, 0},
+			{answer{Body: `{"response":"2","balance":"1"}`}, adapters.ErrUnavailable, 0},
+			{answer{Body: `balance: 5`}, adapters.ErrUnavailable, 0},
+			{answer{Body: ``}, adapters.ErrUnavailable, 0},
 			{html, adapters.ErrUnavailable, 0},
-			{answer{503, `{"response":"1","balance":"1.00"}`}, adapters.ErrUnavailable, 0},
-			{answer{429, ``}, adapters.ErrUnavailable, 0},
-			{answer{401, errBody("ERROR_WRONG_KEY")}, adapters.ErrAuth, 0},
+			{answer{Status: 503, Body: `{"response":"1","balance":"1.00"}`}, adapters.ErrUnavailable, 0},
+			{answer{Status: 429, Body: ``}, adapters.ErrUnavailable, 0},
+			{answer{Status: 401, Body: errBody("ERROR_WRONG_KEY")}, adapters.ErrAuth, 0},
 			// A proxy echoing the request: the key must not reach the error.
-			{answer{body: "bad request apikey=" + testKey}, adapters.ErrUnavailable, 0},
-			{answer{body: errBody("key " + testKey + " is wrong")}, adapters.ErrUnavailable, 0},
+			{answer{Body: "bad request apikey=" + testKey}, adapters.ErrUnavailable, 0},
+			{answer{Body: errBody("key " + testKey + " is wrong")}, adapters.ErrUnavailable, 0},
 		} {
 			got, err := sc.set(map[string][]answer{"getBalance": {tc.a}}).Balance(ctx)
 			if !errors.Is(err, tc.want) || (tc.want == nil && got != (adapters.Money{Micros: tc.bal, Currency: "RUB"})) {
-				t.Errorf("%d %q: balance %v, %v; want %d RUB, %v", tc.a.status, tc.a.body, got, err, tc.bal, tc.want)
+				t.Errorf("%d %q: balance %v, %v; want %d RUB, %v", tc.a.Status, tc.a.Body, got, err, tc.bal, tc.want)
 			}
 			if err != nil && strings.Contains(err.Error(), testKey) {
 				t.Errorf("error %q shows the key", err)
@@ -523,23 +425,23 @@ func TestAnswers(t *testing.T) {
 			want    error
 			unknown bool
 		}{
-			{answer{body: errBody("WARNING_LOW_BALANCE")}, adapters.ErrNoBalance, false},
-			{answer{body: errBody("Service not define")}, adapters.ErrBadService, false},
-			{answer{body: errBody("There is no service value")}, adapters.ErrBadService, false},
-			{answer{body: errBody("Wrong characters in parameters")}, adapters.ErrUnavailable, false},
-			{answer{body: errBody("There is no country value")}, adapters.ErrUnavailable, false},
-			{answer{body: errBody("ERROR_WRONG_KEY")}, adapters.ErrAuth, false},
-			{answer{body: `{"response":"0"}`}, adapters.ErrUnavailable, false},
-			{answer{body: `{"response":"1"}`}, adapters.ErrOutcomeUnknown, true},
-			{answer{body: `{"response":"1","tzid":"abc"}`}, adapters.ErrOutcomeUnknown, true},
-			{answer{body: `tzid=12345678`}, adapters.ErrOutcomeUnknown, true},
+			{answer{Body: errBody("WARNING_LOW_BALANCE")}, adapters.ErrNoBalance, false},
+			{answer{Body: errBody("Service not define")}, adapters.ErrBadService, false},
+			{answer{Body: errBody("There is no service value")}, adapters.ErrBadService, false},
+			{answer{Body: errBody("Wrong characters in parameters")}, adapters.ErrUnavailable, false},
+			{answer{Body: errBody("There is no country value")}, adapters.ErrUnavailable, false},
+			{answer{Body: errBody("ERROR_WRONG_KEY")}, adapters.ErrAuth, false},
+			{answer{Body: `{"response":"0"}`}, adapters.ErrUnavailable, false},
+			{answer{Body: `{"response":"1"}`}, adapters.ErrOutcomeUnknown, true},
+			{answer{Body: `{"response":"1","tzid":"abc"}`}, adapters.ErrOutcomeUnknown, true},
+			{answer{Body: `tzid=12345678`}, adapters.ErrOutcomeUnknown, true},
 			{html, adapters.ErrUnavailable, false},
-			{answer{500, ``}, adapters.ErrUnavailable, false},
+			{answer{Status: 500, Body: ``}, adapters.ErrUnavailable, false},
 		} {
 			c := sc.set(map[string][]answer{"getList": one(listRU), "getNum": {tc.a}, "getState": prepare, "setReady": one(`{"response":"1"}`)})
 			_, err := c.Buy(ctx, adapters.BuyRequest{Country: "ru", Service: "tg"})
 			if !errors.Is(err, tc.want) || errors.Is(err, adapters.ErrOutcomeUnknown) != tc.unknown {
-				t.Errorf("%d %q: buy = %v; want %v (outcome unknown %v)", tc.a.status, tc.a.body, err, tc.want, tc.unknown)
+				t.Errorf("%d %q: buy = %v; want %v (outcome unknown %v)", tc.a.Status, tc.a.Body, err, tc.want, tc.unknown)
 			}
 		}
 		for _, body := range []string{`{"response":"1","tzid":"12345678"}`, `{"response":1,"tzid":12345678}`} {
@@ -550,7 +452,7 @@ func TestAnswers(t *testing.T) {
 			}
 		}
 		// A failed setReady does not undo the purchase.
-		c := sc.set(map[string][]answer{"getList": one(listRU), "getNum": one(`{"response":"1","tzid":"1"}`), "getState": prepare, "setReady": {{status: 502}}})
+		c := sc.set(map[string][]answer{"getList": one(listRU), "getNum": one(`{"response":"1","tzid":"1"}`), "getState": prepare, "setReady": {{Status: 502}}})
 		if _, err := c.Buy(ctx, adapters.BuyRequest{Country: "ru", Service: "tg"}); err != nil {
 			t.Errorf("buy with a failed setReady: %v", err)
 		}
@@ -558,7 +460,7 @@ func TestAnswers(t *testing.T) {
 
 	t.Run("getState", func(t *testing.T) {
 		st := func(token, extra string) answer {
-			return answer{body: `{"response":"` + token + `","service":"telegram","number":"79001234567"` + extra + `}`}
+			return answer{Body: `{"response":"` + token + `","service":"telegram","number":"79001234567"` + extra + `}`}
 		}
 		msg := `,"msg":"12345"`
 		for _, tc := range []struct {
@@ -567,7 +469,7 @@ func TestAnswers(t *testing.T) {
 			code, text string
 			err        error
 		}{
-			{answer{body: `{"response":"TZ_INPOOL","service":"telegram"}`}, adapters.StateWaiting, "", "", nil},
+			{answer{Body: `{"response":"TZ_INPOOL","service":"telegram"}`}, adapters.StateWaiting, "", "", nil},
 			{st("TZ_NUM_PREPARE", ""), adapters.StateWaiting, "", "", nil},
 			{st("TZ_NUM_WAIT", ""), adapters.StateWaiting, "", "", nil},
 			{st("TZ_NUM_ANSWER", msg), adapters.StateCodeReceived, "12345", "12345", nil},
@@ -580,21 +482,21 @@ func TestAnswers(t *testing.T) {
 			{st("TZ_OVER_EMPTY", ""), adapters.StateExpired, "", "", nil},
 			{st("TZ_OVER_NR", ""), adapters.StateExpired, "", "", nil},
 			{st("TZ_DELETED", ""), adapters.StateCancelled, "", "", nil},
-			{answer{body: `{"response":"WARNING_NO_NUMS"}`}, adapters.StateCancelled, "", "", nil},
-			{answer{body: `{"response":"WARNING_WAIT15MIN"}`}, adapters.StateCancelled, "", "", nil},
+			{answer{Body: `{"response":"WARNING_NO_NUMS"}`}, adapters.StateCancelled, "", "", nil},
+			{answer{Body: `{"response":"WARNING_WAIT15MIN"}`}, adapters.StateCancelled, "", "", nil},
 			// full_msg: the text next to the code, or instead of an empty msg.
 			{st("TZ_NUM_ANSWER", msg+`,"full_msg":"Telegram code 12345"`), adapters.StateCodeReceived, "12345", "Telegram code 12345", nil},
 			{st("TZ_NUM_ANSWER", `,"msg":"","full_msg":"Your code: 4321"`), adapters.StateCodeReceived, "4321", "Your code: 4321", nil},
 			{st("TZ_NUM_ANSWER", `,"msg":"Your code: 4321"`), adapters.StateCodeReceived, "4321", "Your code: 4321", nil},
-			{answer{body: `{"0":{"response":"TZ_NUM_WAIT"}}`}, adapters.StateWaiting, "", "", nil},
-			{answer{body: errBody("TZID wrong")}, "", "", "", adapters.ErrNoActivation},
-			{answer{body: errBody("Error: TZID wrong or deleted")}, "", "", "", adapters.ErrNoActivation},
-			{answer{body: errBody("TZID must be number")}, "", "", "", adapters.ErrNoActivation},
-			{answer{body: errBody("There is no TZID value")}, "", "", "", adapters.ErrNoActivation},
+			{answer{Body: `{"0":{"response":"TZ_NUM_WAIT"}}`}, adapters.StateWaiting, "", "", nil},
+			{answer{Body: errBody("TZID wrong")}, "", "", "", adapters.ErrNoActivation},
+			{answer{Body: errBody("Error: TZID wrong or deleted")}, "", "", "", adapters.ErrNoActivation},
+			{answer{Body: errBody("TZID must be number")}, "", "", "", adapters.ErrNoActivation},
+			{answer{Body: errBody("There is no TZID value")}, "", "", "", adapters.ErrNoActivation},
 			{st("TZ_SOMETHING_NEW", ""), "", "", "", adapters.ErrUnavailable},
-			{answer{body: `{"response":"1"}`}, "", "", "", adapters.ErrUnavailable},
-			{answer{body: `{"response":"tz num wait"}`}, "", "", "", adapters.ErrUnavailable},
-			{answer{body: `{"state":"TZ_NUM_WAIT"}`}, "", "", "", adapters.ErrUnavailable},
+			{answer{Body: `{"response":"1"}`}, "", "", "", adapters.ErrUnavailable},
+			{answer{Body: `{"response":"tz num wait"}`}, "", "", "", adapters.ErrUnavailable},
+			{answer{Body: `{"state":"TZ_NUM_WAIT"}`}, "", "", "", adapters.ErrUnavailable},
 			{html, "", "", "", adapters.ErrUnavailable},
 		} {
 			u, err := sc.set(map[string][]answer{"getState": {tc.a}}).Check(ctx, "12345678")
@@ -603,7 +505,7 @@ func TestAnswers(t *testing.T) {
 				code, text = u.SMS[0].Code, u.SMS[0].Text
 			}
 			if !errors.Is(err, tc.err) || u.State != tc.want || code != tc.code || text != tc.text {
-				t.Errorf("%q: check = %+v, %v; want %s %q/%q, %v", tc.a.body, u, err, tc.want, tc.code, tc.text, tc.err)
+				t.Errorf("%q: check = %+v, %v; want %s %q/%q, %v", tc.a.Body, u, err, tc.want, tc.code, tc.text, tc.err)
 			}
 		}
 	})
@@ -620,18 +522,18 @@ func TestAnswers(t *testing.T) {
 				a    answer
 				want error
 			}{
-				{answer{body: `{"response":"1"}`}, nil},
-				{answer{body: `{"response":"1","tzid":"12345678"}`}, nil},
-				{answer{body: errBody(method + " to this TZID not applicable")}, adapters.ErrBadState},
-				{answer{body: errBody("TZID wrong")}, adapters.ErrNoActivation},
-				{answer{body: `{"response":"0"}`}, adapters.ErrUnavailable},
-				{answer{body: `{"response":"TZ_NUM_WAIT"}`}, adapters.ErrUnavailable},
+				{answer{Body: `{"response":"1"}`}, nil},
+				{answer{Body: `{"response":"1","tzid":"12345678"}`}, nil},
+				{answer{Body: errBody(method + " to this TZID not applicable")}, adapters.ErrBadState},
+				{answer{Body: errBody("TZID wrong")}, adapters.ErrNoActivation},
+				{answer{Body: `{"response":"0"}`}, adapters.ErrUnavailable},
+				{answer{Body: `{"response":"TZ_NUM_WAIT"}`}, adapters.ErrUnavailable},
 				{html, adapters.ErrUnavailable},
 			} {
 				// For setReady, a refusal is checked against the state: not ready yet.
 				c := sc.set(map[string][]answer{method: {tc.a}, "getState": one(`{"response":"TZ_NUM_PREPARE","number":"7900"}`)})
 				if err := op(c); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
-					t.Errorf("%s %q: %v; want %v", method, tc.a.body, err, tc.want)
+					t.Errorf("%s %q: %v; want %v", method, tc.a.Body, err, tc.want)
 				}
 			}
 		}
@@ -690,9 +592,9 @@ func TestAnswers(t *testing.T) {
 		if _, err := c.Buy(ctx, adapters.BuyRequest{Country: "ru", Service: "wa"}); !errors.Is(err, adapters.ErrBadService) {
 			t.Errorf("buy of an unlisted service = %v; want ErrBadService", err)
 		}
-		for _, a := range []answer{{body: errBody("ERROR_WRONG_KEY")}, html, {body: `{"response":"1","services":"none"}`}, {body: `{"response":"1"}`}} {
+		for _, a := range []answer{{Body: errBody("ERROR_WRONG_KEY")}, html, {Body: `{"response":"1","services":"none"}`}, {Body: `{"response":"1"}`}} {
 			if _, err := sc.set(map[string][]answer{"getList": {a}}).Offers(ctx, "", ""); err == nil {
-				t.Errorf("%q: offers succeeded", a.body)
+				t.Errorf("%q: offers succeeded", a.Body)
 			}
 		}
 	})

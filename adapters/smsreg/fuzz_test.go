@@ -1,55 +1,21 @@
 package smsreg_test
 
 import (
-	"bytes"
-	"errors"
 	"testing"
 
-	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
 	"smsgate/adapters/smsreg"
+	"smsgate/adapters/upstream"
 )
 
 // Every parser of an upstream body must never panic, and whatever it
 // rejects must come back as a canonical error: ErrUnavailable for garbage,
-// a business error for a documented error answer. The seeds are the
-// example bodies of protocols/smsreg.md (also committed under
-// testdata/fuzz).
+// a business error for a documented error answer, which only a JSON object
+// carries (adapterstest.FuzzParser). The seeds are the example bodies of
+// protocols/smsreg.md (also committed under testdata/fuzz).
 
-var canonical = []error{
-	adapters.ErrNoNumbers, adapters.ErrNoBalance, adapters.ErrBadService, adapters.ErrBadCountry,
-	adapters.ErrNoActivation, adapters.ErrBadState, adapters.ErrEarlyCancel, adapters.ErrAuth,
-	adapters.ErrUnavailable,
-}
-
-func checkErr(t *testing.T, body []byte, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	found := false
-	for _, c := range canonical {
-		if errors.Is(err, c) {
-			found = true
-			break
-		}
-	}
-	if !found {
-		t.Fatalf("%q: error %v is not canonical", body, err)
-	}
-	// Only a JSON object can carry an error answer; anything else is garbage.
-	if b := bytes.TrimSpace(body); (len(b) == 0 || b[0] != '{') && !errors.Is(err, adapters.ErrUnavailable) {
-		t.Fatalf("%q: error %v; want ErrUnavailable for a body that is no JSON object", body, err)
-	}
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// isDigits reports whether s holds digits only ("" included).
+func isDigits(s string) bool { return upstream.IsDigits(s, 0, len(s)) }
 
 var (
 	seedErrors = []string{
@@ -73,68 +39,50 @@ var (
 	}
 )
 
-func seed(f *testing.F, sets ...[]string) {
-	for _, set := range sets {
-		for _, s := range set {
-			f.Add([]byte(s))
-		}
-	}
-}
-
 func FuzzParseBalance(f *testing.F) {
-	seed(f, seedBalance, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		v, err := smsreg.ParseBalance(body)
-		checkErr(t, body, err)
-		if err == nil && v < 0 {
-			t.Fatalf("%q: negative balance %d", body, v)
-		}
-	})
+	adapterstest.FuzzParser(f, append(seedBalance, seedErrors...), smsreg.ParseBalance, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, v int64) {
+			if v < 0 {
+				t.Fatalf("%q: negative balance %d", body, v)
+			}
+		})
 }
 
 func FuzzParseNum(f *testing.F) {
-	seed(f, seedNum, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		id, err := smsreg.ParseNum(body)
-		checkErr(t, body, err)
-		if err == nil && (id == "" || !isDigits(id)) {
-			t.Fatalf("%q: tzid %q", body, id)
-		}
-	})
+	adapterstest.FuzzParser(f, append(seedNum, seedErrors...), smsreg.ParseNum, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, id string) {
+			if id == "" || !isDigits(id) {
+				t.Fatalf("%q: tzid %q", body, id)
+			}
+		})
 }
 
 func FuzzParseState(f *testing.F) {
-	seed(f, seedState, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		st, err := smsreg.ParseState(body)
-		checkErr(t, body, err)
-		if err == nil && (st.Token == "" || st.Token == "1" || !isDigits(st.Number)) {
-			t.Fatalf("%q: accepted %+v", body, st)
-		}
-	})
+	adapterstest.FuzzParser(f, append(seedState, seedErrors...), smsreg.ParseState, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, st smsreg.State) {
+			if st.Token == "" || st.Token == "1" || !isDigits(st.Number) {
+				t.Fatalf("%q: accepted %+v", body, st)
+			}
+		})
 }
 
 func FuzzParseOK(f *testing.F) {
-	seed(f, seedOK, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		checkErr(t, body, smsreg.ParseOK(body))
-	})
+	parse := func(body []byte) (struct{}, error) { return struct{}{}, smsreg.ParseOK(body) }
+	adapterstest.FuzzParser(f, append(seedOK, seedErrors...), parse, adapterstest.JSONObject, nil)
 }
 
 func FuzzParseList(f *testing.F) {
-	seed(f, seedList, seedErrors)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		l, err := smsreg.ParseList(body)
-		checkErr(t, body, err)
-		for _, s := range l {
-			if s.Code == "" {
-				t.Fatalf("%q: service without a code", body)
-			}
-			for _, o := range s.Countries {
-				if o.Price < 0 || o.Count < 0 {
-					t.Fatalf("%q: accepted %+v", body, o)
+	adapterstest.FuzzParser(f, append(seedList, seedErrors...), smsreg.ParseList, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, l []smsreg.ListService) {
+			for _, s := range l {
+				if s.Code == "" {
+					t.Fatalf("%q: service without a code", body)
+				}
+				for _, o := range s.Countries {
+					if o.Price < 0 || o.Count < 0 {
+						t.Fatalf("%q: accepted %+v", body, o)
+					}
 				}
 			}
-		}
-	})
+		})
 }

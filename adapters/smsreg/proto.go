@@ -126,79 +126,6 @@ func isUnexpected(err error) bool {
 	return errors.As(err, &ue)
 }
 
-// scalar reads a JSON string or number as text; ok is false otherwise.
-func scalar(raw json.RawMessage) (s string, ok bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "", false
-	}
-	switch c := raw[0]; {
-	case c == '"':
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return s, true
-	case c == '-' || (c >= '0' && c <= '9'):
-		var n json.Number
-		if json.Unmarshal(raw, &n) != nil {
-			return "", false
-		}
-		return n.String(), true
-	}
-	return "", false
-}
-
-// money reads an amount from a JSON string or number literal (no float).
-func money(raw json.RawMessage) (int64, bool) {
-	s, ok := scalar(raw)
-	if !ok {
-		return 0, false
-	}
-	v, err := adapters.ParseDecimal(s)
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	return v, true
-}
-
-// integer reads a non-negative integer from a JSON string or number.
-func integer(raw json.RawMessage) (int64, bool) {
-	s, ok := scalar(raw)
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
-}
-
-// isToken reports whether s looks like a state token (A-Z, 0-9, _).
-func isToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
-// phoneDigits keeps the digits of a number ("+7 900…" → "7900…").
-func phoneDigits(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= '0' && c <= '9' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 // decode reads a JSON object body and returns its fields and `response`.
 // An answer wrapped as {"0":{…}} (seen from getOperations, §1) is
 // unwrapped. Error answers come back as *APIError.
@@ -216,12 +143,12 @@ func decode(body []byte) (map[string]json.RawMessage, string, error) {
 			return nil, "", unexpected(body)
 		}
 	}
-	resp, ok := scalar(top["response"])
+	resp, _, ok := upstream.Scalar(top["response"])
 	if !ok {
 		return nil, "", unexpected(body)
 	}
 	if resp == "ERROR" || resp == "0" {
-		msg, _ := scalar(top["error_msg"])
+		msg, _, _ := upstream.Scalar(top["error_msg"])
 		return nil, "", &APIError{Response: resp, Msg: msg}
 	}
 	return top, resp, nil
@@ -245,7 +172,7 @@ func ParseBalance(body []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, ok := money(top["balance"])
+	v, ok := upstream.Amount(top["balance"])
 	if !ok {
 		return 0, unexpected(body)
 	}
@@ -258,7 +185,7 @@ func ParseNum(body []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, ok := integer(top["tzid"])
+	id, ok := upstream.Integer(top["tzid"])
 	if !ok {
 		return "", unexpected(body)
 	}
@@ -290,16 +217,16 @@ func ParseState(body []byte) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	if !isToken(resp) || resp == "1" {
+	if !upstream.IsToken(resp) || resp == "1" {
 		return State{}, unexpected(body)
 	}
 	st := State{Token: resp}
-	st.Service, _ = scalar(top["service"])
-	if n, ok := scalar(top["number"]); ok {
-		st.Number = phoneDigits(n)
+	st.Service, _, _ = upstream.Scalar(top["service"])
+	if n, _, ok := upstream.Scalar(top["number"]); ok {
+		st.Number = upstream.PhoneDigits(n)
 	}
-	st.Msg, _ = scalar(top["msg"])
-	st.FullMsg, _ = scalar(top["full_msg"])
+	st.Msg, _, _ = upstream.Scalar(top["msg"])
+	st.FullMsg, _, _ = upstream.Scalar(top["full_msg"])
 	st.Msg, st.FullMsg = strings.TrimSpace(st.Msg), strings.TrimSpace(st.FullMsg)
 	return st, nil
 }
@@ -368,12 +295,12 @@ func ParseList(body []byte) ([]ListService, error) {
 		if json.Unmarshal(it, &v) != nil {
 			continue // one odd entry must not hide the others
 		}
-		code, ok := scalar(v.Service)
+		code, _, ok := upstream.Scalar(v.Service)
 		if !ok || code == "" {
 			continue
 		}
 		s := ListService{Code: code}
-		s.Description, _ = scalar(v.Description)
+		s.Description, _, _ = upstream.Scalar(v.Description)
 		if v.Countries != nil {
 			s.Countries = map[string]Offer{}
 			for country, oraw := range v.Countries {
@@ -384,11 +311,11 @@ func ParseList(body []byte) ([]ListService, error) {
 				if json.Unmarshal(oraw, &o) != nil {
 					continue
 				}
-				price, ok := money(o.Price)
+				price, ok := upstream.Amount(o.Price)
 				if !ok {
 					continue
 				}
-				n, _ := integer(o.Count)
+				n, _ := upstream.Integer(o.Count)
 				s.Countries[country] = Offer{Price: price, Count: int(min(n, 1<<31-1))}
 			}
 		}

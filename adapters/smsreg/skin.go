@@ -1,7 +1,6 @@
 package smsreg
 
 import (
-	"encoding/json"
 	"errors"
 	"regexp"
 	"sort"
@@ -104,7 +103,7 @@ func (s *skin) handle(ctx *fasthttp.RequestCtx) {
 	defer s.mu.Unlock()
 	switch method {
 	case "getBalance":
-		s.write(ctx, struct {
+		simulator.WriteJSON(ctx, struct {
 			Response string `json:"response"`
 			Balance  string `json:"balance"`
 		}{"1", adapters.FormatDecimal(s.m.Balance(), 2)})
@@ -122,7 +121,7 @@ func (s *skin) handle(ctx *fasthttp.RequestCtx) {
 		}
 	case "getNumRepeat":
 		// Repeats are not simulated: "0" is "repeat not possible" (§2.9).
-		s.write(ctx, struct {
+		simulator.WriteJSON(ctx, struct {
 			Response string `json:"response"`
 		}{"0"})
 	case "getOperations":
@@ -132,31 +131,20 @@ func (s *skin) handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-func (s *skin) write(ctx *fasthttp.RequestCtx, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		return
-	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
 // fail answers an error, HTTP 200 like every answer (§1).
 func (s *skin) fail(ctx *fasthttp.RequestCtx, msg string) {
 	resp := "ERROR"
 	if s.o.ZeroErrors {
 		resp = "0"
 	}
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response string `json:"response"`
 		ErrorMsg string `json:"error_msg"`
 	}{resp, msg})
 }
 
 func (s *skin) ok(ctx *fasthttp.RequestCtx) {
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response string `json:"response"`
 	}{"1"})
 }
@@ -197,7 +185,7 @@ func (s *skin) list(ctx *fasthttp.RequestCtx) {
 		}
 		items = append(items, it)
 	}
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response string     `json:"response"`
 		Services []listItem `json:"services"`
 	}{"1", items})
@@ -253,7 +241,7 @@ func (s *skin) getNum(ctx *fasthttp.RequestCtx) {
 	s.next++
 	id := s.next
 	s.ops[id] = op
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response string `json:"response"`
 		TZID     string `json:"tzid"`
 	}{"1", strconv.FormatInt(id, 10)})
@@ -353,7 +341,7 @@ func (s *skin) getState(ctx *fasthttp.RequestCtx, op *operation) {
 			}
 		}
 	}
-	s.write(ctx, reply)
+	simulator.WriteJSON(ctx, reply)
 }
 
 // transition applies a state-changing method, or answers "<method> to
@@ -437,7 +425,7 @@ func (s *skin) operations(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, MsgNoActive)
 		return
 	}
-	s.write(ctx, out)
+	simulator.WriteJSON(ctx, out)
 }
 
 var rateFormat = regexp.MustCompile(`^\d{1,13}\.\d{2}$`)
@@ -456,7 +444,7 @@ func (s *skin) setRate(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	s.write(ctx, struct {
+	simulator.WriteJSON(ctx, struct {
 		Response string `json:"response"`
 		Rate     string `json:"rate"`
 	}{"1", rate})

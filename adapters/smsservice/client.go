@@ -7,6 +7,7 @@
 package smsservice
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -57,12 +58,8 @@ func Lang(cur string) (string, error) {
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	if o.Code == "" {
-		o.Code = "smsservice"
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
+	o.Code = cmp.Or(o.Code, "smsservice")
+	o.Currency = cmp.Or(o.Currency, "USD")
 	lang, err := Lang(o.Currency)
 	if err != nil {
 		return nil, err

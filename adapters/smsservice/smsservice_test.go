@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,14 +15,14 @@ import (
 	"smsgate/adapters/smsservice"
 )
 
-func platform(rec *recorder) adapterstest.Platform {
+func platform(rec *adapterstest.Recorder) adapterstest.Platform {
 	return adapterstest.Platform{
 		Skin: func(m *simulator.Market) fasthttp.RequestHandler {
 			h := smsservice.NewSkin(m)
 			if rec == nil {
 				return h
 			}
-			return rec.wrap(h)
+			return rec.Wrap(h)
 		},
 		Client: func(url, key string, timeout time.Duration) (adapters.Platform, error) {
 			return smsservice.New(smsservice.Options{BaseURL: url, Key: key, Currency: "USD", Timeout: timeout})
@@ -36,32 +35,11 @@ func platform(rec *recorder) adapterstest.Platform {
 
 func TestContract(t *testing.T) { adapterstest.Run(t, platform(nil)) }
 
-// recorder keeps every request the client sent.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []string // "METHOD path?query"
-}
-
-func (r *recorder) wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		r.mu.Lock()
-		r.reqs = append(r.reqs, string(ctx.Method())+" "+string(ctx.Path())+"?"+string(ctx.QueryArgs().QueryString()))
-		r.mu.Unlock()
-		h(ctx)
-	}
-}
-
-func (r *recorder) all() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.reqs...)
-}
-
 // TestRequests asserts the quirks on the wire: no ".php", lang=en on every
 // call for a USD account, getNumber (not V2), catalogue via
 // getServicesAndCost, and a bare-number balance understood.
 func TestRequests(t *testing.T) {
-	rec := &recorder{}
+	rec := &adapterstest.Recorder{}
 	h := adapterstest.Start(t, platform(rec), simulator.Config{Balance: 463_020_000}, adapterstest.Key, time.Second)
 	ctx := context.Background()
 	b, err := h.Platform.Balance(ctx)
@@ -76,7 +54,10 @@ func TestRequests(t *testing.T) {
 	if p.Price.Micros != want {
 		t.Fatalf("price %d; want %d from getServicesAndCost", p.Price.Micros, want)
 	}
-	reqs := rec.all()
+	var reqs []string // "METHOD path?query"
+	for _, r := range rec.Take() {
+		reqs = append(reqs, r.Method+" "+r.Path+"?"+r.RawQuery)
+	}
 	wantSeq := []string{"action=getBalance", "action=getNumber", "action=getServicesAndCost"}
 	if len(reqs) != len(wantSeq) {
 		t.Fatalf("requests %v; want %d", reqs, len(wantSeq))

@@ -1,8 +1,9 @@
 // Package upstream is the HTTP plumbing every platform adapter shares: a
 // fasthttp HostClient set up so it never resends a request on its own, a
-// per-call deadline from the context, and the classification of transport
-// failures into canonical errors (never sent vs. outcome unknown). The
-// platform's key never appears in an error it returns.
+// per-call deadline from the context, the classification of transport
+// failures into canonical errors (never sent vs. outcome unknown), and
+// lenient readers for the values platforms put in their answers
+// (decode.go). The platform's key never appears in an error it returns.
 package upstream
 
 import (
@@ -135,10 +136,7 @@ func (c *Client) Do(ctx context.Context, call Call) (Response, error) {
 			req.Header.SetContentType(call.ContentType)
 		}
 	}
-	deadline := time.Now().Add(c.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := deadline(ctx, c.timeout)
 	if err := ctx.Err(); err != nil {
 		return Response{}, fmt.Errorf("%s %s: %w", c.name, call.Op, err)
 	}
@@ -152,6 +150,27 @@ func (c *Client) Do(ctx context.Context, call Call) (Response, error) {
 		"Retry-After":  string(resp.Header.Peek("Retry-After")),
 	}
 	return out, nil
+}
+
+// deadline is ctx's deadline, or timeout from now when that is sooner.
+func deadline(ctx context.Context, timeout time.Duration) time.Time {
+	d := time.Now().Add(timeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	return d
+}
+
+// WithReserve is for a call that polls until something shows up (a number
+// assigned late) and must undo its effect if nothing does: it derives from
+// ctx a context that ends early enough to leave reserve for the undo — a
+// quarter of the time left, 50 ms to 2 s. The time left is ctx's, or
+// timeout when ctx has no earlier deadline.
+func WithReserve(ctx context.Context, timeout time.Duration) (pctx context.Context, cancel context.CancelFunc, reserve time.Duration) {
+	d := deadline(ctx, timeout)
+	reserve = min(max(time.Until(d)/4, 50*time.Millisecond), 2*time.Second)
+	pctx, cancel = context.WithDeadline(ctx, d.Add(-reserve))
+	return pctx, cancel, reserve
 }
 
 // classify turns a transport error into a canonical one. The error text
@@ -185,6 +204,18 @@ func (c *Client) classify(call Call, err error) error {
 // platform failure, not an unknown outcome.
 func (c *Client) Unavailable(call Call, format string, args ...any) error {
 	return fmt.Errorf("%s %s: %s: %w", c.name, call.Op, fmt.Sprintf(format, args...), adapters.ErrUnavailable)
+}
+
+// Readable refuses a 200 body no API sends on purpose: an empty one, or an
+// HTML page (a CDN's or proxy's error). Either is the platform failing.
+func (c *Client) Readable(call Call, body []byte) error {
+	if len(body) == 0 {
+		return c.Unavailable(call, "empty body")
+	}
+	if LooksHTML(body) {
+		return c.Unavailable(call, "html body %q", Snippet(body))
+	}
+	return nil
 }
 
 // Snippet shortens a body for an error message (never more than 64 bytes,
