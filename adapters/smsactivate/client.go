@@ -104,8 +104,15 @@ func (c *Client) call(ctx context.Context, op, action string, params map[string]
 	if err != nil {
 		return nil, err
 	}
-	body := bytes.TrimSpace(resp.Body)
-	if resp.Status != 200 {
+	return c.answer(call, resp.Status, resp.Body)
+}
+
+// answer reads one HTTP answer of either dialect: the body of a 200 that
+// is not an error token, or a canonical error.
+func (c *Client) answer(call upstream.Call, status int, raw []byte) ([]byte, error) {
+	op := call.Op
+	body := bytes.TrimSpace(raw)
+	if status != 200 {
 		// HeroSMS dialect: {"title":"NO_BALANCE","details":…,"info":{…}}.
 		var he struct {
 			Title string `json:"title"`
@@ -113,7 +120,7 @@ func (c *Client) call(ctx context.Context, op, action string, params map[string]
 				Min json.Number `json:"min"`
 			} `json:"info"`
 		}
-		if json.Unmarshal(body, &he) == nil && he.Title != "" && resp.Status < 500 {
+		if json.Unmarshal(body, &he) == nil && he.Title != "" && status < 500 {
 			tok := he.Title
 			if tok == TokWrongMaxPrice && he.Info.Min != "" {
 				tok += ":" + he.Info.Min.String()
@@ -123,7 +130,7 @@ func (c *Client) call(ctx context.Context, op, action string, params map[string]
 			}
 			return nil, c.tokenError(op, tok)
 		}
-		return nil, c.http.Unavailable(call, "http %d", resp.Status)
+		return nil, c.http.Unavailable(call, "http %d", status)
 	}
 	if err := c.http.Readable(call, body); err != nil {
 		return nil, err
@@ -193,6 +200,11 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	if err != nil {
 		return adapters.Money{}, err
 	}
+	return c.parseBalance(body)
+}
+
+// parseBalance reads ACCESS_BALANCE:<x>, or a bare number (some clones).
+func (c *Client) parseBalance(body []byte) (adapters.Money, error) {
 	v, ok := bytes.CutPrefix(body, []byte(TokAccessBalance+":"))
 	if !ok {
 		v = body
@@ -422,6 +434,12 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	if err != nil {
 		return nil, err
 	}
+	return c.parseOffers(body)
+}
+
+// parseOffers reads getPrices: {"<country id>":{"<service>":{"cost":…,
+// "count"|"quant":…}}}; cells it cannot map or read are left out.
+func (c *Client) parseOffers(body []byte) ([]adapters.Offer, error) {
 	var raw map[string]map[string]struct {
 		Cost  json.RawMessage `json:"cost"`
 		Count json.RawMessage `json:"count"`
@@ -465,6 +483,11 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.parseCountries(body)
+}
+
+// parseCountries reads getCountries: an object keyed by id, or an array.
+func (c *Client) parseCountries(body []byte) ([]string, error) {
 	type entry struct {
 		ID      json.Number `json:"id"`
 		Visible *int        `json:"visible"`

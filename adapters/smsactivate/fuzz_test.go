@@ -1,0 +1,164 @@
+package smsactivate
+
+import (
+	"errors"
+	"testing"
+
+	"smsgate/adapters"
+	"smsgate/adapters/upstream"
+)
+
+// The fuzz targets feed every parser of upstream answers with the
+// examples of protocols/sms-activate.md (and the committed corpus under
+// testdata/fuzz): a parser never panics, and what it cannot read is
+// ErrUnavailable (a purchase answer: ErrOutcomeUnknown, which is also
+// ErrUnavailable) — or a canonical business error for a documented token.
+
+func fuzzClient(t testing.TB) *Client {
+	c, err := New(Options{Code: "fz", BaseURL: "http://127.0.0.1:1", Key: "k", Currency: "RUB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// canonical reports whether err is one of the canonical errors.
+func canonical(err error) bool {
+	for _, e := range []error{adapters.ErrNoNumbers, adapters.ErrNoBalance, adapters.ErrPriceTooHigh, adapters.ErrBadService,
+		adapters.ErrBadCountry, adapters.ErrNoActivation, adapters.ErrBadState, adapters.ErrEarlyCancel, adapters.ErrAuth,
+		adapters.ErrUnavailable} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzAnswer(f *testing.F) {
+	for _, s := range []struct {
+		status int
+		body   string
+	}{
+		{200, "ACCESS_NUMBER:635468024:79584123456"}, {200, "NO_NUMBERS"}, {200, "NO_BALANCE"}, {200, "BAD_KEY"},
+		{200, "WRONG_MAX_PRICE:12.50"}, {200, "BANNED:'2026-1-2 3-04-05'"}, {200, "STATUS_OK:396989"}, {200, "ERROR_SQL"},
+		{401, `{"title":"BAD_KEY","details":"Unauthorized","info":{}}`}, {400, `{"title":"WRONG_MAX_PRICE","info":{"min":0.5}}`},
+		{409, `{"title":"EARLY_CANCEL_DENIED","info":{"minActivationTime":120}}`}, {422, `{"title":"UNPROCESSABLE_ENTITY","info":{"field":"api_key","code":"REQUIRED"}}`},
+		{502, "<html>bad gateway</html>"}, {200, ""}, {200, "<html>"}, {200, `{"status":"success"}`},
+	} {
+		f.Add(s.status, []byte(s.body))
+	}
+	c := fuzzClient(f)
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		out, err := c.answer(upstream.Call{Op: "fuzz"}, status, body)
+		if err != nil && !canonical(err) {
+			t.Fatalf("answer(%d, %q) = %v: not a canonical error", status, body, err)
+		}
+		if err == nil && status != 200 {
+			t.Fatalf("answer(%d, %q) accepted a non-200 answer", status, body)
+		}
+		_ = out
+	})
+}
+
+func FuzzParseStatus(f *testing.F) {
+	for _, s := range []string{"STATUS_WAIT_CODE", "STATUS_WAIT_RETRY:12345", "STATUS_WAIT_RESEND", "STATUS_OK:396989", "STATUS_CANCEL", "STATUS_OK:", "garbage"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		st, code, ok := ParseStatus(body)
+		if ok && !st.Valid() {
+			t.Fatalf("ParseStatus(%q) = invalid state %q", body, st)
+		}
+		if !ok && (st != "" || code != "") {
+			t.Fatalf("ParseStatus(%q) not ok but returned %q %q", body, st, code)
+		}
+	})
+}
+
+func FuzzParseNumberV2(f *testing.F) {
+	for _, s := range []string{
+		`{"activationId":635468024,"phoneNumber":"79584******","activationCost":12.50,"currency":840,"countryCode":"2","canGetAnotherSms":"1","activationTime":"2022-06-01 17:30:57","activationOperator":"mtt"}`,
+		`{"activationId":"3416693217","phoneNumber":79584123456,"activationCost":"12.50","activationEndTime":"2026-01-01T10:20:00Z"}`,
+		`{}`, `[]`, `null`, `{"activationId":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	c := fuzzClient(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := c.parseNumberV2(body, "any")
+		if err != nil && !errors.Is(err, adapters.ErrOutcomeUnknown) {
+			t.Fatalf("parseNumberV2(%q) = %v; want ErrOutcomeUnknown for an unreadable purchase", body, err)
+		}
+		if err == nil && (p.UpstreamID == "" || p.Phone == "") {
+			t.Fatalf("parseNumberV2(%q) accepted a purchase without id or phone: %+v", body, p)
+		}
+	})
+}
+
+func FuzzParseOffers(f *testing.F) {
+	for _, s := range []string{
+		`{"0":{"tg":{"cost":35.00,"count":1520,"physicalCount":820}},"187":{"wa":{"cost":"0.50","quant":3}}}`,
+		`{}`, `[]`, `{"x":{"tg":{"cost":"abc"}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	c := fuzzClient(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		offers, err := c.parseOffers(body)
+		if err != nil && !errors.Is(err, adapters.ErrUnavailable) {
+			t.Fatalf("parseOffers(%q) = %v", body, err)
+		}
+		for _, o := range offers {
+			if o.Country == "" || o.Service == "" || o.Price.Currency != "RUB" {
+				t.Fatalf("parseOffers(%q) gave %+v", body, o)
+			}
+		}
+	})
+}
+
+func FuzzParseCountries(f *testing.F) {
+	for _, s := range []string{
+		`{"2":{"id":2,"rus":"Казахстан","eng":"Kazakhstan","chn":"哈萨克斯坦","visible":1,"retry":1,"rent":1,"multiService":1}}`,
+		`[{"id":0,"eng":"Russia"},{"id":"187"}]`, `{}`, `"x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	c := fuzzClient(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if _, err := c.parseCountries(body); err != nil && !errors.Is(err, adapters.ErrUnavailable) {
+			t.Fatalf("parseCountries(%q) = %v", body, err)
+		}
+	})
+}
+
+func FuzzParseBalance(f *testing.F) {
+	for _, s := range []string{"ACCESS_BALANCE:498.28", "463.02", "ACCESS_BALANCE:", "x"} {
+		f.Add([]byte(s))
+	}
+	c := fuzzClient(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if _, err := c.parseBalance(body); err != nil && !errors.Is(err, adapters.ErrUnavailable) {
+			t.Fatalf("parseBalance(%q) = %v", body, err)
+		}
+	})
+}
+
+func FuzzParseActive(f *testing.F) {
+	for _, s := range []string{
+		`{"status":"success","activeActivations":[{"activationId":"635468021","serviceCode":"vk","phoneNumber":"79********1","activationCost":12.50,"activationStatus":"4","smsCode":["CODE"],"countryCode":"2"}]}`,
+		`{"status":"error","error":"NO_ACTIVATIONS"}`, `{"status":"error","error":"BAD"}`, `[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		list, err := parseActive(body, "fz")
+		if err != nil && !errors.Is(err, adapters.ErrUnavailable) {
+			t.Fatalf("parseActive(%q) = %v", body, err)
+		}
+		for _, a := range list {
+			if a.UpstreamID == "" {
+				t.Fatalf("parseActive(%q) kept an order without id", body)
+			}
+		}
+	})
+}
