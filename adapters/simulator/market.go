@@ -54,6 +54,9 @@ type Config struct {
 	Seed             uint64 // random seed for phones and codes; default 1
 	// Key is the API key the skins accept; "" accepts any non-empty key.
 	Key string
+	// InboxEvery: every inbox number receives a code SMS this often (clock
+	// time); 0 = never on its own (use Inject). For demo pools.
+	InboxEvery time.Duration
 }
 
 // DefaultCountries and DefaultServices are what a default market sells.
@@ -114,6 +117,7 @@ type Market struct {
 	noRetry  map[string]bool
 	services map[string]bool
 	banned   time.Time // account banned until then (zero: not banned)
+	box      *inbox    // long-lived numbers and their SMS (inbox.go); nil until used
 }
 
 // New builds a Market from cfg, applying defaults.
