@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"smsgate/adapters"
@@ -98,4 +100,171 @@ type PoolStore interface {
 	// PoolMessages returns the pushed messages of the platform's phone
 	// received at or after since, oldest first.
 	PoolMessages(ctx context.Context, platform, phone string, since time.Time) ([]PoolMessage, error)
+}
+
+// What follows is shared by the SQLite and PostgreSQL implementations.
+
+// validate checks a LeaseRequest before any store is touched.
+func (r *LeaseRequest) validate() error {
+	switch {
+	case r.Platform == "":
+		return errors.New("empty platform")
+	case r.TTL <= 0:
+		return fmt.Errorf("TTL %v is not positive", r.TTL)
+	case r.StaleBlock < 0:
+		return fmt.Errorf("stale block %v is negative", r.StaleBlock)
+	case r.Now.IsZero():
+		// Stored as 0, which reads back as "no time".
+		return errors.New("zero Now")
+	case len(r.Candidates) == 0:
+		return ErrNoFreeNumber
+	}
+	for _, phone := range r.Candidates {
+		if phone == "" {
+			return errors.New("empty candidate phone")
+		}
+	}
+	return nil
+}
+
+// insertArgs are the arguments of poolSQL.insert for phone.
+func (r *LeaseRequest) insertArgs(phone string) []any {
+	now := toMillis(r.Now)
+	return []any{r.Platform, phone, r.Service, r.Country, now, now, now, toMillis(r.Now.Add(r.TTL))}
+}
+
+// endStaleArgs are the arguments of poolSQL.endStale.
+func (r *LeaseRequest) endStaleArgs() []any {
+	now := toMillis(r.Now)
+	return []any{now, string(adapters.StateExpired), r.StaleBlock.Milliseconds(), r.Platform, now}
+}
+
+// validEnd checks EndLease's arguments. A zero at would be stored as 0,
+// which is what marks a lease active.
+func validEnd(outcome adapters.State, at time.Time) error {
+	if !outcome.Valid() || outcome.Active() {
+		return fmt.Errorf("outcome %q is not a final state", outcome)
+	}
+	if at.IsZero() {
+		return errors.New("zero end time")
+	}
+	return nil
+}
+
+// validMessage checks AddPoolMessage's arguments.
+func validMessage(platform, phone string, m PoolMessage) error {
+	switch {
+	case platform == "" || phone == "":
+		return fmt.Errorf("empty platform (%q) or phone (%q)", platform, phone)
+	case m.At.IsZero():
+		return errors.New("zero message time")
+	}
+	return nil
+}
+
+// poolMessageRetention: AddPoolMessage drops a phone's messages older than
+// this before the new one. A code is useful for minutes; a day leaves room
+// for a clock that is off and for looking back at what came.
+const poolMessageRetention = 24 * time.Hour
+
+// leaseColumns is the column list scanLease reads, in its order.
+const leaseColumns = "id, platform, phone, service, country, since, after, created_at, expires_at, ended_at, outcome, blocked_until"
+
+// poolSQL holds the pool statements of one dialect. A lease is active while
+// ended_at = 0; the literal lets the planner use the partial unique index
+// on (platform, phone), whose predicate a bound parameter cannot imply.
+type poolSQL struct {
+	endStale, busy, insert, get, move, end, list, prune, addMessage, messages string
+}
+
+// newPoolSQL renders the statements with arg (see outcomeQuery); lock is
+// appended to the subquery that picks the stale leases to end.
+func newPoolSQL(arg func(n int) string, lock string) poolSQL {
+	return poolSQL{
+		// $1 now, $2 'expired', $3 stale block (ms), $4 platform, $5 now.
+		endStale: "UPDATE pool_leases SET ended_at = " + arg(1) + ", outcome = " + arg(2) +
+			", blocked_until = expires_at + " + arg(3) + " WHERE id IN (SELECT id FROM pool_leases WHERE platform = " +
+			arg(4) + " AND ended_at = 0 AND expires_at <= " + arg(5) + lock + ")",
+		// Phones not to lease: held by anyone, or cooling down for the service.
+		busy: "SELECT phone FROM pool_leases WHERE platform = " + arg(1) +
+			" AND (ended_at = 0 OR (service = " + arg(2) + " AND blocked_until > " + arg(3) + "))",
+		// No row when the phone has an active lease: the partial unique
+		// index is the only constraint that can conflict.
+		insert: "INSERT INTO pool_leases (platform, phone, service, country, since, after, created_at, expires_at) VALUES (" +
+			arg(1) + ", " + arg(2) + ", " + arg(3) + ", " + arg(4) + ", " + arg(5) + ", " + arg(6) + ", " + arg(7) + ", " + arg(8) +
+			") ON CONFLICT DO NOTHING RETURNING " + leaseColumns,
+		get:  "SELECT " + leaseColumns + " FROM pool_leases WHERE platform = " + arg(1) + " AND id = " + arg(2),
+		move: "UPDATE pool_leases SET after = " + arg(1) + " WHERE platform = " + arg(2) + " AND id = " + arg(3) + " AND ended_at = 0",
+		end: "UPDATE pool_leases SET ended_at = " + arg(1) + ", outcome = " + arg(2) + ", blocked_until = " + arg(3) +
+			" WHERE platform = " + arg(4) + " AND id = " + arg(5) + " AND ended_at = 0 RETURNING " + leaseColumns,
+		list: "SELECT " + leaseColumns + " FROM pool_leases WHERE platform = " + arg(1) +
+			" AND (ended_at = 0 OR blocked_until > " + arg(2) + ") ORDER BY id",
+		prune:      "DELETE FROM pool_messages WHERE platform = " + arg(1) + " AND phone = " + arg(2) + " AND at < " + arg(3),
+		addMessage: "INSERT INTO pool_messages (platform, phone, sender, text, at) VALUES (" + arg(1) + ", " + arg(2) + ", " + arg(3) + ", " + arg(4) + ", " + arg(5) + ")",
+		messages: "SELECT sender, text, at FROM pool_messages WHERE platform = " + arg(1) + " AND phone = " + arg(2) +
+			" AND at >= " + arg(3) + " ORDER BY at, id",
+	}
+}
+
+// scanLease reads one leaseColumns row; no row is ErrNotFound (pgx's
+// ErrNoRows wraps sql.ErrNoRows).
+func scanLease(r rowScanner) (Lease, error) {
+	var (
+		l                                                   Lease
+		outcome                                             string
+		since, after, created, expires, ended, blockedUntil int64
+	)
+	err := r.Scan(&l.ID, &l.Platform, &l.Phone, &l.Service, &l.Country,
+		&since, &after, &created, &expires, &ended, &outcome, &blockedUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Lease{}, ErrNotFound
+	}
+	if err != nil {
+		return Lease{}, err
+	}
+	l.Since, l.After, l.CreatedAt, l.ExpiresAt = fromMillis(since), fromMillis(after), fromMillis(created), fromMillis(expires)
+	l.EndedAt, l.BlockedUntil = fromMillis(ended), fromMillis(blockedUntil)
+	l.Outcome = adapters.State(outcome)
+	return l, nil
+}
+
+func readLeases(rows resultRows) ([]Lease, error) {
+	var out []Lease
+	for rows.Next() {
+		l, err := scanLease(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// readPhones collects poolSQL.busy's answer.
+func readPhones(rows resultRows) (map[string]bool, error) {
+	out := make(map[string]bool)
+	for rows.Next() {
+		var phone string
+		if err := rows.Scan(&phone); err != nil {
+			return nil, err
+		}
+		out[phone] = true
+	}
+	return out, rows.Err()
+}
+
+func readPoolMessages(rows resultRows) ([]PoolMessage, error) {
+	var out []PoolMessage
+	for rows.Next() {
+		var (
+			m  PoolMessage
+			at int64
+		)
+		if err := rows.Scan(&m.From, &m.Text, &at); err != nil {
+			return nil, err
+		}
+		m.At = fromMillis(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }

@@ -61,6 +61,35 @@ var postgresMigrations = []string{
 		updated_at BIGINT  NOT NULL DEFAULT 0
 	);
 	CREATE INDEX orders_created_at ON orders (created_at);`,
+	// 3: pool leases and pushed messages, as in SQLite (ended_at = 0 marks
+	// an active lease). The partial unique index is what makes Lease safe
+	// across instances: a second INSERT of an active lease for a phone
+	// waits for the first and then conflicts.
+	`CREATE TABLE pool_leases (
+		id            BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		platform      TEXT    NOT NULL,
+		phone         TEXT    NOT NULL,
+		service       TEXT    NOT NULL DEFAULT '',
+		country       TEXT    NOT NULL DEFAULT '',
+		since         BIGINT  NOT NULL DEFAULT 0,
+		after         BIGINT  NOT NULL DEFAULT 0,
+		created_at    BIGINT  NOT NULL DEFAULT 0,
+		expires_at    BIGINT  NOT NULL DEFAULT 0,
+		ended_at      BIGINT  NOT NULL DEFAULT 0,
+		outcome       TEXT    NOT NULL DEFAULT '',
+		blocked_until BIGINT  NOT NULL DEFAULT 0
+	);
+	CREATE UNIQUE INDEX pool_leases_active_phone ON pool_leases (platform, phone) WHERE ended_at = 0;
+	CREATE INDEX pool_leases_service_blocked_until ON pool_leases (platform, service, blocked_until);
+	CREATE TABLE pool_messages (
+		id       BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		platform TEXT    NOT NULL,
+		phone    TEXT    NOT NULL,
+		sender   TEXT    NOT NULL DEFAULT '',
+		text     TEXT    NOT NULL DEFAULT '',
+		at       BIGINT  NOT NULL DEFAULT 0
+	);
+	CREATE INDEX pool_messages_phone_at ON pool_messages (platform, phone, at);`,
 }
 
 // migrateLockKey is the first key of the advisory lock that serialises

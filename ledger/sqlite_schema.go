@@ -60,6 +60,35 @@ var sqliteMigrations = []string{
 		updated_at INTEGER NOT NULL DEFAULT 0
 	);
 	CREATE INDEX orders_created_at ON orders (created_at);`,
+	// 3: pool leases and pushed messages (see pool.go). ended_at = 0 marks
+	// an active lease; the partial unique index is what keeps a phone from
+	// two active leases, and the second index serves the cooldown lookup
+	// of Lease.
+	`CREATE TABLE pool_leases (
+		id            INTEGER PRIMARY KEY AUTOINCREMENT,
+		platform      TEXT    NOT NULL,
+		phone         TEXT    NOT NULL,
+		service       TEXT    NOT NULL DEFAULT '',
+		country       TEXT    NOT NULL DEFAULT '',
+		since         INTEGER NOT NULL DEFAULT 0,
+		after         INTEGER NOT NULL DEFAULT 0,
+		created_at    INTEGER NOT NULL DEFAULT 0,
+		expires_at    INTEGER NOT NULL DEFAULT 0,
+		ended_at      INTEGER NOT NULL DEFAULT 0,
+		outcome       TEXT    NOT NULL DEFAULT '',
+		blocked_until INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE UNIQUE INDEX pool_leases_active_phone ON pool_leases (platform, phone) WHERE ended_at = 0;
+	CREATE INDEX pool_leases_service_blocked_until ON pool_leases (platform, service, blocked_until);
+	CREATE TABLE pool_messages (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		platform TEXT    NOT NULL,
+		phone    TEXT    NOT NULL,
+		sender   TEXT    NOT NULL DEFAULT '',
+		text     TEXT    NOT NULL DEFAULT '',
+		at       INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX pool_messages_phone_at ON pool_messages (platform, phone, at);`,
 }
 
 // migrate brings the schema to len(sqliteMigrations) in one immediate

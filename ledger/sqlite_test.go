@@ -35,6 +35,12 @@ func TestSQLiteContract(t *testing.T) {
 	})
 }
 
+func TestSQLitePool(t *testing.T) {
+	ledgertest.RunPool(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	})
+}
+
 func TestSQLiteContractSynchronousFull(t *testing.T) {
 	ledgertest.Run(t, func(t *testing.T) ledger.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{Synchronous: "FULL"})
