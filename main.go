@@ -26,6 +26,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/registry"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/textnow"
 	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/gateway"
@@ -115,7 +116,7 @@ func start(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error
 	if err != nil {
 		return fail(err)
 	}
-	plats, sims, err := buildPlatforms(cfg)
+	plats, sims, err := buildPlatforms(cfg, a.store)
 	a.sims = sims
 	if err != nil {
 		return fail(err)
@@ -131,6 +132,9 @@ func start(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error
 	ctx, a.cancel = context.WithCancel(ctx)
 	a.g.Start(ctx)
 	go func() { a.served <- a.srv.Serve(a.ln) }()
+	for _, s := range a.sims {
+		s.SetGateway("http://" + a.ln.Addr().String()) // simulated upstreams that call back
+	}
 	return a, nil
 }
 
@@ -184,6 +188,44 @@ func openLedger(c config.Ledger) (ledger.Store, error) {
 	return ledger.OpenSQLite(c.URL, ledger.SQLiteOptions{Synchronous: c.Synchronous})
 }
 
+// poolSpec turns a pool platform's settings into what the registry needs.
+func poolSpec(c config.Pool, store ledger.Store) (registry.PoolSpec, error) {
+	ps, ok := store.(ledger.PoolStore)
+	if !ok {
+		return registry.PoolSpec{}, errors.New("the ledger does not keep pool leases")
+	}
+	spec := registry.PoolSpec{
+		Store: ps, Cooldown: c.Cooldown, Quarantine: c.Quarantine, Refresh: c.Refresh,
+		PushFallback: c.PushFallback, Senders: c.Senders, Patterns: c.CodePatterns, WebhookSecret: c.WebhookSecret.Reveal(),
+	}
+	switch {
+	case c.Price != "":
+		p, err := adapters.ParseDecimal(c.Price)
+		if err != nil {
+			return spec, fmt.Errorf("price: %w", err)
+		}
+		spec.Price = p
+	case c.Rent != "":
+		rent, err := adapters.ParseDecimal(c.Rent)
+		if err != nil {
+			return spec, fmt.Errorf("rent: %w", err)
+		}
+		// Rounded to a whole cent: every front end shows two decimals.
+		cent := int64(adapters.Micro / 100)
+		spec.Price = (rent/int64(c.ExpectedUses) + cent - 1) / cent * cent
+	}
+	for _, a := range c.Accounts {
+		spec.Accounts = append(spec.Accounts, textnow.Account{User: a.User, Cookie: a.Cookie.Reveal(), CSRF: a.CSRF.Reveal(), Phone: a.Phone, Country: a.Country})
+	}
+	if len(c.Numbers) > 0 {
+		spec.Only = map[string]string{}
+		for _, n := range c.Numbers {
+			spec.Only[n.Phone] = strings.ToLower(n.Country)
+		}
+	}
+	return spec, nil
+}
+
 // sharedState is what several instances share through Redis; all nil
 // (per-instance state) without [redis] url.
 type sharedState struct {
@@ -209,7 +251,7 @@ func openShared(c config.Redis) (sharedState, error) {
 
 // buildPlatforms builds every configured platform; url = "sim" starts its
 // simulator on loopback first.
-func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, error) {
+func buildPlatforms(cfg config.Config, store ledger.Store) ([]*gateway.Platform, []*registry.Sim, error) {
 	balance, err := adapters.ParseDecimal(cfg.Simulator.Balance)
 	if err != nil {
 		return nil, nil, fmt.Errorf("simulator.balance: %w", err)
@@ -230,6 +272,11 @@ func buildPlatforms(cfg config.Config) ([]*gateway.Platform, []*registry.Sim, er
 		cur := pc.Currency
 		if cur == "" {
 			cur = registry.DefaultCurrency(pc.Type)
+		}
+		if registry.IsPool(pc.Type) {
+			if spec.Pool, err = poolSpec(pc.Pool, store); err != nil {
+				return nil, sims, fmt.Errorf("platforms[%d].pool: %w", i, err)
+			}
 		}
 		var p adapters.Platform
 		if pc.URL == "sim" {

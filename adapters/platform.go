@@ -120,3 +120,10 @@ type ActiveOrder struct {
 type ActiveLister interface {
 	ActiveOrders(ctx context.Context) ([]ActiveOrder, error)
 }
+
+// Banner is implemented by platforms that can be told the service refused
+// the number: a pool keeps that number from the service (quarantine). The
+// order ends banned.
+type Banner interface {
+	Ban(ctx context.Context, upstreamID string) error
+}

@@ -173,6 +173,64 @@ type Platform struct {
 	// BalanceAlert raises an alert when the balance falls below it, decimal
 	// in the platform's currency; "" = no alert (default).
 	BalanceAlert string `koanf:"balance_alert"`
+	// Pool: settings of pool platforms (type textnow or receivesms), whose
+	// numbers the gateway owns and hands out itself.
+	Pool Pool `koanf:"pool"`
+}
+
+// Pool configures a pool platform.
+type Pool struct {
+	// Accounts: the TextNow accounts, one number each (textnow only).
+	Accounts []PoolAccount `koanf:"accounts"`
+	// Numbers: the rentals to use (receivesms); empty = every number on the
+	// account.
+	Numbers []PoolNumber `koanf:"numbers"`
+	// Price per activation, decimal in the platform's currency; default "0",
+	// or rent / expected_uses when rent is set.
+	Price string `koanf:"price"`
+	// Rent: what one number costs a month, decimal; "" = none (default).
+	Rent string `koanf:"rent"`
+	// ExpectedUses: activations one number is expected to serve a month, to
+	// spread the rent over; default 30.
+	ExpectedUses int `koanf:"expected_uses"`
+	// Cooldown: a number used for a service is not handed out for that
+	// service again for this long; default 24h.
+	Cooldown time.Duration `koanf:"cooldown"`
+	// Quarantine: a number a service banned is kept from it this long;
+	// default 720h.
+	Quarantine time.Duration `koanf:"quarantine"`
+	// Refresh: how often the list of numbers is re-read upstream; default 5m.
+	Refresh time.Duration `koanf:"refresh"`
+	// WebhookSecret authenticates the upstream's SMS callbacks at
+	// /webhooks/<type>?secret=…; "" = callbacks off (default). Prefer env
+	// SMSGATE_PLATFORMS__<i>__POOL__WEBHOOK_SECRET.
+	WebhookSecret Secret `koanf:"webhook_secret"`
+	// PushFallback: with callbacks on, the upstream is still read this often
+	// per order in case a callback is lost; default 1m.
+	PushFallback time.Duration `koanf:"push_fallback"`
+	// Senders: per service, who may send its code (substrings of the sender,
+	// case-insensitive), e.g. { tg = ["Telegram"] }; default none (anyone).
+	Senders map[string][]string `koanf:"senders"`
+	// CodePatterns: per service, a regular expression overriding the built-in
+	// code format; capture groups are joined into the code.
+	CodePatterns map[string]string `koanf:"code_patterns"`
+}
+
+// PoolAccount is one TextNow account.
+type PoolAccount struct {
+	User string `koanf:"user"` // username; required
+	// Cookie: the connect.sid session cookie of a browser login; prefer env
+	// SMSGATE_PLATFORMS__<i>__POOL__ACCOUNTS__<j>__COOKIE.
+	Cookie  Secret `koanf:"cookie"`
+	CSRF    Secret `koanf:"csrf"`    // the _csrf cookie / x-csrf-token, where the session needs it
+	Phone   string `koanf:"phone"`   // the account's number; "" = read from the account
+	Country string `koanf:"country"` // us|ca; default us
+}
+
+// PoolNumber is one rented number to use.
+type PoolNumber struct {
+	Phone   string `koanf:"phone"`   // digits with the country calling code; required
+	Country string `koanf:"country"` // ISO alpha-2; "" = as the upstream says
 }
 
 // IsEnabled applies the default (true) of Enabled.

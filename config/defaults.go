@@ -92,6 +92,9 @@ func (c *Config) ApplyDefaults() {
 		if p.Dialect == "" && p.Type == "smsactivate" {
 			p.Dialect = defaultDialect
 		}
+		if isPoolType(p.Type) {
+			p.Pool.applyDefaults()
+		}
 	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
@@ -100,6 +103,32 @@ func (c *Config) ApplyDefaults() {
 		}
 		if t.Currency == "" {
 			t.Currency = c.FX.BaseCurrency
+		}
+	}
+}
+
+// isPoolType: the platform's numbers are owned by the gateway, not bought.
+func isPoolType(typ string) bool { return typ == "textnow" || typ == "receivesms" }
+
+func (p *Pool) applyDefaults() {
+	if p.ExpectedUses == 0 {
+		p.ExpectedUses = 30
+	}
+	if p.Cooldown == 0 {
+		p.Cooldown = 24 * time.Hour
+	}
+	if p.Quarantine == 0 {
+		p.Quarantine = 720 * time.Hour
+	}
+	if p.Refresh == 0 {
+		p.Refresh = 5 * time.Minute
+	}
+	if p.PushFallback == 0 {
+		p.PushFallback = time.Minute
+	}
+	for i := range p.Accounts {
+		if p.Accounts[i].Country == "" {
+			p.Accounts[i].Country = "us"
 		}
 	}
 }

@@ -33,6 +33,7 @@ var (
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 	decimalRE  = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 	codeRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	phoneRE    = regexp.MustCompile(`^[0-9]{6,15}$`)
 )
 
 // problems collects validation errors, each prefixed by the key it is about.
@@ -209,6 +210,57 @@ func (c *Config) validatePlatforms(p *problems) {
 		p.atLeast(at("max_active"), pl.MaxActive, 0)
 		if pl.BalanceAlert != "" && !decimalRE.MatchString(pl.BalanceAlert) {
 			p.add(at("balance_alert"), "not a decimal")
+		}
+		if isPoolType(pl.Type) {
+			pl.Pool.validate(p, at, pl.Type, pl.URL == "sim")
+		}
+	}
+}
+
+func (c *Pool) validate(p *problems, at func(string) string, typ string, sim bool) {
+	for _, k := range []struct {
+		key, v string
+	}{{"pool.price", c.Price}, {"pool.rent", c.Rent}} {
+		if k.v != "" && !decimalRE.MatchString(k.v) {
+			p.add(at(k.key), "not a decimal")
+		}
+	}
+	p.atLeast(at("pool.expected_uses"), c.ExpectedUses, 1)
+	p.positive(at("pool.cooldown"), c.Cooldown)
+	p.positive(at("pool.quarantine"), c.Quarantine)
+	p.positive(at("pool.refresh"), c.Refresh)
+	p.positive(at("pool.push_fallback"), c.PushFallback)
+	if typ == "textnow" && len(c.Accounts) == 0 && !sim {
+		p.add(at("pool.accounts"), "a textnow platform needs at least one account")
+	}
+	if typ != "textnow" && len(c.Accounts) > 0 {
+		p.add(at("pool.accounts"), "only textnow platforms have accounts")
+	}
+	users := map[string]bool{}
+	for j, a := range c.Accounts {
+		key := func(f string) string { return at(fmt.Sprintf("pool.accounts[%d].%s", j, f)) }
+		if a.User == "" {
+			p.add(key("user"), "required")
+		} else if users[a.User] {
+			p.add(key("user"), "duplicate %q", a.User)
+		}
+		users[a.User] = true
+		if a.Cookie == "" && !sim {
+			p.add(key("cookie"), "required (set it via env)")
+		}
+		p.oneOf(key("country"), "country", a.Country, []string{"us", "ca"})
+		if a.Phone != "" && !phoneRE.MatchString(a.Phone) {
+			p.add(key("phone"), "want 10 or 11 digits, got %q", a.Phone)
+		}
+	}
+	for j, n := range c.Numbers {
+		if !phoneRE.MatchString(n.Phone) {
+			p.add(at(fmt.Sprintf("pool.numbers[%d].phone", j)), "want digits with the country calling code, got %q", n.Phone)
+		}
+	}
+	for svc, re := range c.CodePatterns {
+		if _, err := regexp.Compile(re); err != nil {
+			p.add(at("pool.code_patterns."+svc), "%v", err)
 		}
 	}
 }

@@ -262,7 +262,7 @@ type setStatusBody struct {
 }
 
 // statusNames are the unified names of the legacy status numbers.
-var statusNames = map[string]int{"ready": StatusReady, "retry": StatusAnother, "complete": StatusFinish, "finish": StatusFinish, "cancel": StatusCancel,
+var statusNames = map[string]int{"ready": StatusReady, "retry": StatusAnother, "complete": StatusFinish, "finish": StatusFinish, "cancel": StatusCancel, "ban": StatusBan,
 	"1": StatusReady, "3": StatusAnother, "6": StatusFinish, "8": StatusCancel}
 
 // StatusAnswer is setStatus's data.
@@ -286,11 +286,11 @@ func (s *Server) apiSetStatus(c *call) (any, error) {
 	case float64:
 		name = strconv.FormatFloat(v, 'f', -1, 64)
 	case nil:
-		return nil, badRequest("status is required (complete|cancel|retry|ready|6|8|3|1)")
+		return nil, badRequest("status is required (complete|cancel|retry|ready|ban|6|8|3|1)")
 	}
 	st, ok := statusNames[name]
 	if !ok {
-		return nil, badRequest("unknown status %q (complete|cancel|retry|ready|6|8|3|1)", name)
+		return nil, badRequest("unknown status %q (complete|cancel|retry|ready|ban|6|8|3|1)", name)
 	}
 	o, err := s.g.SetStatus(c.cctx, c.t, int64(b.OrderID), st)
 	if err != nil {

@@ -43,7 +43,7 @@ func (g *guarded) run(op string, f func() error) error {
 // clientOps are a client's own changes to its order: over the outbound
 // rate they wait for a token (briefly) instead of failing, since nothing
 // else could serve them.
-var clientOps = map[string]bool{"ready": true, "finish": true, "cancel": true, "another": true}
+var clientOps = map[string]bool{"ready": true, "finish": true, "cancel": true, "another": true, "ban": true}
 
 func (g *guarded) runCtx(ctx context.Context, op string, f func() error) error {
 	if g.limit != nil && !g.limit.Take() {
@@ -149,4 +149,23 @@ func (g *guarded) Offers(ctx context.Context, service, country string) (o []adap
 func (g *guarded) Countries(ctx context.Context) (c []string, err error) {
 	err = g.run("countries", func() error { c, err = g.inner.Countries(ctx); return err })
 	return c, err
+}
+
+// Ban goes through the breaker like the other order calls; a platform that
+// cannot take a ban (not an adapters.Banner) refuses it as a bad status.
+func (g *guarded) Ban(ctx context.Context, id string) error {
+	b, ok := g.inner.(adapters.Banner)
+	if !ok {
+		return fmt.Errorf("%s ban: %w", g.code, adapters.ErrBadState)
+	}
+	return g.runCtx(ctx, "ban", func() error { return b.Ban(ctx, id) })
+}
+
+// raw is the platform's own adapter, without the breaker: for what is not
+// an upstream call through it (its optional interfaces).
+func (p *Platform) raw() adapters.Platform {
+	if gd, ok := p.Adapter.(*guarded); ok {
+		return gd.inner
+	}
+	return p.Adapter
 }

@@ -261,6 +261,10 @@ const (
 	StatusAnother = 3
 	StatusFinish  = 6
 	StatusCancel  = 8
+	// StatusBan is the unified API's "ban": the service refused the number.
+	// Only platforms that own their numbers take it (adapters.Banner); the
+	// legacy protocol has no such status.
+	StatusBan = 100
 )
 
 // SetStatus applies a client's status change: checked against the ledger
@@ -301,6 +305,12 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 			return o, adapters.ErrBadState
 		}
 		call, next = p.Adapter.Cancel, adapters.StateCancelled
+	case StatusBan:
+		b, ok := p.Adapter.(adapters.Banner)
+		if !ok || !o.State.Active() {
+			return o, adapters.ErrBadState
+		}
+		call, next = b.Ban, adapters.StateBanned
 	default:
 		return o, adapters.ErrBadState
 	}

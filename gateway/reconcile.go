@@ -108,11 +108,7 @@ func (b *buyTracker) settle(ctx context.Context) bool {
 // lister is the platform's active-order list, bypassing its breaker (which
 // has just counted the failure): reconciliation must look even then.
 func lister(p *Platform) (adapters.ActiveLister, bool) {
-	inner := p.Adapter
-	if gd, ok := inner.(*guarded); ok {
-		inner = gd.inner
-	}
-	l, ok := inner.(adapters.ActiveLister)
+	l, ok := p.raw().(adapters.ActiveLister)
 	return l, ok
 }
 

@@ -118,6 +118,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.unified(ctx, path)
 			return
 		}
+		if kind, ok := strings.CutPrefix(path, "/webhooks/"); ok && kind != "" && !strings.Contains(kind, "/") {
+			s.webhook(ctx, kind)
+			return
+		}
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString("not found")

@@ -38,6 +38,7 @@ const (
 	codeBadPlatform   = 1011
 	codeBadStrategy   = 1012
 	codeIdempotency   = 1013
+	codeNotPool       = 1014
 	codeInternalError = 500
 )
 
@@ -181,6 +182,7 @@ var routes = []route{
 	{method: "GET", pattern: []string{"admin", "platforms"}, admin: true, name: "adminPlatforms", h: (*Server).apiAdminPlatforms},
 	{method: "GET", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPlatform", h: (*Server).apiAdminPlatform},
 	{method: "PATCH", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPatch", h: (*Server).apiAdminPatch},
+	{method: "GET", pattern: []string{"admin", "platforms", "{code}", "numbers"}, admin: true, name: "adminPoolNumbers", h: (*Server).apiAdminPool},
 }
 
 func match(pattern, parts []string) (map[string]string, bool) {

@@ -48,6 +48,10 @@ type Platform struct {
 	// AfterBuy runs after each successful Buy in the suite (e.g. to let a
 	// platform that assigns numbers late assign it); may be nil.
 	AfterBuy func(h *Harness)
+	// Pool marks a pool platform (package pool): the gateway owns its
+	// numbers instead of buying them, so the suite fills the simulator's
+	// inbox and delivers SMS itself (pool_contract.go). Client is unused.
+	Pool *PoolSpec
 }
 
 // Start serves p's skin over a fresh market (mc's Clock, Key and Currency
@@ -86,6 +90,10 @@ func (p Platform) pair() (string, string) {
 
 // Run is the contract suite.
 func Run(t *testing.T, p Platform) {
+	if p.Pool != nil {
+		runPool(t, p)
+		return
+	}
 	country, service := p.pair()
 	ctx := context.Background()
 	start := func(t *testing.T, mc simulator.Config) *Harness {

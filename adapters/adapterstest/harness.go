@@ -18,6 +18,9 @@ type Harness struct {
 	Clock    *simulator.ManualClock
 	Server   *simulator.Server
 	Platform adapters.Platform
+	// TB is the test the harness serves (a pool client opens its ledger in
+	// TB.TempDir()).
+	TB testing.TB
 }
 
 // Serve serves skin over a fresh market made from mc, on loopback, until
@@ -35,7 +38,7 @@ func Serve(t testing.TB, mc simulator.Config, skin func(m *simulator.Market) fas
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.SetFaults(simulator.Faults{}); srv.Close() })
-	return &Harness{Market: m, Clock: clock, Server: srv}
+	return &Harness{Market: m, Clock: clock, Server: srv, TB: t}
 }
 
 // ServeHandler serves h on loopback until the test ends and returns its

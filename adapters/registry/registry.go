@@ -35,6 +35,7 @@ type Spec struct {
 	Currency string // account currency; "" = the type's default
 	Dialect  string // smsactivate only: classic|hero
 	Timeout  time.Duration
+	Pool     PoolSpec // pool platforms (textnow, receivesms) only
 }
 
 // kind is one adapter type: how to build its client and its protocol skin.
@@ -124,6 +125,7 @@ var kinds = map[string]kind{
 var names = map[string]string{
 	"smsactivate": "SMS-Activate protocol", "fivesim": "5SIM", "smsman": "SMS-Man", "onlinesim": "OnlineSIM",
 	"smspva": "SMS-PVA", "smsreg": "SMS-REG", "getsmscode": "GetSMSCode", "smsservice": "SMS-Service",
+	"textnow": "TextNow (pool)", "receivesms": "Receive-SMS (pool)",
 }
 
 // DisplayName is a human name for a platform of that type and code.
@@ -140,8 +142,11 @@ func DisplayName(typ, code string) string {
 
 // Types lists the adapter types, sorted.
 func Types() []string {
-	out := make([]string, 0, len(kinds))
+	out := make([]string, 0, len(kinds)+len(pools))
 	for k := range kinds {
+		out = append(out, k)
+	}
+	for k := range pools {
 		out = append(out, k)
 	}
 	sort.Strings(out)
@@ -149,9 +154,24 @@ func Types() []string {
 }
 
 // DefaultCurrency is the type's usual account currency ("" if unknown type).
-func DefaultCurrency(typ string) string { return kinds[typ].currency }
+func DefaultCurrency(typ string) string {
+	if k, ok := pools[typ]; ok {
+		return k.currency
+	}
+	return kinds[typ].currency
+}
+
+// IsPool reports whether platforms of that type are pools: the gateway
+// owns their numbers (Spec.Pool applies).
+func IsPool(typ string) bool { return isPool(typ) }
 
 func (s Spec) withDefaults() (Spec, kind, error) {
+	if isPool(s.Type) {
+		if s.Currency == "" {
+			s.Currency = pools[s.Type].currency
+		}
+		return s, kind{}, nil
+	}
 	k, ok := kinds[s.Type]
 	if !ok {
 		return s, k, fmt.Errorf("platform %s: unknown type %q", s.Code, s.Type)
@@ -168,6 +188,9 @@ func Build(s Spec) (adapters.Platform, error) {
 	if err != nil {
 		return nil, err
 	}
+	if isPool(s.Type) {
+		return buildPool(s)
+	}
 	return k.client(s)
 }
 
@@ -177,10 +200,29 @@ type Sim struct {
 	Market   *simulator.Market
 	Server   *simulator.Server
 	Platform adapters.Platform
+	// setGateway points the callbacks of an upstream that calls back at
+	// the gateway; nil for the others.
+	setGateway func(baseURL string)
+	stop       func() // ends the simulator's own goroutines; nil if none
 }
 
 // Close stops the simulated upstream.
-func (s *Sim) Close() error { return s.Server.Close() }
+func (s *Sim) Close() error {
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
+	return s.Server.Close()
+}
+
+// SetGateway tells a simulated upstream that calls back (receivesms) the
+// gateway's base URL ("http://127.0.0.1:8080"), once it listens. A no-op
+// for the others.
+func (s *Sim) SetGateway(baseURL string) {
+	if s.setGateway != nil {
+		s.setGateway(baseURL)
+	}
+}
 
 // StartSim starts the platform's simulator with market config mc (its
 // Currency and Key are taken from the spec / generated) and builds the
@@ -193,6 +235,9 @@ func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
 	mc.Currency = s.Currency
 	if mc.Key == "" {
 		mc.Key = randomKey()
+	}
+	if isPool(s.Type) {
+		return startPoolSim(s, mc)
 	}
 	if k.sim != nil {
 		k.sim(&mc, &s)

@@ -114,6 +114,21 @@ func (m *Market) Inject(phone, from, text string) (InboxSMS, error) {
 	return s, nil
 }
 
+// FlushInbox writes the automatic messages due by now (they are otherwise
+// written when an inbox is next read): an upstream that calls back must
+// send them when they are due, not when someone looks.
+func (m *Market) FlushInbox() {
+	m.mu.Lock()
+	if m.box == nil {
+		m.mu.Unlock()
+		return
+	}
+	fired := m.autoSMSLocked(m.clock.Now())
+	hooks := append([]func(InboxNumber, InboxSMS){}, m.box.onSMS...)
+	m.mu.Unlock()
+	m.fire(hooks, fired)
+}
+
 // Inbox returns the messages phone received, oldest first.
 func (m *Market) Inbox(phone string) []InboxSMS {
 	m.mu.Lock()

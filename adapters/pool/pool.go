@@ -1,0 +1,755 @@
+// Package pool is a Platform over numbers the gateway owns rather than
+// buys: TextNow accounts (one free number each) and numbers rented by the
+// month (Receive-SMS). Such upstreams sell no activations, so the pool
+// does what a marketplace would: it hands a number out to one order at a
+// time, reads the number's incoming SMS for the code, and takes it back.
+//
+// Who holds which number lives in the ledger (ledger.PoolStore), so leases
+// survive restarts and instances sharing a ledger never hand one number
+// out twice. A number is not handed out again for the same service while
+// its last use is fresh (cooldown), and never for a service that banned it
+// (quarantine). Only messages that arrived after the number was handed out
+// count: anything older belongs to someone else.
+//
+// What a pool needs from each upstream is small (Source): its numbers and
+// a number's messages. textnow and receivesms implement it.
+package pool
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
+
+	"smsgate/adapters"
+	"smsgate/adapters/catalog"
+	"smsgate/ledger"
+)
+
+// Options configures a pool platform. Zero fields take the defaults in
+// their comments.
+type Options struct {
+	Code   string           // platform code; required
+	Source Source           // the upstream reader; required
+	Store  ledger.PoolStore // where leases live; required
+	// Currency of Price; default "USD".
+	Currency string
+	// Price is what one activation costs, in micro-units of Currency (0 for
+	// a free TextNow number; rent ÷ expected uses for a rental).
+	Price int64
+	// Lifetime of a lease without a code; default 20m. The lease is kept a
+	// little longer in the ledger, so the gateway's own expiry ends it first.
+	Lifetime time.Duration
+	// Cooldown: after a number was used for a service (a code arrived), it is
+	// not handed out for that service again for this long; default 24h.
+	Cooldown time.Duration
+	// Quarantine: after a service banned a number, it is not handed out for
+	// that service for this long; default 720h.
+	Quarantine time.Duration
+	// Refresh: how often the inventory (Source.Numbers) is re-read; default 5m.
+	Refresh time.Duration
+	// Only, when not empty, limits the pool to these phones (digits);
+	// a non-empty value sets the number's country.
+	Only map[string]string
+	// Senders limits, per service, who may send its code: a message counts
+	// only if its sender contains one of these (case-insensitive). Services
+	// not listed accept any sender.
+	Senders map[string][]string
+	// Patterns overrides the code pattern per service (see Extractor).
+	Patterns map[string]string
+	// WebhookSecret authenticates the upstream's callbacks (Pusher sources);
+	// "" turns callbacks off.
+	WebhookSecret string
+	// PushFallback: with callbacks on, the upstream's messages are still read
+	// at most this often per lease, in case a callback is lost; default 1m.
+	PushFallback time.Duration
+	Now          func() time.Time // default time.Now
+}
+
+// skew tolerates an upstream clock a little behind ours and message times
+// truncated to the second: a message stamped up to this long before the
+// lease still counts, unless the read at lease time saw it (see Buy).
+const skew = 2 * time.Second
+
+// leaseGrace keeps a lease in the ledger past the order's lifetime, so the
+// gateway's expiry (which cancels, and so ends the lease) always comes first.
+const leaseGrace = 5 * time.Minute
+
+// Pool is a pool platform. Safe for concurrent use.
+type Pool struct {
+	o       Options
+	extract *Extractor
+	flight  singleflight.Group
+
+	mu        sync.Mutex
+	inventory []Number
+	byPhone   map[string]Number
+	readAt    time.Time         // when the inventory was read; zero: never
+	down      map[string]string // phone → reason, numbers found down since the last read
+	lastRead  map[int64]time.Time
+	rng       *rand.Rand
+}
+
+// New builds a pool platform.
+func New(o Options) (*Pool, error) {
+	if o.Code == "" || o.Source == nil || o.Store == nil {
+		return nil, errors.New("pool: code, source and store are required")
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	if o.Lifetime <= 0 {
+		o.Lifetime = 20 * time.Minute
+	}
+	if o.Cooldown <= 0 {
+		o.Cooldown = 24 * time.Hour
+	}
+	if o.Quarantine <= 0 {
+		o.Quarantine = 720 * time.Hour
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = 5 * time.Minute
+	}
+	if o.PushFallback <= 0 {
+		o.PushFallback = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	codes, err := NewExtractor(o.Patterns)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: %w", o.Code, err)
+	}
+	return &Pool{o: o, extract: codes, byPhone: map[string]Number{}, down: map[string]string{},
+		lastRead: map[int64]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}, nil
+}
+
+// Code is the platform code.
+func (p *Pool) Code() string { return p.o.Code }
+
+func (p *Pool) now() time.Time { return p.o.Now().UTC() }
+
+func (p *Pool) errorf(op string, err error) error { return fmt.Errorf("%s %s: %w", p.o.Code, op, err) }
+
+// Balance is the upstream account's balance where it has one, else zero.
+func (p *Pool) Balance(ctx context.Context) (adapters.Money, error) {
+	if b, ok := p.o.Source.(Balancer); ok {
+		m, err := b.Balance(ctx)
+		if err != nil {
+			return m, p.errorf("balance", err)
+		}
+		return m, nil
+	}
+	return adapters.Money{Currency: p.o.Currency}, nil
+}
+
+// numbers returns the inventory, re-reading it when it is older than
+// Refresh. A failed re-read serves the previous inventory if there is one:
+// numbers do not vanish because the upstream hiccuped.
+func (p *Pool) numbers(ctx context.Context) ([]Number, error) {
+	p.mu.Lock()
+	inv, at := p.inventory, p.readAt
+	p.mu.Unlock()
+	if !at.IsZero() && p.now().Sub(at) < p.o.Refresh {
+		return inv, nil
+	}
+	v, err, _ := p.flight.Do("numbers", func() (any, error) {
+		return p.o.Source.Numbers(ctx)
+	})
+	if err != nil {
+		if !at.IsZero() && !errors.Is(err, adapters.ErrAuth) {
+			return inv, nil
+		}
+		return nil, err
+	}
+	var fresh []Number
+	for _, n := range v.([]Number) {
+		if len(p.o.Only) > 0 {
+			c, ok := p.o.Only[n.Phone]
+			if !ok {
+				continue
+			}
+			if c != "" {
+				n.Country = c
+			}
+		}
+		fresh = append(fresh, n)
+	}
+	p.mu.Lock()
+	p.inventory, p.readAt = fresh, p.now()
+	p.byPhone = make(map[string]Number, len(fresh))
+	for _, n := range fresh {
+		if n.Phone != "" {
+			p.byPhone[n.Phone] = n
+		}
+	}
+	// A new read is the source's word on every number: a rental that came
+	// back, an account an operator logged in again.
+	p.down = map[string]string{}
+	p.mu.Unlock()
+	return fresh, nil
+}
+
+// state is a number's usability now: "" when it may be leased.
+func (p *Pool) downReason(n Number) string {
+	if n.Down != "" {
+		return n.Down
+	}
+	if n.Phone == "" {
+		return DownNeedsLogin
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.down[n.Phone]
+}
+
+// markDown takes a number out until the next inventory read.
+func (p *Pool) markDown(phone, reason string) {
+	p.mu.Lock()
+	p.down[phone] = reason
+	p.mu.Unlock()
+}
+
+func (p *Pool) number(phone string) Number {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n, ok := p.byPhone[phone]; ok {
+		return n
+	}
+	return Number{Phone: phone}
+}
+
+// Buy leases a number for the service: one that is up, in the country,
+// whose rental outlasts the lease, not held by another order, and not used
+// for this service within the cooldown.
+func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
+	if _, ok := catalog.ServiceByCode(r.Service); !ok {
+		return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: %q", adapters.ErrBadService, r.Service))
+	}
+	if r.MaxPrice.Micros > 0 && p.o.Price > r.MaxPrice.Micros {
+		return adapters.Purchase{}, p.errorf("buy", &adapters.PriceFloorError{Min: adapters.Money{Micros: p.o.Price, Currency: p.o.Currency}})
+	}
+	inv, err := p.numbers(ctx)
+	if err != nil {
+		return adapters.Purchase{}, p.errorf("buy", err)
+	}
+	now := p.now()
+	var candidates []string
+	up, inCountry := 0, 0
+	for _, n := range inv {
+		if p.downReason(n) != "" {
+			continue
+		}
+		up++
+		if r.Country != "" && n.Country != r.Country {
+			continue
+		}
+		inCountry++
+		if !n.ExpiresAt.IsZero() && n.ExpiresAt.Before(now.Add(p.o.Lifetime+leaseGrace)) {
+			continue // the rental ends before the lease would
+		}
+		candidates = append(candidates, n.Phone)
+	}
+	switch {
+	case up == 0 && len(inv) > 0:
+		return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: every number of the pool is down (accounts need a new login?)", adapters.ErrAuth))
+	case inCountry == 0:
+		return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: no pool number in %q", adapters.ErrNoNumbers, r.Country))
+	}
+	// Spread the wear: a fixed order would burn the first numbers' cooldowns
+	// for every service while the last ones idle.
+	p.mu.Lock()
+	p.rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+	p.mu.Unlock()
+	for len(candidates) > 0 {
+		l, err := p.o.Store.Lease(ctx, ledger.LeaseRequest{
+			Platform: p.o.Code, Candidates: candidates, Service: r.Service, Country: r.Country,
+			Now: now, TTL: p.o.Lifetime + leaseGrace, StaleBlock: p.o.Cooldown,
+		})
+		if errors.Is(err, ledger.ErrNoFreeNumber) {
+			return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: every number is busy or cooling down for %q", adapters.ErrNoNumbers, r.Service))
+		}
+		if err != nil {
+			return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: cannot record the lease: %v", adapters.ErrUnavailable, err))
+		}
+		// Read the number once before handing it out: what is there now is
+		// not ours, whatever its time stamp says.
+		after, err := p.watermark(ctx, l)
+		if err == nil {
+			if err = p.o.Store.MoveLease(ctx, p.o.Code, l.ID, after); err == nil {
+				return adapters.Purchase{
+					UpstreamID: strconv.FormatInt(l.ID, 10), Phone: l.Phone,
+					Price:     adapters.Money{Micros: p.o.Price, Currency: p.o.Currency},
+					ExpiresAt: now.Add(p.o.Lifetime),
+				}, nil
+			}
+		}
+		// Not handed out: free the number at once (no cooldown, it was never shown).
+		p.o.Store.EndLease(context.WithoutCancel(ctx), p.o.Code, l.ID, adapters.StateCancelled, p.now(), time.Time{}) //nolint:errcheck // the lease also expires on its own
+		if reason := DownReason(err); reason != "" {
+			p.markDown(l.Phone, reason)
+			candidates = remove(candidates, l.Phone)
+			continue // another number may still be readable
+		}
+		return adapters.Purchase{}, p.errorf("buy", err)
+	}
+	return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: no readable number left", adapters.ErrNoNumbers))
+}
+
+func remove(s []string, v string) []string {
+	out := s[:0]
+	for _, x := range s {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// watermark reads the leased number and returns the time from which
+// messages are the lease's: now (less the skew allowance), but after
+// anything already there.
+func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error) {
+	after := l.Since.Add(-skew)
+	msgs, err := p.read(ctx, l, after, true)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, m := range msgs {
+		if !m.At.Before(after) {
+			after = m.At.Add(time.Millisecond)
+		}
+	}
+	return after, nil
+}
+
+// read returns the number's messages at or after since: the pushed ones
+// from the ledger, and the upstream's own when polling is due (always
+// without callbacks; every PushFallback with them, or when force).
+func (p *Pool) read(ctx context.Context, l ledger.Lease, since time.Time, force bool) ([]Message, error) {
+	var out []Message
+	push := p.pushing()
+	if push {
+		stored, err := p.o.Store.PoolMessages(ctx, p.o.Code, l.Phone, since)
+		if err != nil {
+			return nil, fmt.Errorf("%w: cannot read pushed messages: %v", adapters.ErrUnavailable, err)
+		}
+		for _, m := range stored {
+			out = append(out, Message{From: m.From, Text: m.Text, At: m.At})
+		}
+	}
+	now := p.now()
+	p.mu.Lock()
+	last, seen := p.lastRead[l.ID]
+	due := force || !push || !seen || now.Sub(last) >= p.o.PushFallback
+	if due {
+		p.lastRead[l.ID] = now
+	}
+	p.mu.Unlock()
+	if due {
+		msgs, err := p.o.Source.Messages(ctx, p.number(l.Phone), since)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}
+
+func (p *Pool) pushing() bool {
+	_, ok := p.o.Source.(Pusher)
+	return ok && p.o.WebhookSecret != ""
+}
+
+func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, error) {
+	id, err := strconv.ParseInt(upstreamID, 10, 64)
+	if err != nil || id <= 0 {
+		return ledger.Lease{}, fmt.Errorf("%w: %q", adapters.ErrNoActivation, upstreamID)
+	}
+	l, err := p.o.Store.GetLease(ctx, p.o.Code, id)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return l, fmt.Errorf("%w: %q", adapters.ErrNoActivation, upstreamID)
+	}
+	if err != nil {
+		return l, fmt.Errorf("%w: cannot read the lease: %v", adapters.ErrUnavailable, err)
+	}
+	return l, nil
+}
+
+// codes turns messages into the lease's SMS: at or after its watermark,
+// from an allowed sender, carrying a code; oldest first, one per message.
+func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
+	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].At.Before(msgs[j].At) })
+	var out []adapters.SMS
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if m.At.Before(l.After) || !p.allowed(l.Service, m.From) {
+			continue
+		}
+		code := p.extract.Code(l.Service, m.Text)
+		if code == "" {
+			continue
+		}
+		// A pushed message can also come back from a fallback read.
+		k := m.From + "\x00" + m.Text
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, adapters.SMS{Code: code, Text: m.Text, From: m.From, ReceivedAt: m.At})
+	}
+	return out
+}
+
+func (p *Pool) allowed(service, from string) bool {
+	senders := p.o.Senders[service]
+	if len(senders) == 0 {
+		return true
+	}
+	from = strings.ToLower(from)
+	for _, s := range senders {
+		if strings.Contains(from, strings.ToLower(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Check reads the leased number's new messages.
+func (p *Pool) Check(ctx context.Context, upstreamID string) (adapters.Update, error) {
+	l, err := p.lease(ctx, upstreamID)
+	if err != nil {
+		return adapters.Update{}, p.errorf("check", err)
+	}
+	if !l.Active() {
+		return adapters.Update{State: l.Outcome}, nil
+	}
+	if !p.now().Before(l.ExpiresAt) {
+		l, err = p.end(ctx, l, adapters.StateExpired)
+		if err != nil {
+			return adapters.Update{}, p.errorf("check", err)
+		}
+		return adapters.Update{State: adapters.StateExpired}, nil
+	}
+	msgs, err := p.read(ctx, l, l.After, false)
+	if reason := DownReason(err); reason != "" {
+		// The number cannot be read any more: tell the client now rather
+		// than let it wait out the lifetime for a code that cannot come.
+		p.markDown(l.Phone, reason)
+		if _, err := p.end(ctx, l, adapters.StateCancelled); err != nil {
+			return adapters.Update{}, p.errorf("check", err)
+		}
+		return adapters.Update{State: adapters.StateCancelled}, nil
+	}
+	if err != nil {
+		return adapters.Update{}, p.errorf("check", err)
+	}
+	sms := p.codes(l, msgs)
+	if len(sms) > 0 {
+		return adapters.Update{State: adapters.StateCodeReceived, SMS: sms}, nil
+	}
+	return adapters.Update{State: adapters.StateWaiting}, nil
+}
+
+// end ends a lease with outcome, blocking the number for the service as the
+// outcome requires: a use cools down, a ban quarantines, an order that saw
+// no code frees the number at once.
+func (p *Pool) end(ctx context.Context, l ledger.Lease, outcome adapters.State) (ledger.Lease, error) {
+	now := p.now()
+	var until time.Time
+	switch outcome {
+	case adapters.StateFinished:
+		until = now.Add(p.o.Cooldown)
+	case adapters.StateBanned:
+		until = now.Add(p.o.Quarantine)
+	case adapters.StateExpired:
+		// Expired leases saw no code; if one came unread, the service may
+		// still hold the number: cool it down to be safe.
+		until = now.Add(p.o.Cooldown)
+	}
+	p.mu.Lock()
+	delete(p.lastRead, l.ID)
+	p.mu.Unlock()
+	l, err := p.o.Store.EndLease(ctx, p.o.Code, l.ID, outcome, now, until)
+	if err != nil {
+		return l, fmt.Errorf("%w: cannot end the lease: %v", adapters.ErrUnavailable, err)
+	}
+	return l, nil
+}
+
+// Ready is a no-op: nobody upstream waits for it.
+func (p *Pool) Ready(ctx context.Context, upstreamID string) error {
+	_, err := p.lease(ctx, upstreamID)
+	if err != nil {
+		return p.errorf("ready", err)
+	}
+	return nil
+}
+
+// Finish ends the lease as a use: the number cools down for the service.
+func (p *Pool) Finish(ctx context.Context, upstreamID string) error {
+	return p.endBy(ctx, "finish", upstreamID, adapters.StateFinished)
+}
+
+// Cancel ends the lease with the number free again at once.
+func (p *Pool) Cancel(ctx context.Context, upstreamID string) error {
+	return p.endBy(ctx, "cancel", upstreamID, adapters.StateCancelled)
+}
+
+// Ban ends the lease and quarantines the number for the service: the
+// service refused it, so offering it there again only wastes orders.
+func (p *Pool) Ban(ctx context.Context, upstreamID string) error {
+	return p.endBy(ctx, "ban", upstreamID, adapters.StateBanned)
+}
+
+func (p *Pool) endBy(ctx context.Context, op, upstreamID string, outcome adapters.State) error {
+	l, err := p.lease(ctx, upstreamID)
+	if err != nil {
+		return p.errorf(op, err)
+	}
+	if !l.Active() {
+		if l.Outcome == outcome {
+			return nil // said twice
+		}
+		return p.errorf(op, fmt.Errorf("%w: lease already %s", adapters.ErrBadState, l.Outcome))
+	}
+	if _, err := p.end(ctx, l, outcome); err != nil {
+		return p.errorf(op, err)
+	}
+	return nil
+}
+
+// RequestAnother keeps the number and moves the watermark past the codes
+// delivered so far: only a later message is the next code.
+func (p *Pool) RequestAnother(ctx context.Context, upstreamID string) error {
+	l, err := p.lease(ctx, upstreamID)
+	if err != nil {
+		return p.errorf("another", err)
+	}
+	if !l.Active() {
+		return p.errorf("another", fmt.Errorf("%w: lease already %s", adapters.ErrBadState, l.Outcome))
+	}
+	msgs, err := p.read(ctx, l, l.After, true)
+	if err != nil {
+		return p.errorf("another", err)
+	}
+	after := l.After
+	for _, s := range p.codes(l, msgs) {
+		if t := s.ReceivedAt.Add(time.Millisecond); t.After(after) {
+			after = t
+		}
+	}
+	if err := p.o.Store.MoveLease(ctx, p.o.Code, l.ID, after); err != nil {
+		return p.errorf("another", fmt.Errorf("%w: cannot move the lease: %v", adapters.ErrUnavailable, err))
+	}
+	return nil
+}
+
+// Offers lists, per country, how many numbers are free for the service
+// now, at the pool's price. Every catalogue service is offered: any sender
+// can text a number.
+func (p *Pool) Offers(ctx context.Context, service, country string) ([]adapters.Offer, error) {
+	views, err := p.view(ctx)
+	if err != nil {
+		return nil, p.errorf("offers", err)
+	}
+	var services []string
+	if service != "" {
+		services = []string{service}
+	} else {
+		for _, s := range catalog.Services() {
+			services = append(services, s.Code)
+		}
+	}
+	var countries []string
+	seen := map[string]bool{}
+	for _, v := range views {
+		if v.Country != "" && !seen[v.Country] && (country == "" || v.Country == country) {
+			seen[v.Country] = true
+			countries = append(countries, v.Country)
+		}
+	}
+	sort.Strings(countries)
+	now := p.now()
+	var out []adapters.Offer
+	for _, c := range countries {
+		for _, s := range services {
+			n := 0
+			for _, v := range views {
+				if v.Country == c && v.freeFor(s, now) {
+					n++
+				}
+			}
+			out = append(out, adapters.Offer{Country: c, Service: s, Price: adapters.Money{Micros: p.o.Price, Currency: p.o.Currency}, Count: n})
+		}
+	}
+	return out, nil
+}
+
+// Countries lists the countries of the pool's numbers.
+func (p *Pool) Countries(ctx context.Context) ([]string, error) {
+	inv, err := p.numbers(ctx)
+	if err != nil {
+		return nil, p.errorf("countries", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range inv {
+		if n.Country != "" && !seen[n.Country] {
+			seen[n.Country] = true
+			out = append(out, n.Country)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Block is a service a number is kept from until a time.
+type Block struct {
+	Service string    `json:"service"`
+	Until   time.Time `json:"until"`
+	Reason  string    `json:"reason"` // cooldown | quarantine
+}
+
+// NumberView is one pool number as an operator sees it.
+type NumberView struct {
+	Phone   string `json:"phone"`
+	Country string `json:"country"`
+	Account string `json:"account,omitempty"`
+	// State: idle, leased, or down ("needs_login", "gone"); cooldowns and
+	// quarantines are per service, in Blocks.
+	State       string     `json:"state"`
+	Down        string     `json:"down,omitempty"`
+	LeaseID     int64      `json:"lease_id,omitempty"`
+	LeasedFor   string     `json:"leased_for,omitempty"` // service of the active lease
+	LeasedSince *time.Time `json:"leased_since,omitempty"`
+	ExpiresAt   *time.Time `json:"rental_expires_at,omitempty"`
+	Blocks      []Block    `json:"blocks"`
+}
+
+func (v NumberView) freeFor(service string, now time.Time) bool {
+	if v.State != "idle" {
+		return false
+	}
+	for _, b := range v.Blocks {
+		if b.Service == service && b.Until.After(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// Numbers lists the pool's numbers with their state, for operators.
+func (p *Pool) Numbers(ctx context.Context) ([]NumberView, error) {
+	return p.view(ctx)
+}
+
+func (p *Pool) view(ctx context.Context) ([]NumberView, error) {
+	inv, err := p.numbers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now()
+	leases, err := p.o.Store.Leases(ctx, p.o.Code, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot list leases: %v", adapters.ErrUnavailable, err)
+	}
+	views := make([]NumberView, 0, len(inv))
+	index := map[string]int{}
+	for _, n := range inv {
+		v := NumberView{Phone: n.Phone, Country: n.Country, Account: n.Account, State: "idle", Blocks: []Block{}}
+		if d := p.downReason(n); d != "" {
+			v.State, v.Down = "down", d
+		}
+		if !n.ExpiresAt.IsZero() {
+			t := n.ExpiresAt
+			v.ExpiresAt = &t
+		}
+		if n.Phone != "" {
+			index[n.Phone] = len(views)
+		}
+		views = append(views, v)
+	}
+	for _, l := range leases {
+		i, ok := index[l.Phone]
+		if !ok {
+			continue
+		}
+		v := &views[i]
+		if l.Active() && now.Before(l.ExpiresAt) {
+			if v.State == "idle" {
+				v.State = "leased"
+			}
+			since := l.Since
+			v.LeaseID, v.LeasedFor, v.LeasedSince = l.ID, l.Service, &since
+			continue
+		}
+		if l.BlockedUntil.After(now) {
+			reason := "cooldown"
+			if l.Outcome == adapters.StateBanned {
+				reason = "quarantine"
+			}
+			v.Blocks = append(v.Blocks, Block{Service: l.Service, Until: l.BlockedUntil, Reason: reason})
+		}
+	}
+	return views, nil
+}
+
+// Kind is the webhook path segment of a pool whose upstream calls back
+// ("" when it does not, or callbacks are off).
+func (p *Pool) Kind() string {
+	if !p.pushing() {
+		return ""
+	}
+	return p.o.Source.(Pusher).Kind()
+}
+
+// ErrNotMine: a callback's secret is not this pool's.
+var ErrNotMine = errors.New("callback secret does not match")
+
+// Callback takes one upstream callback: it checks the secret (query
+// "secret" or header X-Webhook-Secret), stores the message in the ledger
+// for whichever instance polls the order, and returns the upstream id of
+// the lease the number is on now ("" when none) so the caller can check
+// that order at once.
+func (p *Pool) Callback(ctx context.Context, req *fasthttp.RequestCtx) (string, error) {
+	if !p.pushing() {
+		return "", ErrNotMine
+	}
+	got := req.QueryArgs().Peek("secret")
+	if len(got) == 0 {
+		got = req.Request.Header.Peek("X-Webhook-Secret")
+	}
+	if subtle.ConstantTimeCompare(got, []byte(p.o.WebhookSecret)) != 1 {
+		return "", ErrNotMine
+	}
+	phone, m, err := p.o.Source.(Pusher).Callback(req)
+	if err != nil {
+		return "", fmt.Errorf("%s callback: %w", p.o.Code, err)
+	}
+	if m.At.IsZero() {
+		m.At = p.now()
+	}
+	if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
+		return "", fmt.Errorf("%s callback: cannot store the message: %w", p.o.Code, err)
+	}
+	leases, err := p.o.Store.Leases(ctx, p.o.Code, p.now())
+	if err != nil {
+		return "", nil // stored; the order's next poll finds it
+	}
+	for _, l := range leases {
+		if l.Active() && l.Phone == phone {
+			return strconv.FormatInt(l.ID, 10), nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,417 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"smsgate/adapters"
+	"smsgate/adapters/adapterstest"
+	"smsgate/adapters/pool"
+	"smsgate/adapters/receivesms"
+	"smsgate/adapters/simulator"
+	"smsgate/adapters/textnow"
+	"smsgate/ledger"
+)
+
+var ctx = context.Background()
+
+// rig is a Receive-SMS simulator with n rented numbers, on a manual clock,
+// and a ledger file pools can be built over (several pools over one store
+// are several gateway instances sharing a ledger).
+type rig struct {
+	t      *testing.T
+	clock  *simulator.ManualClock
+	market *simulator.Market
+	url    string
+	path   string
+	store  *ledger.SQLite
+}
+
+func newRig(t *testing.T, n int) *rig {
+	t.Helper()
+	h := adapterstest.Serve(t, simulator.Config{Key: adapterstest.Key}, func(m *simulator.Market) fasthttp.RequestHandler {
+		return receivesms.NewSim(m, receivesms.SimOptions{}).Handler()
+	})
+	for i := range n {
+		h.Market.AddNumber(simulator.InboxNumber{Phone: adapterstest.PoolPhone(i), Country: "us", ExpiresAt: h.Clock.Now().AddDate(0, 1, 0)})
+	}
+	r := &rig{t: t, clock: h.Clock, market: h.Market, url: h.Server.URL, path: filepath.Join(t.TempDir(), "ledger.db")}
+	r.reopen()
+	return r
+}
+
+// reopen closes the ledger (if open) and opens it again, as a restart does.
+func (r *rig) reopen() {
+	r.t.Helper()
+	if r.store != nil {
+		r.store.Close()
+	}
+	s, err := ledger.OpenSQLite(r.path, ledger.SQLiteOptions{})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.store = s
+	r.t.Cleanup(func() { s.Close() })
+}
+
+func (r *rig) pool(edit ...func(o *pool.Options)) *pool.Pool {
+	r.t.Helper()
+	src, err := receivesms.New(receivesms.Options{BaseURL: r.url, Key: adapterstest.Key, Timeout: 2 * time.Second, Now: r.clock.Now})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	o := pool.Options{Code: "rs", Source: src, Store: r.store, Now: r.clock.Now, Cooldown: time.Hour, Quarantine: 48 * time.Hour}
+	for _, e := range edit {
+		e(&o)
+	}
+	p, err := pool.New(o)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+func buy(t *testing.T, p *pool.Pool, service string) adapters.Purchase {
+	t.Helper()
+	pur, err := p.Buy(ctx, adapters.BuyRequest{Country: "us", Service: service})
+	if err != nil {
+		t.Fatalf("buy %s: %v", service, err)
+	}
+	return pur
+}
+
+func noNumbers(t *testing.T, p *pool.Pool, service string) {
+	t.Helper()
+	if pur, err := p.Buy(ctx, adapters.BuyRequest{Country: "us", Service: service}); !errors.Is(err, adapters.ErrNoNumbers) {
+		t.Fatalf("buy %s = %+v, %v; want ErrNoNumbers", service, pur, err)
+	}
+}
+
+func check(t *testing.T, p *pool.Pool, id string) adapters.Update {
+	t.Helper()
+	u, err := p.Check(ctx, id)
+	if err != nil {
+		t.Fatalf("check %s: %v", id, err)
+	}
+	return u
+}
+
+// TestConcurrentBuysNeverShareANumber: 40 buyers on two instances (two
+// pools over one ledger) race for 5 numbers: exactly 5 leases, 5
+// different phones, everyone else told NO_NUMBERS.
+func TestConcurrentBuysNeverShareANumber(t *testing.T) {
+	r := newRig(t, 5)
+	instances := []*pool.Pool{r.pool(), r.pool()}
+	var (
+		mu     sync.Mutex
+		phones []string
+		wg     sync.WaitGroup
+	)
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func(p *pool.Pool) {
+			defer wg.Done()
+			pur, err := p.Buy(ctx, adapters.BuyRequest{Country: "us", Service: "tg"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			phones = append(phones, pur.Phone)
+			mu.Unlock()
+		}(instances[i%2])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, adapters.ErrNoNumbers) {
+			t.Errorf("a losing buyer got %v; want ErrNoNumbers", err)
+		}
+	}
+	slices.Sort(phones)
+	if len(phones) != 5 || len(slices.Compact(slices.Clone(phones))) != 5 {
+		t.Fatalf("leased phones %v; want the 5 numbers once each", phones)
+	}
+	// And the pool knows they are taken: another service cannot have them.
+	noNumbers(t, instances[0], "wa")
+}
+
+// TestCooldownPerService: a number used for a service is not handed out
+// for it again within the cooldown, but is for other services; a cancelled
+// lease (no code) frees it at once.
+func TestCooldownPerService(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool()
+	pur := buy(t, p, "tg")
+	r.clock.Advance(5 * time.Second)
+	r.market.Inject(pur.Phone, "Telegram", "Telegram code: 48213")
+	if u := check(t, p, pur.UpstreamID); u.State != adapters.StateCodeReceived {
+		t.Fatalf("check = %+v; want the code", u)
+	}
+	if err := p.Finish(ctx, pur.UpstreamID); err != nil {
+		t.Fatal(err)
+	}
+	noNumbers(t, p, "tg") // the only number cools down for tg
+	wa := buy(t, p, "wa") // … and serves another service meanwhile
+	if wa.Phone != pur.Phone {
+		t.Fatalf("wa got %s; want the pool's one number %s", wa.Phone, pur.Phone)
+	}
+	if err := p.Cancel(ctx, wa.UpstreamID); err != nil {
+		t.Fatal(err)
+	}
+	buy2 := buy(t, p, "wa") // cancelled without a code: free again for wa at once
+	if err := p.Cancel(ctx, buy2.UpstreamID); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Hour - time.Second) // the finish was at +5 s
+	noNumbers(t, p, "tg")                    // still inside the hour
+	r.clock.Advance(2 * time.Second)
+	if again := buy(t, p, "tg"); again.Phone != pur.Phone {
+		t.Fatalf("after the cooldown got %s; want %s", again.Phone, pur.Phone)
+	}
+}
+
+// TestBanQuarantines: a ban keeps the number from that service for the
+// quarantine, not from others.
+func TestBanQuarantines(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool()
+	pur := buy(t, p, "tg")
+	if err := p.Ban(ctx, pur.UpstreamID); err != nil {
+		t.Fatal(err)
+	}
+	if u := check(t, p, pur.UpstreamID); u.State != adapters.StateBanned {
+		t.Fatalf("check after ban = %+v; want banned", u)
+	}
+	r.clock.Advance(47 * time.Hour)
+	noNumbers(t, p, "tg")
+	views, err := p.Numbers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 1 || views[0].State != "idle" || len(views[0].Blocks) != 1 || views[0].Blocks[0].Reason != "quarantine" || views[0].Blocks[0].Service != "tg" {
+		t.Fatalf("numbers = %+v; want idle with a tg quarantine", views)
+	}
+	other := buy(t, p, "wa")
+	p.Cancel(ctx, other.UpstreamID)
+	r.clock.Advance(2 * time.Hour)
+	buy(t, p, "tg")
+}
+
+// TestCodesBeforeTheLeaseAreNotReturned: what a number received before it
+// was handed out belongs to its previous user: never returned, even when
+// it arrived a moment before the lease (inside the clock-skew allowance).
+func TestCodesBeforeTheLeaseAreNotReturned(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool()
+	phone := adapterstest.PoolPhone(0)
+	r.market.Inject(phone, "Telegram", "Telegram code: 11111")
+	r.clock.Advance(time.Minute)
+	r.market.Inject(phone, "Telegram", "Telegram code: 22222")
+	r.clock.Advance(time.Second) // inside the 2 s skew allowance
+	pur := buy(t, p, "tg")
+	r.clock.Advance(5 * time.Second)
+	if u := check(t, p, pur.UpstreamID); u.State != adapters.StateWaiting || len(u.SMS) != 0 {
+		t.Fatalf("check = %+v; want waiting, none of the earlier codes", u)
+	}
+	r.market.Inject(phone, "Telegram", "Telegram code: 33333")
+	u := check(t, p, pur.UpstreamID)
+	if u.State != adapters.StateCodeReceived || len(u.SMS) != 1 || u.SMS[0].Code != "33333" {
+		t.Fatalf("check = %+v; want only 33333", u)
+	}
+}
+
+// TestSendersAndServiceFormats: a sender allow-list keeps other senders'
+// digits out; a service's own format wins over the first digits in the text.
+func TestSendersAndServiceFormats(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool(func(o *pool.Options) { o.Senders = map[string][]string{"wa": {"WhatsApp"}} })
+	pur := buy(t, p, "wa")
+	r.clock.Advance(5 * time.Second)
+	r.market.Inject(pur.Phone, "Bank", "Your bank code is 987654")
+	r.market.Inject(pur.Phone, "WhatsApp", "Ref 20261128: your WhatsApp code 123-456")
+	u := check(t, p, pur.UpstreamID)
+	if len(u.SMS) != 1 || u.SMS[0].Code != "123456" || u.SMS[0].From != "WhatsApp" {
+		t.Fatalf("check = %+v; want just WhatsApp's 123456", u)
+	}
+}
+
+// TestRestartKeepsLeases: leases are ledger rows; after a restart (new
+// pool, ledger reopened) the leased numbers are still taken and the old
+// orders still read their codes.
+func TestRestartKeepsLeases(t *testing.T) {
+	r := newRig(t, 2)
+	p := r.pool()
+	a, b := buy(t, p, "tg"), buy(t, p, "tg")
+	r.reopen()
+	p = r.pool()
+	noNumbers(t, p, "tg")
+	noNumbers(t, p, "wa")
+	r.clock.Advance(5 * time.Second)
+	r.market.Inject(a.Phone, "Telegram", "Telegram code: 40404")
+	if u := check(t, p, a.UpstreamID); len(u.SMS) != 1 || u.SMS[0].Code != "40404" {
+		t.Fatalf("check after restart = %+v; want 40404", u)
+	}
+	if u := check(t, p, b.UpstreamID); u.State != adapters.StateWaiting {
+		t.Fatalf("other order after restart = %+v; want waiting", u)
+	}
+	if err := p.Cancel(ctx, b.UpstreamID); err != nil {
+		t.Fatal(err)
+	}
+	if got := buy(t, p, "tg"); got.Phone != b.Phone {
+		t.Fatalf("after cancel got %s; want the freed %s", got.Phone, b.Phone)
+	}
+}
+
+// TestStaleLeaseIsReclaimed: a lease nobody ended (its order lost) frees
+// its number once it is past its time, with a cooldown for its service in
+// case a code was used unseen.
+func TestStaleLeaseIsReclaimed(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool(func(o *pool.Options) { o.Lifetime = 10 * time.Minute })
+	old := buy(t, p, "tg")
+	r.clock.Advance(10 * time.Minute)
+	noNumbers(t, p, "wa") // the gateway's expiry has not come by yet: grace
+	r.clock.Advance(6 * time.Minute)
+	got := buy(t, p, "wa")
+	if got.Phone != old.Phone {
+		t.Fatalf("got %s; want the reclaimed %s", got.Phone, old.Phone)
+	}
+	if u := check(t, p, old.UpstreamID); u.State.Active() {
+		t.Fatalf("stale lease = %+v; want ended", u)
+	}
+	p.Cancel(ctx, got.UpstreamID)
+	noNumbers(t, p, "tg")
+}
+
+// TestGoneRentalCancelsItsOrder: a rental no longer on the account (404)
+// ends its order at once and is not handed out again.
+func TestGoneRentalCancelsItsOrder(t *testing.T) {
+	r := newRig(t, 2)
+	p := r.pool()
+	pur := buy(t, p, "tg")
+	r.market.RemoveNumber(pur.Phone)
+	if u := check(t, p, pur.UpstreamID); u.State != adapters.StateCancelled {
+		t.Fatalf("check of a gone rental = %+v; want cancelled", u)
+	}
+	other := buy(t, p, "tg")
+	if other.Phone == pur.Phone {
+		t.Fatalf("the gone number %s was handed out again", pur.Phone)
+	}
+	p.Cancel(ctx, other.UpstreamID)
+	if got := buy(t, p, "wa"); got.Phone == pur.Phone {
+		t.Fatalf("the gone number %s was handed out again", pur.Phone)
+	}
+}
+
+// TestRentalEndingSoonIsSkipped: a rental that ends before the lease would
+// is not handed out.
+func TestRentalEndingSoonIsSkipped(t *testing.T) {
+	r := newRig(t, 1)
+	r.market.AddNumber(simulator.InboxNumber{Phone: adapterstest.PoolPhone(0), Country: "us", ExpiresAt: r.clock.Now().Add(10 * time.Minute)})
+	noNumbers(t, r.pool(), "tg")
+}
+
+// TestPushedCodeNeedsNoPoll: with callbacks on, a pushed SMS is read from
+// the ledger; the upstream's messages endpoint is not called for it.
+func TestPushedCodeNeedsNoPoll(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+	if p.Kind() != "receivesms" {
+		t.Fatalf("kind = %q", p.Kind())
+	}
+	pur := buy(t, p, "tg")
+	before := r.market.Calls("sms")
+	r.clock.Advance(5 * time.Second)
+	if err := r.store.AddPoolMessage(ctx, "rs", pur.Phone, ledger.PoolMessage{From: "Telegram", Text: "Telegram code: 70707", At: r.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	u := check(t, p, pur.UpstreamID)
+	if len(u.SMS) != 1 || u.SMS[0].Code != "70707" {
+		t.Fatalf("check = %+v; want the pushed 70707", u)
+	}
+	if n := r.market.Calls("sms") - before; n != 0 {
+		t.Fatalf("%d reads of the messages endpoint after the buy; want 0", n)
+	}
+	// The fallback read still happens now and then, in case a push is lost.
+	r.clock.Advance(time.Minute)
+	check(t, p, pur.UpstreamID)
+	if n := r.market.Calls("sms") - before; n != 1 {
+		t.Fatalf("%d fallback reads after a minute; want 1", n)
+	}
+}
+
+// TestTextNowLoginLostOnOneAccount: a 401 on one TextNow account takes
+// just that account out: its order ends, the other accounts keep serving,
+// and the operator sees which account needs a login.
+func TestTextNowLoginLostOnOneAccount(t *testing.T) {
+	var tnSim *textnow.Sim
+	h := adapterstest.Serve(t, simulator.Config{Key: adapterstest.Key}, func(m *simulator.Market) fasthttp.RequestHandler {
+		tnSim = textnow.NewSim(m)
+		return tnSim.Handler()
+	})
+	var accts []textnow.Account
+	for i := range 3 {
+		user := fmt.Sprintf("user%d", i)
+		h.Market.AddNumber(simulator.InboxNumber{Phone: adapterstest.PoolPhone(i), Country: "us", Account: user})
+		accts = append(accts, textnow.Account{User: user, Cookie: adapterstest.Key})
+	}
+	src, err := textnow.New(textnow.Options{BaseURL: h.Server.URL, Accounts: accts, Timeout: 2 * time.Second, MinGap: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pool.New(pool.Options{Code: "tn", Source: src, Store: openStore(t), Now: h.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var purs []adapters.Purchase
+	for range 3 {
+		purs = append(purs, buy(t, p, "tg"))
+	}
+	victim := purs[0]
+	n, _ := h.Market.Number(victim.Phone)
+	tnSim.Expire(n.Account)
+	if u := check(t, p, victim.UpstreamID); u.State != adapters.StateCancelled {
+		t.Fatalf("order on the logged-out account = %+v; want cancelled", u)
+	}
+	for _, other := range purs[1:] {
+		h.Clock.Advance(5 * time.Second)
+		h.Market.Inject(other.Phone, "Telegram", "Telegram code: 56789")
+		if u := check(t, p, other.UpstreamID); u.State != adapters.StateCodeReceived {
+			t.Fatalf("order on a healthy account = %+v; want its code", u)
+		}
+		if err := p.Finish(ctx, other.UpstreamID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The two healthy accounts serve the next service; the third buy is
+	// NO_NUMBERS (not an auth failure of the whole platform).
+	buy(t, p, "wa")
+	buy(t, p, "wa")
+	noNumbers(t, p, "wa")
+	views, err := p.Numbers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range views {
+		want := "idle"
+		if v.Phone == victim.Phone {
+			want = "down"
+		}
+		if v.State != want && !(want == "idle" && v.State == "leased") {
+			t.Errorf("number %s (%s) state %s; want %s", v.Phone, v.Account, v.State, want)
+		}
+		if v.Phone == victim.Phone && v.Down != pool.DownNeedsLogin {
+			t.Errorf("victim down reason %q; want needs_login", v.Down)
+		}
+	}
+}

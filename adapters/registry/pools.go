@@ -1,0 +1,165 @@
+package registry
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"smsgate/adapters"
+	"smsgate/adapters/pool"
+	"smsgate/adapters/receivesms"
+	"smsgate/adapters/simulator"
+	"smsgate/adapters/textnow"
+	"smsgate/ledger"
+)
+
+// PoolSpec is what a pool platform (textnow, receivesms) needs beyond a
+// Spec: where its leases live and how it hands numbers out.
+type PoolSpec struct {
+	Store    ledger.PoolStore
+	Accounts []textnow.Account // textnow only
+	// Only limits the pool to these phones (value: country override, "" none).
+	Only          map[string]string
+	Price         int64 // per activation, micro-units of the platform currency
+	Lifetime      time.Duration
+	Cooldown      time.Duration
+	Quarantine    time.Duration
+	Refresh       time.Duration
+	PushFallback  time.Duration
+	Senders       map[string][]string
+	Patterns      map[string]string
+	WebhookSecret string
+	Now           func() time.Time // default time.Now
+}
+
+// poolKind is one pool adapter type: its reader and its simulator.
+type poolKind struct {
+	currency string
+	source   func(s Spec) (pool.Source, error)
+	// sim fills the simulated account (mc.Key is its credential) and
+	// returns the skin and, for upstreams that call back, the setter of the
+	// callback URL.
+	sim func(m *simulator.Market, s *Spec) (fasthttp.RequestHandler, func(string))
+}
+
+var pools = map[string]poolKind{
+	"textnow": {
+		currency: "USD",
+		source: func(s Spec) (pool.Source, error) {
+			return textnow.New(textnow.Options{BaseURL: s.URL, Accounts: s.Pool.Accounts, Timeout: s.Timeout})
+		},
+		sim: func(m *simulator.Market, s *Spec) (fasthttp.RequestHandler, func(string)) {
+			if len(s.Pool.Accounts) == 0 {
+				for i := range 3 {
+					s.Pool.Accounts = append(s.Pool.Accounts, textnow.Account{User: fmt.Sprintf("demo%d", i+1)})
+				}
+			}
+			for i := range s.Pool.Accounts {
+				a := &s.Pool.Accounts[i]
+				if a.Phone == "" {
+					a.Phone = fmt.Sprintf("1212555%04d", 100+i)
+				}
+				if a.Country == "" {
+					a.Country = "us"
+				}
+				a.Cookie = m.Key() // the simulated accounts are logged in with the market's key
+				m.AddNumber(simulator.InboxNumber{Phone: a.Phone, Country: a.Country, Account: a.User})
+			}
+			return textnow.NewSim(m).Handler(), nil
+		},
+	},
+	"receivesms": {
+		currency: "USD",
+		source: func(s Spec) (pool.Source, error) {
+			return receivesms.New(receivesms.Options{BaseURL: s.URL, Key: s.Key, Currency: s.Currency, Timeout: s.Timeout, Now: s.Pool.Now})
+		},
+		sim: func(m *simulator.Market, s *Spec) (fasthttp.RequestHandler, func(string)) {
+			phones := []string{"12025550143", "12025550187", "447700900123"}
+			countries := []string{"us", "us", "gb"}
+			if len(s.Pool.Only) > 0 {
+				phones, countries = phones[:0], countries[:0]
+				for p, c := range s.Pool.Only {
+					phones, countries = append(phones, p), append(countries, c)
+				}
+			}
+			now := m.Now()
+			for i, p := range phones {
+				m.AddNumber(simulator.InboxNumber{Phone: p, Country: countries[i], ExpiresAt: now.AddDate(0, 1, 0)})
+			}
+			sim := receivesms.NewSim(m, receivesms.SimOptions{})
+			return sim.Handler(), sim.SetCallback
+		},
+	},
+}
+
+func isPool(typ string) bool { _, ok := pools[typ]; return ok }
+
+func buildPool(s Spec) (adapters.Platform, error) {
+	k := pools[s.Type]
+	if s.Pool.Store == nil {
+		return nil, fmt.Errorf("platform %s: a pool platform needs a ledger that keeps leases", s.Code)
+	}
+	src, err := k.source(s)
+	if err != nil {
+		return nil, fmt.Errorf("platform %s: %w", s.Code, err)
+	}
+	ps := s.Pool
+	return pool.New(pool.Options{
+		Code: s.Code, Source: src, Store: ps.Store, Currency: s.Currency, Price: ps.Price,
+		Lifetime: ps.Lifetime, Cooldown: ps.Cooldown, Quarantine: ps.Quarantine, Refresh: ps.Refresh,
+		Only: ps.Only, Senders: ps.Senders, Patterns: ps.Patterns,
+		WebhookSecret: ps.WebhookSecret, PushFallback: ps.PushFallback, Now: ps.Now,
+	})
+}
+
+// startPoolSim starts a pool platform's simulated upstream. A simulated
+// upstream that calls back gets a made-up webhook secret when none is set;
+// Sim.SetGateway then points its callbacks at the gateway.
+func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
+	k := pools[s.Type]
+	if mc.InboxEvery == 0 {
+		mc.InboxEvery = mc.CodeDelay // demo numbers get a code SMS this often
+	}
+	m := simulator.New(mc)
+	h, setCallback := k.sim(m, &s)
+	srv, err := simulator.Serve(h)
+	if err != nil {
+		return nil, fmt.Errorf("platform %s: cannot start simulator: %w", s.Code, err)
+	}
+	s.URL, s.Key = srv.URL, mc.Key
+	if setCallback != nil && s.Pool.WebhookSecret == "" {
+		s.Pool.WebhookSecret = randomKey()
+	}
+	p, err := buildPool(s)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	sim := &Sim{Market: m, Server: srv, Platform: p}
+	if setCallback != nil && mc.InboxEvery > 0 {
+		// Nobody reads a pushing upstream's inbox: send its demo SMS on time.
+		stop := make(chan struct{})
+		sim.stop = func() { close(stop) }
+		go func() {
+			t := time.NewTicker(mc.InboxEvery / 4)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					m.FlushInbox()
+				}
+			}
+		}()
+	}
+	if setCallback != nil {
+		secret := s.Pool.WebhookSecret
+		sim.setGateway = func(base string) {
+			setCallback(base + "/webhooks/" + s.Type + "?secret=" + url.QueryEscape(secret))
+		}
+	}
+	return sim, nil
+}

@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"smsgate/adapters/pool"
+	"smsgate/ledger"
+)
+
+// Pool platforms (package pool) own their numbers. The gateway needs three
+// things from them beyond adapters.Platform, each found by a type
+// assertion on the adapter: their SMS callbacks, their numbers' states for
+// operators, and "ban".
+
+// callbackPlatform is a platform whose upstream calls back with each SMS.
+type callbackPlatform interface {
+	Kind() string // "" when callbacks are off
+	// Callback takes one callback request and returns the upstream id of the
+	// order the SMS is for ("" when none); pool.ErrNotMine when the request
+	// is not this platform's.
+	Callback(ctx context.Context, req *fasthttp.RequestCtx) (string, error)
+}
+
+// numberLister is a platform with numbers of its own.
+type numberLister interface {
+	Numbers(ctx context.Context) ([]pool.NumberView, error)
+}
+
+// webhook serves /webhooks/<kind>: the first platform of that kind whose
+// secret matches takes the SMS; the order it is for is checked at once, so
+// the code reaches the client without waiting for the next poll.
+func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
+	g := s.g
+	ctx.SetContentType("text/plain; charset=utf-8")
+	for _, p := range g.platforms {
+		cp, ok := p.raw().(callbackPlatform)
+		if !ok || cp.Kind() != kind {
+			continue
+		}
+		up, err := cp.Callback(ctx, ctx)
+		if errors.Is(err, pool.ErrNotMine) {
+			continue
+		}
+		if err != nil {
+			g.log.Warn("bad webhook", zap.String("platform", p.Code), zap.Error(err))
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			ctx.SetBodyString("bad callback")
+			return
+		}
+		g.metrics.request("webhook", kind, "ok")
+		if up != "" {
+			g.bg.Add(1)
+			go func(p *Platform, up string) {
+				defer g.bg.Done()
+				g.checkNow(p, up)
+			}(p, up)
+		}
+		ctx.SetBodyString("OK")
+		return
+	}
+	// Unknown kind and wrong secret answer alike: nothing to learn by probing.
+	g.metrics.request("webhook", "unknown", "forbidden")
+	ctx.SetStatusCode(fasthttp.StatusForbidden)
+	ctx.SetBodyString("forbidden")
+}
+
+// checkNow polls the active order the platform knows as upstreamID.
+func (g *Gateway) checkNow(p *Platform, upstreamID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*p.Timeout)
+	defer cancel()
+	orders, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, ActiveOnly: true})
+	if err != nil {
+		g.log.Warn("cannot find the order of a callback", zap.String("platform", p.Code), zap.Error(err))
+		return
+	}
+	for _, o := range orders {
+		if o.UpstreamID == upstreamID {
+			// Straight to the check, even if a poll of it is in flight: that
+			// poll may have read before the SMS was stored.
+			g.poller.check(ctx, o, p)
+			return
+		}
+	}
+}
+
+// PoolNumbers lists a pool platform's numbers with their states.
+func (g *Gateway) PoolNumbers(ctx context.Context, code string) ([]pool.NumberView, error) {
+	p, ok := g.byCode[code]
+	if !ok {
+		return nil, ErrBadPlatform
+	}
+	nl, ok := p.raw().(numberLister)
+	if !ok {
+		return nil, errNotPool
+	}
+	cctx, cancel := callCtx(ctx, p)
+	defer cancel()
+	return nl.Numbers(cctx)
+}
+
+var errNotPool = errors.New("not a pool platform")
+
+func (s *Server) apiAdminPool(c *call) (any, error) {
+	list, err := s.g.PoolNumbers(c.cctx, c.params["code"])
+	if errors.Is(err, errNotPool) {
+		return nil, &apiErr{fasthttp.StatusConflict, codeNotPool, "platform " + c.params["code"] + " has no numbers of its own", nil}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"platform": c.params["code"], "numbers": list}, nil
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"smsgate/adapters/registry"
+	"smsgate/config"
+)
+
+// poolGateway is the shipped gateway with an admin key and no automatic
+// demo SMS (code_delay 1h), so every SMS a test sees is one it sent.
+type poolGateway struct {
+	t    *testing.T
+	a    *app
+	base string
+}
+
+func startPoolGateway(t *testing.T) *poolGateway {
+	t.Helper()
+	cfg, err := config.Load("gateway.toml", []string{
+		"SMSGATE_LEDGER__URL=" + filepath.Join(t.TempDir(), "l.db"),
+		"SMSGATE_SERVER__LISTEN=127.0.0.1:0",
+		"SMSGATE_SIMULATOR__CODE_DELAY=1h",
+		"SMSGATE_ADMIN__KEY=admin-key-for-tests",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := start(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.stop() })
+	return &poolGateway{t: t, a: a, base: "http://" + a.ln.Addr().String()}
+}
+
+func (g *poolGateway) sim(code string) *registry.Sim {
+	for _, s := range g.a.sims {
+		if s.Platform.Code() == code {
+			return s
+		}
+	}
+	g.t.Fatalf("no simulated platform %s", code)
+	return nil
+}
+
+// call sends a unified API request and decodes its data into out; it
+// returns the HTTP status and the API code.
+func (g *poolGateway) call(method, path, key string, body any, out any) (int, int) {
+	g.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, g.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Code int
+		Msg  string
+		Data json.RawMessage
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &env); err != nil {
+		g.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil && env.Code == 0 {
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			g.t.Fatalf("%s %s: data %s: %v", method, path, env.Data, err)
+		}
+	}
+	return resp.StatusCode, env.Code
+}
+
+type phoneAnswer struct {
+	ID       int64
+	Phone    string
+	Platform string
+	Price    string
+}
+
+// TestReceiveSMSCallbackDeliversWithoutPolling: an SMS to a rented number
+// reaches the waiting client through the upstream's callback alone — the
+// simulator's messages endpoint is not read after the purchase.
+func TestReceiveSMSCallbackDeliversWithoutPolling(t *testing.T) {
+	g := startPoolGateway(t)
+	sim := g.sim("receivesms")
+	var ph phoneAnswer
+	if st, code := g.call("POST", "/api/sms/getPhone", demoKey, map[string]any{"country": "us", "service": "tg", "platform": "receivesms"}, &ph); st != 200 {
+		t.Fatalf("getPhone = %d/%d", st, code)
+	}
+	if ph.Price != "0.10" {
+		t.Errorf("price %s; want 6.00 rent / 60 uses = 0.10", ph.Price)
+	}
+	reads := sim.Market.Calls("sms")
+	callbacks := sim.Market.Calls("callback")
+	done := make(chan struct{})
+	var got struct {
+		Status, Code string
+	}
+	go func() {
+		defer close(done)
+		g.call("POST", "/api/sms/getSmsCode", demoKey, map[string]any{"orderId": ph.ID, "wait": 10}, &got)
+	}()
+	time.Sleep(200 * time.Millisecond) // the client is waiting
+	if _, err := sim.Market.Inject(ph.Phone, "Telegram", "Telegram code: 31337"); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if got.Code != "31337" {
+		t.Fatalf("getSmsCode = %+v; want 31337", got)
+	}
+	if n := sim.Market.Calls("callback") - callbacks; n != 1 {
+		t.Errorf("%d callbacks sent; want 1", n)
+	}
+	if n := sim.Market.Calls("sms") - reads; n != 0 {
+		t.Errorf("the messages endpoint was read %d times after the purchase; want 0", n)
+	}
+
+	// A callback with a wrong secret is refused and stores nothing.
+	resp, err := http.Get(g.base + "/webhooks/receivesms?secret=wrong&sender=x&receiver=" + ph.Phone + "&message=code+99999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("callback with a wrong secret = %d; want 403", resp.StatusCode)
+	}
+}
+
+// TestPoolNumbersAndBan: the admin listing shows a leased number, a ban
+// quarantines it for its service, and tenants cannot see the listing.
+func TestPoolNumbersAndBan(t *testing.T) {
+	g := startPoolGateway(t)
+	var ph phoneAnswer
+	if st, code := g.call("POST", "/api/sms/getPhone", demoKey, map[string]any{"country": "us", "service": "wa", "platform": "textnow"}, &ph); st != 200 || ph.Platform != "textnow" || ph.Price != "0.00" {
+		t.Fatalf("getPhone = %d/%d %+v", st, code, ph)
+	}
+	type number struct {
+		Phone, State string
+		LeasedFor    string `json:"leased_for"`
+		Blocks       []struct{ Service, Reason string }
+	}
+	var list struct{ Numbers []number }
+	if st, code := g.call("GET", "/api/sms/admin/platforms/textnow/numbers", "admin-key-for-tests", nil, &list); st != 200 {
+		t.Fatalf("pool listing = %d/%d", st, code)
+	}
+	find := func() number {
+		for _, n := range list.Numbers {
+			if n.Phone == ph.Phone {
+				return n
+			}
+		}
+		t.Fatalf("listing %+v lacks %s", list.Numbers, ph.Phone)
+		return number{}
+	}
+	if n := find(); n.State != "leased" || n.LeasedFor != "wa" || len(list.Numbers) != 3 {
+		t.Fatalf("listing: %+v", list.Numbers)
+	}
+	if st, _ := g.call("GET", "/api/sms/admin/platforms/textnow/numbers", demoKey, nil, nil); st != 403 {
+		t.Fatalf("a tenant key got the pool listing: %d", st)
+	}
+	if st, code := g.call("GET", "/api/sms/admin/platforms/smsman/numbers", "admin-key-for-tests", nil, nil); st != 409 || code != 1014 {
+		t.Fatalf("listing a marketplace = %d/%d; want 409/1014", st, code)
+	}
+
+	var st struct{ State string }
+	if s, code := g.call("POST", "/api/sms/setStatus", demoKey, map[string]any{"orderId": ph.ID, "status": "ban"}, &st); s != 200 || st.State != "banned" {
+		t.Fatalf("ban = %d/%d %+v", s, code, st)
+	}
+	g.call("GET", "/api/sms/admin/platforms/textnow/numbers", "admin-key-for-tests", nil, &list)
+	if n := find(); n.State != "idle" || len(n.Blocks) != 1 || n.Blocks[0].Service != "wa" || n.Blocks[0].Reason != "quarantine" {
+		t.Fatalf("after the ban: %+v", n)
+	}
+	// Marketplaces cannot take a ban: their numbers are not ours to keep.
+	var other phoneAnswer
+	g.call("POST", "/api/sms/getPhone", demoKey, map[string]any{"country": "ru", "service": "tg", "platform": "smsman"}, &other)
+	if s, code := g.call("POST", "/api/sms/setStatus", demoKey, map[string]any{"orderId": other.ID, "status": "ban"}, nil); s != 409 || code != 1006 {
+		t.Fatalf("ban on a marketplace order = %d/%d; want 409/1006", s, code)
+	}
+}
