@@ -14,6 +14,7 @@ import (
 
 	"smsgate/adapters/registry"
 	"smsgate/config"
+	"smsgate/gateway/apitest"
 )
 
 // poolGateway is the shipped gateway with an admin key and no automatic
@@ -22,6 +23,7 @@ type poolGateway struct {
 	t    *testing.T
 	a    *app
 	base string
+	oapi *apitest.Validator
 }
 
 func startPoolGateway(t *testing.T) *poolGateway {
@@ -40,7 +42,8 @@ func startPoolGateway(t *testing.T) *poolGateway {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.stop() })
-	return &poolGateway{t: t, a: a, base: "http://" + a.ln.Addr().String()}
+	base := "http://" + a.ln.Addr().String()
+	return &poolGateway{t: t, a: a, base: base, oapi: apitest.Load(t, base)}
 }
 
 func (g *poolGateway) sim(code string) *registry.Sim {
@@ -53,8 +56,9 @@ func (g *poolGateway) sim(code string) *registry.Sim {
 	return nil
 }
 
-// call sends a unified API request and decodes its data into out; it
-// returns the HTTP status and the API code.
+// call sends a unified API request, checks the answer against
+// openapi.json and decodes its data into out; it returns the HTTP status
+// and the API code.
 func (g *poolGateway) call(method, path, key string, body any, out any) (int, int) {
 	g.t.Helper()
 	var rd io.Reader
@@ -76,6 +80,7 @@ func (g *poolGateway) call(method, path, key string, body any, out any) (int, in
 		Data json.RawMessage
 	}
 	raw, _ := io.ReadAll(resp.Body)
+	g.oapi.Check(g.t, req, resp, raw)
 	if err := json.Unmarshal(raw, &env); err != nil {
 		g.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}

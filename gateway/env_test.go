@@ -18,6 +18,7 @@ import (
 	"smsgate/adapters/simulator"
 	"smsgate/config"
 	"smsgate/gateway"
+	"smsgate/gateway/apitest"
 	"smsgate/ledger"
 )
 
@@ -42,7 +43,7 @@ type env struct {
 	url    string
 	opts   envOptions
 	oapiMu sync.Mutex
-	oapi   *openAPI // loaded on the first unified call; guarded by oapiMu
+	oapi   *apitest.Validator // loaded on the first unified call; guarded by oapiMu
 }
 
 // testConfig: "sa" (classic SMS-Activate, RUB) first, "hero" (HeroSMS

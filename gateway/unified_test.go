@@ -12,13 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
-
 	"smsgate/adapters"
 	"smsgate/config"
+	"smsgate/gateway/apitest"
 	"smsgate/ledger"
 )
 
@@ -38,30 +34,6 @@ func (r apiResult) into(t testing.TB, v any) {
 	if err := json.Unmarshal(r.Data, v); err != nil {
 		t.Fatalf("data %s: %v", r.Data, err)
 	}
-}
-
-// openAPI validates answers against the served openapi.json.
-type openAPI struct {
-	router routers.Router
-	url    string // the gateway URL the router was built for
-}
-
-func loadOpenAPI(t testing.TB, e *env) *openAPI {
-	t.Helper()
-	_, body := e.get("/api/sms/openapi.json")
-	doc, err := openapi3.NewLoader().LoadFromData([]byte(body))
-	if err != nil {
-		t.Fatalf("openapi.json: %v", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("openapi.json is not valid OpenAPI 3: %v", err)
-	}
-	doc.Servers = openapi3.Servers{{URL: e.url + "/api/sms"}}
-	r, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &openAPI{router: r, url: e.url}
 }
 
 // api calls the unified API with key (none when ""), body (JSON-encoded
@@ -109,29 +81,12 @@ func (e *env) api(method, path, key string, body any, header ...string) apiResul
 func (e *env) validate(req *http.Request, resp *http.Response, raw []byte) {
 	e.t.Helper()
 	e.oapiMu.Lock()
-	if e.oapi == nil || e.oapi.url != e.url { // a restart listens elsewhere
-		e.oapi = loadOpenAPI(e.t, e)
+	if e.oapi == nil || e.oapi.URL != e.url { // a restart listens elsewhere
+		e.oapi = apitest.Load(e.t, e.url)
 	}
 	oapi := e.oapi
 	e.oapiMu.Unlock()
-	route, params, err := oapi.router.FindRoute(req)
-	if err != nil {
-		if resp.StatusCode == 404 || resp.StatusCode == 405 {
-			return // an unknown endpoint is not in the document, by design
-		}
-		e.t.Errorf("%s %s: not in openapi.json: %v", req.Method, req.URL.Path, err)
-		return
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 resp.StatusCode,
-		Header:                 resp.Header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	in.SetBodyBytes(raw)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		e.t.Errorf("%s %s → %d %s\ndoes not match openapi.json: %v", req.Method, req.URL.Path, resp.StatusCode, raw, err)
-	}
+	oapi.Check(e.t, req, resp, raw)
 }
 
 func unifiedEnv(t *testing.T, o envOptions) *env {
