@@ -188,6 +188,15 @@ func openLedger(c config.Ledger) (ledger.Store, error) {
 	return ledger.OpenSQLite(c.URL, ledger.SQLiteOptions{Synchronous: c.Synchronous})
 }
 
+// offersTTL: a pool's offers are its own lease counts, cheap to compute and
+// changing with every lease, so they are reused only briefly.
+func offersTTL(typ string) time.Duration {
+	if registry.IsPool(typ) {
+		return 5 * time.Second
+	}
+	return 0
+}
+
 // poolSpec turns a pool platform's settings into what the registry needs.
 func poolSpec(c config.Pool, store ledger.Store) (registry.PoolSpec, error) {
 	ps, ok := store.(ledger.PoolStore)
@@ -308,7 +317,7 @@ func buildPlatforms(cfg config.Config, store ledger.Store) ([]*gateway.Platform,
 		out = append(out, &gateway.Platform{
 			Code: pc.Code, Name: registry.DisplayName(pc.Type, pc.Code), Adapter: p, Priority: pc.Priority, Weight: pc.Weight, Currency: cur,
 			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: pc.IsEnabled(), BalanceAlert: alertBelow,
-			Rate: pc.Rate, MaxActive: pc.MaxActive,
+			Rate: pc.Rate, MaxActive: pc.MaxActive, OffersTTL: offersTTL(pc.Type),
 		})
 	}
 	return out, sims, nil

@@ -46,6 +46,10 @@ type Platform struct {
 	Rate float64
 	// MaxActive caps the platform's concurrent active orders; 0 unlimited.
 	MaxActive int
+	// OffersTTL, when shorter than [cache] prices, is how long this
+	// platform's offers are reused: a pool computes its own from the ledger,
+	// and its stock changes with every lease.
+	OffersTTL time.Duration
 
 	live    atomic.Pointer[Settings] // enabled/priority/weight in force (config + admin override)
 	breaker *breaker.Breaker         // set by New

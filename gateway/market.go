@@ -112,7 +112,11 @@ func (g *Gateway) mergeOffers(ctx context.Context, t *Tenant, country, service s
 // platformOffers is one platform's offers for the filters, through the
 // cache (prices TTL); a failed refresh serves the last answer.
 func (g *Gateway) platformOffers(ctx context.Context, p *Platform, country, service string) ([]adapters.Offer, error) {
-	v, _, err := g.cache.Get(ctx, "offers", "offers|"+p.Code+"|"+country+"|"+service, g.cfg.Cache.Prices,
+	ttl := g.cfg.Cache.Prices
+	if p.OffersTTL > 0 && p.OffersTTL < ttl {
+		ttl = p.OffersTTL
+	}
+	v, _, err := g.cache.Get(ctx, "offers", "offers|"+p.Code+"|"+country+"|"+service, ttl,
 		func(ctx context.Context) (any, error) {
 			cctx, cancel := callCtx(ctx, p)
 			defer cancel()

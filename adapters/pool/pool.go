@@ -141,6 +141,9 @@ func (p *Pool) now() time.Time { return p.o.Now().UTC() }
 func (p *Pool) errorf(op string, err error) error { return fmt.Errorf("%s %s: %w", p.o.Code, op, err) }
 
 // Balance is the upstream account's balance where it has one, else zero.
+// A source without a balance still answers for its numbers, so health
+// checks mean something: ErrAuth when every number is down (every account
+// needs a login), the inventory's read error when it cannot be read.
 func (p *Pool) Balance(ctx context.Context) (adapters.Money, error) {
 	if b, ok := p.o.Source.(Balancer); ok {
 		m, err := b.Balance(ctx)
@@ -148,6 +151,18 @@ func (p *Pool) Balance(ctx context.Context) (adapters.Money, error) {
 			return m, p.errorf("balance", err)
 		}
 		return m, nil
+	}
+	inv, err := p.numbers(ctx)
+	if err != nil {
+		return adapters.Money{}, p.errorf("balance", err)
+	}
+	for _, n := range inv {
+		if p.downReason(n) == "" {
+			return adapters.Money{Currency: p.o.Currency}, nil
+		}
+	}
+	if len(inv) > 0 {
+		return adapters.Money{}, p.errorf("balance", fmt.Errorf("%w: every number of the pool is down", adapters.ErrAuth))
 	}
 	return adapters.Money{Currency: p.o.Currency}, nil
 }
@@ -294,6 +309,9 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 			}
 		}
 		// Not handed out: free the number at once (no cooldown, it was never shown).
+		p.mu.Lock()
+		delete(p.lastRead, l.ID)
+		p.mu.Unlock()
 		p.o.Store.EndLease(context.WithoutCancel(ctx), p.o.Code, l.ID, adapters.StateCancelled, p.now(), time.Time{}) //nolint:errcheck // the lease also expires on its own
 		if reason := DownReason(err); reason != "" {
 			p.markDown(l.Phone, reason)

@@ -395,9 +395,11 @@ func TestTextNowLoginLostOnOneAccount(t *testing.T) {
 	}
 	// The two healthy accounts serve the next service; the third buy is
 	// NO_NUMBERS (not an auth failure of the whole platform).
-	buy(t, p, "wa")
-	buy(t, p, "wa")
+	w1, w2 := buy(t, p, "wa"), buy(t, p, "wa")
 	noNumbers(t, p, "wa")
+	if _, err := p.Balance(ctx); err != nil {
+		t.Fatalf("balance (the pool's health) with two accounts up = %v", err)
+	}
 	views, err := p.Numbers(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -413,5 +415,16 @@ func TestTextNowLoginLostOnOneAccount(t *testing.T) {
 		if v.Phone == victim.Phone && v.Down != pool.DownNeedsLogin {
 			t.Errorf("victim down reason %q; want needs_login", v.Down)
 		}
+	}
+	for _, w := range []adapters.Purchase{w1, w2} {
+		p.Cancel(ctx, w.UpstreamID)
+		n, _ := h.Market.Number(w.Phone)
+		tnSim.Challenge(n.Account)
+	}
+	// Every account lost: the buy finds out on its read; the health check
+	// then reports the platform's credentials failing.
+	noNumbers(t, p, "go")
+	if _, err := p.Balance(ctx); !errors.Is(err, adapters.ErrAuth) {
+		t.Fatalf("balance with every account down = %v; want ErrAuth", err)
 	}
 }
