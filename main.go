@@ -224,7 +224,7 @@ func poolSpec(c config.Pool, store ledger.Store) (registry.PoolSpec, error) {
 		spec.Price = (rent/int64(c.ExpectedUses) + cent - 1) / cent * cent
 	}
 	for _, a := range c.Accounts {
-		spec.Accounts = append(spec.Accounts, textnow.Account{User: a.User, Cookie: a.Cookie.Reveal(), CSRF: a.CSRF.Reveal(), Phone: a.Phone, Country: a.Country})
+		spec.Accounts = append(spec.Accounts, textnow.Account{User: a.User, Cookie: a.Cookie.Reveal(), CSRF: a.CSRF.Reveal(), CSRFToken: a.CSRFToken.Reveal(), Phone: a.Phone, Country: a.Country})
 	}
 	if len(c.Numbers) > 0 {
 		spec.Only = map[string]string{}

@@ -221,10 +221,13 @@ type PoolAccount struct {
 	User string `koanf:"user"` // username; required
 	// Cookie: the connect.sid session cookie of a browser login; prefer env
 	// SMSGATE_PLATFORMS__<i>__POOL__ACCOUNTS__<j>__COOKIE.
-	Cookie  Secret `koanf:"cookie"`
-	CSRF    Secret `koanf:"csrf"`    // the _csrf cookie / x-csrf-token, where the session needs it
-	Phone   string `koanf:"phone"`   // the account's number; "" = read from the account
-	Country string `koanf:"country"` // us|ca; default us
+	Cookie Secret `koanf:"cookie"`
+	CSRF   Secret `koanf:"csrf"` // the _csrf cookie, where the session needs it
+	// CSRFToken: the x-csrf-token header (the csrf-token meta tag of
+	// /messaging), where the session needs it.
+	CSRFToken Secret `koanf:"csrf_token"`
+	Phone     string `koanf:"phone"`   // the account's number; "" = read from the account
+	Country   string `koanf:"country"` // us|ca; default us
 }
 
 // PoolNumber is one rented number to use.

@@ -538,6 +538,8 @@ func TestSecretNeverPrinted(t *testing.T) {
 	c.Platforms[0].Password = secret
 	c.Tenants[0].Key = secret
 	c.Admin.Key = secret
+	c.Platforms[0].Pool.WebhookSecret = secret
+	c.Platforms[0].Pool.Accounts = []PoolAccount{{User: "jdoe", Cookie: secret, CSRF: secret, CSRFToken: secret}}
 
 	outputs := map[string]string{}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10.3s"} {
@@ -589,6 +591,50 @@ func TestSecretFromFile(t *testing.T) {
 	got := []string{c.Platforms[1].Key.Reveal(), c.Platforms[1].Password.Reveal(), c.Admin.Key.Reveal()}
 	if want := []string{"file-key", "pw", "adm"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+// TestPoolSettings: a pool platform's accounts come from the file, their
+// cookies from the environment; defaults and validation name the key.
+func TestPoolSettings(t *testing.T) {
+	body := baseTOML + `
+[[platforms]]
+code = "tn"
+type = "textnow"
+url = "https://www.textnow.example"
+[platforms.pool]
+price = "0.05"
+senders = { tg = ["Telegram"] }
+[[platforms.pool.accounts]]
+user = "jdoe"
+[[platforms.pool.accounts]]
+user = "ann"
+country = "ca"
+`
+	path := writeConfig(t, body)
+	c, err := Load(path, []string{"SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__0__COOKIE=c0", "SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__1__COOKIE=c1",
+		"SMSGATE_PLATFORMS__2__POOL__WEBHOOK_SECRET=wh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := c.Platforms[2].Pool
+	if len(pool.Accounts) != 2 || pool.Accounts[0].Cookie.Reveal() != "c0" || pool.Accounts[1].Cookie.Reveal() != "c1" ||
+		pool.Accounts[0].Country != "us" || pool.Accounts[1].Country != "ca" || pool.WebhookSecret.Reveal() != "wh" {
+		t.Fatalf("pool accounts %+v", pool)
+	}
+	if pool.Cooldown != 24*time.Hour || pool.Quarantine != 720*time.Hour || pool.ExpectedUses != 30 || pool.Price != "0.05" ||
+		!reflect.DeepEqual(pool.Senders, map[string][]string{"tg": {"Telegram"}}) {
+		t.Fatalf("pool defaults %+v", pool)
+	}
+	// A real account without its cookie is a configuration error naming it.
+	_, err = Load(path, []string{"SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__0__COOKIE=c0"})
+	if err == nil || !strings.Contains(err.Error(), "platforms[2].pool.accounts[1].cookie") {
+		t.Fatalf("missing cookie: %v", err)
+	}
+	bad := strings.Replace(body, `price = "0.05"`, "price = \"free\"\ncode_patterns = { tg = \"(\" }", 1)
+	_, err = Load(writeConfig(t, bad), []string{"SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__0__COOKIE=c0", "SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__1__COOKIE=c1"})
+	if err == nil || !strings.Contains(err.Error(), "platforms[2].pool.price") || !strings.Contains(err.Error(), "platforms[2].pool.code_patterns.tg") {
+		t.Fatalf("bad pool settings: %v", err)
 	}
 }
 
