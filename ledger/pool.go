@@ -186,8 +186,12 @@ func newPoolSQL(arg func(n int) string, lock string) poolSQL {
 			", blocked_until = expires_at + " + arg(3) + " WHERE id IN (SELECT id FROM pool_leases WHERE platform = " +
 			arg(4) + " AND ended_at = 0 AND expires_at <= " + arg(5) + lock + ")",
 		// Phones not to lease: held by anyone, or cooling down for the service.
-		busy: "SELECT phone FROM pool_leases WHERE platform = " + arg(1) +
-			" AND (ended_at = 0 OR (service = " + arg(2) + " AND blocked_until > " + arg(3) + "))",
+		// Two SELECTs rather than one with OR, so each reads its own index
+		// (the active-lease one, the service block one) instead of every
+		// lease the platform ever had. $1 platform, $2 service, $3 now,
+		// $4 platform again ("?" placeholders cannot repeat).
+		busy: "SELECT phone FROM pool_leases WHERE platform = " + arg(1) + " AND service = " + arg(2) +
+			" AND blocked_until > " + arg(3) + " UNION SELECT phone FROM pool_leases WHERE platform = " + arg(4) + " AND ended_at = 0",
 		// No row when the phone has an active lease: the partial unique
 		// index is the only constraint that can conflict.
 		insert: "INSERT INTO pool_leases (platform, phone, service, country, since, after, created_at, expires_at) VALUES (" +
@@ -197,8 +201,11 @@ func newPoolSQL(arg func(n int) string, lock string) poolSQL {
 		move: "UPDATE pool_leases SET after = " + arg(1) + " WHERE platform = " + arg(2) + " AND id = " + arg(3) + " AND ended_at = 0",
 		end: "UPDATE pool_leases SET ended_at = " + arg(1) + ", outcome = " + arg(2) + ", blocked_until = " + arg(3) +
 			" WHERE platform = " + arg(4) + " AND id = " + arg(5) + " AND ended_at = 0 RETURNING " + leaseColumns,
-		list: "SELECT " + leaseColumns + " FROM pool_leases WHERE platform = " + arg(1) +
-			" AND (ended_at = 0 OR blocked_until > " + arg(2) + ") ORDER BY id",
+		// Active leases UNION blocking ones, each from its own index (an OR
+		// would read every lease the platform ever had). $1 platform, $2
+		// platform again, $3 now.
+		list: "SELECT " + leaseColumns + " FROM pool_leases WHERE platform = " + arg(1) + " AND ended_at = 0 UNION SELECT " +
+			leaseColumns + " FROM pool_leases WHERE platform = " + arg(2) + " AND blocked_until > " + arg(3) + " ORDER BY id",
 		prune:      "DELETE FROM pool_messages WHERE platform = " + arg(1) + " AND phone = " + arg(2) + " AND at < " + arg(3),
 		addMessage: "INSERT INTO pool_messages (platform, phone, sender, text, at) VALUES (" + arg(1) + ", " + arg(2) + ", " + arg(3) + ", " + arg(4) + ", " + arg(5) + ")",
 		messages: "SELECT sender, text, at FROM pool_messages WHERE platform = " + arg(1) + " AND phone = " + arg(2) +

@@ -45,7 +45,7 @@ func (p *Postgres) Lease(ctx context.Context, r LeaseRequest) (Lease, error) {
 		if _, err := tx.Exec(ctx, pgPool.endStale, r.endStaleArgs()...); err != nil {
 			return fmt.Errorf("cannot end stale leases: %w", err)
 		}
-		rows, err := tx.Query(ctx, pgPool.busy, r.Platform, r.Service, toMillis(r.Now))
+		rows, err := tx.Query(ctx, pgPool.busy, r.Platform, r.Service, toMillis(r.Now), r.Platform)
 		if err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func (p *Postgres) Leases(ctx context.Context, platform string, now time.Time) (
 		return nil, fmt.Errorf("cannot list pool leases: %w", err)
 	}
 	defer p.calls.Done()
-	rows, err := p.pool.Query(ctx, pgPool.list, platform, toMillis(now))
+	rows, err := p.pool.Query(ctx, pgPool.list, platform, platform, toMillis(now))
 	if err != nil {
 		return nil, fmt.Errorf("cannot list pool leases of %s: %w", platform, err)
 	}

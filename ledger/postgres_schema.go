@@ -90,6 +90,10 @@ var postgresMigrations = []string{
 		at       BIGINT  NOT NULL DEFAULT 0
 	);
 	CREATE INDEX pool_messages_phone_at ON pool_messages (platform, phone, at);`,
+	// 4: indexes for the pool queries that must not read a platform's whole
+	// lease history: stale active leases by expiry, blocking leases by time.
+	`CREATE INDEX pool_leases_active_expires_at ON pool_leases (platform, expires_at) WHERE ended_at = 0;
+	CREATE INDEX pool_leases_blocked_until ON pool_leases (platform, blocked_until);`,
 }
 
 // migrateLockKey is the first key of the advisory lock that serialises

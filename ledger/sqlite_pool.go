@@ -42,7 +42,7 @@ func (s *SQLite) lease(ctx context.Context, r LeaseRequest) (Lease, error) {
 	if _, err := tx.ExecContext(ctx, sqlitePool.endStale, r.endStaleArgs()...); err != nil {
 		return Lease{}, fmt.Errorf("cannot end stale leases: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, sqlitePool.busy, r.Platform, r.Service, toMillis(r.Now))
+	rows, err := tx.QueryContext(ctx, sqlitePool.busy, r.Platform, r.Service, toMillis(r.Now), r.Platform)
 	if err != nil {
 		return Lease{}, err
 	}
@@ -141,7 +141,7 @@ func (s *SQLite) Leases(ctx context.Context, platform string, now time.Time) ([]
 		return nil, fmt.Errorf("cannot list pool leases: %w", err)
 	}
 	defer s.calls.Done()
-	rows, err := s.r.QueryContext(ctx, sqlitePool.list, platform, toMillis(now))
+	rows, err := s.r.QueryContext(ctx, sqlitePool.list, platform, platform, toMillis(now))
 	if err != nil {
 		return nil, fmt.Errorf("cannot list pool leases of %s: %w", platform, err)
 	}
