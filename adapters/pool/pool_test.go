@@ -428,3 +428,47 @@ func TestTextNowLoginLostOnOneAccount(t *testing.T) {
 		t.Fatalf("balance with every account down = %v; want ErrAuth", err)
 	}
 }
+
+// TestCallback: the shared secret may come in the URL or a header; a
+// wrong one is not this pool's; the SMS lands on the number's active
+// lease, and one for a number nobody holds is stored and answered "".
+func TestCallback(t *testing.T) {
+	r := newRig(t, 2)
+	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+	pur := buy(t, p, "tg")
+	idle := adapterstest.PoolPhone(0)
+	if idle == pur.Phone {
+		idle = adapterstest.PoolPhone(1)
+	}
+	r.clock.Advance(5 * time.Second)
+	callback := func(query, header string) (string, error) {
+		var req fasthttp.RequestCtx
+		req.Request.SetRequestURI("/webhooks/receivesms?" + query)
+		if header != "" {
+			req.Request.Header.Set("X-Webhook-Secret", header)
+		}
+		return p.Callback(ctx, &req)
+	}
+	for _, tc := range []struct {
+		name, query, header, want string
+		err                       error
+	}{
+		{"secret in the URL", "secret=s3cret&sender=Telegram&receiver=%2B" + pur.Phone + "&message=Telegram+code%3A+11223", "", pur.UpstreamID, nil},
+		{"secret in a header", "sender=Telegram&receiver=" + pur.Phone + "&message=Telegram+code%3A+11224", "s3cret", pur.UpstreamID, nil},
+		{"wrong secret", "secret=nope&sender=x&receiver=" + pur.Phone + "&message=code+99999", "", "", pool.ErrNotMine},
+		{"no secret", "sender=x&receiver=" + pur.Phone + "&message=code+99999", "", "", pool.ErrNotMine},
+		{"number nobody holds", "secret=s3cret&sender=x&receiver=" + idle + "&message=code+55555", "", "", nil},
+	} {
+		got, err := callback(tc.query, tc.header)
+		if got != tc.want || !errors.Is(err, tc.err) {
+			t.Errorf("%s: callback = %q, %v; want %q, %v", tc.name, got, err, tc.want, tc.err)
+		}
+	}
+	if _, err := callback("secret=s3cret&sender=x", ""); err == nil || errors.Is(err, pool.ErrNotMine) {
+		t.Errorf("a callback without receiver and message = %v; want a parse error", err)
+	}
+	u := check(t, p, pur.UpstreamID)
+	if len(u.SMS) != 2 || u.SMS[0].Code != "11223" || u.SMS[1].Code != "11224" {
+		t.Fatalf("check = %+v; want both pushed codes, and only those", u)
+	}
+}
