@@ -2,45 +2,15 @@ package breaker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"smsgate/internal/redistest"
 	"smsgate/limits"
 )
-
-// testRedis returns a client URL for the Redis named by SMSGATE_TEST_REDIS
-// and a fresh key prefix whose keys are deleted when the test ends.
-//
-// The URL relaxes the hot-path timeouts to a second: these tests check
-// what is shared, and on a loaded CI machine 50 ms calls would time out.
-// TestRedisDown covers the hot-path client.
-func testRedis(t *testing.T) (url, prefix string) {
-	t.Helper()
-	addr := os.Getenv("SMSGATE_TEST_REDIS")
-	if addr == "" {
-		t.Skip("needs Redis: run with SMSGATE_TEST_REDIS=127.0.0.1:6379 (CI sets it)")
-	}
-	url = "redis://" + addr + "/0?read_timeout=1s&write_timeout=1s&pool_timeout=1s&dial_timeout=1s"
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix = "smsgate-test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		rdb := newClient(t, url)
-		ctx := context.Background()
-		if keys, err := rdb.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
-	return url, prefix
-}
 
 // newClient is one gateway instance's client, closed with the test.
 func newClient(t *testing.T, url string) *redis.Client {
@@ -57,7 +27,7 @@ func newClient(t *testing.T, url string) *redis.Client {
 // instance (own object, own Redis client), refuses within SharedPoll and
 // reports open; when the opening passes, each probes once and closes.
 func TestRedisSharedAcrossInstances(t *testing.T) {
-	url, prefix := testRedis(t)
+	url, prefix := redistest.URL(t)
 	const poll = 100 * time.Millisecond
 	open := 500 * time.Millisecond
 	var changesB changes
@@ -124,7 +94,7 @@ func TestRedisSharedAcrossInstances(t *testing.T) {
 // TestRedisSharedKey: the key's format and expiry, and a shorter opening
 // never replaces a longer one.
 func TestRedisSharedKey(t *testing.T) {
-	url, prefix := testRedis(t)
+	url, prefix := redistest.URL(t)
 	rdb := newClient(t, url)
 	sh := NewRedisShared(rdb, prefix)
 	ctx := context.Background()
@@ -159,7 +129,7 @@ func TestRedisSharedKey(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	for _, tc := range []struct{ name, addr string }{
 		{"refused", "127.0.0.1:1"},
-		{"hung", hungRedis(t)},
+		{"hung", redistest.Hung(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rdb, err := limits.NewRedisClient(tc.addr)
@@ -204,36 +174,4 @@ func TestRedisDown(t *testing.T) {
 			}
 		})
 	}
-}
-
-// hungRedis accepts connections and never answers: a Redis that hangs
-// rather than refuses.
-func hungRedis(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return ln.Addr().String()
 }

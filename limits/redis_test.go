@@ -1,9 +1,6 @@
 package limits
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net"
 	"os"
@@ -13,36 +10,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// testRedis returns a client URL for the Redis named by SMSGATE_TEST_REDIS
-// and a fresh key prefix whose keys are deleted when the test ends.
-//
-// The URL relaxes the hot-path timeouts to a second: these tests check
-// what is shared, and on a loaded CI machine 50 ms calls would time out and
-// fall back to local state. The fallback has its own tests.
-func testRedis(t *testing.T) (url, prefix string) {
-	t.Helper()
-	addr := os.Getenv("SMSGATE_TEST_REDIS")
-	if addr == "" {
-		t.Skip("needs Redis: run with SMSGATE_TEST_REDIS=127.0.0.1:6379 (CI sets it)")
-	}
-	url = "redis://" + addr + "/0?read_timeout=1s&write_timeout=1s&pool_timeout=1s&dial_timeout=1s"
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix = "smsgate-test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		rdb := newClient(t, url)
-		ctx := context.Background()
-		for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
-			keys, err := rdb.Keys(ctx, pattern).Result()
-			if err == nil && len(keys) > 0 {
-				rdb.Del(ctx, keys...)
-			}
-		}
-	})
-	return url, prefix
-}
+	"smsgate/internal/redistest"
+)
 
 // newClient is one gateway instance's client, closed with the test.
 func newClient(t *testing.T, addr string) *redis.Client {
@@ -58,7 +28,7 @@ func newClient(t *testing.T, addr string) *redis.Client {
 // TestRedisRatesShared: two instances limiting one tenant to N/s let N/s
 // through together, not 2N.
 func TestRedisRatesShared(t *testing.T) {
-	addr, prefix := testRedis(t)
+	addr, prefix := redistest.URL(t)
 	a := NewRedisRates(newClient(t, addr), prefix, nil)
 	b := NewRedisRates(newClient(t, addr), prefix, nil)
 	// A burst above 1 absorbs the polling loop's jitter: with burst 1 a
@@ -99,7 +69,7 @@ func TestRedisRatesShared(t *testing.T) {
 // TestRedisRatesBurst: the burst is shared, a refusal says when the next
 // token comes, keys are independent, fractional rates work.
 func TestRedisRatesBurst(t *testing.T) {
-	addr, prefix := testRedis(t)
+	addr, prefix := redistest.URL(t)
 	a := NewRedisRates(newClient(t, addr), prefix, nil)
 	b := NewRedisRates(newClient(t, addr), prefix, nil)
 	for i := 0; i < 3; i++ {
@@ -136,7 +106,7 @@ func TestRedisRatesBurst(t *testing.T) {
 // TestRedisCapsShared: 50 concurrent acquisitions through two instances
 // never exceed the cap; releases never go below zero.
 func TestRedisCapsShared(t *testing.T) {
-	addr, prefix := testRedis(t)
+	addr, prefix := redistest.URL(t)
 	caps := []*RedisCaps{
 		NewRedisCaps(newClient(t, addr), prefix, nil),
 		NewRedisCaps(newClient(t, addr), prefix, nil),
@@ -180,45 +150,13 @@ func TestRedisCapsShared(t *testing.T) {
 	}
 }
 
-// hungRedis accepts connections and never answers: a Redis that hangs
-// rather than refuses.
-func hungRedis(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return ln.Addr().String()
-}
-
 // TestRedisDownFallback needs no Redis: with Redis refusing or hanging,
 // every call is answered from the local fallback, with the local
 // semantics, and quickly.
 func TestRedisDownFallback(t *testing.T) {
 	for _, tc := range []struct{ name, addr string }{
 		{"refused", "127.0.0.1:1"},
-		{"hung", hungRedis(t)},
+		{"hung", redistest.Hung(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rdb := newClient(t, tc.addr)
@@ -326,8 +264,8 @@ func (p *proxy) stop() {
 // TestRedisOutageAndBack: limits fall back to local state while Redis is
 // cut, and go back to the shared counts once it returns.
 func TestRedisOutageAndBack(t *testing.T) {
-	url, prefix := testRedis(t)
-	p := newProxy(t, os.Getenv("SMSGATE_TEST_REDIS"))
+	url, prefix := redistest.URL(t)
+	p := newProxy(t, os.Getenv(redistest.Env))
 	// other keeps its Redis; c reaches it through the proxy.
 	other := NewRedisCaps(newClient(t, url), prefix, nil)
 	c := NewRedisCaps(newClient(t, strings.Replace(url, p.target, p.addr, 1)), prefix, nil)
