@@ -1,0 +1,52 @@
+package ledgertest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"smsgate/ledger"
+)
+
+// CloseDuringCreates closes s while 16 goroutines create orders: each
+// create either committed (and is in the store reopen returns) or got
+// ErrClosed; nothing hangs or panics. settle is how long creates run
+// before the close.
+func CloseDuringCreates(t *testing.T, s ledger.Store, settle time.Duration, reopen func() ledger.Store) {
+	var (
+		mu  sync.Mutex
+		ids []int64
+		wg  sync.WaitGroup
+	)
+	for range 16 {
+		wg.Go(func() {
+			for {
+				o := NewOrder("t1")
+				if err := s.Create(context.Background(), &o); err != nil {
+					if !errors.Is(err, ledger.ErrClosed) {
+						t.Errorf("Create: %v; want ErrClosed", err)
+					}
+					return
+				}
+				mu.Lock()
+				ids = append(ids, o.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(settle) // let some creates commit
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	s = reopen()
+	for _, id := range ids {
+		if _, err := s.Get(context.Background(), id); err != nil {
+			t.Errorf("acknowledged order %d after reopen: %v", id, err)
+		}
+	}
+	t.Logf("%d orders acknowledged before Close", len(ids))
+}
