@@ -204,7 +204,7 @@ func poolSpec(c config.Pool, store ledger.Store) (registry.PoolSpec, error) {
 		return registry.PoolSpec{}, errors.New("the ledger does not keep pool leases")
 	}
 	spec := registry.PoolSpec{
-		Store: ps, Cooldown: c.Cooldown, Quarantine: c.Quarantine, Refresh: c.Refresh,
+		Store: ps, Cooldown: c.Cooldown, CancelCooldown: c.CancelCooldown, Quarantine: c.Quarantine, Refresh: c.Refresh,
 		PushFallback: c.PushFallback, Senders: c.Senders, Patterns: c.CodePatterns, WebhookSecret: c.WebhookSecret.Reveal(),
 	}
 	switch {

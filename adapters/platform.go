@@ -127,3 +127,12 @@ type ActiveLister interface {
 type Banner interface {
 	Ban(ctx context.Context, upstreamID string) error
 }
+
+// AnotherAfter is implemented by platforms that must be told which codes
+// the client already has when it asks for another: a pool reads its
+// number's whole inbox, so "another" means "after the newest code the
+// client got" (last, that code's ReceivedAt), not "after whatever is there
+// now", which could swallow a code that arrived and was not yet delivered.
+type AnotherAfter interface {
+	RequestAnotherAfter(ctx context.Context, upstreamID string, last time.Time) error
+}

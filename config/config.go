@@ -196,6 +196,10 @@ type Pool struct {
 	// Cooldown: a number used for a service is not handed out for that
 	// service again for this long; default 24h.
 	Cooldown time.Duration `koanf:"cooldown"`
+	// CancelCooldown: a number whose order was cancelled or expired is kept
+	// from that service this long (a late SMS for the abandoned attempt must
+	// not reach the next client); default 20m.
+	CancelCooldown time.Duration `koanf:"cancel_cooldown"`
 	// Quarantine: a number a service banned is kept from it this long;
 	// default 720h.
 	Quarantine time.Duration `koanf:"quarantine"`

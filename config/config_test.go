@@ -613,13 +613,13 @@ country = "ca"
 `
 	path := writeConfig(t, body)
 	c, err := Load(path, []string{"SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__0__COOKIE=c0", "SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__1__COOKIE=c1",
-		"SMSGATE_PLATFORMS__2__POOL__WEBHOOK_SECRET=wh"})
+		"SMSGATE_PLATFORMS__2__POOL__WEBHOOK_SECRET=webhook-secret-0123"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := c.Platforms[2].Pool
 	if len(pool.Accounts) != 2 || pool.Accounts[0].Cookie.Reveal() != "c0" || pool.Accounts[1].Cookie.Reveal() != "c1" ||
-		pool.Accounts[0].Country != "us" || pool.Accounts[1].Country != "ca" || pool.WebhookSecret.Reveal() != "wh" {
+		pool.Accounts[0].Country != "us" || pool.Accounts[1].Country != "ca" || pool.WebhookSecret.Reveal() != "webhook-secret-0123" {
 		t.Fatalf("pool accounts %+v", pool)
 	}
 	if pool.Cooldown != 24*time.Hour || pool.Quarantine != 720*time.Hour || pool.ExpectedUses != 30 || pool.Price != "0.05" ||
@@ -632,8 +632,10 @@ country = "ca"
 		t.Fatalf("missing cookie: %v", err)
 	}
 	bad := strings.Replace(body, `price = "0.05"`, "price = \"free\"\ncode_patterns = { tg = \"(\" }", 1)
-	_, err = Load(writeConfig(t, bad), []string{"SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__0__COOKIE=c0", "SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__1__COOKIE=c1"})
-	if err == nil || !strings.Contains(err.Error(), "platforms[2].pool.price") || !strings.Contains(err.Error(), "platforms[2].pool.code_patterns.tg") {
+	_, err = Load(writeConfig(t, bad), []string{"SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__0__COOKIE=c0", "SMSGATE_PLATFORMS__2__POOL__ACCOUNTS__1__COOKIE=c1",
+		"SMSGATE_PLATFORMS__2__POOL__WEBHOOK_SECRET=s3kr1t"})
+	if err == nil || !strings.Contains(err.Error(), "platforms[2].pool.price") || !strings.Contains(err.Error(), "platforms[2].pool.code_patterns.tg") ||
+		!strings.Contains(err.Error(), "platforms[2].pool.webhook_secret") || strings.Contains(err.Error(), "s3kr1t") {
 		t.Fatalf("bad pool settings: %v", err)
 	}
 }

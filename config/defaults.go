@@ -120,6 +120,9 @@ func (p *Pool) applyDefaults() {
 	if p.Quarantine == 0 {
 		p.Quarantine = 720 * time.Hour
 	}
+	if p.CancelCooldown == 0 {
+		p.CancelCooldown = 20 * time.Minute
+	}
 	if p.Refresh == 0 {
 		p.Refresh = 5 * time.Minute
 	}

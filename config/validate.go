@@ -228,6 +228,10 @@ func (c *Pool) validate(p *problems, at func(string) string, typ string, sim boo
 	p.atLeast(at("pool.expected_uses"), c.ExpectedUses, 1)
 	p.positive(at("pool.cooldown"), c.Cooldown)
 	p.positive(at("pool.quarantine"), c.Quarantine)
+	p.positive(at("pool.cancel_cooldown"), c.CancelCooldown)
+	if n := len(c.WebhookSecret.Reveal()); n > 0 && n < 16 {
+		p.add(at("pool.webhook_secret"), "too short to be unguessable: want at least 16 characters")
+	}
 	p.positive(at("pool.refresh"), c.Refresh)
 	p.positive(at("pool.push_fallback"), c.PushFallback)
 	if typ == "textnow" && len(c.Accounts) == 0 && !sim {

@@ -161,6 +161,16 @@ func (g *guarded) Ban(ctx context.Context, id string) error {
 	return g.runCtx(ctx, "ban", func() error { return b.Ban(ctx, id) })
 }
 
+// RequestAnotherAfter passes the client's newest code on to a platform
+// that wants it (adapters.AnotherAfter), else asks plainly.
+func (g *guarded) RequestAnotherAfter(ctx context.Context, id string, last time.Time) error {
+	a, ok := g.inner.(adapters.AnotherAfter)
+	if !ok {
+		return g.RequestAnother(ctx, id)
+	}
+	return g.runCtx(ctx, "another", func() error { return a.RequestAnotherAfter(ctx, id, last) })
+}
+
 // raw is the platform's own adapter, without the breaker: for what is not
 // an upstream call through it (its optional interfaces).
 func (p *Platform) raw() adapters.Platform {

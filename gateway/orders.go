@@ -295,6 +295,10 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 			return o, adapters.ErrBadState
 		}
 		call, next = p.Adapter.RequestAnother, adapters.StateRetryWaiting
+		if a, ok := p.Adapter.(adapters.AnotherAfter); ok && len(o.Codes) > 0 {
+			last := o.Codes[len(o.Codes)-1].ReceivedAt
+			call = func(ctx context.Context, id string) error { return a.RequestAnotherAfter(ctx, id, last) }
+		}
 	case StatusFinish:
 		if o.State != adapters.StateCodeReceived && o.State != adapters.StateRetryWaiting {
 			return o, adapters.ErrBadState

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -41,7 +42,11 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 		if !ok || cp.Kind() != kind {
 			continue
 		}
-		up, err := cp.Callback(ctx, ctx)
+		// The request context has no deadline (fasthttp's never does): the
+		// ledger work of a callback must not hang its handler.
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		up, err := cp.Callback(cctx, ctx)
+		cancel()
 		if errors.Is(err, pool.ErrNotMine) {
 			continue
 		}

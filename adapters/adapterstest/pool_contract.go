@@ -20,8 +20,9 @@ import (
 //   - "no balance": pool numbers are free or prepaid; nothing is charged
 //     per activation, so there is no balance to run out.
 //   - the refund half of "cancel guard and refund", for the same reason; a
-//     pool has no cancel guard, and a cancelled number is free again at
-//     once instead.
+//     pool has no cancel guard. Instead a cancelled number is free again at
+//     once for other services, and kept from the same service a while (the
+//     service may still send a late SMS for the abandoned attempt).
 //   - "balance" and the balance checks of "bad key" and the fault
 //     subtests, where the upstream has no balance to read (NoBalance).
 //
@@ -191,8 +192,18 @@ func runPool(t *testing.T, p Platform) {
 		if u := check(t, h, ids[0]); u.State.Active() {
 			t.Fatalf("after cancel: %+v; want terminal", u)
 		}
-		// Nothing to refund; the number itself comes back instead.
-		buy(t, h)
+		// Nothing to refund; the number itself comes back instead, for
+		// another service.
+		if _, err := h.Platform.Buy(ctx, req); !errors.Is(err, adapters.ErrNoNumbers) {
+			t.Fatalf("buy for the same service right after the cancel = %v; want ErrNoNumbers", err)
+		}
+		other := "go"
+		if service == other {
+			other = "wa"
+		}
+		if _, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: other}); err != nil {
+			t.Fatalf("buy for another service after the cancel: %v", err)
+		}
 	})
 
 	t.Run("no numbers", func(t *testing.T) {

@@ -17,10 +17,12 @@ package pool
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +54,11 @@ type Options struct {
 	// Cooldown: after a number was used for a service (a code arrived), it is
 	// not handed out for that service again for this long; default 24h.
 	Cooldown time.Duration
+	// CancelCooldown: after a cancelled (or expired) order, the number is
+	// not handed out for the same service for this long; default Lifetime.
+	// The service may still send a late SMS for the abandoned attempt, and
+	// it must not reach the next holder.
+	CancelCooldown time.Duration
 	// Quarantine: after a service banned a number, it is not handed out for
 	// that service for this long; default 720h.
 	Quarantine time.Duration
@@ -79,6 +86,13 @@ type Options struct {
 // truncated to the second: a message stamped up to this long before the
 // lease still counts, unless the read at lease time saw it (see Buy).
 const skew = 2 * time.Second
+
+// pushWindow: with callbacks on, messages up to this long before a lease
+// are read too. A callback has no time of its own (it is stamped on
+// arrival), so a late callback of an SMS that came before the lease looks
+// new; the earlier copy of the same text, read when the number was leased,
+// unmasks it.
+const pushWindow = 30 * time.Minute
 
 // leaseGrace keeps a lease in the ledger past the order's lifetime, so the
 // gateway's expiry (which cancels, and so ends the lease) always comes first.
@@ -115,6 +129,9 @@ func New(o Options) (*Pool, error) {
 	}
 	if o.Quarantine <= 0 {
 		o.Quarantine = 720 * time.Hour
+	}
+	if o.CancelCooldown <= 0 {
+		o.CancelCooldown = o.Lifetime
 	}
 	if o.Refresh <= 0 {
 		o.Refresh = 5 * time.Minute
@@ -309,18 +326,19 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 			}
 		}
 		// Not handed out: free the number at once (no cooldown, it was never shown).
-		p.mu.Lock()
-		delete(p.lastRead, l.ID)
-		p.mu.Unlock()
+		p.forget(l.ID)
 		p.o.Store.EndLease(context.WithoutCancel(ctx), p.o.Code, l.ID, adapters.StateCancelled, p.now(), time.Time{}) //nolint:errcheck // the lease also expires on its own
-		if reason := DownReason(err); reason != "" {
+		switch reason := DownReason(err); {
+		case reason != "":
 			p.markDown(l.Phone, reason)
-			candidates = remove(candidates, l.Phone)
-			continue // another number may still be readable
+		case errors.Is(err, ErrThrottled):
+			// That account backs off; another number may be readable now.
+		default:
+			return adapters.Purchase{}, p.errorf("buy", err)
 		}
-		return adapters.Purchase{}, p.errorf("buy", err)
+		candidates = remove(candidates, l.Phone)
 	}
-	return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: no readable number left", adapters.ErrNoNumbers))
+	return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: no free number is readable now", adapters.ErrNoNumbers))
 }
 
 func remove(s []string, v string) []string {
@@ -335,29 +353,54 @@ func remove(s []string, v string) []string {
 
 // watermark reads the leased number and returns the time from which
 // messages are the lease's: now (less the skew allowance), but after
-// anything already there.
+// anything already there. With callbacks on, what it read is stored with
+// the pushed messages, so a late callback of it is known for what it is.
 func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error) {
 	after := l.Since.Add(-skew)
-	msgs, err := p.read(ctx, l, after, true)
+	n, err := p.numberFor(ctx, l.Phone)
 	if err != nil {
 		return time.Time{}, err
 	}
+	since := after
+	if p.pushing() {
+		since = l.Since.Add(-pushWindow)
+	}
+	msgs, err := p.o.Source.Messages(ctx, n, since)
+	if err != nil {
+		return time.Time{}, err
+	}
+	p.touch(l.ID)
 	for _, m := range msgs {
 		if !m.At.Before(after) {
 			after = m.At.Add(time.Millisecond)
 		}
 	}
+	if p.pushing() {
+		stored, err := p.o.Store.PoolMessages(ctx, p.o.Code, l.Phone, since)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: cannot read pushed messages: %v", adapters.ErrUnavailable, err)
+		}
+		var have []Message
+		for _, m := range stored {
+			have = append(have, Message{From: m.From, Text: m.Text, At: m.At})
+		}
+		if err := p.store(ctx, l.Phone, msgs, have); err != nil {
+			return time.Time{}, err
+		}
+	}
 	return after, nil
 }
 
-// read returns the number's messages at or after since: the pushed ones
-// from the ledger, and the upstream's own when polling is due (always
-// without callbacks; every PushFallback with them, or when force).
-func (p *Pool) read(ctx context.Context, l ledger.Lease, since time.Time, force bool) ([]Message, error) {
+// read returns the lease's number's messages from (about) the lease's
+// start: the stored ones with callbacks on, and the upstream's own when
+// polling is due (always without callbacks; every PushFallback with them,
+// or when force). With what it could read, it returns the upstream's
+// error, if any.
+func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message, error) {
 	var out []Message
 	push := p.pushing()
 	if push {
-		stored, err := p.o.Store.PoolMessages(ctx, p.o.Code, l.Phone, since)
+		stored, err := p.o.Store.PoolMessages(ctx, p.o.Code, l.Phone, l.Since.Add(-pushWindow))
 		if err != nil {
 			return nil, fmt.Errorf("%w: cannot read pushed messages: %v", adapters.ErrUnavailable, err)
 		}
@@ -365,22 +408,83 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, since time.Time, force 
 			out = append(out, Message{From: m.From, Text: m.Text, At: m.At})
 		}
 	}
-	now := p.now()
 	p.mu.Lock()
 	last, seen := p.lastRead[l.ID]
-	due := force || !push || !seen || now.Sub(last) >= p.o.PushFallback
-	if due {
-		p.lastRead[l.ID] = now
-	}
 	p.mu.Unlock()
-	if due {
-		msgs, err := p.o.Source.Messages(ctx, p.number(l.Phone), since)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msgs...)
+	if push && !force && seen && p.now().Sub(last) < p.o.PushFallback {
+		return out, nil
 	}
-	return out, nil
+	n, err := p.numberFor(ctx, l.Phone)
+	if err != nil {
+		return out, err
+	}
+	since := l.Since.Add(-skew)
+	if push {
+		since = l.Since.Add(-pushWindow)
+	}
+	msgs, err := p.o.Source.Messages(ctx, n, since)
+	if err != nil {
+		return out, err
+	}
+	p.touch(l.ID)
+	if push {
+		// Kept with the pushed copies: a callback of the same SMS may come
+		// later, and between fallback polls only the stored ones are read.
+		if err := p.store(ctx, l.Phone, msgs, out); err != nil {
+			return out, err
+		}
+	}
+	return append(out, msgs...), nil
+}
+
+// store adds the polled messages not stored yet to the number's stored ones.
+func (p *Pool) store(ctx context.Context, phone string, polled, stored []Message) error {
+	have := make(map[string]bool, len(stored))
+	for _, m := range stored {
+		have[textKey(m.Text)+"\x00"+m.At.UTC().Truncate(time.Millisecond).String()] = true
+	}
+	for _, m := range polled {
+		if have[textKey(m.Text)+"\x00"+m.At.UTC().Truncate(time.Millisecond).String()] {
+			continue
+		}
+		if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
+			return fmt.Errorf("%w: cannot store the number's messages: %v", adapters.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// numberFor is the inventory's number for phone (its account, for a
+// source that reads per account): the inventory is read first if this
+// process has none yet, as after a restart.
+func (p *Pool) numberFor(ctx context.Context, phone string) (Number, error) {
+	if _, err := p.numbers(ctx); err != nil {
+		return Number{}, err
+	}
+	return p.number(phone), nil
+}
+
+// touch records that the lease's number was read upstream now. Marks of
+// leases this process never ends (another instance did, or the gateway
+// finished the order itself) are swept once they are past any lease's life.
+func (p *Pool) touch(id int64) {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastRead[id] = now
+	if len(p.lastRead) > 1024 {
+		for k, t := range p.lastRead {
+			if now.Sub(t) > p.o.Lifetime+leaseGrace {
+				delete(p.lastRead, k)
+			}
+		}
+	}
+}
+
+func (p *Pool) forget(id int64) {
+	p.mu.Lock()
+	delete(p.lastRead, id)
+	p.mu.Unlock()
 }
 
 func (p *Pool) pushing() bool {
@@ -404,29 +508,37 @@ func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, erro
 }
 
 // codes turns messages into the lease's SMS: at or after its watermark,
-// from an allowed sender, carrying a code; oldest first, one per message.
+// from an allowed sender, carrying a code; oldest first, one per text.
+// A text seen before the watermark (an SMS of the previous holder, a code
+// already delivered) is never the lease's new code, whatever time another
+// copy of it carries: a pushed copy is stamped when its callback came, a
+// polled one when the upstream got it.
 func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].At.Before(msgs[j].At) })
-	var out []adapters.SMS
 	seen := map[string]bool{}
 	for _, m := range msgs {
-		if m.At.Before(l.After) || !p.allowed(l.Service, m.From) {
+		if m.At.Before(l.After) {
+			seen[textKey(m.Text)] = true
+		}
+	}
+	var out []adapters.SMS
+	for _, m := range msgs {
+		k := textKey(m.Text)
+		if m.At.Before(l.After) || seen[k] || !p.allowed(l.Service, m.From) {
 			continue
 		}
+		seen[k] = true
 		code := p.extract.Code(l.Service, m.Text)
 		if code == "" {
 			continue
 		}
-		// A pushed message can also come back from a fallback read.
-		k := m.From + "\x00" + m.Text
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
 		out = append(out, adapters.SMS{Code: code, Text: m.Text, From: m.From, ReceivedAt: m.At})
 	}
 	return out
 }
+
+// textKey identifies an SMS across its copies.
+func textKey(text string) string { return strings.Join(strings.Fields(text), " ") }
 
 func (p *Pool) allowed(service, from string) bool {
 	senders := p.o.Senders[service]
@@ -458,7 +570,7 @@ func (p *Pool) Check(ctx context.Context, upstreamID string) (adapters.Update, e
 		}
 		return adapters.Update{State: adapters.StateExpired}, nil
 	}
-	msgs, err := p.read(ctx, l, l.After, false)
+	msgs, err := p.read(ctx, l, false)
 	if reason := DownReason(err); reason != "" {
 		// The number cannot be read any more: tell the client now rather
 		// than let it wait out the lifetime for a code that cannot come.
@@ -468,7 +580,9 @@ func (p *Pool) Check(ctx context.Context, upstreamID string) (adapters.Update, e
 		}
 		return adapters.Update{State: adapters.StateCancelled}, nil
 	}
-	if err != nil {
+	// One account backing off is not the platform failing: report what
+	// could be read (nothing new, at worst) and poll again later.
+	if err != nil && !errors.Is(err, ErrThrottled) {
 		return adapters.Update{}, p.errorf("check", err)
 	}
 	sms := p.codes(l, msgs)
@@ -489,14 +603,12 @@ func (p *Pool) end(ctx context.Context, l ledger.Lease, outcome adapters.State) 
 		until = now.Add(p.o.Cooldown)
 	case adapters.StateBanned:
 		until = now.Add(p.o.Quarantine)
-	case adapters.StateExpired:
-		// Expired leases saw no code; if one came unread, the service may
-		// still hold the number: cool it down to be safe.
-		until = now.Add(p.o.Cooldown)
+	case adapters.StateCancelled, adapters.StateExpired:
+		// No code was used, but the service may still send one for the
+		// abandoned attempt: keep the number from it a while.
+		until = now.Add(p.o.CancelCooldown)
 	}
-	p.mu.Lock()
-	delete(p.lastRead, l.ID)
-	p.mu.Unlock()
+	p.forget(l.ID)
 	l, err := p.o.Store.EndLease(ctx, p.o.Code, l.ID, outcome, now, until)
 	if err != nil {
 		return l, fmt.Errorf("%w: cannot end the lease: %v", adapters.ErrUnavailable, err)
@@ -547,7 +659,8 @@ func (p *Pool) endBy(ctx context.Context, op, upstreamID string, outcome adapter
 }
 
 // RequestAnother keeps the number and moves the watermark past the codes
-// delivered so far: only a later message is the next code.
+// it can see now: only a later message is the next code. The gateway uses
+// RequestAnotherAfter, which knows which codes the client has.
 func (p *Pool) RequestAnother(ctx context.Context, upstreamID string) error {
 	l, err := p.lease(ctx, upstreamID)
 	if err != nil {
@@ -556,15 +669,38 @@ func (p *Pool) RequestAnother(ctx context.Context, upstreamID string) error {
 	if !l.Active() {
 		return p.errorf("another", fmt.Errorf("%w: lease already %s", adapters.ErrBadState, l.Outcome))
 	}
-	msgs, err := p.read(ctx, l, l.After, true)
+	msgs, err := p.read(ctx, l, true)
 	if err != nil {
 		return p.errorf("another", err)
 	}
-	after := l.After
+	last := time.Time{}
 	for _, s := range p.codes(l, msgs) {
-		if t := s.ReceivedAt.Add(time.Millisecond); t.After(after) {
-			after = t
-		}
+		last = s.ReceivedAt
+	}
+	return p.moveAfter(ctx, l, last)
+}
+
+// RequestAnotherAfter keeps the number and moves the watermark past last,
+// the time of the newest code the client has: a code that arrived since
+// (and was not delivered yet) is still the next one.
+func (p *Pool) RequestAnotherAfter(ctx context.Context, upstreamID string, last time.Time) error {
+	l, err := p.lease(ctx, upstreamID)
+	if err != nil {
+		return p.errorf("another", err)
+	}
+	if !l.Active() {
+		return p.errorf("another", fmt.Errorf("%w: lease already %s", adapters.ErrBadState, l.Outcome))
+	}
+	return p.moveAfter(ctx, l, last)
+}
+
+func (p *Pool) moveAfter(ctx context.Context, l ledger.Lease, last time.Time) error {
+	if last.IsZero() {
+		return nil
+	}
+	after := last.Add(time.Millisecond)
+	if !after.After(l.After) {
+		return nil
 	}
 	if err := p.o.Store.MoveLease(ctx, p.o.Code, l.ID, after); err != nil {
 		return p.errorf("another", fmt.Errorf("%w: cannot move the lease: %v", adapters.ErrUnavailable, err))
@@ -747,7 +883,10 @@ func (p *Pool) Callback(ctx context.Context, req *fasthttp.RequestCtx) (string, 
 	if len(got) == 0 {
 		got = req.Request.Header.Peek("X-Webhook-Secret")
 	}
-	if subtle.ConstantTimeCompare(got, []byte(p.o.WebhookSecret)) != 1 {
+	// Compared as hashes: equal lengths, so the time taken tells nothing,
+	// not even the secret's length.
+	g, w := sha256.Sum256(got), sha256.Sum256([]byte(p.o.WebhookSecret))
+	if subtle.ConstantTimeCompare(g[:], w[:]) != 1 {
 		return "", ErrNotMine
 	}
 	phone, m, err := p.o.Source.(Pusher).Callback(req)
@@ -756,6 +895,15 @@ func (p *Pool) Callback(ctx context.Context, req *fasthttp.RequestCtx) (string, 
 	}
 	if m.At.IsZero() {
 		m.At = p.now()
+	}
+	// The account calls back for every number it rents; only the pool's
+	// are kept (the rest would only pile up in the ledger).
+	inv, err := p.numbers(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s callback: %w", p.o.Code, err)
+	}
+	if !slices.ContainsFunc(inv, func(n Number) bool { return n.Phone == phone }) {
+		return "", nil
 	}
 	if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
 		return "", fmt.Errorf("%s callback: cannot store the message: %w", p.o.Code, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -147,10 +148,10 @@ func TestConcurrentBuysNeverShareANumber(t *testing.T) {
 
 // TestCooldownPerService: a number used for a service is not handed out
 // for it again within the cooldown, but is for other services; a cancelled
-// lease (no code) frees it at once.
+// lease keeps it from its service for the (shorter) cancel cooldown only.
 func TestCooldownPerService(t *testing.T) {
 	r := newRig(t, 1)
-	p := r.pool()
+	p := r.pool(func(o *pool.Options) { o.CancelCooldown = 10 * time.Minute })
 	pur := buy(t, p, "tg")
 	r.clock.Advance(5 * time.Second)
 	r.market.Inject(pur.Phone, "Telegram", "Telegram code: 48213")
@@ -168,12 +169,15 @@ func TestCooldownPerService(t *testing.T) {
 	if err := p.Cancel(ctx, wa.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	buy2 := buy(t, p, "wa") // cancelled without a code: free again for wa at once
-	if err := p.Cancel(ctx, buy2.UpstreamID); err != nil {
+	noNumbers(t, p, "wa") // a late wa SMS for the cancelled attempt must not reach the next wa client
+	g := buy(t, p, "go")  // other services are served at once
+	if err := p.Cancel(ctx, g.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	r.clock.Advance(time.Hour - time.Second) // the finish was at +5 s
-	noNumbers(t, p, "tg")                    // still inside the hour
+	r.clock.Advance(10 * time.Minute)
+	p.Cancel(ctx, buy(t, p, "wa").UpstreamID)                 // the cancel cooldown is over
+	r.clock.Advance(time.Hour - 10*time.Minute - time.Second) // the finish was at +5 s
+	noNumbers(t, p, "tg")                                     // still inside the hour
 	r.clock.Advance(2 * time.Second)
 	if again := buy(t, p, "tg"); again.Phone != pur.Phone {
 		t.Fatalf("after the cooldown got %s; want %s", again.Phone, pur.Phone)
@@ -267,7 +271,7 @@ func TestRestartKeepsLeases(t *testing.T) {
 	if err := p.Cancel(ctx, b.UpstreamID); err != nil {
 		t.Fatal(err)
 	}
-	if got := buy(t, p, "tg"); got.Phone != b.Phone {
+	if got := buy(t, p, "wa"); got.Phone != b.Phone {
 		t.Fatalf("after cancel got %s; want the freed %s", got.Phone, b.Phone)
 	}
 }
@@ -470,5 +474,165 @@ func TestCallback(t *testing.T) {
 	u := check(t, p, pur.UpstreamID)
 	if len(u.SMS) != 2 || u.SMS[0].Code != "11223" || u.SMS[1].Code != "11224" {
 		t.Fatalf("check = %+v; want both pushed codes, and only those", u)
+	}
+}
+
+// textNowRig is a TextNow simulator with n accounts (one number each) and
+// a ledger file pools can be built over.
+type textNowRig struct {
+	h     *adapterstest.Harness
+	sim   *textnow.Sim
+	accts []textnow.Account
+	store *ledger.SQLite
+}
+
+func newTextNowRig(t *testing.T, n int) *textNowRig {
+	r := &textNowRig{}
+	r.h = adapterstest.Serve(t, simulator.Config{Key: adapterstest.Key}, func(m *simulator.Market) fasthttp.RequestHandler {
+		r.sim = textnow.NewSim(m)
+		return r.sim.Handler()
+	})
+	for i := range n {
+		user := fmt.Sprintf("user%d", i)
+		r.h.Market.AddNumber(simulator.InboxNumber{Phone: adapterstest.PoolPhone(i), Country: "us", Account: user})
+		r.accts = append(r.accts, textnow.Account{User: user, Cookie: adapterstest.Key})
+	}
+	r.store = openStore(t)
+	return r
+}
+
+// pool is one gateway process's pool (a new one = a restarted process).
+func (r *textNowRig) pool(t *testing.T) *pool.Pool {
+	src, err := textnow.New(textnow.Options{BaseURL: r.h.Server.URL, Accounts: r.accts, Timeout: 2 * time.Second, MinGap: -1, Backoff: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pool.New(pool.Options{Code: "tn", Source: src, Store: r.store, Now: r.h.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCheckAfterRestart: a process that never read the inventory (a
+// restart, another instance) still reads a lease's number through its
+// account, instead of taking it for gone.
+func TestCheckAfterRestart(t *testing.T) {
+	r := newTextNowRig(t, 2)
+	pur := buy(t, r.pool(t), "tg")
+	restarted := r.pool(t)
+	r.h.Clock.Advance(5 * time.Second)
+	r.h.Market.Inject(pur.Phone, "Telegram", "Telegram code: 24680")
+	if u := check(t, restarted, pur.UpstreamID); u.State != adapters.StateCodeReceived || u.SMS[0].Code != "24680" {
+		t.Fatalf("check in a fresh process = %+v; want the code", u)
+	}
+}
+
+// TestThrottledAccountIsNotAnOutage: an account backing off (429) makes a
+// buy try another number and a poll report nothing new; neither is an
+// error that would count against the platform's breaker.
+func TestThrottledAccountIsNotAnOutage(t *testing.T) {
+	r := newTextNowRig(t, 2)
+	p := r.pool(t)
+	first := buy(t, p, "tg")
+	n, _ := r.h.Market.Number(first.Phone)
+	r.sim.Throttle(n.Account, 1)
+	r.h.Clock.Advance(5 * time.Second)
+	r.h.Market.Inject(first.Phone, "Telegram", "Telegram code: 13579")
+	if u := check(t, p, first.UpstreamID); u.State != adapters.StateWaiting {
+		t.Fatalf("check of a throttled account = %+v; want waiting, no error", u)
+	}
+	if err := p.Cancel(ctx, first.UpstreamID); err != nil {
+		t.Fatal(err)
+	}
+	// Two free numbers, one of them backing off: every buy for wa gets the
+	// other one or NO_NUMBERS, never an outage.
+	got := buy(t, p, "wa")
+	if got.Phone == first.Phone {
+		t.Fatalf("bought the throttled account's number %s", got.Phone)
+	}
+	noNumbers(t, p, "wa")
+}
+
+// TestAnotherCodeAfterWhatTheClientHas: asking for another code moves past
+// the codes the client has, not past one that arrived since and was not
+// delivered yet.
+func TestAnotherCodeAfterWhatTheClientHas(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool()
+	pur := buy(t, p, "tg")
+	r.clock.Advance(5 * time.Second)
+	r.market.Inject(pur.Phone, "Telegram", "Telegram code: 11111")
+	u := check(t, p, pur.UpstreamID)
+	if len(u.SMS) != 1 {
+		t.Fatalf("check = %+v", u)
+	}
+	delivered := u.SMS[0].ReceivedAt
+	r.clock.Advance(5 * time.Second)
+	r.market.Inject(pur.Phone, "Telegram", "Telegram code: 22222") // not polled yet
+	if err := p.RequestAnotherAfter(ctx, pur.UpstreamID, delivered); err != nil {
+		t.Fatal(err)
+	}
+	u = check(t, p, pur.UpstreamID)
+	if len(u.SMS) != 1 || u.SMS[0].Code != "22222" {
+		t.Fatalf("check after another = %+v; want 22222 only", u)
+	}
+}
+
+// pushed delivers a Receive-SMS callback for phone to p.
+func pushed(t *testing.T, p *pool.Pool, phone, text string) string {
+	t.Helper()
+	var req fasthttp.RequestCtx
+	req.Request.SetRequestURI("/webhooks/receivesms?secret=s3cret&sender=Telegram&receiver=" + phone + "&message=" + url.QueryEscape(text))
+	id, err := p.Callback(ctx, &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestLateCallbackOfAnEarlierSMS: a callback carries no time; one that
+// arrives after the lease for an SMS that came before it is the previous
+// holder's, and is not returned.
+func TestLateCallbackOfAnEarlierSMS(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret"; o.CancelCooldown = time.Second })
+	phone := adapterstest.PoolPhone(0)
+	r.market.Inject(phone, "Telegram", "Telegram code: 11111") // its callback is late
+	r.clock.Advance(10 * time.Second)
+	pur := buy(t, p, "tg")
+	r.clock.Advance(2 * time.Second)
+	pushed(t, p, phone, "Telegram code: 11111")
+	if u := check(t, p, pur.UpstreamID); len(u.SMS) != 0 {
+		t.Fatalf("check = %+v; the late callback of an earlier SMS was returned", u)
+	}
+	r.clock.Advance(time.Second)
+	r.market.Inject(phone, "Telegram", "Telegram code: 33333")
+	pushed(t, p, phone, "Telegram code: 33333")
+	if u := check(t, p, pur.UpstreamID); len(u.SMS) != 1 || u.SMS[0].Code != "33333" {
+		t.Fatalf("check = %+v; want 33333", u)
+	}
+}
+
+// TestAnotherCodeWithTwoCopies: an SMS seen both by a fallback poll and,
+// later, by its callback (two copies, two times) is one code: after
+// "another", the late copy does not come back as the next code.
+func TestAnotherCodeWithTwoCopies(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+	pur := buy(t, p, "tg")
+	r.clock.Advance(5 * time.Second)
+	r.market.Inject(pur.Phone, "Telegram", "Telegram code: 11111")
+	r.clock.Advance(2 * time.Minute) // the fallback poll reads it before its callback comes
+	u := check(t, p, pur.UpstreamID)
+	if len(u.SMS) != 1 {
+		t.Fatalf("check = %+v; want one code", u)
+	}
+	if err := p.RequestAnotherAfter(ctx, pur.UpstreamID, u.SMS[0].ReceivedAt); err != nil {
+		t.Fatal(err)
+	}
+	pushed(t, p, pur.Phone, "Telegram code: 11111")
+	if u := check(t, p, pur.UpstreamID); len(u.SMS) != 0 {
+		t.Fatalf("check after another = %+v; the late copy came back as new", u)
 	}
 }

@@ -104,3 +104,20 @@ const (
 	DownNeedsLogin = "needs_login" // the account's session is gone or challenged: an operator must log in again
 	DownGone       = "gone"        // the number is no longer on the account
 )
+
+// ErrThrottled marks an error of one number (or account) that is backing
+// off — a 429, or its next call not due before the deadline: another
+// number may serve now, and it says nothing about the platform's health.
+// Match it with errors.Is; Throttled makes one.
+var ErrThrottled = errors.New("number throttled")
+
+// Throttled marks err (typically adapters.ErrUnavailable wrapped with its
+// context) as one number's backoff. The result still matches what err
+// matched.
+func Throttled(err error) error { return &throttledError{err} }
+
+type throttledError struct{ err error }
+
+func (e *throttledError) Error() string        { return e.err.Error() }
+func (e *throttledError) Unwrap() error        { return e.err }
+func (e *throttledError) Is(target error) bool { return target == ErrThrottled }

@@ -21,17 +21,18 @@ type PoolSpec struct {
 	Store    ledger.PoolStore
 	Accounts []textnow.Account // textnow only
 	// Only limits the pool to these phones (value: country override, "" none).
-	Only          map[string]string
-	Price         int64 // per activation, micro-units of the platform currency
-	Lifetime      time.Duration
-	Cooldown      time.Duration
-	Quarantine    time.Duration
-	Refresh       time.Duration
-	PushFallback  time.Duration
-	Senders       map[string][]string
-	Patterns      map[string]string
-	WebhookSecret string
-	Now           func() time.Time // default time.Now
+	Only           map[string]string
+	Price          int64 // per activation, micro-units of the platform currency
+	Lifetime       time.Duration
+	Cooldown       time.Duration
+	CancelCooldown time.Duration
+	Quarantine     time.Duration
+	Refresh        time.Duration
+	PushFallback   time.Duration
+	Senders        map[string][]string
+	Patterns       map[string]string
+	WebhookSecret  string
+	Now            func() time.Time // default time.Now
 }
 
 // poolKind is one pool adapter type: its reader and its simulator.
@@ -108,7 +109,7 @@ func buildPool(s Spec) (adapters.Platform, error) {
 	ps := s.Pool
 	return pool.New(pool.Options{
 		Code: s.Code, Source: src, Store: ps.Store, Currency: s.Currency, Price: ps.Price,
-		Lifetime: ps.Lifetime, Cooldown: ps.Cooldown, Quarantine: ps.Quarantine, Refresh: ps.Refresh,
+		Lifetime: ps.Lifetime, Cooldown: ps.Cooldown, CancelCooldown: ps.CancelCooldown, Quarantine: ps.Quarantine, Refresh: ps.Refresh,
 		Only: ps.Only, Senders: ps.Senders, Patterns: ps.Patterns,
 		WebhookSecret: ps.WebhookSecret, PushFallback: ps.PushFallback, Now: ps.Now,
 	})

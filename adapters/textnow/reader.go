@@ -423,7 +423,7 @@ func (r *Reader) call(ctx context.Context, a *account, op, path string) ([]byte,
 		a.mu.Lock()
 		a.backoffUntil = time.Now().Add(d)
 		a.mu.Unlock()
-		return nil, r.http.Unavailable(call, "http 429: too many requests, backing off for %s", d)
+		return nil, pool.Throttled(r.http.Unavailable(call, "http 429: too many requests, backing off for %s", d))
 	default:
 		return nil, r.http.Unavailable(call, "http %d %q", st, upstream.Snippet(body))
 	}
@@ -441,7 +441,7 @@ func (r *Reader) wait(ctx context.Context, a *account, op string) error {
 		return a.downError(op)
 	}
 	if now.Before(until) {
-		return fmt.Errorf("textnow %s: throttled by TextNow, not calling for another %s: %w", op, until.Sub(now).Round(time.Millisecond), adapters.ErrUnavailable)
+		return pool.Throttled(fmt.Errorf("textnow %s: throttled by TextNow, not calling for another %s: %w", op, until.Sub(now).Round(time.Millisecond), adapters.ErrUnavailable))
 	}
 	if r.minGap <= 0 || last.IsZero() {
 		return nil
@@ -451,7 +451,7 @@ func (r *Reader) wait(ctx context.Context, a *account, op string) error {
 		return nil
 	}
 	if dl, ok := ctx.Deadline(); ok && !now.Add(d).Before(dl) {
-		return fmt.Errorf("textnow %s: the account's next call is due in %s, after the deadline: %w", op, d.Round(time.Millisecond), adapters.ErrUnavailable)
+		return pool.Throttled(fmt.Errorf("textnow %s: the account's next call is due in %s, after the deadline: %w", op, d.Round(time.Millisecond), adapters.ErrUnavailable))
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -287,12 +287,15 @@ func TestThrottleBacksOff(t *testing.T) {
 	f.sim.Throttle("alice", 1)
 	_, err := r.Messages(ctx, number(alice), time.Time{})
 	wantUnavailable(t, err)
-	if !strings.Contains(err.Error(), "429") {
-		t.Fatalf("error %q does not say 429", err)
+	if !strings.Contains(err.Error(), "429") || !errors.Is(err, pool.ErrThrottled) {
+		t.Fatalf("error %q does not say 429, or is not marked throttled (one account, not the platform)", err)
 	}
 	calls := f.calls("alice")
 	_, err = r.Messages(ctx, number(alice), time.Time{})
 	wantUnavailable(t, err)
+	if !errors.Is(err, pool.ErrThrottled) {
+		t.Fatalf("error during the backoff %q is not marked throttled", err)
+	}
 	if f.calls("alice") != calls {
 		t.Fatal("alice was called during her backoff")
 	}
