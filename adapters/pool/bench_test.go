@@ -33,7 +33,8 @@ func benchPool(b *testing.B, n int) *pool.Pool {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := pool.New(pool.Options{Code: "rs", Source: src, Store: store})
+	// No cancel cooldown: the loops cancel and buy the same service again.
+	p, err := pool.New(pool.Options{Code: "rs", Source: src, Store: store, CancelCooldown: time.Nanosecond})
 	if err != nil {
 		b.Fatal(err)
 	}
