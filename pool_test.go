@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,6 +192,19 @@ func TestPoolNumbersAndBan(t *testing.T) {
 	g.call("GET", "/api/sms/admin/platforms/textnow/numbers", "admin-key-for-tests", nil, &list)
 	if n := find(); n.State != "idle" || len(n.Blocks) != 1 || n.Blocks[0].Service != "wa" || n.Blocks[0].Reason != "quarantine" {
 		t.Fatalf("after the ban: %+v", n)
+	}
+	// The same on /metrics, for dashboards and alerts.
+	resp, err := http.Get(g.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`smsgate_pool_numbers{platform="textnow",state="idle"} 3`, `smsgate_pool_numbers{platform="textnow",state="leased"} 0`,
+		`smsgate_pool_blocks{platform="textnow",reason="quarantine"} 1`, `smsgate_pool_numbers{platform="receivesms",state="idle"} 3`} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	// Marketplaces cannot take a ban: their numbers are not ours to keep.
 	var other phoneAnswer

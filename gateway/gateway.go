@@ -266,6 +266,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	sort.SliceStable(g.platforms, func(i, j int) bool { return g.platforms[i].Priority < g.platforms[j].Priority })
 	g.poller = newPoller(g)
+	g.registerPoolGauges()
 	interval := o.Config.Health.Interval
 	if interval <= 0 {
 		interval = 5 * time.Minute

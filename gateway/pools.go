@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -118,4 +120,62 @@ func (s *Server) apiAdminPool(c *call) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"platform": c.params["code"], "numbers": list}, nil
+}
+
+// poolGauges shows a pool's numbers by state on /metrics, counted from the
+// pool's own listing when scraped and reused for a few seconds (one
+// listing serves every series of a scrape).
+type poolGauges struct {
+	nl      numberLister
+	timeout time.Duration
+
+	mu     sync.Mutex
+	at     time.Time          // when counts were taken; guarded by mu
+	counts map[string]float64 // guarded by mu
+}
+
+// poolSeries are the series each pool has: numbers by state, and the
+// per-service blocks by reason.
+var poolSeries = []struct{ metric, label, value string }{
+	{"smsgate_pool_numbers", "state", "idle"},
+	{"smsgate_pool_numbers", "state", "leased"},
+	{"smsgate_pool_numbers", "state", "down"},
+	{"smsgate_pool_blocks", "reason", "cooldown"},
+	{"smsgate_pool_blocks", "reason", "quarantine"},
+}
+
+func (g *Gateway) registerPoolGauges() {
+	for _, p := range g.platforms {
+		nl, ok := p.raw().(numberLister)
+		if !ok {
+			continue
+		}
+		pg := &poolGauges{nl: nl, timeout: p.Timeout}
+		for _, s := range poolSeries {
+			key := s.label + "=" + s.value
+			g.metrics.gauge(fmt.Sprintf(`%s{platform=%q,%s=%q}`, s.metric, p.Code, s.label, s.value), func() float64 { return pg.value(key) })
+		}
+	}
+}
+
+func (pg *poolGauges) value(key string) float64 {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if time.Since(pg.at) >= 5*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), pg.timeout)
+		views, err := pg.nl.Numbers(ctx)
+		cancel()
+		pg.at = time.Now()
+		if err == nil { // else the last counts stand
+			counts := map[string]float64{"state=idle": 0, "state=leased": 0, "state=down": 0}
+			for _, v := range views {
+				counts["state="+v.State]++
+				for _, b := range v.Blocks {
+					counts["reason="+b.Reason]++
+				}
+			}
+			pg.counts = counts
+		}
+	}
+	return pg.counts[key]
 }
