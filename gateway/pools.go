@@ -39,6 +39,7 @@ type numberLister interface {
 func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 	g := s.g
 	ctx.SetContentType("text/plain; charset=utf-8")
+	authenticated := false
 	for _, p := range g.platforms {
 		cp, ok := p.raw().(callbackPlatform)
 		if !ok || cp.Kind() != kind {
@@ -50,6 +51,10 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 		up, err := cp.Callback(cctx, ctx)
 		cancel()
 		if errors.Is(err, pool.ErrNotMine) {
+			continue
+		}
+		if errors.Is(err, pool.ErrNotOurNumber) {
+			authenticated = true // the upstream is ours; the number may be another pool's
 			continue
 		}
 		if err != nil {
@@ -66,6 +71,13 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 				g.checkNow(p, up)
 			}(p, up)
 		}
+		ctx.SetBodyString("OK")
+		return
+	}
+	if authenticated {
+		// A number none of our pools holds: acknowledged, so the upstream
+		// does not retry it, and dropped.
+		g.metrics.request("webhook", kind, "ignored")
 		ctx.SetBodyString("OK")
 		return
 	}

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,9 +105,15 @@ type Pool struct {
 
 	mu        sync.Mutex
 	inventory []Number
-	byPhone   map[string]Number
-	readAt    time.Time         // when the inventory was read; zero: never
-	down      map[string]string // phone → reason, numbers found down since the last read
+	// known is every number any inventory read listed, by phone, never
+	// forgotten: a lease's number is read through it even when the latest
+	// read missed it (an account whose lookup failed this time).
+	known     map[string]Number
+	readAt    time.Time            // when the inventory was read; zero: never
+	failedAt  time.Time            // when a read last failed; zero: not since the last success
+	readErr   error                // that failure, served until the retry is due
+	down      map[string]string    // phone → reason, numbers found down since the last read
+	throttled map[string]time.Time // phone → until when its account backs off
 	lastRead  map[int64]time.Time
 	rng       *rand.Rand
 }
@@ -146,7 +151,7 @@ func New(o Options) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: %w", o.Code, err)
 	}
-	return &Pool{o: o, extract: codes, byPhone: map[string]Number{}, down: map[string]string{},
+	return &Pool{o: o, extract: codes, known: map[string]Number{}, down: map[string]string{}, throttled: map[string]time.Time{},
 		lastRead: map[int64]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}, nil
 }
 
@@ -184,20 +189,39 @@ func (p *Pool) Balance(ctx context.Context) (adapters.Money, error) {
 	return adapters.Money{Currency: p.o.Currency}, nil
 }
 
+// retryRead is how long a failed inventory read is not retried: callers
+// meanwhile get the previous inventory, or the failure.
+const retryRead = 10 * time.Second
+
 // numbers returns the inventory, re-reading it when it is older than
 // Refresh. A failed re-read serves the previous inventory if there is one:
 // numbers do not vanish because the upstream hiccuped.
 func (p *Pool) numbers(ctx context.Context) ([]Number, error) {
+	return p.inventoryOf(ctx, p.o.Refresh)
+}
+
+// inventoryOf is numbers with a read no older than maxAge.
+func (p *Pool) inventoryOf(ctx context.Context, maxAge time.Duration) ([]Number, error) {
 	p.mu.Lock()
-	inv, at := p.inventory, p.readAt
+	inv, at, failedAt, readErr := p.inventory, p.readAt, p.failedAt, p.readErr
 	p.mu.Unlock()
-	if !at.IsZero() && p.now().Sub(at) < p.o.Refresh {
+	now := p.now()
+	if !at.IsZero() && now.Sub(at) < maxAge {
 		return inv, nil
+	}
+	if !failedAt.IsZero() && now.Sub(failedAt) < retryRead {
+		if !at.IsZero() && !errors.Is(readErr, adapters.ErrAuth) {
+			return inv, nil
+		}
+		return nil, readErr
 	}
 	v, err, _ := p.flight.Do("numbers", func() (any, error) {
 		return p.o.Source.Numbers(ctx)
 	})
 	if err != nil {
+		p.mu.Lock()
+		p.failedAt, p.readErr = p.now(), err
+		p.mu.Unlock()
 		if !at.IsZero() && !errors.Is(err, adapters.ErrAuth) {
 			return inv, nil
 		}
@@ -217,11 +241,10 @@ func (p *Pool) numbers(ctx context.Context) ([]Number, error) {
 		fresh = append(fresh, n)
 	}
 	p.mu.Lock()
-	p.inventory, p.readAt = fresh, p.now()
-	p.byPhone = make(map[string]Number, len(fresh))
+	p.inventory, p.readAt, p.failedAt, p.readErr = fresh, p.now(), time.Time{}, nil
 	for _, n := range fresh {
 		if n.Phone != "" {
-			p.byPhone[n.Phone] = n
+			p.known[n.Phone] = n
 		}
 	}
 	// A new read is the source's word on every number: a rental that came
@@ -251,13 +274,33 @@ func (p *Pool) markDown(phone, reason string) {
 	p.mu.Unlock()
 }
 
-func (p *Pool) number(phone string) Number {
+// number is the known number with that phone.
+func (p *Pool) number(phone string) (Number, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n, ok := p.byPhone[phone]; ok {
-		return n
+	n, ok := p.known[phone]
+	return n, ok
+}
+
+// throttleFor is how long a number whose account backs off is left out of
+// purchases: reading it would fail at once, and each try costs a lease.
+const throttleFor = 30 * time.Second
+
+func (p *Pool) markThrottled(phone string) {
+	p.mu.Lock()
+	p.throttled[phone] = p.now().Add(throttleFor)
+	p.mu.Unlock()
+}
+
+func (p *Pool) isThrottled(phone string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	until, ok := p.throttled[phone]
+	if ok && !now.Before(until) {
+		delete(p.throttled, phone)
+		return false
 	}
-	return Number{Phone: phone}
+	return ok
 }
 
 // Buy leases a number for the service: one that is up, in the country,
@@ -288,6 +331,9 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 		inCountry++
 		if !n.ExpiresAt.IsZero() && n.ExpiresAt.Before(now.Add(p.o.Lifetime+leaseGrace)) {
 			continue // the rental ends before the lease would
+		}
+		if p.isThrottled(n.Phone, now) {
+			continue
 		}
 		candidates = append(candidates, n.Phone)
 	}
@@ -333,6 +379,7 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 			p.markDown(l.Phone, reason)
 		case errors.Is(err, ErrThrottled):
 			// That account backs off; another number may be readable now.
+			p.markThrottled(l.Phone)
 		default:
 			return adapters.Purchase{}, p.errorf("buy", err)
 		}
@@ -454,14 +501,24 @@ func (p *Pool) store(ctx context.Context, phone string, polled, stored []Message
 	return nil
 }
 
-// numberFor is the inventory's number for phone (its account, for a
-// source that reads per account): the inventory is read first if this
-// process has none yet, as after a restart.
+// numberFor is the known number for phone (with its account, for a source
+// that reads per account). A process that does not know it yet (a restart,
+// another instance) reads the inventory first; a number still unknown then
+// is not gone, just not readable now (its account's lookup failed): the
+// caller treats it as throttled and tries again later.
 func (p *Pool) numberFor(ctx context.Context, phone string) (Number, error) {
-	if _, err := p.numbers(ctx); err != nil {
+	if n, ok := p.number(phone); ok {
+		return n, nil
+	}
+	// Not the usual refresh: the inventory is read again (at most every
+	// retryRead) until it lists the number.
+	if _, err := p.inventoryOf(ctx, retryRead); err != nil {
 		return Number{}, err
 	}
-	return p.number(phone), nil
+	if n, ok := p.number(phone); ok {
+		return n, nil
+	}
+	return Number{}, Throttled(fmt.Errorf("%w: number %s is not in the inventory read so far", adapters.ErrUnavailable, phone))
 }
 
 // touch records that the lease's number was read upstream now. Marks of
@@ -508,26 +565,39 @@ func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, erro
 }
 
 // codes turns messages into the lease's SMS: at or after its watermark,
-// from an allowed sender, carrying a code; oldest first, one per text.
-// A text seen before the watermark (an SMS of the previous holder, a code
-// already delivered) is never the lease's new code, whatever time another
-// copy of it carries: a pushed copy is stamped when its callback came, a
-// polled one when the upstream got it.
+// from an allowed sender, carrying a code; oldest first.
+//
+// With callbacks on, one SMS has two copies: the pushed one, stamped when
+// its callback came, and the polled one, stamped when the upstream got it.
+// Two messages with the same text within copyWindow of each other are one
+// SMS, so a copy of an SMS from before the watermark (the previous
+// holder's, or a code already delivered) is never the lease's new code, and
+// a new SMS counts once. The same text sent again later is a new SMS.
 func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].At.Before(msgs[j].At) })
-	seen := map[string]bool{}
+	copies := p.pushing()
+	// first is, per text, the times of the SMS taken so far (old or new).
+	first := map[string][]time.Time{}
+	isCopy := func(k string, at time.Time) bool {
+		for _, t := range first[k] {
+			if d := at.Sub(t); d < copyWindow && d > -copyWindow {
+				return true
+			}
+		}
+		return false
+	}
 	for _, m := range msgs {
 		if m.At.Before(l.After) {
-			seen[textKey(m.Text)] = true
+			first[textKey(m.Text)] = append(first[textKey(m.Text)], m.At)
 		}
 	}
 	var out []adapters.SMS
 	for _, m := range msgs {
 		k := textKey(m.Text)
-		if m.At.Before(l.After) || seen[k] || !p.allowed(l.Service, m.From) {
+		if m.At.Before(l.After) || (copies && isCopy(k, m.At)) || !p.allowed(l.Service, m.From) {
 			continue
 		}
-		seen[k] = true
+		first[k] = append(first[k], m.At)
 		code := p.extract.Code(l.Service, m.Text)
 		if code == "" {
 			continue
@@ -536,6 +606,10 @@ func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	}
 	return out
 }
+
+// copyWindow bounds how far apart the two copies of one SMS (polled and
+// pushed) can be stamped: the callback's delay, plus clock skew.
+const copyWindow = time.Minute
 
 // textKey identifies an SMS across its copies.
 func textKey(text string) string { return strings.Join(strings.Fields(text), " ") }
@@ -582,7 +656,9 @@ func (p *Pool) Check(ctx context.Context, upstreamID string) (adapters.Update, e
 	}
 	// One account backing off is not the platform failing: report what
 	// could be read (nothing new, at worst) and poll again later.
-	if err != nil && !errors.Is(err, ErrThrottled) {
+	if errors.Is(err, ErrThrottled) {
+		p.markThrottled(l.Phone)
+	} else if err != nil {
 		return adapters.Update{}, p.errorf("check", err)
 	}
 	sms := p.codes(l, msgs)
@@ -870,6 +946,10 @@ func (p *Pool) Kind() string {
 // ErrNotMine: a callback's secret is not this pool's.
 var ErrNotMine = errors.New("callback secret does not match")
 
+// ErrNotOurNumber: a callback with this pool's secret, for a number the
+// pool does not hold (another pool on the same account may).
+var ErrNotOurNumber = errors.New("callback for a number not in the pool")
+
 // Callback takes one upstream callback: it checks the secret (query
 // "secret" or header X-Webhook-Secret), stores the message in the ledger
 // for whichever instance polls the order, and returns the upstream id of
@@ -897,13 +977,10 @@ func (p *Pool) Callback(ctx context.Context, req *fasthttp.RequestCtx) (string, 
 		m.At = p.now()
 	}
 	// The account calls back for every number it rents; only the pool's
-	// are kept (the rest would only pile up in the ledger).
-	inv, err := p.numbers(ctx)
-	if err != nil {
-		return "", fmt.Errorf("%s callback: %w", p.o.Code, err)
-	}
-	if !slices.ContainsFunc(inv, func(n Number) bool { return n.Phone == phone }) {
-		return "", nil
+	// are kept (the rest would only pile up in the ledger), and another
+	// pool on the same account may own this one.
+	if _, err := p.numberFor(ctx, phone); err != nil {
+		return "", fmt.Errorf("%s callback: %w: %v", p.o.Code, ErrNotOurNumber, err)
 	}
 	if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
 		return "", fmt.Errorf("%s callback: cannot store the message: %w", p.o.Code, err)

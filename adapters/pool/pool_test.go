@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -468,6 +469,9 @@ func TestCallback(t *testing.T) {
 			t.Errorf("%s: callback = %q, %v; want %q, %v", tc.name, got, err, tc.want, tc.err)
 		}
 	}
+	if _, err := callback("secret=s3cret&sender=x&receiver=19995550000&message=code+12345", ""); !errors.Is(err, pool.ErrNotOurNumber) {
+		t.Errorf("a callback for a number outside the pool = %v; want ErrNotOurNumber", err)
+	}
 	if _, err := callback("secret=s3cret&sender=x", ""); err == nil || errors.Is(err, pool.ErrNotMine) {
 		t.Errorf("a callback without receiver and message = %v; want a parse error", err)
 	}
@@ -503,7 +507,7 @@ func newTextNowRig(t *testing.T, n int) *textNowRig {
 
 // pool is one gateway process's pool (a new one = a restarted process).
 func (r *textNowRig) pool(t *testing.T) *pool.Pool {
-	src, err := textnow.New(textnow.Options{BaseURL: r.h.Server.URL, Accounts: r.accts, Timeout: 2 * time.Second, MinGap: -1, Backoff: time.Minute})
+	src, err := textnow.New(textnow.Options{BaseURL: r.h.Server.URL, Accounts: r.accts, Timeout: 2 * time.Second, MinGap: -1, Backoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,11 +623,11 @@ func TestLateCallbackOfAnEarlierSMS(t *testing.T) {
 // "another", the late copy does not come back as the next code.
 func TestAnotherCodeWithTwoCopies(t *testing.T) {
 	r := newRig(t, 1)
-	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret"; o.PushFallback = 10 * time.Second })
 	pur := buy(t, p, "tg")
 	r.clock.Advance(5 * time.Second)
 	r.market.Inject(pur.Phone, "Telegram", "Telegram code: 11111")
-	r.clock.Advance(2 * time.Minute) // the fallback poll reads it before its callback comes
+	r.clock.Advance(20 * time.Second) // the fallback poll reads it before its callback comes
 	u := check(t, p, pur.UpstreamID)
 	if len(u.SMS) != 1 {
 		t.Fatalf("check = %+v; want one code", u)
@@ -634,5 +638,87 @@ func TestAnotherCodeWithTwoCopies(t *testing.T) {
 	pushed(t, p, pur.Phone, "Telegram code: 11111")
 	if u := check(t, p, pur.UpstreamID); len(u.SMS) != 0 {
 		t.Fatalf("check after another = %+v; the late copy came back as new", u)
+	}
+}
+
+// TestSameTextAgainIsANewSMS: the service sending the identical text again,
+// well after the first, is a new SMS after "another" (with callbacks on or
+// off); only copies of one SMS, close in time, are merged.
+func TestSameTextAgainIsANewSMS(t *testing.T) {
+	for _, push := range []bool{false, true} {
+		t.Run(fmt.Sprintf("callbacks=%v", push), func(t *testing.T) {
+			r := newRig(t, 1)
+			p := r.pool(func(o *pool.Options) {
+				if push {
+					o.WebhookSecret = "s3cret"
+				}
+			})
+			pur := buy(t, p, "tg")
+			r.clock.Advance(5 * time.Second)
+			r.market.Inject(pur.Phone, "Telegram", "Telegram code: 11111")
+			if push {
+				pushed(t, p, pur.Phone, "Telegram code: 11111")
+			}
+			u := check(t, p, pur.UpstreamID)
+			if len(u.SMS) != 1 {
+				t.Fatalf("check = %+v; want one code", u)
+			}
+			if err := p.RequestAnotherAfter(ctx, pur.UpstreamID, u.SMS[0].ReceivedAt); err != nil {
+				t.Fatal(err)
+			}
+			r.clock.Advance(3 * time.Minute)
+			r.market.Inject(pur.Phone, "Telegram", "Telegram code: 11111")
+			if push {
+				pushed(t, p, pur.Phone, "Telegram code: 11111")
+			}
+			if u := check(t, p, pur.UpstreamID); len(u.SMS) != 1 || u.SMS[0].Code != "11111" {
+				t.Fatalf("check after the resend = %+v; want the code again, once", u)
+			}
+		})
+	}
+}
+
+// TestRestartWhileAnAccountLookupFails: a fresh process whose inventory
+// read misses the lease's account (its lookup was throttled) does not take
+// the number for gone: the order waits, and gets its code once the
+// account answers again.
+func TestRestartWhileAnAccountLookupFails(t *testing.T) {
+	r := newTextNowRig(t, 2)
+	pur := buy(t, r.pool(t), "tg")
+	restarted := r.pool(t)
+	n, _ := r.h.Market.Number(pur.Phone)
+	r.sim.Throttle(n.Account, 1) // the fresh process's lookup of that account
+	r.h.Clock.Advance(5 * time.Second)
+	if u := check(t, restarted, pur.UpstreamID); u.State != adapters.StateWaiting {
+		t.Fatalf("check while the account's lookup fails = %+v; want waiting", u)
+	}
+	r.h.Market.Inject(pur.Phone, "Telegram", "Telegram code: 97531")
+	time.Sleep(100 * time.Millisecond) // the reader's backoff (wall clock) ends
+	r.h.Clock.Advance(time.Minute)     // the inventory is read again
+	if u := check(t, restarted, pur.UpstreamID); u.State != adapters.StateCodeReceived {
+		t.Fatalf("check once the account answers = %+v; want the code", u)
+	}
+}
+
+// TestThrottledNumbersAreSkipped: once a number's account is known to back
+// off, purchases leave it out instead of leasing and releasing it each time.
+func TestThrottledNumbersAreSkipped(t *testing.T) {
+	r := newTextNowRig(t, 3)
+	p := r.pool(t)
+	r.sim.Throttle("user0", 1000)
+	var last int64
+	for i, svc := range []string{"tg", "wa", "go", "fb", "ig", "vk"} {
+		pur := buy(t, p, svc)
+		if pur.Phone == adapterstest.PoolPhone(0) {
+			t.Fatalf("bought the throttled account's number")
+		}
+		id, _ := strconv.ParseInt(pur.UpstreamID, 10, 64)
+		if i > 0 && id-last > 1 {
+			t.Fatalf("lease ids %d then %d: the throttled number was leased and released again", last, id)
+		}
+		last = id
+		if err := p.Cancel(ctx, pur.UpstreamID); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
