@@ -18,6 +18,8 @@ import (
 	"smsgate/gateway/apitest"
 )
 
+const webhookSecret = "webhook-secret-for-tests"
+
 // poolGateway is the shipped gateway with an admin key and no automatic
 // demo SMS (code_delay 1h), so every SMS a test sees is one it sent.
 type poolGateway struct {
@@ -34,6 +36,7 @@ func startPoolGateway(t *testing.T) *poolGateway {
 		"SMSGATE_SERVER__LISTEN=127.0.0.1:0",
 		"SMSGATE_SIMULATOR__CODE_DELAY=1h",
 		"SMSGATE_ADMIN__KEY=admin-key-for-tests",
+		"SMSGATE_PLATFORMS__10__POOL__WEBHOOK_SECRET=" + webhookSecret,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +149,18 @@ func TestReceiveSMSCallbackDeliversWithoutPolling(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("callback with a wrong secret = %d; want 403", resp.StatusCode)
+	}
+	// The right secret (here in the header) for a rental outside the pool:
+	// acknowledged, so the upstream does not retry, and dropped.
+	req, _ := http.NewRequest("GET", g.base+"/webhooks/receivesms?sender=x&receiver=19995550000&message=code+12345", nil)
+	req.Header.Set("X-Webhook-Secret", webhookSecret)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback for a number outside the pool = %d; want 200", resp.StatusCode)
 	}
 }
 
