@@ -64,11 +64,15 @@ type LeaseRequest struct {
 	StaleBlock time.Duration
 }
 
-// PoolMessage is an SMS an upstream pushed to the gateway for a pool number.
+// PoolMessage is an SMS of a pool number: pushed by the upstream, or a copy
+// of one read from it, kept so that the two copies of one SMS are known as one.
 type PoolMessage struct {
 	From string
 	Text string
 	At   time.Time
+	// Pushed: the message came by the upstream's callback (stamped on
+	// arrival); false for a copy read from the upstream (its own time).
+	Pushed bool
 }
 
 // PoolStore keeps pool leases and pushed messages. SQLite and Postgres
@@ -207,8 +211,8 @@ func newPoolSQL(arg func(n int) string, lock string) poolSQL {
 		list: "SELECT " + leaseColumns + " FROM pool_leases WHERE platform = " + arg(1) + " AND ended_at = 0 UNION SELECT " +
 			leaseColumns + " FROM pool_leases WHERE platform = " + arg(2) + " AND blocked_until > " + arg(3) + " ORDER BY id",
 		prune:      "DELETE FROM pool_messages WHERE platform = " + arg(1) + " AND phone = " + arg(2) + " AND at < " + arg(3),
-		addMessage: "INSERT INTO pool_messages (platform, phone, sender, text, at) VALUES (" + arg(1) + ", " + arg(2) + ", " + arg(3) + ", " + arg(4) + ", " + arg(5) + ")",
-		messages: "SELECT sender, text, at FROM pool_messages WHERE platform = " + arg(1) + " AND phone = " + arg(2) +
+		addMessage: "INSERT INTO pool_messages (platform, phone, sender, text, at, pushed) VALUES (" + arg(1) + ", " + arg(2) + ", " + arg(3) + ", " + arg(4) + ", " + arg(5) + ", " + arg(6) + ")",
+		messages: "SELECT sender, text, at, pushed FROM pool_messages WHERE platform = " + arg(1) + " AND phone = " + arg(2) +
 			" AND at >= " + arg(3) + " ORDER BY at, id",
 	}
 }
@@ -264,14 +268,24 @@ func readPoolMessages(rows resultRows) ([]PoolMessage, error) {
 	var out []PoolMessage
 	for rows.Next() {
 		var (
-			m  PoolMessage
-			at int64
+			m      PoolMessage
+			at     int64
+			pushed int64
 		)
-		if err := rows.Scan(&m.From, &m.Text, &at); err != nil {
+		if err := rows.Scan(&m.From, &m.Text, &at, &pushed); err != nil {
 			return nil, err
 		}
-		m.At = fromMillis(at)
+		m.At, m.Pushed = fromMillis(at), pushed != 0
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// boolInt stores a bool as 0/1 (an INTEGER in SQLite, where the column is
+// declared the same way in PostgreSQL for one SQL text).
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -165,7 +165,7 @@ func (p *Postgres) AddPoolMessage(ctx context.Context, platform, phone string, m
 		if _, err := tx.Exec(ctx, pgPool.prune, platform, phone, toMillis(m.At.Add(-poolMessageRetention))); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, pgPool.addMessage, platform, phone, m.From, m.Text, toMillis(m.At))
+		_, err := tx.Exec(ctx, pgPool.addMessage, platform, phone, m.From, m.Text, toMillis(m.At), boolInt(m.Pushed))
 		return err
 	})
 	if err != nil {

@@ -94,6 +94,9 @@ var postgresMigrations = []string{
 	// lease history: stale active leases by expiry, blocking leases by time.
 	`CREATE INDEX pool_leases_active_expires_at ON pool_leases (platform, expires_at) WHERE ended_at = 0;
 	CREATE INDEX pool_leases_blocked_until ON pool_leases (platform, blocked_until);`,
+	// 5: whether a stored pool message came by callback (stamped on
+	// arrival) or was read from the upstream (its own time).
+	`ALTER TABLE pool_messages ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrateLockKey is the first key of the advisory lock that serialises

@@ -177,7 +177,7 @@ func (s *SQLite) addPoolMessage(ctx context.Context, platform, phone string, m P
 	if _, err := tx.ExecContext(ctx, sqlitePool.prune, platform, phone, toMillis(m.At.Add(-poolMessageRetention))); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlitePool.addMessage, platform, phone, m.From, m.Text, toMillis(m.At)); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlitePool.addMessage, platform, phone, m.From, m.Text, toMillis(m.At), boolInt(m.Pushed)); err != nil {
 		return err
 	}
 	return tx.Commit()

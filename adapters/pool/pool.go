@@ -197,16 +197,11 @@ const retryRead = 10 * time.Second
 // Refresh. A failed re-read serves the previous inventory if there is one:
 // numbers do not vanish because the upstream hiccuped.
 func (p *Pool) numbers(ctx context.Context) ([]Number, error) {
-	return p.inventoryOf(ctx, p.o.Refresh)
-}
-
-// inventoryOf is numbers with a read no older than maxAge.
-func (p *Pool) inventoryOf(ctx context.Context, maxAge time.Duration) ([]Number, error) {
 	p.mu.Lock()
 	inv, at, failedAt, readErr := p.inventory, p.readAt, p.failedAt, p.readErr
 	p.mu.Unlock()
 	now := p.now()
-	if !at.IsZero() && now.Sub(at) < maxAge {
+	if !at.IsZero() && now.Sub(at) < p.o.Refresh {
 		return inv, nil
 	}
 	if !failedAt.IsZero() && now.Sub(failedAt) < retryRead {
@@ -429,7 +424,7 @@ func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error)
 		}
 		var have []Message
 		for _, m := range stored {
-			have = append(have, Message{From: m.From, Text: m.Text, At: m.At})
+			have = append(have, Message{From: m.From, Text: m.Text, At: m.At, pushed: m.Pushed})
 		}
 		if err := p.store(ctx, l.Phone, msgs, have); err != nil {
 			return time.Time{}, err
@@ -452,7 +447,7 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 			return nil, fmt.Errorf("%w: cannot read pushed messages: %v", adapters.ErrUnavailable, err)
 		}
 		for _, m := range stored {
-			out = append(out, Message{From: m.From, Text: m.Text, At: m.At})
+			out = append(out, Message{From: m.From, Text: m.Text, At: m.At, pushed: m.Pushed})
 		}
 	}
 	p.mu.Lock()
@@ -488,12 +483,15 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 func (p *Pool) store(ctx context.Context, phone string, polled, stored []Message) error {
 	have := make(map[string]bool, len(stored))
 	for _, m := range stored {
-		have[textKey(m.Text)+"\x00"+m.At.UTC().Truncate(time.Millisecond).String()] = true
+		if !m.pushed {
+			have[copyKey(m)] = true
+		}
 	}
 	for _, m := range polled {
-		if have[textKey(m.Text)+"\x00"+m.At.UTC().Truncate(time.Millisecond).String()] {
+		if have[copyKey(m)] {
 			continue
 		}
+		have[copyKey(m)] = true
 		if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
 			return fmt.Errorf("%w: cannot store the number's messages: %v", adapters.ErrUnavailable, err)
 		}
@@ -503,22 +501,21 @@ func (p *Pool) store(ctx context.Context, phone string, polled, stored []Message
 
 // numberFor is the known number for phone (with its account, for a source
 // that reads per account). A process that does not know it yet (a restart,
-// another instance) reads the inventory first; a number still unknown then
-// is not gone, just not readable now (its account's lookup failed): the
-// caller treats it as throttled and tries again later.
+// another instance) reads the inventory first. A number still not listed
+// goes to the source by its phone alone, which knows best: a rental no
+// longer on the account is gone, a TextNow account whose lookup failed is
+// not known yet.
 func (p *Pool) numberFor(ctx context.Context, phone string) (Number, error) {
 	if n, ok := p.number(phone); ok {
 		return n, nil
 	}
-	// Not the usual refresh: the inventory is read again (at most every
-	// retryRead) until it lists the number.
-	if _, err := p.inventoryOf(ctx, retryRead); err != nil {
+	if _, err := p.numbers(ctx); err != nil {
 		return Number{}, err
 	}
 	if n, ok := p.number(phone); ok {
 		return n, nil
 	}
-	return Number{}, Throttled(fmt.Errorf("%w: number %s is not in the inventory read so far", adapters.ErrUnavailable, phone))
+	return Number{Phone: phone}, nil
 }
 
 // touch records that the lease's number was read upstream now. Marks of
@@ -567,37 +564,60 @@ func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, erro
 // codes turns messages into the lease's SMS: at or after its watermark,
 // from an allowed sender, carrying a code; oldest first.
 //
-// With callbacks on, one SMS has two copies: the pushed one, stamped when
-// its callback came, and the polled one, stamped when the upstream got it.
-// Two messages with the same text within copyWindow of each other are one
-// SMS, so a copy of an SMS from before the watermark (the previous
-// holder's, or a code already delivered) is never the lease's new code, and
-// a new SMS counts once. The same text sent again later is a new SMS.
+// With callbacks on, one SMS can have two copies: the pushed one, stamped
+// when its callback came, and the polled one, stamped when the upstream got
+// it. Each pushed copy is matched to a polled copy of the same text stamped
+// no later than it (allowing for skew), and then stands for nothing more:
+// the SMS is the polled copy, with the upstream's time. So a late callback
+// of an SMS from before the watermark (the previous holder's, or a code
+// already delivered) is old however late it comes, and the same text sent
+// again later is a new SMS. A pushed copy with no polled one yet (the next
+// read has not come) is the SMS until then.
 func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
-	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].At.Before(msgs[j].At) })
-	copies := p.pushing()
-	// first is, per text, the times of the SMS taken so far (old or new).
-	first := map[string][]time.Time{}
-	isCopy := func(k string, at time.Time) bool {
-		for _, t := range first[k] {
-			if d := at.Sub(t); d < copyWindow && d > -copyWindow {
-				return true
+	var polled, pushed []Message
+	exact := map[string]bool{}
+	for _, m := range msgs {
+		k := copyKey(m)
+		if m.pushed {
+			k = "pushed\x00" + k
+		}
+		if exact[k] {
+			continue // the same copy read twice (stored and read again)
+		}
+		exact[k] = true
+		if m.pushed {
+			pushed = append(pushed, m)
+		} else {
+			polled = append(polled, m)
+		}
+	}
+	byTime := func(s []Message) {
+		sort.SliceStable(s, func(i, j int) bool { return s[i].At.Before(s[j].At) })
+	}
+	byTime(polled)
+	byTime(pushed)
+	sms := append([]Message(nil), polled...)
+	matched := make([]bool, len(polled))
+	for _, q := range pushed {
+		j := -1
+		for i := len(polled) - 1; i >= 0; i-- {
+			if !matched[i] && textKey(polled[i].Text) == textKey(q.Text) && !polled[i].At.After(q.At.Add(copySkew)) {
+				j = i
+				break
 			}
 		}
-		return false
-	}
-	for _, m := range msgs {
-		if m.At.Before(l.After) {
-			first[textKey(m.Text)] = append(first[textKey(m.Text)], m.At)
-		}
-	}
-	var out []adapters.SMS
-	for _, m := range msgs {
-		k := textKey(m.Text)
-		if m.At.Before(l.After) || (copies && isCopy(k, m.At)) || !p.allowed(l.Service, m.From) {
+		if j >= 0 {
+			matched[j] = true
 			continue
 		}
-		first[k] = append(first[k], m.At)
+		sms = append(sms, q)
+	}
+	byTime(sms)
+	var out []adapters.SMS
+	for _, m := range sms {
+		if m.At.Before(l.After) || !p.allowed(l.Service, m.From) {
+			continue
+		}
 		code := p.extract.Code(l.Service, m.Text)
 		if code == "" {
 			continue
@@ -607,9 +627,15 @@ func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	return out
 }
 
-// copyWindow bounds how far apart the two copies of one SMS (polled and
-// pushed) can be stamped: the callback's delay, plus clock skew.
-const copyWindow = time.Minute
+// copySkew is how much later than the pushed copy (our clock) the polled
+// copy of one SMS (the upstream's clock) may be stamped.
+const copySkew = 2 * time.Minute
+
+// copyKey identifies one copy of an SMS: its text and time (to the
+// millisecond, as the ledger keeps it).
+func copyKey(m Message) string {
+	return textKey(m.Text) + "\x00" + m.At.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
+}
 
 // textKey identifies an SMS across its copies.
 func textKey(text string) string { return strings.Join(strings.Fields(text), " ") }
@@ -978,11 +1004,17 @@ func (p *Pool) Callback(ctx context.Context, req *fasthttp.RequestCtx) (string, 
 	}
 	// The account calls back for every number it rents; only the pool's
 	// are kept (the rest would only pile up in the ledger), and another
-	// pool on the same account may own this one.
-	if _, err := p.numberFor(ctx, phone); err != nil {
-		return "", fmt.Errorf("%s callback: %w: %v", p.o.Code, ErrNotOurNumber, err)
+	// pool on the same account may own this one. An inventory that cannot
+	// be read is an error (the upstream retries), not a "no".
+	if _, ok := p.number(phone); !ok {
+		if _, err := p.numbers(ctx); err != nil {
+			return "", fmt.Errorf("%s callback: %w", p.o.Code, err)
+		}
+		if _, ok := p.number(phone); !ok {
+			return "", ErrNotOurNumber
+		}
 	}
-	if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
+	if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC(), Pushed: true}); err != nil {
 		return "", fmt.Errorf("%s callback: cannot store the message: %w", p.o.Code, err)
 	}
 	leases, err := p.o.Store.Leases(ctx, p.o.Code, p.now())

@@ -605,7 +605,7 @@ func TestLateCallbackOfAnEarlierSMS(t *testing.T) {
 	r.market.Inject(phone, "Telegram", "Telegram code: 11111") // its callback is late
 	r.clock.Advance(10 * time.Second)
 	pur := buy(t, p, "tg")
-	r.clock.Advance(2 * time.Second)
+	r.clock.Advance(80 * time.Second) // the callback comes 90 s after the SMS
 	pushed(t, p, phone, "Telegram code: 11111")
 	if u := check(t, p, pur.UpstreamID); len(u.SMS) != 0 {
 		t.Fatalf("check = %+v; the late callback of an earlier SMS was returned", u)
@@ -623,11 +623,11 @@ func TestLateCallbackOfAnEarlierSMS(t *testing.T) {
 // "another", the late copy does not come back as the next code.
 func TestAnotherCodeWithTwoCopies(t *testing.T) {
 	r := newRig(t, 1)
-	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret"; o.PushFallback = 10 * time.Second })
+	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
 	pur := buy(t, p, "tg")
 	r.clock.Advance(5 * time.Second)
 	r.market.Inject(pur.Phone, "Telegram", "Telegram code: 11111")
-	r.clock.Advance(20 * time.Second) // the fallback poll reads it before its callback comes
+	r.clock.Advance(2 * time.Minute) // the fallback poll reads it before its callback comes
 	u := check(t, p, pur.UpstreamID)
 	if len(u.SMS) != 1 {
 		t.Fatalf("check = %+v; want one code", u)
@@ -720,5 +720,55 @@ func TestThrottledNumbersAreSkipped(t *testing.T) {
 		if err := p.Cancel(ctx, pur.UpstreamID); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCallbackWhileTheInventoryCannotBeRead: a process that does not know
+// the number yet and cannot read the inventory answers the callback with an
+// error (the upstream retries), not "not ours" (which drops the SMS).
+func TestCallbackWhileTheInventoryCannotBeRead(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+	r.market.SetFaults(simulator.Faults{ErrorRate: 1})
+	var req fasthttp.RequestCtx
+	req.Request.SetRequestURI("/webhooks/receivesms?secret=s3cret&sender=Telegram&receiver=" + adapterstest.PoolPhone(0) + "&message=code+12345")
+	if _, err := p.Callback(ctx, &req); err == nil || errors.Is(err, pool.ErrNotOurNumber) || !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("callback with the inventory unreadable = %v; want ErrUnavailable", err)
+	}
+}
+
+// TestForeignCallbacksDoNotRereadTheInventory: the account calls back for
+// rentals outside the pool too; each is "not ours" from the inventory as
+// read, without reading it again.
+func TestForeignCallbacksDoNotRereadTheInventory(t *testing.T) {
+	r := newRig(t, 2)
+	p := r.pool(func(o *pool.Options) {
+		o.WebhookSecret = "s3cret"
+		o.Only = map[string]string{adapterstest.PoolPhone(0): ""}
+	})
+	buy(t, p, "tg")
+	before := r.market.Calls("numbers")
+	for range 10 {
+		r.clock.Advance(30 * time.Second)
+		var req fasthttp.RequestCtx
+		req.Request.SetRequestURI("/webhooks/receivesms?secret=s3cret&sender=x&receiver=" + adapterstest.PoolPhone(1) + "&message=code+12345")
+		if _, err := p.Callback(ctx, &req); !errors.Is(err, pool.ErrNotOurNumber) {
+			t.Fatalf("callback for a rental outside the pool = %v; want ErrNotOurNumber", err)
+		}
+	}
+	if n := r.market.Calls("numbers") - before; n > 1 {
+		t.Fatalf("%d inventory reads for 10 foreign callbacks over 5 minutes; want at most the one refresh", n)
+	}
+}
+
+// TestGoneRentalAfterRestart: a process that never listed a rental (it was
+// removed before this process read the inventory) still ends its order at
+// once: the upstream says the number is not on the account.
+func TestGoneRentalAfterRestart(t *testing.T) {
+	r := newRig(t, 2)
+	pur := buy(t, r.pool(), "tg")
+	r.market.RemoveNumber(pur.Phone)
+	if u := check(t, r.pool(), pur.UpstreamID); u.State != adapters.StateCancelled {
+		t.Fatalf("check of a gone rental in a fresh process = %+v; want cancelled", u)
 	}
 }

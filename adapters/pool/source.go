@@ -31,6 +31,9 @@ type Message struct {
 	From string
 	Text string
 	At   time.Time // when the upstream received it
+	// pushed: the copy came by callback and is stamped with its arrival,
+	// not the upstream's time (set by the pool, never by a source).
+	pushed bool
 }
 
 // Source is what a pool needs from one upstream of long-lived numbers: a

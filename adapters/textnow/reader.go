@@ -337,6 +337,13 @@ func (r *Reader) lookup(ctx context.Context, a *account) error {
 // the call start after ctx's deadline. An account the reader does not
 // have, or whose number is not n.Phone, is a *pool.DownError (gone).
 func (r *Reader) Messages(ctx context.Context, n pool.Number, since time.Time) ([]pool.Message, error) {
+	if n.Account == "" && n.Phone != "" {
+		a, err := r.accountOf(ctx, n.Phone)
+		if err != nil {
+			return nil, err
+		}
+		n.Account = a.user
+	}
 	a := r.byUser[n.Account]
 	if a == nil {
 		return nil, &pool.DownError{Reason: pool.DownGone, Err: fmt.Errorf("textnow messages: account %q is not configured", n.Account)}
@@ -366,6 +373,45 @@ func (r *Reader) Messages(ctx context.Context, n pool.Number, since time.Time) (
 		out = append(out, pool.Message{ID: m.ID, From: m.From, Text: m.Text, At: m.At})
 	}
 	return out, nil
+}
+
+// accountOf finds the account whose number is phone, for a caller that
+// knows only the phone (a process that restarted while a lookup failed).
+// Accounts whose number is not known yet are looked up now. The number is
+// gone only when every account's number is known and none is phone; while
+// some lookup fails it is throttled (try again later), and if only accounts
+// that need a login are left unknown, it is theirs as far as anyone can
+// tell: needs_login.
+func (r *Reader) accountOf(ctx context.Context, phone string) (*account, error) {
+	var failed error
+	needsLogin := false
+	for _, a := range r.accts {
+		a.mu.Lock()
+		p, down := a.phone, a.down
+		a.mu.Unlock()
+		if p == "" && down == "" {
+			if err := r.lookup(ctx, a); err != nil && !errors.Is(err, pool.ErrDown) {
+				failed = err
+				continue
+			}
+			a.mu.Lock()
+			p, down = a.phone, a.down
+			a.mu.Unlock()
+		}
+		if p == phone {
+			return a, nil
+		}
+		if p == "" && down != "" {
+			needsLogin = true
+		}
+	}
+	switch {
+	case failed != nil:
+		return nil, pool.Throttled(fmt.Errorf("textnow messages: no account known to have %s yet: %w", phone, failed))
+	case needsLogin:
+		return nil, &pool.DownError{Reason: pool.DownNeedsLogin, Err: fmt.Errorf("textnow messages: %s may belong to an account that needs a login", phone)}
+	}
+	return nil, &pool.DownError{Reason: pool.DownGone, Err: fmt.Errorf("textnow messages: no configured account has %s", phone)}
 }
 
 // call makes one GET for a: after a's previous call and MinGap after its

@@ -730,3 +730,29 @@ func TestSim(t *testing.T) {
 		t.Fatalf("challenged: %d %s", status, body)
 	}
 }
+
+// TestMessagesByPhoneAlone: a number given without its account (a pool in
+// a process that restarted while a lookup failed) is read through the
+// account that has it, looked up now if need be; while a lookup fails the
+// number is throttled, not gone; a phone no account has is gone.
+func TestMessagesByPhoneAlone(t *testing.T) {
+	f := newFixture(t, alice, bob)
+	r := f.reader(textnow.Options{Accounts: []textnow.Account{account(alice, ""), account(bob, "")}})
+	byPhone := func(n simulator.InboxNumber) pool.Number { return pool.Number{Phone: n.Phone} }
+
+	f.sim.Throttle("bob", 1)
+	if _, err := r.Messages(ctx, byPhone(bob), time.Time{}); !errors.Is(err, pool.ErrThrottled) || pool.DownReason(err) != "" {
+		t.Fatalf("bob's number while his lookup is throttled = %v; want throttled, not down", err)
+	}
+	r = f.reader(textnow.Options{Accounts: []textnow.Account{account(alice, ""), account(bob, "")}})
+	if _, err := f.market.Inject(bob.Phone, "Telegram", "Telegram code: 55555"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := r.Messages(ctx, byPhone(bob), time.Time{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("bob's number by phone = %v, %v; want his message", msgs, err)
+	}
+	if _, err := r.Messages(ctx, pool.Number{Phone: "12125559999"}, time.Time{}); pool.DownReason(err) != pool.DownGone {
+		t.Fatalf("a phone no account has = %v; want gone", err)
+	}
+}

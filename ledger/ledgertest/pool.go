@@ -422,7 +422,7 @@ func testPoolMessages(t *testing.T, s poolStore) {
 	}
 	t0 := poolNow
 	m1 := add(poolPlatform, "a", ledger.PoolMessage{From: "Telegram", Text: "Telegram code 12345", At: t0})
-	m2 := add(poolPlatform, "a", ledger.PoolMessage{From: "WhatsApp", Text: "Код: 654321 — не сообщайте", At: t0.Add(time.Minute)})
+	m2 := add(poolPlatform, "a", ledger.PoolMessage{From: "WhatsApp", Text: "Код: 654321 — не сообщайте", At: t0.Add(time.Minute), Pushed: true})
 	m3 := add(poolPlatform, "a", ledger.PoolMessage{From: "+15550000", Text: "same instant, added later", At: t0.Add(time.Minute)})
 	m4 := add(poolPlatform, "a", ledger.PoolMessage{Text: "no sender", At: t0.Add(2 * time.Minute)})
 	b1 := add(poolPlatform, "b", ledger.PoolMessage{From: "x", Text: "for b", At: t0.Add(time.Minute)})
