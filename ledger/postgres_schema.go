@@ -87,16 +87,14 @@ var postgresMigrations = []string{
 		phone    TEXT    NOT NULL,
 		sender   TEXT    NOT NULL DEFAULT '',
 		text     TEXT    NOT NULL DEFAULT '',
-		at       BIGINT  NOT NULL DEFAULT 0
+		at       BIGINT  NOT NULL DEFAULT 0,
+		pushed   INTEGER NOT NULL DEFAULT 0 -- 1: came by callback (stamped on arrival); 0: read from the upstream
 	);
 	CREATE INDEX pool_messages_phone_at ON pool_messages (platform, phone, at);`,
 	// 4: indexes for the pool queries that must not read a platform's whole
 	// lease history: stale active leases by expiry, blocking leases by time.
 	`CREATE INDEX pool_leases_active_expires_at ON pool_leases (platform, expires_at) WHERE ended_at = 0;
 	CREATE INDEX pool_leases_blocked_until ON pool_leases (platform, blocked_until);`,
-	// 5: whether a stored pool message came by callback (stamped on
-	// arrival) or was read from the upstream (its own time).
-	`ALTER TABLE pool_messages ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrateLockKey is the first key of the advisory lock that serialises

@@ -90,8 +90,8 @@ const skew = 2 * time.Second
 // are read too. A callback has no time of its own (it is stamped on
 // arrival), so a late callback of an SMS that came before the lease looks
 // new; the earlier copy of the same text, read when the number was leased,
-// unmasks it.
-const pushWindow = 30 * time.Minute
+// unmasks it. A callback later than this is taken for a new SMS.
+const pushWindow = 2 * time.Hour
 
 // leaseGrace keeps a lease in the ledger past the order's lifetime, so the
 // gateway's expiry (which cancels, and so ends the lease) always comes first.
@@ -564,15 +564,17 @@ func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, erro
 // codes turns messages into the lease's SMS: at or after its watermark,
 // from an allowed sender, carrying a code; oldest first.
 //
-// With callbacks on, one SMS can have two copies: the pushed one, stamped
-// when its callback came, and the polled one, stamped when the upstream got
-// it. Each pushed copy is matched to a polled copy of the same text stamped
-// no later than it (allowing for skew), and then stands for nothing more:
-// the SMS is the polled copy, with the upstream's time. So a late callback
-// of an SMS from before the watermark (the previous holder's, or a code
-// already delivered) is old however late it comes, and the same text sent
-// again later is a new SMS. A pushed copy with no polled one yet (the next
-// read has not come) is the SMS until then.
+// With callbacks on, one SMS can have several copies: pushed ones, stamped
+// when a callback came (an upstream may call back twice for one SMS), and
+// the polled one, stamped when the upstream got it. Polled copies are the
+// SMS; pushed copies of one text close together are one callback, and each
+// is matched to a polled copy of its text stamped no later than it
+// (allowing for skew), taking the earlier of the two times. So a late
+// callback of an SMS from before the watermark (the previous holder's, or a
+// code already delivered) is old however late it comes (up to pushWindow),
+// a delivered code never comes back with another time, and the same text
+// sent again later is a new SMS once its polled copy is read. A pushed copy
+// with no polled one yet (the next read has not come) is the SMS until then.
 func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	var polled, pushed []Message
 	exact := map[string]bool{}
@@ -596,9 +598,20 @@ func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	}
 	byTime(polled)
 	byTime(pushed)
+	// Repeated callbacks of one SMS: one pushed copy per text per window.
+	lastPush := map[string]time.Time{}
+	callbacks := pushed[:0:0]
+	for _, q := range pushed {
+		k := textKey(q.Text)
+		if t, ok := lastPush[k]; ok && q.At.Sub(t) < pushWindow {
+			continue
+		}
+		lastPush[k] = q.At
+		callbacks = append(callbacks, q)
+	}
 	sms := append([]Message(nil), polled...)
 	matched := make([]bool, len(polled))
-	for _, q := range pushed {
+	for _, q := range callbacks {
 		j := -1
 		for i := len(polled) - 1; i >= 0; i-- {
 			if !matched[i] && textKey(polled[i].Text) == textKey(q.Text) && !polled[i].At.After(q.At.Add(copySkew)) {
@@ -606,11 +619,14 @@ func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 				break
 			}
 		}
-		if j >= 0 {
-			matched[j] = true
+		if j < 0 {
+			sms = append(sms, q)
 			continue
 		}
-		sms = append(sms, q)
+		matched[j] = true
+		if q.At.Before(sms[j].At) {
+			sms[j].At = q.At // the SMS is as old as its first copy
+		}
 	}
 	byTime(sms)
 	var out []adapters.SMS

@@ -772,3 +772,72 @@ func TestGoneRentalAfterRestart(t *testing.T) {
 		t.Fatalf("check of a gone rental in a fresh process = %+v; want cancelled", u)
 	}
 }
+
+// TestCopiesOfOneSMS: however its copies come — a repeated callback, a
+// callback long after the SMS, a polled copy stamped after its pushed one —
+// an SMS that is old (before the lease, or delivered before "another")
+// never comes back as the next code.
+func TestCopiesOfOneSMS(t *testing.T) {
+	t.Run("repeated callback of an SMS before the lease", func(t *testing.T) {
+		r := newRig(t, 1)
+		p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+		phone := adapterstest.PoolPhone(0)
+		r.market.Inject(phone, "Telegram", "Telegram code: 11111")
+		pushed(t, p, phone, "Telegram code: 11111")
+		r.clock.Advance(10 * time.Second)
+		pur := buy(t, p, "tg")
+		r.clock.Advance(20 * time.Second)
+		pushed(t, p, phone, "Telegram code: 11111") // the upstream calls back again
+		if u := check(t, p, pur.UpstreamID); len(u.SMS) != 0 {
+			t.Fatalf("check = %+v; a repeated callback of an earlier SMS was returned", u)
+		}
+	})
+	t.Run("callback 90 minutes late", func(t *testing.T) {
+		r := newRig(t, 1)
+		p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+		phone := adapterstest.PoolPhone(0)
+		r.market.Inject(phone, "Telegram", "Telegram code: 11111")
+		r.clock.Advance(80 * time.Minute)
+		pur := buy(t, p, "tg")
+		r.clock.Advance(10 * time.Minute)
+		pushed(t, p, phone, "Telegram code: 11111")
+		if u := check(t, p, pur.UpstreamID); len(u.SMS) != 0 {
+			t.Fatalf("check = %+v; a callback 90 minutes late was returned", u)
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		copies func(r *rig, p *pool.Pool, phone string)
+	}{
+		{"repeated callback after another", func(r *rig, p *pool.Pool, phone string) {
+			r.clock.Advance(20 * time.Second)
+			pushed(t, p, phone, "Telegram code: 11111")
+		}},
+		{"polled copy stamped after the pushed one", func(r *rig, p *pool.Pool, phone string) {
+			// The upstream's clock runs 30 s ahead of ours: its copy is
+			// stamped after the callback that was delivered.
+			r.clock.Advance(30 * time.Second)
+			r.market.Inject(phone, "Telegram", "Telegram code: 11111")
+			r.clock.Advance(2 * time.Minute) // a fallback read stores it
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 1)
+			p := r.pool(func(o *pool.Options) { o.WebhookSecret = "s3cret" })
+			pur := buy(t, p, "tg")
+			r.clock.Advance(5 * time.Second)
+			pushed(t, p, pur.Phone, "Telegram code: 11111")
+			u := check(t, p, pur.UpstreamID)
+			if len(u.SMS) != 1 {
+				t.Fatalf("check = %+v; want the code", u)
+			}
+			if err := p.RequestAnotherAfter(ctx, pur.UpstreamID, u.SMS[0].ReceivedAt); err != nil {
+				t.Fatal(err)
+			}
+			tc.copies(r, p, pur.Phone)
+			if u := check(t, p, pur.UpstreamID); len(u.SMS) != 0 {
+				t.Fatalf("check after another = %+v; the delivered code came back", u)
+			}
+		})
+	}
+}

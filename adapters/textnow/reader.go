@@ -111,6 +111,7 @@ type account struct {
 	down         string    // why the account needs a new login ("http 401"); "" when it does not
 	backoffUntil time.Time // no call before then (after a 429)
 	lastEnd      time.Time // when the previous call ended
+	lookupFailed time.Time // when a lookup by accountOf last failed; zero: not since
 }
 
 // New checks o and builds a Reader. It makes no call: numbers are learned
@@ -377,32 +378,70 @@ func (r *Reader) Messages(ctx context.Context, n pool.Number, since time.Time) (
 
 // accountOf finds the account whose number is phone, for a caller that
 // knows only the phone (a process that restarted while a lookup failed).
-// Accounts whose number is not known yet are looked up now. The number is
-// gone only when every account's number is known and none is phone; while
-// some lookup fails it is throttled (try again later), and if only accounts
-// that need a login are left unknown, it is theirs as far as anyone can
-// tell: needs_login.
+// Known numbers are matched first; accounts whose number is not known yet
+// are then looked up, in parallel, each at most every lookupRetry. The
+// number is gone only when every account's number is known and none is
+// phone; while some lookup fails it is throttled (try again later); if only
+// accounts that need a login are left unknown, it is theirs as far as
+// anyone can tell: needs_login.
 func (r *Reader) accountOf(ctx context.Context, phone string) (*account, error) {
-	var failed error
+	var unknown []*account
 	needsLogin := false
 	for _, a := range r.accts {
 		a.mu.Lock()
 		p, down := a.phone, a.down
 		a.mu.Unlock()
-		if p == "" && down == "" {
-			if err := r.lookup(ctx, a); err != nil && !errors.Is(err, pool.ErrDown) {
-				failed = err
-				continue
-			}
-			a.mu.Lock()
-			p, down = a.phone, a.down
-			a.mu.Unlock()
-		}
-		if p == phone {
+		switch {
+		case p == phone:
 			return a, nil
-		}
-		if p == "" && down != "" {
+		case p == "" && down != "":
 			needsLogin = true
+		case p == "":
+			unknown = append(unknown, a)
+		}
+	}
+	errs := make([]error, len(unknown))
+	sem := make(chan struct{}, lookupParallel)
+	var wg sync.WaitGroup
+	now := time.Now()
+	for i, a := range unknown {
+		a.mu.Lock()
+		recent := !a.lookupFailed.IsZero() && now.Sub(a.lookupFailed) < lookupRetry
+		a.mu.Unlock()
+		if recent {
+			errs[i] = fmt.Errorf("textnow user %s: its lookup failed less than %s ago: %w", a.user, lookupRetry, adapters.ErrUnavailable)
+			continue
+		}
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				errs[i] = r.lookup(ctx, a)
+			case <-ctx.Done():
+				errs[i] = ctxErr(ctx, "user "+a.user)
+			}
+			// A 429 has its own backoff; other failures (5xx, timeouts) are
+			// remembered here.
+			if errs[i] != nil && !errors.Is(errs[i], pool.ErrDown) && !errors.Is(errs[i], pool.ErrThrottled) {
+				a.mu.Lock()
+				a.lookupFailed = time.Now()
+				a.mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	var failed error
+	for i, a := range unknown {
+		a.mu.Lock()
+		p, down := a.phone, a.down
+		a.mu.Unlock()
+		switch {
+		case p == phone:
+			return a, nil
+		case down != "" && p == "":
+			needsLogin = true
+		case errs[i] != nil && failed == nil && !errors.Is(errs[i], pool.ErrDown):
+			failed = errs[i]
 		}
 	}
 	switch {
@@ -413,6 +452,11 @@ func (r *Reader) accountOf(ctx context.Context, phone string) (*account, error) 
 	}
 	return nil, &pool.DownError{Reason: pool.DownGone, Err: fmt.Errorf("textnow messages: no configured account has %s", phone)}
 }
+
+// lookupRetry is how long accountOf leaves an account whose lookup failed
+// before looking it up again: every poll of the order would otherwise
+// spend its time on it.
+const lookupRetry = 30 * time.Second
 
 // call makes one GET for a: after a's previous call and MinGap after its
 // end, unless a is down or backing off. It returns a 200's body; every

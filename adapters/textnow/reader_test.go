@@ -756,3 +756,16 @@ func TestMessagesByPhoneAlone(t *testing.T) {
 		t.Fatalf("a phone no account has = %v; want gone", err)
 	}
 }
+
+// TestMessagesByPhoneAloneKnownFirst: a number an account is known to have
+// is read without looking any account up.
+func TestMessagesByPhoneAloneKnownFirst(t *testing.T) {
+	f := newFixture(t, alice, bob)
+	r := f.reader(textnow.Options{Accounts: []textnow.Account{account(alice, ""), account(bob, bob.Phone)}})
+	if _, err := r.Messages(ctx, pool.Number{Phone: bob.Phone}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.calls("alice"); n != 0 {
+		t.Fatalf("alice was called %d times to read bob's known number", n)
+	}
+}
