@@ -257,17 +257,7 @@ func Run(t *testing.T, p Platform) {
 		}
 	})
 
-	faults := []struct {
-		name  string
-		apply func(h *Harness)
-	}{
-		{"http 5xx", func(h *Harness) { h.Market.SetFaults(simulator.Faults{ErrorRate: 1}) }},
-		{"garbage body", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Garbage: true}) }},
-		{"timeout", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Hang: true}) }},
-		{"connection closed", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Outage: true}) }},
-		{"connection refused", func(h *Harness) { h.Server.Close() }},
-	}
-	for _, f := range faults {
+	for _, f := range upstreamFaults {
 		t.Run(f.name, func(t *testing.T) {
 			h := Start(t, p, simulator.Config{}, Key, 300*time.Millisecond)
 			f.apply(h)
@@ -286,6 +276,19 @@ func Run(t *testing.T, p Platform) {
 			}
 		})
 	}
+}
+
+// upstreamFaults are the upstream failures every adapter must report as
+// adapters.ErrUnavailable, marketplace or pool.
+var upstreamFaults = []struct {
+	name  string
+	apply func(h *Harness)
+}{
+	{"http 5xx", func(h *Harness) { h.Market.SetFaults(simulator.Faults{ErrorRate: 1}) }},
+	{"garbage body", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Garbage: true}) }},
+	{"timeout", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Hang: true}) }},
+	{"connection closed", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Outage: true}) }},
+	{"connection refused", func(h *Harness) { h.Server.Close() }},
 }
 
 // CodeMaps fails t for every canonical code in an adapter's embedded maps

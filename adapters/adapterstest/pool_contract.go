@@ -234,17 +234,7 @@ func runPool(t *testing.T, p Platform) {
 		}
 	})
 
-	faults := []struct {
-		name  string
-		apply func(h *Harness)
-	}{
-		{"http 5xx", func(h *Harness) { h.Market.SetFaults(simulator.Faults{ErrorRate: 1}) }},
-		{"garbage body", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Garbage: true}) }},
-		{"timeout", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Hang: true}) }},
-		{"connection closed", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Outage: true}) }},
-		{"connection refused", func(h *Harness) { h.Server.Close() }},
-	}
-	for _, f := range faults {
+	for _, f := range upstreamFaults {
 		t.Run(f.name, func(t *testing.T) {
 			h := StartPool(t, p, simulator.Config{}, Key, 300*time.Millisecond)
 			f.apply(h)

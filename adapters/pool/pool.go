@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -378,19 +379,9 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 		default:
 			return adapters.Purchase{}, p.errorf("buy", err)
 		}
-		candidates = remove(candidates, l.Phone)
+		candidates = slices.DeleteFunc(candidates, func(x string) bool { return x == l.Phone })
 	}
 	return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: no free number is readable now", adapters.ErrNoNumbers))
-}
-
-func remove(s []string, v string) []string {
-	out := s[:0]
-	for _, x := range s {
-		if x != v {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // watermark reads the leased number and returns the time from which
@@ -418,19 +409,29 @@ func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error)
 		}
 	}
 	if p.pushing() {
-		stored, err := p.o.Store.PoolMessages(ctx, p.o.Code, l.Phone, since)
+		have, err := p.stored(ctx, l.Phone, since)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: cannot read pushed messages: %v", adapters.ErrUnavailable, err)
-		}
-		var have []Message
-		for _, m := range stored {
-			have = append(have, Message{From: m.From, Text: m.Text, At: m.At, pushed: m.Pushed})
+			return time.Time{}, err
 		}
 		if err := p.store(ctx, l.Phone, msgs, have); err != nil {
 			return time.Time{}, err
 		}
 	}
 	return after, nil
+}
+
+// stored returns the phone's stored messages (pushed, and the polled
+// copies kept beside them) at or after since.
+func (p *Pool) stored(ctx context.Context, phone string, since time.Time) ([]Message, error) {
+	rows, err := p.o.Store.PoolMessages(ctx, p.o.Code, phone, since)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read stored messages: %v", adapters.ErrUnavailable, err)
+	}
+	out := make([]Message, 0, len(rows))
+	for _, m := range rows {
+		out = append(out, Message{From: m.From, Text: m.Text, At: m.At, pushed: m.Pushed})
+	}
+	return out, nil
 }
 
 // read returns the lease's number's messages from (about) the lease's
@@ -442,12 +443,9 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 	var out []Message
 	push := p.pushing()
 	if push {
-		stored, err := p.o.Store.PoolMessages(ctx, p.o.Code, l.Phone, l.Since.Add(-pushWindow))
-		if err != nil {
-			return nil, fmt.Errorf("%w: cannot read pushed messages: %v", adapters.ErrUnavailable, err)
-		}
-		for _, m := range stored {
-			out = append(out, Message{From: m.From, Text: m.Text, At: m.At, pushed: m.Pushed})
+		var err error
+		if out, err = p.stored(ctx, l.Phone, l.Since.Add(-pushWindow)); err != nil {
+			return nil, err
 		}
 	}
 	p.mu.Lock()
