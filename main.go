@@ -57,6 +57,7 @@ func run(path string) error {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // fails on consoles (zap#880)
+	raiseOpenFiles(&cfg.Server, log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -32,16 +32,28 @@ type Config struct {
 
 // Server is the fasthttp front end.
 type Server struct {
-	Listen       string        `koanf:"listen"`         // host:port; default "127.0.0.1:8080"
-	ReadTimeout  time.Duration `koanf:"read_timeout"`   // whole request; default 10s
-	WriteTimeout time.Duration `koanf:"write_timeout"`  // default 10s
-	IdleTimeout  time.Duration `koanf:"idle_timeout"`   // keep-alive wait; default 60s
-	MaxBodyBytes int           `koanf:"max_body_bytes"` // request body limit, bytes; default 65536
+	Listen string `koanf:"listen"` // host:port; default "127.0.0.1:8080"
+	// HeaderTimeout bounds the wait for a request's first byte and its
+	// headers, on a new connection whatever keep-alive settings say and
+	// from the first byte on a kept-alive one; default 5s. A connection
+	// that sends nothing, or stalls mid-header, is closed then.
+	HeaderTimeout time.Duration `koanf:"header_timeout"`
+	ReadTimeout   time.Duration `koanf:"read_timeout"`   // reading the body once the headers are in; default 10s
+	WriteTimeout  time.Duration `koanf:"write_timeout"`  // default 10s
+	IdleTimeout   time.Duration `koanf:"idle_timeout"`   // keep-alive wait; default 60s
+	MaxBodyBytes  int           `koanf:"max_body_bytes"` // request body limit, bytes; default 65536
 	// RequestTimeout bounds the work (upstream calls, ledger) of one request;
 	// default 15s.
 	RequestTimeout time.Duration `koanf:"request_timeout"`
 	// ShutdownTimeout bounds draining in-flight requests on SIGINT/SIGTERM; default 10s.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// MaxConns caps open client connections; over it a new connection is
+	// closed at once. Default 4096; 0 = no cap. Lowered at start to fit
+	// the process's open-files limit.
+	MaxConns int `koanf:"max_conns"`
+	// MaxConnsPerIP caps open connections from one client IP; default
+	// 1024; 0 = no cap.
+	MaxConnsPerIP int `koanf:"max_conns_per_ip"`
 }
 
 // Ledger is the order store.

@@ -10,12 +10,15 @@ func Defaults() Config {
 	return Config{
 		Server: Server{
 			Listen:          "127.0.0.1:8080",
+			HeaderTimeout:   5 * time.Second,
 			ReadTimeout:     10 * time.Second,
 			WriteTimeout:    10 * time.Second,
 			IdleTimeout:     60 * time.Second,
 			MaxBodyBytes:    64 << 10,
 			RequestTimeout:  15 * time.Second,
 			ShutdownTimeout: 10 * time.Second,
+			MaxConns:        4096,
+			MaxConnsPerIP:   1024,
 		},
 		Ledger: Ledger{
 			URL:         "data/smsgate.db",

@@ -141,12 +141,15 @@ func (c *Config) validateServer(p *problems) {
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		p.add("server.listen", "want a port number 0-65535, got %q", port)
 	}
+	p.positive("server.header_timeout", s.HeaderTimeout)
 	p.positive("server.read_timeout", s.ReadTimeout)
 	p.positive("server.write_timeout", s.WriteTimeout)
 	p.positive("server.idle_timeout", s.IdleTimeout)
 	p.atLeast("server.max_body_bytes", s.MaxBodyBytes, 1)
 	p.positive("server.request_timeout", s.RequestTimeout)
 	p.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	p.atLeast("server.max_conns", s.MaxConns, 0)
+	p.atLeast("server.max_conns_per_ip", s.MaxConnsPerIP, 0)
 }
 
 func (c *Config) validateFX(p *problems) {

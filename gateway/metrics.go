@@ -81,3 +81,15 @@ func (m *Metrics) reconciled(platform, result string) {
 func (m *Metrics) cache(kind, result string) {
 	m.counter(seriesKey{"cache", kind, result, ""}, `smsgate_cache_total{kind=%q,result=%q}%.0s`).Inc()
 }
+
+// acceptErrors counts temporary accept errors (out of descriptors…) that
+// the listener backed off from.
+func (m *Metrics) acceptErrors() *metrics.Counter {
+	return m.set.GetOrCreateCounter("smsgate_accept_errors_total")
+}
+
+func (m *Metrics) acceptError() { m.acceptErrors().Inc() }
+
+func (m *Metrics) connRejected(limit string) {
+	m.counter(seriesKey{"connrej", limit, "", ""}, `smsgate_conns_rejected_total{limit=%q}%.0s%.0s`).Inc()
+}

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"smsgate/adapters/smsactivate"
+	"smsgate/gateway/conns"
 )
 
 // Server is the fasthttp front end over a Gateway.
@@ -24,6 +27,7 @@ type Server struct {
 	legacy  *smsactivate.Server
 	srv     *fasthttp.Server
 	ready   atomic.Bool
+	ln      atomic.Pointer[conns.Listener] // the guarded listener Serve runs on
 }
 
 // NewServer builds the front end; Serve starts it.
@@ -38,9 +42,16 @@ func NewServer(g *Gateway) *Server {
 	s.legacy = &smsactivate.Server{Backend: legacy{g}, Dialect: smsactivate.Classic, Timeout: g.cfg.Server.RequestTimeout}
 	sc := g.cfg.Server
 	s.srv = &fasthttp.Server{
-		Handler:               s.handle,
-		Name:                  "smsgate",
-		ReadTimeout:           sc.ReadTimeout,
+		Handler: s.handle,
+		Name:    "smsgate",
+		// fasthttp's ReadTimeout runs from a new connection's accept (and
+		// from the first byte of a kept-alive request) to the end of the
+		// headers: that is the header deadline. The body then gets
+		// read_timeout of its own (HeaderReceived).
+		ReadTimeout: sc.HeaderTimeout,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: sc.ReadTimeout}
+		},
 		WriteTimeout:          sc.WriteTimeout,
 		IdleTimeout:           sc.IdleTimeout,
 		MaxRequestBodySize:    sc.MaxBodyBytes,
@@ -49,12 +60,36 @@ func NewServer(g *Gateway) *Server {
 		SecureErrorLogMessage:        true,
 		DisablePreParseMultipartForm: true,
 		Logger:                       zapPrintf{g.log},
-		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
-			ctx.SetStatusCode(fasthttp.StatusBadRequest)
-			ctx.SetBodyString("bad request")
-		},
+		ErrorHandler:                 requestError,
 	}
+	g.metrics.acceptErrors() // shown from the start, at 0
+	g.metrics.gauge("smsgate_conns_open", func() float64 {
+		if l := s.ln.Load(); l != nil {
+			return float64(l.Open())
+		}
+		return 0
+	})
 	return s
+}
+
+// requestError answers a request fasthttp could not read: 413 for a body
+// over max_body_bytes, else 400, in the protocol of the path asked for.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	status, msg := fasthttp.StatusBadRequest, "bad request"
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		status, msg = fasthttp.StatusRequestEntityTooLarge, "request body too large"
+	}
+	if bytes.HasPrefix(ctx.Path(), []byte("/api/sms/")) {
+		code := codeBadRequest
+		if status == fasthttp.StatusRequestEntityTooLarge {
+			code = status
+		}
+		apiFail(ctx, &apiErr{status, code, msg, nil})
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(msg)
 }
 
 // zapPrintf routes fasthttp's log lines to zap (they carry no request URI
@@ -80,6 +115,15 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch path {
 	case smsactivate.Path:
+		if !ctx.IsGet() && !ctx.IsPost() {
+			// The handler API is GET (and form POST) only.
+			ctx.Response.Header.Set("Allow", "GET, POST")
+			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+			ctx.SetContentType("text/plain; charset=utf-8")
+			ctx.SetBodyString("method not allowed")
+			s.g.metrics.request("legacy", "other", "method_not_allowed")
+			return
+		}
 		action := legacyAction(ctx)
 		// The tenant is looked up once here for the rate limit and the read
 		// cache; an unknown key goes on to the protocol handler (BAD_KEY).
@@ -227,9 +271,26 @@ var knownActions = func() map[string]string {
 }()
 
 // Serve answers on ln until Shutdown; /healthz turns 200 once it serves.
+// ln is guarded (package conns): connection limits, and accept errors that
+// back off rather than end the server.
 func (s *Server) Serve(ln net.Listener) error {
+	sc := s.g.cfg.Server
+	m, log := s.g.metrics, s.g.log
+	gl := conns.Wrap(ln, conns.Options{
+		MaxConns:      sc.MaxConns,
+		MaxConnsPerIP: sc.MaxConnsPerIP,
+		OnAcceptError: func(err error, first bool) {
+			m.acceptError()
+			if first {
+				log.Warn("cannot accept connections; backing off and retrying", zap.Error(err))
+			}
+		},
+		OnBurstEnd: func(n int) { log.Info("accepting connections again", zap.Int("accept_errors", n)) },
+		OnReject:   m.connRejected,
+	})
+	s.ln.Store(gl)
 	s.ready.Store(true)
-	return s.srv.Serve(ln)
+	return s.srv.Serve(gl)
 }
 
 // Shutdown stops accepting, drains in-flight requests within ctx.

@@ -217,21 +217,22 @@ func (s *Server) unified(ctx *fasthttp.RequestCtx, path string) {
 	parts := strings.Split(rest, "/")
 	method := string(ctx.Method())
 	var (
-		rt       *route
-		params   map[string]string
-		pathSeen bool
+		rt     *route
+		params map[string]string
+		allow  []string // the methods the path takes, when not this one
 	)
 	for i := range routes {
 		if p, ok := match(routes[i].pattern, parts); ok {
-			pathSeen = true
 			if routes[i].method == method {
 				rt, params = &routes[i], p
 				break
 			}
+			allow = append(allow, routes[i].method)
 		}
 	}
 	if rt == nil {
-		if pathSeen {
+		if len(allow) > 0 {
+			ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
 			apiFail(ctx, &apiErr{fasthttp.StatusMethodNotAllowed, 405, "method not allowed", nil})
 		} else {
 			apiFail(ctx, &apiErr{fasthttp.StatusNotFound, codeNotFound, "unknown endpoint", nil})
@@ -324,7 +325,10 @@ func (f *flexDuration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// flexID reads an order id given as a JSON number or a numeric string.
+// flexID reads an order id given as a JSON number or a string holding a
+// plain decimal integer. The string form is strict ("1abc", " 1", "0x1",
+// "+1" are refused): a lenient scan would turn garbage into a real order
+// id and act on someone's order 1.
 type flexID int64
 
 func (f *flexID) UnmarshalJSON(b []byte) error {
@@ -337,9 +341,26 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return errors.New("want an order id")
 	}
-	if _, err := fmt.Sscan(s, &n); err != nil {
-		return errors.New("want an order id")
+	n, ok := parseOrderID(s)
+	if !ok {
+		return errors.New("want an order id: a decimal integer")
 	}
 	*f = flexID(n)
 	return nil
+}
+
+// parseOrderID accepts only ASCII digits (at most 18, so no overflow).
+func parseOrderID(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
