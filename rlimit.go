@@ -38,6 +38,11 @@ func raiseOpenFiles(s *config.Server, log *zap.Logger) {
 	if s.MaxConns > fit {
 		log.Warn("server.max_conns lowered to fit the open-files limit", zap.Int("configured", s.MaxConns), zap.Int("max_conns", fit))
 		s.MaxConns = fit
+		// One client must still not take every slot that is left.
+		if perIP := max(fit/4, 1); s.MaxConnsPerIP == 0 || s.MaxConnsPerIP > perIP {
+			log.Warn("server.max_conns_per_ip lowered to a quarter of max_conns", zap.Int("configured", s.MaxConnsPerIP), zap.Int("max_conns_per_ip", perIP))
+			s.MaxConnsPerIP = perIP
+		}
 	}
 	log.Info("open-files limit", zap.Uint64("soft", lim.Cur), zap.Uint64("hard", lim.Max), zap.Int("max_conns", s.MaxConns),
 		zap.Int("max_conns_per_ip", s.MaxConnsPerIP))
