@@ -79,10 +79,12 @@ func (p *Platform) configured() Settings {
 }
 
 // outboundLimiter says whether a platform may be sent another request now
-// (Ready peeks; Take spends a token).
+// (Ready peeks; Take spends a token; Wait spends one, waiting for it
+// within ctx).
 type outboundLimiter interface {
 	Ready() bool
 	Take() bool
+	Wait(ctx context.Context) error
 }
 
 // platformLimiter is a platform's outbound token bucket.
@@ -114,6 +116,25 @@ func (l platformLimiter) Ready() bool {
 func (l platformLimiter) Take() bool {
 	ok, _ := l.rates.Allow(l.key, l.rate, l.burst())
 	return ok
+}
+
+// Wait takes a token, waiting as long as the bucket says one is due, until
+// ctx ends. The wait is a timer, not a poll: the next try is when a token
+// is due (Redis or in-memory alike tell how long).
+func (l platformLimiter) Wait(ctx context.Context) error {
+	for {
+		ok, after := l.rates.Allow(l.key, l.rate, l.burst())
+		if ok {
+			return nil
+		}
+		t := time.NewTimer(max(after, time.Millisecond))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
 }
 
 // Options build a Gateway.

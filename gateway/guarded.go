@@ -74,17 +74,9 @@ func (g *guarded) runCtx(ctx context.Context, op string, f func() error) error {
 
 // waitToken waits (at most 2 s, within ctx) for an outbound token.
 func (g *guarded) waitToken(ctx context.Context) bool {
-	deadline := time.Now().Add(2 * time.Second)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	for time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		if g.limit.Take() {
-			return true
-		}
-	}
-	return false
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return g.limit.Wait(ctx) == nil
 }
 
 // resultOf is an error's metric label.

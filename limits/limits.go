@@ -6,9 +6,10 @@
 package limits
 
 import (
-	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Rates limits events per key with token buckets.
@@ -31,17 +32,15 @@ type Caps interface {
 	Count(key string) int
 }
 
-// Buckets is an in-memory Rates. Safe for concurrent use.
+// Buckets is an in-memory Rates over golang.org/x/time/rate, one limiter
+// per key, read at the injected clock's time (AllowN/ReserveN/TokensAt
+// take "now"), so tests reach any state without sleeping. Safe for
+// concurrent use.
 type Buckets struct {
 	now func() time.Time
 
 	mu sync.Mutex
-	m  map[string]*bucket // guarded by mu
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
+	m  map[string]*rate.Limiter // guarded by mu; a limiter is safe on its own
 }
 
 // NewBuckets returns in-memory buckets reading time from now (nil: time.Now).
@@ -49,54 +48,54 @@ func NewBuckets(now func() time.Time) *Buckets {
 	if now == nil {
 		now = time.Now
 	}
-	return &Buckets{now: now, m: map[string]*bucket{}}
+	return &Buckets{now: now, m: map[string]*rate.Limiter{}}
+}
+
+// limiter is key's limiter, created full and kept at the rate and burst
+// the caller asks for now (an admin may change a platform's rate).
+func (b *Buckets) limiter(key string, r float64, burst int, now time.Time) *rate.Limiter {
+	b.mu.Lock()
+	l := b.m[key]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(r), burst)
+		l.SetLimitAt(now, rate.Limit(r)) // anchors the limiter's clock at now
+		b.m[key] = l
+	}
+	b.mu.Unlock()
+	if l.Limit() != rate.Limit(r) {
+		l.SetLimitAt(now, rate.Limit(r))
+	}
+	if l.Burst() != burst {
+		l.SetBurstAt(now, burst)
+	}
+	return l
 }
 
 // Allow implements Rates. rate <= 0 means unlimited.
-func (b *Buckets) Allow(key string, rate float64, burst int) (bool, time.Duration) {
-	if rate <= 0 {
+func (b *Buckets) Allow(key string, r float64, burst int) (bool, time.Duration) {
+	if r <= 0 {
 		return true, 0
 	}
-	if burst < 1 {
-		burst = 1
-	}
+	burst = max(burst, 1)
 	now := b.now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	bk := b.m[key]
-	if bk == nil {
-		bk = &bucket{tokens: float64(burst), at: now}
-		b.m[key] = bk
+	l := b.limiter(key, r, burst, now)
+	res := l.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now) // not taken: give the token back
+		return false, d
 	}
-	if el := now.Sub(bk.at); el > 0 {
-		bk.tokens = math.Min(float64(burst), bk.tokens+el.Seconds()*rate)
-		bk.at = now
-	}
-	if bk.tokens >= 1 {
-		bk.tokens--
-		return true, 0
-	}
-	wait := time.Duration((1 - bk.tokens) / rate * float64(time.Second))
-	return false, wait
+	return true, 0
 }
 
 // Peek reports whether key's bucket has a token now, without taking it.
-func (b *Buckets) Peek(key string, rate float64, burst int) bool {
-	if rate <= 0 {
+func (b *Buckets) Peek(key string, r float64, burst int) bool {
+	if r <= 0 {
 		return true
 	}
-	now := b.now()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	bk := b.m[key]
-	if bk == nil {
-		return true
-	}
-	t := bk.tokens
-	if el := now.Sub(bk.at); el > 0 {
-		t = math.Min(float64(burst), t+el.Seconds()*rate)
-	}
-	return t >= 1
+	l := b.m[key]
+	b.mu.Unlock()
+	return l == nil || l.TokensAt(b.now()) >= 1
 }
 
 // Counters is an in-memory Caps. Safe for concurrent use.

@@ -78,3 +78,37 @@ func TestCounters(t *testing.T) {
 		t.Fatal("Set / unlimited acquire")
 	}
 }
+
+// Peek never spends a token, and a new rate for a key applies at once
+// (an admin may change a platform's rate while its bucket exists).
+func TestBucketsPeekAndRateChange(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := NewBuckets(func() time.Time { return now })
+	if !b.Peek("p", 1, 1) {
+		t.Fatal("an unused key has a token")
+	}
+	for i := 0; i < 3; i++ {
+		if !b.Peek("p", 1, 1) {
+			t.Fatal("Peek spent a token")
+		}
+	}
+	if ok, _ := b.Allow("p", 1, 1); !ok {
+		t.Fatal("first token refused")
+	}
+	if b.Peek("p", 1, 1) {
+		t.Fatal("Peek sees a token that was spent")
+	}
+	if ok, wait := b.Allow("p", 1, 1); ok || wait != time.Second {
+		t.Fatalf("at rate 1/s: %v, %s; want refused, 1s", ok, wait)
+	}
+	// 100 ms at 1/s filled a tenth of a token; from now on it fills at
+	// 10/s, so the rest is due in 90 ms, not 900.
+	now = now.Add(100 * time.Millisecond)
+	if ok, wait := b.Allow("p", 10, 1); ok || wait != 90*time.Millisecond {
+		t.Fatalf("at rate 10/s after 100ms: %v, %s; want refused, 90ms", ok, wait)
+	}
+	now = now.Add(90 * time.Millisecond)
+	if ok, _ := b.Allow("p", 10, 1); !ok {
+		t.Fatal("no token when it was due")
+	}
+}
