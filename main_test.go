@@ -197,4 +197,20 @@ func TestSeedPlatformCodes(t *testing.T) {
 	if err != nil || order.Platform != "5sim" {
 		t.Fatalf("order %s: platform %q (%v); want 5sim", parts[1], order.Platform, err)
 	}
+
+	// getCountries lists the platforms' country lists (every demo
+	// platform's adapter answers one).
+	resp, err = http.Get(base + "/stubs/handler_api.php?api_key=" + demoKey + "&action=getCountries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var list map[string]struct{ Eng string }
+	if err := json.Unmarshal(b, &list); err != nil || list["187"].Eng == "" || list["0"].Eng == "" {
+		t.Fatalf("getCountries = %.300s", b)
+	}
+	if n := market.Calls("countries"); n != 1 {
+		t.Errorf("the 5SIM simulator answered %d countries calls; want 1", n)
+	}
 }

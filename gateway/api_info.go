@@ -364,7 +364,7 @@ func periods(from, to time.Time, groupBy string) int {
 	const day = 24 * time.Hour
 	switch groupBy {
 	case "week":
-		monday := func(t time.Time) time.Time { return t.AddDate(0, 0, -((int(t.Weekday())+6)%7)) }
+		monday := func(t time.Time) time.Time { return t.AddDate(0, 0, -((int(t.Weekday()) + 6) % 7)) }
 		return int(monday(to).Sub(monday(from))/(7*day)) + 1
 	case "month":
 		return (to.Year()*12 + int(to.Month())) - (from.Year()*12 + int(from.Month())) + 1

@@ -157,12 +157,13 @@ type Gateway struct {
 
 	metrics *Metrics
 	cache   *Cache
-	// countries holds each platform's country list: never dropped, so a
-	// failed refresh always has the last list to serve (cache.go).
-	countries listCache
 	stats   *Stats
 	health  *healthChecker
 	alerts  *alerter
+
+	// countries holds each platform's country list: never dropped, so a
+	// failed refresh always has the last list to serve (cache.go).
+	countries listCache
 
 	rngMu sync.Mutex
 	rng   *rand.Rand // guarded by rngMu
