@@ -158,7 +158,7 @@ type Simulator struct {
 // Platform is one upstream.
 type Platform struct {
 	Code    string `koanf:"code"`    // unique name, e.g. "smsactivate", "hero"; required
-	Type    string `koanf:"type"`    // adapter: smsactivate|fivesim|…; default = Code
+	Type    string `koanf:"type"`    // adapter: smsactivate|fivesim (alias 5sim)|…; default = Code
 	Enabled *bool  `koanf:"enabled"` // default true
 	// Priority: lower first for the priority strategy; default (or 0) = its
 	// index in [[platforms]], so to put a later platform first give the

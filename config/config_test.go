@@ -660,6 +660,19 @@ func TestShippedConfig(t *testing.T) {
 	if c.Platforms[0].Code != "smsactivate" || c.Platforms[1].Code != "herosms" {
 		t.Fatalf("platforms: got %+v", c.Platforms)
 	}
+	// The codes the seed's clients send ("platform": "5sim").
+	codes := map[string]string{} // code → type
+	for _, p := range c.Platforms {
+		codes[p.Code] = p.Type
+	}
+	for _, want := range []string{"smsactivate", "smspva", "5sim", "smsman", "getsmscode", "smsreg", "onlinesim", "textnow", "receivesms", "smsservice"} {
+		if _, ok := codes[want]; !ok {
+			t.Errorf("gateway.toml lacks the platform code %q", want)
+		}
+	}
+	if codes["5sim"] != "fivesim" {
+		t.Errorf("platform 5sim has type %q; want fivesim", codes["5sim"])
+	}
 	for i, p := range c.Platforms {
 		if p.URL != "sim" || p.Key != "" {
 			t.Errorf("platforms[%d]: the shipped file must use the simulator and hold no key; got url %q", i, p.URL)
@@ -735,4 +748,56 @@ func leafKeys(t reflect.Type, prefix string) []string {
 		}
 	}
 	return keys
+}
+
+// TestPlatformTypeAlias: "5sim" is a platform code (it starts with a
+// digit) and an alias of the fivesim type, from the file, from the code's
+// default and from the environment.
+func TestPlatformTypeAlias(t *testing.T) {
+	body := strings.Replace(baseTOML, `code = "fivesim"`, `code = "5sim"`, 1)
+	body = strings.Replace(body, `platforms = ["fivesim"]`, `platforms = ["5sim"]`, 1)
+	cases := []struct {
+		name     string
+		body     string
+		env      []string
+		code     string
+		wantType string
+		wantErr  string
+	}{
+		{name: "code 5sim, type from the code", body: body, code: "5sim", wantType: "fivesim"},
+		{name: "type 5sim", body: strings.Replace(baseTOML, `code = "fivesim"`, "code = \"fivesim\"\ntype = \"5sim\"", 1),
+			code: "fivesim", wantType: "fivesim"},
+		{name: "type 5sim from env", body: baseTOML, env: []string{"SMSGATE_PLATFORMS__1__TYPE=5sim"}, code: "fivesim", wantType: "fivesim"},
+		{name: "env overrides on the 5sim platform", body: body,
+			env:  []string{"SMSGATE_PLATFORMS__1__KEY=k5", "SMSGATE_TENANTS__0__PLATFORMS=smsactivate,5sim"},
+			code: "5sim", wantType: "fivesim"},
+		{name: "not an alias", body: strings.Replace(baseTOML, `code = "fivesim"`, "code = \"fivesim\"\ntype = \"6sim\"", 1),
+			wantErr: `platforms[1].type: unknown type "6sim"`},
+		{name: "tenant naming the old code", body: strings.Replace(baseTOML, `code = "fivesim"`, `code = "5sim"`, 1),
+			wantErr: `tenants[1].platforms[0]: unknown platform "fivesim"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(writeConfig(t, tc.body), tc.env)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v; want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := c.Platforms[1]
+			if p.Code != tc.code || p.Type != tc.wantType {
+				t.Fatalf("platforms[1] = code %q type %q; want %q %q", p.Code, p.Type, tc.code, tc.wantType)
+			}
+			if len(tc.env) > 1 && (p.Key.Reveal() != "k5" || !reflect.DeepEqual(c.Tenants[0].Platforms, []string{"smsactivate", "5sim"})) {
+				t.Fatalf("env overrides: key set %v, tenant platforms %v", p.Key.Reveal() == "k5", c.Tenants[0].Platforms)
+			}
+		})
+	}
+	if got := CanonicalType("5sim"); got != "fivesim" {
+		t.Errorf("CanonicalType(5sim) = %q", got)
+	}
 }

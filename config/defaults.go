@@ -67,7 +67,8 @@ const (
 )
 
 // ApplyDefaults fills the per-platform and per-tenant values left zero:
-// a platform's Type (= Code), Priority (= its index), Weight, PollInterval,
+// a platform's Type (= Code; an alias such as "5sim" becomes its canonical
+// type), Priority (= its index), Weight, PollInterval,
 // Rate, Timeout and, for smsactivate-type platforms, Dialect; a tenant's
 // Strategy (= routing.strategy) and Currency (= fx.base_currency). Load calls
 // it before Validate; call it yourself on a Config built in code.
@@ -77,6 +78,9 @@ func (c *Config) ApplyDefaults() {
 		if p.Type == "" {
 			p.Type = p.Code
 		}
+		// One name per adapter from here on: display names, dialect and
+		// pool rules all key on the canonical type.
+		p.Type = CanonicalType(p.Type)
 		if p.Priority == 0 {
 			p.Priority = i
 		}

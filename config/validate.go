@@ -26,6 +26,22 @@ var platformTypes = []string{
 	"smsreg", "getsmscode", "smsservice", "textnow", "receivesms",
 }
 
+// typeAliases are other names a platform's type may be given, by the
+// adapter they name: "5sim" is what the platform calls itself and what
+// clients send as its code, so a [[platforms]] with code = "5sim" and no
+// type must work. ApplyDefaults resolves them; adapters/registry knows the
+// same aliases for specs built in code.
+var typeAliases = map[string]string{"5sim": "fivesim"}
+
+// CanonicalType is the adapter type typ names: itself, or the type an
+// alias stands for.
+func CanonicalType(typ string) string {
+	if c, ok := typeAliases[typ]; ok {
+		return c
+	}
+	return typ
+}
+
 // dialects of smsactivate-type platforms.
 var dialects = []string{"classic", "hero"}
 
@@ -190,8 +206,8 @@ func (c *Config) validatePlatforms(p *problems) {
 			seen[pl.Code] = i
 		}
 
-		if !slices.Contains(platformTypes, pl.Type) {
-			p.add(at("type"), "unknown type %q (want %s; type defaults to code)",
+		if !slices.Contains(platformTypes, CanonicalType(pl.Type)) {
+			p.add(at("type"), "unknown type %q (want %s, or 5sim for fivesim; type defaults to code)",
 				pl.Type, strings.Join(platformTypes, "|"))
 		}
 		if pl.Type == "smsactivate" {

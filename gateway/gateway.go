@@ -182,6 +182,10 @@ type Gateway struct {
 	health  *healthChecker
 	alerts  *alerter
 
+	// countries holds each platform's country list: never dropped, so a
+	// failed refresh always has the last list to serve (cache.go).
+	countries listCache
+
 	rngMu sync.Mutex
 	rng   *rand.Rand // guarded by rngMu
 

@@ -16,7 +16,10 @@ import (
 // the gateway and the simulated upstream answer with the very same bytes.
 type legacy struct{ g *Gateway }
 
-var _ smsactivate.Backend = legacy{}
+var (
+	_ smsactivate.Backend       = legacy{}
+	_ smsactivate.CountryLister = legacy{}
+)
 
 func (l legacy) tenant(account string) *Tenant {
 	t, _ := l.g.tenants.ByName(account)
@@ -135,4 +138,10 @@ func (l legacy) Operators(ctx context.Context, account, country string) (map[str
 		}
 	}
 	return out, nil
+}
+
+// Countries lists the countries of the tenant's platforms from the
+// countries cache ([cache] countries), for getCountries.
+func (l legacy) Countries(ctx context.Context, account string) ([]string, error) {
+	return l.g.Countries(ctx, l.tenant(account))
 }

@@ -182,3 +182,79 @@ func (g *Gateway) Balance(ctx context.Context, t *Tenant) (adapters.Money, error
 	}
 	return total, nil
 }
+
+// Countries is the union of the countries the tenant's usable platforms
+// list (ISO codes, sorted), each platform's list cached for [cache]
+// countries. A platform whose refresh fails serves its last list, however
+// old; one that never answered is left out; only if every platform has no
+// list is it an error.
+func (g *Gateway) Countries(ctx context.Context, t *Tenant) ([]string, error) {
+	plats := g.usable(t)
+	lists := make([][]string, len(plats))
+	var wg sync.WaitGroup
+	for i, p := range plats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := g.platformCountries(ctx, p)
+			if err != nil {
+				g.log.Debug("countries failed", zap.String("platform", p.Code), zap.Error(err))
+				return
+			}
+			lists[i] = l
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	ok := false
+	for _, l := range lists {
+		if l != nil {
+			ok = true
+		}
+		for _, c := range l {
+			seen[c] = true
+		}
+	}
+	if !ok && len(plats) > 0 {
+		return nil, fmt.Errorf("countries: every platform failed: %w", adapters.ErrUnavailable)
+	}
+	out := make([]string, 0, len(seen))
+	for c := range seen {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// platformCountries is one platform's country list through the countries
+// cache ([cache] countries TTL, stale on failure).
+func (g *Gateway) platformCountries(ctx context.Context, p *Platform) ([]string, error) {
+	// The fill is shared by every caller waiting on it: it must not end
+	// because the first caller went away. The platform's timeout bounds it.
+	fillCtx := context.WithoutCancel(ctx)
+	filled := false
+	l, stale, err := g.countries.get(p.Code, g.cfg.Cache.Countries, g.now, func() ([]string, error) {
+		filled = true
+		g.metrics.cache("countries", "miss")
+		cctx, cancel := callCtx(fillCtx, p)
+		defer cancel()
+		l, err := p.Adapter.Countries(cctx)
+		if err == nil && l == nil {
+			l = []string{} // an empty list is an answer, not a miss
+		}
+		if err != nil {
+			g.log.Warn("cannot refresh the country list; the last one is served if there is one",
+				zap.String("platform", p.Code), zap.Error(err))
+		}
+		return l, err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case stale:
+		g.metrics.cache("countries", "stale")
+	case !filled:
+		g.metrics.cache("countries", "hit")
+	}
+	return l, nil
+}

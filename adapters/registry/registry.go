@@ -121,6 +121,18 @@ var kinds = map[string]kind{
 	},
 }
 
+// aliases are other names of adapter types: "5sim" is what 5SIM calls
+// itself (config.CanonicalType knows the same ones).
+var aliases = map[string]string{"5sim": "fivesim"}
+
+// canonical is the adapter type typ names.
+func canonical(typ string) string {
+	if c, ok := aliases[typ]; ok {
+		return c
+	}
+	return typ
+}
+
 // names are the platforms' display names by adapter type.
 var names = map[string]string{
 	"smsactivate": "SMS-Activate protocol", "fivesim": "5SIM", "smsman": "SMS-Man", "onlinesim": "OnlineSIM",
@@ -130,6 +142,7 @@ var names = map[string]string{
 
 // DisplayName is a human name for a platform of that type and code.
 func DisplayName(typ, code string) string {
+	typ = canonical(typ)
 	n, ok := names[typ]
 	if !ok {
 		return code
@@ -155,6 +168,7 @@ func Types() []string {
 
 // DefaultCurrency is the type's usual account currency ("" if unknown type).
 func DefaultCurrency(typ string) string {
+	typ = canonical(typ)
 	if k, ok := pools[typ]; ok {
 		return k.currency
 	}
@@ -163,9 +177,10 @@ func DefaultCurrency(typ string) string {
 
 // IsPool reports whether platforms of that type are pools: the gateway
 // owns their numbers (Spec.Pool applies).
-func IsPool(typ string) bool { return isPool(typ) }
+func IsPool(typ string) bool { return isPool(canonical(typ)) }
 
 func (s Spec) withDefaults() (Spec, kind, error) {
+	s.Type = canonical(s.Type)
 	if isPool(s.Type) {
 		if s.Currency == "" {
 			s.Currency = pools[s.Type].currency

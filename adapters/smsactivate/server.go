@@ -675,15 +675,33 @@ type CountryInfo struct {
 	MultiService int    `json:"multiService"`
 }
 
+// CountryLister is a Backend that keeps its own country list (the
+// gateway: cached per platform); getCountries lists it instead of the
+// countries of the offers.
+type CountryLister interface {
+	Countries(ctx context.Context, account string) ([]string, error)
+}
+
 func (s *Server) getCountries(cctx context.Context, r *request, account string) {
-	list, err := s.Backend.Offers(cctx, account, "", "")
-	if err != nil {
-		s.failErr(r.ctx, err)
-		return
-	}
 	sold := map[string]bool{}
-	for _, o := range list {
-		sold[o.Country] = true
+	if cl, ok := s.Backend.(CountryLister); ok {
+		list, err := cl.Countries(cctx, account)
+		if err != nil {
+			s.failErr(r.ctx, err)
+			return
+		}
+		for _, c := range list {
+			sold[c] = true
+		}
+	} else {
+		list, err := s.Backend.Offers(cctx, account, "", "")
+		if err != nil {
+			s.failErr(r.ctx, err)
+			return
+		}
+		for _, o := range list {
+			sold[o.Country] = true
+		}
 	}
 	out := map[string]CountryInfo{}
 	for _, c := range catalog.Countries() {
