@@ -154,7 +154,7 @@ func (e envelope) err(c call) error {
 	case strings.Contains(lower, "balance"):
 		// Matched on the message: its code was never captured.
 		return wrap(adapters.ErrNoBalance)
-	case strings.Contains(lower, "no numbers"), strings.Contains(lower, "no free phones"):
+	case c == callBuy && (strings.Contains(lower, "no numbers") || strings.Contains(lower, "no free phones")):
 		// Stock out said only in words ("No Numbers, try again") under
 		// another code or none: a business answer, which must not trip
 		// the breaker as an unknown error would.
