@@ -40,6 +40,9 @@ type Platform struct {
 	// CancelGuard: the platform refuses cancels for this long after purchase
 	// (0 = no guard).
 	CancelGuard time.Duration
+	// CanBan: the adapter is an adapters.Banner (the platform has a call
+	// that reports a number the service refused).
+	CanBan bool
 	// Lifetime of an order on the platform; default 20m.
 	Lifetime time.Duration
 	// StockUnknown: the platform publishes prices but no stock; its offers
@@ -224,6 +227,40 @@ func Run(t *testing.T, p Platform) {
 		}
 		if h.Market.Balance() != bal0 {
 			t.Fatalf("balance %d after cancel; want refunded %d", h.Market.Balance(), bal0)
+		}
+	})
+
+	t.Run("ban", func(t *testing.T) {
+		h := start(t, simulator.Config{CodeDelay: 10 * time.Second})
+		b, ok := h.Platform.(adapters.Banner)
+		if ok != p.CanBan {
+			t.Fatalf("adapter is a Banner: %v; the platform says CanBan %v", ok, p.CanBan)
+		}
+		if !ok {
+			return
+		}
+		pur := buy(t, h)
+		if err := b.Ban(ctx, pur.UpstreamID); err != nil {
+			t.Fatalf("ban: %v", err)
+		}
+		if u := check(t, h, pur.UpstreamID); u.State != adapters.StateBanned {
+			t.Fatalf("after ban: %+v; want banned", u)
+		}
+		if n := len(h.Market.Active()); n != 0 {
+			t.Fatalf("%d orders still open in the market after the ban", n)
+		}
+		// A finished order cannot be banned: the transition is refused,
+		// it is not an unknown order nor a platform fault.
+		pur = buy(t, h)
+		h.Clock.Advance(10 * time.Second)
+		if u := check(t, h, pur.UpstreamID); u.State != adapters.StateCodeReceived {
+			t.Fatalf("after the delay: %+v; want code_received", u)
+		}
+		if err := h.Platform.Finish(ctx, pur.UpstreamID); err != nil {
+			t.Fatalf("finish: %v", err)
+		}
+		if err := b.Ban(ctx, pur.UpstreamID); !errors.Is(err, adapters.ErrBadState) {
+			t.Fatalf("ban after finish = %v; want ErrBadState", err)
 		}
 	})
 

@@ -42,7 +42,10 @@ type Client struct {
 	http     *upstream.Client
 }
 
-var _ adapters.Platform = (*Client)(nil)
+var (
+	_ adapters.Platform = (*Client)(nil)
+	_ adapters.Banner   = (*Client)(nil)
+)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
@@ -61,7 +64,7 @@ func (c *Client) Code() string { return c.code }
 
 // get sends one GET. user calls carry the token; guest calls do not, so the
 // key travels only where it is needed. 5SIM changes state with GETs too:
-// mutating marks those (buy, finish, cancel) so a lost answer is reported
+// mutating marks those (buy, finish, cancel, ban) so a lost answer is reported
 // as an unknown outcome.
 func (c *Client) get(ctx context.Context, op, path string, query map[string]string, user, mutating bool) (upstream.Response, error) {
 	h := map[string]string{"Accept": "application/json"}
@@ -274,6 +277,21 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	}
 	if o.Status != stCanceled {
 		return fmt.Errorf("%s cancel: order is %s: %w", c.code, o.Status, adapters.ErrBadState)
+	}
+	return nil
+}
+
+// Ban reports the number unusable (GET /user/ban/{id}): 5SIM closes the
+// order BANNED and refunds it. Its refusals are cancel's: "order not
+// found" (ErrNoActivation), "order expired" or "hosting order" for an
+// order that is over or a rental (ErrBadState).
+func (c *Client) Ban(ctx context.Context, id string) error {
+	o, err := c.order(ctx, "ban", "ban", id, true)
+	if err != nil {
+		return err
+	}
+	if o.Status != stBanned {
+		return fmt.Errorf("%s ban: order is %s: %w", c.code, o.Status, adapters.ErrBadState)
 	}
 	return nil
 }

@@ -454,6 +454,7 @@ func TestDocumentedAnswers(t *testing.T) {
 	check := func(c *fivesim.Client) error { _, err := c.Check(ctx, "11631253"); return err }
 	finish := func(c *fivesim.Client) error { return c.Finish(ctx, "11631253") }
 	cancel := func(c *fivesim.Client) error { return c.Cancel(ctx, "11631253") }
+	ban := func(c *fivesim.Client) error { return c.Ban(ctx, "11631253") }
 	offers := func(c *fivesim.Client) error { _, err := c.Offers(ctx, "tg", "ru"); return err }
 
 	cases := []struct {
@@ -507,6 +508,13 @@ func TestDocumentedAnswers(t *testing.T) {
 		{"cancel: order has sms", cancel, "/v1/user/cancel", 400, "order has sms", adapters.ErrBadState, false},
 		{"cancel: you need to wait time", cancel, "/v1/user/cancel", 400, "you need to wait time", adapters.ErrEarlyCancel, false},
 		{"cancel ok", cancel, "/v1/user/cancel", 200, orderBody("CANCELED", "null"), nil, false},
+		{"ban ok", ban, "/v1/user/ban", 200, orderBody("BANNED", "null"), nil, false},
+		{"ban answered another status", ban, "/v1/user/ban", 200, orderBody("FINISHED", oneSMS), adapters.ErrBadState, false},
+		{"ban: order not found", ban, "/v1/user/ban", 400, "order not found", adapters.ErrNoActivation, false},
+		{"ban: order expired", ban, "/v1/user/ban", 400, "order expired", adapters.ErrBadState, false},
+		{"ban: hosting order", ban, "/v1/user/ban", 400, "hosting order", adapters.ErrBadState, false},
+		{"ban answer unreadable", ban, "/v1/user/ban", 200, `{"id":11631253,"status":`, adapters.ErrUnavailable, false},
+		{"ban 502", ban, "/v1/user/ban", 502, "bad gateway", adapters.ErrUnavailable, false},
 		{"prices", offers, "/v1/guest/prices", 200, `{"russia":{"telegram":{"beeline":{"cost":20,"count":120,"rate":99.1},"virtual21":{"cost":12,"count":0}}}}`, nil, false},
 		{"prices null", offers, "/v1/guest/prices", 200, `null`, nil, false},
 		{"prices not an object", offers, "/v1/guest/prices", 200, `[1,2]`, adapters.ErrUnavailable, false},

@@ -36,6 +36,8 @@ func TestContract(t *testing.T) {
 				// Extra SMS arrive on the open order; Check returns them all.
 				CanRequestAnother: true,
 				CancelGuard:       r.guard,
+				// GET /v1/user/ban/{id}.
+				CanBan: true,
 				// The docs' examples expire 15 minutes after purchase.
 				Lifetime: 15 * time.Minute,
 			})

@@ -74,7 +74,10 @@ func FuzzParseProfile(f *testing.F) {
 }
 
 func FuzzParseOrder(f *testing.F) {
-	addSeeds(f, docBuy, docCheck)
+	// The ban answer: the order, BANNED (with and without its SMS).
+	docBan := strings.Replace(docBuy, `"PENDING"`, `"BANNED"`, 1)
+	docBanSMS := strings.Replace(docCheck, `"RECEIVED"`, `"BANNED"`, 1)
+	addSeeds(f, docBuy, docCheck, docBan, docBanSMS)
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		o, err := parseOrder(status, body)
 		checkErr(t, status, body, err)

@@ -11,8 +11,8 @@
 //   - there is no activation id: a rental is (pid, number, pool), which the
 //     client encodes as the UpstreamID "pid:number:region" ("10:8613800000000:cn");
 //   - the only terminal call is addblack (release and blacklist the
-//     number): Cancel and Finish both use it, and Cancel first checks that
-//     no SMS arrived, since addblack cannot tell the two apart;
+//     number): Cancel, Finish and Ban all use it, and Cancel first checks
+//     that no SMS arrived, since addblack cannot tell them apart;
 //   - the purchase answer has no price: Buy reads it from projectapi.php
 //     first, which also enforces MaxPrice;
 //   - no stock figures exist anywhere in the API: offers carry
@@ -89,6 +89,7 @@ type Client struct {
 var (
 	_ adapters.Platform     = (*Client)(nil)
 	_ adapters.ActiveLister = (*Client)(nil)
+	_ adapters.Banner       = (*Client)(nil)
 )
 
 // New builds a Client. An empty User is not refused here: the platform
@@ -356,6 +357,32 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	c.memo.End(id, adapters.StateCancelled, c.now())
+	return nil
+}
+
+// Ban reports the number unusable with addblack, GetSMSCode's only call
+// about a number: it is released and never given to this account again
+// for the project, which is what a ban asks. Unlike Cancel it goes ahead
+// after an SMS (the number is refused either way; the platform keeps what
+// it charged). A rental this client already ended is refused without a
+// request; one it banned is banned, so a retried ban succeeds. "mobile
+// number not found!" (released, expired or never ours: the platform does
+// not say which) is ErrNoActivation.
+func (c *Client) Ban(ctx context.Context, id string) error {
+	r, err := c.parseRental("ban", id)
+	if err != nil {
+		return err
+	}
+	if u, ok := c.memo.Ended(id, c.now()); ok {
+		if u.State == adapters.StateBanned {
+			return nil
+		}
+		return fmt.Errorf("%s ban: rental already %s: %w", c.code, u.State, adapters.ErrBadState)
+	}
+	if err := c.addBlack(ctx, "ban", r); err != nil {
+		return err
+	}
+	c.memo.End(id, adapters.StateBanned, c.now())
 	return nil
 }
 

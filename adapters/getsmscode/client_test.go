@@ -477,6 +477,13 @@ func TestAnswerMapping(t *testing.T) {
 		{name: "addblack garbage", target: "addblack", status: 200, body: "ok", want: adapters.ErrOutcomeUnknown},
 		{name: "addblack 500", target: "addblack", status: 500, body: "Internal Server Error", want: adapters.ErrUnavailable},
 
+		// Ban is addblack too; the platform's "not found" is its word.
+		{name: "ban ok", target: "ban", status: 200, body: "Message|Had add black list"},
+		{name: "ban not found", target: "ban", status: 200, body: "Message|mobile number not found!", want: adapters.ErrNoActivation},
+		{name: "ban other message", target: "ban", status: 200, body: "Message|Issue,Try later", want: adapters.ErrUnavailable},
+		{name: "ban garbage", target: "ban", status: 200, body: "ok", want: adapters.ErrOutcomeUnknown},
+		{name: "ban token", target: "ban", status: 200, body: "token is wrong", want: adapters.ErrAuth},
+
 		{name: "projects region:price", target: "projectapi", status: 200, body: "1|Google|cn:0.20<br>10|Telegram|cn:0.135|us:0.5", exact: "135000"},
 		{name: "projects region_price, br/", target: "projectapi", status: 200, body: "10|Telegram|us_0.5|CN_0.14<br/>1|Google|cn_0.2<br />", exact: "140000"},
 		{name: "projects bare price is no price", target: "projectapi", status: 200, body: "10|Telegram|0.135", want: adapters.ErrNoNumbers},
@@ -489,7 +496,11 @@ func TestAnswerMapping(t *testing.T) {
 	const id = "10:8617049806616:cn"
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := canned(t, tc.target, tc.status, tc.body)
+			action := tc.target
+			if action == "ban" {
+				action = "addblack"
+			}
+			c := canned(t, action, tc.status, tc.body)
 			var (
 				err error
 				got string
@@ -517,6 +528,8 @@ func TestAnswerMapping(t *testing.T) {
 				}
 			case "addblack":
 				err = c.Cancel(ctx, id)
+			case "ban":
+				err = c.Ban(ctx, id)
 			}
 			if tc.want == nil && err != nil {
 				t.Fatalf("err = %v; want success", err)

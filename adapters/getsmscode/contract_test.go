@@ -24,5 +24,6 @@ func TestContract(t *testing.T) {
 		Currency:     getsmscode.DefaultCurrency,
 		Lifetime:     10 * time.Minute,
 		StockUnknown: true, // the API has prices but no stock figures
+		CanBan:       true, // addblack
 	})
 }

@@ -518,8 +518,9 @@ func (c *Client) parseCountries(body []byte) ([]string, error) {
 
 var _ adapters.ActiveLister = (*Client)(nil)
 
-// ActiveOrders reads getActiveActivations ({"status":"error","error":
-// "NO_ACTIVATIONS"} is an empty list, not an error).
+// ActiveOrders reads getActiveActivations. "None" is an empty list, not an
+// error, however it is said: {"status":"error","error":"NO_ACTIVATIONS"}
+// or the bare token NO_ACTIVATIONS.
 func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, error) {
 	body, err := c.call(ctx, "active", "getActiveActivations", nil, false)
 	if err != nil {
@@ -528,21 +529,36 @@ func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, erro
 	return parseActive(body, c.code)
 }
 
+// activeItem is one entry of getActiveActivations. Ids and country codes
+// come as strings or numbers, phones may be masked ("79********1"): they
+// are kept raw.
+type activeItem struct {
+	ID          json.RawMessage `json:"activationId"`
+	Service     string          `json:"serviceCode"`
+	Phone       json.RawMessage `json:"phoneNumber"`
+	CountryCode json.RawMessage `json:"countryCode"`
+}
+
+// parseActive reads getActiveActivations in the layouts seen: the list as
+// the docs' "activeActivations" array, under "data" (HeroSMS answers, and
+// the older getListOfActiveActivations), or under "activeActivations.rows"
+// (HeroSMS, paged).
 func parseActive(body []byte, code string) ([]adapters.ActiveOrder, error) {
+	body = bytes.TrimSpace(body)
+	if string(body) == TokNoActivations {
+		return nil, nil
+	}
 	var v struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		// Ids and country codes come as strings or numbers, phones may be
-		// masked ("79********1"): keep them raw.
-		List []struct {
-			ID          json.RawMessage `json:"activationId"`
-			Service     string          `json:"serviceCode"`
-			Phone       json.RawMessage `json:"phoneNumber"`
-			CountryCode json.RawMessage `json:"countryCode"`
-		} `json:"activeActivations"`
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Active json.RawMessage `json:"activeActivations"`
+		Data   json.RawMessage `json:"data"`
+	}
+	unexpected := func() error {
+		return fmt.Errorf("%s active: unexpected answer %q: %w", code, upstream.Snippet(body), adapters.ErrUnavailable)
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("%s active: unexpected answer %q: %w", code, upstream.Snippet(body), adapters.ErrUnavailable)
+		return nil, unexpected()
 	}
 	if v.Status == "error" {
 		if v.Error == TokNoActivations {
@@ -550,14 +566,31 @@ func parseActive(body []byte, code string) ([]adapters.ActiveOrder, error) {
 		}
 		return nil, fmt.Errorf("%s active: %s: %w", code, upstream.Snippet([]byte(v.Error)), adapters.ErrUnavailable)
 	}
-	out := make([]adapters.ActiveOrder, 0, len(v.List))
-	for _, a := range v.List {
-		raw := func(m json.RawMessage) string { return strings.Trim(string(m), `"`) }
-		o := adapters.ActiveOrder{UpstreamID: raw(a.ID), Phone: raw(a.Phone), Service: a.Service}
+	raw := v.Active
+	if len(raw) > 0 && raw[0] == '{' {
+		var paged struct {
+			Rows json.RawMessage `json:"rows"`
+		}
+		if json.Unmarshal(raw, &paged) != nil {
+			return nil, unexpected()
+		}
+		raw = paged.Rows
+	}
+	if isNull(raw) {
+		raw = v.Data
+	}
+	var list []activeItem
+	if !isNull(raw) && json.Unmarshal(raw, &list) != nil {
+		return nil, unexpected()
+	}
+	out := make([]adapters.ActiveOrder, 0, len(list))
+	for _, a := range list {
+		str := func(m json.RawMessage) string { return strings.Trim(string(m), `"`) }
+		o := adapters.ActiveOrder{UpstreamID: str(a.ID), Phone: str(a.Phone), Service: a.Service}
 		if o.UpstreamID == "" {
 			continue
 		}
-		if id, err := strconv.Atoi(raw(a.CountryCode)); err == nil {
+		if id, err := strconv.Atoi(str(a.CountryCode)); err == nil {
 			if ctry, ok := catalog.CountryBySMSActivateID(id); ok {
 				o.Country = ctry.ISO
 			}
@@ -565,4 +598,9 @@ func parseActive(body []byte, code string) ([]adapters.ActiveOrder, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// isNull reports an absent or null JSON value.
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
 }

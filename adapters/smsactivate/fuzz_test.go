@@ -147,6 +147,12 @@ func FuzzParseActive(f *testing.F) {
 	for _, s := range []string{
 		`{"status":"success","activeActivations":[{"activationId":"635468021","serviceCode":"vk","phoneNumber":"79********1","activationCost":12.50,"activationStatus":"4","smsCode":["CODE"],"countryCode":"2"}]}`,
 		`{"status":"error","error":"NO_ACTIVATIONS"}`, `{"status":"error","error":"BAD"}`, `[]`,
+		// Variants (see variants_test.go): the list under "data", under
+		// activeActivations.rows, and "none" as a bare token.
+		`{"status":"success","data":[{"activationId":"635468021","serviceCode":"vk","phoneNumber":"79001234567","countryCode":"0"}]}`,
+		`{"status":"success","activeActivations":{"rows":[{"activationId":635468021,"serviceCode":"tg","phoneNumber":"12025550123","countryCode":187}],"count":1}}`,
+		`{"status":"success","activeActivations":{"rows":null,"count":0}}`,
+		`NO_ACTIVATIONS`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -100,7 +100,33 @@ type Server struct {
 	// OnAction, when set, is told each answered action (for metrics and
 	// call counting); it must not keep ctx.
 	OnAction func(action string)
+	// Active is the layout of getActiveActivations; the zero value is the
+	// docs' (what the gateway's front end answers). The others are
+	// successors' variants, for skins.
+	Active ActiveLayout
 }
+
+// ActiveLayout says how getActiveActivations lays out its answer.
+type ActiveLayout struct {
+	// List is where the entries go.
+	List ActiveList
+	// BareNone answers "none" as the bare text token NO_ACTIVATIONS, as
+	// some clients see it, instead of the JSON error object.
+	BareNone bool
+}
+
+// ActiveList is where getActiveActivations puts its entries.
+type ActiveList int
+
+const (
+	// ActiveListDocs: {"status":"success","activeActivations":[…]}.
+	ActiveListDocs ActiveList = iota
+	// ActiveListData: {"status":"success","data":[…]} (HeroSMS answers).
+	ActiveListData
+	// ActiveListRows: {"status":"success","activeActivations":{"rows":[…],
+	// "count":n}} (HeroSMS, paged).
+	ActiveListRows
+)
 
 // Handle serves one request; it never panics on bad input and never keeps
 // ctx or its byte slices after returning.
@@ -553,6 +579,10 @@ func (s *Server) getActiveActivations(cctx context.Context, r *request, account 
 		return
 	}
 	if len(list) == 0 {
+		if s.Active.BareNone {
+			s.text(r.ctx, TokNoActivations)
+			return
+		}
 		s.json(r.ctx, jsonError{Status: "error", Error: TokNoActivations})
 		return
 	}
@@ -586,7 +616,24 @@ func (s *Server) getActiveActivations(cctx context.Context, r *request, account 
 		}
 		out.ActiveActivations = append(out.ActiveActivations, e)
 	}
-	s.json(r.ctx, out)
+	switch s.Active.List {
+	case ActiveListData:
+		s.json(r.ctx, struct {
+			Status string             `json:"status"`
+			Data   []ActiveActivation `json:"data"`
+		}{out.Status, out.ActiveActivations})
+	case ActiveListRows:
+		type rows struct {
+			Rows  []ActiveActivation `json:"rows"`
+			Count int                `json:"count"`
+		}
+		s.json(r.ctx, struct {
+			Status string `json:"status"`
+			Active rows   `json:"activeActivations"`
+		}{out.Status, rows{out.ActiveActivations, len(out.ActiveActivations)}})
+	default:
+		s.json(r.ctx, out)
+	}
 }
 
 // PriceInfo is one (country, service) cell of getPrices.

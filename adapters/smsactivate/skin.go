@@ -12,7 +12,20 @@ import (
 // NewSkin serves the handler API over a simulated market in the given
 // dialect, with the market's fault injection in front.
 func NewSkin(m *simulator.Market, d Dialect) fasthttp.RequestHandler {
-	s := &Server{Backend: marketBackend{m}, Dialect: d, OnAction: m.CountCall}
+	return NewSkinWith(m, SkinOptions{Dialect: d})
+}
+
+// SkinOptions pick the variant of the protocol a skin speaks. The zero
+// value is the classic dialect with the docs' layouts.
+type SkinOptions struct {
+	Dialect Dialect
+	// Active is the layout of getActiveActivations (see ActiveLayout).
+	Active ActiveLayout
+}
+
+// NewSkinWith is NewSkin speaking the chosen variant.
+func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
+	s := &Server{Backend: marketBackend{m}, Dialect: o.Dialect, Active: o.Active, OnAction: m.CountCall}
 	return m.Wrap(s.Handle)
 }
 

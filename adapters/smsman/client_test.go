@@ -467,6 +467,11 @@ func TestDocumentedAnswers(t *testing.T) {
 		{"number", buy, "get-number", 200, `{"request_id": 1, "country_id": 1, "application_id": 3, "number": "79002415539"}`, nil, false},
 		{"no_numbers", buy, "get-number", 200, `{"success":false,"error_code":"no_numbers","error_msg":"No Numbers, try again."}`, adapters.ErrNoNumbers, false},
 		{"wrong_application_id 400", buy, "get-number", 400, `{"success":false,"error_code":"wrong_application_id","error_msg":"Wrong application ID!"}`, adapters.ErrBadService, false},
+		// Variants public clients check for (the skin's: variants_test.go).
+		{"no_free_phones", buy, "get-number", 200, `{"success":false,"error_code":"no_free_phones","error_msg":"No free phones"}`, adapters.ErrNoNumbers, false},
+		{"no numbers in words, other code", buy, "get-number", 200, `{"success":false,"error_code":"numbers_not_found","error_msg":"No Numbers, try again"}`, adapters.ErrNoNumbers, false},
+		{"no numbers in words, no code, 400", buy, "get-number", 400, `{"success":false,"error_msg":"No Numbers, try again"}`, adapters.ErrNoNumbers, false},
+		{"wrong_service_id 400", buy, "get-number", 400, `{"success":false,"error_code":"wrong_service_id","error_msg":"Wrong service ID!"}`, adapters.ErrBadService, false},
 		{"wrong_country_id", buy, "get-number", 400, `{"success":false,"error_code":"wrong_country_id","error_msg":"Wrong country ID!"}`, adapters.ErrBadCountry, false},
 		{"balance message, unknown code", buy, "get-number", 200, `{"success":false,"error_code":"not_enough_money","error_msg":"The price is more than the balance. Need more funds, please charge your balance"}`, adapters.ErrNoBalance, false},
 		{"balance message, no code", buy, "get-number", 200, `{"success":false,"error_msg":"The price is more than the balance. Need more funds, please charge your balance"}`, adapters.ErrNoBalance, false},

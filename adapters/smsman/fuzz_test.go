@@ -35,6 +35,10 @@ var docErrors = []string{
 	`{"success":false,"error_code":"no_activation"}`,
 	`{"success":false,"error_code":"request_not_found"}`,
 	`{"success":false,"error_code":"wrong_request"}`,
+	// Variants public clients check for (see variants_test.go).
+	`{"success":false,"error_code":"no_free_phones","error_msg":"No Numbers, try again."}`,
+	`{"success":false,"error_msg":"No Numbers, try again"}`,
+	`{"success":false,"error_code":"wrong_service_id","error_msg":"Wrong service ID!"}`,
 }
 
 func addSeeds(f *testing.F, bodies ...string) {

@@ -30,7 +30,20 @@ type SkinOptions struct {
 	// ClosedCode is the error_code for a closed or unknown request; default
 	// "no_activation" (sources also show request_not_found, wrong_request).
 	ClosedCode string
+	// NoNumbers is how get-number says it is out of stock: "" the docs'
+	// error_code no_numbers; "no_free_phones", the code some public clients
+	// check for; NoNumbersMessageOnly no error_code at all, only the
+	// message "No Numbers, try again" that other clients match on.
+	NoNumbers string
+	// WrongServiceCode is the error_code for an unknown application:
+	// default "wrong_application_id" (the docs); public clients also check
+	// "wrong_service_id".
+	WrongServiceCode string
 }
+
+// NoNumbersMessageOnly is SkinOptions.NoNumbers for an out-of-stock answer
+// that carries its message and no error_code.
+const NoNumbersMessageOnly = "message"
 
 // NewSkin serves SMS-Man's control API over a simulated market in the
 // default reading, with the market's fault injection in front.
@@ -47,6 +60,12 @@ func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
 	if o.ClosedCode == "" {
 		o.ClosedCode = codeNoActivation
+	}
+	if o.NoNumbers == "" {
+		o.NoNumbers = codeNoNumbers
+	}
+	if o.WrongServiceCode == "" {
+		o.WrongServiceCode = codeWrongApplication
 	}
 	s := &skin{m: m, opt: o}
 	return m.Wrap(s.serve)
@@ -158,6 +177,27 @@ func (s *skin) closed(ctx *fasthttp.RequestCtx) {
 	s.fail(ctx, 200, s.opt.ClosedCode, msgClosed)
 }
 
+// noNumbers answers an out-of-stock get-number in the chosen variant.
+func (s *skin) noNumbers(ctx *fasthttp.RequestCtx) {
+	if s.opt.NoNumbers == NoNumbersMessageOnly {
+		simulator.WriteJSON(ctx, struct {
+			Success  bool   `json:"success"`
+			ErrorMsg string `json:"error_msg"`
+		}{false, "No Numbers, try again"})
+		return
+	}
+	s.fail(ctx, 200, s.opt.NoNumbers, msgNoNumbers)
+}
+
+// wrongApplication answers an unknown application id in the chosen variant.
+func (s *skin) wrongApplication(ctx *fasthttp.RequestCtx) {
+	msg := msgWrongApplication
+	if s.opt.WrongServiceCode == codeWrongService {
+		msg = msgWrongService
+	}
+	s.fail(ctx, 400, s.opt.WrongServiceCode, msg)
+}
+
 // ids reads country_id and application_id. ok is false after an error
 // answer. A missing country_id is 0, "any country".
 func (s *skin) ids(ctx *fasthttp.RequestCtx, needApp bool) (iso, svc string, cid, aid int, ok bool) {
@@ -172,7 +212,7 @@ func (s *skin) ids(ctx *fasthttp.RequestCtx, needApp bool) (iso, svc string, cid
 	if v := arg(ctx, "application_id"); v != "" || needApp {
 		var err error
 		if aid, err = strconv.Atoi(v); err != nil || skinApps.code[aid] == "" {
-			s.fail(ctx, 400, codeWrongApplication, msgWrongApplication)
+			s.wrongApplication(ctx)
 			return "", "", 0, 0, false
 		}
 		svc = skinApps.code[aid]
@@ -206,7 +246,7 @@ func (s *skin) getNumber(ctx *fasthttp.RequestCtx) {
 			}
 		}
 		if iso == "" {
-			s.fail(ctx, 200, codeNoNumbers, msgNoNumbers)
+			s.noNumbers(ctx)
 			return
 		}
 	}
@@ -221,11 +261,11 @@ func (s *skin) getNumber(ctx *fasthttp.RequestCtx) {
 		}{o.ID, cid, aid, o.Phone})
 	case errors.Is(err, adapters.ErrNoNumbers), errors.Is(err, adapters.ErrPriceTooHigh):
 		// No price error exists: nothing at or under maxPrice is "no numbers".
-		s.fail(ctx, 200, codeNoNumbers, msgNoNumbers)
+		s.noNumbers(ctx)
 	case errors.Is(err, adapters.ErrNoBalance):
 		s.fail(ctx, 200, codeNoBalance, msgNoBalance)
 	case errors.Is(err, adapters.ErrBadService):
-		s.fail(ctx, 400, codeWrongApplication, msgWrongApplication)
+		s.wrongApplication(ctx)
 	case errors.Is(err, adapters.ErrBadCountry):
 		s.fail(ctx, 400, codeWrongCountry, msgWrongCountry)
 	default:

@@ -20,6 +20,10 @@ const (
 	codeWaitSMS          = "wait_sms"
 	codeNoNumbers        = "no_numbers"
 	codeWrongApplication = "wrong_application_id"
+	// Variants public clients check for besides the docs' codes: stock out
+	// as no_free_phones, an unknown service as wrong_service_id.
+	codeNoFreePhones = "no_free_phones"
+	codeWrongService = "wrong_service_id"
 	// Not observed, assumed by analogy with wrong_application_id.
 	codeWrongCountry = "wrong_country_id"
 	codeWrongStatus  = "wrong_status"
@@ -38,6 +42,7 @@ const (
 	msgWaitSMS          = "Still waiting..."
 	msgNoNumbers        = "No Numbers, try again."
 	msgWrongApplication = "Wrong application ID!"
+	msgWrongService     = "Wrong service ID!" // the skin's wording; only the code is known
 	msgWrongCountry     = "Wrong country ID!"
 	msgWrongStatus      = "Wrong status!"
 	msgClosed           = "Request not found or closed"
@@ -131,9 +136,9 @@ func (e envelope) err(c call) error {
 	switch {
 	case code == codeWrongToken:
 		return wrap(adapters.ErrAuth)
-	case code == codeNoNumbers:
+	case code == codeNoNumbers, code == codeNoFreePhones:
 		return wrap(adapters.ErrNoNumbers)
-	case code == codeWrongApplication:
+	case code == codeWrongApplication, code == codeWrongService:
 		return wrap(adapters.ErrBadService)
 	case code == codeWrongCountry:
 		return wrap(adapters.ErrBadCountry)
@@ -149,6 +154,11 @@ func (e envelope) err(c call) error {
 	case strings.Contains(lower, "balance"):
 		// Matched on the message: its code was never captured.
 		return wrap(adapters.ErrNoBalance)
+	case c == callBuy && (strings.Contains(lower, "no numbers") || strings.Contains(lower, "no free phones")):
+		// Stock out said only in words ("No Numbers, try again") under
+		// another code or none: a business answer, which must not trip
+		// the breaker as an unknown error would.
+		return wrap(adapters.ErrNoNumbers)
 	case c == callStatus && code == codeWaitSMS:
 		// close (or retrysms) before any SMS.
 		return wrap(adapters.ErrBadState)

@@ -84,6 +84,7 @@ type Client struct {
 var (
 	_ adapters.Platform     = (*Client)(nil)
 	_ adapters.ActiveLister = (*Client)(nil)
+	_ adapters.Banner       = (*Client)(nil)
 )
 
 // New builds a Client.
@@ -301,6 +302,30 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	c.memo.End(id, adapters.StateCancelled, c.now())
+	return nil
+}
+
+// Ban sends PUT /activation/blocknumber/{id}: the number is unusable
+// (already registered, no SMS), SMS-PVA closes the order and does not
+// issue the number again; like a cancel without an SMS it lowers karma.
+// An order this client already ended is refused without a request
+// (finishing is local, so SMS-PVA would still take the block); one it
+// already banned is banned, so a retried ban succeeds. SMS-PVA answers a
+// closed or unknown order alike, 406: ErrNoActivation.
+func (c *Client) Ban(ctx context.Context, id string) error {
+	if err := c.checkID("ban", id); err != nil {
+		return err
+	}
+	if u, ok := c.memo.Ended(id, c.now()); ok {
+		if u.State == adapters.StateBanned {
+			return nil
+		}
+		return fmt.Errorf("%s ban: order already %s: %w", c.code, u.State, adapters.ErrBadState)
+	}
+	if err := c.put(ctx, "ban", actBlock, id); err != nil {
+		return err
+	}
+	c.memo.End(id, adapters.StateBanned, c.now())
 	return nil
 }
 

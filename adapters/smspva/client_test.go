@@ -433,6 +433,7 @@ func TestAnswerMapping(t *testing.T) {
 		sms     = "/activation/sms/"
 		cancel  = "/activation/cancelorder/"
 		clear   = "/activation/clearsms/"
+		block   = "/activation/blocknumber/"
 		counts  = "/activation/countnumbers/"
 	)
 	env := func(code int) string {
@@ -511,6 +512,17 @@ func TestAnswerMapping(t *testing.T) {
 		{name: "cancel 503", path: cancel, status: 503, body: env(503), want: adapters.ErrUnavailable},
 		{name: "cancel unreadable 200", path: cancel, status: 200, body: `done`, want: adapters.ErrOutcomeUnknown},
 
+		// PUT blocknumber (the unified "ban"): the same errors as cancel.
+		{name: "block ok", path: block, status: 200, body: `{"statusCode":200,"data":{"orderId":123456}}`},
+		{name: "block 405", path: block, status: 405, body: env(405), want: adapters.ErrBadState},
+		{name: "block 406", path: block, status: 406, body: env(406), want: adapters.ErrNoActivation},
+		{name: "block 410", path: block, status: 410, body: env(410), want: adapters.ErrBadState},
+		{name: "block 411", path: block, status: 411, body: env(411), want: adapters.ErrAuth},
+		{name: "block 501", path: block, status: 501, body: env(501), want: adapters.ErrUnavailable},
+		{name: "block 503", path: block, status: 503, body: env(503), want: adapters.ErrUnavailable},
+		{name: "block status only in the body", path: block, status: 200, body: env(406), want: adapters.ErrNoActivation},
+		{name: "block unreadable 200", path: block, status: 200, body: `done`, want: adapters.ErrOutcomeUnknown},
+
 		// PUT clearsms.
 		{name: "clearsms ok", path: clear, status: 200, body: `{"statusCode":200,"data":{"orderId":123456,"orderExpireIn":599}}`},
 		{name: "clearsms 404", path: clear, status: 404, body: env(404), want: adapters.ErrBadState},
@@ -555,6 +567,8 @@ func TestAnswerMapping(t *testing.T) {
 				err = c.Cancel(ctx, "123456")
 			case clear:
 				err = c.RequestAnother(ctx, "123456")
+			case block:
+				err = c.Ban(ctx, "123456")
 			case counts:
 				var o []adapters.Offer
 				o, err = c.Offers(ctx, "tg", "us")
@@ -593,6 +607,9 @@ func TestMalformedIDsNeverSent(t *testing.T) {
 		}
 		if err := f.client.Finish(ctx, id); !errors.Is(err, adapters.ErrNoActivation) {
 			t.Fatalf("finish %q = %v; want ErrNoActivation", id, err)
+		}
+		if err := f.client.Ban(ctx, id); !errors.Is(err, adapters.ErrNoActivation) {
+			t.Fatalf("ban %q = %v; want ErrNoActivation", id, err)
 		}
 	}
 	wantWire(t, f.rec.Take())

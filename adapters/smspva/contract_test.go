@@ -24,5 +24,7 @@ func TestContract(t *testing.T) {
 		Currency:          smspva.DefaultCurrency,
 		CanRequestAnother: true,
 		Lifetime:          smspva.Lifetime,
+		// PUT /activation/blocknumber/{id}.
+		CanBan: true,
 	})
 }
