@@ -122,8 +122,10 @@ type ActiveLister interface {
 }
 
 // Banner is implemented by platforms that can be told the service refused
-// the number: a pool keeps that number from the service (quarantine). The
-// order ends banned.
+// the number: a pool keeps that number from the service (quarantine); a
+// marketplace with its own "bad number" call (5SIM ban, SMS-PVA
+// blocknumber, GetSMSCode addblack) ends the order there. The order ends
+// banned.
 type Banner interface {
 	Ban(ctx context.Context, upstreamID string) error
 }

@@ -262,8 +262,8 @@ const (
 	StatusFinish  = 6
 	StatusCancel  = 8
 	// StatusBan is the unified API's "ban": the service refused the number.
-	// Only platforms that own their numbers take it (adapters.Banner); the
-	// legacy protocol has no such status.
+	// Only platforms with a ban call take it (adapters.Banner: pools, 5SIM,
+	// SMS-PVA, GetSMSCode); the legacy protocol has no such status.
 	StatusBan = 100
 )
 
