@@ -116,6 +116,9 @@ func start(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error
 		a.store.Close()
 		return nil, err
 	}
+	// go-redis prints its own dial failures raw on stderr; through zap
+	// they are structured and rate-limited like everything else.
+	limits.SetRedisLogger(log)
 	shared, err := openShared(cfg.Redis)
 	if err != nil {
 		return fail(err)
