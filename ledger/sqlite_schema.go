@@ -117,8 +117,8 @@ const dedupStep = 4
 // until someone edits it by hand, for rows that are not telling anyone
 // anything true anyway: the platform knows one activation under that id,
 // and its codes would reach both clients. A renamed order no longer
-// matches anything upstream: its polls fail and it expires at its
-// lifetime, uncharged. How many were renamed is logged at start
+// matches anything upstream: its polls fail and the gateway ends it as
+// expired at its lifetime. How many were renamed is logged at start
 // (RenamedDuplicates).
 const sqliteDedupSQL = `UPDATE orders SET upstream_id = upstream_id || '#dup' || id
 	WHERE id IN (SELECT id FROM (
