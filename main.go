@@ -106,6 +106,10 @@ func start(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error
 	if a.store, err = openLedger(cfg.Ledger); err != nil {
 		return nil, err
 	}
+	if r, ok := a.store.(interface{ RenamedDuplicates() int64 }); ok && r.RenamedDuplicates() > 0 {
+		log.Warn("ledger held active orders sharing a platform's upstream id; the later ones were renamed <id>#dup<order id> and will expire",
+			zap.Int64("renamed", r.RenamedDuplicates()))
+	}
 	fail := func(err error) (*app, error) {
 		for _, s := range a.sims {
 			s.Close()
@@ -113,6 +117,9 @@ func start(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error
 		a.store.Close()
 		return nil, err
 	}
+	// go-redis prints its own dial failures raw on stderr; through zap
+	// they are structured and rate-limited like everything else.
+	limits.SetRedisLogger(log)
 	shared, err := openShared(cfg.Redis)
 	if err != nil {
 		return fail(err)

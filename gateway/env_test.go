@@ -107,7 +107,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	}
 	prices := map[string]int64{"RUB": 40 * adapters.Micro, "USD": adapters.Micro / 2}
 	for i, pc := range e.cfg.Platforms {
-		mc := simulator.Config{Clock: e.clock, CodeDelay: o.codeDelay, Seed: uint64(i + 1), BasePrice: prices[pc.Currency]}
+		mc := simulator.Config{Clock: e.clock, CodeDelay: o.codeDelay, Seed: uint64(i + 1), BasePrice: prices[pc.Currency], IDOffset: -1}
 		if o.realClock {
 			mc.Clock = simulator.RealClock{}
 		}

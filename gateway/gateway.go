@@ -189,8 +189,9 @@ type Gateway struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand // guarded by rngMu
 
-	bg      sync.WaitGroup // background work (orphan cancels, reconciliation)
-	claimed claims         // upstream orders owned but maybe not yet in the ledger
+	bg       sync.WaitGroup // background work (orphan cancels, reconciliation)
+	claimed  claims         // upstream orders owned but maybe not yet in the ledger
+	balances balanceBook    // what routing knows of each platform's balance
 
 	rates   limits.Rates
 	caps    limits.Caps

@@ -27,7 +27,7 @@ type Health struct {
 }
 
 // healthChecker fetches each platform's balance every interval, recording
-// latency and errors; its balances feed the balance strategy and alerts.
+// latency and errors; its balances feed routing (balanceBook) and alerts.
 type healthChecker struct {
 	g        *Gateway
 	interval time.Duration
@@ -37,14 +37,13 @@ type healthChecker struct {
 }
 
 type healthRecord struct {
-	h    Health
-	base int64 // balance in base micro-units; -1 unknown
+	h Health
 }
 
 func newHealthChecker(g *Gateway, interval time.Duration) *healthChecker {
 	hc := &healthChecker{g: g, interval: interval, state: map[string]*healthRecord{}}
 	for _, p := range g.platforms {
-		hc.state[p.Code] = &healthRecord{h: Health{Platform: p.Code, State: "unknown", Currency: p.Currency, BaseCurrency: g.fx.Base()}, base: -1}
+		hc.state[p.Code] = &healthRecord{h: Health{Platform: p.Code, State: "unknown", Currency: p.Currency, BaseCurrency: g.fx.Base()}}
 	}
 	return hc
 }
@@ -82,6 +81,7 @@ func (hc *healthChecker) checkAll(ctx context.Context) {
 
 func (hc *healthChecker) check(ctx context.Context, p *Platform) {
 	g := hc.g
+	since := g.balances.spent(p.Code)
 	cctx, cancel := callCtx(ctx, p)
 	start := time.Now()
 	bal, err := p.Adapter.Balance(cctx)
@@ -89,6 +89,11 @@ func (hc *healthChecker) check(ctx context.Context, p *Platform) {
 	cancel()
 	if ctx.Err() != nil {
 		return
+	}
+	if err == nil {
+		if m, ok := g.inCurrency(bal, p.Currency); ok {
+			g.balances.read(p.Code, m, since) // routing's next read
+		}
 	}
 	now := g.now().UTC()
 	hc.mu.Lock()
@@ -103,7 +108,6 @@ func (hc *healthChecker) check(ctx context.Context, p *Platform) {
 		r.h.LastError = ""
 		r.h.Balance = adapters.FormatDecimal(bal.Micros, 2)
 		if b, err := g.fx.ToBase(bal); err == nil {
-			r.base = b.Micros
 			r.h.BaseBalance = adapters.FormatDecimal(b.Micros, 2)
 		}
 	}
@@ -123,16 +127,6 @@ func (hc *healthChecker) check(ctx context.Context, p *Platform) {
 			g.alerts.clear("low_balance", p.Code)
 		}
 	}
-}
-
-// balanceBase is the last known balance in base micro-units, -1 unknown.
-func (hc *healthChecker) balanceBase(code string) int64 {
-	hc.mu.Lock()
-	defer hc.mu.Unlock()
-	if r, ok := hc.state[code]; ok {
-		return r.base
-	}
-	return -1
 }
 
 // snapshot is the platform's health with its breaker's current state.

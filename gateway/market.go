@@ -129,17 +129,156 @@ func (g *Gateway) platformOffers(ctx context.Context, p *Platform, country, serv
 }
 
 // platformBalance is one platform's balance through the cache (status TTL).
+// A fresh read also resets what routing knows (balanceBook).
 func (g *Gateway) platformBalance(ctx context.Context, p *Platform) (adapters.Money, error) {
 	v, _, err := g.cache.Get(ctx, "balance", "balance|"+p.Code, g.cfg.Cache.Status,
-		func(ctx context.Context) (any, error) {
-			cctx, cancel := callCtx(ctx, p)
-			defer cancel()
-			return p.Adapter.Balance(cctx)
-		})
+		func(ctx context.Context) (any, error) { return g.readBalance(ctx, p) })
 	if err != nil {
 		return adapters.Money{}, err
 	}
 	return v.(adapters.Money), nil
+}
+
+// readBalance asks the platform for its balance and tells the book.
+func (g *Gateway) readBalance(ctx context.Context, p *Platform) (adapters.Money, error) {
+	since := g.balances.spent(p.Code)
+	cctx, cancel := callCtx(ctx, p)
+	defer cancel()
+	bal, err := p.Adapter.Balance(cctx)
+	if err == nil {
+		if m, ok := g.inCurrency(bal, p.Currency); ok {
+			g.balances.read(p.Code, m, since)
+		}
+	}
+	return bal, err
+}
+
+// inCurrency is m in micro-units of currency ("" is taken as currency).
+func (g *Gateway) inCurrency(m adapters.Money, currency string) (int64, bool) {
+	if m.Currency == "" || m.Currency == currency {
+		return m.Micros, true
+	}
+	c, err := g.fx.Convert(m, currency)
+	if err != nil {
+		return 0, false
+	}
+	return c.Micros, true
+}
+
+// spendsBalance reports whether a purchase at p is paid from its account
+// balance. Pools own their numbers: their "balance" is the source
+// account's, or zero, and says nothing about whether they can sell.
+func spendsBalance(p *Platform) bool {
+	_, own := p.raw().(numberLister)
+	return !own
+}
+
+// balanceBook is what routing knows of each platform's balance, in the
+// platform's currency, so that it is never staler than the purchase in
+// hand: the last read, less what every purchase since has cost (debited
+// the moment the platform sells), plus refunds of orders cancelled since,
+// and less what purchases in flight may cost (reserved before the call,
+// so concurrent buyers do not all count the same money). A platform that
+// answers NO_BALANCE has nothing until its next read. Reads happen on the
+// health interval and whenever the balance API's cache refills.
+type balanceBook struct {
+	mu sync.Mutex
+	m  map[string]*bookEntry // by platform code; guarded by mu
+}
+
+type bookEntry struct {
+	known    bool
+	micros   int64 // estimate: last read − debits + credits since
+	reserved int64 // expected cost of purchases in flight
+	total    int64 // every debit so far: a read that raced a purchase is corrected by it
+}
+
+func (b *balanceBook) entry(code string) *bookEntry {
+	if b.m == nil {
+		b.m = map[string]*bookEntry{}
+	}
+	e := b.m[code]
+	if e == nil {
+		e = &bookEntry{}
+		b.m[code] = e
+	}
+	return e
+}
+
+// spent is the debit total, to pass to read for a read starting now.
+func (b *balanceBook) spent(code string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.entry(code).total
+}
+
+// read records a balance read that started when the debit total was
+// since. Purchases debited during the read may or may not be in micros;
+// they are taken off again, so the estimate errs low, never high.
+func (b *balanceBook) read(code string, micros, since int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entry(code)
+	e.known = true
+	e.micros = micros - (e.total - since)
+}
+
+// reserve sets cost aside for a purchase about to be sent, or reports that
+// the known balance cannot pay it (cost 0, price unknown: nothing left at
+// all). An unknown balance reserves and lets the platform decide, as does
+// force.
+func (b *balanceBook) reserve(code string, cost int64, force bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entry(code)
+	if e.known && !force {
+		left := e.micros - e.reserved
+		if left < cost || left <= 0 {
+			return false
+		}
+	}
+	e.reserved += cost
+	return true
+}
+
+// release gives back a reservation once the purchase has answered (after
+// debit, when it sold).
+func (b *balanceBook) release(code string, cost int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.entry(code).reserved -= cost
+}
+
+// debit takes a sold number's price off at once.
+func (b *balanceBook) debit(code string, cost int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entry(code)
+	e.total += cost
+	e.micros -= cost
+}
+
+// credit adds a refund back.
+func (b *balanceBook) credit(code string, amount int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.entry(code).micros += amount
+}
+
+// empty records a NO_BALANCE answer: nothing left until the next read.
+func (b *balanceBook) empty(code string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entry(code)
+	e.known, e.micros = true, 0
+}
+
+// available is the balance not yet set aside, and whether it is known.
+func (b *balanceBook) available(code string) (int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entry(code)
+	return e.micros - e.reserved, e.known
 }
 
 // dropBalance forgets a platform's cached balance after it changed (a

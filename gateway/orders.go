@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,7 +55,7 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 	}()
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Routing.Deadline)
 	defer cancel()
-	plan, err := g.plan(ctx, t, r)
+	plan, err := g.route(ctx, t, r)
 	if err != nil {
 		return ledger.Order{}, err
 	}
@@ -63,25 +64,25 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 		return o, err
 	}
 	var errs []error
-	for i, c := range plan.Candidates {
+	// max_attempts bounds the platforms asked; one passed over without a
+	// call (its balance known short, its cap reached) does not count. A
+	// platform whose known balance is short is put off to the end rather
+	// than dropped: the book errs low, and the platform itself has the
+	// last word when nothing else sold.
+	attempts := 0
+	cands := slices.Clone(plan.Candidates)
+	for i := 0; i < len(cands); i++ {
+		c := cands[i]
+		if max := g.cfg.Routing.MaxAttempts; r.Platform == "" && max > 0 && attempts >= max {
+			break
+		}
 		if ctx.Err() != nil {
 			errs = append(errs, fmt.Errorf("purchase deadline passed: %w", adapters.ErrUnavailable))
 			break
 		}
 		p := c.Platform
 		if i > 0 {
-			g.metrics.failover(plan.Candidates[i-1].Platform.Code)
-		}
-		if !g.caps.TryAcquire(platformKey(p.Code), p.MaxActive) {
-			errs = append(errs, fmt.Errorf("%s: at its active-order cap: %w", p.Code, adapters.ErrNoNumbers))
-			continue
-		}
-		platformSlot := true
-		releasePlatform := func() {
-			if platformSlot {
-				g.caps.Release(platformKey(p.Code))
-				platformSlot = false
-			}
+			g.metrics.failover(cands[i-1].Platform.Code)
 		}
 		req := adapters.BuyRequest{Country: r.Country, Service: r.Service, Operator: r.Operator}
 		if r.MaxPrice.Micros > 0 {
@@ -92,6 +93,34 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			}
 			req.MaxPrice = mp
 		}
+		// Set the price aside in the book before asking, so buyers in
+		// flight together do not all count on the same money.
+		spends := spendsBalance(p)
+		if spends && !g.balances.reserve(p.Code, c.cost, c.putOff) {
+			c.putOff = true
+			cands = append(cands, c)
+			continue
+		}
+		reserved := true
+		releaseBalance := func() {
+			if spends && reserved {
+				g.balances.release(p.Code, c.cost)
+				reserved = false
+			}
+		}
+		if !g.caps.TryAcquire(platformKey(p.Code), p.MaxActive) {
+			releaseBalance()
+			errs = append(errs, fmt.Errorf("%s: at its active-order cap: %w", p.Code, adapters.ErrNoNumbers))
+			continue
+		}
+		attempts++
+		platformSlot := true
+		releasePlatform := func() {
+			if platformSlot {
+				g.caps.Release(platformKey(p.Code))
+				platformSlot = false
+			}
+		}
 		ticket := p.buys.start()
 		cctx, ccancel := callCtx(ctx, p)
 		pur, err := p.Adapter.Buy(cctx, req)
@@ -100,6 +129,8 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
 			p.buys.finish(ticket)
 			g.metrics.routed(plan.Strategy, p.Code)
+			g.debit(ctx, p, r, pur.Price) // before the reservation goes: the book never shows the money twice
+			releaseBalance()
 			o, err := buy(g.record(ctx, t, r, p, pur))
 			if err != nil {
 				releasePlatform()
@@ -107,12 +138,19 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			return o, err
 		}
 		p.buys.finish(ticket)
+		releaseBalance()
+		if spends && errors.Is(err, adapters.ErrNoBalance) {
+			g.balances.empty(p.Code) // until the next read; later buyers go elsewhere first
+		}
 		errs = append(errs, err)
 		if errors.Is(err, adapters.ErrOutcomeUnknown) {
 			// Never re-buy blindly: look on this platform first.
 			g.log.Warn("purchase outcome unknown; reconciling before any other platform",
 				zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
 			o, found, rerr := g.reconcile(ctx, t, r, p)
+			if found {
+				g.debit(ctx, p, r, o.Price) // the lost purchase was made: it cost money
+			}
 			if found && rerr == nil {
 				return buy(o, nil)
 			}
@@ -130,8 +168,31 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 	return ledger.Order{}, g.combine(errs, t.Currency)
 }
 
+// debit takes a sold number off the book: its price in the platform's
+// currency, or the offer's when the platform did not say.
+func (g *Gateway) debit(ctx context.Context, p *Platform, r BuyRequest, price adapters.Money) {
+	if !spendsBalance(p) {
+		return
+	}
+	cost, ok := g.inCurrency(price, p.Currency)
+	if !ok || cost <= 0 {
+		o, found := g.offerFor(ctx, p, r.Country, r.Service)
+		if !found {
+			return
+		}
+		if cost, ok = g.inCurrency(o.Price, p.Currency); !ok {
+			return
+		}
+	}
+	g.balances.debit(p.Code, cost)
+}
+
 // record commits the purchase; if the commit fails the number is cancelled
-// upstream so nobody pays for an order the client never saw.
+// upstream so nobody pays for an order the client never saw. That includes
+// a commit refused as ErrDuplicateUpstream (another active order has this
+// upstream id: two demo simulators counting from the same id, or two
+// instances both recording one lost purchase): the number is not shown,
+// and the cancel goes to the platform we bought it from.
 func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platform, pur adapters.Purchase) (ledger.Order, error) {
 	now := g.now().UTC()
 	base, err := g.fx.ToBase(pur.Price)
@@ -378,6 +439,7 @@ func (g *Gateway) ended(o *ledger.Order) {
 	if len(o.Codes) == 0 {
 		if p, ok := g.byCode[o.Platform]; ok {
 			g.dropBalance(p) // refunded
+			g.refunded(p, o)
 		}
 	}
 }
@@ -467,4 +529,17 @@ func (g *Gateway) isNewSMS(o *ledger.Order, m adapters.SMS, st adapters.State) b
 		}
 	}
 	return true
+}
+
+// refunded puts an order's price back on the book when the order ended in
+// a way that refunds at once (cancelled, banned without a code). An expiry
+// is refunded at the platform's own time, which may be before a read that
+// already counted it; it waits for the next read instead.
+func (g *Gateway) refunded(p *Platform, o *ledger.Order) {
+	if !spendsBalance(p) || (o.State != adapters.StateCancelled && o.State != adapters.StateBanned) {
+		return
+	}
+	if m, ok := g.inCurrency(o.Price, p.Currency); ok && m > 0 {
+		g.balances.credit(p.Code, m)
+	}
 }

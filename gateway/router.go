@@ -25,6 +25,15 @@ type Candidate struct {
 	Balance   int64   // last known balance in base micro-units; -1 unknown
 	Rate      float64 // estimated delivery probability
 	Score     float64 // the strategy's sort key: lower is tried first
+	// cost is the offer price in the platform's currency (0 unknown): what
+	// a purchase there sets aside of its balance.
+	cost int64
+	// broke: the platform pays from a balance that is known not to cover
+	// cost; it is tried after the others.
+	broke bool
+	// putOff: Buy found the balance short when about to ask, and moved the
+	// platform to the end of its list, where it is asked regardless.
+	putOff bool
 }
 
 // Plan is a routing decision: the strategy used and the platforms to try,
@@ -54,11 +63,23 @@ func (g *Gateway) strategyFor(t *Tenant, r BuyRequest) (string, error) {
 	return "", fmt.Errorf("%w %q", ErrBadStrategy, s)
 }
 
-// plan chooses the candidates for a purchase. Platforms whose offers show
+// plan chooses the candidates for a purchase, at most max_attempts of them
+// unless a platform is pinned: what Recommend shows.
+func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
+	plan, err := g.route(ctx, t, r)
+	if max := g.cfg.Routing.MaxAttempts; err == nil && r.Platform == "" && max > 0 && len(plan.Candidates) > max {
+		plan.Candidates = plan.Candidates[:max]
+	}
+	return plan, err
+}
+
+// route orders every candidate for a purchase. Platforms whose offers show
 // no stock, or only above the max price, are left out, as are open
 // breakers; a platform whose offers cannot be read stays in (it may well
-// sell) after the ones that are known to.
-func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
+// sell) after the ones that are known to. Platforms whose balance is known
+// not to cover the price go last: a buy must not spend its attempts on
+// them while another can sell (Buy counts attempts, not candidates).
+func (g *Gateway) route(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
 	strategy, err := g.strategyFor(t, r)
 	if err != nil {
 		return Plan{}, err
@@ -105,11 +126,20 @@ func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, erro
 			plan.Skipped[p.Code] = "outbound rate limit"
 			continue
 		}
-		c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: g.health.balanceBase(p.Code), Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
+		c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
+		avail, known := g.balances.available(p.Code)
+		if known {
+			if b, err := g.fx.ToBase(adapters.Money{Micros: max(avail, 0), Currency: p.Currency}); err == nil {
+				c.Balance = b.Micros
+			}
+		}
 		if o, ok := g.offerFor(ctx, p, r.Country, r.Service); ok {
 			c.Count = o.Count
 			if b, err := g.fx.ToBase(o.Price); err == nil {
 				c.BasePrice = b.Micros
+			}
+			if m, ok := g.inCurrency(o.Price, p.Currency); ok && m > 0 {
+				c.cost = m
 			}
 			if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
 				plan.Skipped[p.Code] = "no stock"
@@ -124,12 +154,10 @@ func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, erro
 				continue
 			}
 		}
+		c.broke = known && spendsBalance(p) && (avail < c.cost || avail <= 0)
 		plan.Candidates = append(plan.Candidates, c)
 	}
 	g.order(&plan, r.Platform != "")
-	if max := g.cfg.Routing.MaxAttempts; r.Platform == "" && max > 0 && len(plan.Candidates) > max {
-		plan.Candidates = plan.Candidates[:max]
-	}
 	if len(plan.Candidates) == 0 {
 		switch {
 		case floor != nil:
@@ -159,8 +187,9 @@ func (g *Gateway) offerFor(ctx context.Context, p *Platform, country, service st
 	return adapters.Offer{Country: country, Service: service}, true
 }
 
-// order sorts the candidates by the plan's strategy; ties go by priority.
-// With a pinned platform (and failover asked) the pinned one stays first.
+// order sorts the candidates by the plan's strategy, those known unable
+// to pay last; ties go by priority. With a pinned platform (and failover
+// asked) the pinned one stays first.
 func (g *Gateway) order(plan *Plan, pinned bool) {
 	cs := plan.Candidates
 	unknown := math.Inf(1)
@@ -199,6 +228,9 @@ func (g *Gateway) order(plan *Plan, pinned bool) {
 	}
 	rest := cs[start:]
 	sort.SliceStable(rest, func(i, j int) bool {
+		if rest[i].broke != rest[j].broke {
+			return !rest[i].broke
+		}
 		if rest[i].Score != rest[j].Score {
 			return rest[i].Score < rest[j].Score
 		}

@@ -31,9 +31,11 @@ const (
 )
 
 type createReq struct {
-	args  []any // insert arguments, built by the caller; the writer never sees the *Order
-	state atomic.Int32
-	done  chan createResult // buffered 1; written once by the writer, after the commit
+	args       []any  // insert arguments, built by the caller; the writer never sees the *Order
+	platform   string // names the order in an ErrDuplicateUpstream
+	upstreamID string
+	state      atomic.Int32
+	done       chan createResult // buffered 1; written once by the writer, after the commit
 }
 
 type createResult struct {
@@ -137,7 +139,8 @@ func (s *SQLite) collect(batch []*createReq, timer *time.Timer) []*createReq {
 // commitBatch inserts the claimable requests of batch in one transaction
 // and answers each after the commit.
 //
-// A unique-key conflict fails only its own row: SQLite's default ABORT
+// A unique-key conflict (idempotency key, or an active order's upstream
+// id) fails only its own row: SQLite's default ABORT
 // conflict resolution backs out the failing statement and keeps the
 // transaction, which is exactly a per-row savepoint without the two extra
 // statements per row (measured: SAVEPOINT/RELEASE around each insert costs
@@ -171,6 +174,10 @@ func (s *SQLite) commitBatch(batch []*createReq) {
 		}
 		claimed[i] = true
 		res, err := stmt.ExecContext(ctx, req.args...)
+		if isUpstreamViolation(err) {
+			results[i].err = duplicateUpstream(req.platform, req.upstreamID)
+			continue
+		}
 		if isUniqueViolation(err) {
 			results[i].err = ErrConflict
 			continue

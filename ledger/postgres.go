@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -37,7 +38,8 @@ const createTimeout = 15 * time.Second
 // concurrent inserts together on its own. Postgres also implements Leaser,
 // so that instances split the polling between them.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	renamed int64 // see RenamedDuplicates
 
 	mu     sync.RWMutex // guards closed; held for reading only while registering a call
 	closed bool
@@ -68,11 +70,27 @@ func OpenPostgres(ctx context.Context, url string, opts PostgresOptions) (*Postg
 		pool.Close()
 		return nil, fmt.Errorf("cannot open ledger: %w", err)
 	}
-	if err := migratePostgres(ctx, pool, opts.Schema); err != nil {
+	renamed, err := migratePostgres(ctx, pool, opts.Schema)
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("cannot open ledger: %w", err)
 	}
-	return &Postgres{pool: pool}, nil
+	return &Postgres{pool: pool, renamed: renamed}, nil
+}
+
+// RenamedDuplicates is how many active orders sharing a (platform,
+// upstream id) with an older one this open renamed while migrating (see
+// sqliteDedupSQL); the caller logs it.
+func (p *Postgres) RenamedDuplicates() int64 { return p.renamed }
+
+// pgUniqueViolation is SQLSTATE unique_violation.
+const pgUniqueViolation = "23505"
+
+// pgDuplicateUpstream reports whether err is a unique violation of the
+// (platform, upstream id) index.
+func pgDuplicateUpstream(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == pgUniqueViolation && pe.ConstraintName == pgUpstreamIndex
 }
 
 // enter registers a call, or reports ErrClosed. Every successful enter is
@@ -148,6 +166,9 @@ func (p *Postgres) Create(ctx context.Context, o *Order) error {
 		// ON CONFLICT DO NOTHING inserted nothing: the key is taken.
 		return fmt.Errorf("cannot create order: %w", ErrConflict)
 	}
+	if pgDuplicateUpstream(err) {
+		return fmt.Errorf("cannot create order: %w", duplicateUpstream(o.Platform, o.UpstreamID))
+	}
 	if err != nil {
 		return fmt.Errorf("cannot create order: %w", err)
 	}
@@ -176,6 +197,9 @@ func (p *Postgres) Update(ctx context.Context, o *Order) error {
 		string(o.State), codes, o.CodesSeen,
 		toMillis(o.UpdatedAt), toMillis(o.ExpiresAt), toMillis(o.NextPollAt),
 		o.UpstreamID, o.Phone, o.ID)
+	if pgDuplicateUpstream(err) {
+		return fmt.Errorf("cannot update order %d: %w", o.ID, duplicateUpstream(o.Platform, o.UpstreamID))
+	}
 	if err != nil {
 		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
 	}

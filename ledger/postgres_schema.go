@@ -95,7 +95,26 @@ var postgresMigrations = []string{
 	// lease history: stale active leases by expiry, blocking leases by time.
 	`CREATE INDEX pool_leases_active_expires_at ON pool_leases (platform, expires_at) WHERE ended_at = 0;
 	CREATE INDEX pool_leases_blocked_until ON pool_leases (platform, blocked_until);`,
+	// 5: at most one active order per (platform, upstream id), as in
+	// SQLite (see sqliteMigrations and sqliteDedupSQL, and pgDedupSQL,
+	// which runs first). Instances inserting the same pair at once: the
+	// second INSERT waits for the first to commit and then fails with a
+	// unique violation on this index, which Create reports as
+	// ErrDuplicateUpstream.
+	`CREATE UNIQUE INDEX orders_active_platform_upstream_id ON orders (platform, upstream_id)
+		WHERE upstream_id <> '' AND state IN ('waiting', 'code_received', 'retry_waiting');`,
 }
+
+// pgUpstreamIndex is the index's name, which a unique violation reports.
+const pgUpstreamIndex = "orders_active_platform_upstream_id"
+
+// pgDedupSQL is sqliteDedupSQL for PostgreSQL: the oldest active order of
+// a (platform, upstream id) keeps it, later ones get "#dup<order id>".
+const pgDedupSQL = `UPDATE orders SET upstream_id = upstream_id || '#dup' || id
+	WHERE id IN (SELECT id FROM (
+		SELECT id, row_number() OVER (PARTITION BY platform, upstream_id ORDER BY id) AS n
+		FROM orders WHERE upstream_id <> '' AND state IN ('waiting', 'code_received', 'retry_waiting')
+	) AS ranked WHERE n > 1)`
 
 // migrateLockKey is the first key of the advisory lock that serialises
 // migrations; the second is a hash of the schema name, so that instances
@@ -109,8 +128,10 @@ const migrateLockKey int32 = 0x736d7367 // "smsg"
 // transaction that first takes a transaction-scoped advisory lock; the
 // others wait for it, and then (READ COMMITTED takes a fresh snapshot per
 // statement) see the version it committed and have nothing left to do.
-func migratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+//
+// It returns how many duplicate orders pgDedupSQL renamed.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string) (renamed int64, err error) {
+	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(nullif($2, ''), current_schema(), '')))",
 			migrateLockKey, schema); err != nil {
 			return fmt.Errorf("cannot lock schema for migration: %w", err)
@@ -143,6 +164,13 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string) err
 			return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(postgresMigrations))
 		}
 		for v := version; v < len(postgresMigrations); v++ {
+			if v == dedupStep && version > 0 {
+				tag, err := tx.Exec(ctx, pgDedupSQL)
+				if err != nil {
+					return fmt.Errorf("cannot rename duplicate upstream ids: %w", err)
+				}
+				renamed = tag.RowsAffected()
+			}
 			// No arguments: pgx sends it as a simple query, which may hold
 			// several statements.
 			if _, err := tx.Exec(ctx, postgresMigrations[v]); err != nil {
@@ -154,4 +182,8 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string) err
 		}
 		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	return renamed, nil
 }

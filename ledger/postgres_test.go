@@ -580,3 +580,25 @@ func BenchmarkPostgresCreateParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// A ledger from before the (platform, upstream id) index opens with its
+// duplicate active orders renamed.
+func TestPostgresDedupMigration(t *testing.T) {
+	url := postgresURL(t)
+	schema := testSchema(t, url)
+	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
+		return openPostgres(t, url, schema)
+	}, func(t *testing.T) {
+		ctx := context.Background()
+		conn, err := connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		q := "DROP INDEX " + pgx.Identifier{schema, "orders_active_platform_upstream_id"}.Sanitize() +
+			"; DELETE FROM " + pgx.Identifier{schema, "schema_version"}.Sanitize() + " WHERE version = 5"
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

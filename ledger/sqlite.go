@@ -58,7 +58,8 @@ type SQLite struct {
 	w *sql.DB // exactly one connection: SQLite allows one writer at a time
 	r *sql.DB // readers, query_only
 
-	insert *sql.Stmt // prepared on w, used by the writer goroutine
+	insert  *sql.Stmt // prepared on w, used by the writer goroutine
+	renamed int64     // see RenamedDuplicates
 
 	// Group commit, owned by groupcommit.go.
 	queue      chan *createReq
@@ -105,7 +106,8 @@ func OpenSQLite(path string, opts SQLiteOptions) (*SQLite, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(w); err != nil {
+	renamed, err := migrate(w)
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("cannot open ledger %s: %w", path, err)
 	}
@@ -134,10 +136,16 @@ func OpenSQLite(path string, opts SQLiteOptions) (*SQLite, error) {
 		queue:      make(chan *createReq, 4*maxBatch),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		renamed:    renamed,
 	}
 	go s.writer()
 	return s, nil
 }
+
+// RenamedDuplicates is how many active orders sharing a (platform,
+// upstream id) with an older one this open renamed while migrating (see
+// sqliteDedupSQL); the caller logs it.
+func (s *SQLite) RenamedDuplicates() int64 { return s.renamed }
 
 // enter registers a call, or reports ErrClosed. Every successful enter is
 // paired with s.calls.Done().
@@ -209,6 +217,7 @@ func newCreateReq(o *Order) (*createReq, error) {
 		return nil, err
 	}
 	return &createReq{
+		platform: o.Platform, upstreamID: o.UpstreamID,
 		args: []any{
 			o.Tenant, o.Platform, o.UpstreamID, o.Phone, o.Country, o.Service, o.Operator,
 			o.Price.Micros, o.Price.Currency, o.BasePrice.Micros, o.BasePrice.Currency,
@@ -240,6 +249,9 @@ func (s *SQLite) Update(ctx context.Context, o *Order) error {
 		string(o.State), codes, o.CodesSeen,
 		toMillis(o.UpdatedAt), toMillis(o.ExpiresAt), toMillis(o.NextPollAt),
 		o.UpstreamID, o.Phone, o.ID)
+	if isUniqueViolation(err) { // the only unique index an update can break
+		return fmt.Errorf("cannot update order %d: %w", o.ID, duplicateUpstream(o.Platform, o.UpstreamID))
+	}
 	if err != nil {
 		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
 	}
@@ -417,6 +429,14 @@ func scanOrder(r rowScanner) (Order, error) {
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// isUpstreamViolation reports whether a unique violation of an insert is
+// the (platform, upstream id) index's rather than the idempotency key's.
+// SQLite reports no index name, only the columns: "UNIQUE constraint
+// failed: orders.platform, orders.upstream_id".
+func isUpstreamViolation(err error) bool {
+	return isUniqueViolation(err) && strings.Contains(err.Error(), "orders.upstream_id")
 }
 
 // toMillis stores a time as unix milliseconds; the zero time is 0 so that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +186,23 @@ func TestCreateCanceledWhileWriterBlocked(t *testing.T) {
 	}
 	if len(all) != 1 || all[0].ID != o.ID {
 		t.Errorf("orders: %+v; want only %d", all, o.ID)
+	}
+}
+
+// The unique index's state list is written out in migration 5; it must be
+// activeStates, in both dialects.
+func TestUniqueIndexStatesMatchActiveStates(t *testing.T) {
+	var lits []string
+	for _, st := range activeStates {
+		lits = append(lits, "'"+string(st)+"'")
+	}
+	want := "state IN (" + strings.Join(lits, ", ") + ")"
+	for name, q := range map[string]string{
+		"sqlite index": sqliteMigrations[dedupStep], "postgres index": postgresMigrations[dedupStep],
+		"sqlite dedup": sqliteDedupSQL, "postgres dedup": pgDedupSQL,
+	} {
+		if !strings.Contains(q, want) {
+			t.Errorf("%s does not hold %s:\n%s", name, want, q)
+		}
 	}
 }

@@ -94,38 +94,78 @@ var sqliteMigrations = []string{
 	// lease history: stale active leases by expiry, blocking leases by time.
 	`CREATE INDEX pool_leases_active_expires_at ON pool_leases (platform, expires_at) WHERE ended_at = 0;
 	CREATE INDEX pool_leases_blocked_until ON pool_leases (platform, blocked_until);`,
+	// 5: at most one active order per (platform, upstream id); see
+	// ErrDuplicateUpstream, and sqliteDedupSQL, which runs first. Only
+	// active orders: a getsmscode id is pid:number:region, and the same
+	// number may be rented again once the first rental ended. The state
+	// list is activeStates written out, as a shipped migration must never
+	// change (TestUniqueIndexStatesMatchActiveStates keeps them in step).
+	`CREATE UNIQUE INDEX orders_active_platform_upstream_id ON orders (platform, upstream_id)
+		WHERE upstream_id != '' AND state IN ('waiting', 'code_received', 'retry_waiting');`,
 }
+
+// dedupStep is the migration before which sqliteDedupSQL (and
+// pgDedupSQL) runs: the first one with the (platform, upstream id) index.
+const dedupStep = 4
+
+// sqliteDedupSQL makes a ledger from before migration 5 fit its unique
+// index. Such a ledger may hold active orders sharing a (platform,
+// upstream id): two demo instances whose built-in simulators both counted
+// from the same first id. The oldest keeps its id; each later one gets
+// "#dup<order id>" appended, which is unique and still shows the original.
+// Refusing to start instead would stop every instance on that ledger
+// until someone edits it by hand, for rows that are not telling anyone
+// anything true anyway: the platform knows one activation under that id,
+// and its codes would reach both clients. A renamed order no longer
+// matches anything upstream: its polls fail and the gateway ends it as
+// expired at its lifetime. How many were renamed is logged at start
+// (RenamedDuplicates).
+const sqliteDedupSQL = `UPDATE orders SET upstream_id = upstream_id || '#dup' || id
+	WHERE id IN (SELECT id FROM (
+		SELECT id, row_number() OVER (PARTITION BY platform, upstream_id ORDER BY id) AS n
+		FROM orders WHERE upstream_id != '' AND state IN ('waiting', 'code_received', 'retry_waiting')
+	) WHERE n > 1)`
 
 // migrate brings the schema to len(sqliteMigrations) in one immediate
 // transaction, so two processes opening a new file do not both create it.
-func migrate(db *sql.DB) error {
+// It returns how many duplicate orders sqliteDedupSQL renamed.
+func migrate(db *sql.DB) (renamed int64, err error) {
 	ctx := context.Background()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("cannot migrate schema: %w", err)
+		return 0, fmt.Errorf("cannot migrate schema: %w", err)
 	}
 	defer tx.Rollback()
 	var version int
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("cannot read schema version: %w", err)
+		return 0, fmt.Errorf("cannot read schema version: %w", err)
 	}
 	if version > len(sqliteMigrations) {
-		return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(sqliteMigrations))
+		return 0, fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(sqliteMigrations))
 	}
 	if version == len(sqliteMigrations) {
-		return nil
+		return 0, nil
 	}
 	for v := version; v < len(sqliteMigrations); v++ {
+		if v == dedupStep && version > 0 { // a new file has nothing to rename
+			res, err := tx.ExecContext(ctx, sqliteDedupSQL)
+			if err != nil {
+				return 0, fmt.Errorf("cannot rename duplicate upstream ids: %w", err)
+			}
+			if renamed, err = res.RowsAffected(); err != nil {
+				return 0, fmt.Errorf("cannot rename duplicate upstream ids: %w", err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, sqliteMigrations[v]); err != nil {
-			return fmt.Errorf("cannot migrate schema to version %d: %w", v+1, err)
+			return 0, fmt.Errorf("cannot migrate schema to version %d: %w", v+1, err)
 		}
 	}
 	// PRAGMA takes no bound parameters; the value is our own integer.
 	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(len(sqliteMigrations))); err != nil {
-		return fmt.Errorf("cannot set schema version: %w", err)
+		return 0, fmt.Errorf("cannot set schema version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("cannot migrate schema: %w", err)
+		return 0, fmt.Errorf("cannot migrate schema: %w", err)
 	}
-	return nil
+	return renamed, nil
 }

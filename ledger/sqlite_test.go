@@ -322,3 +322,21 @@ func reportBatches(b *testing.B, s *ledger.SQLite) {
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// A ledger from before the (platform, upstream id) index opens with its
+// duplicate active orders renamed.
+func TestSQLiteDedupMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, path, ledger.SQLiteOptions{})
+	}, func(t *testing.T) {
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("DROP INDEX orders_active_platform_upstream_id; PRAGMA user_version = 4"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

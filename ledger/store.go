@@ -6,6 +6,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"smsgate/adapters"
@@ -16,6 +17,18 @@ var ErrNotFound = errors.New("order not found")
 
 // ErrConflict: an order with the same (tenant, idempotency key) exists.
 var ErrConflict = errors.New("order conflict")
+
+// ErrDuplicateUpstream: the platform already has an active order with that
+// upstream id. Two ledger orders for one upstream activation would hand
+// one number (and its codes) to two clients, so the ledger refuses the
+// second; the error names the platform and the upstream id (neither is a
+// secret).
+var ErrDuplicateUpstream = errors.New("duplicate upstream order")
+
+// duplicateUpstream is the error for o's (platform, upstream id) pair.
+func duplicateUpstream(platform, upstreamID string) error {
+	return fmt.Errorf("platform %s already has an active order with upstream id %q: %w", platform, upstreamID, ErrDuplicateUpstream)
+}
 
 // Code is one SMS received for an order.
 type Code struct {
@@ -62,14 +75,18 @@ func (o *Order) LastCode() string {
 type Store interface {
 	// Create inserts o, assigns o.ID (unique, positive, increasing) and
 	// returns only after the row is durable. A non-empty IdempotencyKey
-	// already used by the same tenant gives ErrConflict.
+	// already used by the same tenant gives ErrConflict; an active order
+	// whose non-empty UpstreamID an active order of the same Platform
+	// already has gives ErrDuplicateUpstream (ended orders do not count:
+	// some platforms' ids name a number, which may be rented again later).
 	Create(ctx context.Context, o *Order) error
 	// Get returns the order with that id, or ErrNotFound.
 	Get(ctx context.Context, id int64) (Order, error)
 	// GetByIdempotencyKey returns the tenant's order with that key, or ErrNotFound.
 	GetByIdempotencyKey(ctx context.Context, tenant, key string) (Order, error)
 	// Update writes o's mutable fields (State, Codes, CodesSeen, UpdatedAt,
-	// ExpiresAt, NextPollAt, UpstreamID, Phone) by o.ID; ErrNotFound if absent.
+	// ExpiresAt, NextPollAt, UpstreamID, Phone) by o.ID; ErrNotFound if absent,
+	// ErrDuplicateUpstream as for Create.
 	Update(ctx context.Context, o *Order) error
 	// List returns the tenant's orders (all tenants when tenant is ""),
 	// newest first, filtered by the options.

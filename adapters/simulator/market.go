@@ -52,6 +52,14 @@ type Config struct {
 	NoRetryCountries []string
 	Clock            Clock  // default RealClock
 	Seed             uint64 // random seed for phones and codes; default 1
+	// IDOffset moves the order ids (they start after 100000000 + IDOffset)
+	// and the phone numbers (it is part of their seed), so that demo
+	// instances sharing one ledger, each with its own simulators, do not
+	// hand out the same ids: the ledger refuses a second active order with
+	// a platform's upstream id. 0 = this process's random offset (the same
+	// for every market of the process, see ProcessOffset); negative = none,
+	// for tests that want fixed ids and numbers.
+	IDOffset int64
 	// Key is the API key the skins accept; "" accepts any non-empty key.
 	Key string
 	// InboxEvery: every inbox number receives a code SMS this often (clock
@@ -111,7 +119,9 @@ type Market struct {
 	orders   map[int64]*Order
 	active   map[int64]struct{} // ids of orders still in an active state
 	nextID   int64
-	rng      *rand.Rand
+	offset   int64      // cfg.IDOffset resolved
+	rng      *rand.Rand // codes, operators
+	phones   *rand.Rand // phone numbers: seeded with the offset, or rng without one
 	faults   Faults
 	calls    map[string]int64
 	noRetry  map[string]bool
@@ -157,19 +167,34 @@ func New(cfg Config) *Market {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
+	offset := cfg.IDOffset
+	switch {
+	case offset == 0:
+		offset = ProcessOffset()
+	case offset < 0:
+		offset = 0
+	}
 	m := &Market{
-		cfg:      cfg,
-		clock:    cfg.Clock,
-		balance:  cfg.Balance,
-		stock:    make(map[pair]int),
-		price:    make(map[pair]int64),
-		orders:   make(map[int64]*Order),
-		active:   make(map[int64]struct{}),
-		nextID:   100000000,
-		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		cfg:     cfg,
+		clock:   cfg.Clock,
+		balance: cfg.Balance,
+		stock:   make(map[pair]int),
+		price:   make(map[pair]int64),
+		orders:  make(map[int64]*Order),
+		active:  make(map[int64]struct{}),
+		nextID:  firstID + offset,
+		offset:  offset,
+		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+
 		calls:    make(map[string]int64),
 		noRetry:  make(map[string]bool),
 		services: make(map[string]bool),
+	}
+	// Without an offset, phones come from the shared generator, as they
+	// always have: fixed-offset tests keep their transcripts.
+	m.phones = m.rng
+	if offset != 0 {
+		m.phones = rand.New(rand.NewPCG(cfg.Seed^uint64(offset), uint64(offset)^0x6a09e667f3bcc909))
 	}
 	for _, c := range cfg.NoRetryCountries {
 		m.noRetry[c] = true
@@ -186,6 +211,24 @@ func New(cfg Config) *Market {
 	}
 	return m
 }
+
+// firstID is the order id counter's start without an offset: ids look like
+// a real platform's (nine digits and more).
+const firstID = 100000000
+
+// ProcessOffset is this process's id offset for markets configured with
+// IDOffset 0: drawn once per process, a multiple of 1000 below 10^9, so ids
+// stay under 2^31 for any protocol that reads them as 32-bit numbers. Two
+// processes' ranges of n orders overlap with probability about 2n/10^9.
+var ProcessOffset = sync.OnceValue(DrawOffset)
+
+// DrawOffset draws an offset as ProcessOffset does (tests play another
+// process with it).
+func DrawOffset() int64 { return 1000 * (1 + rand.Int64N(999_999)) }
+
+// IDOffset is the offset the market's ids and phones start from; skins
+// that number their own operations add it too.
+func (m *Market) IDOffset() int64 { return m.offset }
 
 // stablePrice spreads prices from 0.5× to 1.5× base, the same on every run,
 // rounded to a whole cent so every platform's decimal format can carry it.
@@ -426,9 +469,9 @@ func (m *Market) phone(country string) string {
 		n = 9
 	}
 	b := []byte(dial)
-	b = append(b, byte('1'+m.rng.IntN(9)))
+	b = append(b, byte('1'+m.phones.IntN(9)))
 	for i := 1; i < n; i++ {
-		b = append(b, byte('0'+m.rng.IntN(10)))
+		b = append(b, byte('0'+m.phones.IntN(10)))
 	}
 	return string(b)
 }

@@ -98,3 +98,43 @@ func TestMarketRefusals(t *testing.T) {
 		t.Errorf("price floor %v does not carry the price", err)
 	}
 }
+
+// TestIDOffset: by default every market of a process starts its ids at
+// the process's random offset; a fixed offset moves ids and phones, and a
+// negative one gives the fixed sequence tests may rely on.
+func TestIDOffset(t *testing.T) {
+	buy := func(cfg Config) Order {
+		t.Helper()
+		cfg.BasePrice = adapters.Micro
+		o, err := New(cfg).Buy(BuyArgs{Country: "us", Service: "tg"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	off := ProcessOffset()
+	if off <= 0 || off%1000 != 0 || off >= 1_000_000_000 {
+		t.Fatalf("ProcessOffset = %d; want a positive multiple of 1000 below 10^9", off)
+	}
+	if got := buy(Config{}).ID; got != firstID+off+1 {
+		t.Errorf("default first id = %d; want %d (process offset %d)", got, firstID+off+1, off)
+	}
+	if a, b := buy(Config{Seed: 7}), buy(Config{Seed: 7}); a.ID != b.ID || a.Phone != b.Phone {
+		t.Errorf("two markets of one process differ: %d %s, %d %s", a.ID, a.Phone, b.ID, b.Phone)
+	}
+	fixed := buy(Config{IDOffset: -1, Seed: 7})
+	if fixed.ID != firstID+1 {
+		t.Errorf("IDOffset -1: first id %d; want %d", fixed.ID, firstID+1)
+	}
+	if again := buy(Config{IDOffset: -1, Seed: 7}); again.Phone != fixed.Phone {
+		t.Errorf("IDOffset -1 phones not reproducible: %s, %s", fixed.Phone, again.Phone)
+	}
+	// Another process, as another offset: other ids, other numbers.
+	other := buy(Config{IDOffset: 5000, Seed: 7})
+	if other.ID != firstID+5001 || other.Phone == fixed.Phone {
+		t.Errorf("IDOffset 5000: id %d phone %s; want id %d and a phone other than %s", other.ID, other.Phone, firstID+5001, fixed.Phone)
+	}
+	if len(other.Phone) != len(fixed.Phone) || other.Phone[0] != '1' {
+		t.Errorf("phone %q is not a US number like %q", other.Phone, fixed.Phone)
+	}
+}

@@ -46,7 +46,7 @@ func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
 	if o.InPoolPolls == 0 {
 		o.InPoolPolls = 1
 	}
-	s := &skin{m: m, o: o, ops: map[int64]*operation{}, next: 20000000}
+	s := &skin{m: m, o: o, ops: map[int64]*operation{}, next: 20000000 + m.IDOffset()}
 	return m.Wrap(s.handle)
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 	t.Run("Update", func(t *testing.T) { testUpdate(t, open(t)) })
 	t.Run("UpdateUnknown", func(t *testing.T) { testUpdateUnknown(t, open(t)) })
 	t.Run("IdempotencyKey", func(t *testing.T) { testIdempotencyKey(t, open(t)) })
+	t.Run("DuplicateUpstream", func(t *testing.T) { testDuplicateUpstream(t, open(t)) })
+	t.Run("ConcurrentDuplicateUpstream", func(t *testing.T) { testConcurrentDuplicateUpstream(t, open(t)) })
 	t.Run("GetByIdempotencyKey", func(t *testing.T) { testGetByIdempotencyKey(t, open(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, open(t)) })
 	t.Run("Due", func(t *testing.T) { testDue(t, open(t)) })
@@ -38,13 +42,17 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 // the UTC conversion and millisecond truncation are exercised.
 var base = time.Date(2025, 3, 14, 15, 9, 26, 535_897_932, time.FixedZone("MSK", 3*3600))
 
-// NewOrder returns a fully populated active order for tenant; tests change
-// what they need.
+// upstreamSeq numbers NewOrder's upstream ids: a store refuses two active
+// orders of one platform with the same one.
+var upstreamSeq atomic.Int64
+
+// NewOrder returns a fully populated active order for tenant, with an
+// upstream id of its own; tests change what they need.
 func NewOrder(tenant string) ledger.Order {
 	return ledger.Order{
 		Tenant:     tenant,
 		Platform:   "alpha",
-		UpstreamID: "up-123",
+		UpstreamID: fmt.Sprintf("up-%d", upstreamSeq.Add(1)),
 		Phone:      "79001234567",
 		Country:    "ru",
 		Service:    "tg",
@@ -274,6 +282,159 @@ func testIdempotencyKey(t *testing.T, s ledger.Store) {
 	}
 	if got, want := ids(all), []int64{e2.ID, e1.ID, b.ID, a.ID}; !reflect.DeepEqual(got, want) {
 		t.Errorf("orders after a conflict: got ids %v; want %v", got, want)
+	}
+}
+
+// testDuplicateUpstream: a second active order for a platform's upstream
+// id is refused with ErrDuplicateUpstream naming both, and changes
+// nothing; the same id on another platform, an empty id, and an id whose
+// earlier order has ended are all fine.
+func testDuplicateUpstream(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	first := NewOrder("t1")
+	first.UpstreamID = "777001"
+	first = create(t, s, first)
+
+	for _, st := range []adapters.State{adapters.StateWaiting, adapters.StateCodeReceived, adapters.StateRetryWaiting} {
+		dup := NewOrder("t2") // another tenant: the upstream activation is the same
+		dup.UpstreamID, dup.State = "777001", st
+		err := s.Create(ctx, &dup)
+		if !errors.Is(err, ledger.ErrDuplicateUpstream) {
+			t.Fatalf("Create(%s, same platform and upstream id): got %v; want ErrDuplicateUpstream", st, err)
+		}
+		if errors.Is(err, ledger.ErrConflict) {
+			t.Errorf("duplicate upstream id reported as an idempotency conflict: %v", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "alpha") || !strings.Contains(msg, "777001") {
+			t.Errorf("error %q does not name the platform and the upstream id", msg)
+		}
+		if dup.ID != 0 {
+			t.Errorf("refused Create set ID %d; want 0", dup.ID)
+		}
+	}
+	if all, err := s.List(ctx, ledger.Filter{}); err != nil || len(all) != 1 {
+		t.Fatalf("after refused duplicates: %d orders (err %v); want 1", len(all), err)
+	}
+	if d := Diff(first, get(t, s, first.ID)); d != "" {
+		t.Errorf("first order changed:\n%s", d)
+	}
+
+	other := NewOrder("t1")
+	other.Platform, other.UpstreamID = "beta", "777001"
+	create(t, s, other)
+	for range 2 {
+		blank := NewOrder("t1")
+		blank.UpstreamID = ""
+		create(t, s, blank)
+	}
+	ended := NewOrder("t1")
+	ended.UpstreamID, ended.State = "777001", adapters.StateFinished
+	create(t, s, ended)
+
+	// Update may not give an active order another's id either.
+	second := create(t, s, NewOrder("t1"))
+	second.UpstreamID = "777001"
+	if err := s.Update(ctx, &second); !errors.Is(err, ledger.ErrDuplicateUpstream) {
+		t.Fatalf("Update to an active order's upstream id: got %v; want ErrDuplicateUpstream", err)
+	}
+
+	// Once the first order has ended, its id may be sold again (a rental
+	// platform's id names a number, which comes back).
+	first.State, first.NextPollAt = adapters.StateExpired, time.Time{}
+	if err := s.Update(ctx, &first); err != nil {
+		t.Fatalf("Update to expired: %v", err)
+	}
+	again := NewOrder("t1")
+	again.UpstreamID = "777001"
+	create(t, s, again)
+	if err := s.Update(ctx, &second); !errors.Is(err, ledger.ErrDuplicateUpstream) {
+		t.Fatalf("Update to the new active order's upstream id: got %v; want ErrDuplicateUpstream", err)
+	}
+}
+
+// testConcurrentDuplicateUpstream: of several orders for one upstream id
+// created at once (one SQLite batch, or racing PostgreSQL inserts),
+// exactly one is stored.
+func testConcurrentDuplicateUpstream(t *testing.T, s ledger.Store) {
+	const n = 12
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			o := NewOrder(fmt.Sprintf("t%d", i))
+			o.UpstreamID = "race-1"
+			errs[i] = s.Create(context.Background(), &o)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ledger.ErrDuplicateUpstream):
+			t.Errorf("Create #%d: %v; want nil or ErrDuplicateUpstream", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d creates of one upstream id succeeded; want 1", ok, n)
+	}
+}
+
+// RunDedupMigration: a ledger from before the (platform, upstream id)
+// index that holds duplicate active orders opens, the oldest of each
+// keeping its id and later ones renamed "<id>#dup<order id>", and says how
+// many it renamed. open opens the same database each time; downgrade
+// turns its schema back to the version before the index (dropping it).
+func RunDedupMigration(t *testing.T, open func(t *testing.T) ledger.Store, downgrade func(t *testing.T)) {
+	ctx := context.Background()
+	s := open(t)
+	downgrade(t)
+	mk := func(platform, up string, st adapters.State) ledger.Order {
+		o := NewOrder("t1")
+		o.Platform, o.UpstreamID, o.State = platform, up, st
+		return create(t, s, o)
+	}
+	a1 := mk("alpha", "1", adapters.StateWaiting)
+	a2 := mk("alpha", "1", adapters.StateCodeReceived)
+	a3 := mk("alpha", "1", adapters.StateWaiting)
+	done := mk("alpha", "1", adapters.StateFinished) // ended: not a duplicate
+	b1 := mk("beta", "1", adapters.StateWaiting)     // another platform
+	c1 := mk("alpha", "2", adapters.StateWaiting)
+	c2 := mk("alpha", "2", adapters.StateRetryWaiting)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t)
+	r, ok := s.(interface{ RenamedDuplicates() int64 })
+	if !ok {
+		t.Fatalf("%T has no RenamedDuplicates", s)
+	}
+	if got := r.RenamedDuplicates(); got != 3 {
+		t.Errorf("RenamedDuplicates = %d; want 3", got)
+	}
+	want := map[int64]string{
+		a1.ID: "1", a2.ID: fmt.Sprintf("1#dup%d", a2.ID), a3.ID: fmt.Sprintf("1#dup%d", a3.ID),
+		done.ID: "1", b1.ID: "1", c1.ID: "2", c2.ID: fmt.Sprintf("2#dup%d", c2.ID),
+	}
+	for id, up := range want {
+		if got := get(t, s, id).UpstreamID; got != up {
+			t.Errorf("order %d: upstream id %q; want %q", id, got, up)
+		}
+	}
+	dup := NewOrder("t1")
+	dup.UpstreamID = "1"
+	if err := s.Create(ctx, &dup); !errors.Is(err, ledger.ErrDuplicateUpstream) {
+		t.Fatalf("after the migration, Create of a duplicate: got %v; want ErrDuplicateUpstream", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t)
+	defer s.Close()
+	if got := s.(interface{ RenamedDuplicates() int64 }).RenamedDuplicates(); got != 0 {
+		t.Errorf("second open: RenamedDuplicates = %d; want 0", got)
 	}
 }
 
