@@ -29,7 +29,9 @@ type Settings struct {
 	OpenTimeout         time.Duration // first open period; default 30s
 	MaxOpenTimeout      time.Duration // cap of OpenTimeout × trips; default 300s
 	HalfOpenRequests    int           // probes while half-open; default 1
-	// Now is the clock for the growing open time; default time.Now.
+	// Now is the breaker's clock: open times, half-open and the shared
+	// openings all read it (gobreaker's own timer is not used), so tests
+	// reach any state by moving it; default time.Now.
 	Now func() time.Time
 	// OnChange is told every state change, in order, from a goroutine of
 	// the breaker's own (never under its lock). May be nil.
@@ -77,10 +79,16 @@ type Breaker struct {
 	openUntil time.Time
 	closedAt  time.Time
 	follow    follow // another instance's opening (shared.go)
+	// halfOpenDue: gobreaker went half-open (it does at once: its own
+	// timer is a nanosecond) while openUntil still holds; the change is
+	// reported when the injected clock passes openUntil.
+	halfOpenDue bool
 
 	changes   chan event
 	closeOnce sync.Once
 	done      chan struct{}
+	wg        sync.WaitGroup // the deliver goroutine; Close waits
+	polls     sync.WaitGroup // shared polls in flight (shared.go); Close waits
 }
 
 // event is a change on its way to the delivery goroutine.
@@ -125,9 +133,10 @@ func New(name string, s Settings) *Breaker {
 		Interval:    s.Interval,
 		// Ten buckets make the closed-state counts a rolling window.
 		BucketPeriod: s.Interval / 10,
-		// gobreaker's own open time is the shortest one; the growing part is
-		// enforced in Allow through openUntil.
-		Timeout: s.OpenTimeout,
+		// The open time is enforced in Allow through openUntil, on the
+		// injected clock; gobreaker's own timer (wall clock) must never
+		// hold a call back after that, so it lets go at once.
+		Timeout: time.Nanosecond,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			if int(c.ConsecutiveFailures) >= s.ConsecutiveFailures {
 				return true
@@ -138,6 +147,7 @@ func New(name string, s Settings) *Breaker {
 		IsExcluded:    Excluded,
 		OnStateChange: b.onStateChange,
 	})
+	b.wg.Add(1)
 	go b.deliver()
 	return b
 }
@@ -158,6 +168,11 @@ func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c := Change{Name: b.name, From: state(from), To: state(to), At: now}
+	if to == gobreaker.StateHalfOpen && now.Before(b.openUntil) {
+		b.halfOpenDue = true // still open by our clock: told when it passes
+		return
+	}
+	b.halfOpenDue = false
 	switch to {
 	case gobreaker.StateOpen:
 		d := b.tripLocked(now, from == gobreaker.StateClosed)
@@ -194,23 +209,57 @@ func (b *Breaker) emitLocked(c Change, publish bool) {
 // It is the only place that writes to Shared: never under a lock, never on
 // a caller's path.
 func (b *Breaker) deliver() {
+	defer b.wg.Done()
 	for {
 		select {
 		case e := <-b.changes:
 			if e.publish && b.set.Shared != nil {
 				b.publish(e.At.Add(e.OpenFor))
 			}
-			if b.set.OnChange != nil {
-				b.set.OnChange(e.Change)
-			}
+			b.tell(e.Change)
 		case <-b.done:
-			return
+			// Changes already made are still told (not published: the
+			// gateway is stopping), so Close leaves no change unreported.
+			for {
+				select {
+				case e := <-b.changes:
+					b.tell(e.Change)
+				default:
+					return
+				}
+			}
 		}
 	}
 }
 
-// Close stops reporting changes.
-func (b *Breaker) Close() { b.closeOnce.Do(func() { close(b.done) }) }
+func (b *Breaker) tell(c Change) {
+	if b.set.OnChange != nil {
+		b.set.OnChange(c)
+	}
+}
+
+// Close stops reporting changes and waits for the breaker's goroutines.
+func (b *Breaker) Close() {
+	b.closeOnce.Do(func() {
+		// Under mu, so no shared poll can start after this (pollLocked
+		// checks done under mu before it adds to wg).
+		b.mu.Lock()
+		close(b.done)
+		b.mu.Unlock()
+	})
+	b.polls.Wait()
+	b.wg.Wait()
+}
+
+// halfOpenLocked reports a half-open that gobreaker reached while the
+// breaker was still open by the injected clock, once that clock passes
+// openUntil.
+func (b *Breaker) halfOpenLocked(now time.Time) {
+	if b.halfOpenDue && !now.Before(b.openUntil) {
+		b.halfOpenDue = false
+		b.emitLocked(Change{Name: b.name, From: Open, To: HalfOpen, Trips: b.trips, At: b.openUntil}, false)
+	}
+}
 
 func state(s gobreaker.State) State {
 	switch s {
@@ -237,6 +286,7 @@ func (b *Breaker) Allow() (done func(err error), err error) {
 		b.mu.Unlock()
 		return nil, ErrOpen
 	}
+	b.halfOpenLocked(now)
 	probe, gen, ok := b.admitLocked(now)
 	b.mu.Unlock()
 	if !ok {
@@ -278,6 +328,7 @@ func (b *Breaker) Snapshot() Snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.pollLocked(now)
+	b.halfOpenLocked(now)
 	s := Snapshot{State: st, Trips: b.trips, Requests: cn.Requests, Failures: cn.TotalFailures}
 	if now.Before(b.openUntil) {
 		s.State = Open

@@ -23,26 +23,52 @@ func (c *fakeClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// changes records a breaker's reported changes and wakes a waiter on each.
 type changes struct {
-	mu   sync.Mutex
-	list []Change
+	mu     sync.Mutex
+	list   []Change
+	notify chan struct{} // made on first use; one pending wake-up at most
 }
 
-func (c *changes) add(ch Change) { c.mu.Lock(); c.list = append(c.list, ch); c.mu.Unlock() }
+func (c *changes) signal() chan struct{} {
+	if c.notify == nil {
+		c.notify = make(chan struct{}, 1)
+	}
+	return c.notify
+}
+
+func (c *changes) add(ch Change) {
+	c.mu.Lock()
+	c.list = append(c.list, ch)
+	n := c.signal()
+	c.mu.Unlock()
+	select {
+	case n <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns the changes once there are at least n, woken by each one
+// reported (the timeout only ends a test that would otherwise hang).
 func (c *changes) wait(t *testing.T, n int) []Change {
 	t.Helper()
-	for i := 0; i < 500; i++ {
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
 		c.mu.Lock()
 		if len(c.list) >= n {
 			out := append([]Change(nil), c.list...)
 			c.mu.Unlock()
 			return out
 		}
+		wake := c.signal()
 		c.mu.Unlock()
-		time.Sleep(2 * time.Millisecond)
+		select {
+		case <-wake:
+		case <-timeout.C:
+			t.Fatalf("fewer than %d state changes", n)
+		}
 	}
-	t.Fatalf("fewer than %d state changes", n)
-	return nil
 }
 
 var (
@@ -116,7 +142,7 @@ func TestFailureRatio(t *testing.T) {
 func TestGrowingOpenTime(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	var ch changes
-	base := 20 * time.Millisecond // gobreaker's own timer is real time
+	base := 20 * time.Second // on the injected clock only: nothing waits for it
 	b := New("p", Settings{ConsecutiveFailures: 1, OpenTimeout: base, MaxOpenTimeout: 3 * base, Now: clk.now, OnChange: ch.add})
 	defer b.Close()
 	wantOpenFor := []time.Duration{base, 2 * base, 3 * base, 3 * base}
@@ -129,7 +155,6 @@ func TestGrowingOpenTime(t *testing.T) {
 			t.Fatalf("trip %d: %+v; want open for %s", trip+1, s, want)
 		}
 		clk.add(want - time.Millisecond)
-		time.Sleep(base + 5*time.Millisecond)
 		if err := call(t, b, nil); !errors.Is(err, ErrOpen) {
 			t.Fatalf("trip %d: allowed before the grown open time: %v", trip+1, err)
 		}

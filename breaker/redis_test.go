@@ -30,41 +30,44 @@ func TestRedisSharedAcrossInstances(t *testing.T) {
 	url, prefix := redistest.URL(t)
 	const poll = 100 * time.Millisecond
 	open := 500 * time.Millisecond
-	var changesB changes
-	a := New("plat", Settings{ConsecutiveFailures: 1, OpenTimeout: open, Shared: NewRedisShared(newClient(t, url), prefix), SharedPoll: poll})
+	// One clock for both instances, at the wall time: the key's expiry in
+	// Redis is wall time too.
+	clk := &fakeClock{t: time.Now()}
+	var changesA, changesB changes
+	a := New("plat", Settings{ConsecutiveFailures: 1, OpenTimeout: open, Shared: NewRedisShared(newClient(t, url), prefix),
+		SharedPoll: poll, Now: clk.now, OnChange: changesA.add})
 	defer a.Close()
-	b := New("plat", Settings{ConsecutiveFailures: 1, OpenTimeout: open, Shared: NewRedisShared(newClient(t, url), prefix), SharedPoll: poll, OnChange: changesB.add})
+	b := New("plat", Settings{ConsecutiveFailures: 1, OpenTimeout: open, Shared: NewRedisShared(newClient(t, url), prefix),
+		SharedPoll: poll, Now: clk.now, OnChange: changesB.add})
 	defer b.Close()
 	if err := call(t, b, nil); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, b)
 
 	call(t, a, unavailable)
-	tripped := time.Now()
 	until := a.Snapshot().OpenUntil
-	var took time.Duration
-	for {
-		done, err := b.Allow()
-		if errors.Is(err, ErrOpen) {
-			took = time.Since(tripped)
-			break
-		}
-		done(nil)
-		if time.Since(tripped) > 2*time.Second {
-			t.Fatal("B never refused")
-		}
-		time.Sleep(time.Millisecond)
+	changesA.wait(t, 1) // told once published
+	// Within a poll B has not looked yet, and lets calls through.
+	clk.add(poll / 2)
+	if err := call(t, b, nil); err != nil {
+		t.Fatalf("B before its next poll: %v", err)
 	}
-	t.Logf("B refused %s after A tripped (SharedPoll %s)", took, poll)
-	if took > poll+250*time.Millisecond {
-		t.Fatalf("B refused %s after A tripped; want within SharedPoll, %s", took, poll)
+	// At its next poll it reads A's opening and refuses.
+	clk.add(poll / 2)
+	b.Snapshot()
+	settle(t, b)
+	if err := call(t, b, nil); !errors.Is(err, ErrOpen) {
+		t.Fatalf("B a poll after A tripped: %v; want ErrOpen", err)
 	}
 	s := b.Snapshot()
 	if s.State != Open || s.OpenUntil.Sub(until).Abs() > time.Millisecond {
 		t.Fatalf("B: %+v; want open until A's %s", s, until)
 	}
 
-	time.Sleep(time.Until(until) + 5*time.Millisecond)
+	clk.mu.Lock()
+	clk.t = until.Add(time.Millisecond)
+	clk.mu.Unlock()
 	for name, br := range map[string]*Breaker{"A": a, "B": b} {
 		probe, err := br.Allow()
 		if err != nil {
@@ -139,7 +142,8 @@ func TestRedisDown(t *testing.T) {
 			defer rdb.Close()
 			sh := NewRedisShared(rdb, "x:")
 			base := 20 * time.Millisecond
-			b := New("p", Settings{ConsecutiveFailures: 2, OpenTimeout: base, Shared: sh, SharedPoll: time.Millisecond})
+			clk := &fakeClock{t: time.Now()}
+			b := New("p", Settings{ConsecutiveFailures: 2, OpenTimeout: base, Shared: sh, SharedPoll: time.Millisecond, Now: clk.now})
 			defer b.Close()
 
 			var slowest time.Duration
@@ -153,7 +157,7 @@ func TestRedisDown(t *testing.T) {
 				if err := timed(nil); err != nil {
 					t.Fatalf("call %d with Redis down: %v", i, err)
 				}
-				time.Sleep(time.Millisecond) // let polls run and fail
+				clk.add(time.Millisecond) // the next call starts a poll if none is out
 			}
 			timed(unavailable)
 			timed(unavailable) // trips; the publication fails in the background
@@ -163,11 +167,14 @@ func TestRedisDown(t *testing.T) {
 			if s := b.Snapshot(); s.State != Open {
 				t.Fatalf("snapshot after a local trip: %s", s.State)
 			}
-			time.Sleep(base + 5*time.Millisecond)
+			clk.add(base + 5*time.Millisecond)
 			if err := timed(nil); err != nil {
 				t.Fatalf("probe with Redis down: %v", err)
 			}
-			eventually(t, "redis errors counted", func() bool { return sh.Errors() > 0 })
+			settle(t, b) // the poll out now has failed (at most sharedTimeout)
+			if sh.Errors() == 0 {
+				t.Fatal("no Redis error counted")
+			}
 			t.Logf("slowest call %s with Redis down; %d redis errors", slowest, sh.Errors())
 			if slowest > time.Second {
 				t.Fatalf("a call took %s with Redis down", slowest)

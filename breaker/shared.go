@@ -56,10 +56,18 @@ func (b *Breaker) pollLocked(now time.Time) {
 		return
 	}
 	f.polling, f.polledAt = true, now
+	select {
+	case <-b.done:
+		f.polling = false // closed: no new goroutine to wait for
+		return
+	default:
+	}
+	b.polls.Add(1)
 	go b.poll()
 }
 
 func (b *Breaker) poll() {
+	defer b.polls.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 	until, err := b.set.Shared.OpenUntil(ctx, b.name)
 	cancel()

@@ -60,30 +60,10 @@ func (s *memShared) readCount() int {
 }
 
 // settle waits until b's background poll of Shared, if any, has landed.
+// A poll is added to b.polls before the call that started it returns.
 func settle(t *testing.T, b *Breaker) {
 	t.Helper()
-	for i := 0; i < 1000; i++ {
-		b.mu.Lock()
-		polling := b.follow.polling
-		b.mu.Unlock()
-		if !polling {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("poll of Shared never finished")
-}
-
-// eventually waits for cond, up to a second.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 500; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("never: %s", what)
+	b.polls.Wait()
 }
 
 func sharedBreaker(clk *fakeClock, sh Shared, ch *changes) *Breaker {
@@ -183,7 +163,10 @@ func TestFollowedProbeFails(t *testing.T) {
 	if s.State != Open || !s.OpenUntil.Equal(now.Add(30*time.Second)) || s.Trips != 1 {
 		t.Fatalf("after a failed probe %+v; want open for OpenTimeout, 1 trip", s)
 	}
-	eventually(t, "the reopening is published", func() bool { return sh.get("p").Equal(now.Add(30 * time.Second)) })
+	ch.wait(t, 3) // a reopening is told once it is published
+	if got := sh.get("p"); !got.Equal(now.Add(30 * time.Second)) {
+		t.Fatalf("published %s; want the reopening until %s", got, now.Add(30*time.Second))
+	}
 	if err := call(t, b, nil); !errors.Is(err, ErrOpen) {
 		t.Fatalf("Allow after a failed probe = %v", err)
 	}
@@ -204,14 +187,17 @@ func TestLocalTripPublishes(t *testing.T) {
 
 	call(t, b, unavailable)
 	until := b.Snapshot().OpenUntil
-	eventually(t, "the opening is published", func() bool { return sh.get("p").Equal(until) })
+	ch.wait(t, 1) // an opening is told once it is published
+	if got := sh.get("p"); !got.Equal(until) {
+		t.Fatalf("published %s; want %s", got, until)
+	}
 	clk.add(time.Second)
 	b.Snapshot() // polls again, reading back our own opening
 	settle(t, b)
 	if n := sh.readCount(); n < 2 {
 		t.Fatalf("%d reads of Shared; want the read-back", n)
 	}
-	time.Sleep(10 * time.Millisecond) // let a wrong change be delivered
+	b.Close() // tells every change made so far: a wrong one would show
 	wantChanges(t, &ch, Change{From: Closed, To: Open, OpenFor: 30 * time.Second})
 }
 
