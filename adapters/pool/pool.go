@@ -69,8 +69,14 @@ type Options struct {
 	Only map[string]string
 	// Senders limits, per service, who may send its code: a message counts
 	// only if its sender contains one of these (case-insensitive). Services
-	// not listed accept any sender.
+	// not listed accept any sender the attribution allows. A listed sender
+	// is also that service's for attribution: its SMS are never another
+	// service's code.
 	Senders map[string][]string
+	// AcceptUnattributed: an SMS that names no known service (by sender or
+	// wording) may be any order's code. Default false: only SMS attributable
+	// to the order's service count (see Attributor).
+	AcceptUnattributed bool
 	// Patterns overrides the code pattern per service (see Extractor).
 	Patterns map[string]string
 	// WebhookSecret authenticates the upstream's callbacks (Pusher sources);
@@ -102,6 +108,7 @@ const leaseGrace = 5 * time.Minute
 type Pool struct {
 	o       Options
 	extract *Extractor
+	attr    *Attributor
 	flight  singleflight.Group
 
 	mu        sync.Mutex
@@ -152,7 +159,7 @@ func New(o Options) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: %w", o.Code, err)
 	}
-	return &Pool{o: o, extract: codes, known: map[string]Number{}, down: map[string]string{}, throttled: map[string]time.Time{},
+	return &Pool{o: o, extract: codes, attr: NewAttributor(o.Senders), known: map[string]Number{}, down: map[string]string{}, throttled: map[string]time.Time{},
 		lastRead: map[int64]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}, nil
 }
 
@@ -560,7 +567,7 @@ func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, erro
 }
 
 // codes turns messages into the lease's SMS: at or after its watermark,
-// from an allowed sender, carrying a code; oldest first.
+// the lease's service's (belongs), carrying a code; oldest first.
 //
 // With callbacks on, one SMS can have several copies: pushed ones, stamped
 // when a callback came (an upstream may call back twice for one SMS), and
@@ -629,7 +636,7 @@ func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	byTime(sms)
 	var out []adapters.SMS
 	for _, m := range sms {
-		if m.At.Before(l.After) || !p.allowed(l.Service, m.From) {
+		if m.At.Before(l.After) || !p.belongs(l.Service, m) {
 			continue
 		}
 		code := p.extract.Code(l.Service, m.Text)
@@ -653,6 +660,23 @@ func copyKey(m Message) string {
 
 // textKey identifies an SMS across its copies.
 func textKey(text string) string { return strings.Join(strings.Fields(text), " ") }
+
+// belongs reports whether m may be the code of an order for service: from
+// an allowed sender, and attributable to the service — or to none, when
+// the pool accepts unattributed SMS. An SMS that names another service
+// never is: a pool number receives every service's SMS.
+func (p *Pool) belongs(service string, m Message) bool {
+	if !p.allowed(service, m.From) {
+		return false
+	}
+	switch p.attr.Judge(service, m.From, m.Text) {
+	case Own:
+		return true
+	case Unattributed:
+		return p.o.AcceptUnattributed
+	}
+	return false
+}
 
 func (p *Pool) allowed(service, from string) bool {
 	senders := p.o.Senders[service]

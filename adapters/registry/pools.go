@@ -31,6 +31,12 @@ type PoolSpec struct {
 	PushFallback   time.Duration
 	Senders        map[string][]string
 	Patterns       map[string]string
+	// AcceptUnattributed: an SMS naming no known service may be any order's
+	// code (pool.Options.AcceptUnattributed).
+	AcceptUnattributed bool
+	// MinGap paces each TextNow account's calls (textnow.Options.MinGap);
+	// 0 = the reader's default.
+	MinGap time.Duration
 	WebhookSecret  string
 	Now            func() time.Time // default time.Now
 }
@@ -49,7 +55,7 @@ var pools = map[string]poolKind{
 	"textnow": {
 		currency: "USD",
 		source: func(s Spec) (pool.Source, error) {
-			return textnow.New(textnow.Options{BaseURL: s.URL, Accounts: s.Pool.Accounts, Timeout: s.Timeout})
+			return textnow.New(textnow.Options{BaseURL: s.URL, Accounts: s.Pool.Accounts, Timeout: s.Timeout, MinGap: s.Pool.MinGap})
 		},
 		sim: func(m *simulator.Market, s *Spec) (fasthttp.RequestHandler, func(string)) {
 			if len(s.Pool.Accounts) == 0 {
@@ -110,7 +116,7 @@ func buildPool(s Spec) (adapters.Platform, error) {
 	return pool.New(pool.Options{
 		Code: s.Code, Source: src, Store: ps.Store, Currency: s.Currency, Price: ps.Price,
 		Lifetime: ps.Lifetime, Cooldown: ps.Cooldown, CancelCooldown: ps.CancelCooldown, Quarantine: ps.Quarantine, Refresh: ps.Refresh,
-		Only: ps.Only, Senders: ps.Senders, Patterns: ps.Patterns,
+		Only: ps.Only, Senders: ps.Senders, Patterns: ps.Patterns, AcceptUnattributed: ps.AcceptUnattributed,
 		WebhookSecret: ps.WebhookSecret, PushFallback: ps.PushFallback, Now: ps.Now,
 	})
 }
