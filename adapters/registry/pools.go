@@ -36,9 +36,9 @@ type PoolSpec struct {
 	AcceptUnattributed bool
 	// MinGap paces each TextNow account's calls (textnow.Options.MinGap);
 	// 0 = the reader's default.
-	MinGap time.Duration
-	WebhookSecret  string
-	Now            func() time.Time // default time.Now
+	MinGap        time.Duration
+	WebhookSecret string
+	Now           func() time.Time // default time.Now
 }
 
 // poolKind is one pool adapter type: its reader and its simulator.
