@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"smsgate/adapters/catalog"
 )
 
 // A pool number receives whatever anyone sends it: while it waits for a
@@ -108,6 +110,40 @@ func AttributedServices() []string {
 	return out
 }
 
+// catalogNames are the wording of catalogue services outside the table:
+// their names as the catalogue spells them ("Claude (Anthropic)" →
+// "Claude", "Anthropic"). A name there only ever speaks for its own
+// service — an order for OpenAI takes an SMS that says "OpenAI" — never
+// against another: many are common words ("Wise", "Grab"), so an SMS that
+// happens to use one is not refused for that.
+var catalogNames = func() map[string]catalogName {
+	out := map[string]catalogName{}
+	for _, s := range catalog.Services() {
+		if _, ok := services[s.Code]; ok {
+			continue
+		}
+		var alts []string
+		senders := map[string]bool{}
+		for _, a := range strings.FieldsFunc(s.Name, func(r rune) bool { return r == '/' || r == '(' || r == ')' }) {
+			a = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(a), "+"))
+			if len([]rune(a)) < 3 || strings.Trim(a, "0123456789") == "" {
+				continue // too short or a number: it would name half the SMS there are
+			}
+			alts = append(alts, regexp.QuoteMeta(a))
+			senders[normSender(a)] = true
+		}
+		if len(alts) > 0 {
+			out[s.Code] = catalogName{words: regexp.MustCompile(`(?i)\b(?:` + strings.Join(alts, "|") + `)\b`), senders: senders}
+		}
+	}
+	return out
+}()
+
+type catalogName struct {
+	words   *regexp.Regexp
+	senders map[string]bool
+}
+
 // Attributor tells which services an SMS names. Safe for concurrent use.
 type Attributor struct {
 	bySender map[string][]string // normalized sender id → services
@@ -209,6 +245,9 @@ func (a *Attributor) Judge(service, from, text string) Verdict {
 		return Foreign
 	}
 	if bySender[service] || byText[service] {
+		return Own
+	}
+	if n, ok := catalogNames[service]; ok && (n.senders[normSender(from)] || n.words.MatchString(text)) {
 		return Own
 	}
 	return Unattributed

@@ -177,3 +177,25 @@ func TestAttributionEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogNamesSpeakForTheirOwnService: a catalogue service outside the
+// table is attributed by its name, and its name refuses nothing.
+func TestCatalogNamesSpeakForTheirOwnService(t *testing.T) {
+	a := NewAttributor(nil)
+	for _, c := range []struct {
+		service, from, text string
+		want                Verdict
+	}{
+		{"dr", "OpenAI", "Your verification code is 123456", Own},
+		{"dr", "+14155550100", "Your OpenAI code is 123456", Own},
+		{"acz", "+14155550100", "Your Anthropic verification code is 123456", Own},
+		{"dr", "+14155550100", "Your Anthropic verification code is 123456", Unattributed},
+		{"tg", "Telegram", "Telegram code: 12345. Be wise: share it with no one.", Own}, // "Wise" is a service, but not against Telegram
+		{"dr", "Telegram", "Telegram code: 12345", Foreign},
+		{"hw", "+8610690000", "Your code is 1688", Unattributed}, // "1688" is a number, not a name
+	} {
+		if got := a.Judge(c.service, c.from, c.text); got != c.want {
+			t.Errorf("Judge(%s, %q, %q) = %s; want %s", c.service, c.from, c.text, got, c.want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -144,7 +146,7 @@ func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 		srv.Close()
 		return nil, err
 	}
-	sim := &Sim{Market: m, Server: srv, Platform: p}
+	sim := &Sim{Market: m, Server: srv, Platform: &simPool{Pool: p.(*pool.Pool), m: m}}
 	if setCallback != nil && mc.InboxEvery > 0 {
 		// Nobody reads a pushing upstream's inbox: send its demo SMS on time.
 		stop := make(chan struct{})
@@ -169,4 +171,54 @@ func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 		}
 	}
 	return sim, nil
+}
+
+// simPool is a simulated pool platform: the pool, and the simulated
+// services on the other side. When the pool hands a number out for a
+// service (or the client asks for another code), the client would type
+// the number into that service, which sends its code: the market is told
+// (RequestCode), as a marketplace simulator sends an order's SMS itself.
+// Every other method is the pool's.
+type simPool struct {
+	*pool.Pool
+	m *simulator.Market
+}
+
+func (s *simPool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
+	pur, err := s.Pool.Buy(ctx, r)
+	if err == nil {
+		s.m.RequestCode(pur.Phone, r.Service)
+	}
+	return pur, err
+}
+
+func (s *simPool) RequestAnother(ctx context.Context, upstreamID string) error {
+	err := s.Pool.RequestAnother(ctx, upstreamID)
+	if err == nil {
+		s.again(ctx, upstreamID)
+	}
+	return err
+}
+
+func (s *simPool) RequestAnotherAfter(ctx context.Context, upstreamID string, last time.Time) error {
+	err := s.Pool.RequestAnotherAfter(ctx, upstreamID, last)
+	if err == nil {
+		s.again(ctx, upstreamID)
+	}
+	return err
+}
+
+// again asks the lease's service for another code, finding the lease's
+// number and service in the pool's own listing.
+func (s *simPool) again(ctx context.Context, upstreamID string) {
+	views, err := s.Pool.Numbers(ctx)
+	if err != nil {
+		return // no new code then: the client may ask again
+	}
+	for _, v := range views {
+		if v.LeaseID != 0 && strconv.FormatInt(v.LeaseID, 10) == upstreamID {
+			s.m.RequestCode(v.Phone, v.LeasedFor)
+			return
+		}
+	}
 }
