@@ -101,10 +101,10 @@ type Reader struct {
 	http     *upstream.Client
 	maxPages int
 	minGap   time.Duration
-	backoff time.Duration
-	ua      string
-	accts   []*account // in configuration order
-	byUser  map[string]*account
+	backoff  time.Duration
+	ua       string
+	accts    []*account // in configuration order
+	byUser   map[string]*account
 }
 
 var _ pool.Source = (*Reader)(nil)
@@ -151,9 +151,9 @@ func New(o Options) (*Reader, error) {
 		http:     hc,
 		maxPages: cmp.Or(max(o.MaxPages, 0), DefaultMaxPages),
 		minGap:   o.MinGap,
-		backoff: cmp.Or(o.Backoff, DefaultBackoff),
-		ua:      cmp.Or(o.UserAgent, DefaultUserAgent),
-		byUser:  map[string]*account{},
+		backoff:  cmp.Or(o.Backoff, DefaultBackoff),
+		ua:       cmp.Or(o.UserAgent, DefaultUserAgent),
+		byUser:   map[string]*account{},
 	}
 	if r.minGap == 0 {
 		r.minGap = DefaultMinGap
@@ -451,10 +451,10 @@ func (r *Reader) readBack(ctx context.Context, a *account, since time.Time) ([]m
 
 // Why pages stopped.
 const (
-	atEnd     = iota // the account has no older message
-	atSince          // a message older than since was read
-	metCache         // a message read before (what follows is in the cache)
-	cutShort         // the page bound, a failure past the first page, no progress
+	atEnd    = iota // the account has no older message
+	atSince         // a message older than since was read
+	metCache        // a message read before (what follows is in the cache)
+	cutShort        // the page bound, a failure past the first page, no progress
 )
 
 // pages reads pages back from the message with id start ("" = the
