@@ -393,7 +393,8 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 
 // watermark reads the leased number and returns the time from which
 // messages are the lease's: now (less the skew allowance), but after
-// anything already there. With callbacks on, what it read is stored with
+// anything already there (polling: from the second of the newest one, the
+// copies of that second kept as seen; see dropEdge). With callbacks on, what it read is stored with
 // the pushed messages, so a late callback of it is known for what it is.
 func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error) {
 	after := l.Since.Add(-skew)
@@ -401,7 +402,7 @@ func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error)
 	if err != nil {
 		return time.Time{}, err
 	}
-	since := after
+	since := after.Truncate(time.Second)
 	if p.pushing() {
 		since = l.Since.Add(-pushWindow)
 	}
@@ -410,10 +411,30 @@ func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error)
 		return time.Time{}, err
 	}
 	p.touch(l.ID)
+	var latest time.Time
 	for _, m := range msgs {
-		if !m.At.Before(after) {
-			after = m.At.Add(time.Millisecond)
+		if !m.At.Before(after) && m.At.After(latest) {
+			latest = m.At
 		}
+	}
+	if !p.pushing() && !latest.IsZero() {
+		// Upstream times are whole seconds (TextNow, Receive-SMS): an SMS
+		// that comes later in the second of the newest one here is stamped
+		// no later than it. So the watermark is that second's start, and
+		// the copies of this second read now are kept in the ledger as
+		// seen (edge): they, and only they, are not the lease's.
+		after = latest.Truncate(time.Second)
+		for _, m := range msgs {
+			if !m.At.Before(after) && m.At.Before(after.Add(time.Second)) {
+				if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, l.Phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
+					return time.Time{}, fmt.Errorf("%w: cannot store the number's messages: %v", adapters.ErrUnavailable, err)
+				}
+			}
+		}
+		return after, nil
+	}
+	if !latest.IsZero() {
+		after = latest.Add(time.Millisecond)
 	}
 	if p.pushing() {
 		have, err := p.stored(ctx, l.Phone, since)
@@ -465,7 +486,7 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 	if err != nil {
 		return out, err
 	}
-	since := l.Since.Add(-skew)
+	since := l.Since.Add(-skew).Truncate(time.Second)
 	if push {
 		since = l.Since.Add(-pushWindow)
 	}
@@ -474,6 +495,9 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 		return out, err
 	}
 	p.touch(l.ID)
+	if !push {
+		return p.dropEdge(ctx, l, msgs)
+	}
 	if push {
 		// Kept with the pushed copies: a callback of the same SMS may come
 		// later, and between fallback polls only the stored ones are read.
@@ -482,6 +506,34 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 		}
 	}
 	return append(out, msgs...), nil
+}
+
+// dropEdge drops the copies the lease's number had when it was handed out
+// in the watermark's own second (see watermark): they are stamped no
+// earlier than the watermark, but they were there before the lease.
+func (p *Pool) dropEdge(ctx context.Context, l ledger.Lease, msgs []Message) ([]Message, error) {
+	end := l.After.Add(time.Second)
+	edge := false
+	for _, m := range msgs {
+		if !m.At.Before(l.After) && m.At.Before(end) {
+			edge = true
+			break
+		}
+	}
+	if !edge {
+		return msgs, nil
+	}
+	seen, err := p.stored(ctx, l.Phone, l.After)
+	if err != nil {
+		return nil, err
+	}
+	old := map[string]bool{}
+	for _, m := range seen {
+		if !m.pushed && m.At.Before(end) {
+			old[copyKey(m)] = true
+		}
+	}
+	return slices.DeleteFunc(msgs, func(m Message) bool { return old[copyKey(m)] }), nil
 }
 
 // store adds the polled messages not stored yet to the number's stored ones.

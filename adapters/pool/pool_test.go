@@ -893,3 +893,23 @@ func TestAttributionOverTheWire(t *testing.T) {
 		t.Fatalf("accepting unattributed: %+v; want 482913", u)
 	}
 }
+
+// TestCodeInTheSecondOfTheLease: upstream times are whole seconds, so a
+// code that comes in the same second as an SMS the number had when it was
+// handed out is stamped no later than that SMS. It is the lease's all the
+// same; the earlier one still is not.
+func TestCodeInTheSecondOfTheLease(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool()
+	phone := adapterstest.PoolPhone(0)
+	r.clock.Advance(200 * time.Millisecond)
+	r.market.Inject(phone, "Telegram", "Telegram code: 11111")
+	r.clock.Advance(200 * time.Millisecond)
+	pur := buy(t, p, "tg")
+	r.clock.Advance(300 * time.Millisecond) // still the same second
+	r.market.Inject(phone, "Telegram", "Telegram code: 22222")
+	u := check(t, p, pur.UpstreamID)
+	if u.State != adapters.StateCodeReceived || len(u.SMS) != 1 || u.SMS[0].Code != "22222" {
+		t.Fatalf("check = %+v; want 22222 only", u)
+	}
+}
