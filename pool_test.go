@@ -254,7 +254,7 @@ func TestPoolCodesBelongToTheirService(t *testing.T) {
 		"SMSGATE_LEDGER__URL=" + filepath.Join(t.TempDir(), "l.db"),
 		"SMSGATE_SERVER__LISTEN=127.0.0.1:0",
 		// A service's code comes 300 ms after the number is handed out,
-		// and every number gets another SMS every 300 ms.
+		// and every number gets another SMS every 600 ms.
 		"SMSGATE_SIMULATOR__CODE_DELAY=300ms",
 		"SMSGATE_PLATFORMS__10__POOL__WEBHOOK_SECRET=" + webhookSecret,
 	}
@@ -311,14 +311,16 @@ func TestPoolCodesBelongToTheirService(t *testing.T) {
 				}
 				o := order{platform: w.platform, service: services[n%int64(len(services))], from: time.Now()}
 				var ph phoneAnswer
-				// A number just finished cools down for its service for 1 ms;
-				// the others may all be held by the other clients.
+				// A number just finished cools down for its service for 1 ms,
+				// and the others may all be held by the other clients: no
+				// numbers (404) now and then. On a loaded machine the ledger
+				// may be too slow for a purchase: try again (503), as a client does.
 				for try := 0; ; try++ {
 					st, code := g.call("POST", "/api/sms/getPhone", demoKey, map[string]any{"country": w.country, "service": o.service, "platform": w.platform}, &ph)
 					if st == 200 {
 						break
 					}
-					if st != 404 || try == 1000 {
+					if st != 404 && st != 503 || try == 1000 {
 						errs <- fmt.Errorf("order %d: getPhone %s %s = %d/%d", n, w.platform, o.service, st, code)
 						return
 					}

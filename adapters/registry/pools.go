@@ -129,7 +129,9 @@ func buildPool(s Spec) (adapters.Platform, error) {
 func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 	k := pools[s.Type]
 	if mc.InboxEvery == 0 {
-		mc.InboxEvery = mc.CodeDelay // demo numbers get a code SMS this often
+		// Demo numbers also get other services' SMS (and noise), one every
+		// two code delays: the pool must tell the order's code from them.
+		mc.InboxEvery = 2 * mc.CodeDelay
 	}
 	m := simulator.New(mc)
 	h, setCallback := k.sim(m, &s)
