@@ -199,3 +199,40 @@ func TestCatalogNamesSpeakForTheirOwnService(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJudge: any sender and text (upstream garbage included) gets a
+// verdict for every service without panicking, and at most one table
+// service can call a named SMS its own unless a shared sender serves both.
+func FuzzJudge(f *testing.F) {
+	for _, list := range ownSMS {
+		for _, m := range list {
+			f.Add(m.from, m.text)
+		}
+	}
+	for _, m := range unattributed {
+		f.Add(m.from, m.text)
+	}
+	f.Add("", "")
+	f.Add("\xff\xfe", "G-\xff123456 Telegram\x00")
+	a := NewAttributor(map[string][]string{"tg": {"+42777"}})
+	e, err := NewExtractor(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, from, text string) {
+		var own []string
+		for _, svc := range issueServices {
+			if a.Judge(svc, from, text) == Own {
+				own = append(own, svc)
+			}
+			for _, c := range e.Code(svc, text) {
+				if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+					t.Fatalf("Code(%s, %q) has %q", svc, text, c)
+				}
+			}
+		}
+		if len(own) > 1 && normSender(from) != "32665" {
+			t.Fatalf("%q from %q is the own SMS of %v", text, from, own)
+		}
+	})
+}
