@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"smsgate/adapters/registry"
 	"smsgate/adapters/simulator"
@@ -89,9 +88,6 @@ func (g *poolGateway) call(method, path, key string, body any, out any) (int, in
 		Data json.RawMessage
 	}
 	raw, _ := io.ReadAll(resp.Body)
-	if debugPool && resp.StatusCode != 200 && resp.StatusCode != 404 {
-		g.t.Logf("%s %s: %s", method, path, raw)
-	}
 	g.oapi.Check(g.t, req, resp, raw)
 	if err := json.Unmarshal(raw, &env); err != nil {
 		g.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
@@ -246,10 +242,7 @@ func TestPoolNumbersAndBan(t *testing.T) {
 // record of which service it sent that SMS for: none may be another
 // service's, or the noise's.
 func TestPoolCodesBelongToTheirService(t *testing.T) {
-	orders := 200
-	if debugPool {
-		orders = 24
-	}
+	const orders = 200
 	env := []string{
 		"SMSGATE_LEDGER__URL=" + filepath.Join(t.TempDir(), "l.db"),
 		"SMSGATE_SERVER__LISTEN=127.0.0.1:0",
@@ -270,11 +263,7 @@ func TestPoolCodesBelongToTheirService(t *testing.T) {
 	if cfg.Platforms[9].Pool.AcceptUnattributed || cfg.Platforms[10].Pool.AcceptUnattributed {
 		t.Fatal("the shipped gateway.toml accepts unattributed SMS")
 	}
-	log := zap.NewNop()
-	if debugPool {
-		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	}
-	a, err := start(context.Background(), cfg, log)
+	a, err := start(context.Background(), cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +295,7 @@ func TestPoolCodesBelongToTheirService(t *testing.T) {
 		wg.Go(func() {
 			for {
 				n := next.Add(1) - 1
-				if n >= int64(orders) {
+				if n >= orders {
 					return
 				}
 				o := order{platform: w.platform, service: services[n%int64(len(services))], from: time.Now()}
@@ -326,7 +315,6 @@ func TestPoolCodesBelongToTheirService(t *testing.T) {
 					}
 				}
 				o.id, o.phone = ph.ID, ph.Phone
-				bought := time.Now()
 				var got struct{ Status, Code string }
 				if st, code := g.call("POST", "/api/sms/getSmsCode", demoKey, map[string]any{"orderId": o.id, "wait": 20}, &got); st != 200 || got.Status != "received" {
 					errs <- fmt.Errorf("order %d (%s %s on %s): getSmsCode = %d/%d %+v; want a code", o.id, w.platform, o.service, o.phone, st, code, got)
@@ -337,9 +325,6 @@ func TestPoolCodesBelongToTheirService(t *testing.T) {
 					return
 				}
 				o.to = time.Now()
-				if debugPool {
-					t.Logf("order %d %s %s %s: %s (bought after %s)", o.id, o.platform, o.service, o.phone, o.to.Sub(o.from), bought.Sub(o.from))
-				}
 				var view struct {
 					State string
 					Codes []struct{ Code, Text string }
@@ -411,5 +396,3 @@ func TestPoolCodesBelongToTheirService(t *testing.T) {
 		t.Errorf("only %d foreign SMS reached leased numbers; want at least %d", foreign, orders/2)
 	}
 }
-
-const debugPool = false
