@@ -214,6 +214,7 @@ func poolSpec(c config.Pool, store ledger.Store) (registry.PoolSpec, error) {
 	spec := registry.PoolSpec{
 		Store: ps, Cooldown: c.Cooldown, CancelCooldown: c.CancelCooldown, Quarantine: c.Quarantine, Refresh: c.Refresh,
 		PushFallback: c.PushFallback, Senders: c.Senders, Patterns: c.CodePatterns, WebhookSecret: c.WebhookSecret.Reveal(),
+		AcceptUnattributed: c.AcceptUnattributed, MinGap: c.MinGap,
 	}
 	switch {
 	case c.Price != "":

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"smsgate/adapters/registry"
+	"smsgate/adapters/simulator"
 	"smsgate/config"
 	"smsgate/gateway/apitest"
 )
@@ -226,5 +230,169 @@ func TestPoolNumbersAndBan(t *testing.T) {
 	g.call("POST", "/api/sms/getPhone", demoKey, map[string]any{"country": "ru", "service": "tg", "platform": "smsman"}, &other)
 	if s, code := g.call("POST", "/api/sms/setStatus", demoKey, map[string]any{"orderId": other.ID, "status": "ban"}, nil); s != 409 || code != 1006 {
 		t.Fatalf("ban on a marketplace order = %d/%d; want 409/1006", s, code)
+	}
+}
+
+// TestPoolCodesBelongToTheirService is the acceptance test of pool code
+// attribution. The shipped gateway.toml runs with a short code delay: 200
+// pool orders of tg, wa, go and fb on textnow and receivesms (six numbers
+// between them, each leased again and again), while the simulators also
+// send every number a stream of other services' SMS and noise. Every SMS
+// the gateway delivers as a code is checked against the simulator's own
+// record of which service it sent that SMS for: none may be another
+// service's, or the noise's.
+func TestPoolCodesBelongToTheirService(t *testing.T) {
+	const orders = 200
+	env := []string{
+		"SMSGATE_LEDGER__URL=" + filepath.Join(t.TempDir(), "l.db"),
+		"SMSGATE_SERVER__LISTEN=127.0.0.1:0",
+		// A service's code comes 300 ms after the number is handed out,
+		// and every number gets another SMS every 600 ms.
+		"SMSGATE_SIMULATOR__CODE_DELAY=300ms",
+		"SMSGATE_PLATFORMS__10__POOL__WEBHOOK_SECRET=" + webhookSecret,
+	}
+	for _, i := range []string{"9", "10"} { // textnow, receivesms
+		env = append(env, "SMSGATE_PLATFORMS__"+i+"__POLL_INTERVAL=100ms", "SMSGATE_PLATFORMS__"+i+"__RATE=-1",
+			"SMSGATE_PLATFORMS__"+i+"__POOL__COOLDOWN=1ms", "SMSGATE_PLATFORMS__"+i+"__POOL__CANCEL_COOLDOWN=1ms")
+	}
+	env = append(env, "SMSGATE_PLATFORMS__9__POOL__MIN_GAP=1ms")
+	cfg, err := config.Load("gateway.toml", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Platforms[9].Pool.AcceptUnattributed || cfg.Platforms[10].Pool.AcceptUnattributed {
+		t.Fatal("the shipped gateway.toml accepts unattributed SMS")
+	}
+	a, err := start(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.stop() })
+	base := "http://" + a.ln.Addr().String()
+	g := &poolGateway{t: t, a: a, base: base, oapi: apitest.Load(t, base)}
+
+	type order struct {
+		platform, service, phone string
+		id                       int64
+		from, to                 time.Time
+		codes                    []struct{ Code, Text string }
+	}
+	services := []string{"tg", "wa", "go", "fb"}
+	// One client per number: three on each platform (receivesms has a
+	// British number).
+	workers := []struct{ platform, country string }{
+		{"textnow", "us"}, {"textnow", "us"}, {"textnow", "us"},
+		{"receivesms", "us"}, {"receivesms", "us"}, {"receivesms", "gb"},
+	}
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		done []order
+		wg   sync.WaitGroup
+	)
+	errs := make(chan error, len(workers))
+	for _, w := range workers {
+		wg.Go(func() {
+			for {
+				n := next.Add(1) - 1
+				if n >= orders {
+					return
+				}
+				o := order{platform: w.platform, service: services[n%int64(len(services))], from: time.Now()}
+				var ph phoneAnswer
+				// A number just finished cools down for its service for 1 ms,
+				// and the others may all be held by the other clients: no
+				// numbers (404) now and then. On a loaded machine the ledger
+				// may be too slow for a purchase: try again (503), as a client does.
+				for try := 0; ; try++ {
+					st, code := g.call("POST", "/api/sms/getPhone", demoKey, map[string]any{"country": w.country, "service": o.service, "platform": w.platform}, &ph)
+					if st == 200 {
+						break
+					}
+					if st != 404 && st != 503 || try == 1000 {
+						errs <- fmt.Errorf("order %d: getPhone %s %s = %d/%d", n, w.platform, o.service, st, code)
+						return
+					}
+				}
+				o.id, o.phone = ph.ID, ph.Phone
+				var got struct{ Status, Code string }
+				if st, code := g.call("POST", "/api/sms/getSmsCode", demoKey, map[string]any{"orderId": o.id, "wait": 20}, &got); st != 200 || got.Status != "received" {
+					errs <- fmt.Errorf("order %d (%s %s on %s): getSmsCode = %d/%d %+v; want a code", o.id, w.platform, o.service, o.phone, st, code, got)
+					return
+				}
+				if st, code := g.call("POST", "/api/sms/setStatus", demoKey, map[string]any{"orderId": o.id, "status": "complete"}, nil); st != 200 {
+					errs <- fmt.Errorf("order %d: complete = %d/%d", o.id, st, code)
+					return
+				}
+				o.to = time.Now()
+				var view struct {
+					State string
+					Codes []struct{ Code, Text string }
+				}
+				if st, code := g.call("GET", fmt.Sprintf("/api/sms/orders/%d", o.id), demoKey, nil, &view); st != 200 || len(view.Codes) == 0 {
+					errs <- fmt.Errorf("order %d: %d/%d %+v", o.id, st, code, view)
+					return
+				}
+				o.codes = view.Codes
+				mu.Lock()
+				done = append(done, o)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(done) != orders {
+		t.Fatalf("%d orders done; want %d", len(done), orders)
+	}
+
+	// Message by message, against the simulators' record.
+	inbox := map[string][]simulator.InboxSMS{}
+	for _, p := range []string{"textnow", "receivesms"} {
+		m := g.sim(p).Market
+		for _, n := range m.Numbers() {
+			inbox[n.Phone] = m.Inbox(n.Phone)
+		}
+	}
+	delivered, foreign := 0, 0
+	perPlatform := map[string]int{}
+	for _, o := range done {
+		perPlatform[o.platform]++
+		for _, c := range o.codes {
+			delivered++
+			var sent []simulator.InboxSMS
+			for _, s := range inbox[o.phone] {
+				if s.Text == c.Text {
+					sent = append(sent, s)
+				}
+			}
+			if len(sent) == 0 {
+				t.Errorf("order %d (%s on %s): delivered %q, which the simulator never sent there", o.id, o.service, o.phone, c.Text)
+			}
+			for _, s := range sent {
+				if s.Service != o.service {
+					t.Errorf("order %d (%s on %s %s): WRONG CODE %s from %q %q, sent for %q", o.id, o.service, o.platform, o.phone, c.Code, s.From, s.Text, s.Service)
+				} else if s.Code != c.Code {
+					t.Errorf("order %d (%s): code %s read from %q; the service sent %s", o.id, o.service, c.Code, s.Text, s.Code)
+				}
+			}
+		}
+		// What else reached the number while the order held it.
+		for _, s := range inbox[o.phone] {
+			if !s.At.Before(o.from) && !s.At.After(o.to) && s.Service != o.service {
+				foreign++
+			}
+		}
+	}
+	t.Logf("%d orders (%v), %d codes delivered, %d SMS of other services or noise reached leased numbers meanwhile", len(done), perPlatform, delivered, foreign)
+	if perPlatform["textnow"] == 0 || perPlatform["receivesms"] == 0 {
+		t.Errorf("orders per platform %v; want both", perPlatform)
+	}
+	// The test means something only if leased numbers did get other SMS.
+	if foreign < orders/2 {
+		t.Errorf("only %d foreign SMS reached leased numbers; want at least %d", foreign, orders/2)
 	}
 }

@@ -225,8 +225,18 @@ type Pool struct {
 	// per order in case a callback is lost; default 1m.
 	PushFallback time.Duration `koanf:"push_fallback"`
 	// Senders: per service, who may send its code (substrings of the sender,
-	// case-insensitive), e.g. { tg = ["Telegram"] }; default none (anyone).
+	// case-insensitive), e.g. { tg = ["Telegram"] }; default none (anyone
+	// the attribution allows). A listed sender also counts as that
+	// service's when telling services apart.
 	Senders map[string][]string `koanf:"senders"`
+	// AcceptUnattributed: an SMS that names no known service, by sender or
+	// wording ("Your code is 1234" from a long number), may be the code of
+	// an order for any service. Default false: only SMS attributable to the
+	// order's service count; one naming another service never does.
+	AcceptUnattributed bool `koanf:"accept_unattributed"`
+	// MinGap (textnow only): the least time between two calls for one
+	// account; default 1s (what TextNow tolerates).
+	MinGap time.Duration `koanf:"min_gap"`
 	// CodePatterns: per service, a regular expression overriding the built-in
 	// code format; capture groups are joined into the code.
 	CodePatterns map[string]string `koanf:"code_patterns"`

@@ -623,7 +623,7 @@ country = "ca"
 		t.Fatalf("pool accounts %+v", pool)
 	}
 	if pool.Cooldown != 24*time.Hour || pool.Quarantine != 720*time.Hour || pool.ExpectedUses != 30 || pool.Price != "0.05" ||
-		!reflect.DeepEqual(pool.Senders, map[string][]string{"tg": {"Telegram"}}) {
+		!reflect.DeepEqual(pool.Senders, map[string][]string{"tg": {"Telegram"}}) || pool.AcceptUnattributed || pool.MinGap != time.Second {
 		t.Fatalf("pool defaults %+v", pool)
 	}
 	// A real account without its cookie is a configuration error naming it.
@@ -637,6 +637,48 @@ country = "ca"
 	if err == nil || !strings.Contains(err.Error(), "platforms[2].pool.price") || !strings.Contains(err.Error(), "platforms[2].pool.code_patterns.tg") ||
 		!strings.Contains(err.Error(), "platforms[2].pool.webhook_secret") || strings.Contains(err.Error(), "s3kr1t") {
 		t.Fatalf("bad pool settings: %v", err)
+	}
+}
+
+// TestPoolAttributionSettings: accept_unattributed is off unless set (in
+// the file or the environment); senders and code_patterns name catalogue
+// services; min_gap paces TextNow accounts only.
+func TestPoolAttributionSettings(t *testing.T) {
+	pool := func(typ, settings string) string {
+		return baseTOML + `
+[[platforms]]
+code = "p"
+type = "` + typ + `"
+url = "sim"
+[platforms.pool]
+` + settings + "\n"
+	}
+	c, err := Load(writeConfig(t, pool("receivesms", "accept_unattributed = true")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Platforms[2].Pool; !p.AcceptUnattributed || p.MinGap != 0 {
+		t.Fatalf("accept_unattributed from the file: %+v", p)
+	}
+	c, err = Load(writeConfig(t, pool("textnow", `min_gap = "250ms"`)), []string{"SMSGATE_PLATFORMS__2__POOL__ACCEPT_UNATTRIBUTED=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Platforms[2].Pool; !p.AcceptUnattributed || p.MinGap != 250*time.Millisecond {
+		t.Fatalf("accept_unattributed from the environment, min_gap: %+v", p)
+	}
+	for _, bad := range []struct{ typ, settings, want string }{
+		{"textnow", `accept_unattributed = "yes please"`, "accept_unattributed"},
+		{"textnow", `senders = { telgram = ["Telegram"] }`, "platforms[2].pool.senders.telgram: unknown service"},
+		{"textnow", `senders = { tg = ["Telegram", " "] }`, "platforms[2].pool.senders.tg[1]: empty"},
+		{"textnow", `code_patterns = { telgram = '(\d{5})' }`, "platforms[2].pool.code_patterns.telgram: unknown service"},
+		{"textnow", `min_gap = "-1s"`, "platforms[2].pool.min_gap: must be > 0"},
+		{"receivesms", `min_gap = "1s"`, "platforms[2].pool.min_gap: only textnow"},
+	} {
+		_, err := Load(writeConfig(t, pool(bad.typ, bad.settings)), nil)
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s %s: %v; want an error about %q", bad.typ, bad.settings, err, bad.want)
+		}
 	}
 }
 

@@ -100,7 +100,7 @@ func (c *Config) ApplyDefaults() {
 			p.Dialect = defaultDialect
 		}
 		if isPoolType(p.Type) {
-			p.Pool.applyDefaults()
+			p.Pool.applyDefaults(p.Type)
 		}
 	}
 	for i := range c.Tenants {
@@ -117,7 +117,10 @@ func (c *Config) ApplyDefaults() {
 // isPoolType: the platform's numbers are owned by the gateway, not bought.
 func isPoolType(typ string) bool { return typ == "textnow" || typ == "receivesms" }
 
-func (p *Pool) applyDefaults() {
+func (p *Pool) applyDefaults(typ string) {
+	if p.MinGap == 0 && typ == "textnow" {
+		p.MinGap = time.Second
+	}
 	if p.ExpectedUses == 0 {
 		p.ExpectedUses = 30
 	}

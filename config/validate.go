@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"smsgate/adapters/catalog"
 )
 
 // strategies are the routing strategies routing.strategy and a tenant's
@@ -285,6 +287,25 @@ func (c *Pool) validate(p *problems, at func(string) string, typ string, sim boo
 		if _, err := regexp.Compile(re); err != nil {
 			p.add(at("pool.code_patterns."+svc), "%v", err)
 		}
+		if _, ok := catalog.ServiceByCode(svc); !ok {
+			p.add(at("pool.code_patterns."+svc), "unknown service %q", svc)
+		}
+	}
+	for svc, list := range c.Senders {
+		if _, ok := catalog.ServiceByCode(svc); !ok {
+			p.add(at("pool.senders."+svc), "unknown service %q", svc)
+		}
+		for j, s := range list {
+			if strings.TrimSpace(s) == "" {
+				p.add(at(fmt.Sprintf("pool.senders.%s[%d]", svc, j)), "empty: it would match every sender")
+			}
+		}
+	}
+	switch {
+	case typ == "textnow":
+		p.positive(at("pool.min_gap"), c.MinGap)
+	case c.MinGap != 0:
+		p.add(at("pool.min_gap"), "only textnow platforms pace their accounts")
 	}
 }
 

@@ -8,10 +8,10 @@ import (
 	"smsgate/adapters"
 )
 
-// A pool number receives whatever anyone sends it, so the code is found
-// the way a person would: by the service's own message format first, then
-// by the first run of 4–8 digits. Marketplaces extract codes themselves;
-// here nobody does it for us.
+// Once an SMS is known to be the order's service's (attribution.go), the
+// code in it is found the way a person would: by the service's own message
+// format first, then by the first run of 4–8 digits. Marketplaces extract
+// codes themselves; here nobody does it for us.
 
 // builtinPatterns are the formats of services whose codes are not a plain
 // run of digits, or whose messages carry other digit runs first. A capture
@@ -24,16 +24,24 @@ var builtinPatterns = map[string]string{
 	"ig": `\b(\d{3}) ?(\d{3})\b`,                // "Use 123 456 to verify your Instagram account"
 }
 
+// nearCode is the format of services without one of their own: the digits
+// right after "code" ("Your Uber code: 1234"), before "is your" ("123456
+// is your X verification code") or after "Use" ("Use 1234 as Microsoft
+// account security code"), so an order number earlier in the text is not
+// taken for the code. Without any of these, the first run of digits is.
+const nearCode = `(?i)\b(\d{4,8}) is your\b|(?:code|код)[^\d\n]{0,25}?(\d{4,8})\b|\buse (\d{4,8})\b`
+
 // Extractor finds the code in an SMS for a service.
 type Extractor struct {
 	patterns map[string]*regexp.Regexp
+	near     *regexp.Regexp
 }
 
 // NewExtractor compiles the built-in patterns with the overrides (service →
 // regular expression) on top. A pattern without a capture group takes the
 // whole match as the code.
 func NewExtractor(overrides map[string]string) (*Extractor, error) {
-	e := &Extractor{patterns: map[string]*regexp.Regexp{}}
+	e := &Extractor{patterns: map[string]*regexp.Regexp{}, near: regexp.MustCompile(nearCode)}
 	for svc, p := range builtinPatterns {
 		e.patterns[svc] = regexp.MustCompile(p)
 	}
@@ -49,18 +57,20 @@ func NewExtractor(overrides map[string]string) (*Extractor, error) {
 
 // Code returns the code in text for service, or "".
 func (e *Extractor) Code(service, text string) string {
-	if re := e.patterns[service]; re != nil {
-		if m := re.FindStringSubmatch(text); m != nil {
-			if len(m) == 1 {
-				return alnum(m[0])
-			}
-			var b strings.Builder
-			for _, g := range m[1:] {
-				b.WriteString(g)
-			}
-			if b.Len() > 0 {
-				return b.String()
-			}
+	re := e.patterns[service]
+	if re == nil {
+		re = e.near
+	}
+	if m := re.FindStringSubmatch(text); m != nil {
+		if len(m) == 1 {
+			return alnum(m[0])
+		}
+		var b strings.Builder
+		for _, g := range m[1:] {
+			b.WriteString(g)
+		}
+		if b.Len() > 0 {
+			return b.String()
 		}
 	}
 	return adapters.ExtractCode(text)

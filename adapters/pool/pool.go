@@ -69,8 +69,14 @@ type Options struct {
 	Only map[string]string
 	// Senders limits, per service, who may send its code: a message counts
 	// only if its sender contains one of these (case-insensitive). Services
-	// not listed accept any sender.
+	// not listed accept any sender the attribution allows. A listed sender
+	// is also that service's for attribution: its SMS are never another
+	// service's code.
 	Senders map[string][]string
+	// AcceptUnattributed: an SMS that names no known service (by sender or
+	// wording) may be any order's code. Default false: only SMS attributable
+	// to the order's service count (see Attributor).
+	AcceptUnattributed bool
 	// Patterns overrides the code pattern per service (see Extractor).
 	Patterns map[string]string
 	// WebhookSecret authenticates the upstream's callbacks (Pusher sources);
@@ -102,6 +108,7 @@ const leaseGrace = 5 * time.Minute
 type Pool struct {
 	o       Options
 	extract *Extractor
+	attr    *Attributor
 	flight  singleflight.Group
 
 	mu        sync.Mutex
@@ -152,7 +159,7 @@ func New(o Options) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: %w", o.Code, err)
 	}
-	return &Pool{o: o, extract: codes, known: map[string]Number{}, down: map[string]string{}, throttled: map[string]time.Time{},
+	return &Pool{o: o, extract: codes, attr: NewAttributor(o.Senders), known: map[string]Number{}, down: map[string]string{}, throttled: map[string]time.Time{},
 		lastRead: map[int64]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}, nil
 }
 
@@ -386,7 +393,8 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 
 // watermark reads the leased number and returns the time from which
 // messages are the lease's: now (less the skew allowance), but after
-// anything already there. With callbacks on, what it read is stored with
+// anything already there (polling: from the second of the newest one, the
+// copies of that second kept as seen; see dropEdge). With callbacks on, what it read is stored with
 // the pushed messages, so a late callback of it is known for what it is.
 func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error) {
 	after := l.Since.Add(-skew)
@@ -394,7 +402,7 @@ func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error)
 	if err != nil {
 		return time.Time{}, err
 	}
-	since := after
+	since := after.Truncate(time.Second)
 	if p.pushing() {
 		since = l.Since.Add(-pushWindow)
 	}
@@ -403,10 +411,30 @@ func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error)
 		return time.Time{}, err
 	}
 	p.touch(l.ID)
+	var latest time.Time
 	for _, m := range msgs {
-		if !m.At.Before(after) {
-			after = m.At.Add(time.Millisecond)
+		if !m.At.Before(after) && m.At.After(latest) {
+			latest = m.At
 		}
+	}
+	if !p.pushing() && !latest.IsZero() {
+		// Upstream times are whole seconds (TextNow, Receive-SMS): an SMS
+		// that comes later in the second of the newest one here is stamped
+		// no later than it. So the watermark is that second's start, and
+		// the copies of this second read now are kept in the ledger as
+		// seen (edge): they, and only they, are not the lease's.
+		after = latest.Truncate(time.Second)
+		for _, m := range msgs {
+			if !m.At.Before(after) && m.At.Before(after.Add(time.Second)) {
+				if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, l.Phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
+					return time.Time{}, fmt.Errorf("%w: cannot store the number's messages: %v", adapters.ErrUnavailable, err)
+				}
+			}
+		}
+		return after, nil
+	}
+	if !latest.IsZero() {
+		after = latest.Add(time.Millisecond)
 	}
 	if p.pushing() {
 		have, err := p.stored(ctx, l.Phone, since)
@@ -458,7 +486,7 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 	if err != nil {
 		return out, err
 	}
-	since := l.Since.Add(-skew)
+	since := l.Since.Add(-skew).Truncate(time.Second)
 	if push {
 		since = l.Since.Add(-pushWindow)
 	}
@@ -467,6 +495,9 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 		return out, err
 	}
 	p.touch(l.ID)
+	if !push {
+		return p.dropEdge(ctx, l, msgs)
+	}
 	if push {
 		// Kept with the pushed copies: a callback of the same SMS may come
 		// later, and between fallback polls only the stored ones are read.
@@ -475,6 +506,34 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 		}
 	}
 	return append(out, msgs...), nil
+}
+
+// dropEdge drops the copies the lease's number had when it was handed out
+// in the watermark's own second (see watermark): they are stamped no
+// earlier than the watermark, but they were there before the lease.
+func (p *Pool) dropEdge(ctx context.Context, l ledger.Lease, msgs []Message) ([]Message, error) {
+	end := l.After.Add(time.Second)
+	edge := false
+	for _, m := range msgs {
+		if !m.At.Before(l.After) && m.At.Before(end) {
+			edge = true
+			break
+		}
+	}
+	if !edge {
+		return msgs, nil
+	}
+	seen, err := p.stored(ctx, l.Phone, l.After)
+	if err != nil {
+		return nil, err
+	}
+	old := map[string]bool{}
+	for _, m := range seen {
+		if !m.pushed && m.At.Before(end) {
+			old[copyKey(m)] = true
+		}
+	}
+	return slices.DeleteFunc(msgs, func(m Message) bool { return old[copyKey(m)] }), nil
 }
 
 // store adds the polled messages not stored yet to the number's stored ones.
@@ -560,7 +619,7 @@ func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, erro
 }
 
 // codes turns messages into the lease's SMS: at or after its watermark,
-// from an allowed sender, carrying a code; oldest first.
+// the lease's service's (belongs), carrying a code; oldest first.
 //
 // With callbacks on, one SMS can have several copies: pushed ones, stamped
 // when a callback came (an upstream may call back twice for one SMS), and
@@ -629,7 +688,7 @@ func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
 	byTime(sms)
 	var out []adapters.SMS
 	for _, m := range sms {
-		if m.At.Before(l.After) || !p.allowed(l.Service, m.From) {
+		if m.At.Before(l.After) || !p.belongs(l.Service, m) {
 			continue
 		}
 		code := p.extract.Code(l.Service, m.Text)
@@ -653,6 +712,23 @@ func copyKey(m Message) string {
 
 // textKey identifies an SMS across its copies.
 func textKey(text string) string { return strings.Join(strings.Fields(text), " ") }
+
+// belongs reports whether m may be the code of an order for service: from
+// an allowed sender, and attributable to the service — or to none, when
+// the pool accepts unattributed SMS. An SMS that names another service
+// never is: a pool number receives every service's SMS.
+func (p *Pool) belongs(service string, m Message) bool {
+	if !p.allowed(service, m.From) {
+		return false
+	}
+	switch p.attr.Judge(service, m.From, m.Text) {
+	case Own:
+		return true
+	case Unattributed:
+		return p.o.AcceptUnattributed
+	}
+	return false
+}
 
 func (p *Pool) allowed(service, from string) bool {
 	senders := p.o.Senders[service]

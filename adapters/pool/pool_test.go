@@ -841,3 +841,75 @@ func TestCopiesOfOneSMS(t *testing.T) {
 		})
 	}
 }
+
+// TestAttributionOverTheWire: for each of the 20 services, over the
+// simulator on loopback, every other service's SMS and the unattributable
+// ones reach the leased number first and are not the order's code; the
+// service's own SMS is, with its code. With accept_unattributed, an SMS
+// that names nobody is a code too, but another service's still is not.
+func TestAttributionOverTheWire(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool()
+	phone := adapterstest.PoolPhone(0)
+	for i, svc := range simulator.TrafficServices {
+		pur := buy(t, p, svc)
+		r.clock.Advance(5 * time.Second)
+		for j, other := range simulator.TrafficServices {
+			if other != svc {
+				from, text := simulator.ServiceSMS(other, "987654"[:4+j%3], i+j)
+				r.market.Inject(phone, from, text)
+			}
+		}
+		r.market.Inject(phone, "+14155550123", "Your verification code is 482913")
+		r.market.Inject(phone, "Verify", "Your one-time passcode is 739102")
+		if u := check(t, p, pur.UpstreamID); u.State != adapters.StateWaiting || len(u.SMS) != 0 {
+			t.Fatalf("%s after other services' SMS: %+v; want waiting", svc, u)
+		}
+		code := "4231"
+		if svc == "wa" || svc == "ig" {
+			code = "423156"
+		}
+		from, text := simulator.ServiceSMS(svc, code, i)
+		r.market.Inject(phone, from, text)
+		u := check(t, p, pur.UpstreamID)
+		if u.State != adapters.StateCodeReceived || len(u.SMS) != 1 || u.SMS[0].Code != code || u.SMS[0].Text != text {
+			t.Fatalf("%s after its own SMS %q: %+v; want just %s", svc, text, u, code)
+		}
+		if err := p.Finish(ctx, pur.UpstreamID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	open := r.pool(func(o *pool.Options) { o.AcceptUnattributed = true })
+	pur := buy(t, open, "dr")
+	r.clock.Advance(5 * time.Second)
+	from, text := simulator.ServiceSMS("tg", "55555", 0)
+	r.market.Inject(phone, from, text)
+	if u := check(t, open, pur.UpstreamID); u.State != adapters.StateWaiting {
+		t.Fatalf("accepting unattributed, Telegram's SMS to an OpenAI order: %+v; want waiting", u)
+	}
+	r.market.Inject(phone, "+14155550123", "Your verification code is 482913")
+	if u := check(t, open, pur.UpstreamID); len(u.SMS) != 1 || u.SMS[0].Code != "482913" {
+		t.Fatalf("accepting unattributed: %+v; want 482913", u)
+	}
+}
+
+// TestCodeInTheSecondOfTheLease: upstream times are whole seconds, so a
+// code that comes in the same second as an SMS the number had when it was
+// handed out is stamped no later than that SMS. It is the lease's all the
+// same; the earlier one still is not.
+func TestCodeInTheSecondOfTheLease(t *testing.T) {
+	r := newRig(t, 1)
+	p := r.pool()
+	phone := adapterstest.PoolPhone(0)
+	r.clock.Advance(200 * time.Millisecond)
+	r.market.Inject(phone, "Telegram", "Telegram code: 11111")
+	r.clock.Advance(200 * time.Millisecond)
+	pur := buy(t, p, "tg")
+	r.clock.Advance(300 * time.Millisecond) // still the same second
+	r.market.Inject(phone, "Telegram", "Telegram code: 22222")
+	u := check(t, p, pur.UpstreamID)
+	if u.State != adapters.StateCodeReceived || len(u.SMS) != 1 || u.SMS[0].Code != "22222" {
+		t.Fatalf("check = %+v; want 22222 only", u)
+	}
+}

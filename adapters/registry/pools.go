@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -31,8 +33,14 @@ type PoolSpec struct {
 	PushFallback   time.Duration
 	Senders        map[string][]string
 	Patterns       map[string]string
-	WebhookSecret  string
-	Now            func() time.Time // default time.Now
+	// AcceptUnattributed: an SMS naming no known service may be any order's
+	// code (pool.Options.AcceptUnattributed).
+	AcceptUnattributed bool
+	// MinGap paces each TextNow account's calls (textnow.Options.MinGap);
+	// 0 = the reader's default.
+	MinGap        time.Duration
+	WebhookSecret string
+	Now           func() time.Time // default time.Now
 }
 
 // poolKind is one pool adapter type: its reader and its simulator.
@@ -49,7 +57,7 @@ var pools = map[string]poolKind{
 	"textnow": {
 		currency: "USD",
 		source: func(s Spec) (pool.Source, error) {
-			return textnow.New(textnow.Options{BaseURL: s.URL, Accounts: s.Pool.Accounts, Timeout: s.Timeout})
+			return textnow.New(textnow.Options{BaseURL: s.URL, Accounts: s.Pool.Accounts, Timeout: s.Timeout, MinGap: s.Pool.MinGap})
 		},
 		sim: func(m *simulator.Market, s *Spec) (fasthttp.RequestHandler, func(string)) {
 			if len(s.Pool.Accounts) == 0 {
@@ -110,7 +118,7 @@ func buildPool(s Spec) (adapters.Platform, error) {
 	return pool.New(pool.Options{
 		Code: s.Code, Source: src, Store: ps.Store, Currency: s.Currency, Price: ps.Price,
 		Lifetime: ps.Lifetime, Cooldown: ps.Cooldown, CancelCooldown: ps.CancelCooldown, Quarantine: ps.Quarantine, Refresh: ps.Refresh,
-		Only: ps.Only, Senders: ps.Senders, Patterns: ps.Patterns,
+		Only: ps.Only, Senders: ps.Senders, Patterns: ps.Patterns, AcceptUnattributed: ps.AcceptUnattributed,
 		WebhookSecret: ps.WebhookSecret, PushFallback: ps.PushFallback, Now: ps.Now,
 	})
 }
@@ -121,7 +129,9 @@ func buildPool(s Spec) (adapters.Platform, error) {
 func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 	k := pools[s.Type]
 	if mc.InboxEvery == 0 {
-		mc.InboxEvery = mc.CodeDelay // demo numbers get a code SMS this often
+		// Demo numbers also get other services' SMS (and noise), one every
+		// two code delays: the pool must tell the order's code from them.
+		mc.InboxEvery = 2 * mc.CodeDelay
 	}
 	m := simulator.New(mc)
 	h, setCallback := k.sim(m, &s)
@@ -138,7 +148,7 @@ func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 		srv.Close()
 		return nil, err
 	}
-	sim := &Sim{Market: m, Server: srv, Platform: p}
+	sim := &Sim{Market: m, Server: srv, Platform: &simPool{Pool: p.(*pool.Pool), m: m}}
 	if setCallback != nil && mc.InboxEvery > 0 {
 		// Nobody reads a pushing upstream's inbox: send its demo SMS on time.
 		stop := make(chan struct{})
@@ -163,4 +173,54 @@ func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 		}
 	}
 	return sim, nil
+}
+
+// simPool is a simulated pool platform: the pool, and the simulated
+// services on the other side. When the pool hands a number out for a
+// service (or the client asks for another code), the client would type
+// the number into that service, which sends its code: the market is told
+// (RequestCode), as a marketplace simulator sends an order's SMS itself.
+// Every other method is the pool's.
+type simPool struct {
+	*pool.Pool
+	m *simulator.Market
+}
+
+func (s *simPool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
+	pur, err := s.Pool.Buy(ctx, r)
+	if err == nil {
+		s.m.RequestCode(pur.Phone, r.Service)
+	}
+	return pur, err
+}
+
+func (s *simPool) RequestAnother(ctx context.Context, upstreamID string) error {
+	err := s.Pool.RequestAnother(ctx, upstreamID)
+	if err == nil {
+		s.again(ctx, upstreamID)
+	}
+	return err
+}
+
+func (s *simPool) RequestAnotherAfter(ctx context.Context, upstreamID string, last time.Time) error {
+	err := s.Pool.RequestAnotherAfter(ctx, upstreamID, last)
+	if err == nil {
+		s.again(ctx, upstreamID)
+	}
+	return err
+}
+
+// again asks the lease's service for another code, finding the lease's
+// number and service in the pool's own listing.
+func (s *simPool) again(ctx context.Context, upstreamID string) {
+	views, err := s.Pool.Numbers(ctx)
+	if err != nil {
+		return // no new code then: the client may ask again
+	}
+	for _, v := range views {
+		if v.LeaseID != 0 && strconv.FormatInt(v.LeaseID, 10) == upstreamID {
+			s.m.RequestCode(v.Phone, v.LeasedFor)
+			return
+		}
+	}
 }

@@ -24,18 +24,30 @@ type InboxNumber struct {
 
 // InboxSMS is one message a number received.
 type InboxSMS struct {
-	ID   int64 // increasing over the whole market
+	ID   int64 // increasing over the whole market, and with At per number
 	From string
 	Text string
 	At   time.Time
+	// Service is who the simulator sent the SMS for: the service whose
+	// code it carries (RequestCode, the numbers' own traffic), "" for noise
+	// and for injected messages. Never on the wire: it is the test's truth.
+	Service string
+	Code    string // the code in it as plain digits; "" for noise and injected messages
 }
 
 type inbox struct {
 	numbers  map[string]InboxNumber
 	messages map[string][]InboxSMS
 	autoAt   map[string]time.Time // last automatic message per number
+	pending  []pendingSMS         // service SMS asked for by RequestCode, not due yet
 	nextID   int64
 	onSMS    []func(InboxNumber, InboxSMS)
+}
+
+// pendingSMS is a service's code on its way to a number.
+type pendingSMS struct {
+	phone, service string
+	at             time.Time
 }
 
 func (m *Market) inboxLocked() *inbox {
@@ -162,32 +174,83 @@ func (m *Market) appendSMSLocked(phone, from, text string, at time.Time) InboxSM
 	return s
 }
 
-// autoSenders are who the automatic messages come from, in turn.
-var autoSenders = []string{"Telegram", "WhatsApp", "Google"}
+// RequestCode is someone typing phone into service's sign-up form: the
+// service sends its code to the number Config.CodeDelay later (never with
+// a negative CodeDelay). A pool simulator calls it when it hands a number
+// out, as a marketplace simulator sends an order's SMS.
+func (m *Market) RequestCode(phone, service string) {
+	if m.cfg.CodeDelay < 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.inboxLocked()
+	b.pending = append(b.pending, pendingSMS{phone: phone, service: service, at: m.clock.Now().Add(m.cfg.CodeDelay)})
+}
 
-// autoSMSLocked writes the automatic messages due by now (Config.InboxEvery):
-// a demo pool then sees codes arrive without anyone injecting them. The
-// messages are written lazily, when the inbox is next looked at, with the
-// times they were due.
+// autoSMSLocked writes the messages due by now: the codes asked for with
+// RequestCode, and every Config.InboxEvery one SMS of the numbers' own
+// traffic (some service's code, now and then noise), so a demo pool sees
+// codes arrive — most of them not for whoever holds the number. Messages
+// are written lazily, when the inbox is next looked at, with the times
+// they were due, in time order: a number's ids increase with its times.
 func (m *Market) autoSMSLocked(now time.Time) []firedSMS {
-	every := m.cfg.InboxEvery
 	b := m.box
-	if every <= 0 || b == nil {
+	if b == nil {
 		return nil
 	}
-	var fired []firedSMS
-	phones := make([]string, 0, len(b.numbers))
-	for p := range b.numbers {
-		phones = append(phones, p)
+	type due struct {
+		phone, service string
+		at             time.Time
 	}
-	sort.Strings(phones)
-	for _, p := range phones {
-		for at := b.autoAt[p].Add(every); !at.After(now); at = at.Add(every) {
-			from := autoSenders[int(b.nextID)%len(autoSenders)]
-			s := m.appendSMSLocked(p, from, fmt.Sprintf("%s code: %s. Do not give this code to anyone.", from, m.drawCode()), at)
-			b.autoAt[p] = at
-			fired = append(fired, firedSMS{b.numbers[p], s})
+	var list []due
+	keep := b.pending[:0]
+	for _, p := range b.pending {
+		if p.at.After(now) {
+			keep = append(keep, p)
+			continue
 		}
+		list = append(list, due{phone: p.phone, service: p.service, at: p.at})
+	}
+	b.pending = keep
+	if every := m.cfg.InboxEvery; every > 0 {
+		phones := make([]string, 0, len(b.numbers))
+		for p := range b.numbers {
+			phones = append(phones, p)
+		}
+		sort.Strings(phones)
+		for _, p := range phones {
+			for at := b.autoAt[p].Add(every); !at.After(now); at = at.Add(every) {
+				list = append(list, due{phone: p, at: at})
+				b.autoAt[p] = at
+			}
+		}
+	}
+	// By time, then number; a requested code before traffic of the same instant.
+	sort.SliceStable(list, func(i, j int) bool {
+		if !list[i].at.Equal(list[j].at) {
+			return list[i].at.Before(list[j].at)
+		}
+		return list[i].phone < list[j].phone
+	})
+	var fired []firedSMS
+	for _, d := range list {
+		n, ok := b.numbers[d.phone]
+		if !ok {
+			continue // the number left the account before its SMS came
+		}
+		var service, from, text, code string
+		if d.service != "" {
+			service = d.service
+			from, text, code = m.serviceSMSLocked(service)
+		} else {
+			service, from, text, code = m.trafficSMSLocked()
+		}
+		s := m.appendSMSLocked(d.phone, from, text, d.at)
+		s.Service, s.Code = service, code
+		msgs := b.messages[d.phone]
+		msgs[len(msgs)-1] = s
+		fired = append(fired, firedSMS{n, s})
 	}
 	return fired
 }

@@ -29,6 +29,12 @@
 //   - Clients were seen keeping at least a second between calls per
 //     account, and TextNow answers 429 to more: the reader paces every
 //     account's calls (Options.MinGap) and backs off after a 429.
+//   - The messages route lists only the latest page (10–30 messages), and
+//     a number anyone can text may get more than that while an order
+//     waits: the reader pages back (start_message_id, direction=past,
+//     page_size) until it reaches a message older than the order, or one
+//     it read before, bounded per read (Options.MaxPages); the simulator
+//     pages the same way.
 //   - Session cookies are secrets: they travel in the Cookie header only,
 //     and never appear in an error, a log line or a formatted Account.
 package textnow

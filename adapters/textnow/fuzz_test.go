@@ -1,6 +1,8 @@
 package textnow
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,9 +50,19 @@ func FuzzParseMessages(f *testing.F) {
 		`{"messages":[]}`, `{"messages":null}`, `{"messages":{}}`,
 		`{"messages":[{"id":1,"message_direction":"2","message_type":"1","date":"2024-05-01T12:00:03"},1,null,[],{"date":5}]}`,
 		`{"messages":[{"id":"2","contact_value":"22000","message":"G-112233","message_direction":2,"date":"2024-05-01T14:00:00.123+02:00"},{"message_direction":1,"date":"2024-05-01 12:00:00"}]}`,
+		// Pages: a full one (30 entries, so an older one is asked for), and
+		// an older one that lists its start_message_id again.
+		fullPage(),
+		`{"messages":[{"id":"5000000031","contact_value":"Telegram","message":"Telegram code: 48213","message_direction":2,"message_type":1,"date":"2024-05-01T12:00:31Z"},` +
+			`{"id":"5000000030","contact_value":"Google","message":"G-583920 is your Google verification code.","message_direction":2,"message_type":1,"date":"2024-05-01T12:00:30Z"}]}`,
 	}, seedGarbage...)
-	adapterstest.FuzzParser(f, seeds, parseMessages, noErrorVocabulary, func(t *testing.T, body []byte, ms []message) {
-		for _, m := range ms {
+	adapterstest.FuzzParser(f, seeds, parseMessages, noErrorVocabulary, func(t *testing.T, body []byte, pg page) {
+		// The count decides whether there is an older page: it counts
+		// every entry, the usable ones among them.
+		if pg.entries < len(pg.messages) {
+			t.Fatalf("%q: %d entries but %d messages", body, pg.entries, len(pg.messages))
+		}
+		for _, m := range pg.messages {
 			// Every message the reader keeps is placed in time, in UTC,
 			// so the pool's since filter means one thing.
 			if m.At.IsZero() || m.At.Location() != time.UTC {
@@ -61,6 +73,20 @@ func FuzzParseMessages(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fullPage is a page of PageSize messages, newest first.
+func fullPage() string {
+	var b strings.Builder
+	b.WriteString(`{"messages":[`)
+	for i := PageSize; i > 0; i-- {
+		fmt.Fprintf(&b, `{"id":"%d","contact_value":"+1415555%04d","message":"Your code is %06d","message_direction":2,"message_type":1,"date":"2024-05-01T12:%02d:00Z"}`, 5000000000+i, i, i, i)
+		if i > 1 {
+			b.WriteString(",")
+		}
+	}
+	b.WriteString("]}")
+	return b.String()
 }
 
 func TestNANP(t *testing.T) {

@@ -30,6 +30,14 @@ const (
 	// maxRetryAfter caps a Retry-After longer than Backoff, so a garbled
 	// header cannot take an account out for days.
 	maxRetryAfter = 15 * time.Minute
+	// PageSize is how many messages the reader asks TextNow for per page,
+	// the most it was seen to give (protocols/textnow.md §2).
+	PageSize = 30
+	// DefaultMaxPages bounds one read to 300 messages back.
+	DefaultMaxPages = 10
+	// maxCached bounds the messages kept per account between reads.
+	maxCached = 1000
+
 	// lookupParallel bounds the accounts whose number Numbers learns at
 	// once: the first inventory of a large pool should not arrive at
 	// TextNow as one burst from one address.
@@ -80,18 +88,23 @@ type Options struct {
 	// DefaultBackoff. A longer Retry-After (up to 15 minutes) wins.
 	Backoff   time.Duration
 	UserAgent string // default DefaultUserAgent
+	// MaxPages bounds the pages one Messages call reads back; default
+	// DefaultMaxPages. A read that stops there goes on from where it
+	// stopped at the next call (see Messages).
+	MaxPages int
 }
 
 // Reader reads a pool of TextNow accounts. It implements pool.Source and
 // is safe for concurrent use. Calls for one account go one at a time,
 // MinGap apart; calls for different accounts do not wait for each other.
 type Reader struct {
-	http    *upstream.Client
-	minGap  time.Duration
-	backoff time.Duration
-	ua      string
-	accts   []*account // in configuration order
-	byUser  map[string]*account
+	http     *upstream.Client
+	maxPages int
+	minGap   time.Duration
+	backoff  time.Duration
+	ua       string
+	accts    []*account // in configuration order
+	byUser   map[string]*account
 }
 
 var _ pool.Source = (*Reader)(nil)
@@ -105,6 +118,16 @@ type account struct {
 	// the end of the previous call, so two calls for one account never
 	// overlap, and their arrivals at TextNow are always MinGap apart.
 	slot chan struct{}
+	// reading holds the account's one read of messages in flight, so the
+	// pages it reads and the cache below change together.
+	reading chan struct{}
+	// cache is what the previous reads saw, newest first and contiguous:
+	// every message between its first and its last was read, so a read
+	// pages back only until it meets one of them (or since). complete: it
+	// reaches the oldest message the account has. Guarded by reading.
+	cache    []message
+	cachedID map[string]bool
+	complete bool
 
 	mu           sync.Mutex
 	phone        string    // 11 digits; "" until configured or learned
@@ -125,11 +148,12 @@ func New(o Options) (*Reader, error) {
 		return nil, err
 	}
 	r := &Reader{
-		http:    hc,
-		minGap:  o.MinGap,
-		backoff: cmp.Or(o.Backoff, DefaultBackoff),
-		ua:      cmp.Or(o.UserAgent, DefaultUserAgent),
-		byUser:  map[string]*account{},
+		http:     hc,
+		maxPages: cmp.Or(max(o.MaxPages, 0), DefaultMaxPages),
+		minGap:   o.MinGap,
+		backoff:  cmp.Or(o.Backoff, DefaultBackoff),
+		ua:       cmp.Or(o.UserAgent, DefaultUserAgent),
+		byUser:   map[string]*account{},
 	}
 	if r.minGap == 0 {
 		r.minGap = DefaultMinGap
@@ -160,7 +184,7 @@ func newAccount(ac Account) (*account, error) {
 	if err := checkUser(ac.User); err != nil {
 		return nil, err
 	}
-	a := &account{user: ac.User, slot: make(chan struct{}, 1)}
+	a := &account{user: ac.User, slot: make(chan struct{}, 1), reading: make(chan struct{}, 1)}
 	errf := func(format string, args ...any) error {
 		return fmt.Errorf("%q: %s", ac.User, fmt.Sprintf(format, args...))
 	}
@@ -315,7 +339,7 @@ func (r *Reader) Numbers(ctx context.Context) ([]pool.Number, error) {
 // lookup learns a's number.
 func (r *Reader) lookup(ctx context.Context, a *account) error {
 	op := "user " + a.user
-	body, err := r.call(ctx, a, op, "/api/users/"+a.user)
+	body, err := r.call(ctx, a, op, "/api/users/"+a.user, nil)
 	if err != nil {
 		return err
 	}
@@ -331,7 +355,13 @@ func (r *Reader) lookup(ctx context.Context, a *account) error {
 
 // Messages returns the incoming text messages n's account received at or
 // after since, newest first, from GET /api/users/{username}/messages (the
-// recent messages of every conversation). Errors: a *pool.DownError
+// recent messages of every conversation). TextNow lists only the latest
+// page: the reader pages back (start_message_id, direction=past) until it
+// reaches a message older than since, one it read before, or the oldest
+// there is — at most MaxPages pages. A read cut short (the bound, a 429
+// or an error past the first page, the pacing passing the deadline)
+// returns what it read; the next call goes on back from there. Errors: a
+// *pool.DownError
 // (needs_login) once the account met a 401 or 403, adapters.ErrUnavailable
 // for a 429 (and during the backoff after it, without a call), a 5xx, a
 // timeout, an unreadable answer, or when the account's pacing would make
@@ -355,14 +385,9 @@ func (r *Reader) Messages(ctx context.Context, n pool.Number, since time.Time) (
 	if n.Phone != "" && phone != "" && n.Phone != phone {
 		return nil, &pool.DownError{Reason: pool.DownGone, Err: fmt.Errorf("textnow messages %s: the account's number is %s, not %s", a.user, phone, n.Phone)}
 	}
-	op := "messages " + a.user
-	body, err := r.call(ctx, a, op, "/api/users/"+a.user+"/messages")
+	msgs, err := r.readBack(ctx, a, since)
 	if err != nil {
 		return nil, err
-	}
-	msgs, err := parseMessages(body)
-	if err != nil {
-		return nil, fmt.Errorf("textnow %s: %w", op, err)
 	}
 	var out []pool.Message
 	for _, m := range msgs {
@@ -374,6 +399,124 @@ func (r *Reader) Messages(ctx context.Context, n pool.Number, since time.Time) (
 		out = append(out, pool.Message{ID: m.ID, From: m.From, Text: m.Text, At: m.At})
 	}
 	return out, nil
+}
+
+// readBack reads a's messages back to since (see Messages), newest first,
+// and keeps them for the next read.
+func (r *Reader) readBack(ctx context.Context, a *account, since time.Time) ([]message, error) {
+	op := "messages " + a.user
+	select {
+	case a.reading <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctxErr(ctx, op)
+	}
+	defer func() { <-a.reading }()
+
+	// From the top until the messages read before, since, or the end.
+	budget := r.maxPages
+	fresh, stop, err := r.pages(ctx, a, op, "", since, &budget)
+	if err != nil {
+		return nil, err
+	}
+	var all []message
+	complete := false
+	if stop == metCache {
+		all = append(fresh, a.cache...)
+		complete = a.complete
+		// The messages read before may not reach since (a read cut short,
+		// or a since older than any read asked for): go on back from them.
+		if oldest := a.cache[len(a.cache)-1]; !complete && !oldest.At.Before(since) && oldest.ID != "" {
+			older, stop, err := r.pages(ctx, a, op, oldest.ID, since, &budget)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, older...)
+			complete = stop == atEnd
+		}
+	} else {
+		all, complete = fresh, stop == atEnd
+	}
+	if len(all) > maxCached {
+		all, complete = all[:maxCached], false
+	}
+	a.cache, a.complete = all, complete
+	a.cachedID = make(map[string]bool, len(all))
+	for _, m := range all {
+		if m.ID != "" {
+			a.cachedID[m.ID] = true
+		}
+	}
+	return all, nil
+}
+
+// Why pages stopped.
+const (
+	atEnd    = iota // the account has no older message
+	atSince         // a message older than since was read
+	metCache        // a message read before (what follows is in the cache)
+	cutShort        // the page bound, a failure past the first page, no progress
+)
+
+// pages reads pages back from the message with id start ("" = the
+// latest), newest first, skipping repeats, spending budget a page each.
+// The latest page's failure is the error; a later failure cuts the read
+// short, except a DownError, which is always the error.
+func (r *Reader) pages(ctx context.Context, a *account, op, start string, since time.Time, budget *int) ([]message, int, error) {
+	path := "/api/users/" + a.user + "/messages"
+	first := start == ""
+	var out []message
+	seen := map[string]bool{start: start != ""}
+	for n := 0; ; n++ {
+		if *budget <= 0 {
+			return out, cutShort, nil
+		}
+		*budget--
+		q := map[string]string{"page_size": strconv.Itoa(PageSize)}
+		if start != "" {
+			q["start_message_id"], q["direction"] = start, "past"
+		}
+		body, err := r.call(ctx, a, op, path, q)
+		var pg page
+		if err == nil {
+			if pg, err = parseMessages(body); err != nil {
+				err = fmt.Errorf("textnow %s: %w", op, err)
+			}
+		}
+		if err != nil {
+			if (first && n == 0) || errors.Is(err, pool.ErrDown) {
+				return nil, 0, err
+			}
+			return out, cutShort, nil
+		}
+		progress, older := false, false
+		last := ""
+		for _, m := range pg.messages {
+			if m.ID != "" {
+				if seen[m.ID] {
+					continue // start_message_id itself, where TextNow lists it again
+				}
+				if a.cachedID[m.ID] {
+					return out, metCache, nil
+				}
+				seen[m.ID] = true
+				last = m.ID
+			}
+			progress = true
+			out = append(out, m)
+			older = older || m.At.Before(since)
+		}
+		switch {
+		case older:
+			return out, atSince, nil
+		case pg.entries < PageSize:
+			return out, atEnd, nil
+		case !progress || last == "":
+			// The same page again (start_message_id not honoured) or no ids
+			// to page by: going on would loop.
+			return out, cutShort, nil
+		}
+		start = last
+	}
 }
 
 // accountOf finds the account whose number is phone, for a caller that
@@ -461,7 +604,7 @@ const lookupRetry = 30 * time.Second
 // call makes one GET for a: after a's previous call and MinGap after its
 // end, unless a is down or backing off. It returns a 200's body; every
 // other answer is judged here, and a 401/403 or 429 changes a's state.
-func (r *Reader) call(ctx context.Context, a *account, op, path string) ([]byte, error) {
+func (r *Reader) call(ctx context.Context, a *account, op, path string, query map[string]string) ([]byte, error) {
 	select {
 	case a.slot <- struct{}{}:
 	case <-ctx.Done():
@@ -475,7 +618,7 @@ func (r *Reader) call(ctx context.Context, a *account, op, path string) ([]byte,
 	for k, v := range a.header {
 		hdr[k] = v
 	}
-	call := upstream.Call{Path: path, Header: hdr, Op: op}
+	call := upstream.Call{Path: path, Query: query, Header: hdr, Op: op}
 	resp, err := r.http.Do(ctx, call)
 	a.mu.Lock()
 	a.lastEnd = time.Now()

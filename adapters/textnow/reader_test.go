@@ -589,15 +589,16 @@ func TestRequestShape(t *testing.T) {
 	type shape struct {
 		line    string            // the request line as sent
 		path    string            // as the server decodes it
+		query   string            // as sent
 		headers map[string]string // of those a client could add by mistake
 	}
 	want := []shape{
-		{"GET /api/users/alice HTTP/1.1", "/api/users/alice", map[string]string{
+		{"GET /api/users/alice HTTP/1.1", "/api/users/alice", "", map[string]string{
 			"Cookie": "connect.sid=" + testCookie, "User-Agent": textnow.DefaultUserAgent, "Accept": "application/json, text/plain, */*"}},
-		{"GET /api/users/jane%20doe+1@x%25%3F%23 HTTP/1.1", "/api/users/" + odd.Account, map[string]string{
+		{"GET /api/users/jane%20doe+1@x%25%3F%23 HTTP/1.1", "/api/users/" + odd.Account, "", map[string]string{
 			"Cookie": "connect.sid=" + testCookie + "; _csrf=csrf-cookie-secret", "X-Csrf-Token": "csrf-header-token",
 			"User-Agent": textnow.DefaultUserAgent, "Accept": "application/json, text/plain, */*"}},
-		{"GET /api/users/jane%20doe+1@x%25%3F%23/messages HTTP/1.1", "/api/users/" + odd.Account + "/messages", map[string]string{
+		{"GET /api/users/jane%20doe+1@x%25%3F%23/messages?page_size=30 HTTP/1.1", "/api/users/" + odd.Account + "/messages", "page_size=30", map[string]string{
 			"Cookie": "connect.sid=" + testCookie + "; _csrf=csrf-cookie-secret", "X-Csrf-Token": "csrf-header-token",
 			"User-Agent": textnow.DefaultUserAgent, "Accept": "application/json, text/plain, */*"}},
 	}
@@ -608,8 +609,8 @@ func TestRequestShape(t *testing.T) {
 		g := reqs[i]
 		line, _, _ := strings.Cut(g.RawHeader, "\r\n")
 		hd := g.Headers("Authorization", "Content-Type", "User-Agent", "Cookie", "X-Csrf-Token", "Accept")
-		if line != w.line || g.Path != w.path || g.Method != "GET" || g.RawQuery != "" || g.Body != "" || g.Status != 200 {
-			t.Fatalf("request %d: %q, path %q, query %q, body %q, status %d; want %q, path %q, 200", i, line, g.Path, g.RawQuery, g.Body, g.Status, w.line, w.path)
+		if line != w.line || g.Path != w.path || g.Method != "GET" || g.RawQuery != w.query || g.Body != "" || g.Status != 200 {
+			t.Fatalf("request %d: %q, path %q, query %q, body %q, status %d; want %q, path %q, query %q, 200", i, line, g.Path, g.RawQuery, g.Body, g.Status, w.line, w.path, w.query)
 		}
 		if fmt.Sprint(hd) != fmt.Sprint(w.headers) {
 			t.Fatalf("request %d headers %v; want %v", i, hd, w.headers)

@@ -14,7 +14,9 @@ import (
 )
 
 // Sim serves the two routes of TextNow's web API the Reader uses over a
-// simulated market's inbox (protocols/textnow.md §5): the accounts are the
+// simulated market's inbox (protocols/textnow.md §5), the messages one a
+// page at a time (the latest SimPageSize unless page_size, start_message_id
+// and direction say otherwise): the accounts are the
 // Account fields of the market's inbox numbers, each with its number and
 // the SMS it received. The connect.sid cookie must pass the market's
 // CheckKey. Toggles make one account answer as a real one in trouble would.
@@ -31,11 +33,25 @@ type Sim struct {
 	throttle  map[string]int
 	minGap    time.Duration
 	last      map[string]time.Time // arrival of each account's previous call (real time)
+	pageSize  int
 }
+
+// SimPageSize is how many messages the skin lists when the request does
+// not say (page_size): TextNow lists only the latest few.
+const SimPageSize = 20
 
 // NewSim builds a Sim over m.
 func NewSim(m *simulator.Market) *Sim {
-	return &Sim{m: m, expired: map[string]bool{}, challenge: map[string]bool{}, throttle: map[string]int{}, last: map[string]time.Time{}}
+	return &Sim{m: m, expired: map[string]bool{}, challenge: map[string]bool{}, throttle: map[string]int{}, last: map[string]time.Time{},
+		pageSize: SimPageSize}
+}
+
+// SetPageSize sets how many messages a page without page_size lists
+// (default SimPageSize); a page_size asked for is honoured up to PageSize.
+func (s *Sim) SetPageSize(n int) {
+	s.mu.Lock()
+	s.pageSize = max(n, 1)
+	s.mu.Unlock()
 }
 
 // Handler serves the API with the market's fault injection in front.
@@ -156,15 +172,59 @@ func (s *Sim) serve(ctx *fasthttp.RequestCtx) {
 		Read      bool   `json:"read"`
 		Date      string `json:"date"`
 	}
-	inbox := s.m.Inbox(n.Phone)
-	out := make([]wireMessage, 0, len(inbox))
-	for _, sms := range slices.Backward(inbox) { // newest first, as TextNow lists them
+	list, ok := s.page(ctx, s.m.Inbox(n.Phone))
+	if !ok {
+		s.fail(ctx, fasthttp.StatusBadRequest, "bad request")
+		return
+	}
+	out := make([]wireMessage, 0, len(list))
+	for _, sms := range list {
 		out = append(out, wireMessage{
 			ID: strconv.FormatInt(sms.ID, 10), Contact: sms.From, Message: sms.Text,
 			Direction: directionIn, Type: typeText, Date: sms.At.UTC().Format(time.RFC3339),
 		})
 	}
 	simulator.WriteJSON(ctx, map[string]any{"messages": out})
+}
+
+// page picks the page a messages request asks for from the inbox (oldest
+// first), newest first as TextNow lists them: the latest page_size
+// messages (default the sim's page size, at most PageSize); with
+// start_message_id, those just older than it (direction=past, the
+// default) or just newer (direction=future). ok is false for a request
+// TextNow would refuse.
+func (s *Sim) page(ctx *fasthttp.RequestCtx, inbox []simulator.InboxSMS) ([]simulator.InboxSMS, bool) {
+	q := ctx.QueryArgs()
+	s.mu.Lock()
+	size := s.pageSize
+	s.mu.Unlock()
+	if v := q.Peek("page_size"); v != nil {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 {
+			return nil, false
+		}
+		size = min(n, PageSize)
+	}
+	newest := slices.Clone(inbox)
+	slices.Reverse(newest)
+	if v := q.Peek("start_message_id"); v != nil {
+		start, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		switch dir := string(q.Peek("direction")); dir {
+		case "", "past":
+			newest = slices.DeleteFunc(newest, func(m simulator.InboxSMS) bool { return m.ID >= start })
+		case "future":
+			newest = slices.DeleteFunc(newest, func(m simulator.InboxSMS) bool { return m.ID <= start })
+			if len(newest) > size {
+				newest = newest[len(newest)-size:] // the ones just after start
+			}
+		default:
+			return nil, false
+		}
+	}
+	return newest[:min(size, len(newest))], true
 }
 
 // fail answers an error status with a small JSON body; TextNow's own

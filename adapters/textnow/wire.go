@@ -115,29 +115,35 @@ func nanp(s string) (string, bool) {
 	return d, true
 }
 
+// page is one answer of GET /api/users/{username}/messages.
+type page struct {
+	messages []message // the entries the reader can use, in the answer's order
+	entries  int       // every entry, usable or not: a full page has PageSize
+}
+
 // parseMessages reads GET /api/users/{username}/messages:
 // {"messages":[…]}, newest first. An entry that is not an object, or has no
 // date the reader can place in time, is skipped rather than failing the
 // whole answer: one odd entry (a media message of a newer shape) must not
 // blind the account's reader to the codes around it. A body without the
 // messages list is garbage.
-func parseMessages(body []byte) ([]message, error) {
+func parseMessages(body []byte) (page, error) {
 	obj, err := object(body)
 	if err != nil {
-		return nil, err
+		return page{}, err
 	}
 	raw, ok := obj["messages"]
 	if !ok {
-		return nil, garbage("no messages list")
+		return page{}, garbage("no messages list")
 	}
 	var entries []json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {
-		return nil, garbage("messages is not a list")
+		return page{}, garbage("messages is not a list")
 	}
-	out := make([]message, 0, len(entries))
+	out := page{messages: make([]message, 0, len(entries)), entries: len(entries)}
 	for _, e := range entries {
 		if m, ok := parseMessage(e); ok {
-			out = append(out, m)
+			out.messages = append(out.messages, m)
 		}
 	}
 	return out, nil
