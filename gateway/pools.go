@@ -46,8 +46,10 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 			continue
 		}
 		// The request context has no deadline (fasthttp's never does): the
-		// ledger work of a callback must not hang its handler.
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// ledger work of a callback must not hang its handler. It is not
+		// the parent either: a RequestCtx is reused once the handler
+		// returns, and a timer's goroutine watching it would race with that.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		up, err := cp.Callback(cctx, ctx)
 		cancel()
 		if errors.Is(err, pool.ErrNotMine) {
