@@ -110,35 +110,9 @@ func (s *Sim) serve(ctx *fasthttp.RequestCtx) {
 	s.m.CountCall(route)
 	s.m.CountCall("account:" + user)
 
-	if !s.m.CheckKey(string(ctx.Request.Header.Cookie("connect.sid"))) {
-		s.fail(ctx, fasthttp.StatusUnauthorized, "unauthorized")
+	if !s.admit(ctx, user) {
 		return
 	}
-	now := time.Now()
-	s.mu.Lock()
-	expired, challenged := s.expired[user], s.challenge[user]
-	throttled := s.throttle[user] > 0
-	if throttled {
-		s.throttle[user]--
-	}
-	last, seen := s.last[user]
-	s.last[user] = now
-	tooSoon := s.minGap > 0 && seen && now.Sub(last) < s.minGap
-	s.mu.Unlock()
-	switch {
-	case expired:
-		s.fail(ctx, fasthttp.StatusUnauthorized, "unauthorized")
-		return
-	case challenged:
-		ctx.SetStatusCode(fasthttp.StatusForbidden)
-		ctx.SetContentType("text/html; charset=UTF-8")
-		ctx.SetBodyString(ChallengePage)
-		return
-	case throttled || tooSoon:
-		s.fail(ctx, fasthttp.StatusTooManyRequests, "too many requests")
-		return
-	}
-
 	var (
 		n     simulator.InboxNumber
 		id    int
@@ -163,6 +137,45 @@ func (s *Sim) serve(ctx *fasthttp.RequestCtx) {
 		})
 		return
 	}
+	s.messages(ctx, n.Phone)
+}
+
+// admit checks the session cookie and the account's simulated troubles
+// (expired session, challenge page, throttling); false: answered already.
+func (s *Sim) admit(ctx *fasthttp.RequestCtx, user string) bool {
+	if !s.m.CheckKey(string(ctx.Request.Header.Cookie("connect.sid"))) {
+		s.fail(ctx, fasthttp.StatusUnauthorized, "unauthorized")
+		return false
+	}
+	now := time.Now()
+	s.mu.Lock()
+	expired, challenged := s.expired[user], s.challenge[user]
+	throttled := s.throttle[user] > 0
+	if throttled {
+		s.throttle[user]--
+	}
+	last, seen := s.last[user]
+	s.last[user] = now
+	tooSoon := s.minGap > 0 && seen && now.Sub(last) < s.minGap
+	s.mu.Unlock()
+	switch {
+	case expired:
+		s.fail(ctx, fasthttp.StatusUnauthorized, "unauthorized")
+		return false
+	case challenged:
+		ctx.SetStatusCode(fasthttp.StatusForbidden)
+		ctx.SetContentType("text/html; charset=UTF-8")
+		ctx.SetBodyString(ChallengePage)
+		return false
+	case throttled || tooSoon:
+		s.fail(ctx, fasthttp.StatusTooManyRequests, "too many requests")
+		return false
+	}
+	return true
+}
+
+// messages answers one page of the number's inbox.
+func (s *Sim) messages(ctx *fasthttp.RequestCtx, phone string) {
 	type wireMessage struct {
 		ID        string `json:"id"`
 		Contact   string `json:"contact_value"`
@@ -172,7 +185,7 @@ func (s *Sim) serve(ctx *fasthttp.RequestCtx) {
 		Read      bool   `json:"read"`
 		Date      string `json:"date"`
 	}
-	list, ok := s.page(ctx, s.m.Inbox(n.Phone))
+	list, ok := s.page(ctx, s.m.Inbox(phone))
 	if !ok {
 		s.fail(ctx, fasthttp.StatusBadRequest, "bad request")
 		return
