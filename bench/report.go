@@ -156,6 +156,16 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "setup: %s\n", r.Setup)
 	}
 	fmt.Fprintln(w)
+	r.writeRuns(w)
+	r.writeFlows(w)
+	r.writeFailover(w)
+	r.writeStorm(w)
+	r.writeFigures(w)
+	r.writeErrorsAndNotes(w)
+}
+
+// writeRuns is the table of runs (and of each run's actions).
+func (r *Report) writeRuns(w io.Writer) {
 	// Names and loads are left-aligned by padding them to one width;
 	// tabwriter right-aligns the numbers.
 	nameW, loadW := len("run"), len("load")
@@ -181,61 +191,75 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 	}
 	tw.Flush()
+}
 
+// section starts a table after a blank line.
+func section(w io.Writer, header string) *tabwriter.Writer {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw
+}
+
+func (r *Report) writeFlows(w io.Writer) {
 	var flows []Run
 	for _, run := range r.Runs {
 		if run.Flow != nil {
 			flows = append(flows, run)
 		}
 	}
-	if len(flows) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "run\torders\tcompleted\tabandoned\tactivation p50\tactivation p99\tupstream calls/order\tupstream getStatus/order\t")
-		for _, run := range flows {
-			f := run.Flow
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", run.Name, f.Orders, f.Completed, f.Abandoned, fmtMs(f.ActivationP50Ms), fmtMs(f.ActivationP99Ms),
-				perOrder(f.UpstreamCalls, f.CallsPerOrder), perOrder(f.UpstreamStatusCalls, f.StatusCallsPerOrder))
-		}
-		tw.Flush()
+	if len(flows) == 0 {
+		return
 	}
-
-	if len(r.Failover) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "phase\tfault on first platform\trequests\tclient errors\tby action\ton its orders\tcompleted\tabandoned\tp99\tupstream buys\t")
-		for _, p := range r.Failover {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t\n", p.Phase, p.Fault, p.Requests, p.Errors, kv(p.ErrorsByAction),
-				p.OwnedErrors, p.Completed, p.Abandoned, fmtMs(p.P99Ms), kvInt(p.UpstreamBuys))
-		}
-		tw.Flush()
+	tw := section(w, "run\torders\tcompleted\tabandoned\tactivation p50\tactivation p99\tupstream calls/order\tupstream getStatus/order\t")
+	for _, run := range flows {
+		f := run.Flow
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", run.Name, f.Orders, f.Completed, f.Abandoned, fmtMs(f.ActivationP50Ms), fmtMs(f.ActivationP99Ms),
+			perOrder(f.UpstreamCalls, f.CallsPerOrder), perOrder(f.UpstreamStatusCalls, f.StatusCallsPerOrder))
 	}
+	tw.Flush()
+}
 
-	if len(r.Storm) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "run\tplatform\tclient poll\torders\tlifetime\tclient getStatus/order\tupstream getStatus/order\tbound\tmet\t")
-		for _, s := range r.Storm {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2fs\t%.1f\t%.2f\t%.2f\t%s\t\n", s.Run, s.Platform, s.ClientPoll, s.Orders, s.LifetimeS,
-				s.ClientStatusPerOrder, s.UpstreamPerOrder, s.Bound, yesNo(s.Met))
-		}
-		tw.Flush()
+func (r *Report) writeFailover(w io.Writer) {
+	if len(r.Failover) == 0 {
+		return
 	}
-
-	if len(r.Figures) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "figure\tvalue\ttarget\tmet\tcomputed as")
-		for _, f := range r.Figures {
-			met := ""
-			if f.Met != nil {
-				met = yesNo(*f.Met)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, fmtFigure(f), f.Target, met, f.Of)
-		}
-		tw.Flush()
+	tw := section(w, "phase\tfault on first platform\trequests\tclient errors\tby action\ton its orders\tcompleted\tabandoned\tp99\tupstream buys\t")
+	for _, p := range r.Failover {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t\n", p.Phase, p.Fault, p.Requests, p.Errors, kv(p.ErrorsByAction),
+			p.OwnedErrors, p.Completed, p.Abandoned, fmtMs(p.P99Ms), kvInt(p.UpstreamBuys))
 	}
+	tw.Flush()
+}
 
+func (r *Report) writeStorm(w io.Writer) {
+	if len(r.Storm) == 0 {
+		return
+	}
+	tw := section(w, "run\tplatform\tclient poll\torders\tlifetime\tclient getStatus/order\tupstream getStatus/order\tbound\tmet\t")
+	for _, s := range r.Storm {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2fs\t%.1f\t%.2f\t%.2f\t%s\t\n", s.Run, s.Platform, s.ClientPoll, s.Orders, s.LifetimeS,
+			s.ClientStatusPerOrder, s.UpstreamPerOrder, s.Bound, yesNo(s.Met))
+	}
+	tw.Flush()
+}
+
+func (r *Report) writeFigures(w io.Writer) {
+	if len(r.Figures) == 0 {
+		return
+	}
+	tw := section(w, "figure\tvalue\ttarget\tmet\tcomputed as")
+	for _, f := range r.Figures {
+		met := ""
+		if f.Met != nil {
+			met = yesNo(*f.Met)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, fmtFigure(f), f.Target, met, f.Of)
+	}
+	tw.Flush()
+}
+
+func (r *Report) writeErrorsAndNotes(w io.Writer) {
 	var errs []string
 	for _, run := range r.Runs {
 		if len(run.ErrorKinds) > 0 {
