@@ -45,6 +45,22 @@ func runStorm(b *bench) error {
 	return nil
 }
 
+// stormOrders buys -orders numbers pinned to the platform code, with the
+// time each was bought.
+func (b *bench) stormOrders(setup *legacyCaller, buyQuery, code string) ([]int64, []time.Time, error) {
+	ids := make([]int64, b.o.orders)
+	bought := make([]time.Time, b.o.orders)
+	for i := range ids {
+		a := setup.call("getNumber", buyQuery+"&platform="+code)
+		id, ok := parseNumber(a)
+		if !ok {
+			return nil, nil, fmt.Errorf("cannot buy storm order %d on %s: %s", i+1, code, outcome(a, func([]byte) bool { return false }))
+		}
+		ids[i], bought[i] = id, time.Now()
+	}
+	return ids, bought, nil
+}
+
 // storm runs one phase of d: buy -orders numbers pinned to platform pi,
 // then -c clients poll them (client w polls order w mod orders) every
 // poll (0 = back to back) until the end.
@@ -65,15 +81,9 @@ func (b *bench) storm(buyQuery string, pi int, poll time.Duration, d time.Durati
 	before := market.Calls("getStatus")
 
 	setup := newLegacyCaller(scl)
-	ids := make([]int64, b.o.orders)
-	bought := make([]time.Time, b.o.orders)
-	for i := range ids {
-		a := setup.call("getNumber", buyQuery+"&platform="+code)
-		id, ok := parseNumber(a)
-		if !ok {
-			return fmt.Errorf("cannot buy storm order %d on %s: %s", i+1, code, outcome(a, func([]byte) bool { return false }))
-		}
-		ids[i], bought[i] = id, time.Now()
+	ids, bought, err := b.stormOrders(setup, buyQuery, code)
+	if err != nil {
+		return err
 	}
 
 	name := "storm/back-to-back"
