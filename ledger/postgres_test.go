@@ -551,6 +551,7 @@ func BenchmarkPostgresCreateSerial(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		o.ID = 0
+		o.UpstreamID = "" // one active order per upstream id
 		if err := s.Create(ctx, &o); err != nil {
 			b.Fatal(err)
 		}
@@ -572,6 +573,7 @@ func BenchmarkPostgresCreateParallel(b *testing.B) {
 		o := ledgertest.NewOrder("t1")
 		for pb.Next() {
 			o.ID = 0
+			o.UpstreamID = "" // one active order per upstream id
 			if err := s.Create(ctx, &o); err != nil {
 				b.Error(err)
 				return

@@ -280,6 +280,7 @@ func BenchmarkCreateSerial(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				o.ID = 0
+				o.UpstreamID = "" // one active order per upstream id
 				if err := s.Create(ctx, &o); err != nil {
 					b.Fatal(err)
 				}
@@ -303,6 +304,7 @@ func BenchmarkCreateParallel(b *testing.B) {
 				o := ledgertest.NewOrder("t1")
 				for pb.Next() {
 					o.ID = 0
+					o.UpstreamID = "" // one active order per upstream id
 					if err := s.Create(ctx, &o); err != nil {
 						b.Error(err)
 						return
