@@ -342,7 +342,7 @@ func TestPostgresCloseDuringCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledgertest.CloseDuringCreates(t, s, 50*time.Millisecond, func() ledger.Store { return openPostgres(t, url, schema) })
+	ledgertest.CloseDuringCreates(t, s, 50, func() ledger.Store { return openPostgres(t, url, schema) })
 }
 
 // Two instances polling one schema: each due order goes to exactly one of

@@ -268,7 +268,7 @@ func TestSQLiteCloseDuringCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledgertest.CloseDuringCreates(t, s, 20*time.Millisecond, func() ledger.Store { return openSQLite(t, path, ledger.SQLiteOptions{}) })
+	ledgertest.CloseDuringCreates(t, s, 50, func() ledger.Store { return openSQLite(t, path, ledger.SQLiteOptions{}) })
 }
 
 func BenchmarkCreateSerial(b *testing.B) {
