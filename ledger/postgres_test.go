@@ -408,70 +408,11 @@ func TestPostgresClaimAcrossInstances(t *testing.T) {
 func TestPostgresDurableAcrossReopen(t *testing.T) {
 	url := postgresURL(t)
 	schema := testSchema(t, url)
-	ctx := context.Background()
-	s, err := ledger.OpenPostgres(ctx, url, ledger.PostgresOptions{Schema: schema})
+	s, err := ledger.OpenPostgres(context.Background(), url, ledger.PostgresOptions{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu     sync.Mutex
-		orders []ledger.Order
-		wg     sync.WaitGroup
-	)
-	for i := range 40 {
-		wg.Go(func() {
-			o := ledgertest.NewOrder(fmt.Sprintf("t%d", i%4))
-			o.Phone = fmt.Sprintf("7901%07d", i)
-			o.IdempotencyKey = fmt.Sprintf("k%d", i)
-			// A NUL in an SMS must round-trip (it is why codes are json,
-			// not jsonb).
-			o.Codes = []ledger.Code{{Code: fmt.Sprint(1000 + i), Text: "code\x00" + fmt.Sprint(i), From: "x", ReceivedAt: time.Now()}}
-			o.CodesSeen = i % 2
-			if err := s.Create(ctx, &o); err != nil {
-				t.Errorf("Create #%d: %v", i, err)
-				return
-			}
-			mu.Lock()
-			orders = append(orders, o)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		s.Close()
-		t.FailNow()
-	}
-	orders[0].State = adapters.StateFinished
-	orders[0].NextPollAt = time.Time{}
-	if err := s.Update(ctx, &orders[0]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	o := ledgertest.NewOrder("t1")
-	if err := s.Create(ctx, &o); !errors.Is(err, ledger.ErrClosed) {
-		t.Errorf("Create after Close: got %v; want ErrClosed", err)
-	}
-
-	s = openPostgres(t, url, schema)
-	for _, want := range orders {
-		got, err := s.Get(ctx, want.ID)
-		if err != nil {
-			t.Errorf("after reopen: Get(%d): %v", want.ID, err)
-			continue
-		}
-		if d := ledgertest.Diff(want, got); d != "" {
-			t.Errorf("after reopen, order %d:\n%s", want.ID, d)
-		}
-	}
-	all, err := s.List(ctx, ledger.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(orders) {
-		t.Errorf("after reopen: %d orders; want %d", len(all), len(orders))
-	}
+	ledgertest.DurableAcrossReopen(t, s, func() ledger.Store { return openPostgres(t, url, schema) })
 }
 
 // A newer schema than this build knows is refused rather than written to.

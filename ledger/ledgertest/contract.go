@@ -655,12 +655,14 @@ func testAfterClose(t *testing.T, s ledger.Store) {
 // RunLeaser runs the lease contract (ledger.Leaser) as subtests; a store
 // that is not a Leaser is skipped. open is as for Run.
 func RunLeaser(t *testing.T, open func(t *testing.T) ledger.Store) {
-	t.Run("ClaimDueActiveSoonestFirst", func(t *testing.T) { testClaimDue(t, openLeaser(t, open)) })
-	t.Run("ClaimArguments", func(t *testing.T) { testClaimArguments(t, openLeaser(t, open)) })
-	t.Run("LeaseHidesOrderUntilExpiry", func(t *testing.T) { testLeaseExpiry(t, openLeaser(t, open)) })
-	t.Run("UpdateReleasesLease", func(t *testing.T) { testUpdateReleasesLease(t, openLeaser(t, open)) })
-	t.Run("ConcurrentOwnersClaimEachOrderOnce", func(t *testing.T) { testConcurrentClaims(t, openLeaser(t, open)) })
-	t.Run("ClaimAfterClose", func(t *testing.T) { testClaimAfterClose(t, openLeaser(t, open)) })
+	runCases(t, open, (*testing.T).Skipf, []contractCase[leaserStore]{
+		{"ClaimDueActiveSoonestFirst", testClaimDue},
+		{"ClaimArguments", testClaimArguments},
+		{"LeaseHidesOrderUntilExpiry", testLeaseExpiry},
+		{"UpdateReleasesLease", testUpdateReleasesLease},
+		{"ConcurrentOwnersClaimEachOrderOnce", testConcurrentClaims},
+		{"ClaimAfterClose", testClaimAfterClose},
+	})
 }
 
 // leaserStore is a Store that is also a Leaser.
@@ -669,14 +671,25 @@ type leaserStore interface {
 	ledger.Leaser
 }
 
-func openLeaser(t *testing.T, open func(t *testing.T) ledger.Store) leaserStore {
-	t.Helper()
-	s := open(t)
-	ls, ok := s.(leaserStore)
-	if !ok {
-		t.Skipf("%T does not implement ledger.Leaser", s)
+// contractCase is one subtest of a contract over stores of type S.
+type contractCase[S any] struct {
+	name string
+	test func(t *testing.T, s S)
+}
+
+// runCases runs each case on a new store from open; a store that is not
+// an S is reported with notS (t.Skipf or t.Fatalf) in each subtest.
+func runCases[S any](t *testing.T, open func(t *testing.T) ledger.Store, notS func(t *testing.T, format string, args ...any), cases []contractCase[S]) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := open(t)
+			ss, ok := s.(S)
+			if !ok {
+				notS(t, "%T does not implement %T", s, new(S))
+			}
+			c.test(t, ss)
+		})
 	}
-	return ls
 }
 
 func claim(t *testing.T, s ledger.Leaser, owner string, now time.Time, lease time.Duration, limit int) []ledger.Order {
