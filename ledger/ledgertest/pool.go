@@ -13,27 +13,6 @@ import (
 	"smsgate/ledger"
 )
 
-// RunPool runs the pool contract (ledger.PoolStore) as subtests. open is as
-// for Run; the store it returns must implement ledger.PoolStore.
-func RunPool(t *testing.T, open func(t *testing.T) ledger.Store) {
-	runCases(t, open, (*testing.T).Fatalf, []contractCase[poolStore]{
-		{"LeaseAssignsIncreasingIDs", testLeaseIDs},
-		{"LeaseRoundTripsEveryField", testLeaseRoundTrip},
-		{"FirstFreeCandidateInOrder", testFirstFreeCandidate},
-		{"ActiveLeaseHoldsPhoneForEveryService", testActiveLeaseHoldsPhone},
-		{"BlockedUntil", testBlockedUntil},
-		{"StaleLeaseEndsAsExpired", testStaleLease},
-		{"PlatformScope", testPlatformScope},
-		{"EndLeaseTwice", testEndLeaseTwice},
-		{"MoveLease", testMoveLease},
-		{"Leases", testLeases},
-		{"PoolMessages", testPoolMessages},
-		{"PoolArguments", testPoolArguments},
-		{"ConcurrentLeases", testConcurrentLeases},
-		{"PoolAfterClose", testPoolAfterClose},
-	})
-}
-
 // poolStore is a Store that is also a PoolStore.
 type poolStore interface {
 	ledger.Store

@@ -78,3 +78,60 @@ func DurableAcrossReopen(t *testing.T, s ledger.Store, reopen func() ledger.Stor
 		t.Errorf("after reopen: %d orders; want %d", len(all), len(orders))
 	}
 }
+
+// RunDedupMigration: a ledger from before the (platform, upstream id)
+// index that holds duplicate active orders opens, the oldest of each
+// keeping its id and later ones renamed "<id>#dup<order id>", and says how
+// many it renamed. open opens the same database each time; downgrade
+// turns its schema back to the version before the index (dropping it).
+func RunDedupMigration(t *testing.T, open func(t *testing.T) ledger.Store, downgrade func(t *testing.T)) {
+	ctx := context.Background()
+	s := open(t)
+	downgrade(t)
+	mk := func(platform, up string, st adapters.State) ledger.Order {
+		o := NewOrder("t1")
+		o.Platform, o.UpstreamID, o.State = platform, up, st
+		return create(t, s, o)
+	}
+	a1 := mk("alpha", "1", adapters.StateWaiting)
+	a2 := mk("alpha", "1", adapters.StateCodeReceived)
+	a3 := mk("alpha", "1", adapters.StateWaiting)
+	done := mk("alpha", "1", adapters.StateFinished) // ended: not a duplicate
+	b1 := mk("beta", "1", adapters.StateWaiting)     // another platform
+	c1 := mk("alpha", "2", adapters.StateWaiting)
+	c2 := mk("alpha", "2", adapters.StateRetryWaiting)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t)
+	r, ok := s.(interface{ RenamedDuplicates() int64 })
+	if !ok {
+		t.Fatalf("%T has no RenamedDuplicates", s)
+	}
+	if got := r.RenamedDuplicates(); got != 3 {
+		t.Errorf("RenamedDuplicates = %d; want 3", got)
+	}
+	want := map[int64]string{
+		a1.ID: "1", a2.ID: fmt.Sprintf("1#dup%d", a2.ID), a3.ID: fmt.Sprintf("1#dup%d", a3.ID),
+		done.ID: "1", b1.ID: "1", c1.ID: "2", c2.ID: fmt.Sprintf("2#dup%d", c2.ID),
+	}
+	for id, up := range want {
+		if got := get(t, s, id).UpstreamID; got != up {
+			t.Errorf("order %d: upstream id %q; want %q", id, got, up)
+		}
+	}
+	dup := NewOrder("t1")
+	dup.UpstreamID = "1"
+	if err := s.Create(ctx, &dup); !errors.Is(err, ledger.ErrDuplicateUpstream) {
+		t.Fatalf("after the migration, Create of a duplicate: got %v; want ErrDuplicateUpstream", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t)
+	defer s.Close()
+	if got := s.(interface{ RenamedDuplicates() int64 }).RenamedDuplicates(); got != 0 {
+		t.Errorf("second open: RenamedDuplicates = %d; want 0", got)
+	}
+}
