@@ -58,6 +58,10 @@ type groupCommit struct {
 	writerDone chan struct{}
 	batches    atomic.Int64 // committed batches, for tests and benchmarks
 	batchRows  atomic.Int64 // rows inserted by those batches
+
+	// beginning, when set (tests only, before the first Create), is called
+	// by the writer just before each batch's BEGIN.
+	beginning func()
 }
 
 // newGroupCommit prepares the insert on s.w and starts the writer.
@@ -207,6 +211,9 @@ func (g *groupCommit) commitBatch(batch []*createReq) {
 		}
 	}
 
+	if g.beginning != nil {
+		g.beginning()
+	}
 	tx, err := g.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		failAll(fmt.Errorf("cannot begin: %w", err))

@@ -186,7 +186,10 @@ func testPoolChurn(t *testing.T, stores []*ledger.Postgres, req func(platform st
 				held[l.Phone] = true
 				leases++
 				mu.Unlock()
-				time.Sleep(time.Millisecond)
+				// Held for a round trip, which also sees it active.
+				if got, err := s.GetLease(ctx, "churn", l.ID); err != nil || !got.Active() {
+					t.Errorf("worker %d: GetLease of its lease: %+v, %v; want active", w, got, err)
+				}
 				// Released in the map before the store: whoever leases
 				// it next does so after EndLease commits.
 				mu.Lock()

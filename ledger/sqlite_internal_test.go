@@ -154,20 +154,22 @@ func TestCreateCanceledWhileWriterBlocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	beginning := make(chan struct{}, 1)
+	s.ins.(*groupCommit).beginning = func() {
+		select {
+		case beginning <- struct{}{}:
+		default:
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
 		o := Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting}
 		errc <- s.Create(ctx, &o)
 	}()
-	// Wait until the writer has taken the request and blocks in BEGIN.
-	deadline := time.Now().Add(5 * time.Second)
-	for s.w.Stats().WaitCount == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("writer never waited for the connection")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// The writer has taken the request and goes on to BEGIN, which waits
+	// for the connection the test holds.
+	<-beginning
 	cancel()
 	select {
 	case err := <-errc:
