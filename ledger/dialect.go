@@ -100,7 +100,9 @@ type statements struct {
 
 func newStatements(d dialect) statements {
 	return statements{
-		insert: "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, 19) + ") RETURNING id",
+		// Without RETURNING: SQLite's group commit reads LastInsertId, the
+		// cheaper way there; directInsert appends "RETURNING id".
+		insert: "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, 19) + ")",
 		update: "UPDATE orders SET state = " + d.arg(1) + ", codes = " + d.arg(2) + ", codes_seen = " + d.arg(3) +
 			", updated_at = " + d.arg(4) + ", expires_at = " + d.arg(5) + ", next_poll_at = " + d.arg(6) +
 			", upstream_id = " + d.arg(7) + ", phone = " + d.arg(8) + d.releaseLease() + " WHERE id = " + d.arg(9),

@@ -228,17 +228,20 @@ func (g *groupCommit) commitBatch(batch []*createReq) {
 			continue
 		}
 		claimed[i] = true
-		id, err := g.s.insertResult(stmt.QueryRowContext(ctx, req.row.args...), req.row)
+		res, err := stmt.ExecContext(ctx, req.row.args...)
+		err = g.s.insertError(err, req.row)
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicateUpstream) {
 			results[i].err = err
 			continue
+		}
+		if err == nil {
+			results[i].id, err = res.LastInsertId()
 		}
 		if err != nil {
 			tx.Rollback()
 			failAll(fmt.Errorf("cannot insert: %w", err))
 			return
 		}
-		results[i].id = id
 		rows++
 	}
 	if err := tx.Commit(); err != nil {

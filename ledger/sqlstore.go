@@ -118,18 +118,16 @@ func (s *store) Create(ctx context.Context, o *Order) error {
 	return nil
 }
 
-// insertResult reads the id an insert of row returned, mapping a unique
-// violation to the ledger's error for it.
-func (s *store) insertResult(r *sql.Row, row *orderRow) (int64, error) {
-	var id int64
-	err := r.Scan(&id)
+// insertError maps a unique violation of row's insert to the ledger's
+// error for it; any other err is returned as it is.
+func (s *store) insertError(err error, row *orderRow) error {
 	switch s.d.unique(err) {
 	case upstreamViolation:
-		return 0, duplicateUpstream(row.platform, row.upstreamID)
+		return duplicateUpstream(row.platform, row.upstreamID)
 	case otherViolation:
-		return 0, ErrConflict
+		return ErrConflict
 	}
-	return id, err
+	return err
 }
 
 // createTimeout bounds an INSERT once it has been sent (see directInsert).
@@ -155,7 +153,9 @@ func (d directInsert) insert(ctx context.Context, row *orderRow) (int64, error) 
 	defer conn.Close()
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer cancel()
-	return d.s.insertResult(conn.QueryRowContext(ictx, d.s.sql.insert, row.args...), row)
+	var id int64
+	err = conn.QueryRowContext(ictx, d.s.sql.insert+" RETURNING id", row.args...).Scan(&id)
+	return id, d.s.insertError(err, row)
 }
 
 func (directInsert) close() error { return nil }
