@@ -93,16 +93,18 @@ const insertColumns = "tenant, platform, upstream_id, phone, country, service, o
 
 // statements are the store's fixed SQL, rendered once per dialect.
 type statements struct {
-	insert, update, get, getByKey, due string
-	deleteOverride, upsertOverride     string
-	pool                               poolSQL
+	insert, insertReturningID      string
+	update, get, getByKey, due     string
+	deleteOverride, upsertOverride string
+	pool                           poolSQL
 }
 
 func newStatements(d dialect) statements {
 	return statements{
-		// Without RETURNING: SQLite's group commit reads LastInsertId, the
-		// cheaper way there; directInsert appends "RETURNING id".
-		insert: "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, 19) + ")",
+		// SQLite's group commit reads LastInsertId, the cheaper way there;
+		// directInsert reads RETURNING id.
+		insert:            "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, 19) + ")",
+		insertReturningID: "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, 19) + ") RETURNING id",
 		update: "UPDATE orders SET state = " + d.arg(1) + ", codes = " + d.arg(2) + ", codes_seen = " + d.arg(3) +
 			", updated_at = " + d.arg(4) + ", expires_at = " + d.arg(5) + ", next_poll_at = " + d.arg(6) +
 			", upstream_id = " + d.arg(7) + ", phone = " + d.arg(8) + d.releaseLease() + " WHERE id = " + d.arg(9),

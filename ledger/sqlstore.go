@@ -154,7 +154,7 @@ func (d directInsert) insert(ctx context.Context, row *orderRow) (int64, error) 
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer cancel()
 	var id int64
-	err = conn.QueryRowContext(ictx, d.s.sql.insert+" RETURNING id", row.args...).Scan(&id)
+	err = conn.QueryRowContext(ictx, d.s.sql.insertReturningID, row.args...).Scan(&id)
 	return id, d.s.insertError(err, row)
 }
 
