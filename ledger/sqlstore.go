@@ -40,8 +40,9 @@ type inserter interface {
 	close() error
 }
 
-// newStore opens the store over w and r, whose schema is migrated
-// already; ins nil inserts each order in its own autocommit statement.
+// newStore returns the store over w and r, whose schema is migrated
+// already. It inserts each order in its own autocommit statement
+// (directInsert) until the dialect's opener sets another inserter.
 func newStore(d dialect, w, r *sql.DB, renamed int64) *store {
 	s := &store{d: d, sql: newStatements(d), w: w, r: r, renamed: renamed}
 	s.ins = directInsert{s}
