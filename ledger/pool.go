@@ -76,7 +76,7 @@ type PoolMessage struct {
 }
 
 // PoolStore keeps pool leases and pushed messages. SQLite and Postgres
-// implement it; a pool platform asks the ledger for it with a type assertion.
+// implement it (poolstore.go); a pool platform asks the ledger for it with a type assertion.
 type PoolStore interface {
 	// Lease atomically takes the first candidate that has no active lease
 	// (of any service; stale ones are ended first, see StaleBlock) and no
@@ -106,7 +106,7 @@ type PoolStore interface {
 	PoolMessages(ctx context.Context, platform, phone string, since time.Time) ([]PoolMessage, error)
 }
 
-// What follows is shared by the SQLite and PostgreSQL implementations.
+// What follows serves the implementation in poolstore.go.
 
 // validate checks a LeaseRequest before any store is touched.
 func (r *LeaseRequest) validate() error {
@@ -181,9 +181,13 @@ type poolSQL struct {
 	endStale, busy, insert, get, move, end, list, prune, addMessage, messages string
 }
 
-// newPoolSQL renders the statements with arg (see outcomeQuery); lock is
-// appended to the subquery that picks the stale leases to end.
-func newPoolSQL(arg func(n int) string, lock string) poolSQL {
+// newPoolSQL renders the statements in d. The stale leases to end are
+// picked with d.skipLocked(): where instances lease at once, concurrent
+// Lease calls then never wait for (or deadlock on) each other's stale
+// rows; one that skips a row sees its phone still active and passes it
+// over.
+func newPoolSQL(d dialect) poolSQL {
+	arg, lock := d.arg, d.skipLocked()
 	return poolSQL{
 		// $1 now, $2 'expired', $3 stale block (ms), $4 platform, $5 now.
 		endStale: "UPDATE pool_leases SET ended_at = " + arg(1) + ", outcome = " + arg(2) +
@@ -217,8 +221,7 @@ func newPoolSQL(arg func(n int) string, lock string) poolSQL {
 	}
 }
 
-// scanLease reads one leaseColumns row; no row is ErrNotFound (pgx's
-// ErrNoRows wraps sql.ErrNoRows).
+// scanLease reads one leaseColumns row; no row is ErrNotFound.
 func scanLease(r rowScanner) (Lease, error) {
 	var (
 		l                                                   Lease
@@ -239,46 +242,24 @@ func scanLease(r rowScanner) (Lease, error) {
 	return l, nil
 }
 
-func readLeases(rows resultRows) ([]Lease, error) {
-	var out []Lease
-	for rows.Next() {
-		l, err := scanLease(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+// scanPhone reads poolSQL.busy's answer.
+func scanPhone(r rowScanner) (string, error) {
+	var phone string
+	err := r.Scan(&phone)
+	return phone, err
 }
 
-// readPhones collects poolSQL.busy's answer.
-func readPhones(rows resultRows) (map[string]bool, error) {
-	out := make(map[string]bool)
-	for rows.Next() {
-		var phone string
-		if err := rows.Scan(&phone); err != nil {
-			return nil, err
-		}
-		out[phone] = true
+func scanPoolMessage(r rowScanner) (PoolMessage, error) {
+	var (
+		m      PoolMessage
+		at     int64
+		pushed int64
+	)
+	if err := r.Scan(&m.From, &m.Text, &at, &pushed); err != nil {
+		return PoolMessage{}, err
 	}
-	return out, rows.Err()
-}
-
-func readPoolMessages(rows resultRows) ([]PoolMessage, error) {
-	var out []PoolMessage
-	for rows.Next() {
-		var (
-			m      PoolMessage
-			at     int64
-			pushed int64
-		)
-		if err := rows.Scan(&m.From, &m.Text, &at, &pushed); err != nil {
-			return nil, err
-		}
-		m.At, m.Pushed = fromMillis(at), pushed != 0
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	m.At, m.Pushed = fromMillis(at), pushed != 0
+	return m, nil
 }
 
 // boolInt stores a bool as 0/1 (an INTEGER in SQLite, where the column is

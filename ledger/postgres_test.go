@@ -111,7 +111,6 @@ func TestPostgresPool(t *testing.T) {
 func TestPostgresPoolAcrossInstances(t *testing.T) {
 	url := postgresURL(t)
 	schema := testSchema(t, url)
-	ctx := context.Background()
 	stores := []*ledger.Postgres{openPostgres(t, url, schema), openPostgres(t, url, schema)}
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	req := func(platform string, i int, phones []string) ledger.LeaseRequest {
@@ -120,88 +119,99 @@ func TestPostgresPoolAcrossInstances(t *testing.T) {
 		return r
 	}
 
-	t.Run("Burst", func(t *testing.T) {
-		phones := []string{"p1", "p2", "p3", "p4", "p5"}
-		var (
-			mu      sync.Mutex
-			holders = make(map[string]int)
-			wg      sync.WaitGroup
-		)
-		for i := range 32 {
-			wg.Go(func() {
-				l, err := stores[i%2].Lease(ctx, req("burst", i, phones))
+	t.Run("Burst", func(t *testing.T) { testPoolBurst(t, stores, req) })
+	t.Run("Churn", func(t *testing.T) { testPoolChurn(t, stores, req, now) })
+}
+
+// testPoolBurst: 32 callers at once over 5 phones lease each phone once.
+func testPoolBurst(t *testing.T, stores []*ledger.Postgres, req func(platform string, i int, phones []string) ledger.LeaseRequest) {
+	ctx := context.Background()
+	phones := []string{"p1", "p2", "p3", "p4", "p5"}
+	var (
+		mu      sync.Mutex
+		holders = make(map[string]int)
+		wg      sync.WaitGroup
+	)
+	for i := range 32 {
+		wg.Go(func() {
+			l, err := stores[i%2].Lease(ctx, req("burst", i, phones))
+			if errors.Is(err, ledger.ErrNoFreeNumber) {
+				return
+			}
+			if err != nil {
+				t.Errorf("caller %d: Lease: %v", i, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if prev, dup := holders[l.Phone]; dup {
+				t.Errorf("callers %d and %d both leased %s", prev, i, l.Phone)
+			}
+			holders[l.Phone] = i
+		})
+	}
+	wg.Wait()
+	if len(holders) != len(phones) {
+		t.Errorf("%d phones leased (%v); want %d", len(holders), holders, len(phones))
+	}
+}
+
+// testPoolChurn: 8 workers lease and end leases over 4 phones in a loop
+// while a shared map checks that no phone is held twice at a time.
+func testPoolChurn(t *testing.T, stores []*ledger.Postgres, req func(platform string, i int, phones []string) ledger.LeaseRequest, now time.Time) {
+	ctx := context.Background()
+	phones := []string{"p1", "p2", "p3", "p4"}
+	var (
+		mu     sync.Mutex
+		held   = make(map[string]bool)
+		leases int
+		wg     sync.WaitGroup
+	)
+	for w := range 8 {
+		s := stores[w%2]
+		wg.Go(func() {
+			for i := range 40 {
+				l, err := s.Lease(ctx, req("churn", w+i, phones))
 				if errors.Is(err, ledger.ErrNoFreeNumber) {
-					return
+					continue
 				}
 				if err != nil {
-					t.Errorf("caller %d: Lease: %v", i, err)
+					t.Errorf("worker %d: Lease: %v", w, err)
 					return
 				}
 				mu.Lock()
-				defer mu.Unlock()
-				if prev, dup := holders[l.Phone]; dup {
-					t.Errorf("callers %d and %d both leased %s", prev, i, l.Phone)
+				if held[l.Phone] {
+					t.Errorf("worker %d leased %s while another holds it", w, l.Phone)
 				}
-				holders[l.Phone] = i
-			})
-		}
-		wg.Wait()
-		if len(holders) != len(phones) {
-			t.Errorf("%d phones leased (%v); want %d", len(holders), holders, len(phones))
-		}
-	})
-
-	t.Run("Churn", func(t *testing.T) {
-		phones := []string{"p1", "p2", "p3", "p4"}
-		var (
-			mu     sync.Mutex
-			held   = make(map[string]bool)
-			leases int
-			wg     sync.WaitGroup
-		)
-		for w := range 8 {
-			s := stores[w%2]
-			wg.Go(func() {
-				for i := range 40 {
-					l, err := s.Lease(ctx, req("churn", w+i, phones))
-					if errors.Is(err, ledger.ErrNoFreeNumber) {
-						continue
-					}
-					if err != nil {
-						t.Errorf("worker %d: Lease: %v", w, err)
-						return
-					}
-					mu.Lock()
-					if held[l.Phone] {
-						t.Errorf("worker %d leased %s while another holds it", w, l.Phone)
-					}
-					held[l.Phone] = true
-					leases++
-					mu.Unlock()
-					time.Sleep(time.Millisecond)
-					// Released in the map before the store: whoever leases
-					// it next does so after EndLease commits.
-					mu.Lock()
-					held[l.Phone] = false
-					mu.Unlock()
-					if _, err := s.EndLease(ctx, "churn", l.ID, adapters.StateCancelled, now, time.Time{}); err != nil {
-						t.Errorf("worker %d: EndLease: %v", w, err)
-						return
-					}
+				held[l.Phone] = true
+				leases++
+				mu.Unlock()
+				// Held for a round trip, which also sees it active.
+				if got, err := s.GetLease(ctx, "churn", l.ID); err != nil || !got.Active() {
+					t.Errorf("worker %d: GetLease of its lease: %+v, %v; want active", w, got, err)
 				}
-			})
-		}
-		wg.Wait()
-		if leases == 0 {
-			t.Error("no lease in the churn")
-		}
-		t.Logf("%d leases", leases)
-		for i, s := range stores {
-			if active, err := s.Leases(ctx, "churn", now); err != nil || len(active) != 0 {
-				t.Errorf("store %d: Leases after the churn: %d, %v; want none", i, len(active), err)
+				// Released in the map before the store: whoever leases
+				// it next does so after EndLease commits.
+				mu.Lock()
+				held[l.Phone] = false
+				mu.Unlock()
+				if _, err := s.EndLease(ctx, "churn", l.ID, adapters.StateCancelled, now, time.Time{}); err != nil {
+					t.Errorf("worker %d: EndLease: %v", w, err)
+					return
+				}
 			}
+		})
+	}
+	wg.Wait()
+	if leases == 0 {
+		t.Error("no lease in the churn")
+	}
+	t.Logf("%d leases", leases)
+	for i, s := range stores {
+		if active, err := s.Leases(ctx, "churn", now); err != nil || len(active) != 0 {
+			t.Errorf("store %d: Leases after the churn: %d, %v; want none", i, len(active), err)
 		}
-	})
+	}
 }
 
 // Instances starting together against an empty schema race to migrate
@@ -342,7 +352,7 @@ func TestPostgresCloseDuringCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledgertest.CloseDuringCreates(t, s, 50*time.Millisecond, func() ledger.Store { return openPostgres(t, url, schema) })
+	ledgertest.CloseDuringCreates(t, s, 50, func() ledger.Store { return openPostgres(t, url, schema) })
 }
 
 // Two instances polling one schema: each due order goes to exactly one of
@@ -408,70 +418,11 @@ func TestPostgresClaimAcrossInstances(t *testing.T) {
 func TestPostgresDurableAcrossReopen(t *testing.T) {
 	url := postgresURL(t)
 	schema := testSchema(t, url)
-	ctx := context.Background()
-	s, err := ledger.OpenPostgres(ctx, url, ledger.PostgresOptions{Schema: schema})
+	s, err := ledger.OpenPostgres(context.Background(), url, ledger.PostgresOptions{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu     sync.Mutex
-		orders []ledger.Order
-		wg     sync.WaitGroup
-	)
-	for i := range 40 {
-		wg.Go(func() {
-			o := ledgertest.NewOrder(fmt.Sprintf("t%d", i%4))
-			o.Phone = fmt.Sprintf("7901%07d", i)
-			o.IdempotencyKey = fmt.Sprintf("k%d", i)
-			// A NUL in an SMS must round-trip (it is why codes are json,
-			// not jsonb).
-			o.Codes = []ledger.Code{{Code: fmt.Sprint(1000 + i), Text: "code\x00" + fmt.Sprint(i), From: "x", ReceivedAt: time.Now()}}
-			o.CodesSeen = i % 2
-			if err := s.Create(ctx, &o); err != nil {
-				t.Errorf("Create #%d: %v", i, err)
-				return
-			}
-			mu.Lock()
-			orders = append(orders, o)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		s.Close()
-		t.FailNow()
-	}
-	orders[0].State = adapters.StateFinished
-	orders[0].NextPollAt = time.Time{}
-	if err := s.Update(ctx, &orders[0]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	o := ledgertest.NewOrder("t1")
-	if err := s.Create(ctx, &o); !errors.Is(err, ledger.ErrClosed) {
-		t.Errorf("Create after Close: got %v; want ErrClosed", err)
-	}
-
-	s = openPostgres(t, url, schema)
-	for _, want := range orders {
-		got, err := s.Get(ctx, want.ID)
-		if err != nil {
-			t.Errorf("after reopen: Get(%d): %v", want.ID, err)
-			continue
-		}
-		if d := ledgertest.Diff(want, got); d != "" {
-			t.Errorf("after reopen, order %d:\n%s", want.ID, d)
-		}
-	}
-	all, err := s.List(ctx, ledger.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(orders) {
-		t.Errorf("after reopen: %d orders; want %d", len(all), len(orders))
-	}
+	ledgertest.DurableAcrossReopen(t, s, func() ledger.Store { return openPostgres(t, url, schema) })
 }
 
 // A newer schema than this build knows is refused rather than written to.
@@ -551,6 +502,7 @@ func BenchmarkPostgresCreateSerial(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		o.ID = 0
+		o.UpstreamID = "" // one active order per upstream id
 		if err := s.Create(ctx, &o); err != nil {
 			b.Fatal(err)
 		}
@@ -572,6 +524,7 @@ func BenchmarkPostgresCreateParallel(b *testing.B) {
 		o := ledgertest.NewOrder("t1")
 		for pb.Next() {
 			o.ID = 0
+			o.UpstreamID = "" // one active order per upstream id
 			if err := s.Create(ctx, &o); err != nil {
 				b.Error(err)
 				return

@@ -15,7 +15,18 @@ import (
 // BatchStats reports how many group commits s made and how many rows they
 // carried. Test-only: the external tests and benchmarks use it.
 func BatchStats(s *SQLite) (batches, rows int64) {
-	return s.batches.Load(), s.batchRows.Load()
+	g := s.ins.(*groupCommit)
+	return g.batches.Load(), g.batchRows.Load()
+}
+
+// queuedReq is o's createReq, as Create would queue it.
+func queuedReq(t *testing.T, o *Order) *createReq {
+	t.Helper()
+	row, err := newOrderRow(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newCreateReq(row)
 }
 
 // activeStates is a copy of State.Active's rule in SQL form; keep them in step.
@@ -62,14 +73,10 @@ func TestCommitBatchConflictFailsOnlyThatRow(t *testing.T) {
 	wantConflict := []bool{false, true, false, true, false, false, false}
 	batch := make([]*createReq, len(keys))
 	for i, k := range keys {
-		req, err := newCreateReq(&Order{Tenant: k.tenant, Platform: "alpha", Phone: string(rune('0' + i)), State: adapters.StateWaiting, IdempotencyKey: k.key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch[i] = req
+		batch[i] = queuedReq(t, &Order{Tenant: k.tenant, Platform: "alpha", Phone: string(rune('0' + i)), State: adapters.StateWaiting, IdempotencyKey: k.key})
 	}
 	before, _ := BatchStats(s)
-	s.commitBatch(batch)
+	s.ins.(*groupCommit).commitBatch(batch)
 	if after, _ := BatchStats(s); after != before+1 {
 		t.Fatalf("commitBatch made %d commits; want 1", after-before)
 	}
@@ -111,14 +118,10 @@ func TestCommitBatchSkipsAbandoned(t *testing.T) {
 	defer s.Close()
 	var batch []*createReq
 	for range 3 {
-		req, err := newCreateReq(&Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting})
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch = append(batch, req)
+		batch = append(batch, queuedReq(t, &Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting}))
 	}
 	batch[1].state.Store(reqAbandoned)
-	s.commitBatch(batch)
+	s.ins.(*groupCommit).commitBatch(batch)
 	for i, req := range batch {
 		select {
 		case res := <-req.done:
@@ -151,20 +154,22 @@ func TestCreateCanceledWhileWriterBlocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	beginning := make(chan struct{}, 1)
+	s.ins.(*groupCommit).beginning = func() {
+		select {
+		case beginning <- struct{}{}:
+		default:
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
 		o := Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting}
 		errc <- s.Create(ctx, &o)
 	}()
-	// Wait until the writer has taken the request and blocks in BEGIN.
-	deadline := time.Now().Add(5 * time.Second)
-	for s.w.Stats().WaitCount == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("writer never waited for the connection")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// The writer has taken the request and goes on to BEGIN, which waits
+	// for the connection the test holds.
+	<-beginning
 	cancel()
 	select {
 	case err := <-errc:
@@ -198,8 +203,8 @@ func TestUniqueIndexStatesMatchActiveStates(t *testing.T) {
 	}
 	want := "state IN (" + strings.Join(lits, ", ") + ")"
 	for name, q := range map[string]string{
-		"sqlite index": sqliteMigrations[dedupStep], "postgres index": postgresMigrations[dedupStep],
-		"sqlite dedup": sqliteDedupSQL, "postgres dedup": pgDedupSQL,
+		"sqlite index": migrations(sqliteDialect{})[dedupStep], "postgres index": migrations(postgresDialect{})[dedupStep],
+		"dedup": dedupSQL,
 	} {
 		if !strings.Contains(q, want) {
 			t.Errorf("%s does not hold %s:\n%s", name, want, q)

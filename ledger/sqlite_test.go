@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"smsgate/adapters"
 	"smsgate/ledger"
 	"smsgate/ledger/ledgertest"
 )
@@ -99,61 +98,11 @@ func TestOpenSQLiteRefusesNewerSchema(t *testing.T) {
 // Every acknowledged order survives Close and reopen, with its id.
 func TestSQLiteDurableAcrossReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", "x.db")
-	ctx := context.Background()
 	s, err := ledger.OpenSQLite(path, ledger.SQLiteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu     sync.Mutex
-		orders []ledger.Order
-		wg     sync.WaitGroup
-	)
-	for i := range 40 {
-		wg.Go(func() {
-			o := ledgertest.NewOrder(fmt.Sprintf("t%d", i%4))
-			o.Phone = fmt.Sprintf("7901%07d", i)
-			o.IdempotencyKey = fmt.Sprintf("k%d", i)
-			o.Codes = []ledger.Code{{Code: fmt.Sprint(1000 + i), Text: "code", From: "x", ReceivedAt: time.Now()}}
-			o.CodesSeen = i % 2
-			if err := s.Create(ctx, &o); err != nil {
-				t.Errorf("Create #%d: %v", i, err)
-				return
-			}
-			mu.Lock()
-			orders = append(orders, o)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	// An update must survive too.
-	orders[0].State = adapters.StateFinished
-	orders[0].NextPollAt = time.Time{}
-	if err := s.Update(ctx, &orders[0]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s = openSQLite(t, path, ledger.SQLiteOptions{})
-	for _, want := range orders {
-		got, err := s.Get(ctx, want.ID)
-		if err != nil {
-			t.Errorf("after reopen: Get(%d): %v", want.ID, err)
-			continue
-		}
-		if d := ledgertest.Diff(want, got); d != "" {
-			t.Errorf("after reopen, order %d:\n%s", want.ID, d)
-		}
-	}
-	all, err := s.List(ctx, ledger.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(orders) {
-		t.Errorf("after reopen: %d orders; want %d", len(all), len(orders))
-	}
+	ledgertest.DurableAcrossReopen(t, s, func() ledger.Store { return openSQLite(t, path, ledger.SQLiteOptions{}) })
 }
 
 // Ids keep increasing across reopen, even when the newest row was deleted
@@ -268,7 +217,7 @@ func TestSQLiteCloseDuringCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledgertest.CloseDuringCreates(t, s, 20*time.Millisecond, func() ledger.Store { return openSQLite(t, path, ledger.SQLiteOptions{}) })
+	ledgertest.CloseDuringCreates(t, s, 50, func() ledger.Store { return openSQLite(t, path, ledger.SQLiteOptions{}) })
 }
 
 func BenchmarkCreateSerial(b *testing.B) {
@@ -280,6 +229,7 @@ func BenchmarkCreateSerial(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				o.ID = 0
+				o.UpstreamID = "" // one active order per upstream id
 				if err := s.Create(ctx, &o); err != nil {
 					b.Fatal(err)
 				}
@@ -303,6 +253,7 @@ func BenchmarkCreateParallel(b *testing.B) {
 				o := ledgertest.NewOrder("t1")
 				for pb.Next() {
 					o.ID = 0
+					o.UpstreamID = "" // one active order per upstream id
 					if err := s.Create(ctx, &o); err != nil {
 						b.Error(err)
 						return

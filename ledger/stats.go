@@ -1,9 +1,9 @@
 package ledger
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"smsgate/adapters"
@@ -50,80 +50,107 @@ func outcomeOf(createdMs int64, platform, country, service, state string, base i
 	return o
 }
 
-// resultRows is what both drivers' row iterators (database/sql, pgx) offer.
-type resultRows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
-// outcomeQuery builds the statistics SELECT for either dialect: firstCode
-// is its expression for the first code's received_at, arg renders the n-th
-// placeholder ("?" or "$n").
-func outcomeQuery(f OutcomeFilter, firstCode string, arg func(n int) string) (string, []any) {
-	var q strings.Builder
-	args := []any{toMillis(f.From), toMillis(f.To)}
-	q.WriteString("SELECT created_at, platform, country, service, state, base_price_micros, " + codesAsText + ", COALESCE(" + firstCode + ", 0)" +
-		" FROM orders WHERE created_at >= " + arg(1) + " AND created_at < " + arg(2))
+// Outcomes implements Store: the filter runs in SQL on the orders table
+// (created_at range on the primary data, no in-memory tally).
+func (s *store) Outcomes(ctx context.Context, f OutcomeFilter) ([]Outcome, error) {
+	if err := s.enter(); err != nil {
+		return nil, fmt.Errorf("cannot read outcomes: %w", err)
+	}
+	defer s.calls.Done()
+	a := args{d: s.d}
+	q := "SELECT created_at, platform, country, service, state, base_price_micros, " + codesAsText +
+		", COALESCE(" + s.d.firstCodeAt() + ", 0) FROM orders WHERE created_at >= " + a.bind(toMillis(f.From)) +
+		" AND created_at < " + a.bind(toMillis(f.To))
 	for _, c := range []struct{ col, v string }{{"tenant", f.Tenant}, {"platform", f.Platform}, {"country", f.Country}, {"service", f.Service}} {
 		if c.v != "" {
-			args = append(args, c.v)
-			q.WriteString(" AND " + c.col + " = " + arg(len(args)))
+			q += " AND " + c.col + " = " + a.bind(c.v)
 		}
 	}
-	q.WriteString(" ORDER BY created_at, id")
-	return q.String(), args
+	rows, err := s.r.QueryContext(ctx, q+" ORDER BY created_at, id", a.vals...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read outcomes: %w", err)
+	}
+	out, err := readAll(rows, scanOutcome)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read outcomes: %w", err)
+	}
+	return out, nil
 }
 
 // codesAsText reads the codes column as text in both dialects (json in
 // PostgreSQL, TEXT in SQLite).
 const codesAsText = "CAST(codes AS TEXT)"
 
-func readOutcomes(rows resultRows) ([]Outcome, error) {
-	var out []Outcome
-	for rows.Next() {
-		var (
-			created, base, first                  int64
-			platform, country, service, st, codes string
-		)
-		if err := rows.Scan(&created, &platform, &country, &service, &st, &base, &codes, &first); err != nil {
-			return nil, fmt.Errorf("cannot read outcomes: %w", err)
-		}
-		out = append(out, outcomeOf(created, platform, country, service, st, base, codes, first))
+func scanOutcome(r rowScanner) (Outcome, error) {
+	var (
+		created, base, first                  int64
+		platform, country, service, st, codes string
+	)
+	if err := r.Scan(&created, &platform, &country, &service, &st, &base, &codes, &first); err != nil {
+		return Outcome{}, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot read outcomes: %w", err)
-	}
-	return out, nil
+	return outcomeOf(created, platform, country, service, st, base, codes, first), nil
 }
 
-const overridesQuery = "SELECT code, enabled, priority, weight, updated_at FROM platform_overrides"
-
-func readOverrides(rows resultRows) (map[string]PlatformOverride, error) {
-	out := map[string]PlatformOverride{}
-	for rows.Next() {
-		var (
-			code                      string
-			enabled, priority, weight sql.NullInt64
-			updated                   int64
-		)
-		if err := rows.Scan(&code, &enabled, &priority, &weight, &updated); err != nil {
-			return nil, fmt.Errorf("cannot read overrides: %w", err)
-		}
-		out[code] = overrideOf(enabled, priority, weight, updated)
-	}
-	if err := rows.Err(); err != nil {
+// Overrides implements Store.
+func (s *store) Overrides(ctx context.Context) (map[string]PlatformOverride, error) {
+	if err := s.enter(); err != nil {
 		return nil, fmt.Errorf("cannot read overrides: %w", err)
 	}
+	defer s.calls.Done()
+	rows, err := s.r.QueryContext(ctx, "SELECT code, enabled, priority, weight, updated_at FROM platform_overrides")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read overrides: %w", err)
+	}
+	list, err := readAll(rows, scanOverride)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read overrides: %w", err)
+	}
+	out := make(map[string]PlatformOverride, len(list))
+	for _, o := range list {
+		out[o.code] = o.PlatformOverride
+	}
 	return out, nil
 }
 
-// upsertOverride is the statement SetOverride runs, in either dialect.
-func upsertOverride(arg func(n int) string) string {
-	return "INSERT INTO platform_overrides (code, enabled, priority, weight, updated_at) VALUES (" +
-		arg(1) + ", " + arg(2) + ", " + arg(3) + ", " + arg(4) + ", " + arg(5) + ")" +
-		" ON CONFLICT (code) DO UPDATE SET enabled = excluded.enabled, priority = excluded.priority," +
-		" weight = excluded.weight, updated_at = excluded.updated_at"
+// SetOverride implements Store: it replaces the platform's override row
+// (all nil fields removes the override).
+func (s *store) SetOverride(ctx context.Context, code string, o PlatformOverride) error {
+	if err := s.enter(); err != nil {
+		return fmt.Errorf("cannot set override: %w", err)
+	}
+	defer s.calls.Done()
+	if o.UpdatedAt.IsZero() {
+		o.UpdatedAt = time.Now()
+	}
+	var err error
+	if isEmpty(o) {
+		_, err = s.w.ExecContext(ctx, s.sql.deleteOverride, code)
+	} else {
+		e, p, w := overrideArgs(o)
+		_, err = s.w.ExecContext(ctx, s.sql.upsertOverride, code, e, p, w, toMillis(o.UpdatedAt))
+	}
+	if err != nil {
+		return fmt.Errorf("cannot set override: %w", err)
+	}
+	return nil
+}
+
+type namedOverride struct {
+	code string
+	PlatformOverride
+}
+
+func scanOverride(r rowScanner) (namedOverride, error) {
+	var (
+		code                      string
+		enabled, priority, weight sql.NullInt64
+		updated                   int64
+	)
+	if err := r.Scan(&code, &enabled, &priority, &weight, &updated); err != nil {
+		return namedOverride{}, err
+	}
+	return namedOverride{code, overrideOf(enabled, priority, weight, updated)}, nil
 }
 
 func isEmpty(o PlatformOverride) bool {

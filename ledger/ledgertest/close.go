@@ -5,20 +5,21 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"smsgate/ledger"
 )
 
 // CloseDuringCreates closes s while 16 goroutines create orders: each
 // create either committed (and is in the store reopen returns) or got
-// ErrClosed; nothing hangs or panics. settle is how long creates run
-// before the close.
-func CloseDuringCreates(t *testing.T, s ledger.Store, settle time.Duration, reopen func() ledger.Store) {
+// ErrClosed; nothing hangs or panics. The close comes once acked creates
+// have been acknowledged, so that it lands among creates in flight.
+func CloseDuringCreates(t *testing.T, s ledger.Store, acked int, reopen func() ledger.Store) {
 	var (
-		mu  sync.Mutex
-		ids []int64
-		wg  sync.WaitGroup
+		mu      sync.Mutex
+		ids     []int64
+		wg      sync.WaitGroup
+		enough  = make(chan struct{})
+		closeIt sync.Once
 	)
 	for range 16 {
 		wg.Go(func() {
@@ -32,11 +33,19 @@ func CloseDuringCreates(t *testing.T, s ledger.Store, settle time.Duration, reop
 				}
 				mu.Lock()
 				ids = append(ids, o.ID)
+				n := len(ids)
 				mu.Unlock()
+				if n >= acked {
+					closeIt.Do(func() { close(enough) })
+				}
 			}
 		})
 	}
-	time.Sleep(settle) // let some creates commit
+	go func() { // every create failed before enough were acknowledged
+		wg.Wait()
+		closeIt.Do(func() { close(enough) })
+	}()
+	<-enough
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,39 +13,10 @@ import (
 	"smsgate/ledger"
 )
 
-// RunPool runs the pool contract (ledger.PoolStore) as subtests. open is as
-// for Run; the store it returns must implement ledger.PoolStore.
-func RunPool(t *testing.T, open func(t *testing.T) ledger.Store) {
-	t.Run("LeaseAssignsIncreasingIDs", func(t *testing.T) { testLeaseIDs(t, openPool(t, open)) })
-	t.Run("LeaseRoundTripsEveryField", func(t *testing.T) { testLeaseRoundTrip(t, openPool(t, open)) })
-	t.Run("FirstFreeCandidateInOrder", func(t *testing.T) { testFirstFreeCandidate(t, openPool(t, open)) })
-	t.Run("ActiveLeaseHoldsPhoneForEveryService", func(t *testing.T) { testActiveLeaseHoldsPhone(t, openPool(t, open)) })
-	t.Run("BlockedUntil", func(t *testing.T) { testBlockedUntil(t, openPool(t, open)) })
-	t.Run("StaleLeaseEndsAsExpired", func(t *testing.T) { testStaleLease(t, openPool(t, open)) })
-	t.Run("PlatformScope", func(t *testing.T) { testPlatformScope(t, openPool(t, open)) })
-	t.Run("EndLeaseTwice", func(t *testing.T) { testEndLeaseTwice(t, openPool(t, open)) })
-	t.Run("MoveLease", func(t *testing.T) { testMoveLease(t, openPool(t, open)) })
-	t.Run("Leases", func(t *testing.T) { testLeases(t, openPool(t, open)) })
-	t.Run("PoolMessages", func(t *testing.T) { testPoolMessages(t, openPool(t, open)) })
-	t.Run("PoolArguments", func(t *testing.T) { testPoolArguments(t, openPool(t, open)) })
-	t.Run("ConcurrentLeases", func(t *testing.T) { testConcurrentLeases(t, openPool(t, open)) })
-	t.Run("PoolAfterClose", func(t *testing.T) { testPoolAfterClose(t, openPool(t, open)) })
-}
-
 // poolStore is a Store that is also a PoolStore.
 type poolStore interface {
 	ledger.Store
 	ledger.PoolStore
-}
-
-func openPool(t *testing.T, open func(t *testing.T) ledger.Store) poolStore {
-	t.Helper()
-	s := open(t)
-	ps, ok := s.(poolStore)
-	if !ok {
-		t.Fatalf("%T does not implement ledger.PoolStore", s)
-	}
-	return ps
 }
 
 const poolPlatform = "pool"

@@ -1,0 +1,317 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"smsgate/adapters"
+)
+
+// ErrClosed: the store has been closed.
+var ErrClosed = errors.New("ledger closed")
+
+// store is the one Store (and PoolStore) over database/sql. SQLite and
+// Postgres are it, opened with their dialect and connections.
+type store struct {
+	d   dialect
+	sql statements
+	w   *sql.DB // writes
+	r   *sql.DB // reads; the same as w where readers need no pool of their own
+	ins inserter
+	// onClose releases what the dialect opened besides w and r; may be nil.
+	onClose func() error
+	renamed int64 // see RenamedDuplicates
+
+	mu     sync.RWMutex // guards closed; held for reading only while registering a call
+	closed bool
+	calls  sync.WaitGroup // calls in flight; Close waits for them before closing the DBs
+}
+
+// inserter commits one order row and returns its id, or ErrConflict or an
+// ErrDuplicateUpstream error when a unique index refuses it. An error
+// means the row does not exist.
+type inserter interface {
+	insert(ctx context.Context, row *orderRow) (int64, error)
+	// close releases the inserter; every insert call has returned.
+	close() error
+}
+
+// newStore returns the store over w and r, whose schema is migrated
+// already. It inserts each order in its own autocommit statement
+// (directInsert) until the dialect's opener sets another inserter.
+func newStore(d dialect, w, r *sql.DB, renamed int64) *store {
+	s := &store{d: d, sql: newStatements(d), w: w, r: r, renamed: renamed}
+	s.ins = directInsert{s}
+	return s
+}
+
+// RenamedDuplicates is how many active orders sharing a (platform,
+// upstream id) with an older one this open renamed while migrating (see
+// dedupSQL); the caller logs it.
+func (s *store) RenamedDuplicates() int64 { return s.renamed }
+
+// enter registers a call, or reports ErrClosed. Every successful enter is
+// paired with s.calls.Done().
+func (s *store) enter() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.calls.Add(1)
+	return nil
+}
+
+// Close waits for calls in flight, closes the inserter (for SQLite:
+// stops the writer goroutine, committing anything still queued) and the
+// databases. A second Close is a no-op.
+func (s *store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+
+	s.calls.Wait()
+	errs := []error{s.ins.close()}
+	if s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	if s.onClose != nil {
+		errs = append(errs, s.onClose())
+	}
+	return errors.Join(errs...)
+}
+
+// Create implements Store. It returns after the commit; see the inserter
+// (groupCommit for SQLite, directInsert otherwise) for how long ctx is
+// honoured.
+func (s *store) Create(ctx context.Context, o *Order) error {
+	if o == nil {
+		return errors.New("cannot create order: nil order")
+	}
+	if !o.State.Valid() {
+		return fmt.Errorf("cannot create order: invalid state %q", o.State)
+	}
+	if err := s.enter(); err != nil {
+		return fmt.Errorf("cannot create order: %w", err)
+	}
+	defer s.calls.Done()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cannot create order: %w", err)
+	}
+	row, err := newOrderRow(o)
+	if err != nil {
+		return fmt.Errorf("cannot create order: %w", err)
+	}
+	id, err := s.ins.insert(ctx, row)
+	if err != nil {
+		return fmt.Errorf("cannot create order: %w", err)
+	}
+	o.ID = id
+	return nil
+}
+
+// insertError maps a unique violation of row's insert to the ledger's
+// error for it; any other err is returned as it is.
+func (s *store) insertError(err error, row *orderRow) error {
+	switch s.d.unique(err) {
+	case upstreamViolation:
+		return duplicateUpstream(row.platform, row.upstreamID)
+	case otherViolation:
+		return ErrConflict
+	}
+	return err
+}
+
+// createTimeout bounds an INSERT once it has been sent (see directInsert).
+const createTimeout = 15 * time.Second
+
+// directInsert inserts each order in its own autocommit statement: a
+// server such as PostgreSQL commits concurrent inserts together on its
+// own, so there is no batching to do here.
+//
+// ctx is honoured until a connection is acquired. The INSERT itself runs
+// detached from ctx and bounded by createTimeout instead: a ctx that ended
+// while the server was committing would leave the caller not knowing
+// whether the order exists, and the gateway answers "error" and cancels
+// upstream only when it does not. Only a lost connection or createTimeout
+// can still leave that unknown.
+type directInsert struct{ s *store }
+
+func (d directInsert) insert(ctx context.Context, row *orderRow) (int64, error) {
+	conn, err := d.s.w.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	defer cancel()
+	var id int64
+	err = conn.QueryRowContext(ictx, d.s.sql.insertReturningID, row.args...).Scan(&id)
+	return id, d.s.insertError(err, row)
+}
+
+func (directInsert) close() error { return nil }
+
+// Update implements Store. Where the dialect has Claim's leases, it also
+// releases the order's: an update is what a poll ends with.
+func (s *store) Update(ctx context.Context, o *Order) error {
+	if o == nil {
+		return errors.New("cannot update order: nil order")
+	}
+	if !o.State.Valid() {
+		return fmt.Errorf("cannot update order %d: invalid state %q", o.ID, o.State)
+	}
+	if err := s.enter(); err != nil {
+		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
+	}
+	defer s.calls.Done()
+	codes, err := encodeCodes(o.Codes)
+	if err != nil {
+		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
+	}
+	res, err := s.w.ExecContext(ctx, s.sql.update,
+		string(o.State), codes, o.CodesSeen,
+		toMillis(o.UpdatedAt), toMillis(o.ExpiresAt), toMillis(o.NextPollAt),
+		o.UpstreamID, o.Phone, o.ID)
+	if s.d.unique(err) != noViolation { // the only unique index an update can break
+		return fmt.Errorf("cannot update order %d: %w", o.ID, duplicateUpstream(o.Platform, o.UpstreamID))
+	}
+	if err := affectedOne(res, err); err != nil {
+		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
+	}
+	return nil
+}
+
+// affectedOne turns an Exec's answer into nil when it changed a row, or
+// ErrNotFound when it changed none.
+func affectedOne(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *store) Get(ctx context.Context, id int64) (Order, error) {
+	if err := s.enter(); err != nil {
+		return Order{}, fmt.Errorf("cannot get order %d: %w", id, err)
+	}
+	defer s.calls.Done()
+	o, err := scanOrder(s.r.QueryRowContext(ctx, s.sql.get, id))
+	if err != nil {
+		return Order{}, fmt.Errorf("cannot get order %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// GetByIdempotencyKey implements Store. An empty key is "no key" and is
+// never found.
+func (s *store) GetByIdempotencyKey(ctx context.Context, tenant, key string) (Order, error) {
+	if key == "" {
+		return Order{}, fmt.Errorf("cannot get order by idempotency key: %w", ErrNotFound)
+	}
+	if err := s.enter(); err != nil {
+		return Order{}, fmt.Errorf("cannot get order by idempotency key: %w", err)
+	}
+	defer s.calls.Done()
+	o, err := scanOrder(s.r.QueryRowContext(ctx, s.sql.getByKey, tenant, key))
+	if err != nil {
+		return Order{}, fmt.Errorf("cannot get order by idempotency key: %w", err)
+	}
+	return o, nil
+}
+
+// List implements Store. Newest first means highest id first: ids are
+// assigned in insert order and never reused. (With several instances
+// inserting at once, insert order can differ from commit order by a few
+// milliseconds.)
+func (s *store) List(ctx context.Context, f Filter) ([]Order, error) {
+	if err := s.enter(); err != nil {
+		return nil, fmt.Errorf("cannot list orders: %w", err)
+	}
+	defer s.calls.Done()
+	a := args{d: s.d}
+	q := "SELECT " + orderColumns + " FROM orders WHERE 1 = 1"
+	if f.Tenant != "" {
+		q += " AND tenant = " + a.bind(f.Tenant)
+	}
+	if f.ActiveOnly {
+		q += " AND state IN " + activeStatesSQL
+	}
+	if f.Platform != "" {
+		q += " AND platform = " + a.bind(f.Platform)
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT " + a.bind(f.Limit)
+	}
+	orders, err := s.query(ctx, s.r, q, a.vals...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list orders: %w", err)
+	}
+	return orders, nil
+}
+
+// Due implements Store. It ignores Claim's leases, where there are any.
+func (s *store) Due(ctx context.Context, now time.Time, limit int) ([]Order, error) {
+	if err := s.enter(); err != nil {
+		return nil, fmt.Errorf("cannot list due orders: %w", err)
+	}
+	defer s.calls.Done()
+	if limit <= 0 {
+		return nil, nil
+	}
+	orders, err := s.query(ctx, s.r, s.sql.due, toMillis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list due orders: %w", err)
+	}
+	return orders, nil
+}
+
+// query reads orderColumns rows from db.
+func (s *store) query(ctx context.Context, db *sql.DB, q string, args ...any) ([]Order, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return readAll(rows, scanOrder)
+}
+
+// readAll reads every row with scan and closes rows.
+func readAll[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// activeStates are the states State.Active() accepts; a test keeps the two
+// in step.
+var activeStates = []adapters.State{adapters.StateWaiting, adapters.StateCodeReceived, adapters.StateRetryWaiting}
+
+var (
+	_ Store     = (*store)(nil)
+	_ PoolStore = (*store)(nil)
+)
