@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"smsgate/adapters/pool/lease"
 	"time"
 
 	"smsgate/adapters"
@@ -16,64 +17,20 @@ import (
 // orders: so it survives a restart, and instances sharing the ledger never
 // lease one number twice.
 
+// The pool records are the lease package's (the pool declares its store
+// over them; the ledger implements it).
+type (
+	Lease        = lease.Lease
+	LeaseRequest = lease.Request
+	PoolMessage  = lease.Message
+)
+
 // ErrNoFreeNumber: none of the candidate numbers can be leased now.
-var ErrNoFreeNumber = errors.New("no free number in the pool")
+var ErrNoFreeNumber = lease.ErrNoFreeNumber
 
-// Lease is one number of a pool platform handed out for one service. It is
-// active until EndedAt is set.
-type Lease struct {
-	ID       int64 // assigned by the store; unique, positive, increasing
-	Platform string
-	Phone    string
-	Service  string // canonical service code
-	Country  string // ISO alpha-2 lower case
-	// Since: messages received before it are not the lease's (they came
-	// before the number was handed out).
-	Since time.Time
-	// After: codes received before it were delivered already; moved when
-	// the client asks for another code. Equal to Since at first.
-	After     time.Time
-	CreatedAt time.Time
-	// ExpiresAt: a lease still active after it is stale (its order was lost
-	// or ended without telling the pool); the next Lease call ends it.
-	ExpiresAt time.Time
-	EndedAt   time.Time      // zero while active
-	Outcome   adapters.State // how it ended (finished, cancelled, expired, banned); "" while active
-	// BlockedUntil: after the end, the number is not leased again for
-	// Service before this time (cooldown after a use, quarantine after a
-	// ban). Zero: not blocked.
-	BlockedUntil time.Time
-}
-
-// Active reports whether the lease has not ended.
-func (l *Lease) Active() bool { return l.EndedAt.IsZero() }
-
-// LeaseRequest asks for one number.
-type LeaseRequest struct {
-	Platform string
-	// Candidates are the phones that may be leased, in order of preference;
-	// the first one that is free is taken.
-	Candidates []string
-	Service    string
-	Country    string
-	Now        time.Time // the lease's CreatedAt, Since and After
-	TTL        time.Duration
-	// StaleBlock: a stale lease (active past its ExpiresAt) is ended as
-	// expired, blocking its number for its service until its ExpiresAt plus
-	// StaleBlock (it may have delivered a code nobody recorded).
-	StaleBlock time.Duration
-}
-
-// PoolMessage is an SMS of a pool number: pushed by the upstream, or a copy
-// of one read from it, kept so that the two copies of one SMS are known as one.
-type PoolMessage struct {
-	From string
-	Text string
-	At   time.Time
-	// Pushed: the message came by the upstream's callback (stamped on
-	// arrival); false for a copy read from the upstream (its own time).
-	Pushed bool
-}
+// errNoLease is the ledger's ErrNotFound for a lease, which a pool knows
+// as lease.ErrNotFound.
+var errNoLease = fmt.Errorf("%w: %w", ErrNotFound, lease.ErrNotFound)
 
 // PoolStore keeps pool leases and pushed messages. SQLite and Postgres
 // implement it (poolstore.go); a pool platform asks the ledger for it with a type assertion.
@@ -109,7 +66,7 @@ type PoolStore interface {
 // What follows serves the implementation in poolstore.go.
 
 // validate checks a LeaseRequest before any store is touched.
-func (r *LeaseRequest) validate() error {
+func validateLease(r *LeaseRequest) error {
 	switch {
 	case r.Platform == "":
 		return errors.New("empty platform")
@@ -132,13 +89,13 @@ func (r *LeaseRequest) validate() error {
 }
 
 // insertArgs are the arguments of poolSQL.insert for phone.
-func (r *LeaseRequest) insertArgs(phone string) []any {
+func leaseInsertArgs(r *LeaseRequest, phone string) []any {
 	now := toMillis(r.Now)
 	return []any{r.Platform, phone, r.Service, r.Country, now, now, now, toMillis(r.Now.Add(r.TTL))}
 }
 
 // endStaleArgs are the arguments of poolSQL.endStale.
-func (r *LeaseRequest) endStaleArgs() []any {
+func leaseEndStaleArgs(r *LeaseRequest) []any {
 	now := toMillis(r.Now)
 	return []any{now, string(adapters.StateExpired), r.StaleBlock.Milliseconds(), r.Platform, now}
 }
@@ -231,7 +188,7 @@ func scanLease(r rowScanner) (Lease, error) {
 	err := r.Scan(&l.ID, &l.Platform, &l.Phone, &l.Service, &l.Country,
 		&since, &after, &created, &expires, &ended, &outcome, &blockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Lease{}, ErrNotFound
+		return Lease{}, errNoLease
 	}
 	if err != nil {
 		return Lease{}, err

@@ -28,7 +28,7 @@ import (
 // Should the answer get lost (ctx or connection gone while committing), the
 // lease it recorded goes stale at its ExpiresAt like any forgotten lease.
 func (s *store) Lease(ctx context.Context, r LeaseRequest) (Lease, error) {
-	if err := r.validate(); err != nil {
+	if err := validateLease(&r); err != nil {
 		return Lease{}, fmt.Errorf("cannot lease pool number: %w", err)
 	}
 	if err := s.enter(); err != nil {
@@ -51,7 +51,7 @@ func (s *store) Lease(ctx context.Context, r LeaseRequest) (Lease, error) {
 
 // lease is Lease's transaction; a zero Lease when no candidate is free.
 func (s *store) lease(ctx context.Context, tx *sql.Tx, r LeaseRequest) (Lease, error) {
-	if _, err := tx.ExecContext(ctx, s.sql.pool.endStale, r.endStaleArgs()...); err != nil {
+	if _, err := tx.ExecContext(ctx, s.sql.pool.endStale, leaseEndStaleArgs(&r)...); err != nil {
 		return Lease{}, fmt.Errorf("cannot end stale leases: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, s.sql.pool.busy, r.Platform, r.Service, toMillis(r.Now), r.Platform)
@@ -66,7 +66,7 @@ func (s *store) lease(ctx context.Context, tx *sql.Tx, r LeaseRequest) (Lease, e
 		if slices.Contains(busy, phone) {
 			continue
 		}
-		l, err := scanLease(tx.QueryRowContext(ctx, s.sql.pool.insert, r.insertArgs(phone)...))
+		l, err := scanLease(tx.QueryRowContext(ctx, s.sql.pool.insert, leaseInsertArgs(&r, phone)...))
 		if errors.Is(err, ErrNotFound) {
 			continue // another instance leased it since the busy query
 		}

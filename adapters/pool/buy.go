@@ -7,7 +7,7 @@ import (
 	"slices"
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
-	"smsgate/ledger"
+	"smsgate/adapters/pool/lease"
 	"strconv"
 	"time"
 )
@@ -33,11 +33,11 @@ func (p *Pool) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchas
 	p.rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
 	p.mu.Unlock()
 	for len(candidates) > 0 {
-		l, err := p.o.Store.Lease(ctx, ledger.LeaseRequest{
+		l, err := p.o.Store.Lease(ctx, lease.Request{
 			Platform: p.o.Code, Candidates: candidates, Service: r.Service, Country: r.Country,
 			Now: now, TTL: p.o.Lifetime + leaseGrace, StaleBlock: p.o.Cooldown,
 		})
-		if errors.Is(err, ledger.ErrNoFreeNumber) {
+		if errors.Is(err, lease.ErrNoFreeNumber) {
 			return adapters.Purchase{}, p.errorf("buy", fmt.Errorf("%w: every number is busy or cooling down for %q", adapters.ErrNoNumbers, r.Service))
 		}
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"smsgate/ledger"
+	"smsgate/adapters/pool/lease"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -66,7 +66,7 @@ func (p *Pool) Callback(ctx context.Context, req *fasthttp.RequestCtx) (string, 
 			return "", ErrNotOurNumber
 		}
 	}
-	if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC(), Pushed: true}); err != nil {
+	if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, lease.Message{From: m.From, Text: m.Text, At: m.At.UTC(), Pushed: true}); err != nil {
 		return "", fmt.Errorf("%s callback: cannot store the message: %w", p.o.Code, err)
 	}
 	leases, err := p.o.Store.Leases(ctx, p.o.Code, p.now())

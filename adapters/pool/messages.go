@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"smsgate/adapters"
-	"smsgate/ledger"
+	"smsgate/adapters/pool/lease"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,7 +18,7 @@ import (
 // anything already there (polling: from the second of the newest one, the
 // copies of that second kept as seen; see dropEdge). With callbacks on, what it read is stored with
 // the pushed messages, so a late callback of it is known for what it is.
-func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error) {
+func (p *Pool) watermark(ctx context.Context, l lease.Lease) (time.Time, error) {
 	after := l.Since.Add(-skew)
 	n, err := p.numberFor(ctx, l.Phone)
 	if err != nil {
@@ -48,7 +48,7 @@ func (p *Pool) watermark(ctx context.Context, l ledger.Lease) (time.Time, error)
 		after = latest.Truncate(time.Second)
 		for _, m := range msgs {
 			if !m.At.Before(after) && m.At.Before(after.Add(time.Second)) {
-				if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, l.Phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
+				if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, l.Phone, lease.Message{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
 					return time.Time{}, fmt.Errorf("%w: cannot store the number's messages: %v", adapters.ErrUnavailable, err)
 				}
 			}
@@ -89,7 +89,7 @@ func (p *Pool) stored(ctx context.Context, phone string, since time.Time) ([]Mes
 // polling is due (always without callbacks; every PushFallback with them,
 // or when force). With what it could read, it returns the upstream's
 // error, if any.
-func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message, error) {
+func (p *Pool) read(ctx context.Context, l lease.Lease, force bool) ([]Message, error) {
 	var out []Message
 	push := p.pushing()
 	if push {
@@ -133,7 +133,7 @@ func (p *Pool) read(ctx context.Context, l ledger.Lease, force bool) ([]Message,
 // dropEdge drops the copies the lease's number had when it was handed out
 // in the watermark's own second (see watermark): they are stamped no
 // earlier than the watermark, but they were there before the lease.
-func (p *Pool) dropEdge(ctx context.Context, l ledger.Lease, msgs []Message) ([]Message, error) {
+func (p *Pool) dropEdge(ctx context.Context, l lease.Lease, msgs []Message) ([]Message, error) {
 	end := l.After.Add(time.Second)
 	edge := false
 	for _, m := range msgs {
@@ -171,7 +171,7 @@ func (p *Pool) store(ctx context.Context, phone string, polled, stored []Message
 			continue
 		}
 		have[copyKey(m)] = true
-		if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, ledger.PoolMessage{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
+		if err := p.o.Store.AddPoolMessage(ctx, p.o.Code, phone, lease.Message{From: m.From, Text: m.Text, At: m.At.UTC()}); err != nil {
 			return fmt.Errorf("%w: cannot store the number's messages: %v", adapters.ErrUnavailable, err)
 		}
 	}
@@ -225,13 +225,13 @@ func (p *Pool) pushing() bool {
 	return ok && p.o.WebhookSecret != ""
 }
 
-func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, error) {
+func (p *Pool) lease(ctx context.Context, upstreamID string) (lease.Lease, error) {
 	id, err := strconv.ParseInt(upstreamID, 10, 64)
 	if err != nil || id <= 0 {
-		return ledger.Lease{}, fmt.Errorf("%w: %q", adapters.ErrNoActivation, upstreamID)
+		return lease.Lease{}, fmt.Errorf("%w: %q", adapters.ErrNoActivation, upstreamID)
 	}
 	l, err := p.o.Store.GetLease(ctx, p.o.Code, id)
-	if errors.Is(err, ledger.ErrNotFound) {
+	if errors.Is(err, lease.ErrNotFound) {
 		return l, fmt.Errorf("%w: %q", adapters.ErrNoActivation, upstreamID)
 	}
 	if err != nil {
@@ -254,7 +254,7 @@ func (p *Pool) lease(ctx context.Context, upstreamID string) (ledger.Lease, erro
 // a delivered code never comes back with another time, and the same text
 // sent again later is a new SMS once its polled copy is read. A pushed copy
 // with no polled one yet (the next read has not come) is the SMS until then.
-func (p *Pool) codes(l ledger.Lease, msgs []Message) []adapters.SMS {
+func (p *Pool) codes(l lease.Lease, msgs []Message) []adapters.SMS {
 	var polled, pushed []Message
 	exact := map[string]bool{}
 	for _, m := range msgs {

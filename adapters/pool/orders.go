@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"smsgate/adapters"
-	"smsgate/ledger"
+	"smsgate/adapters/pool/lease"
 	"time"
 )
 
@@ -52,7 +52,7 @@ func (p *Pool) Check(ctx context.Context, upstreamID string) (adapters.Update, e
 // end ends a lease with outcome, blocking the number for the service as the
 // outcome requires: a use cools down, a ban quarantines, an order that saw
 // no code frees the number at once.
-func (p *Pool) end(ctx context.Context, l ledger.Lease, outcome adapters.State) (ledger.Lease, error) {
+func (p *Pool) end(ctx context.Context, l lease.Lease, outcome adapters.State) (lease.Lease, error) {
 	now := p.now()
 	var until time.Time
 	switch outcome {
@@ -151,7 +151,7 @@ func (p *Pool) RequestAnotherAfter(ctx context.Context, upstreamID string, last 
 	return p.moveAfter(ctx, l, last)
 }
 
-func (p *Pool) moveAfter(ctx context.Context, l ledger.Lease, last time.Time) error {
+func (p *Pool) moveAfter(ctx context.Context, l lease.Lease, last time.Time) error {
 	if last.IsZero() {
 		return nil
 	}

@@ -4,7 +4,7 @@
 // does what a marketplace would: it hands a number out to one order at a
 // time, reads the number's incoming SMS for the code, and takes it back.
 //
-// Who holds which number lives in the ledger (ledger.PoolStore), so leases
+// Who holds which number lives in the ledger (Store), so leases
 // survive restarts and instances sharing a ledger never hand one number
 // out twice. A number is not handed out again for the same service while
 // its last use is fresh (cooldown), and never for a service that banned it
@@ -26,15 +26,14 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"smsgate/adapters"
-	"smsgate/ledger"
 )
 
 // Options configures a pool platform. Zero fields take the defaults in
 // their comments.
 type Options struct {
-	Code   string           // platform code; required
-	Source Source           // the upstream reader; required
-	Store  ledger.PoolStore // where leases live; required
+	Code   string // platform code; required
+	Source Source // the upstream reader; required
+	Store  Store  // where leases live; required
 	// Currency of Price; default "USD".
 	Currency string
 	// Price is what one activation costs, in micro-units of Currency (0 for

@@ -14,13 +14,12 @@ import (
 	"smsgate/adapters/receivesms"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/textnow"
-	"smsgate/ledger"
 )
 
 // PoolSpec is what a pool platform (textnow, receivesms) needs beyond a
 // Spec: where its leases live and how it hands numbers out.
 type PoolSpec struct {
-	Store    ledger.PoolStore
+	Store    pool.Store
 	Accounts []textnow.Account // textnow only
 	// Only limits the pool to these phones (value: country override, "" none).
 	Only           map[string]string
