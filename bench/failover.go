@@ -88,6 +88,15 @@ func runFailover(b *bench) error {
 	<-scheduleDone
 	faulted.SetFaults(simulator.Faults{})
 
+	b.reportFailover(steps, recs, counters, buys)
+	b.rep.Notes = append(b.rep.Notes, fmt.Sprintf("the fault hits %s, the platform the priority strategy tries first; %s stay healthy. "+
+		"Upstream calls per order count every platform's calls during the phase (the previous phases' orders included)", faultedCode, fmt.Sprint(b.w.codes[1:])))
+	return nil
+}
+
+// reportFailover adds a run and a failover phase per step, and the figure
+// of client-visible errors over all of them.
+func (b *bench) reportFailover(steps []failoverStep, recs []*Recorder, counters []*callCounter, buys []map[string]int64) {
 	var total uint64
 	for i, s := range steps {
 		run := b.addRun(recs[i], "gateway", b.loadName(b.o.rate, true), 0)
@@ -107,9 +116,6 @@ func runFailover(b *bench) error {
 		Name: "client-visible errors while one platform can sell", Value: float64(total), Unit: "errors",
 		Of: "sum of errors over the failover phases", Target: "0", Met: boolp(total == 0),
 	})
-	b.rep.Notes = append(b.rep.Notes, fmt.Sprintf("the fault hits %s, the platform the priority strategy tries first; %s stay healthy. "+
-		"Upstream calls per order count every platform's calls during the phase (the previous phases' orders included)", faultedCode, fmt.Sprint(b.w.codes[1:])))
-	return nil
 }
 
 // buyCalls counts a market's purchase calls (the adapter uses getNumberV2
