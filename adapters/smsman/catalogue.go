@@ -153,7 +153,7 @@ func (c *Client) catalogue(ctx context.Context) (*catalogue, error) {
 		case <-l.done:
 			return l.cat, l.err
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%s catalogue: %w: %w", c.code, ctx.Err(), adapters.ErrUnavailable)
+			return nil, fmt.Errorf("%s catalogue: %w: %w", c.Code(), ctx.Err(), adapters.ErrUnavailable)
 		}
 	}
 	l = &load{done: make(chan struct{})}
@@ -181,7 +181,7 @@ func (c *Client) fetchCatalogue(ctx context.Context) (*catalogue, error) {
 			return nil, err
 		}
 		if lists[i], err = parseCatalogue(resp.Status, resp.Body); err != nil {
-			return nil, fmt.Errorf("%s catalogue: %s: %w", c.code, name, err)
+			return nil, fmt.Errorf("%s catalogue: %s: %w", c.Code(), name, err)
 		}
 	}
 	return buildCatalogue(lists[0], lists[1], c.now()), nil
