@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -14,6 +13,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 )
 
 // SkinOptions pick between readings of the protocol that the protocols
@@ -48,7 +48,7 @@ func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
 	if o.MaxSMS <= 0 {
 		o.MaxSMS = 2
 	}
-	s := &skin{m: m, opt: o, cancelled: map[int64]bool{}}
+	s := &skin{m: m, opt: o}
 	return m.Wrap(s.serve)
 }
 
@@ -56,11 +56,35 @@ type skin struct {
 	m   *simulator.Market
 	opt SkinOptions
 
-	mu sync.Mutex
 	// cancelled holds orders cancelled inside the market's guard under
 	// NoCancelGuard. The market cannot cancel there, so they were closed
 	// with Ban (which refunds the same way) and are shown as CANCELED.
-	cancelled map[int64]bool
+	cancelled skinkit.Side[int64, bool]
+}
+
+// handler serves one routed request; args are the path segments after
+// the method's name.
+type handler = func(s *skin, ctx *fasthttp.RequestCtx, args []string)
+
+var (
+	guestRoutes = skinkit.Routes[handler]{
+		"countries": func(s *skin, ctx *fasthttp.RequestCtx, _ []string) { s.countries(ctx) },
+		"prices":    func(s *skin, ctx *fasthttp.RequestCtx, _ []string) { s.prices(ctx) },
+		"products":  (*skin).products,
+	}
+	userRoutes = skinkit.Routes[handler]{
+		"profile": func(s *skin, ctx *fasthttp.RequestCtx, _ []string) { s.profile(ctx) },
+		"buy":     (*skin).buy,
+		"check":   orderRoute("check"), "finish": orderRoute("finish"),
+		"cancel": orderRoute("cancel"), "ban": orderRoute("ban"),
+	}
+)
+
+// areas are the two halves of the API: public lists and the account's.
+var areas = map[string]skinkit.Routes[handler]{"guest": guestRoutes, "user": userRoutes}
+
+func orderRoute(verb string) handler {
+	return func(s *skin, ctx *fasthttp.RequestCtx, args []string) { s.orderAction(ctx, verb, args) }
 }
 
 // serve routes one request. It copies what it needs out of ctx and keeps
@@ -68,57 +92,25 @@ type skin struct {
 func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	rest, ok := strings.CutPrefix(string(ctx.Path()), "/v1/")
 	parts := strings.Split(rest, "/")
-	if !ok || len(parts) < 2 {
+	routes := areas[parts[0]]
+	if !ok || len(parts) < 2 || routes == nil {
+		parts = []string{"", ""} // routed nowhere, counted as unknown
+	}
+	h, ok := routes.Route(s.m, parts[1])
+	if !ok {
 		s.notFound(ctx)
 		return
 	}
 	if !ctx.IsGet() {
-		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-		ctx.SetBodyString("method not allowed")
+		skinkit.Text(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	switch parts[0] {
-	case "guest":
-		switch parts[1] {
-		case "countries":
-			s.m.CountCall("countries")
-			s.countries(ctx)
-		case "prices":
-			s.m.CountCall("prices")
-			s.prices(ctx)
-		case "products":
-			s.m.CountCall("products")
-			s.products(ctx, parts[2:])
-		default:
-			s.notFound(ctx)
-		}
-		return
-	case "user":
-	default:
-		s.notFound(ctx)
-		return
-	}
-	name := parts[1]
-	switch name {
-	case "profile", "buy", "check", "finish", "cancel", "ban":
-	default:
-		s.notFound(ctx)
-		return
-	}
-	s.m.CountCall(name)
-	if !s.authorized(ctx) {
+	if parts[0] == "user" && !s.authorized(ctx) {
 		// 5SIM answers a bad token with 401 and an empty body.
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 		return
 	}
-	switch name {
-	case "profile":
-		s.profile(ctx)
-	case "buy":
-		s.buy(ctx, parts[2:])
-	default:
-		s.orderAction(ctx, name, parts[2:])
-	}
+	h(s, ctx, parts[2:])
 }
 
 func (s *skin) authorized(ctx *fasthttp.RequestCtx) bool {
@@ -127,16 +119,12 @@ func (s *skin) authorized(ctx *fasthttp.RequestCtx) bool {
 }
 
 func (s *skin) notFound(ctx *fasthttp.RequestCtx) {
-	ctx.SetStatusCode(fasthttp.StatusNotFound)
-	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString("404 page not found")
+	skinkit.Text(ctx, fasthttp.StatusNotFound, "404 page not found")
 }
 
 // fail answers one of the documented error bodies.
 func (s *skin) fail(ctx *fasthttp.RequestCtx, text string) {
-	ctx.SetStatusCode(s.opt.ErrorStatus)
-	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString(text)
+	skinkit.Text(ctx, s.opt.ErrorStatus, text)
 }
 
 func (s *skin) internal(ctx *fasthttp.RequestCtx) {
@@ -294,9 +282,7 @@ func (s *skin) orderAction(ctx *fasthttp.RequestCtx, verb string, parts []string
 				return
 			}
 			if o, err = s.m.Ban(id); err == nil {
-				s.mu.Lock()
-				s.cancelled[id] = true
-				s.mu.Unlock()
+				s.cancelled.Set(id, true)
 			}
 		}
 	case "ban":
@@ -350,10 +336,7 @@ func (s *skin) status(o simulator.Order) string {
 	case adapters.StateExpired:
 		return stTimeout
 	case adapters.StateBanned:
-		s.mu.Lock()
-		c := s.cancelled[o.ID]
-		s.mu.Unlock()
-		if c {
+		if s.cancelled.Get(o.ID) {
 			return stCanceled
 		}
 		return stBanned

@@ -13,6 +13,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 )
 
 // SkinOptions tune the simulated account. The zero value is the account
@@ -79,15 +80,6 @@ type hold struct {
 	lastPoll time.Time // last getsms answered (zero: never polled)
 }
 
-// arg reads a parameter from the query or a form body: clients use both.
-// string() copies out of fasthttp's buffers.
-func arg(ctx *fasthttp.RequestCtx, name string) string {
-	if v := ctx.QueryArgs().Peek(name); v != nil {
-		return string(v)
-	}
-	return string(ctx.PostArgs().Peek(name))
-}
-
 func reply(ctx *fasthttp.RequestCtx, body string) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/html; charset=UTF-8")
@@ -103,7 +95,7 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 		region = regionUSA
 	case pathOthers:
 		// China and the USA have their own scripts, not a cocode here.
-		if region = arg(ctx, "cocode"); region == regionChina || region == regionUSA {
+		if region = skinkit.Arg(ctx, "cocode"); region == regionChina || region == regionUSA {
 			region = ""
 		}
 	case pathProjects:
@@ -116,7 +108,7 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("Not Found")
 		return
 	}
-	action := arg(ctx, "action")
+	action := skinkit.Arg(ctx, "action")
 	switch action {
 	case "login", "getmobile", "getsms", "addblack", "mobilelist", "cancelSMSRecv":
 		s.m.CountCall(action)
@@ -125,17 +117,17 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	}
 	_, banned := s.m.BannedUntil()
 	switch {
-	case arg(ctx, "username") == "":
+	case skinkit.Arg(ctx, "username") == "":
 		reply(ctx, ansUserWrong)
 		return
-	case !s.m.CheckKey(arg(ctx, "token")) || banned:
+	case !s.m.CheckKey(skinkit.Arg(ctx, "token")) || banned:
 		reply(ctx, ansTokenWrong)
 		return
 	}
-	key := holdKey{region, arg(ctx, "pid"), arg(ctx, "mobile")}
+	key := holdKey{region, skinkit.Arg(ctx, "pid"), skinkit.Arg(ctx, "mobile")}
 	switch {
 	case action == "login":
-		reply(ctx, arg(ctx, "username")+"|"+amount(s.m.Balance())+"|0|1|"+strconv.Itoa(s.o.MaxHeld))
+		reply(ctx, skinkit.Arg(ctx, "username")+"|"+amount(s.m.Balance())+"|0|1|"+strconv.Itoa(s.o.MaxHeld))
 	case action == "getmobile":
 		reply(ctx, s.getMobile(key))
 	case action == "getsms":
@@ -270,7 +262,7 @@ func (s *skin) mobileList() string {
 // one project (an unknown one gives an empty body). The price layout is
 // this skin's reading of an uncertain fact (see parseProjects).
 func (s *skin) projects(ctx *fasthttp.RequestCtx) {
-	want := arg(ctx, "pid")
+	want := skinkit.Arg(ctx, "pid")
 	var recs []string
 	pids := make([]int, 0, services.Len())
 	for _, svc := range services.Canonicals() {
