@@ -36,9 +36,7 @@ type SkinOptions struct {
 
 // NewSkin serves 5SIM's v1 API over a simulated market in the default
 // reading, with the market's fault injection in front.
-func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	return NewSkinWith(m, SkinOptions{})
-}
+func NewSkin(m *simulator.Market) fasthttp.RequestHandler { return NewSkinWith(m, SkinOptions{}) }
 
 // NewSkinWith is NewSkin with a chosen reading of the open questions.
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {

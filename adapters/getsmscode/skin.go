@@ -48,9 +48,7 @@ type SkinOptions struct {
 // addblack; an unknown action answers "Message|unknown action"; every
 // answer is text/html as PHP sends by default. The market's Lifetime
 // stands for the unknown hold time (the file suggests 10 minutes).
-func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	return NewSkinWith(m, SkinOptions{})
-}
+func NewSkin(m *simulator.Market) fasthttp.RequestHandler { return NewSkinWith(m, SkinOptions{}) }
 
 // NewSkinWith is NewSkin with a tuned account.
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {

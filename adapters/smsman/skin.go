@@ -53,9 +53,7 @@ const NoNumbersMessageOnly = "message"
 // Russia and 5 the USA as in the docs, 1 VK and 3 Telegram as in their
 // examples, the rest numbered in catalogue order. The client must learn
 // them from the countries and applications calls.
-func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	return NewSkinWith(m, SkinOptions{})
-}
+func NewSkin(m *simulator.Market) fasthttp.RequestHandler { return NewSkinWith(m, SkinOptions{}) }
 
 // NewSkinWith is NewSkin with a chosen reading of the open questions.
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {

@@ -55,9 +55,7 @@ type SkinOptions struct {
 //     with a negative karma in userinfo.
 //
 // The market's Lifetime should be 10 minutes, SMS-PVA's orderExpireIn.
-func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	return NewSkinWith(m, SkinOptions{})
-}
+func NewSkin(m *simulator.Market) fasthttp.RequestHandler { return NewSkinWith(m, SkinOptions{}) }
 
 // NewSkinWith is NewSkin with a chosen reading of the uncertain facts.
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
