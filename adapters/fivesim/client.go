@@ -120,7 +120,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	max := r.MaxPrice.Micros
 	var q map[string]string
 	if max > 0 {
-		q = map[string]string{"maxPrice": decimal(max)}
+		q = map[string]string{"maxPrice": adapters.FormatTrimmed(max, 0)}
 		if op != "any" {
 			if err := c.checkListedPrice(ctx, ctry, product, op, max); err != nil {
 				return adapters.Purchase{}, err
@@ -345,13 +345,4 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// decimal renders micro-units as the shortest decimal: 25, 0.5, 12.345.
-func decimal(micros int64) string {
-	s := adapters.FormatDecimal(micros, 6)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
 }

@@ -142,7 +142,9 @@ func (s *skin) json(ctx *fasthttp.RequestCtx, v any) {
 	ctx.SetBody(b)
 }
 
-func (s *skin) number(micros int64) json.Number { return json.Number(decimal(micros)) }
+func (s *skin) number(micros int64) json.Number {
+	return json.Number(adapters.FormatTrimmed(micros, 0))
+}
 
 func (s *skin) profile(ctx *fasthttp.RequestCtx) {
 	var frozen int64

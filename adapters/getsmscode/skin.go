@@ -141,13 +141,7 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 
 // amount renders a balance or price as the platform does: "12.45",
 // "0.135", at least two decimals.
-func amount(micros int64) string {
-	d := adapters.FormatDecimal(micros, 6)
-	for strings.HasSuffix(d, "0") && len(d)-strings.IndexByte(d, '.') > 3 {
-		d = d[:len(d)-1]
-	}
-	return d
-}
+func amount(micros int64) string { return adapters.FormatTrimmed(micros, 2) }
 
 // order returns the live order held under key, forgetting it once the
 // market has ended it; s.mu held.

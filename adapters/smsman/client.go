@@ -132,7 +132,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	q := map[string]string{"country_id": cid, "application_id": aid}
 	max := r.MaxPrice.Micros
 	if max > 0 {
-		q["maxPrice"] = decimal(max)
+		q["maxPrice"] = adapters.FormatTrimmed(max, 0)
 		switch c.Currency() {
 		case "RUB", "USD", "EUR":
 			q["currency"] = c.Currency()
@@ -317,13 +317,4 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return append([]string(nil), cat.countries...), nil
-}
-
-// decimal renders micro-units as the shortest decimal: 25, 0.5, 12.345.
-func decimal(micros int64) string {
-	s := adapters.FormatDecimal(micros, 6)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
 }

@@ -161,15 +161,7 @@ func (s *skin) unauthorized(ctx *fasthttp.RequestCtx, missing bool) {
 
 // decimal renders micro-units as a JSON number with no trailing zeros
 // (10.5, 0.37, 1000), as the docs' samples show amounts.
-func decimal(micros int64) json.Number {
-	d := adapters.FormatDecimal(micros, 6)
-	d = strings.TrimRight(d, "0")
-	d = strings.TrimSuffix(d, ".")
-	if d == "" || d == "-" {
-		d = "0"
-	}
-	return json.Number(d)
-}
+func decimal(micros int64) json.Number { return json.Number(adapters.FormatTrimmed(micros, 0)) }
 
 // pair maps v2 codes (matched exactly: paths are case-sensitive) to
 // canonical ones.
