@@ -75,20 +75,6 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	return c.MoneyOf(upstream.Parsed(&c.Account, "balance", resp, err, parseProfile))
 }
 
-// slugs maps a purchase's canonical codes to 5SIM's; a code 5SIM does not
-// carry means it does not sell it.
-func (c *Client) slugs(op, country, service string) (ctry, product string, err error) {
-	ctry, ok := countries.Native(country)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: country %q: %w", c.Code(), op, country, adapters.ErrBadCountry)
-	}
-	product, ok = services.Native(service)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: service %q: %w", c.Code(), op, service, adapters.ErrBadService)
-	}
-	return ctry, product, nil
-}
-
 // operatorSlug checks a requested operator: a path segment, so only a slug.
 func operatorSlug(op string) (string, bool) {
 	op = strings.ToLower(op)
@@ -109,7 +95,7 @@ func operatorSlug(op string) (string, bool) {
 // price is checked after in every case. A lost answer is
 // adapters.ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	ctry, product, err := c.slugs("buy", r.Country, r.Service)
+	ctry, product, err := c.Native("buy", countries, services, r.Country, r.Service)
 	if err != nil {
 		return adapters.Purchase{}, err
 	}
@@ -136,8 +122,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	var mf *malformedError
 	switch {
 	case errors.As(err, &mf):
-		// We asked to buy and cannot read what we bought: reconcile, never re-buy.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.Code(), mf, adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", mf)
 	case errors.Is(err, adapters.ErrNoNumbers) && max > 0 && op == "any":
 		// "no free phones" under a cap may mean "none that cheap".
 		if floor := c.floor(ctx, ctry, product, max); floor != nil {

@@ -178,18 +178,14 @@ func (c *Client) projects(ctx context.Context, op, pid string) ([]project, error
 // raised between the two calls is paid. A lost or unreadable purchase
 // answer is ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	region, ok := countries.Native(r.Country)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: country %q not sold: %w", c.Code(), r.Country, adapters.ErrBadCountry)
+	region, pid, err := c.Native("buy", countries, services, r.Country, r.Service)
+	if err != nil {
+		return adapters.Purchase{}, err
 	}
-	pid, ok := services.Native(r.Service)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: service %q not sold: %w", c.Code(), r.Service, adapters.ErrBadService)
-	}
-	if r.Operator != "" && r.Operator != "any" {
-		// No operator can be chosen; another operator's number is not what
-		// was asked for, so this platform has none to sell.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.Code(), r.Operator, adapters.ErrNoNumbers)
+	// No operator can be chosen; another operator's number is not what
+	// was asked for, so this platform has none to sell.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
 	list, err := c.projects(ctx, "buy", pid)
 	if err != nil {

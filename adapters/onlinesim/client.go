@@ -110,18 +110,14 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 // checked first against getNumbersStats. A lost getNum answer is
 // adapters.ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	if r.Operator != "" && r.Operator != "any" {
-		// No operator parameter exists: selling any operator's number to a
-		// request for a given one would be wrong.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.Code(), r.Operator, adapters.ErrNoNumbers)
+	// No operator parameter exists: selling any operator's number to a
+	// request for a given one would be wrong.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
-	slug, ok := Services.Native(r.Service)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: service %q: %w", c.Code(), r.Service, adapters.ErrBadService)
-	}
-	dial, ok := Countries.Native(r.Country)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: country %q: %w", c.Code(), r.Country, adapters.ErrBadCountry)
+	dial, slug, err := c.Native("buy", Countries, Services, r.Country, r.Service)
+	if err != nil {
+		return adapters.Purchase{}, err
 	}
 	p := adapters.Purchase{Price: c.Money(0)}
 	if r.MaxPrice.Micros > 0 {
@@ -138,9 +134,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	num, err := ParseNum(body)
 	if err != nil {
 		if isUnexpected(err) {
-			// We asked to buy and cannot read what we bought: reconcile,
-			// never re-buy elsewhere.
-			return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.Code(), err, adapters.ErrOutcomeUnknown)
+			return adapters.Purchase{}, c.Unreadable("buy", err)
 		}
 		return adapters.Purchase{}, c.Wrap("buy", err)
 	}

@@ -250,7 +250,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	rest, ok := bytes.CutPrefix(body, []byte(TokAccessNumber+":"))
 	id, phone, ok2 := strings.Cut(string(rest), ":")
 	if !ok || !ok2 || id == "" || phone == "" {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: unexpected answer %q: %w", c.Code(), upstream.Snippet(body), adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", fmt.Sprintf("unexpected answer %q", upstream.Snippet(body)))
 	}
 	p := adapters.Purchase{UpstreamID: id, Phone: phone, Price: c.Money(0), Operator: r.Operator}
 	// getNumber does not tell the price: take the listed one, best effort.
@@ -270,7 +270,7 @@ func (c *Client) parseNumberV2(body []byte, operator string) (adapters.Purchase,
 	}
 	if err := decodeLenient(body, &v); err != nil || v.ActivationID == "" || v.PhoneNumber == "" {
 		// We asked to buy and cannot read what we bought: reconcile, never re-buy.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: unexpected answer %q: %w", c.Code(), upstream.Snippet(body), adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", fmt.Sprintf("unexpected answer %q", upstream.Snippet(body)))
 	}
 	cost, err := adapters.ParseDecimal(v.ActivationCost.String())
 	if err != nil {

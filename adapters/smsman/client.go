@@ -122,8 +122,8 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	if r.Service == "" {
 		return adapters.Purchase{}, fmt.Errorf("%s buy: no service: %w", c.Code(), adapters.ErrBadService)
 	}
-	if r.Operator != "" && !strings.EqualFold(r.Operator, "any") {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.Code(), r.Operator, adapters.ErrNoNumbers)
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
 	cid, aid, err := c.ids(ctx, "buy", r.Country, r.Service)
 	if err != nil {
@@ -146,8 +146,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	var mf *malformedError
 	switch {
 	case errors.As(err, &mf):
-		// We asked to buy and cannot read what we bought: reconcile, never re-buy.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.Code(), mf, adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", mf)
 	case errors.Is(err, adapters.ErrNoNumbers) && max > 0:
 		// "no numbers" under a cap may mean "none that cheap".
 		if row, ok := c.listed(ctx, cid, aid); ok && row.Count > 0 && row.Cost > max {

@@ -117,19 +117,6 @@ func (c *Client) Karma(ctx context.Context) (float64, error) {
 	return u.Karma, err
 }
 
-// codes maps a canonical pair to v2 codes; an unmappable one is not sold.
-func (c *Client) codes(op, country, service string) (string, string, error) {
-	cc, ok := countries.Native(country)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: country %q not sold: %w", c.Code(), op, country, adapters.ErrBadCountry)
-	}
-	opt, ok := services.Native(service)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: service %q not sold: %w", c.Code(), op, service, adapters.ErrBadService)
-	}
-	return cc, opt, nil
-}
-
 // price reads GET /activation/serviceprice/{cc}/{opt}.
 func (c *Client) price(ctx context.Context, op, cc, opt string) (int64, error) {
 	resp, err := c.do(ctx, op, fasthttp.MethodGet, "/activation/serviceprice/"+cc+"/"+opt, false)
@@ -141,14 +128,14 @@ func (c *Client) price(ctx context.Context, op, cc, opt string) (int64, error) {
 // cap is checked on the quote: a price raised between the two calls is
 // paid. A lost or unreadable number answer is ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	cc, opt, err := c.codes("buy", r.Country, r.Service)
+	cc, opt, err := c.Native("buy", countries, services, r.Country, r.Service)
 	if err != nil {
 		return adapters.Purchase{}, err
 	}
-	if r.Operator != "" && r.Operator != "any" {
-		// v2 documents no operator choice; a number from another operator
-		// is not what was asked for, so this platform has none to sell.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.Code(), r.Operator, adapters.ErrNoNumbers)
+	// v2 documents no operator choice; a number from another operator
+	// is not what was asked for, so this platform has none to sell.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
 	price, err := c.price(ctx, "buy", cc, opt)
 	if err != nil {

@@ -97,18 +97,14 @@ func (c *Client) list(ctx context.Context, op string) ([]ListService, error) {
 // sent (see Ready). A number that never comes is cancelled with
 // setOperationUsed; see abandon for the error then.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	if r.Operator != "" && r.Operator != "any" {
-		// No operator parameter exists: a number of any operator would be
-		// the wrong answer to a request for a given one.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.Code(), r.Operator, adapters.ErrNoNumbers)
+	// No operator parameter exists: a number of any operator would be
+	// the wrong answer to a request for a given one.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
-	svc, ok := Services.Native(r.Service)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: service %q: %w", c.Code(), r.Service, adapters.ErrBadService)
-	}
-	country, ok := Countries.Native(r.Country)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: country %q: %w", c.Code(), r.Country, adapters.ErrBadCountry)
+	country, svc, err := c.Native("buy", Countries, Services, r.Country, r.Service)
+	if err != nil {
+		return adapters.Purchase{}, err
 	}
 	price, err := c.quote(ctx, svc, country, r.MaxPrice.Micros)
 	if err != nil {
@@ -121,9 +117,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	id, err := ParseNum(body)
 	if err != nil {
 		if isUnexpected(err) {
-			// We asked to buy and cannot read what we bought: reconcile,
-			// never re-buy elsewhere.
-			return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.Code(), err, adapters.ErrOutcomeUnknown)
+			return adapters.Purchase{}, c.Unreadable("buy", err)
 		}
 		return adapters.Purchase{}, c.Wrap("buy", err)
 	}

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"smsgate/adapters"
+	"smsgate/adapters/catalog"
 )
 
 // Protocol is what a marketplace adapter tells the shared plumbing about
@@ -89,6 +91,39 @@ func (a *Account) Wrap(op string, err error) error {
 // Errorf is an error of operation op, prefixed like Wrap's.
 func (a *Account) Errorf(op, format string, args ...any) error {
 	return fmt.Errorf("%s %s: %w", a.code, op, fmt.Errorf(format, args...))
+}
+
+// Native maps a purchase's canonical country and service to the
+// platform's codes through its code maps; a code the maps lack is one the
+// platform does not sell (ErrBadCountry, ErrBadService), known before any
+// call.
+func (a *Account) Native(op string, countries, services *catalog.CodeMap, country, service string) (string, string, error) {
+	ctry, ok := countries.Native(country)
+	if !ok {
+		return "", "", a.Errorf(op, "country %q not sold: %w", country, adapters.ErrBadCountry)
+	}
+	svc, ok := services.Native(service)
+	if !ok {
+		return "", "", a.Errorf(op, "service %q not sold: %w", service, adapters.ErrBadService)
+	}
+	return ctry, svc, nil
+}
+
+// AnyOperator refuses a purchase that names an operator on a platform
+// that lets none be chosen: a number of another operator is not what was
+// asked for, so this platform has none to sell (ErrNoNumbers: fail over).
+func (a *Account) AnyOperator(op, operator string) error {
+	if operator == "" || strings.EqualFold(operator, "any") {
+		return nil
+	}
+	return a.Errorf(op, "operator %q cannot be chosen: %w", operator, adapters.ErrNoNumbers)
+}
+
+// Unreadable is the error of a purchase whose answer arrived but cannot be
+// read: the platform may have sold a number, so the outcome is unknown
+// (reconcile, never re-buy elsewhere). cause says what was wrong.
+func (a *Account) Unreadable(op string, cause any) error {
+	return fmt.Errorf("%s %s: %v: %w", a.code, op, cause, adapters.ErrOutcomeUnknown)
 }
 
 // Do sends call with the key where the protocol carries it (unless

@@ -10,6 +10,7 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/adapters/adapterstest"
+	"smsgate/adapters/catalog"
 	"smsgate/adapters/upstream"
 )
 
@@ -124,5 +125,34 @@ func TestAccountAnswer(t *testing.T) {
 	}
 	if _, err := upstream.Parsed(&a, "balance", upstream.Response{}, adapters.ErrUnavailable, parse); err != adapters.ErrUnavailable {
 		t.Fatalf("Parsed passed %v", err)
+	}
+}
+
+func TestAccountPurchaseChecks(t *testing.T) {
+	a := open(t, upstream.Protocol{Code: "demo", KeyQuery: "k"})
+	countries := catalog.MustCodeMap([]byte("gb\tUK\n"))
+	services := catalog.MustCodeMap([]byte("tg\topt29\n"))
+	if c, s, err := a.Native("buy", countries, services, "gb", "tg"); err != nil || c != "UK" || s != "opt29" {
+		t.Fatalf("Native(gb, tg) = %q, %q, %v", c, s, err)
+	}
+	// A code the maps lack is not sold there: the canonical reason, named.
+	if _, _, err := a.Native("buy", countries, services, "fr", "tg"); !errors.Is(err, adapters.ErrBadCountry) {
+		t.Fatalf("unmapped country: %v", err)
+	}
+	if _, _, err := a.Native("buy", countries, services, "gb", "wa"); !errors.Is(err, adapters.ErrBadService) {
+		t.Fatalf("unmapped service: %v", err)
+	}
+	for _, op := range []string{"", "any", "ANY"} {
+		if err := a.AnyOperator("buy", op); err != nil {
+			t.Fatalf("operator %q refused: %v", op, err)
+		}
+	}
+	if err := a.AnyOperator("buy", "mts"); !errors.Is(err, adapters.ErrNoNumbers) {
+		t.Fatalf("a named operator: %v; want ErrNoNumbers (fail over)", err)
+	}
+	// An unreadable purchase answer may hide a sale: never a plain failure.
+	err := a.Unreadable("buy", "garbage")
+	if !errors.Is(err, adapters.ErrOutcomeUnknown) {
+		t.Fatalf("Unreadable = %v", err)
 	}
 }
