@@ -1,9 +1,13 @@
 package upstream_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -154,5 +158,44 @@ func TestAccountPurchaseChecks(t *testing.T) {
 	err := a.Unreadable("buy", "garbage")
 	if !errors.Is(err, adapters.ErrOutcomeUnknown) {
 		t.Fatalf("Unreadable = %v", err)
+	}
+}
+
+// A buy is a GET on several platforms; fasthttp would resend a GET whose
+// connection dropped after it was sent, buying a second number. The
+// account's connection sends it once and reports the outcome unknown.
+func TestAccountNeverResends(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var hits atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// Read the request, then drop the connection unanswered.
+			if _, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
+				hits.Add(1)
+			}
+			conn.Close()
+		}
+	}()
+	a, err := upstream.Protocol{Code: "demo", KeyQuery: "k"}.Open(upstream.Settings{BaseURL: "http://" + ln.Addr().String(), Key: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Do(context.Background(), upstream.Call{Path: "/buy", Op: "buy", Mutating: true})
+	if !errors.Is(err, adapters.ErrOutcomeUnknown) {
+		t.Fatalf("lost buy answer = %v; want ErrOutcomeUnknown", err)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("error %q shows the key", err)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("the platform got the buy %d times; want once", n)
 	}
 }
