@@ -84,6 +84,25 @@ func reply(ctx *fasthttp.RequestCtx, body string) {
 	ctx.SetBodyString(body)
 }
 
+// action is one of the scripts' actions: it answers the rental named by
+// key with the body to send.
+type action struct {
+	h       func(s *skin, ctx *fasthttp.RequestCtx, key holdKey) string
+	usaOnly bool // only usdo.php knows it
+}
+
+var actions = skinkit.Routes[action]{
+	"login": {h: func(s *skin, ctx *fasthttp.RequestCtx, _ holdKey) string {
+		return skinkit.Arg(ctx, "username") + "|" + amount(s.m.Balance()) + "|0|1|" + strconv.Itoa(s.o.MaxHeld)
+	}},
+	"getmobile":  {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.getMobile(k) }},
+	"getsms":     {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.getSMS(k) }},
+	"addblack":   {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.addBlack(k) }},
+	"mobilelist": {h: func(s *skin, _ *fasthttp.RequestCtx, _ holdKey) string { return s.mobileList() }},
+	// The USA script's cancel is addblack under another name.
+	"cancelSMSRecv": {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.addBlack(k) }, usaOnly: true},
+}
+
 func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	var region string
 	switch string(ctx.Path()) {
@@ -101,18 +120,12 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 		s.projects(ctx)
 		return
 	default:
-		s.m.CountCall("unknown")
+		s.m.CountCall(skinkit.Unknown)
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.SetBodyString("Not Found")
 		return
 	}
-	action := skinkit.Arg(ctx, "action")
-	switch action {
-	case "login", "getmobile", "getsms", "addblack", "mobilelist", "cancelSMSRecv":
-		s.m.CountCall(action)
-	default:
-		s.m.CountCall("unknown")
-	}
+	act, known := actions.Route(s.m, skinkit.Arg(ctx, "action"))
 	_, banned := s.m.BannedUntil()
 	switch {
 	case skinkit.Arg(ctx, "username") == "":
@@ -121,22 +134,11 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	case !s.m.CheckKey(skinkit.Arg(ctx, "token")) || banned:
 		reply(ctx, ansTokenWrong)
 		return
-	}
-	key := holdKey{region, skinkit.Arg(ctx, "pid"), skinkit.Arg(ctx, "mobile")}
-	switch {
-	case action == "login":
-		reply(ctx, skinkit.Arg(ctx, "username")+"|"+amount(s.m.Balance())+"|0|1|"+strconv.Itoa(s.o.MaxHeld))
-	case action == "getmobile":
-		reply(ctx, s.getMobile(key))
-	case action == "getsms":
-		reply(ctx, s.getSMS(key))
-	case action == "addblack", action == "cancelSMSRecv" && region == regionUSA:
-		reply(ctx, s.addBlack(key))
-	case action == "mobilelist":
-		reply(ctx, s.mobileList())
-	default:
+	case !known || act.usaOnly && region != regionUSA:
 		reply(ctx, msgPrefix+"unknown action")
+		return
 	}
+	reply(ctx, act.h(s, ctx, holdKey{region, skinkit.Arg(ctx, "pid"), skinkit.Arg(ctx, "mobile")}))
 }
 
 // amount renders a balance or price as the platform does: "12.45",
