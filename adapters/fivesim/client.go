@@ -6,7 +6,6 @@ package fivesim
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -101,7 +100,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	}
 	op, ok := operatorSlug(r.Operator)
 	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q: %w", c.Code(), r.Operator, adapters.ErrNoNumbers)
+		return adapters.Purchase{}, c.Errorf("buy", "operator %q: %w", r.Operator, adapters.ErrNoNumbers)
 	}
 	max := r.MaxPrice.Micros
 	var q map[string]string
@@ -138,7 +137,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 		// Hand the number back; if 5SIM will not take it, the number is ours
 		// and charged, so report the purchase rather than orphan it.
 		if c.Cancel(ctx, o.ID) == nil {
-			return adapters.Purchase{}, fmt.Errorf("%s buy: charged %s: %w", c.Code(), p.Price, &adapters.PriceFloorError{Min: p.Price})
+			return adapters.Purchase{}, c.Errorf("buy", "charged %s: %w", p.Price, &adapters.PriceFloorError{Min: p.Price})
 		}
 	}
 	return p, nil
@@ -157,7 +156,7 @@ func (c *Client) checkListedPrice(ctx context.Context, ctry, product, op string,
 	}
 	for _, l := range leaves {
 		if l.Country == ctry && l.Product == product && l.Operator == op && l.Cost > max {
-			return fmt.Errorf("%s buy: %w", c.Code(), &adapters.PriceFloorError{Min: c.Money(l.Cost)})
+			return c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(l.Cost)})
 		}
 	}
 	// Not listed, or within the cap: let the purchase decide.
@@ -177,7 +176,7 @@ func (c *Client) floor(ctx context.Context, ctry, product string, max int64) err
 	}
 	for _, r := range rows {
 		if r.Country == ctry && r.Product == product && r.Count > 0 && r.Cost > max {
-			return fmt.Errorf("%s buy: %w", c.Code(), &adapters.PriceFloorError{Min: c.Money(r.Cost)})
+			return c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(r.Cost)})
 		}
 	}
 	return nil
@@ -187,7 +186,7 @@ func (c *Client) floor(ctx context.Context, ctry, product string, max int64) err
 func (c *Client) order(ctx context.Context, op, verb, id string, mutating bool) (order, error) {
 	if !upstream.IsDigits(id, 1, 20) {
 		// 5SIM ids are integers; anything else cannot be one of ours.
-		return order{}, fmt.Errorf("%s %s: id %q: %w", c.Code(), op, id, adapters.ErrNoActivation)
+		return order{}, c.Errorf(op, "id %q: %w", id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, op, "/v1/user/"+verb+"/"+id, nil, true, mutating)
 	if err != nil {
@@ -225,7 +224,7 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 		return err
 	}
 	if o.Status != stFinished {
-		return fmt.Errorf("%s finish: order is %s: %w", c.Code(), o.Status, adapters.ErrBadState)
+		return c.Errorf("finish", "order is %s: %w", o.Status, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -238,7 +237,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	if o.Status != stCanceled {
-		return fmt.Errorf("%s cancel: order is %s: %w", c.Code(), o.Status, adapters.ErrBadState)
+		return c.Errorf("cancel", "order is %s: %w", o.Status, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -253,7 +252,7 @@ func (c *Client) Ban(ctx context.Context, id string) error {
 		return err
 	}
 	if o.Status != stBanned {
-		return fmt.Errorf("%s ban: order is %s: %w", c.Code(), o.Status, adapters.ErrBadState)
+		return c.Errorf("ban", "order is %s: %w", o.Status, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -267,7 +266,7 @@ func (c *Client) RequestAnother(ctx context.Context, id string) error {
 		return err
 	}
 	if st := o.State(); st != adapters.StateCodeReceived {
-		return fmt.Errorf("%s another: order is %s: %w", c.Code(), st, adapters.ErrBadState)
+		return c.Errorf("another", "order is %s: %w", st, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -279,14 +278,14 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	if country != "" {
 		s, ok := countries.Native(country)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: country %q: %w", c.Code(), country, adapters.ErrBadCountry)
+			return nil, c.Errorf("offers", "country %q: %w", country, adapters.ErrBadCountry)
 		}
 		q["country"] = s
 	}
 	if service != "" {
 		s, ok := services.Native(service)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: service %q: %w", c.Code(), service, adapters.ErrBadService)
+			return nil, c.Errorf("offers", "service %q: %w", service, adapters.ErrBadService)
 		}
 		q["product"] = s
 	}

@@ -23,7 +23,6 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -154,10 +153,10 @@ func (r rental) UpstreamID() string { return r.pid + ":" + r.number + ":" + r.po
 func (c *Client) parseRental(op, id string) (rental, error) {
 	f := strings.Split(id, ":")
 	if len(f) != 3 || !upstream.IsDigits(f[0], 1, maxPIDDigits) || !upstream.IsDigits(f[1], minPhoneDigits, maxPhoneDigits) {
-		return rental{}, fmt.Errorf("%s %s: upstream id %q is not pid:number:region: %w", c.Code(), op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
+		return rental{}, c.Errorf(op, "upstream id %q is not pid:number:region: %w", upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	if _, ok := countries.Canonical(f[2]); !ok {
-		return rental{}, fmt.Errorf("%s %s: upstream id %q names no known region: %w", c.Code(), op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
+		return rental{}, c.Errorf(op, "upstream id %q names no known region: %w", upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	return rental{pid: f[0], number: f[1], pool: poolOf(f[2])}, nil
 }
@@ -193,15 +192,15 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	}
 	i := slices.IndexFunc(list, func(p project) bool { return p.PID == pid })
 	if i < 0 {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: project %s not listed: %w", c.Code(), pid, adapters.ErrBadService)
+		return adapters.Purchase{}, c.Errorf("buy", "project %s not listed: %w", pid, adapters.ErrBadService)
 	}
 	price, ok := list[i].Prices[region]
 	if !ok {
 		// No price for the pool: never buy blind, the cap could not hold.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: project %s has no price for region %s: %w", c.Code(), pid, region, adapters.ErrNoNumbers)
+		return adapters.Purchase{}, c.Errorf("buy", "project %s has no price for region %s: %w", pid, region, adapters.ErrNoNumbers)
 	}
 	if r.MaxPrice.Micros > 0 && price > r.MaxPrice.Micros {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %w", c.Code(), &adapters.PriceFloorError{Min: c.Money(price)})
+		return adapters.Purchase{}, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(price)})
 	}
 	p := poolOf(region)
 	resp, err := c.call(ctx, "buy", p, "getmobile", map[string]string{"pid": pid}, true)
@@ -285,7 +284,7 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 		if u.State == adapters.StateFinished {
 			return nil
 		}
-		return fmt.Errorf("%s finish: rental already %s: %w", c.Code(), u.State, adapters.ErrBadState)
+		return c.Errorf("finish", "rental already %s: %w", u.State, adapters.ErrBadState)
 	}
 	if err := c.addBlack(ctx, "finish", r); err != nil && !errors.Is(err, adapters.ErrNoActivation) {
 		return err
@@ -305,7 +304,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	if _, ok := c.memo.Ended(id, c.now()); ok || c.memo.HasCode(id) {
-		return fmt.Errorf("%s cancel: rental has a code or has ended: %w", c.Code(), adapters.ErrBadState)
+		return c.Errorf("cancel", "rental has a code or has ended: %w", adapters.ErrBadState)
 	}
 	kind, text, err := c.getSMS(ctx, "cancel", r)
 	if err != nil {
@@ -314,14 +313,14 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	switch kind {
 	case smsReceived:
 		c.memo.received(id, text, c.now())
-		return fmt.Errorf("%s cancel: an SMS arrived: %w", c.Code(), adapters.ErrBadState)
+		return c.Errorf("cancel", "an SMS arrived: %w", adapters.ErrBadState)
 	case smsGone:
 		c.memo.Closed(id, c.now())
-		return fmt.Errorf("%s cancel: number no longer held: %w", c.Code(), adapters.ErrBadState)
+		return c.Errorf("cancel", "number no longer held: %w", adapters.ErrBadState)
 	}
 	if err := c.addBlack(ctx, "cancel", r); err != nil {
 		if errors.Is(err, adapters.ErrNoActivation) {
-			return fmt.Errorf("%s cancel: number no longer held: %w", c.Code(), adapters.ErrBadState)
+			return c.Errorf("cancel", "number no longer held: %w", adapters.ErrBadState)
 		}
 		return err
 	}
@@ -346,7 +345,7 @@ func (c *Client) Ban(ctx context.Context, id string) error {
 		if u.State == adapters.StateBanned {
 			return nil
 		}
-		return fmt.Errorf("%s ban: rental already %s: %w", c.Code(), u.State, adapters.ErrBadState)
+		return c.Errorf("ban", "rental already %s: %w", u.State, adapters.ErrBadState)
 	}
 	if err := c.addBlack(ctx, "ban", r); err != nil {
 		return err
@@ -361,7 +360,7 @@ func (c *Client) RequestAnother(_ context.Context, id string) error {
 	if _, err := c.parseRental("another", id); err != nil {
 		return err
 	}
-	return fmt.Errorf("%s another: no second SMS on one number: %w", c.Code(), adapters.ErrBadState)
+	return c.Errorf("another", "no second SMS on one number: %w", adapters.ErrBadState)
 }
 
 // Offers reads projectapi.php (one project when service is given): a price

@@ -175,14 +175,14 @@ func (c *Client) quote(ctx context.Context, slug, dial string, limit int64) (int
 			}
 			switch {
 			case !sc.Enabled || s.Count <= 0:
-				return 0, fmt.Errorf("%s buy: %s/%s out of stock: %w", c.Code(), dial, slug, adapters.ErrNoNumbers)
+				return 0, c.Errorf("buy", "%s/%s out of stock: %w", dial, slug, adapters.ErrNoNumbers)
 			case s.Price > limit:
-				return 0, fmt.Errorf("%s buy: %w", c.Code(), &adapters.PriceFloorError{Min: c.Money(s.Price)})
+				return 0, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(s.Price)})
 			}
 			return s.Price, nil
 		}
 	}
-	return 0, fmt.Errorf("%s buy: %s/%s not listed: %w", c.Code(), dial, slug, adapters.ErrNoNumbers)
+	return 0, c.Errorf("buy", "%s/%s not listed: %w", dial, slug, adapters.ErrNoNumbers)
 }
 
 // awaitNumber reads getState until the operation shows its number. When
@@ -201,7 +201,7 @@ func (c *Client) awaitNumber(ctx context.Context, num NumReply) (Operation, erro
 			if op, ok := findOp(ops, num.TZID); ok {
 				if over(op.State) {
 					// Ended (and refunded, §6) before we could use it.
-					return Operation{}, fmt.Errorf("%s buy: operation %s ended as %s before use: %w", c.Code(), num.TZID, op.State, adapters.ErrNoNumbers)
+					return Operation{}, c.Errorf("buy", "operation %s ended as %s before use: %w", num.TZID, op.State, adapters.ErrNoNumbers)
 				}
 				if op.Number == "" {
 					op.Number = num.Number
@@ -332,7 +332,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	}
 	st, ok := canonical(o)
 	if !ok {
-		return adapters.Update{}, fmt.Errorf("%s check: unknown state %q: %w", c.Code(), upstream.Snippet([]byte(o.State)), adapters.ErrUnavailable)
+		return adapters.Update{}, c.Errorf("check", "unknown state %q: %w", upstream.Snippet([]byte(o.State)), adapters.ErrUnavailable)
 	}
 	u := adapters.Update{State: st}
 	if len(o.Msgs) > 0 {
@@ -424,13 +424,13 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 	}
 	switch {
 	case over(o.State):
-		return fmt.Errorf("%s finish: operation already ended (%s): %w", c.Code(), o.State, adapters.ErrBadState)
+		return c.Errorf("finish", "operation already ended (%s): %w", o.State, adapters.ErrBadState)
 	case len(o.Msgs) == 0 && o.State != StateAnswer:
-		return fmt.Errorf("%s finish: no code received; closing would cancel it: %w", c.Code(), adapters.ErrBadState)
+		return c.Errorf("finish", "no code received; closing would cancel it: %w", adapters.ErrBadState)
 	}
 	if _, err := c.close(ctx, "finish", id); err != nil {
 		if errors.Is(err, adapters.ErrEarlyCancel) {
-			return fmt.Errorf("%s finish: %s: %w", c.Code(), CodeNoComplete, adapters.ErrBadState)
+			return c.Errorf("finish", "%s: %w", CodeNoComplete, adapters.ErrBadState)
 		}
 		return err
 	}
@@ -450,9 +450,9 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	case over(o.State):
-		return fmt.Errorf("%s cancel: operation already ended (%s): %w", c.Code(), o.State, adapters.ErrBadState)
+		return c.Errorf("cancel", "operation already ended (%s): %w", o.State, adapters.ErrBadState)
 	case len(o.Msgs) > 0 || o.State == StateAnswer:
-		return fmt.Errorf("%s cancel: a code was received; closing would finish it: %w", c.Code(), adapters.ErrBadState)
+		return c.Errorf("cancel", "a code was received; closing would finish it: %w", adapters.ErrBadState)
 	}
 	if _, err := c.close(ctx, "cancel", id); err != nil {
 		return err

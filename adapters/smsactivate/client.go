@@ -171,18 +171,18 @@ func (c *Client) tokenError(op, tok string) error {
 	if title == TokWrongMaxPrice {
 		min, err := adapters.ParseDecimal(strings.Trim(rest, "'\" "))
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", c.Code(), op, adapters.ErrPriceTooHigh)
+			return c.Wrap(op, adapters.ErrPriceTooHigh)
 		}
-		return fmt.Errorf("%s %s: %w", c.Code(), op, &adapters.PriceFloorError{Min: c.Money(min)})
+		return c.Wrap(op, &adapters.PriceFloorError{Min: c.Money(min)})
 	}
 	if e, ok := errorTokens[title]; ok {
-		return fmt.Errorf("%s %s: %s: %w", c.Code(), op, title, e)
+		return c.Errorf(op, "%s: %w", title, e)
 	}
-	return fmt.Errorf("%s %s: unexpected answer %q: %w", c.Code(), op, upstream.Snippet([]byte(tok)), adapters.ErrUnavailable)
+	return c.Errorf(op, "unexpected answer %q: %w", upstream.Snippet([]byte(tok)), adapters.ErrUnavailable)
 }
 
 func (c *Client) unexpected(op string, body []byte) error {
-	return fmt.Errorf("%s %s: unexpected answer %q: %w", c.Code(), op, upstream.Snippet(body), adapters.ErrUnavailable)
+	return c.Errorf(op, "unexpected answer %q: %w", upstream.Snippet(body), adapters.ErrUnavailable)
 }
 
 // Balance reads getBalance: ACCESS_BALANCE:<x>, or a bare number as some
@@ -211,10 +211,10 @@ func (c *Client) parseBalance(body []byte) (adapters.Money, error) {
 func (c *Client) buyParams(r adapters.BuyRequest) (map[string]string, error) {
 	ctry, ok := catalog.CountryByISO(r.Country)
 	if !ok {
-		return nil, fmt.Errorf("%s buy: country %q: %w", c.Code(), r.Country, adapters.ErrBadCountry)
+		return nil, c.Errorf("buy", "country %q: %w", r.Country, adapters.ErrBadCountry)
 	}
 	if _, ok := catalog.ServiceByCode(r.Service); !ok {
-		return nil, fmt.Errorf("%s buy: service %q: %w", c.Code(), r.Service, adapters.ErrBadService)
+		return nil, c.Errorf("buy", "service %q: %w", r.Service, adapters.ErrBadService)
 	}
 	p := map[string]string{"service": r.Service, "country": strconv.Itoa(ctry.SMSActivateID)}
 	if r.Operator != "" && r.Operator != "any" {
@@ -418,7 +418,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	if country != "" {
 		ctry, ok := catalog.CountryByISO(country)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: country %q: %w", c.Code(), country, adapters.ErrBadCountry)
+			return nil, c.Errorf("offers", "country %q: %w", country, adapters.ErrBadCountry)
 		}
 		params["country"] = strconv.Itoa(ctry.SMSActivateID)
 	}

@@ -7,7 +7,6 @@ package smsman
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,10 +88,10 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 // list is not sold there.
 func (c *Client) ids(ctx context.Context, op, country, service string) (cid, aid string, err error) {
 	if _, ok := catalog.CountryByISO(country); country != "" && !ok {
-		return "", "", fmt.Errorf("%s %s: country %q: %w", c.Code(), op, country, adapters.ErrBadCountry)
+		return "", "", c.Errorf(op, "country %q: %w", country, adapters.ErrBadCountry)
 	}
 	if _, ok := catalog.ServiceByCode(service); service != "" && !ok {
-		return "", "", fmt.Errorf("%s %s: service %q: %w", c.Code(), op, service, adapters.ErrBadService)
+		return "", "", c.Errorf(op, "service %q: %w", service, adapters.ErrBadService)
 	}
 	cat, err := c.catalogue(ctx)
 	if err != nil {
@@ -100,12 +99,12 @@ func (c *Client) ids(ctx context.Context, op, country, service string) (cid, aid
 	}
 	if country != "" {
 		if cid = cat.countryID[strings.ToLower(country)]; cid == "" {
-			return "", "", fmt.Errorf("%s %s: country %q not listed: %w", c.Code(), op, country, adapters.ErrBadCountry)
+			return "", "", c.Errorf(op, "country %q not listed: %w", country, adapters.ErrBadCountry)
 		}
 	}
 	if service != "" {
 		if aid = cat.appID[strings.ToLower(service)]; aid == "" {
-			return "", "", fmt.Errorf("%s %s: service %q not listed: %w", c.Code(), op, service, adapters.ErrBadService)
+			return "", "", c.Errorf(op, "service %q not listed: %w", service, adapters.ErrBadService)
 		}
 	}
 	return cid, aid, nil
@@ -117,10 +116,10 @@ func (c *Client) ids(ctx context.Context, op, country, service string) (cid, aid
 // is adapters.ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
 	if r.Country == "" {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: no country: %w", c.Code(), adapters.ErrBadCountry)
+		return adapters.Purchase{}, c.Errorf("buy", "no country: %w", adapters.ErrBadCountry)
 	}
 	if r.Service == "" {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: no service: %w", c.Code(), adapters.ErrBadService)
+		return adapters.Purchase{}, c.Errorf("buy", "no service: %w", adapters.ErrBadService)
 	}
 	if err := c.AnyOperator("buy", r.Operator); err != nil {
 		return adapters.Purchase{}, err
@@ -150,7 +149,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	case errors.Is(err, adapters.ErrNoNumbers) && max > 0:
 		// "no numbers" under a cap may mean "none that cheap".
 		if row, ok := c.listed(ctx, cid, aid); ok && row.Count > 0 && row.Cost > max {
-			return adapters.Purchase{}, fmt.Errorf("%s buy: %w", c.Code(), &adapters.PriceFloorError{Min: c.Money(row.Cost)})
+			return adapters.Purchase{}, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(row.Cost)})
 		}
 		return adapters.Purchase{}, c.Wrap("buy", err)
 	case err != nil:
@@ -189,7 +188,7 @@ func (c *Client) listed(ctx context.Context, cid, aid string) (priceRow, bool) {
 // whose text is the code (or sms_text, should SMS-Man send it).
 func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) {
 	if !upstream.IsDigits(id, 1, 20) {
-		return adapters.Update{}, fmt.Errorf("%s check: id %q: %w", c.Code(), id, adapters.ErrNoActivation)
+		return adapters.Update{}, c.Errorf("check", "id %q: %w", id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, "check", "get-sms", map[string]string{"request_id": id}, false)
 	if err != nil {
@@ -232,7 +231,7 @@ func (c *Client) forget(id string) {
 
 func (c *Client) setStatus(ctx context.Context, op, id, status string) error {
 	if !upstream.IsDigits(id, 1, 20) {
-		return fmt.Errorf("%s %s: id %q: %w", c.Code(), op, id, adapters.ErrNoActivation)
+		return c.Errorf(op, "id %q: %w", id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, op, "set-status", map[string]string{"request_id": id, "status": status}, true)
 	if err != nil {

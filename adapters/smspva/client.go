@@ -26,7 +26,6 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -142,7 +141,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 		return adapters.Purchase{}, err
 	}
 	if r.MaxPrice.Micros > 0 && price > r.MaxPrice.Micros {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %w", c.Code(), &adapters.PriceFloorError{Min: c.Money(price)})
+		return adapters.Purchase{}, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(price)})
 	}
 	resp, err := c.do(ctx, "buy", fasthttp.MethodGet, "/activation/number/"+cc+"/"+opt, true)
 	if err != nil {
@@ -186,7 +185,7 @@ func international(n numberAnswer, asked string) string {
 // request.
 func (c *Client) checkID(op, id string) error {
 	if !upstream.IsDigits(id, 1, 19) {
-		return fmt.Errorf("%s %s: order id %q: %w", c.Code(), op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
+		return c.Errorf(op, "order id %q: %w", upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	return nil
 }
@@ -265,7 +264,7 @@ func (c *Client) Ban(ctx context.Context, id string) error {
 		if u.State == adapters.StateBanned {
 			return nil
 		}
-		return fmt.Errorf("%s ban: order already %s: %w", c.Code(), u.State, adapters.ErrBadState)
+		return c.Errorf("ban", "order already %s: %w", u.State, adapters.ErrBadState)
 	}
 	if err := c.put(ctx, "ban", actBlock, id); err != nil {
 		return err
@@ -301,7 +300,7 @@ func (c *Client) put(ctx context.Context, op string, act action, id string) erro
 // SMS-PVA does not carry has no offers.
 func (c *Client) Offers(ctx context.Context, service, country string) ([]adapters.Offer, error) {
 	if country == "" {
-		return nil, fmt.Errorf("%s offers: a country is required (prices are per country): %w", c.Code(), adapters.ErrBadCountry)
+		return nil, c.Errorf("offers", "a country is required (prices are per country): %w", adapters.ErrBadCountry)
 	}
 	cc, ok := countries.Native(country)
 	if !ok {

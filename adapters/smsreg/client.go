@@ -150,20 +150,20 @@ func (c *Client) quote(ctx context.Context, svc, country string, limit int64) (i
 		}
 		if s.Countries == nil {
 			if limit > 0 {
-				return 0, fmt.Errorf("%s buy: no price listed for %s to check the max price: %w", c.Code(), svc, adapters.ErrPriceTooHigh)
+				return 0, c.Errorf("buy", "no price listed for %s to check the max price: %w", svc, adapters.ErrPriceTooHigh)
 			}
 			return 0, nil
 		}
 		o, ok := s.Countries[country]
 		switch {
 		case !ok || o.Count <= 0:
-			return 0, fmt.Errorf("%s buy: %s/%s out of stock: %w", c.Code(), country, svc, adapters.ErrNoNumbers)
+			return 0, c.Errorf("buy", "%s/%s out of stock: %w", country, svc, adapters.ErrNoNumbers)
 		case limit > 0 && o.Price > limit:
-			return 0, fmt.Errorf("%s buy: %w", c.Code(), &adapters.PriceFloorError{Min: c.Money(o.Price)})
+			return 0, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(o.Price)})
 		}
 		return o.Price, nil
 	}
-	return 0, fmt.Errorf("%s buy: service %s not listed: %w", c.Code(), svc, adapters.ErrBadService)
+	return 0, c.Errorf("buy", "service %s not listed: %w", svc, adapters.ErrBadService)
 }
 
 // terminal reports whether an operation in that state is over.
@@ -191,11 +191,11 @@ func (c *Client) awaitNumber(ctx context.Context, id string) (State, error) {
 			lastErr = err
 		case st.Token == StateNoNums:
 			// The operation failed on the platform's side; nothing to cancel.
-			return State{}, fmt.Errorf("%s buy: operation %s: %s: %w", c.Code(), id, st.Token, adapters.ErrNoNumbers)
+			return State{}, c.Errorf("buy", "operation %s: %s: %w", id, st.Token, adapters.ErrNoNumbers)
 		case st.Token == StateWait15:
-			return State{}, fmt.Errorf("%s buy: operation %s: %s (issuing frozen for 15 minutes): %w", c.Code(), id, st.Token, adapters.ErrAuth)
+			return State{}, c.Errorf("buy", "operation %s: %s (issuing frozen for 15 minutes): %w", id, st.Token, adapters.ErrAuth)
 		case terminal(st.Token):
-			return State{}, fmt.Errorf("%s buy: operation %s ended (%s) before a number: %w", c.Code(), id, st.Token, adapters.ErrNoNumbers)
+			return State{}, c.Errorf("buy", "operation %s ended (%s) before a number: %w", id, st.Token, adapters.ErrNoNumbers)
 		case st.Number != "":
 			return st, nil
 		}
@@ -224,7 +224,7 @@ func (c *Client) abandon(ctx context.Context, id string, reserve time.Duration, 
 		return fmt.Errorf("%s buy: operation %s: number not assigned in time%s, and the cancel failed: %v: %w",
 			c.Code(), id, last, err, adapters.ErrOutcomeUnknown)
 	}
-	return fmt.Errorf("%s buy: operation %s: number not assigned in time%s; cancelled: %w", c.Code(), id, last, adapters.ErrUnavailable)
+	return c.Errorf("buy", "operation %s: number not assigned in time%s; cancelled: %w", id, last, adapters.ErrUnavailable)
 }
 
 func (c *Client) state(ctx context.Context, op, id string) (State, error) {
@@ -284,7 +284,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	}
 	s, ok := canonical(st.Token)
 	if !ok {
-		return adapters.Update{}, fmt.Errorf("%s check: unknown state %q: %w", c.Code(), upstream.Snippet([]byte(st.Token)), adapters.ErrUnavailable)
+		return adapters.Update{}, c.Errorf("check", "unknown state %q: %w", upstream.Snippet([]byte(st.Token)), adapters.ErrUnavailable)
 	}
 	u := adapters.Update{State: s}
 	if st.Msg != "" || st.FullMsg != "" {

@@ -158,7 +158,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	if country != "" {
 		ctry, ok := catalog.CountryByISO(country)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: country %q: %w", c.Code(), country, adapters.ErrBadCountry)
+			return nil, c.Errorf("offers", "country %q: %w", country, adapters.ErrBadCountry)
 		}
 		ids = []int{ctry.SMSActivateID}
 	} else {
