@@ -139,6 +139,23 @@ func FormatDecimal(micros int64, places int) string {
 	return b.String()
 }
 
+// FormatTrimmed renders micro-units exactly, with at least minPlaces
+// decimals and no trailing zeros past them, as platforms write amounts:
+// FormatTrimmed(25_000_000, 0) = "25", FormatTrimmed(500_000, 0) = "0.5",
+// FormatTrimmed(135_000, 2) = "0.135", FormatTrimmed(12_000_000, 2) = "12.00".
+func FormatTrimmed(micros int64, minPlaces int) string {
+	s := FormatDecimal(micros, 6)
+	dot := strings.IndexByte(s, '.')
+	end := len(s)
+	for end > dot+1+min(max(minPlaces, 0), 6) && s[end-1] == '0' {
+		end--
+	}
+	if end == dot+1 {
+		end = dot // no decimals left: no point either
+	}
+	return s[:end]
+}
+
 // String renders m as "12.50 USD" for logs and errors.
 func (m Money) String() string {
 	return FormatDecimal(m.Micros, 2) + " " + m.Currency

@@ -109,3 +109,27 @@ func TestErrorClasses(t *testing.T) {
 		t.Error("PriceFloorError is not ErrPriceTooHigh")
 	}
 }
+
+// FormatTrimmed is how platforms write amounts: exact, without the
+// trailing zeros a fixed format adds, but with the decimals a platform
+// always shows.
+func TestFormatTrimmed(t *testing.T) {
+	f := func(micros int64, minPlaces int, want string) {
+		t.Helper()
+		if got := FormatTrimmed(micros, minPlaces); got != want {
+			t.Errorf("FormatTrimmed(%d, %d) = %q; want %q", micros, minPlaces, got, want)
+		}
+	}
+	f(25_000_000, 0, "25")
+	f(500_000, 0, "0.5")
+	f(12_345_000, 0, "12.345")
+	f(0, 0, "0")
+	f(-1_500_000, 0, "-1.5")
+	f(1, 0, "0.000001")
+	f(12_450_000, 2, "12.45")
+	f(135_000, 2, "0.135")
+	f(12_000_000, 2, "12.00")
+	f(0, 2, "0.00")
+	f(7_000_000, 9, "7.000000") // more places than micro-units carry
+	f(7_000_000, -1, "7")
+}

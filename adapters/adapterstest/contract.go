@@ -97,221 +97,254 @@ func Run(t *testing.T, p Platform) {
 		runPool(t, p)
 		return
 	}
-	country, service := p.pair()
-	ctx := context.Background()
-	start := func(t *testing.T, mc simulator.Config) *Harness {
-		return Start(t, p, mc, Key, 2*time.Second)
+	s := newSuite(p)
+	for _, c := range []struct {
+		name string
+		run  func(*suite, *testing.T)
+	}{
+		{"balance", (*suite).balance},
+		{"offers", (*suite).offers},
+		{"buy, code, another code, finish", (*suite).lifecycle},
+		{"cancel guard and refund", (*suite).cancelGuard},
+		{"ban", (*suite).ban},
+		{"no numbers", (*suite).noNumbers},
+		{"no balance", (*suite).noBalance},
+		{"bad key", (*suite).badKey},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(s, t) })
 	}
-	buy := func(t *testing.T, h *Harness) adapters.Purchase {
-		t.Helper()
-		pur, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service})
-		if err != nil {
-			t.Fatalf("buy %s/%s: %v", country, service, err)
-		}
-		if pur.UpstreamID == "" || pur.Phone == "" {
-			t.Fatalf("purchase %+v lacks id or phone", pur)
-		}
-		if strings.HasPrefix(pur.Phone, "+") {
-			t.Fatalf("phone %q: want digits without '+'", pur.Phone)
-		}
-		if p.AfterBuy != nil {
-			p.AfterBuy(h)
-		}
-		return pur
-	}
-	check := func(t *testing.T, h *Harness, id string) adapters.Update {
-		t.Helper()
-		u, err := h.Platform.Check(ctx, id)
-		if err != nil {
-			t.Fatalf("check: %v", err)
-		}
-		return u
-	}
-
-	t.Run("balance", func(t *testing.T) {
-		h := start(t, simulator.Config{Balance: 123_450_000})
-		b, err := h.Platform.Balance(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Micros != 123_450_000 || b.Currency != h.Market.Currency() {
-			t.Fatalf("balance = %v; want 123.45 %s", b, h.Market.Currency())
-		}
-	})
-
-	t.Run("offers", func(t *testing.T) {
-		h := start(t, simulator.Config{})
-		h.Market.SetStock(country, service, 42)
-		offers, err := h.Platform.Offers(ctx, service, country)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := h.Market.Offers(country, service)[0]
-		found := false
-		for _, o := range offers {
-			if o.Country == country && o.Service == service {
-				found = true
-				wantCount := 42
-				if p.StockUnknown {
-					wantCount = adapters.StockUnknown
-				}
-				if o.Price.Micros != want.Price || o.Count != wantCount || o.Price.Currency != h.Market.Currency() {
-					t.Fatalf("offer = %+v; want price %d %s, count %d", o, want.Price, h.Market.Currency(), wantCount)
-				}
-			}
-		}
-		if !found {
-			t.Fatalf("offers %+v lack %s/%s", offers, country, service)
-		}
-	})
-
-	t.Run("buy, code, another code, finish", func(t *testing.T) {
-		h := start(t, simulator.Config{CodeDelay: 10 * time.Second})
-		bal0 := h.Market.Balance()
-		pur := buy(t, h)
-		if pur.Price.Micros <= 0 || pur.Price.Currency != h.Market.Currency() {
-			t.Fatalf("purchase price %v; want > 0 %s", pur.Price, h.Market.Currency())
-		}
-		if h.Market.Balance() != bal0-pur.Price.Micros {
-			t.Fatalf("market charged %d; adapter reported %d", bal0-h.Market.Balance(), pur.Price.Micros)
-		}
-		if u := check(t, h, pur.UpstreamID); u.State != adapters.StateWaiting || len(u.SMS) != 0 {
-			t.Fatalf("before the code: %+v; want waiting, no SMS", u)
-		}
-		h.Clock.Advance(10 * time.Second)
-		u := check(t, h, pur.UpstreamID)
-		if u.State != adapters.StateCodeReceived || len(u.SMS) == 0 {
-			t.Fatalf("after the delay: %+v; want code_received", u)
-		}
-		first := u.SMS[len(u.SMS)-1]
-		if len(first.Code) < 4 || !strings.Contains(first.Text, first.Code) {
-			t.Fatalf("sms %+v: want a code that appears in the text", first)
-		}
-		if p.CanRequestAnother {
-			if err := h.Platform.RequestAnother(ctx, pur.UpstreamID); err != nil {
-				t.Fatalf("another: %v", err)
-			}
-			h.Clock.Advance(10 * time.Second)
-			u = check(t, h, pur.UpstreamID)
-			last := u.SMS[len(u.SMS)-1]
-			if u.State != adapters.StateCodeReceived || last.Code == first.Code {
-				t.Fatalf("after another: %+v; want a new code", u)
-			}
-		}
-		if err := h.Platform.Finish(ctx, pur.UpstreamID); err != nil {
-			t.Fatalf("finish: %v", err)
-		}
-		if u := check(t, h, pur.UpstreamID); u.State.Active() {
-			t.Fatalf("after finish: %+v; want terminal", u)
-		}
-		if h.Market.Balance() != bal0-pur.Price.Micros {
-			t.Fatal("finished order was refunded")
-		}
-	})
-
-	t.Run("cancel guard and refund", func(t *testing.T) {
-		h := start(t, simulator.Config{CodeDelay: -1})
-		bal0 := h.Market.Balance()
-		pur := buy(t, h)
-		if p.CancelGuard > 0 {
-			if err := h.Platform.Cancel(ctx, pur.UpstreamID); !errors.Is(err, adapters.ErrEarlyCancel) {
-				t.Fatalf("cancel inside the guard = %v; want ErrEarlyCancel", err)
-			}
-			h.Clock.Advance(p.CancelGuard)
-		}
-		if err := h.Platform.Cancel(ctx, pur.UpstreamID); err != nil {
-			t.Fatalf("cancel: %v", err)
-		}
-		if u := check(t, h, pur.UpstreamID); u.State.Active() {
-			t.Fatalf("after cancel: %+v; want terminal", u)
-		}
-		if h.Market.Balance() != bal0 {
-			t.Fatalf("balance %d after cancel; want refunded %d", h.Market.Balance(), bal0)
-		}
-	})
-
-	t.Run("ban", func(t *testing.T) {
-		h := start(t, simulator.Config{CodeDelay: 10 * time.Second})
-		b, ok := h.Platform.(adapters.Banner)
-		if ok != p.CanBan {
-			t.Fatalf("adapter is a Banner: %v; the platform says CanBan %v", ok, p.CanBan)
-		}
-		if !ok {
-			return
-		}
-		pur := buy(t, h)
-		if err := b.Ban(ctx, pur.UpstreamID); err != nil {
-			t.Fatalf("ban: %v", err)
-		}
-		if u := check(t, h, pur.UpstreamID); u.State != adapters.StateBanned {
-			t.Fatalf("after ban: %+v; want banned", u)
-		}
-		if n := len(h.Market.Active()); n != 0 {
-			t.Fatalf("%d orders still open in the market after the ban", n)
-		}
-		// A finished order cannot be banned: the transition is refused,
-		// it is not an unknown order nor a platform fault.
-		pur = buy(t, h)
-		h.Clock.Advance(10 * time.Second)
-		if u := check(t, h, pur.UpstreamID); u.State != adapters.StateCodeReceived {
-			t.Fatalf("after the delay: %+v; want code_received", u)
-		}
-		if err := h.Platform.Finish(ctx, pur.UpstreamID); err != nil {
-			t.Fatalf("finish: %v", err)
-		}
-		if err := b.Ban(ctx, pur.UpstreamID); !errors.Is(err, adapters.ErrBadState) {
-			t.Fatalf("ban after finish = %v; want ErrBadState", err)
-		}
-	})
-
-	t.Run("no numbers", func(t *testing.T) {
-		h := start(t, simulator.Config{})
-		h.Market.SetStock(country, service, 0)
-		if _, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service}); !errors.Is(err, adapters.ErrNoNumbers) {
-			t.Fatalf("buy with no stock = %v; want ErrNoNumbers", err)
-		}
-	})
-
-	t.Run("no balance", func(t *testing.T) {
-		h := start(t, simulator.Config{})
-		h.Market.SetBalance(0)
-		if _, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service}); !errors.Is(err, adapters.ErrNoBalance) {
-			t.Fatalf("buy with no balance = %v; want ErrNoBalance", err)
-		}
-	})
-
-	t.Run("bad key", func(t *testing.T) {
-		h := Start(t, p, simulator.Config{}, "wrong-key-zz", 2*time.Second)
-		_, err := h.Platform.Balance(ctx)
-		if !errors.Is(err, adapters.ErrAuth) {
-			t.Fatalf("balance with a bad key = %v; want ErrAuth", err)
-		}
-		if strings.Contains(err.Error(), "wrong-key-zz") {
-			t.Fatalf("error %q shows the key", err)
-		}
-		if _, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service}); !errors.Is(err, adapters.ErrAuth) {
-			t.Fatalf("buy with a bad key = %v; want ErrAuth", err)
-		}
-	})
-
 	for _, f := range upstreamFaults {
-		t.Run(f.name, func(t *testing.T) {
-			h := Start(t, p, simulator.Config{}, Key, 300*time.Millisecond)
-			f.apply(h)
-			if _, err := h.Platform.Balance(ctx); !errors.Is(err, adapters.ErrUnavailable) {
-				t.Fatalf("balance = %v; want ErrUnavailable", err)
+		t.Run(f.name, func(t *testing.T) { s.fault(t, f.apply) })
+	}
+}
+
+// suite is one platform's run of the contract: the platform, the pair it
+// sells and the steps the cases share.
+type suite struct {
+	p                Platform
+	country, service string
+	ctx              context.Context
+}
+
+func newSuite(p Platform) *suite {
+	country, service := p.pair()
+	return &suite{p: p, country: country, service: service, ctx: context.Background()}
+}
+
+func (s *suite) start(t *testing.T, mc simulator.Config) *Harness {
+	return Start(t, s.p, mc, Key, 2*time.Second)
+}
+
+func (s *suite) buy(t *testing.T, h *Harness) adapters.Purchase {
+	t.Helper()
+	pur, err := h.Platform.Buy(s.ctx, adapters.BuyRequest{Country: s.country, Service: s.service})
+	if err != nil {
+		t.Fatalf("buy %s/%s: %v", s.country, s.service, err)
+	}
+	if pur.UpstreamID == "" || pur.Phone == "" {
+		t.Fatalf("purchase %+v lacks id or phone", pur)
+	}
+	if strings.HasPrefix(pur.Phone, "+") {
+		t.Fatalf("phone %q: want digits without '+'", pur.Phone)
+	}
+	if s.p.AfterBuy != nil {
+		s.p.AfterBuy(h)
+	}
+	return pur
+}
+
+func (s *suite) check(t *testing.T, h *Harness, id string) adapters.Update {
+	t.Helper()
+	u, err := h.Platform.Check(s.ctx, id)
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	return u
+}
+
+func (s *suite) balance(t *testing.T) {
+	h := s.start(t, simulator.Config{Balance: 123_450_000})
+	b, err := h.Platform.Balance(s.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Micros != 123_450_000 || b.Currency != h.Market.Currency() {
+		t.Fatalf("balance = %v; want 123.45 %s", b, h.Market.Currency())
+	}
+}
+
+func (s *suite) offers(t *testing.T) {
+	h := s.start(t, simulator.Config{})
+	h.Market.SetStock(s.country, s.service, 42)
+	offers, err := h.Platform.Offers(s.ctx, s.service, s.country)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := h.Market.Offers(s.country, s.service)[0]
+	found := false
+	for _, o := range offers {
+		if o.Country == s.country && o.Service == s.service {
+			found = true
+			wantCount := 42
+			if s.p.StockUnknown {
+				wantCount = adapters.StockUnknown
 			}
-			_, err := h.Platform.Buy(ctx, adapters.BuyRequest{Country: country, Service: service})
-			if !errors.Is(err, adapters.ErrUnavailable) {
-				t.Fatalf("buy = %v; want ErrUnavailable", err)
+			if o.Price.Micros != want.Price || o.Count != wantCount || o.Price.Currency != h.Market.Currency() {
+				t.Fatalf("offer = %+v; want price %d %s, count %d", o, want.Price, h.Market.Currency(), wantCount)
 			}
-			if err != nil && strings.Contains(err.Error(), Key) {
-				t.Fatalf("error %q shows the key", err)
-			}
-			if _, err := h.Platform.Offers(ctx, service, country); !errors.Is(err, adapters.ErrUnavailable) {
-				t.Fatalf("offers = %v; want ErrUnavailable", err)
-			}
-		})
+		}
+	}
+	if !found {
+		t.Fatalf("offers %+v lack %s/%s", offers, s.country, s.service)
+	}
+}
+
+func (s *suite) lifecycle(t *testing.T) {
+	h := s.start(t, simulator.Config{CodeDelay: 10 * time.Second})
+	bal0 := h.Market.Balance()
+	pur := s.buy(t, h)
+	if pur.Price.Micros <= 0 || pur.Price.Currency != h.Market.Currency() {
+		t.Fatalf("purchase price %v; want > 0 %s", pur.Price, h.Market.Currency())
+	}
+	if h.Market.Balance() != bal0-pur.Price.Micros {
+		t.Fatalf("market charged %d; adapter reported %d", bal0-h.Market.Balance(), pur.Price.Micros)
+	}
+	if u := s.check(t, h, pur.UpstreamID); u.State != adapters.StateWaiting || len(u.SMS) != 0 {
+		t.Fatalf("before the code: %+v; want waiting, no SMS", u)
+	}
+	h.Clock.Advance(10 * time.Second)
+	u := s.check(t, h, pur.UpstreamID)
+	if u.State != adapters.StateCodeReceived || len(u.SMS) == 0 {
+		t.Fatalf("after the delay: %+v; want code_received", u)
+	}
+	first := u.SMS[len(u.SMS)-1]
+	if len(first.Code) < 4 || !strings.Contains(first.Text, first.Code) {
+		t.Fatalf("sms %+v: want a code that appears in the text", first)
+	}
+	if s.p.CanRequestAnother {
+		if err := h.Platform.RequestAnother(s.ctx, pur.UpstreamID); err != nil {
+			t.Fatalf("another: %v", err)
+		}
+		h.Clock.Advance(10 * time.Second)
+		u = s.check(t, h, pur.UpstreamID)
+		last := u.SMS[len(u.SMS)-1]
+		if u.State != adapters.StateCodeReceived || last.Code == first.Code {
+			t.Fatalf("after another: %+v; want a new code", u)
+		}
+	}
+	if err := h.Platform.Finish(s.ctx, pur.UpstreamID); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	if u := s.check(t, h, pur.UpstreamID); u.State.Active() {
+		t.Fatalf("after finish: %+v; want terminal", u)
+	}
+	if h.Market.Balance() != bal0-pur.Price.Micros {
+		t.Fatal("finished order was refunded")
+	}
+}
+
+func (s *suite) cancelGuard(t *testing.T) {
+	h := s.start(t, simulator.Config{CodeDelay: -1})
+	bal0 := h.Market.Balance()
+	pur := s.buy(t, h)
+	if s.p.CancelGuard > 0 {
+		if err := h.Platform.Cancel(s.ctx, pur.UpstreamID); !errors.Is(err, adapters.ErrEarlyCancel) {
+			t.Fatalf("cancel inside the guard = %v; want ErrEarlyCancel", err)
+		}
+		h.Clock.Advance(s.p.CancelGuard)
+	}
+	if err := h.Platform.Cancel(s.ctx, pur.UpstreamID); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	if u := s.check(t, h, pur.UpstreamID); u.State.Active() {
+		t.Fatalf("after cancel: %+v; want terminal", u)
+	}
+	if h.Market.Balance() != bal0 {
+		t.Fatalf("balance %d after cancel; want refunded %d", h.Market.Balance(), bal0)
+	}
+}
+
+func (s *suite) ban(t *testing.T) {
+	h := s.start(t, simulator.Config{CodeDelay: 10 * time.Second})
+	b, ok := h.Platform.(adapters.Banner)
+	if ok != s.p.CanBan {
+		t.Fatalf("adapter is a Banner: %v; the platform says CanBan %v", ok, s.p.CanBan)
+	}
+	if !ok {
+		return
+	}
+	pur := s.buy(t, h)
+	if err := b.Ban(s.ctx, pur.UpstreamID); err != nil {
+		t.Fatalf("ban: %v", err)
+	}
+	if u := s.check(t, h, pur.UpstreamID); u.State != adapters.StateBanned {
+		t.Fatalf("after ban: %+v; want banned", u)
+	}
+	if n := len(h.Market.Active()); n != 0 {
+		t.Fatalf("%d orders still open in the market after the ban", n)
+	}
+	// A finished order cannot be banned: the transition is refused,
+	// it is not an unknown order nor a platform fault.
+	pur = s.buy(t, h)
+	h.Clock.Advance(10 * time.Second)
+	if u := s.check(t, h, pur.UpstreamID); u.State != adapters.StateCodeReceived {
+		t.Fatalf("after the delay: %+v; want code_received", u)
+	}
+	if err := h.Platform.Finish(s.ctx, pur.UpstreamID); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	if err := b.Ban(s.ctx, pur.UpstreamID); !errors.Is(err, adapters.ErrBadState) {
+		t.Fatalf("ban after finish = %v; want ErrBadState", err)
+	}
+}
+
+func (s *suite) noNumbers(t *testing.T) {
+	h := s.start(t, simulator.Config{})
+	h.Market.SetStock(s.country, s.service, 0)
+	if _, err := h.Platform.Buy(s.ctx, adapters.BuyRequest{Country: s.country, Service: s.service}); !errors.Is(err, adapters.ErrNoNumbers) {
+		t.Fatalf("buy with no stock = %v; want ErrNoNumbers", err)
+	}
+}
+
+func (s *suite) noBalance(t *testing.T) {
+	h := s.start(t, simulator.Config{})
+	h.Market.SetBalance(0)
+	if _, err := h.Platform.Buy(s.ctx, adapters.BuyRequest{Country: s.country, Service: s.service}); !errors.Is(err, adapters.ErrNoBalance) {
+		t.Fatalf("buy with no balance = %v; want ErrNoBalance", err)
+	}
+}
+
+func (s *suite) badKey(t *testing.T) {
+	h := Start(t, s.p, simulator.Config{}, "wrong-key-zz", 2*time.Second)
+	_, err := h.Platform.Balance(s.ctx)
+	if !errors.Is(err, adapters.ErrAuth) {
+		t.Fatalf("balance with a bad key = %v; want ErrAuth", err)
+	}
+	if strings.Contains(err.Error(), "wrong-key-zz") {
+		t.Fatalf("error %q shows the key", err)
+	}
+	if _, err := h.Platform.Buy(s.ctx, adapters.BuyRequest{Country: s.country, Service: s.service}); !errors.Is(err, adapters.ErrAuth) {
+		t.Fatalf("buy with a bad key = %v; want ErrAuth", err)
+	}
+}
+
+// fault: an upstream failure is ErrUnavailable on every call, and no
+// error shows the key.
+func (s *suite) fault(t *testing.T, apply func(*Harness)) {
+	h := Start(t, s.p, simulator.Config{}, Key, 300*time.Millisecond)
+	apply(h)
+	if _, err := h.Platform.Balance(s.ctx); !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("balance = %v; want ErrUnavailable", err)
+	}
+	_, err := h.Platform.Buy(s.ctx, adapters.BuyRequest{Country: s.country, Service: s.service})
+	if !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("buy = %v; want ErrUnavailable", err)
+	}
+	if err != nil && strings.Contains(err.Error(), Key) {
+		t.Fatalf("error %q shows the key", err)
+	}
+	if _, err := h.Platform.Offers(s.ctx, s.service, s.country); !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("offers = %v; want ErrUnavailable", err)
 	}
 }
 

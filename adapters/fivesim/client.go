@@ -4,10 +4,8 @@
 package fivesim
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -34,12 +32,15 @@ type Options struct {
 	Timeout  time.Duration // per call; default 10s
 }
 
+// protocol: 5SIM takes the token as a Bearer header on user calls.
+var protocol = upstream.Protocol{
+	Code: "fivesim", BaseURL: DefaultBaseURL, Currency: "RUB",
+	KeyHeader: "Authorization", KeyPrefix: "Bearer ",
+}
+
 // Client is an adapters.Platform for 5SIM. It keeps no state between calls.
 type Client struct {
-	code     string
-	key      string
-	currency string
-	http     *upstream.Client
+	upstream.Account
 }
 
 var (
@@ -49,67 +50,28 @@ var (
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	o.Code = cmp.Or(o.Code, "fivesim")
-	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
-	o.Currency = cmp.Or(o.Currency, "RUB")
-	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	acct, err := protocol.Open(upstream.Settings(o))
 	if err != nil {
 		return nil, err
 	}
-	return &Client{code: o.Code, key: o.Key, currency: o.Currency, http: hc}, nil
+	return &Client{Account: acct}, nil
 }
-
-// Code is the platform code.
-func (c *Client) Code() string { return c.code }
 
 // get sends one GET. user calls carry the token; guest calls do not, so the
 // key travels only where it is needed. 5SIM changes state with GETs too:
 // mutating marks those (buy, finish, cancel, ban) so a lost answer is reported
 // as an unknown outcome.
 func (c *Client) get(ctx context.Context, op, path string, query map[string]string, user, mutating bool) (upstream.Response, error) {
-	h := map[string]string{"Accept": "application/json"}
-	if user {
-		h["Authorization"] = "Bearer " + c.key
-	}
-	resp, err := c.http.Do(ctx, upstream.Call{Path: path, Query: query, Header: h, Op: op, Mutating: mutating})
-	// Errors quote bodies; should 5SIM ever echo the token, none shows it.
-	resp.Body = upstream.Redact(resp.Body, c.key)
-	return resp, err
-}
-
-func (c *Client) wrap(op string, err error) error {
-	return fmt.Errorf("%s %s: %w", c.code, op, err)
-}
-
-func (c *Client) money(micros int64) adapters.Money {
-	return adapters.Money{Micros: micros, Currency: c.currency}
+	return c.Do(ctx, upstream.Call{
+		Path: path, Query: query, Header: map[string]string{"Accept": "application/json"},
+		Op: op, Mutating: mutating, Anonymous: !user,
+	})
 }
 
 // Balance reads the profile's balance.
 func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	resp, err := c.get(ctx, "balance", "/v1/user/profile", nil, true, false)
-	if err != nil {
-		return adapters.Money{}, err
-	}
-	m, err := parseProfile(resp.Status, resp.Body)
-	if err != nil {
-		return adapters.Money{}, c.wrap("balance", err)
-	}
-	return c.money(m), nil
-}
-
-// slugs maps a purchase's canonical codes to 5SIM's; a code 5SIM does not
-// carry means it does not sell it.
-func (c *Client) slugs(op, country, service string) (ctry, product string, err error) {
-	ctry, ok := countries.Native(country)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: country %q: %w", c.code, op, country, adapters.ErrBadCountry)
-	}
-	product, ok = services.Native(service)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: service %q: %w", c.code, op, service, adapters.ErrBadService)
-	}
-	return ctry, product, nil
+	return c.MoneyOf(upstream.Parsed(&c.Account, "balance", resp, err, parseProfile))
 }
 
 // operatorSlug checks a requested operator: a path segment, so only a slug.
@@ -132,18 +94,18 @@ func operatorSlug(op string) (string, bool) {
 // price is checked after in every case. A lost answer is
 // adapters.ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	ctry, product, err := c.slugs("buy", r.Country, r.Service)
+	ctry, product, err := c.Native("buy", countries, services, r.Country, r.Service)
 	if err != nil {
 		return adapters.Purchase{}, err
 	}
 	op, ok := operatorSlug(r.Operator)
 	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q: %w", c.code, r.Operator, adapters.ErrNoNumbers)
+		return adapters.Purchase{}, c.Errorf("buy", "operator %q: %w", r.Operator, adapters.ErrNoNumbers)
 	}
 	max := r.MaxPrice.Micros
 	var q map[string]string
 	if max > 0 {
-		q = map[string]string{"maxPrice": decimal(max)}
+		q = map[string]string{"maxPrice": adapters.FormatTrimmed(max, 0)}
 		if op != "any" {
 			if err := c.checkListedPrice(ctx, ctry, product, op, max); err != nil {
 				return adapters.Purchase{}, err
@@ -159,24 +121,23 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	var mf *malformedError
 	switch {
 	case errors.As(err, &mf):
-		// We asked to buy and cannot read what we bought: reconcile, never re-buy.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.code, mf, adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", mf)
 	case errors.Is(err, adapters.ErrNoNumbers) && max > 0 && op == "any":
 		// "no free phones" under a cap may mean "none that cheap".
 		if floor := c.floor(ctx, ctry, product, max); floor != nil {
 			return adapters.Purchase{}, floor
 		}
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	case err != nil:
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	}
-	p := adapters.Purchase{UpstreamID: o.ID, Phone: o.Phone, Price: c.money(o.Price), Operator: o.Operator, ExpiresAt: o.Expires}
+	p := adapters.Purchase{UpstreamID: o.ID, Phone: o.Phone, Price: c.Money(o.Price), Operator: o.Operator, ExpiresAt: o.Expires}
 	if max > 0 && o.Price > max {
 		// Charged above the cap (the price moved, or the cap was ignored).
 		// Hand the number back; if 5SIM will not take it, the number is ours
 		// and charged, so report the purchase rather than orphan it.
 		if c.Cancel(ctx, o.ID) == nil {
-			return adapters.Purchase{}, fmt.Errorf("%s buy: charged %s: %w", c.code, p.Price, &adapters.PriceFloorError{Min: p.Price})
+			return adapters.Purchase{}, c.Errorf("buy", "charged %s: %w", p.Price, &adapters.PriceFloorError{Min: p.Price})
 		}
 	}
 	return p, nil
@@ -191,11 +152,11 @@ func (c *Client) checkListedPrice(ctx context.Context, ctry, product, op string,
 	}
 	leaves, err := parsePriceLeaves(resp.Status, resp.Body, false)
 	if err != nil {
-		return c.wrap("buy", err)
+		return c.Wrap("buy", err)
 	}
 	for _, l := range leaves {
 		if l.Country == ctry && l.Product == product && l.Operator == op && l.Cost > max {
-			return fmt.Errorf("%s buy: %w", c.code, &adapters.PriceFloorError{Min: c.money(l.Cost)})
+			return c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(l.Cost)})
 		}
 	}
 	// Not listed, or within the cap: let the purchase decide.
@@ -215,7 +176,7 @@ func (c *Client) floor(ctx context.Context, ctry, product string, max int64) err
 	}
 	for _, r := range rows {
 		if r.Country == ctry && r.Product == product && r.Count > 0 && r.Cost > max {
-			return fmt.Errorf("%s buy: %w", c.code, &adapters.PriceFloorError{Min: c.money(r.Cost)})
+			return c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(r.Cost)})
 		}
 	}
 	return nil
@@ -225,7 +186,7 @@ func (c *Client) floor(ctx context.Context, ctry, product string, max int64) err
 func (c *Client) order(ctx context.Context, op, verb, id string, mutating bool) (order, error) {
 	if !upstream.IsDigits(id, 1, 20) {
 		// 5SIM ids are integers; anything else cannot be one of ours.
-		return order{}, fmt.Errorf("%s %s: id %q: %w", c.code, op, id, adapters.ErrNoActivation)
+		return order{}, c.Errorf(op, "id %q: %w", id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, op, "/v1/user/"+verb+"/"+id, nil, true, mutating)
 	if err != nil {
@@ -233,7 +194,7 @@ func (c *Client) order(ctx context.Context, op, verb, id string, mutating bool) 
 	}
 	o, err := parseOrder(resp.Status, resp.Body)
 	if err != nil {
-		return order{}, c.wrap(op, err)
+		return order{}, c.Wrap(op, err)
 	}
 	return o, nil
 }
@@ -263,7 +224,7 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 		return err
 	}
 	if o.Status != stFinished {
-		return fmt.Errorf("%s finish: order is %s: %w", c.code, o.Status, adapters.ErrBadState)
+		return c.Errorf("finish", "order is %s: %w", o.Status, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -276,7 +237,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	if o.Status != stCanceled {
-		return fmt.Errorf("%s cancel: order is %s: %w", c.code, o.Status, adapters.ErrBadState)
+		return c.Errorf("cancel", "order is %s: %w", o.Status, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -291,7 +252,7 @@ func (c *Client) Ban(ctx context.Context, id string) error {
 		return err
 	}
 	if o.Status != stBanned {
-		return fmt.Errorf("%s ban: order is %s: %w", c.code, o.Status, adapters.ErrBadState)
+		return c.Errorf("ban", "order is %s: %w", o.Status, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -305,7 +266,7 @@ func (c *Client) RequestAnother(ctx context.Context, id string) error {
 		return err
 	}
 	if st := o.State(); st != adapters.StateCodeReceived {
-		return fmt.Errorf("%s another: order is %s: %w", c.code, st, adapters.ErrBadState)
+		return c.Errorf("another", "order is %s: %w", st, adapters.ErrBadState)
 	}
 	return nil
 }
@@ -317,14 +278,14 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	if country != "" {
 		s, ok := countries.Native(country)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: country %q: %w", c.code, country, adapters.ErrBadCountry)
+			return nil, c.Errorf("offers", "country %q: %w", country, adapters.ErrBadCountry)
 		}
 		q["country"] = s
 	}
 	if service != "" {
 		s, ok := services.Native(service)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: service %q: %w", c.code, service, adapters.ErrBadService)
+			return nil, c.Errorf("offers", "service %q: %w", service, adapters.ErrBadService)
 		}
 		q["product"] = s
 	}
@@ -334,7 +295,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	}
 	rows, err := parsePrices(resp.Status, resp.Body, q["product"] != "" && q["country"] == "")
 	if err != nil {
-		return nil, c.wrap("offers", err)
+		return nil, c.Wrap("offers", err)
 	}
 	out := make([]adapters.Offer, 0, len(rows))
 	for _, r := range rows {
@@ -343,7 +304,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 		if !ok1 || !ok2 || (country != "" && ctry != country) || (service != "" && svc != service) {
 			continue
 		}
-		out = append(out, adapters.Offer{Country: ctry, Service: svc, Price: c.money(r.Cost), Count: r.Count})
+		out = append(out, adapters.Offer{Country: ctry, Service: svc, Price: c.Money(r.Cost), Count: r.Count})
 	}
 	return out, nil
 }
@@ -357,7 +318,7 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 	}
 	slugs, err := parseCountries(resp.Status, resp.Body)
 	if err != nil {
-		return nil, c.wrap("countries", err)
+		return nil, c.Wrap("countries", err)
 	}
 	var out []string
 	for _, s := range slugs {
@@ -368,13 +329,4 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// decimal renders micro-units as the shortest decimal: 25, 0.5, 12.345.
-func decimal(micros int64) string {
-	s := adapters.FormatDecimal(micros, 6)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
 }

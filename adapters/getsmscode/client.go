@@ -20,11 +20,9 @@
 package getsmscode
 
 import (
-	"cmp"
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -75,15 +73,16 @@ type Options struct {
 	Timeout  time.Duration // per call; default 10s
 }
 
+// protocol: GetSMSCode takes the token (and the user name, added by
+// call) in the query string.
+var protocol = upstream.Protocol{Code: "getsmscode", BaseURL: DefaultBaseURL, Currency: DefaultCurrency, KeyQuery: "token"}
+
 // Client is an adapters.Platform for GetSMSCode. Safe for concurrent use.
 type Client struct {
-	code     string
-	user     string
-	key      string
-	currency string
-	http     *upstream.Client
-	memo     memo
-	now      func() time.Time
+	upstream.Account
+	user string
+	memo memo
+	now  func() time.Time
 }
 
 var (
@@ -95,21 +94,11 @@ var (
 // New builds a Client. An empty User is not refused here: the platform
 // answers "username is wrong", which is ErrAuth like a wrong token.
 func New(o Options) (*Client, error) {
-	o.Code = cmp.Or(o.Code, "getsmscode")
-	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
-	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
-	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	acct, err := protocol.Open(upstream.Settings{Code: o.Code, BaseURL: o.BaseURL, Key: o.Key, Currency: o.Currency, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
 	}
-	return &Client{code: o.Code, user: o.User, key: o.Key, currency: o.Currency, http: hc, memo: newMemo(), now: time.Now}, nil
-}
-
-// Code is the platform code.
-func (c *Client) Code() string { return c.code }
-
-func (c *Client) money(micros int64) adapters.Money {
-	return adapters.Money{Micros: micros, Currency: c.currency}
+	return &Client{Account: acct, user: o.User, memo: newMemo(), now: time.Now}, nil
 }
 
 // pool is where a region's numbers live: its script and the cocode it
@@ -133,34 +122,21 @@ func poolOf(region string) pool {
 // call sends one action to a pool's script with the credentials. The
 // answer is for the caller's parser.
 func (c *Client) call(ctx context.Context, op string, p pool, action string, params map[string]string, mutating bool) (upstream.Response, error) {
-	q := map[string]string{"action": action, "username": c.user, "token": c.key}
+	q := map[string]string{"action": action, "username": c.user}
 	for k, v := range params {
 		q[k] = v
 	}
 	if p.cocode != "" {
 		q["cocode"] = p.cocode
 	}
-	return c.http.Do(ctx, upstream.Call{Path: p.path, Query: q, Op: op, Mutating: mutating})
-}
-
-func (c *Client) wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s %s: %w", c.code, op, err)
+	return c.Do(ctx, upstream.Call{Path: p.path, Query: q, Op: op, Mutating: mutating})
 }
 
 // Balance reads action=login (any script answers it; do.php is used).
 func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	resp, err := c.call(ctx, "balance", poolOf(regionChina), "login", nil, false)
-	if err != nil {
-		return adapters.Money{}, err
-	}
-	info, err := parseLogin(resp.Status, resp.Body)
-	if err != nil {
-		return adapters.Money{}, c.wrap("balance", err)
-	}
-	return c.money(info.Balance), nil
+	info, err := upstream.Parsed(&c.Account, "balance", resp, err, parseLogin)
+	return c.MoneyOf(info.Balance, err)
 }
 
 // rental is a decoded UpstreamID.
@@ -177,10 +153,10 @@ func (r rental) UpstreamID() string { return r.pid + ":" + r.number + ":" + r.po
 func (c *Client) parseRental(op, id string) (rental, error) {
 	f := strings.Split(id, ":")
 	if len(f) != 3 || !upstream.IsDigits(f[0], 1, maxPIDDigits) || !upstream.IsDigits(f[1], minPhoneDigits, maxPhoneDigits) {
-		return rental{}, fmt.Errorf("%s %s: upstream id %q is not pid:number:region: %w", c.code, op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
+		return rental{}, c.Errorf(op, "upstream id %q is not pid:number:region: %w", upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	if _, ok := countries.Canonical(f[2]); !ok {
-		return rental{}, fmt.Errorf("%s %s: upstream id %q names no known region: %w", c.code, op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
+		return rental{}, c.Errorf(op, "upstream id %q names no known region: %w", upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	return rental{pid: f[0], number: f[1], pool: poolOf(f[2])}, nil
 }
@@ -192,12 +168,8 @@ func (c *Client) projects(ctx context.Context, op, pid string) ([]project, error
 	if pid != "" {
 		q = map[string]string{"pid": pid}
 	}
-	resp, err := c.http.Do(ctx, upstream.Call{Path: pathProjects, Query: q, Op: op})
-	if err != nil {
-		return nil, err
-	}
-	list, err := parseProjects(resp.Status, resp.Body)
-	return list, c.wrap(op, err)
+	resp, err := c.Do(ctx, upstream.Call{Path: pathProjects, Query: q, Op: op, Anonymous: true})
+	return upstream.Parsed(&c.Account, op, resp, err, parseProjects)
 }
 
 // Buy reads the project's price for the pool from projectapi.php, refuses
@@ -205,18 +177,14 @@ func (c *Client) projects(ctx context.Context, op, pid string) ([]project, error
 // raised between the two calls is paid. A lost or unreadable purchase
 // answer is ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	region, ok := countries.Native(r.Country)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: country %q not sold: %w", c.code, r.Country, adapters.ErrBadCountry)
+	region, pid, err := c.Native("buy", countries, services, r.Country, r.Service)
+	if err != nil {
+		return adapters.Purchase{}, err
 	}
-	pid, ok := services.Native(r.Service)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: service %q not sold: %w", c.code, r.Service, adapters.ErrBadService)
-	}
-	if r.Operator != "" && r.Operator != "any" {
-		// No operator can be chosen; another operator's number is not what
-		// was asked for, so this platform has none to sell.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.code, r.Operator, adapters.ErrNoNumbers)
+	// No operator can be chosen; another operator's number is not what
+	// was asked for, so this platform has none to sell.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
 	list, err := c.projects(ctx, "buy", pid)
 	if err != nil {
@@ -224,15 +192,15 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	}
 	i := slices.IndexFunc(list, func(p project) bool { return p.PID == pid })
 	if i < 0 {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: project %s not listed: %w", c.code, pid, adapters.ErrBadService)
+		return adapters.Purchase{}, c.Errorf("buy", "project %s not listed: %w", pid, adapters.ErrBadService)
 	}
 	price, ok := list[i].Prices[region]
 	if !ok {
 		// No price for the pool: never buy blind, the cap could not hold.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: project %s has no price for region %s: %w", c.code, pid, region, adapters.ErrNoNumbers)
+		return adapters.Purchase{}, c.Errorf("buy", "project %s has no price for region %s: %w", pid, region, adapters.ErrNoNumbers)
 	}
 	if r.MaxPrice.Micros > 0 && price > r.MaxPrice.Micros {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %w", c.code, &adapters.PriceFloorError{Min: c.money(price)})
+		return adapters.Purchase{}, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(price)})
 	}
 	p := poolOf(region)
 	resp, err := c.call(ctx, "buy", p, "getmobile", map[string]string{"pid": pid}, true)
@@ -241,12 +209,12 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	}
 	number, err := parseGetMobile(resp.Status, resp.Body)
 	if err != nil {
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	}
 	return adapters.Purchase{
 		UpstreamID: rental{pid, number, p}.UpstreamID(),
 		Phone:      number,
-		Price:      c.money(price),
+		Price:      c.Money(price),
 		// ExpiresAt stays zero: how long a number is held is unknown
 		// [uncertain]; the gateway applies its default lifetime.
 	}, nil
@@ -259,7 +227,7 @@ func (c *Client) getSMS(ctx context.Context, op string, r rental) (smsKind, stri
 		return 0, "", err
 	}
 	kind, text, err := parseGetSMS(resp.Status, resp.Body)
-	return kind, text, c.wrap(op, err)
+	return kind, text, c.Wrap(op, err)
 }
 
 // Check polls action=getsms. A number no longer held is a terminal state,
@@ -301,7 +269,7 @@ func (c *Client) addBlack(ctx context.Context, op string, r rental) error {
 	if err != nil {
 		return err
 	}
-	return c.wrap(op, parseAddBlack(resp.Status, resp.Body))
+	return c.Wrap(op, parseAddBlack(resp.Status, resp.Body))
 }
 
 // Finish releases the number with addblack: a held number counts against
@@ -316,7 +284,7 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 		if u.State == adapters.StateFinished {
 			return nil
 		}
-		return fmt.Errorf("%s finish: rental already %s: %w", c.code, u.State, adapters.ErrBadState)
+		return c.Errorf("finish", "rental already %s: %w", u.State, adapters.ErrBadState)
 	}
 	if err := c.addBlack(ctx, "finish", r); err != nil && !errors.Is(err, adapters.ErrNoActivation) {
 		return err
@@ -336,7 +304,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	if _, ok := c.memo.Ended(id, c.now()); ok || c.memo.HasCode(id) {
-		return fmt.Errorf("%s cancel: rental has a code or has ended: %w", c.code, adapters.ErrBadState)
+		return c.Errorf("cancel", "rental has a code or has ended: %w", adapters.ErrBadState)
 	}
 	kind, text, err := c.getSMS(ctx, "cancel", r)
 	if err != nil {
@@ -345,14 +313,14 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	switch kind {
 	case smsReceived:
 		c.memo.received(id, text, c.now())
-		return fmt.Errorf("%s cancel: an SMS arrived: %w", c.code, adapters.ErrBadState)
+		return c.Errorf("cancel", "an SMS arrived: %w", adapters.ErrBadState)
 	case smsGone:
 		c.memo.Closed(id, c.now())
-		return fmt.Errorf("%s cancel: number no longer held: %w", c.code, adapters.ErrBadState)
+		return c.Errorf("cancel", "number no longer held: %w", adapters.ErrBadState)
 	}
 	if err := c.addBlack(ctx, "cancel", r); err != nil {
 		if errors.Is(err, adapters.ErrNoActivation) {
-			return fmt.Errorf("%s cancel: number no longer held: %w", c.code, adapters.ErrBadState)
+			return c.Errorf("cancel", "number no longer held: %w", adapters.ErrBadState)
 		}
 		return err
 	}
@@ -377,7 +345,7 @@ func (c *Client) Ban(ctx context.Context, id string) error {
 		if u.State == adapters.StateBanned {
 			return nil
 		}
-		return fmt.Errorf("%s ban: rental already %s: %w", c.code, u.State, adapters.ErrBadState)
+		return c.Errorf("ban", "rental already %s: %w", u.State, adapters.ErrBadState)
 	}
 	if err := c.addBlack(ctx, "ban", r); err != nil {
 		return err
@@ -392,7 +360,7 @@ func (c *Client) RequestAnother(_ context.Context, id string) error {
 	if _, err := c.parseRental("another", id); err != nil {
 		return err
 	}
-	return fmt.Errorf("%s another: no second SMS on one number: %w", c.code, adapters.ErrBadState)
+	return c.Errorf("another", "no second SMS on one number: %w", adapters.ErrBadState)
 }
 
 // Offers reads projectapi.php (one project when service is given): a price
@@ -430,7 +398,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 			if !ok || (region != "" && reg != region) {
 				continue
 			}
-			out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.money(price), Count: adapters.StockUnknown})
+			out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.Money(price), Count: adapters.StockUnknown})
 		}
 	}
 	slices.SortFunc(out, func(a, b adapters.Offer) int {
@@ -456,7 +424,7 @@ func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, erro
 	}
 	held, err := parseMobileList(resp.Status, resp.Body)
 	if err != nil {
-		return nil, c.wrap("active", err)
+		return nil, c.Wrap("active", err)
 	}
 	out := make([]adapters.ActiveOrder, 0, len(held))
 	for _, h := range held {

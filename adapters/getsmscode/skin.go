@@ -13,6 +13,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 )
 
 // SkinOptions tune the simulated account. The zero value is the account
@@ -47,9 +48,7 @@ type SkinOptions struct {
 // addblack; an unknown action answers "Message|unknown action"; every
 // answer is text/html as PHP sends by default. The market's Lifetime
 // stands for the unknown hold time (the file suggests 10 minutes).
-func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	return NewSkinWith(m, SkinOptions{})
-}
+func NewSkin(m *simulator.Market) fasthttp.RequestHandler { return NewSkinWith(m, SkinOptions{}) }
 
 // NewSkinWith is NewSkin with a tuned account.
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
@@ -79,19 +78,29 @@ type hold struct {
 	lastPoll time.Time // last getsms answered (zero: never polled)
 }
 
-// arg reads a parameter from the query or a form body: clients use both.
-// string() copies out of fasthttp's buffers.
-func arg(ctx *fasthttp.RequestCtx, name string) string {
-	if v := ctx.QueryArgs().Peek(name); v != nil {
-		return string(v)
-	}
-	return string(ctx.PostArgs().Peek(name))
-}
-
 func reply(ctx *fasthttp.RequestCtx, body string) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/html; charset=UTF-8")
 	ctx.SetBodyString(body)
+}
+
+// action is one of the scripts' actions: it answers the rental named by
+// key with the body to send.
+type action struct {
+	h       func(s *skin, ctx *fasthttp.RequestCtx, key holdKey) string
+	usaOnly bool // only usdo.php knows it
+}
+
+var actions = skinkit.Routes[action]{
+	"login": {h: func(s *skin, ctx *fasthttp.RequestCtx, _ holdKey) string {
+		return skinkit.Arg(ctx, "username") + "|" + amount(s.m.Balance()) + "|0|1|" + strconv.Itoa(s.o.MaxHeld)
+	}},
+	"getmobile":  {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.getMobile(k) }},
+	"getsms":     {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.getSMS(k) }},
+	"addblack":   {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.addBlack(k) }},
+	"mobilelist": {h: func(s *skin, _ *fasthttp.RequestCtx, _ holdKey) string { return s.mobileList() }},
+	// The USA script's cancel is addblack under another name.
+	"cancelSMSRecv": {h: func(s *skin, _ *fasthttp.RequestCtx, k holdKey) string { return s.addBlack(k) }, usaOnly: true},
 }
 
 func (s *skin) serve(ctx *fasthttp.RequestCtx) {
@@ -103,7 +112,7 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 		region = regionUSA
 	case pathOthers:
 		// China and the USA have their own scripts, not a cocode here.
-		if region = arg(ctx, "cocode"); region == regionChina || region == regionUSA {
+		if region = skinkit.Arg(ctx, "cocode"); region == regionChina || region == regionUSA {
 			region = ""
 		}
 	case pathProjects:
@@ -111,53 +120,30 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 		s.projects(ctx)
 		return
 	default:
-		s.m.CountCall("unknown")
+		s.m.CountCall(skinkit.Unknown)
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.SetBodyString("Not Found")
 		return
 	}
-	action := arg(ctx, "action")
-	switch action {
-	case "login", "getmobile", "getsms", "addblack", "mobilelist", "cancelSMSRecv":
-		s.m.CountCall(action)
-	default:
-		s.m.CountCall("unknown")
-	}
+	act, known := actions.Route(s.m, skinkit.Arg(ctx, "action"))
 	_, banned := s.m.BannedUntil()
 	switch {
-	case arg(ctx, "username") == "":
+	case skinkit.Arg(ctx, "username") == "":
 		reply(ctx, ansUserWrong)
 		return
-	case !s.m.CheckKey(arg(ctx, "token")) || banned:
+	case !s.m.CheckKey(skinkit.Arg(ctx, "token")) || banned:
 		reply(ctx, ansTokenWrong)
 		return
-	}
-	key := holdKey{region, arg(ctx, "pid"), arg(ctx, "mobile")}
-	switch {
-	case action == "login":
-		reply(ctx, arg(ctx, "username")+"|"+amount(s.m.Balance())+"|0|1|"+strconv.Itoa(s.o.MaxHeld))
-	case action == "getmobile":
-		reply(ctx, s.getMobile(key))
-	case action == "getsms":
-		reply(ctx, s.getSMS(key))
-	case action == "addblack", action == "cancelSMSRecv" && region == regionUSA:
-		reply(ctx, s.addBlack(key))
-	case action == "mobilelist":
-		reply(ctx, s.mobileList())
-	default:
+	case !known || act.usaOnly && region != regionUSA:
 		reply(ctx, msgPrefix+"unknown action")
+		return
 	}
+	reply(ctx, act.h(s, ctx, holdKey{region, skinkit.Arg(ctx, "pid"), skinkit.Arg(ctx, "mobile")}))
 }
 
 // amount renders a balance or price as the platform does: "12.45",
 // "0.135", at least two decimals.
-func amount(micros int64) string {
-	d := adapters.FormatDecimal(micros, 6)
-	for strings.HasSuffix(d, "0") && len(d)-strings.IndexByte(d, '.') > 3 {
-		d = d[:len(d)-1]
-	}
-	return d
-}
+func amount(micros int64) string { return adapters.FormatTrimmed(micros, 2) }
 
 // order returns the live order held under key, forgetting it once the
 // market has ended it; s.mu held.
@@ -270,7 +256,7 @@ func (s *skin) mobileList() string {
 // one project (an unknown one gives an empty body). The price layout is
 // this skin's reading of an uncertain fact (see parseProjects).
 func (s *skin) projects(ctx *fasthttp.RequestCtx) {
-	want := arg(ctx, "pid")
+	want := skinkit.Arg(ctx, "pid")
 	var recs []string
 	pids := make([]int, 0, services.Len())
 	for _, svc := range services.Canonicals() {

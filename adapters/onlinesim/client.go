@@ -6,7 +6,6 @@
 package onlinesim
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -52,14 +51,14 @@ type Options struct {
 	PollInterval time.Duration
 }
 
+// protocol: OnlineSIM takes the apikey in the query (the form every
+// client uses, §2).
+var protocol = upstream.Protocol{Code: "onlinesim", BaseURL: DefaultBaseURL, Currency: DefaultCurrency, KeyQuery: "apikey"}
+
 // Client is an adapters.Platform for OnlineSIM's main API.
 type Client struct {
-	code     string
-	key      string
-	currency string
-	timeout  time.Duration
-	poll     time.Duration
-	http     *upstream.Client
+	upstream.Account
+	poll time.Duration
 
 	mu    sync.Mutex
 	texts map[string]textMemo // tzid → full texts of the codes last seen
@@ -73,80 +72,35 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	o.Code = cmp.Or(o.Code, "onlinesim")
-	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
-	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
-	}
-	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	acct, err := protocol.Open(upstream.Settings{Code: o.Code, BaseURL: o.BaseURL, Key: o.Key, Currency: o.Currency, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
 	}
-	return &Client{
-		code: o.Code, key: o.Key, currency: o.Currency, timeout: o.Timeout, poll: o.PollInterval,
-		http: hc, texts: map[string]textMemo{},
-	}, nil
+	return &Client{Account: acct, poll: cmp.Or(max(o.PollInterval, 0), time.Second), texts: map[string]textMemo{}}, nil
 }
 
-// Code is the platform code.
-func (c *Client) Code() string { return c.code }
-
-func (c *Client) wrap(op string, err error) error { return fmt.Errorf("%s %s: %w", c.code, op, err) }
-
-func (c *Client) money(micros int64) adapters.Money {
-	return adapters.Money{Micros: micros, Currency: c.currency}
-}
-
-// call sends GET /api/<method>.php with the key in the query (the form
-// every client uses, §2) and returns a 200 body that is not HTML.
+// call sends GET /api/<method>.php and returns a 200 body that is not
+// HTML. Errors are documented as HTTP 200 (§5); a 4xx that still carries
+// an error code is read for it.
 func (c *Client) call(ctx context.Context, op, method string, params map[string]string, mutating bool) ([]byte, error) {
-	q := make(map[string]string, len(params)+1)
-	for k, v := range params {
-		q[k] = v
-	}
-	q["apikey"] = c.key
-	call := upstream.Call{Path: PathPrefix + method + ".php", Query: q, Op: op, Mutating: mutating}
-	resp, err := c.http.Do(ctx, call)
-	if err != nil {
-		return nil, err
-	}
-	body := upstream.Redact(bytes.TrimSpace(resp.Body), c.key)
-	if resp.Status != 200 {
-		// Errors are documented as HTTP 200 (§5). A 4xx that still carries
-		// an error code (an auth layer in front, say) is read for the code;
-		// 429 and 5xx are the platform failing, whatever the body says.
-		if resp.Status >= 400 && resp.Status < 500 && resp.Status != 429 {
-			var env envelope
-			if json.Unmarshal(body, &env) == nil {
-				if s, isStr, ok := upstream.Scalar(env.Response); ok && isStr && upstream.IsToken(s) && s != "1" {
-					return nil, c.wrap(op, &CodeError{Code: s})
-				}
+	call := upstream.Call{Path: PathPrefix + method + ".php", Query: params, Op: op, Mutating: mutating}
+	resp, err := c.Do(ctx, call)
+	return c.Answer(call, resp, err, func(body []byte) error {
+		var env envelope
+		if json.Unmarshal(body, &env) == nil {
+			if s, isStr, ok := upstream.Scalar(env.Response); ok && isStr && upstream.IsToken(s) && s != "1" {
+				return &CodeError{Code: s}
 			}
 		}
-		return nil, c.http.Unavailable(call, "http %d", resp.Status)
-	}
-	if err := c.http.Readable(call, body); err != nil {
-		return nil, err
-	}
-	return body, nil
+		return nil
+	})
 }
 
 // Balance reads getBalance: the available balance, without the part
 // frozen for open operations (zbalance).
 func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	body, err := c.call(ctx, "balance", "getBalance", nil, false)
-	if err != nil {
-		return adapters.Money{}, err
-	}
-	m, err := ParseBalance(body)
-	if err != nil {
-		return adapters.Money{}, c.wrap("balance", err)
-	}
-	return c.money(m), nil
+	return c.MoneyOf(upstream.ParsedBody(&c.Account, "balance", body, err, ParseBalance))
 }
 
 // Buy orders a number with getNum (number=true) and reads the operation
@@ -156,20 +110,16 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 // checked first against getNumbersStats. A lost getNum answer is
 // adapters.ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	if r.Operator != "" && r.Operator != "any" {
-		// No operator parameter exists: selling any operator's number to a
-		// request for a given one would be wrong.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.code, r.Operator, adapters.ErrNoNumbers)
+	// No operator parameter exists: selling any operator's number to a
+	// request for a given one would be wrong.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
-	slug, ok := Services.Native(r.Service)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: service %q: %w", c.code, r.Service, adapters.ErrBadService)
+	dial, slug, err := c.Native("buy", Countries, Services, r.Country, r.Service)
+	if err != nil {
+		return adapters.Purchase{}, err
 	}
-	dial, ok := Countries.Native(r.Country)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: country %q: %w", c.code, r.Country, adapters.ErrBadCountry)
-	}
-	p := adapters.Purchase{Price: c.money(0)}
+	p := adapters.Purchase{Price: c.Money(0)}
 	if r.MaxPrice.Micros > 0 {
 		price, err := c.quote(ctx, slug, dial, r.MaxPrice.Micros)
 		if err != nil {
@@ -184,11 +134,9 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	num, err := ParseNum(body)
 	if err != nil {
 		if isUnexpected(err) {
-			// We asked to buy and cannot read what we bought: reconcile,
-			// never re-buy elsewhere.
-			return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.code, err, adapters.ErrOutcomeUnknown)
+			return adapters.Purchase{}, c.Unreadable("buy", err)
 		}
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	}
 	p.UpstreamID = num.TZID
 	op, err := c.awaitNumber(ctx, num)
@@ -215,7 +163,7 @@ func (c *Client) quote(ctx context.Context, slug, dial string, limit int64) (int
 	}
 	stats, err := ParseStats(body)
 	if err != nil {
-		return 0, c.wrap("buy", err)
+		return 0, c.Wrap("buy", err)
 	}
 	for _, sc := range stats {
 		if sc.Code != dial {
@@ -227,14 +175,14 @@ func (c *Client) quote(ctx context.Context, slug, dial string, limit int64) (int
 			}
 			switch {
 			case !sc.Enabled || s.Count <= 0:
-				return 0, fmt.Errorf("%s buy: %s/%s out of stock: %w", c.code, dial, slug, adapters.ErrNoNumbers)
+				return 0, c.Errorf("buy", "%s/%s out of stock: %w", dial, slug, adapters.ErrNoNumbers)
 			case s.Price > limit:
-				return 0, fmt.Errorf("%s buy: %w", c.code, &adapters.PriceFloorError{Min: c.money(s.Price)})
+				return 0, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(s.Price)})
 			}
 			return s.Price, nil
 		}
 	}
-	return 0, fmt.Errorf("%s buy: %s/%s not listed: %w", c.code, dial, slug, adapters.ErrNoNumbers)
+	return 0, c.Errorf("buy", "%s/%s not listed: %w", dial, slug, adapters.ErrNoNumbers)
 }
 
 // awaitNumber reads getState until the operation shows its number. When
@@ -242,7 +190,7 @@ func (c *Client) quote(ctx context.Context, slug, dial string, limit int64) (int
 // price); otherwise it is polled every PollInterval within ctx's deadline,
 // keeping a reserve to close the operation if the number never comes.
 func (c *Client) awaitNumber(ctx context.Context, num NumReply) (Operation, error) {
-	wctx, cancel, reserve := upstream.WithReserve(ctx, c.timeout)
+	wctx, cancel, reserve := upstream.WithReserve(ctx, c.Timeout())
 	defer cancel()
 
 	fallback := Operation{TZID: num.TZID, Number: num.Number, TimeLeft: -1}
@@ -253,7 +201,7 @@ func (c *Client) awaitNumber(ctx context.Context, num NumReply) (Operation, erro
 			if op, ok := findOp(ops, num.TZID); ok {
 				if over(op.State) {
 					// Ended (and refunded, §6) before we could use it.
-					return Operation{}, fmt.Errorf("%s buy: operation %s ended as %s before use: %w", c.code, num.TZID, op.State, adapters.ErrNoNumbers)
+					return Operation{}, c.Errorf("buy", "operation %s ended as %s before use: %w", num.TZID, op.State, adapters.ErrNoNumbers)
 				}
 				if op.Number == "" {
 					op.Number = num.Number
@@ -295,7 +243,7 @@ func (c *Client) abandon(ctx context.Context, id string, reserve time.Duration, 
 	if _, err := c.close(cctx, "buy", id); err != nil {
 		how = "left to expire"
 	}
-	msg := fmt.Sprintf("%s buy: operation %s: number not assigned in time, %s", c.code, id, how)
+	msg := fmt.Sprintf("%s buy: operation %s: number not assigned in time, %s", c.Code(), id, how)
 	if cause != nil {
 		msg += fmt.Sprintf(" (last poll: %v)", cause)
 	}
@@ -316,7 +264,7 @@ func (c *Client) getState(ctx context.Context, op, id string, codes bool) ([]Ope
 	}
 	ops, err := ParseState(body)
 	if err != nil {
-		return nil, c.wrap(op, err)
+		return nil, c.Wrap(op, err)
 	}
 	return ops, nil
 }
@@ -342,7 +290,7 @@ func (c *Client) operation(ctx context.Context, op, id string, codes bool) (Oper
 	}
 	o, ok := findOp(ops, id)
 	if !ok {
-		return Operation{}, c.wrap(op, errNotListed)
+		return Operation{}, c.Wrap(op, errNotListed)
 	}
 	return o, nil
 }
@@ -384,7 +332,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	}
 	st, ok := canonical(o)
 	if !ok {
-		return adapters.Update{}, fmt.Errorf("%s check: unknown state %q: %w", c.code, upstream.Snippet([]byte(o.State)), adapters.ErrUnavailable)
+		return adapters.Update{}, c.Errorf("check", "unknown state %q: %w", upstream.Snippet([]byte(o.State)), adapters.ErrUnavailable)
 	}
 	u := adapters.Update{State: st}
 	if len(o.Msgs) > 0 {
@@ -457,7 +405,7 @@ func (c *Client) close(ctx context.Context, op, id string) (string, error) {
 	}
 	tz, err := ParseOK(body)
 	if err != nil {
-		return "", c.wrap(op, err)
+		return "", c.Wrap(op, err)
 	}
 	return tz, nil
 }
@@ -476,13 +424,13 @@ func (c *Client) Finish(ctx context.Context, id string) error {
 	}
 	switch {
 	case over(o.State):
-		return fmt.Errorf("%s finish: operation already ended (%s): %w", c.code, o.State, adapters.ErrBadState)
+		return c.Errorf("finish", "operation already ended (%s): %w", o.State, adapters.ErrBadState)
 	case len(o.Msgs) == 0 && o.State != StateAnswer:
-		return fmt.Errorf("%s finish: no code received; closing would cancel it: %w", c.code, adapters.ErrBadState)
+		return c.Errorf("finish", "no code received; closing would cancel it: %w", adapters.ErrBadState)
 	}
 	if _, err := c.close(ctx, "finish", id); err != nil {
 		if errors.Is(err, adapters.ErrEarlyCancel) {
-			return fmt.Errorf("%s finish: %s: %w", c.code, CodeNoComplete, adapters.ErrBadState)
+			return c.Errorf("finish", "%s: %w", CodeNoComplete, adapters.ErrBadState)
 		}
 		return err
 	}
@@ -502,9 +450,9 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	case over(o.State):
-		return fmt.Errorf("%s cancel: operation already ended (%s): %w", c.code, o.State, adapters.ErrBadState)
+		return c.Errorf("cancel", "operation already ended (%s): %w", o.State, adapters.ErrBadState)
 	case len(o.Msgs) > 0 || o.State == StateAnswer:
-		return fmt.Errorf("%s cancel: a code was received; closing would finish it: %w", c.code, adapters.ErrBadState)
+		return c.Errorf("cancel", "a code was received; closing would finish it: %w", adapters.ErrBadState)
 	}
 	if _, err := c.close(ctx, "cancel", id); err != nil {
 		return err
@@ -522,7 +470,7 @@ func (c *Client) RequestAnother(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := ParseOK(body); err != nil {
-		return c.wrap("another", err)
+		return c.Wrap("another", err)
 	}
 	return nil
 }
@@ -550,7 +498,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	}
 	stats, err := ParseStats(body)
 	if err != nil {
-		return nil, c.wrap("offers", err)
+		return nil, c.Wrap("offers", err)
 	}
 	var out []adapters.Offer
 	for _, sc := range stats {
@@ -563,7 +511,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 			if !ok || (service != "" && svc != strings.ToLower(service)) {
 				continue
 			}
-			out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.money(s.Price), Count: s.Count})
+			out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.Money(s.Price), Count: s.Count})
 		}
 	}
 	return out, nil
@@ -579,7 +527,7 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 	}
 	codes, err := ParseTariffCountries(body)
 	if err != nil {
-		return nil, c.wrap("countries", err)
+		return nil, c.Wrap("countries", err)
 	}
 	var out []string
 	for _, code := range codes {

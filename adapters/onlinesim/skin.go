@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -15,6 +15,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 )
 
 // SkinOptions choose between readings of the protocol that the sources
@@ -46,7 +47,7 @@ func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
 	if o.InPoolPolls == 0 {
 		o.InPoolPolls = 1
 	}
-	s := &skin{m: m, o: o, polls: map[int64]int{}}
+	s := &skin{m: m, o: o}
 	return m.Wrap(s.handle)
 }
 
@@ -54,14 +55,18 @@ type skin struct {
 	m *simulator.Market
 	o SkinOptions
 
-	mu    sync.Mutex
-	polls map[int64]int // getState answers given per operation
-	flip  bool          // alternates `"response": 1` and `"1"`
+	polls skinkit.Side[int64, int] // getState answers given per operation
+
+	ones atomic.Int64 // success flags sent: odd ones are `1`, even ones `"1"`
 }
 
-var methods = map[string]bool{
-	"getBalance": true, "getNum": true, "getState": true, "setOperationRevise": true,
-	"setOperationOk": true, "getNumbersStats": true, "getTariffs": true, "getPrice": true,
+// handler serves one routed request.
+type handler = func(*skin, *fasthttp.RequestCtx)
+
+var routes = skinkit.Routes[handler]{
+	"getBalance": (*skin).balance, "getNum": (*skin).getNum, "getState": (*skin).getState,
+	"setOperationRevise": (*skin).revise, "setOperationOk": (*skin).closeOp,
+	"getNumbersStats": (*skin).stats, "getTariffs": (*skin).tariffs, "getPrice": (*skin).price,
 }
 
 func (s *skin) handle(ctx *fasthttp.RequestCtx) {
@@ -69,13 +74,15 @@ func (s *skin) handle(ctx *fasthttp.RequestCtx) {
 	if ok {
 		method, ok = strings.CutSuffix(method, ".php")
 	}
-	if !ok || !methods[method] {
-		s.m.CountCall("unknown")
+	if !ok {
+		method = "" // routed nowhere, counted as unknown
+	}
+	h, ok := routes.Route(s.m, method)
+	if !ok {
 		s.code(ctx, CodeNotFound)
 		return
 	}
-	s.m.CountCall(method)
-	key := arg(ctx, "apikey")
+	key := skinkit.Arg(ctx, "apikey")
 	if key == "" {
 		// The OpenAPI pages also list a bearer token (§2).
 		if b, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer ")); ok {
@@ -94,33 +101,7 @@ func (s *skin) handle(ctx *fasthttp.RequestCtx) {
 		s.code(ctx, CodeBlocked)
 		return
 	}
-	switch method {
-	case "getBalance":
-		s.balance(ctx)
-	case "getNum":
-		s.getNum(ctx)
-	case "getState":
-		s.getState(ctx)
-	case "setOperationRevise":
-		s.revise(ctx)
-	case "setOperationOk":
-		s.closeOp(ctx)
-	case "getNumbersStats":
-		s.stats(ctx)
-	case "getTariffs":
-		s.tariffs(ctx)
-	case "getPrice":
-		s.price(ctx)
-	}
-}
-
-// arg reads a parameter from the query, then from a POST form (§2: GET or
-// POST, form or query). The copy outlives the request's buffers.
-func arg(ctx *fasthttp.RequestCtx, k string) string {
-	if v := ctx.QueryArgs().Peek(k); len(v) > 0 {
-		return string(v)
-	}
-	return string(ctx.PostArgs().Peek(k))
+	h(s, ctx)
 }
 
 // code answers an error: always HTTP 200 with {"response":"<CODE>"} (§5).
@@ -132,10 +113,7 @@ func (s *skin) code(ctx *fasthttp.RequestCtx, code string) {
 
 // one is the success flag, 1 or "1" in turn, to keep parsers honest (§10).
 func (s *skin) one() json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.flip = !s.flip
-	if s.flip {
+	if s.ones.Add(1)%2 == 1 {
 		return json.RawMessage(`1`)
 	}
 	return json.RawMessage(`"1"`)
@@ -161,12 +139,12 @@ func (s *skin) balance(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *skin) getNum(ctx *fasthttp.RequestCtx) {
-	svc, ok := canonicalService(arg(ctx, "service"))
+	svc, ok := canonicalService(skinkit.Arg(ctx, "service"))
 	if !ok {
 		s.code(ctx, CodeNoService)
 		return
 	}
-	dial := arg(ctx, "country")
+	dial := skinkit.Arg(ctx, "country")
 	if dial == "" {
 		dial = "7" // the documented default (§3.3)
 	}
@@ -192,7 +170,7 @@ func (s *skin) getNum(ctx *fasthttp.RequestCtx) {
 		TZID     int64           `json:"tzid"`
 		Number   string          `json:"number,omitempty"`
 	}{Response: s.one(), TZID: o.ID}
-	if n := arg(ctx, "number"); (n == "true" || n == "1") && !s.o.LateNumber {
+	if n := skinkit.Arg(ctx, "number"); (n == "true" || n == "1") && !s.o.LateNumber {
 		reply.Number = "+" + o.Phone
 	}
 	simulator.WriteJSON(ctx, reply)
@@ -200,7 +178,7 @@ func (s *skin) getNum(ctx *fasthttp.RequestCtx) {
 
 // tzid reads the tzid parameter; false means an answer was written.
 func (s *skin) tzid(ctx *fasthttp.RequestCtx) (int64, bool) {
-	v := arg(ctx, "tzid")
+	v := skinkit.Arg(ctx, "tzid")
 	if v == "" {
 		s.code(ctx, CodeNoTZID)
 		return 0, false
@@ -233,7 +211,7 @@ type msgItem struct {
 
 func (s *skin) getState(ctx *fasthttp.RequestCtx) {
 	var orders []simulator.Order
-	if arg(ctx, "tzid") == "" {
+	if skinkit.Arg(ctx, "tzid") == "" {
 		orders = s.m.Active()
 	} else {
 		id, ok := s.tzid(ctx)
@@ -251,7 +229,7 @@ func (s *skin) getState(ctx *fasthttp.RequestCtx) {
 		s.code(ctx, CodeNoOps)
 		return
 	}
-	codes, list := arg(ctx, "message_to_code") == "1", arg(ctx, "msg_list") == "1"
+	codes, list := skinkit.Arg(ctx, "message_to_code") == "1", skinkit.Arg(ctx, "msg_list") == "1"
 	items := make([]stateItem, 0, len(orders))
 	for _, o := range orders {
 		seen := s.poll(o.ID)
@@ -270,11 +248,7 @@ func (s *skin) getState(ctx *fasthttp.RequestCtx) {
 
 // poll counts one getState answer for id and returns the count before it.
 func (s *skin) poll(id int64) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := s.polls[id]
-	s.polls[id] = n + 1
-	return n
+	return s.polls.Update(id, func(n int) int { return n + 1 })
 }
 
 // element renders o; seen is how many elements were shown for it before.
@@ -391,7 +365,7 @@ func (s *skin) closeOp(ctx *fasthttp.RequestCtx) {
 	switch {
 	case young && (!hasSMS || s.o.GuardFinish):
 		err = adapters.ErrEarlyCancel
-	case arg(ctx, "ban") == "1":
+	case skinkit.Arg(ctx, "ban") == "1":
 		_, err = s.m.Ban(id)
 	case hasSMS:
 		_, err = s.m.Finish(id)
@@ -484,7 +458,7 @@ func (s *skin) statsFor(iso string, pos int) statsCountry {
 // stats is getNumbersStats: one country by dial code, or every country
 // (country=all) in an object keyed by dial code (§3.9).
 func (s *skin) stats(ctx *fasthttp.RequestCtx) {
-	dial := arg(ctx, "country")
+	dial := skinkit.Arg(ctx, "country")
 	if dial == "" {
 		dial = "7"
 	}
@@ -508,12 +482,12 @@ func (s *skin) stats(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *skin) price(ctx *fasthttp.RequestCtx) {
-	svc, ok := canonicalService(arg(ctx, "service"))
+	svc, ok := canonicalService(skinkit.Arg(ctx, "service"))
 	if !ok {
 		s.code(ctx, CodeNoService)
 		return
 	}
-	dial := arg(ctx, "country")
+	dial := skinkit.Arg(ctx, "country")
 	if dial == "" {
 		dial = "7"
 	}
@@ -556,7 +530,7 @@ type tariffService struct {
 // listed; with a filter but no country the services are empty and the
 // countries are those where a matching service is sold.
 func (s *skin) tariffs(ctx *fasthttp.RequestCtx) {
-	dial, filter := arg(ctx, "country"), strings.ToLower(arg(ctx, "filter"))
+	dial, filter := skinkit.Arg(ctx, "country"), strings.ToLower(skinkit.Arg(ctx, "filter"))
 	matches := func(svc, slug string) bool {
 		return filter == "" || strings.Contains(strings.ToLower(slug), filter) ||
 			strings.Contains(strings.ToLower(serviceName(svc)), filter)
@@ -611,6 +585,6 @@ func (s *skin) tariffs(ctx *fasthttp.RequestCtx) {
 		End               bool                     `json:"end"`
 	}{
 		Response: json.RawMessage(`"1"`), Countries: countries, Services: services,
-		FavoriteServices: []string{}, Page: 1, Country: code, Filter: arg(ctx, "filter"), End: true,
+		FavoriteServices: []string{}, Page: 1, Country: code, Filter: skinkit.Arg(ctx, "filter"), End: true,
 	})
 }

@@ -31,16 +31,17 @@ type Options struct {
 	NoV2  bool              // buy with getNumber only (no getNumberV2)
 }
 
+// protocol: the handler API takes api_key in the query; BaseURL has no
+// default, since many platforms speak it.
+var protocol = upstream.Protocol{Code: "smsactivate", Currency: "USD", KeyQuery: "api_key"}
+
 // Client is an adapters.Platform for any upstream speaking the handler API.
 // It understands both dialects on every answer: classic (200 + text token)
 // and HeroSMS (non-200 + JSON {"title": token}).
 type Client struct {
-	code     string
-	key      string
-	currency string
-	path     string
-	extra    map[string]string
-	http     *upstream.Client
+	upstream.Account
+	path  string
+	extra map[string]string
 	// noV2 is set once the upstream answered BAD_ACTION to getNumberV2
 	// (older clones): then getNumber is used and the price read from getPrices.
 	noV2 atomic.Bool
@@ -57,14 +58,11 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	o.Code = cmp.Or(o.Code, "smsactivate")
-	o.Currency = cmp.Or(o.Currency, "USD")
-	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	acct, err := protocol.Open(upstream.Settings{Code: o.Code, BaseURL: o.BaseURL, Key: o.Key, Currency: o.Currency, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
 	}
-	o.Path = cmp.Or(o.Path, Path)
-	c := &Client{code: o.Code, key: o.Key, currency: o.Currency, path: o.Path, extra: o.Extra, http: hc, texts: map[string]smsText{}}
+	c := &Client{Account: acct, path: cmp.Or(o.Path, Path), extra: o.Extra, texts: map[string]smsText{}}
 	c.noV2.Store(o.NoV2)
 	c.offers = c.Offers
 	return c, nil
@@ -76,9 +74,6 @@ func (c *Client) SetPriceLookup(f func(ctx context.Context, service, country str
 	c.offers = f
 }
 
-// Currency is the account currency.
-func (c *Client) Currency() string { return c.currency }
-
 // Call sends one action and returns the body of a successful answer; error
 // answers of either dialect are canonical errors. For adapters of clones
 // that add their own actions.
@@ -86,13 +81,10 @@ func (c *Client) Call(ctx context.Context, op, action string, params map[string]
 	return c.call(ctx, op, action, params, mutating)
 }
 
-// Code is the platform code.
-func (c *Client) Code() string { return c.code }
-
 // call sends one action and returns the body of a 200 answer that is not an
 // error token; error answers of either dialect become canonical errors.
 func (c *Client) call(ctx context.Context, op, action string, params map[string]string, mutating bool) ([]byte, error) {
-	q := map[string]string{"api_key": c.key, "action": action}
+	q := map[string]string{"action": action}
 	for k, v := range c.extra {
 		q[k] = v
 	}
@@ -100,7 +92,7 @@ func (c *Client) call(ctx context.Context, op, action string, params map[string]
 		q[k] = v
 	}
 	call := upstream.Call{Path: c.path, Query: q, Op: op, Mutating: mutating}
-	resp, err := c.http.Do(ctx, call)
+	resp, err := c.Do(ctx, call)
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +122,9 @@ func (c *Client) answer(call upstream.Call, status int, raw []byte) ([]byte, err
 			}
 			return nil, c.tokenError(op, tok)
 		}
-		return nil, c.http.Unavailable(call, "http %d", status)
+		return nil, c.Unavailable(call, "http %d", status)
 	}
-	if err := c.http.Readable(call, body); err != nil {
+	if err := c.Readable(call, body); err != nil {
 		return nil, err
 	}
 	if body[0] != '{' && body[0] != '[' {
@@ -179,18 +171,18 @@ func (c *Client) tokenError(op, tok string) error {
 	if title == TokWrongMaxPrice {
 		min, err := adapters.ParseDecimal(strings.Trim(rest, "'\" "))
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", c.code, op, adapters.ErrPriceTooHigh)
+			return c.Wrap(op, adapters.ErrPriceTooHigh)
 		}
-		return fmt.Errorf("%s %s: %w", c.code, op, &adapters.PriceFloorError{Min: adapters.Money{Micros: min, Currency: c.currency}})
+		return c.Wrap(op, &adapters.PriceFloorError{Min: c.Money(min)})
 	}
 	if e, ok := errorTokens[title]; ok {
-		return fmt.Errorf("%s %s: %s: %w", c.code, op, title, e)
+		return c.Errorf(op, "%s: %w", title, e)
 	}
-	return fmt.Errorf("%s %s: unexpected answer %q: %w", c.code, op, upstream.Snippet([]byte(tok)), adapters.ErrUnavailable)
+	return c.Errorf(op, "unexpected answer %q: %w", upstream.Snippet([]byte(tok)), adapters.ErrUnavailable)
 }
 
 func (c *Client) unexpected(op string, body []byte) error {
-	return fmt.Errorf("%s %s: unexpected answer %q: %w", c.code, op, upstream.Snippet(body), adapters.ErrUnavailable)
+	return c.Errorf(op, "unexpected answer %q: %w", upstream.Snippet(body), adapters.ErrUnavailable)
 }
 
 // Balance reads getBalance: ACCESS_BALANCE:<x>, or a bare number as some
@@ -213,16 +205,16 @@ func (c *Client) parseBalance(body []byte) (adapters.Money, error) {
 	if err != nil {
 		return adapters.Money{}, c.unexpected("balance", body)
 	}
-	return adapters.Money{Micros: m, Currency: c.currency}, nil
+	return c.Money(m), nil
 }
 
 func (c *Client) buyParams(r adapters.BuyRequest) (map[string]string, error) {
 	ctry, ok := catalog.CountryByISO(r.Country)
 	if !ok {
-		return nil, fmt.Errorf("%s buy: country %q: %w", c.code, r.Country, adapters.ErrBadCountry)
+		return nil, c.Errorf("buy", "country %q: %w", r.Country, adapters.ErrBadCountry)
 	}
 	if _, ok := catalog.ServiceByCode(r.Service); !ok {
-		return nil, fmt.Errorf("%s buy: service %q: %w", c.code, r.Service, adapters.ErrBadService)
+		return nil, c.Errorf("buy", "service %q: %w", r.Service, adapters.ErrBadService)
 	}
 	p := map[string]string{"service": r.Service, "country": strconv.Itoa(ctry.SMSActivateID)}
 	if r.Operator != "" && r.Operator != "any" {
@@ -258,9 +250,9 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	rest, ok := bytes.CutPrefix(body, []byte(TokAccessNumber+":"))
 	id, phone, ok2 := strings.Cut(string(rest), ":")
 	if !ok || !ok2 || id == "" || phone == "" {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: unexpected answer %q: %w", c.code, upstream.Snippet(body), adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", fmt.Sprintf("unexpected answer %q", upstream.Snippet(body)))
 	}
-	p := adapters.Purchase{UpstreamID: id, Phone: phone, Price: adapters.Money{Currency: c.currency}, Operator: r.Operator}
+	p := adapters.Purchase{UpstreamID: id, Phone: phone, Price: c.Money(0), Operator: r.Operator}
 	// getNumber does not tell the price: take the listed one, best effort.
 	if offers, err := c.offers(ctx, r.Service, r.Country); err == nil && len(offers) > 0 {
 		p.Price = offers[0].Price
@@ -278,7 +270,7 @@ func (c *Client) parseNumberV2(body []byte, operator string) (adapters.Purchase,
 	}
 	if err := decodeLenient(body, &v); err != nil || v.ActivationID == "" || v.PhoneNumber == "" {
 		// We asked to buy and cannot read what we bought: reconcile, never re-buy.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: unexpected answer %q: %w", c.code, upstream.Snippet(body), adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", fmt.Sprintf("unexpected answer %q", upstream.Snippet(body)))
 	}
 	cost, err := adapters.ParseDecimal(v.ActivationCost.String())
 	if err != nil {
@@ -287,7 +279,7 @@ func (c *Client) parseNumberV2(body []byte, operator string) (adapters.Purchase,
 	p := adapters.Purchase{
 		UpstreamID: v.ActivationID.String(),
 		Phone:      strings.TrimPrefix(v.PhoneNumber.String(), "+"),
-		Price:      adapters.Money{Micros: cost, Currency: c.currency},
+		Price:      c.Money(cost),
 		Operator:   v.ActivationOperator,
 	}
 	if p.Operator == "" {
@@ -426,7 +418,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	if country != "" {
 		ctry, ok := catalog.CountryByISO(country)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: country %q: %w", c.code, country, adapters.ErrBadCountry)
+			return nil, c.Errorf("offers", "country %q: %w", country, adapters.ErrBadCountry)
 		}
 		params["country"] = strconv.Itoa(ctry.SMSActivateID)
 	}
@@ -471,7 +463,7 @@ func (c *Client) parseOffers(body []byte) ([]adapters.Offer, error) {
 				cnt = info.Quant
 			}
 			n, _ := strconv.Atoi(strings.Trim(string(cnt), `"`))
-			out = append(out, adapters.Offer{Country: ctry.ISO, Service: svc, Price: adapters.Money{Micros: cost, Currency: c.currency}, Count: n})
+			out = append(out, adapters.Offer{Country: ctry.ISO, Service: svc, Price: c.Money(cost), Count: n})
 		}
 	}
 	return out, nil
@@ -526,7 +518,7 @@ func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, erro
 	if err != nil {
 		return nil, err
 	}
-	return parseActive(body, c.code)
+	return parseActive(body, c.Code())
 }
 
 // activeItem is one entry of getActiveActivations. Ids and country codes

@@ -3,7 +3,6 @@ package smsman
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -153,7 +152,7 @@ func (c *Client) catalogue(ctx context.Context) (*catalogue, error) {
 		case <-l.done:
 			return l.cat, l.err
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%s catalogue: %w: %w", c.code, ctx.Err(), adapters.ErrUnavailable)
+			return nil, c.Errorf("catalogue", "%w: %w", ctx.Err(), adapters.ErrUnavailable)
 		}
 	}
 	l = &load{done: make(chan struct{})}
@@ -181,7 +180,7 @@ func (c *Client) fetchCatalogue(ctx context.Context) (*catalogue, error) {
 			return nil, err
 		}
 		if lists[i], err = parseCatalogue(resp.Status, resp.Body); err != nil {
-			return nil, fmt.Errorf("%s catalogue: %s: %w", c.code, name, err)
+			return nil, c.Errorf("catalogue", "%s: %w", name, err)
 		}
 	}
 	return buildCatalogue(lists[0], lists[1], c.now()), nil

@@ -5,10 +5,8 @@
 package smsman
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,14 +33,14 @@ type Options struct {
 	Timeout  time.Duration // per call; default 10s
 }
 
+// protocol: SMS-Man takes the token as a query parameter on every call.
+var protocol = upstream.Protocol{Code: "smsman", BaseURL: DefaultBaseURL, Currency: "RUB", KeyQuery: "token"}
+
 // Client is an adapters.Platform for SMS-Man. It caches SMS-Man's
 // countries and applications lists (their numeric ids) for a day.
 type Client struct {
-	code     string
-	key      string
-	currency string
-	http     *upstream.Client
-	now      func() time.Time
+	upstream.Account
+	now func() time.Time
 
 	cat     atomic.Pointer[catalogue] // current id maps; nil until loaded
 	loadMu  sync.Mutex                // guards loading
@@ -64,53 +62,25 @@ var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	o.Code = cmp.Or(o.Code, "smsman")
-	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
-	o.Currency = cmp.Or(o.Currency, "RUB")
-	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	acct, err := protocol.Open(upstream.Settings(o))
 	if err != nil {
 		return nil, err
 	}
-	return &Client{code: o.Code, key: o.Key, currency: o.Currency, http: hc, now: time.Now, seen: map[string]seenCode{}}, nil
+	return &Client{Account: acct, now: time.Now, seen: map[string]seenCode{}}, nil
 }
 
-// Code is the platform code.
-func (c *Client) Code() string { return c.code }
-
-// get calls one control API method. Every call carries the token, in the
-// query as SMS-Man wants it; upstream keeps the URL out of its errors.
-// mutating marks the calls that change state (get-number, set-status) so a
-// lost answer is reported as an unknown outcome.
+// get calls one control API method; the account adds the token and keeps
+// it out of bodies and errors. mutating marks the calls that change state
+// (get-number, set-status) so a lost answer is reported as an unknown
+// outcome.
 func (c *Client) get(ctx context.Context, op, method string, query map[string]string, mutating bool) (upstream.Response, error) {
-	q := map[string]string{"token": c.key}
-	for k, v := range query {
-		q[k] = v
-	}
-	resp, err := c.http.Do(ctx, upstream.Call{Path: "/control/" + method, Query: q, Op: op, Mutating: mutating})
-	// Errors quote bodies; should SMS-Man ever echo the token, none shows it.
-	resp.Body = upstream.Redact(resp.Body, c.key)
-	return resp, err
-}
-
-func (c *Client) wrap(op string, err error) error {
-	return fmt.Errorf("%s %s: %w", c.code, op, err)
-}
-
-func (c *Client) money(micros int64) adapters.Money {
-	return adapters.Money{Micros: micros, Currency: c.currency}
+	return c.Do(ctx, upstream.Call{Path: "/control/" + method, Query: query, Op: op, Mutating: mutating})
 }
 
 // Balance reads get-balance.
 func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	resp, err := c.get(ctx, "balance", "get-balance", nil, false)
-	if err != nil {
-		return adapters.Money{}, err
-	}
-	m, err := parseBalance(resp.Status, resp.Body)
-	if err != nil {
-		return adapters.Money{}, c.wrap("balance", err)
-	}
-	return c.money(m), nil
+	return c.MoneyOf(upstream.Parsed(&c.Account, "balance", resp, err, parseBalance))
 }
 
 // ids maps canonical codes to SMS-Man's ids through the catalogue. A code
@@ -118,10 +88,10 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 // list is not sold there.
 func (c *Client) ids(ctx context.Context, op, country, service string) (cid, aid string, err error) {
 	if _, ok := catalog.CountryByISO(country); country != "" && !ok {
-		return "", "", fmt.Errorf("%s %s: country %q: %w", c.code, op, country, adapters.ErrBadCountry)
+		return "", "", c.Errorf(op, "country %q: %w", country, adapters.ErrBadCountry)
 	}
 	if _, ok := catalog.ServiceByCode(service); service != "" && !ok {
-		return "", "", fmt.Errorf("%s %s: service %q: %w", c.code, op, service, adapters.ErrBadService)
+		return "", "", c.Errorf(op, "service %q: %w", service, adapters.ErrBadService)
 	}
 	cat, err := c.catalogue(ctx)
 	if err != nil {
@@ -129,12 +99,12 @@ func (c *Client) ids(ctx context.Context, op, country, service string) (cid, aid
 	}
 	if country != "" {
 		if cid = cat.countryID[strings.ToLower(country)]; cid == "" {
-			return "", "", fmt.Errorf("%s %s: country %q not listed: %w", c.code, op, country, adapters.ErrBadCountry)
+			return "", "", c.Errorf(op, "country %q not listed: %w", country, adapters.ErrBadCountry)
 		}
 	}
 	if service != "" {
 		if aid = cat.appID[strings.ToLower(service)]; aid == "" {
-			return "", "", fmt.Errorf("%s %s: service %q not listed: %w", c.code, op, service, adapters.ErrBadService)
+			return "", "", c.Errorf(op, "service %q not listed: %w", service, adapters.ErrBadService)
 		}
 	}
 	return cid, aid, nil
@@ -146,13 +116,13 @@ func (c *Client) ids(ctx context.Context, op, country, service string) (cid, aid
 // is adapters.ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
 	if r.Country == "" {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: no country: %w", c.code, adapters.ErrBadCountry)
+		return adapters.Purchase{}, c.Errorf("buy", "no country: %w", adapters.ErrBadCountry)
 	}
 	if r.Service == "" {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: no service: %w", c.code, adapters.ErrBadService)
+		return adapters.Purchase{}, c.Errorf("buy", "no service: %w", adapters.ErrBadService)
 	}
-	if r.Operator != "" && !strings.EqualFold(r.Operator, "any") {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.code, r.Operator, adapters.ErrNoNumbers)
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
 	cid, aid, err := c.ids(ctx, "buy", r.Country, r.Service)
 	if err != nil {
@@ -161,10 +131,10 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	q := map[string]string{"country_id": cid, "application_id": aid}
 	max := r.MaxPrice.Micros
 	if max > 0 {
-		q["maxPrice"] = decimal(max)
-		switch c.currency {
+		q["maxPrice"] = adapters.FormatTrimmed(max, 0)
+		switch c.Currency() {
 		case "RUB", "USD", "EUR":
-			q["currency"] = c.currency
+			q["currency"] = c.Currency()
 		}
 	}
 	resp, err := c.get(ctx, "buy", "get-number", q, true)
@@ -175,16 +145,15 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	var mf *malformedError
 	switch {
 	case errors.As(err, &mf):
-		// We asked to buy and cannot read what we bought: reconcile, never re-buy.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.code, mf, adapters.ErrOutcomeUnknown)
+		return adapters.Purchase{}, c.Unreadable("buy", mf)
 	case errors.Is(err, adapters.ErrNoNumbers) && max > 0:
 		// "no numbers" under a cap may mean "none that cheap".
 		if row, ok := c.listed(ctx, cid, aid); ok && row.Count > 0 && row.Cost > max {
-			return adapters.Purchase{}, fmt.Errorf("%s buy: %w", c.code, &adapters.PriceFloorError{Min: c.money(row.Cost)})
+			return adapters.Purchase{}, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(row.Cost)})
 		}
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	case err != nil:
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	}
 	var price int64 // unknown if the price list cannot be read
 	if row, ok := c.listed(ctx, cid, aid); ok {
@@ -193,7 +162,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	if max > 0 && price > max {
 		price = max // SMS-Man does not charge above maxPrice
 	}
-	return adapters.Purchase{UpstreamID: n.RequestID, Phone: n.Phone, Price: c.money(price)}, nil
+	return adapters.Purchase{UpstreamID: n.RequestID, Phone: n.Phone, Price: c.Money(price)}, nil
 }
 
 // listed reads one (country, application) from get-prices, best effort.
@@ -219,7 +188,7 @@ func (c *Client) listed(ctx context.Context, cid, aid string) (priceRow, bool) {
 // whose text is the code (or sms_text, should SMS-Man send it).
 func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) {
 	if !upstream.IsDigits(id, 1, 20) {
-		return adapters.Update{}, fmt.Errorf("%s check: id %q: %w", c.code, id, adapters.ErrNoActivation)
+		return adapters.Update{}, c.Errorf("check", "id %q: %w", id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, "check", "get-sms", map[string]string{"request_id": id}, false)
 	if err != nil {
@@ -227,7 +196,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	}
 	r, err := parseSMS(resp.Status, resp.Body)
 	if err != nil {
-		return adapters.Update{}, c.wrap("check", err)
+		return adapters.Update{}, c.Wrap("check", err)
 	}
 	u := adapters.Update{State: r.State}
 	switch {
@@ -262,14 +231,14 @@ func (c *Client) forget(id string) {
 
 func (c *Client) setStatus(ctx context.Context, op, id, status string) error {
 	if !upstream.IsDigits(id, 1, 20) {
-		return fmt.Errorf("%s %s: id %q: %w", c.code, op, id, adapters.ErrNoActivation)
+		return c.Errorf(op, "id %q: %w", id, adapters.ErrNoActivation)
 	}
 	resp, err := c.get(ctx, op, "set-status", map[string]string{"request_id": id, "status": status}, true)
 	if err != nil {
 		return err
 	}
 	if err := parseSetStatus(resp.Status, resp.Body); err != nil {
-		return c.wrap(op, err)
+		return c.Wrap(op, err)
 	}
 	return nil
 }
@@ -326,7 +295,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	}
 	rows, err := parsePrices(resp.Status, resp.Body, cid)
 	if err != nil {
-		return nil, c.wrap("offers", err)
+		return nil, c.Wrap("offers", err)
 	}
 	out := make([]adapters.Offer, 0, len(rows))
 	for _, r := range rows {
@@ -334,7 +303,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 		if ctry == "" || svc == "" || (cid != "" && r.CountryID != cid) || (service != "" && svc != strings.ToLower(service)) {
 			continue
 		}
-		out = append(out, adapters.Offer{Country: ctry, Service: svc, Price: c.money(r.Cost), Count: r.Count})
+		out = append(out, adapters.Offer{Country: ctry, Service: svc, Price: c.Money(r.Cost), Count: r.Count})
 	}
 	return out, nil
 }
@@ -346,13 +315,4 @@ func (c *Client) Countries(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return append([]string(nil), cat.countries...), nil
-}
-
-// decimal renders micro-units as the shortest decimal: 25, 0.5, 12.345.
-func decimal(micros int64) string {
-	s := adapters.FormatDecimal(micros, 6)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
 }

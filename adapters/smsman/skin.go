@@ -10,6 +10,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 )
 
 // SkinOptions pick between readings of the protocol that the protocols
@@ -52,9 +53,7 @@ const NoNumbersMessageOnly = "message"
 // Russia and 5 the USA as in the docs, 1 VK and 3 Telegram as in their
 // examples, the rest numbered in catalogue order. The client must learn
 // them from the countries and applications calls.
-func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	return NewSkinWith(m, SkinOptions{})
-}
+func NewSkin(m *simulator.Market) fasthttp.RequestHandler { return NewSkinWith(m, SkinOptions{}) }
 
 // NewSkinWith is NewSkin with a chosen reading of the open questions.
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
@@ -112,52 +111,36 @@ var skinCountries, skinApps = func() (idTable, idTable) {
 	return newIDTable(cs, map[string]int{"ru": 1, "us": 5}), newIDTable(ss, map[string]int{"vk": 1, "tg": 3})
 }()
 
-// arg reads a parameter from the query or a POST form: SMS-Man takes both.
-func arg(ctx *fasthttp.RequestCtx, name string) string {
-	if v := ctx.QueryArgs().Peek(name); len(v) > 0 {
-		return string(v)
-	}
-	return string(ctx.PostArgs().Peek(name))
+// handler serves one routed request.
+type handler = func(*skin, *fasthttp.RequestCtx)
+
+var routes = skinkit.Routes[handler]{
+	"get-balance": (*skin).balance, "limits": (*skin).limits, "get-number": (*skin).getNumber,
+	"get-sms": (*skin).getSMS, "set-status": (*skin).setStatus, "countries": (*skin).countries,
+	"applications": (*skin).applications, "get-prices": (*skin).prices,
 }
 
 // serve routes one request. It copies what it needs out of ctx and keeps
 // nothing after returning.
 func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	name, ok := strings.CutPrefix(string(ctx.Path()), "/control/")
-	switch name {
-	case "get-balance", "limits", "get-number", "get-sms", "set-status", "countries", "applications", "get-prices":
-	default:
-		ok = false
-	}
 	if !ok {
-		ctx.SetStatusCode(fasthttp.StatusNotFound)
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("Not Found")
+		name = "" // routed nowhere, counted as unknown
+	}
+	h, ok := routes.Route(s.m, name)
+	if !ok {
+		skinkit.NotFound(ctx)
 		return
 	}
-	s.m.CountCall(name)
-	if !s.m.CheckKey(arg(ctx, "token")) {
+	if !s.m.CheckKey(skinkit.Arg(ctx, "token")) {
 		s.fail(ctx, 200, codeWrongToken, msgWrongToken)
 		return
 	}
-	switch name {
-	case "get-balance":
-		simulator.WriteJSON(ctx, map[string]string{"balance": adapters.FormatDecimal(s.m.Balance(), 2)})
-	case "limits":
-		s.limits(ctx)
-	case "get-number":
-		s.getNumber(ctx)
-	case "get-sms":
-		s.getSMS(ctx)
-	case "set-status":
-		s.setStatus(ctx)
-	case "countries":
-		s.countries(ctx)
-	case "applications":
-		s.applications(ctx)
-	case "get-prices":
-		s.prices(ctx)
-	}
+	h(s, ctx)
+}
+
+func (s *skin) balance(ctx *fasthttp.RequestCtx) {
+	simulator.WriteJSON(ctx, map[string]string{"balance": adapters.FormatDecimal(s.m.Balance(), 2)})
 }
 
 type errorBody struct {
@@ -169,8 +152,7 @@ type errorBody struct {
 // fail answers the error envelope. wrong_application_id has been seen with
 // HTTP 400; the other codes come with 200 as far as anyone saw.
 func (s *skin) fail(ctx *fasthttp.RequestCtx, status int, code, msg string) {
-	simulator.WriteJSON(ctx, errorBody{ErrorCode: code, ErrorMsg: msg})
-	ctx.SetStatusCode(status)
+	skinkit.JSON(ctx, status, errorBody{ErrorCode: code, ErrorMsg: msg})
 }
 
 func (s *skin) closed(ctx *fasthttp.RequestCtx) {
@@ -201,7 +183,7 @@ func (s *skin) wrongApplication(ctx *fasthttp.RequestCtx) {
 // ids reads country_id and application_id. ok is false after an error
 // answer. A missing country_id is 0, "any country".
 func (s *skin) ids(ctx *fasthttp.RequestCtx, needApp bool) (iso, svc string, cid, aid int, ok bool) {
-	if v := arg(ctx, "country_id"); v != "" {
+	if v := skinkit.Arg(ctx, "country_id"); v != "" {
 		var err error
 		if cid, err = strconv.Atoi(v); err != nil || (cid != 0 && skinCountries.code[cid] == "") {
 			s.fail(ctx, 400, codeWrongCountry, msgWrongCountry)
@@ -209,7 +191,7 @@ func (s *skin) ids(ctx *fasthttp.RequestCtx, needApp bool) (iso, svc string, cid
 		}
 		iso = skinCountries.code[cid]
 	}
-	if v := arg(ctx, "application_id"); v != "" || needApp {
+	if v := skinkit.Arg(ctx, "application_id"); v != "" || needApp {
 		var err error
 		if aid, err = strconv.Atoi(v); err != nil || skinApps.code[aid] == "" {
 			s.wrongApplication(ctx)
@@ -231,10 +213,10 @@ func (s *skin) getNumber(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	var max int64
-	if v := arg(ctx, "maxPrice"); v != "" {
+	if v := skinkit.Arg(ctx, "maxPrice"); v != "" {
 		// The simulator has no exchange rates: a cap in another currency
 		// than the account's is not applied.
-		if cur := arg(ctx, "currency"); cur == "" || strings.EqualFold(cur, s.m.Currency()) {
+		if cur := skinkit.Arg(ctx, "currency"); cur == "" || strings.EqualFold(cur, s.m.Currency()) {
 			max, _ = adapters.ParseDecimal(v)
 		}
 	}
@@ -274,7 +256,7 @@ func (s *skin) getNumber(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *skin) requestID(ctx *fasthttp.RequestCtx) (int64, bool) {
-	id, err := strconv.ParseInt(arg(ctx, "request_id"), 10, 64)
+	id, err := strconv.ParseInt(skinkit.Arg(ctx, "request_id"), 10, 64)
 	return id, err == nil
 }
 
@@ -328,7 +310,7 @@ func (s *skin) setStatus(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	var err error
-	switch arg(ctx, "status") {
+	switch skinkit.Arg(ctx, "status") {
 	case statusReady:
 		_, err = s.m.Ready(id)
 	case statusClose:

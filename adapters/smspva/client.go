@@ -23,11 +23,9 @@
 package smspva
 
 import (
-	"cmp"
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -70,15 +68,15 @@ type Options struct {
 	Timeout  time.Duration // per call; default 10s
 }
 
+// protocol: SMS-PVA takes the key in an "apikey" header.
+var protocol = upstream.Protocol{Code: "smspva", BaseURL: DefaultBaseURL, Currency: DefaultCurrency, KeyHeader: "apikey"}
+
 // Client is an adapters.Platform for SMS-PVA's activation API v2. Safe for
 // concurrent use.
 type Client struct {
-	code     string
-	key      string
-	currency string
-	http     *upstream.Client
-	memo     memo
-	now      func() time.Time
+	upstream.Account
+	memo memo
+	now  func() time.Time
 }
 
 var (
@@ -89,54 +87,23 @@ var (
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	o.Code = cmp.Or(o.Code, "smspva")
-	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
-	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
-	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	acct, err := protocol.Open(upstream.Settings(o))
 	if err != nil {
 		return nil, err
 	}
-	return &Client{code: o.Code, key: o.Key, currency: o.Currency, http: hc, memo: newMemo(), now: time.Now}, nil
-}
-
-// Code is the platform code.
-func (c *Client) Code() string { return c.code }
-
-func (c *Client) money(micros int64) adapters.Money {
-	return adapters.Money{Micros: micros, Currency: c.currency}
+	return &Client{Account: acct, memo: newMemo(), now: time.Now}, nil
 }
 
 // do sends one request with the key header. Transport failures come back
 // canonical from upstream; the answer is for the caller's parser.
 func (c *Client) do(ctx context.Context, op, method, path string, mutating bool) (upstream.Response, error) {
-	return c.http.Do(ctx, upstream.Call{
-		Method:   method,
-		Path:     path,
-		Header:   map[string]string{"apikey": c.key},
-		Mutating: mutating,
-		Op:       op,
-	})
-}
-
-// wrap prefixes a parser's error with the platform code and operation.
-func (c *Client) wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s %s: %w", c.code, op, err)
+	return c.Do(ctx, upstream.Call{Method: method, Path: path, Mutating: mutating, Op: op})
 }
 
 // Balance reads GET /activation/balance.
 func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	resp, err := c.do(ctx, "balance", fasthttp.MethodGet, "/activation/balance", false)
-	if err != nil {
-		return adapters.Money{}, err
-	}
-	v, err := parseBalance(resp.Status, resp.Body)
-	if err != nil {
-		return adapters.Money{}, c.wrap("balance", err)
-	}
-	return c.money(v), nil
+	return c.MoneyOf(upstream.Parsed(&c.Account, "balance", resp, err, parseBalance))
 }
 
 // Karma reads the account's karma score from GET /activation/userinfo. It
@@ -145,37 +112,14 @@ func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 // which this client reports as ErrAuth.
 func (c *Client) Karma(ctx context.Context) (float64, error) {
 	resp, err := c.do(ctx, "userinfo", fasthttp.MethodGet, "/activation/userinfo", false)
-	if err != nil {
-		return 0, err
-	}
-	u, err := parseUserInfo(resp.Status, resp.Body)
-	if err != nil {
-		return 0, c.wrap("userinfo", err)
-	}
-	return u.Karma, nil
-}
-
-// codes maps a canonical pair to v2 codes; an unmappable one is not sold.
-func (c *Client) codes(op, country, service string) (string, string, error) {
-	cc, ok := countries.Native(country)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: country %q not sold: %w", c.code, op, country, adapters.ErrBadCountry)
-	}
-	opt, ok := services.Native(service)
-	if !ok {
-		return "", "", fmt.Errorf("%s %s: service %q not sold: %w", c.code, op, service, adapters.ErrBadService)
-	}
-	return cc, opt, nil
+	u, err := upstream.Parsed(&c.Account, "userinfo", resp, err, parseUserInfo)
+	return u.Karma, err
 }
 
 // price reads GET /activation/serviceprice/{cc}/{opt}.
 func (c *Client) price(ctx context.Context, op, cc, opt string) (int64, error) {
 	resp, err := c.do(ctx, op, fasthttp.MethodGet, "/activation/serviceprice/"+cc+"/"+opt, false)
-	if err != nil {
-		return 0, err
-	}
-	v, err := parsePrice(resp.Status, resp.Body)
-	return v, c.wrap(op, err)
+	return upstream.Parsed(&c.Account, op, resp, err, parsePrice)
 }
 
 // Buy reads the offer's price, refuses it above MaxPrice, then buys with
@@ -183,21 +127,21 @@ func (c *Client) price(ctx context.Context, op, cc, opt string) (int64, error) {
 // cap is checked on the quote: a price raised between the two calls is
 // paid. A lost or unreadable number answer is ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	cc, opt, err := c.codes("buy", r.Country, r.Service)
+	cc, opt, err := c.Native("buy", countries, services, r.Country, r.Service)
 	if err != nil {
 		return adapters.Purchase{}, err
 	}
-	if r.Operator != "" && r.Operator != "any" {
-		// v2 documents no operator choice; a number from another operator
-		// is not what was asked for, so this platform has none to sell.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.code, r.Operator, adapters.ErrNoNumbers)
+	// v2 documents no operator choice; a number from another operator
+	// is not what was asked for, so this platform has none to sell.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
 	price, err := c.price(ctx, "buy", cc, opt)
 	if err != nil {
 		return adapters.Purchase{}, err
 	}
 	if r.MaxPrice.Micros > 0 && price > r.MaxPrice.Micros {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: %w", c.code, &adapters.PriceFloorError{Min: c.money(price)})
+		return adapters.Purchase{}, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(price)})
 	}
 	resp, err := c.do(ctx, "buy", fasthttp.MethodGet, "/activation/number/"+cc+"/"+opt, true)
 	if err != nil {
@@ -205,13 +149,13 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	}
 	n, err := parseNumber(resp.Status, resp.Body)
 	if err != nil {
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	}
 	now := c.now()
 	p := adapters.Purchase{
 		UpstreamID: n.OrderID,
 		Phone:      international(n, r.Country),
-		Price:      c.money(price),
+		Price:      c.Money(price),
 		ExpiresAt:  now.Add(Lifetime),
 	}
 	if n.ExpireIn > 0 {
@@ -241,7 +185,7 @@ func international(n numberAnswer, asked string) string {
 // request.
 func (c *Client) checkID(op, id string) error {
 	if !upstream.IsDigits(id, 1, 19) {
-		return fmt.Errorf("%s %s: order id %q: %w", c.code, op, upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
+		return c.Errorf(op, "order id %q: %w", upstream.Snippet([]byte(id)), adapters.ErrNoActivation)
 	}
 	return nil
 }
@@ -262,7 +206,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	}
 	a, err := parseSMS(resp.Status, resp.Body)
 	if err != nil {
-		return adapters.Update{}, c.wrap("check", err)
+		return adapters.Update{}, c.Wrap("check", err)
 	}
 	switch a.Kind {
 	case smsReceived:
@@ -320,7 +264,7 @@ func (c *Client) Ban(ctx context.Context, id string) error {
 		if u.State == adapters.StateBanned {
 			return nil
 		}
-		return fmt.Errorf("%s ban: order already %s: %w", c.code, u.State, adapters.ErrBadState)
+		return c.Errorf("ban", "order already %s: %w", u.State, adapters.ErrBadState)
 	}
 	if err := c.put(ctx, "ban", actBlock, id); err != nil {
 		return err
@@ -347,7 +291,7 @@ func (c *Client) put(ctx context.Context, op string, act action, id string) erro
 	if err != nil {
 		return err
 	}
-	return c.wrap(op, parseAction(act, resp.Status, resp.Body))
+	return c.Wrap(op, parseAction(act, resp.Status, resp.Body))
 }
 
 // Offers reads the country's stock (countnumbers) and its price per
@@ -356,7 +300,7 @@ func (c *Client) put(ctx context.Context, op string, act action, id string) erro
 // SMS-PVA does not carry has no offers.
 func (c *Client) Offers(ctx context.Context, service, country string) ([]adapters.Offer, error) {
 	if country == "" {
-		return nil, fmt.Errorf("%s offers: a country is required (prices are per country): %w", c.code, adapters.ErrBadCountry)
+		return nil, c.Errorf("offers", "a country is required (prices are per country): %w", adapters.ErrBadCountry)
 	}
 	cc, ok := countries.Native(country)
 	if !ok {
@@ -377,7 +321,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	}
 	stock, err := parseCounts(resp.Status, resp.Body)
 	if err != nil {
-		return nil, c.wrap("offers", err)
+		return nil, c.Wrap("offers", err)
 	}
 	if service == "" {
 		// Only what is in stock: one price request per service sold now.
@@ -398,7 +342,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 			return nil, err
 		}
 		svc, _ := services.Canonical(opt)
-		out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.money(price), Count: stock[opt]})
+		out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.Money(price), Count: stock[opt]})
 	}
 	return out, nil
 }
@@ -414,7 +358,7 @@ func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, erro
 	}
 	items, err := parseOrders(resp.Status, resp.Body)
 	if err != nil {
-		return nil, c.wrap("active", err)
+		return nil, c.Wrap("active", err)
 	}
 	out := make([]adapters.ActiveOrder, 0, len(items))
 	for _, it := range items {

@@ -12,6 +12,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 	"smsgate/adapters/upstream"
 )
 
@@ -54,9 +55,7 @@ type SkinOptions struct {
 //     with a negative karma in userinfo.
 //
 // The market's Lifetime should be 10 minutes, SMS-PVA's orderExpireIn.
-func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	return NewSkinWith(m, SkinOptions{})
-}
+func NewSkin(m *simulator.Market) fasthttp.RequestHandler { return NewSkinWith(m, SkinOptions{}) }
 
 // NewSkinWith is NewSkin with a chosen reading of the uncertain facts.
 func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
@@ -76,7 +75,7 @@ type route struct {
 	h      func(s *skin, ctx *fasthttp.RequestCtx, args []string)
 }
 
-var routes = map[string]route{
+var routes = skinkit.Routes[route]{
 	"number":         {fasthttp.MethodGet, 2, true, (*skin).number},
 	"sms":            {fasthttp.MethodGet, 1, true, (*skin).sms},
 	"clearsms":       {fasthttp.MethodPut, 1, false, (*skin).clearSMS},
@@ -94,13 +93,14 @@ func (s *skin) serve(ctx *fasthttp.RequestCtx) {
 	// string() copies: nothing below keeps fasthttp's buffers.
 	rest, ok := strings.CutPrefix(string(ctx.Path()), "/activation/")
 	parts := strings.Split(rest, "/")
-	r, known := routes[parts[0]]
-	if !ok || !known || len(parts)-1 != r.args {
-		s.m.CountCall("unknown")
+	if !ok {
+		parts[0] = "" // routed nowhere, counted as unknown
+	}
+	r, known := routes.Route(s.m, parts[0])
+	if !known || len(parts)-1 != r.args {
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "Not found")
 		return
 	}
-	s.m.CountCall(parts[0])
 	if string(ctx.Method()) != r.method {
 		s.fail(ctx, fasthttp.StatusMethodNotAllowed, "invalid_parameters", "Invalid parameters")
 		return
@@ -130,18 +130,11 @@ type errorObj struct {
 }
 
 func (s *skin) write(ctx *fasthttp.RequestCtx, env envelope) {
-	b, err := json.Marshal(env)
-	if err != nil {
-		ctx.Error("cannot encode answer", fasthttp.StatusInternalServerError)
-		return
-	}
 	status := env.StatusCode
 	if s.o.StatusInBody {
 		status = fasthttp.StatusOK
 	}
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
+	skinkit.JSON(ctx, status, env)
 }
 
 func (s *skin) ok(ctx *fasthttp.RequestCtx, data any) {
@@ -168,15 +161,7 @@ func (s *skin) unauthorized(ctx *fasthttp.RequestCtx, missing bool) {
 
 // decimal renders micro-units as a JSON number with no trailing zeros
 // (10.5, 0.37, 1000), as the docs' samples show amounts.
-func decimal(micros int64) json.Number {
-	d := adapters.FormatDecimal(micros, 6)
-	d = strings.TrimRight(d, "0")
-	d = strings.TrimSuffix(d, ".")
-	if d == "" || d == "-" {
-		d = "0"
-	}
-	return json.Number(d)
-}
+func decimal(micros int64) json.Number { return json.Number(adapters.FormatTrimmed(micros, 0)) }
 
 // pair maps v2 codes (matched exactly: paths are case-sensitive) to
 // canonical ones.

@@ -8,7 +8,6 @@
 package smsreg
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -43,100 +42,51 @@ type Options struct {
 	PollInterval time.Duration
 }
 
+// protocol: SMS-REG takes every parameter and the apikey in the query (§1).
+var protocol = upstream.Protocol{Code: "smsreg", BaseURL: DefaultBaseURL, Currency: DefaultCurrency, KeyQuery: "apikey"}
+
 // Client is an adapters.Platform for SMS-REG.
 type Client struct {
-	code     string
-	key      string
-	currency string
-	timeout  time.Duration
-	poll     time.Duration
-	http     *upstream.Client
+	upstream.Account
+	poll time.Duration
 }
 
 var _ adapters.Platform = (*Client)(nil)
 
 // New builds a Client.
 func New(o Options) (*Client, error) {
-	o.Code = cmp.Or(o.Code, "smsreg")
-	o.BaseURL = cmp.Or(o.BaseURL, DefaultBaseURL)
-	o.Currency = cmp.Or(o.Currency, DefaultCurrency)
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = DefaultPollInterval
-	}
-	hc, err := upstream.New(upstream.Options{Name: o.Code, BaseURL: o.BaseURL, Timeout: o.Timeout})
+	acct, err := protocol.Open(upstream.Settings{Code: o.Code, BaseURL: o.BaseURL, Key: o.Key, Currency: o.Currency, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
 	}
-	return &Client{code: o.Code, key: o.Key, currency: o.Currency, timeout: o.Timeout, poll: o.PollInterval, http: hc}, nil
+	return &Client{Account: acct, poll: cmp.Or(max(o.PollInterval, 0), DefaultPollInterval)}, nil
 }
 
-// Code is the platform code.
-func (c *Client) Code() string { return c.code }
-
-func (c *Client) wrap(op string, err error) error { return fmt.Errorf("%s %s: %w", c.code, op, err) }
-
-func (c *Client) money(micros int64) adapters.Money {
-	return adapters.Money{Micros: micros, Currency: c.currency}
-}
-
-// call sends GET /<method>.php with every parameter and the key in the
-// query (§1) and returns a 200 body that is not HTML.
+// call sends GET /<method>.php and returns a 200 body that is not HTML.
+// Errors come with HTTP 200 (§1); a 4xx that still carries an error
+// answer is read for it.
 func (c *Client) call(ctx context.Context, op, method string, params map[string]string, mutating bool) ([]byte, error) {
-	q := make(map[string]string, len(params)+1)
-	for k, v := range params {
-		q[k] = v
-	}
-	q["apikey"] = c.key
-	call := upstream.Call{Path: "/" + method + ".php", Query: q, Op: op, Mutating: mutating}
-	resp, err := c.http.Do(ctx, call)
-	if err != nil {
-		return nil, err
-	}
-	body := upstream.Redact(bytes.TrimSpace(resp.Body), c.key)
-	if resp.Status != 200 {
-		// Errors come with HTTP 200 (§1). A 4xx that still carries an error
-		// answer is read for it; 429 and 5xx are the platform failing.
-		if resp.Status >= 400 && resp.Status < 500 && resp.Status != 429 {
-			var ae *APIError
-			if _, _, err := decode(body); errors.As(err, &ae) {
-				return nil, c.wrap(op, err)
-			}
+	call := upstream.Call{Path: "/" + method + ".php", Query: params, Op: op, Mutating: mutating}
+	resp, err := c.Do(ctx, call)
+	return c.Answer(call, resp, err, func(body []byte) error {
+		var ae *APIError
+		if _, _, err := decode(body); errors.As(err, &ae) {
+			return err
 		}
-		return nil, c.http.Unavailable(call, "http %d", resp.Status)
-	}
-	if err := c.http.Readable(call, body); err != nil {
-		return nil, err
-	}
-	return body, nil
+		return nil
+	})
 }
 
 // Balance reads getBalance.
 func (c *Client) Balance(ctx context.Context) (adapters.Money, error) {
 	body, err := c.call(ctx, "balance", "getBalance", nil, false)
-	if err != nil {
-		return adapters.Money{}, err
-	}
-	v, err := ParseBalance(body)
-	if err != nil {
-		return adapters.Money{}, c.wrap("balance", err)
-	}
-	return c.money(v), nil
+	return c.MoneyOf(upstream.ParsedBody(&c.Account, "balance", body, err, ParseBalance))
 }
 
 // list reads getList extended=1 (see ParseList for the assumed detail).
 func (c *Client) list(ctx context.Context, op string) ([]ListService, error) {
 	body, err := c.call(ctx, op, "getList", map[string]string{"extended": "1"}, false)
-	if err != nil {
-		return nil, err
-	}
-	l, err := ParseList(body)
-	if err != nil {
-		return nil, c.wrap(op, err)
-	}
-	return l, nil
+	return upstream.ParsedBody(&c.Account, op, body, err, ParseList)
 }
 
 // Buy opens an operation with getNum and waits for its number (getState
@@ -147,18 +97,14 @@ func (c *Client) list(ctx context.Context, op string) ([]ListService, error) {
 // sent (see Ready). A number that never comes is cancelled with
 // setOperationUsed; see abandon for the error then.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
-	if r.Operator != "" && r.Operator != "any" {
-		// No operator parameter exists: a number of any operator would be
-		// the wrong answer to a request for a given one.
-		return adapters.Purchase{}, fmt.Errorf("%s buy: operator %q cannot be chosen: %w", c.code, r.Operator, adapters.ErrNoNumbers)
+	// No operator parameter exists: a number of any operator would be
+	// the wrong answer to a request for a given one.
+	if err := c.AnyOperator("buy", r.Operator); err != nil {
+		return adapters.Purchase{}, err
 	}
-	svc, ok := Services.Native(r.Service)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: service %q: %w", c.code, r.Service, adapters.ErrBadService)
-	}
-	country, ok := Countries.Native(r.Country)
-	if !ok {
-		return adapters.Purchase{}, fmt.Errorf("%s buy: country %q: %w", c.code, r.Country, adapters.ErrBadCountry)
+	country, svc, err := c.Native("buy", Countries, Services, r.Country, r.Service)
+	if err != nil {
+		return adapters.Purchase{}, err
 	}
 	price, err := c.quote(ctx, svc, country, r.MaxPrice.Micros)
 	if err != nil {
@@ -171,11 +117,9 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	id, err := ParseNum(body)
 	if err != nil {
 		if isUnexpected(err) {
-			// We asked to buy and cannot read what we bought: reconcile,
-			// never re-buy elsewhere.
-			return adapters.Purchase{}, fmt.Errorf("%s buy: %v: %w", c.code, err, adapters.ErrOutcomeUnknown)
+			return adapters.Purchase{}, c.Unreadable("buy", err)
 		}
-		return adapters.Purchase{}, c.wrap("buy", err)
+		return adapters.Purchase{}, c.Wrap("buy", err)
 	}
 	st, err := c.awaitNumber(ctx, id)
 	if err != nil {
@@ -187,7 +131,7 @@ func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purch
 	// can take its SMS as soon as it is sold: so it is sent here, best
 	// effort. A failure leaves the order usable; Ready can still send it.
 	_ = c.simple(ctx, "buy", "setReady", id)
-	return adapters.Purchase{UpstreamID: id, Phone: st.Number, Price: c.money(price)}, nil
+	return adapters.Purchase{UpstreamID: id, Phone: st.Number, Price: c.Money(price)}, nil
 }
 
 // quote finds the listed price of (svc, country) and refuses what cannot
@@ -206,20 +150,20 @@ func (c *Client) quote(ctx context.Context, svc, country string, limit int64) (i
 		}
 		if s.Countries == nil {
 			if limit > 0 {
-				return 0, fmt.Errorf("%s buy: no price listed for %s to check the max price: %w", c.code, svc, adapters.ErrPriceTooHigh)
+				return 0, c.Errorf("buy", "no price listed for %s to check the max price: %w", svc, adapters.ErrPriceTooHigh)
 			}
 			return 0, nil
 		}
 		o, ok := s.Countries[country]
 		switch {
 		case !ok || o.Count <= 0:
-			return 0, fmt.Errorf("%s buy: %s/%s out of stock: %w", c.code, country, svc, adapters.ErrNoNumbers)
+			return 0, c.Errorf("buy", "%s/%s out of stock: %w", country, svc, adapters.ErrNoNumbers)
 		case limit > 0 && o.Price > limit:
-			return 0, fmt.Errorf("%s buy: %w", c.code, &adapters.PriceFloorError{Min: c.money(o.Price)})
+			return 0, c.Wrap("buy", &adapters.PriceFloorError{Min: c.Money(o.Price)})
 		}
 		return o.Price, nil
 	}
-	return 0, fmt.Errorf("%s buy: service %s not listed: %w", c.code, svc, adapters.ErrBadService)
+	return 0, c.Errorf("buy", "service %s not listed: %w", svc, adapters.ErrBadService)
 }
 
 // terminal reports whether an operation in that state is over.
@@ -235,7 +179,7 @@ func terminal(token string) bool {
 // says it has none, or ctx's deadline comes close: a reserve is kept to
 // cancel the operation within the deadline.
 func (c *Client) awaitNumber(ctx context.Context, id string) (State, error) {
-	wctx, cancel, reserve := upstream.WithReserve(ctx, c.timeout)
+	wctx, cancel, reserve := upstream.WithReserve(ctx, c.Timeout())
 	defer cancel()
 	var lastErr error
 	for {
@@ -247,11 +191,11 @@ func (c *Client) awaitNumber(ctx context.Context, id string) (State, error) {
 			lastErr = err
 		case st.Token == StateNoNums:
 			// The operation failed on the platform's side; nothing to cancel.
-			return State{}, fmt.Errorf("%s buy: operation %s: %s: %w", c.code, id, st.Token, adapters.ErrNoNumbers)
+			return State{}, c.Errorf("buy", "operation %s: %s: %w", id, st.Token, adapters.ErrNoNumbers)
 		case st.Token == StateWait15:
-			return State{}, fmt.Errorf("%s buy: operation %s: %s (issuing frozen for 15 minutes): %w", c.code, id, st.Token, adapters.ErrAuth)
+			return State{}, c.Errorf("buy", "operation %s: %s (issuing frozen for 15 minutes): %w", id, st.Token, adapters.ErrAuth)
 		case terminal(st.Token):
-			return State{}, fmt.Errorf("%s buy: operation %s ended (%s) before a number: %w", c.code, id, st.Token, adapters.ErrNoNumbers)
+			return State{}, c.Errorf("buy", "operation %s ended (%s) before a number: %w", id, st.Token, adapters.ErrNoNumbers)
 		case st.Number != "":
 			return st, nil
 		}
@@ -278,9 +222,9 @@ func (c *Client) abandon(ctx context.Context, id string, reserve time.Duration, 
 	}
 	if err := c.simple(cctx, "buy", "setOperationUsed", id); err != nil {
 		return fmt.Errorf("%s buy: operation %s: number not assigned in time%s, and the cancel failed: %v: %w",
-			c.code, id, last, err, adapters.ErrOutcomeUnknown)
+			c.Code(), id, last, err, adapters.ErrOutcomeUnknown)
 	}
-	return fmt.Errorf("%s buy: operation %s: number not assigned in time%s; cancelled: %w", c.code, id, last, adapters.ErrUnavailable)
+	return c.Errorf("buy", "operation %s: number not assigned in time%s; cancelled: %w", id, last, adapters.ErrUnavailable)
 }
 
 func (c *Client) state(ctx context.Context, op, id string) (State, error) {
@@ -290,7 +234,7 @@ func (c *Client) state(ctx context.Context, op, id string) (State, error) {
 	}
 	st, err := ParseState(body)
 	if err != nil {
-		return State{}, c.wrap(op, err)
+		return State{}, c.Wrap(op, err)
 	}
 	return st, nil
 }
@@ -302,7 +246,7 @@ func (c *Client) simple(ctx context.Context, op, method, id string) error {
 		return err
 	}
 	if err := ParseOK(body); err != nil {
-		return c.wrap(op, err)
+		return c.Wrap(op, err)
 	}
 	return nil
 }
@@ -340,7 +284,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	}
 	s, ok := canonical(st.Token)
 	if !ok {
-		return adapters.Update{}, fmt.Errorf("%s check: unknown state %q: %w", c.code, upstream.Snippet([]byte(st.Token)), adapters.ErrUnavailable)
+		return adapters.Update{}, c.Errorf("check", "unknown state %q: %w", upstream.Snippet([]byte(st.Token)), adapters.ErrUnavailable)
 	}
 	u := adapters.Update{State: s}
 	if st.Msg != "" || st.FullMsg != "" {
@@ -418,7 +362,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 			if !ok || (country != "" && iso != strings.ToLower(country)) {
 				continue
 			}
-			out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.money(o.Price), Count: o.Count})
+			out = append(out, adapters.Offer{Country: iso, Service: svc, Price: c.Money(o.Price), Count: o.Count})
 		}
 	}
 	return out, nil

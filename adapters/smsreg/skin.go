@@ -14,6 +14,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 )
 
 // SkinOptions choose the timing of number assignment and the readings of
@@ -73,10 +74,19 @@ type skin struct {
 	next int64
 }
 
-var methods = map[string]bool{
-	"getBalance": true, "getList": true, "getNum": true, "getState": true, "setReady": true,
-	"setOperationOk": true, "setOperationUsed": true, "setOperationRevise": true, "setOperationOver": true,
-	"getNumRepeat": true, "getOperations": true, "setRate": true,
+// routes are SMS-REG's methods; each runs with s.mu held.
+// handler serves one routed request.
+type handler = func(*skin, *fasthttp.RequestCtx)
+
+var routes = skinkit.Routes[handler]{
+	"getBalance": (*skin).balance, "getList": (*skin).list, "getNum": (*skin).getNum,
+	"getState":           onOperation((*skin).getState),
+	"setReady":           transitionBy("setReady"),
+	"setOperationOk":     transitionBy("setOperationOk"),
+	"setOperationUsed":   transitionBy("setOperationUsed"),
+	"setOperationRevise": transitionBy("setOperationRevise"),
+	"setOperationOver":   transitionBy("setOperationOver"),
+	"getNumRepeat":       (*skin).numRepeat, "getOperations": (*skin).operations, "setRate": (*skin).setRate,
 }
 
 func (s *skin) handle(ctx *fasthttp.RequestCtx) {
@@ -84,12 +94,14 @@ func (s *skin) handle(ctx *fasthttp.RequestCtx) {
 	if ok {
 		method, ok = strings.CutSuffix(method, ".php")
 	}
-	if !ok || !methods[method] {
-		s.m.CountCall("unknown")
+	if !ok {
+		method = "" // routed nowhere, counted as unknown
+	}
+	h, ok := routes.Route(s.m, method)
+	if !ok {
 		ctx.Error("Not Found", fasthttp.StatusNotFound)
 		return
 	}
-	s.m.CountCall(method)
 	// Every parameter is in the query string, also on POST (§1).
 	switch key := string(ctx.QueryArgs().Peek("apikey")); {
 	case key == "":
@@ -101,34 +113,35 @@ func (s *skin) handle(ctx *fasthttp.RequestCtx) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch method {
-	case "getBalance":
-		simulator.WriteJSON(ctx, struct {
-			Response string `json:"response"`
-			Balance  string `json:"balance"`
-		}{"1", adapters.FormatDecimal(s.m.Balance(), 2)})
-	case "getList":
-		s.list(ctx)
-	case "getNum":
-		s.getNum(ctx)
-	case "getState":
+	h(s, ctx)
+}
+
+// onOperation runs h on the operation the request names, once found.
+func onOperation(h func(*skin, *fasthttp.RequestCtx, *operation)) func(*skin, *fasthttp.RequestCtx) {
+	return func(s *skin, ctx *fasthttp.RequestCtx) {
 		if op, ok := s.lookup(ctx); ok {
-			s.getState(ctx, op)
+			h(s, ctx, op)
 		}
-	case "setReady", "setOperationOk", "setOperationUsed", "setOperationRevise", "setOperationOver":
-		if op, ok := s.lookup(ctx); ok {
-			s.transition(ctx, method, op)
-		}
-	case "getNumRepeat":
-		// Repeats are not simulated: "0" is "repeat not possible" (§2.9).
-		simulator.WriteJSON(ctx, struct {
-			Response string `json:"response"`
-		}{"0"})
-	case "getOperations":
-		s.operations(ctx)
-	case "setRate":
-		s.setRate(ctx)
 	}
+}
+
+// transitionBy is the route of one state-changing method.
+func transitionBy(method string) func(*skin, *fasthttp.RequestCtx) {
+	return onOperation(func(s *skin, ctx *fasthttp.RequestCtx, op *operation) { s.transition(ctx, method, op) })
+}
+
+func (s *skin) balance(ctx *fasthttp.RequestCtx) {
+	simulator.WriteJSON(ctx, struct {
+		Response string `json:"response"`
+		Balance  string `json:"balance"`
+	}{"1", adapters.FormatDecimal(s.m.Balance(), 2)})
+}
+
+// numRepeat: repeats are not simulated: "0" is "repeat not possible" (§2.9).
+func (s *skin) numRepeat(ctx *fasthttp.RequestCtx) {
+	simulator.WriteJSON(ctx, struct {
+		Response string `json:"response"`
+	}{"0"})
 }
 
 // fail answers an error, HTTP 200 like every answer (§1).

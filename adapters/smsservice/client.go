@@ -37,7 +37,6 @@ type Options struct {
 // Client is an adapters.Platform for SMS-Service.
 type Client struct {
 	*smsactivate.Client
-	code string
 
 	mu        sync.Mutex
 	countries []countryEntry // getCountryAndOperators, cached: it changes rarely
@@ -72,7 +71,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{Client: sa, code: o.Code}
+	c := &Client{Client: sa}
 	sa.SetPriceLookup(c.Offers)
 	return c, nil
 }
@@ -96,7 +95,7 @@ func (c *Client) catalogue(ctx context.Context) ([]countryEntry, error) {
 	}
 	list, err := ParseCountries(body)
 	if err != nil {
-		return nil, fmt.Errorf("%s countries: %w", c.code, err)
+		return nil, c.Wrap("countries", err)
 	}
 	c.mu.Lock()
 	c.countries = list
@@ -159,7 +158,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	if country != "" {
 		ctry, ok := catalog.CountryByISO(country)
 		if !ok {
-			return nil, fmt.Errorf("%s offers: country %q: %w", c.code, country, adapters.ErrBadCountry)
+			return nil, c.Errorf("offers", "country %q: %w", country, adapters.ErrBadCountry)
 		}
 		ids = []int{ctry.SMSActivateID}
 	} else {
@@ -185,7 +184,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 		}
 		list, err := ParseServicesAndCost(body)
 		if err != nil {
-			return nil, fmt.Errorf("%s offers: %w", c.code, err)
+			return nil, c.Wrap("offers", err)
 		}
 		for _, s := range list {
 			if service != "" && s.ID != service {
@@ -203,7 +202,7 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 				continue
 			}
 			n, _ := strconv.Atoi(s.Quantity.String())
-			out = append(out, adapters.Offer{Country: ctry.ISO, Service: s.ID, Price: adapters.Money{Micros: price, Currency: c.Currency()}, Count: n})
+			out = append(out, adapters.Offer{Country: ctry.ISO, Service: s.ID, Price: c.Money(price), Count: n})
 		}
 	}
 	return out, nil

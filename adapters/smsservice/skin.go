@@ -9,6 +9,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
+	"smsgate/adapters/skinkit"
 	"smsgate/adapters/smsactivate"
 )
 
@@ -20,95 +21,115 @@ import (
 // simulated market has one currency, so the other lang sees an empty
 // account (balance 0.00, purchases NO_BALANCE).
 func NewSkin(m *simulator.Market) fasthttp.RequestHandler {
-	std := &smsactivate.Server{Backend: smsactivate.NewMarketBackend(m), Path: Path}
 	native, _ := Lang(m.Currency())
-	h := func(ctx *fasthttp.RequestCtx) {
-		if string(ctx.Path()) != Path {
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			return
-		}
-		arg := func(k string) string {
-			if v := ctx.QueryArgs().Peek(k); v != nil {
-				return string(v)
-			}
-			return string(ctx.PostArgs().Peek(k))
-		}
-		action := arg("action")
-		m.CountCall(action)
-		text := func(s string) { ctx.SetContentType("text/plain; charset=utf-8"); ctx.SetBodyString(s) }
-		if !m.CheckKey(arg("api_key")) {
-			text(smsactivate.TokBadKey) // documented for a wrong or a missing key
-			return
-		}
-		lang := arg("lang")
-		if lang != "ru" && lang != "en" {
-			// Undocumented on the real site; the simulator refuses loudly.
-			text("BAD_LANG")
-			return
-		}
-		other := lang != native
-		switch action {
-		case "getBalance":
-			bal := m.Balance()
-			if other {
-				bal = 0
-			}
-			text(adapters.FormatDecimal(bal, 2))
-		case "getCountryAndOperators":
-			type entry struct {
-				ID        int               `json:"id"`
-				Name      string            `json:"name"`
-				Operators map[string]string `json:"operators"`
-			}
-			var out []entry
-			for _, iso := range m.Countries() {
-				c, _ := catalog.CountryByISO(iso)
-				ops := map[string]string{"any": "any"}
-				for _, op := range simulator.Operators(iso) {
-					ops[op] = op
-				}
-				out = append(out, entry{ID: c.SMSActivateID, Name: c.Name, Operators: ops})
-			}
-			writeJSON(ctx, out)
-		case "getServicesAndCost":
-			id, err := strconv.Atoi(arg("country"))
-			c, ok := catalog.CountryBySMSActivateID(id)
-			if err != nil || !ok {
-				writeJSON(ctx, []any{})
-				return
-			}
-			type entry struct {
-				ID       string      `json:"id"`
-				Name     string      `json:"name"`
-				Price    json.Number `json:"price"`
-				Quantity int         `json:"quantity"`
-			}
-			out := []entry{}
-			for _, o := range m.Offers(c.ISO, "") {
-				name := o.Service
-				if s, ok := catalog.ServiceByCode(o.Service); ok {
-					name = s.Name
-				}
-				out = append(out, entry{ID: o.Service, Name: name, Price: json.Number(adapters.FormatDecimal(o.Price, 2)), Quantity: o.Count})
-			}
-			writeJSON(ctx, out)
-		case "getNumber":
-			if other {
-				text(smsactivate.TokNoBalance)
-				return
-			}
-			std.Handle(ctx)
-		case "getStatus", "setStatus", "getFullSms":
-			std.Handle(ctx)
-		default:
-			text(smsactivate.TokBadAction)
-		}
-	}
-	return m.Wrap(h)
+	s := &skin{m: m, native: native, std: &smsactivate.Server{Backend: smsactivate.NewMarketBackend(m), Path: Path}}
+	return m.Wrap(s.serve)
 }
 
-func writeJSON(ctx *fasthttp.RequestCtx, v any) {
-	b, _ := json.Marshal(v)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
+type skin struct {
+	m      *simulator.Market
+	native string              // the lang of the market's currency
+	std    *smsactivate.Server // the shared handler API
+}
+
+// handler serves one action; other is true when lang selects the account
+// in the currency the market does not have.
+type handler = func(s *skin, ctx *fasthttp.RequestCtx, other bool)
+
+var routes = skinkit.Routes[handler]{
+	"getBalance":             (*skin).balance,
+	"getCountryAndOperators": (*skin).countries,
+	"getServicesAndCost":     (*skin).servicesAndCost,
+	"getNumber":              (*skin).getNumber,
+	"getStatus":              (*skin).standard,
+	"setStatus":              (*skin).standard,
+	"getFullSms":             (*skin).standard,
+}
+
+func (s *skin) serve(ctx *fasthttp.RequestCtx) {
+	if string(ctx.Path()) != Path {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	h, routed := routes.Route(s.m, skinkit.Arg(ctx, "action"))
+	if !s.m.CheckKey(skinkit.Arg(ctx, "api_key")) {
+		text(ctx, smsactivate.TokBadKey) // documented for a wrong or a missing key
+		return
+	}
+	lang := skinkit.Arg(ctx, "lang")
+	if lang != "ru" && lang != "en" {
+		// Undocumented on the real site; the simulator refuses loudly.
+		text(ctx, "BAD_LANG")
+		return
+	}
+	if !routed {
+		text(ctx, smsactivate.TokBadAction)
+		return
+	}
+	h(s, ctx, lang != s.native)
+}
+
+func text(ctx *fasthttp.RequestCtx, body string) { skinkit.Text(ctx, fasthttp.StatusOK, body) }
+
+// standard actions are the shared handler API's.
+func (s *skin) standard(ctx *fasthttp.RequestCtx, _ bool) { s.std.Handle(ctx) }
+
+// getNumber in the other currency's account has nothing to pay with.
+func (s *skin) getNumber(ctx *fasthttp.RequestCtx, other bool) {
+	if other {
+		text(ctx, smsactivate.TokNoBalance)
+		return
+	}
+	s.std.Handle(ctx)
+}
+
+// balance is a bare number, and 0 in the other currency's account.
+func (s *skin) balance(ctx *fasthttp.RequestCtx, other bool) {
+	bal := s.m.Balance()
+	if other {
+		bal = 0
+	}
+	text(ctx, adapters.FormatDecimal(bal, 2))
+}
+
+func (s *skin) countries(ctx *fasthttp.RequestCtx, _ bool) {
+	type entry struct {
+		ID        int               `json:"id"`
+		Name      string            `json:"name"`
+		Operators map[string]string `json:"operators"`
+	}
+	var out []entry
+	for _, iso := range s.m.Countries() {
+		c, _ := catalog.CountryByISO(iso)
+		ops := map[string]string{"any": "any"}
+		for _, op := range simulator.Operators(iso) {
+			ops[op] = op
+		}
+		out = append(out, entry{ID: c.SMSActivateID, Name: c.Name, Operators: ops})
+	}
+	simulator.WriteJSON(ctx, out)
+}
+
+func (s *skin) servicesAndCost(ctx *fasthttp.RequestCtx, _ bool) {
+	id, err := strconv.Atoi(skinkit.Arg(ctx, "country"))
+	c, ok := catalog.CountryBySMSActivateID(id)
+	if err != nil || !ok {
+		simulator.WriteJSON(ctx, []any{})
+		return
+	}
+	type entry struct {
+		ID       string      `json:"id"`
+		Name     string      `json:"name"`
+		Price    json.Number `json:"price"`
+		Quantity int         `json:"quantity"`
+	}
+	out := []entry{}
+	for _, o := range s.m.Offers(c.ISO, "") {
+		name := o.Service
+		if svc, ok := catalog.ServiceByCode(o.Service); ok {
+			name = svc.Name
+		}
+		out = append(out, entry{ID: o.Service, Name: name, Price: json.Number(adapters.FormatDecimal(o.Price, 2)), Quantity: o.Count})
+	}
+	simulator.WriteJSON(ctx, out)
 }

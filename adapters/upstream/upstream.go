@@ -92,6 +92,9 @@ type Call struct {
 	Mutating bool
 	// Op names the operation in errors ("buy", "balance").
 	Op string
+	// Anonymous keeps the key off a call that needs none (public price
+	// lists), for Account.Do.
+	Anonymous bool
 }
 
 // Response is a finished call; Body is a private copy.
