@@ -348,12 +348,15 @@ func (s *suite) fault(t *testing.T, apply func(*Harness)) {
 	}
 }
 
-// upstreamFaults are the upstream failures every adapter must report as
-// adapters.ErrUnavailable, marketplace or pool.
-var upstreamFaults = []struct {
+// upstreamFault is one way an upstream fails.
+type upstreamFault struct {
 	name  string
 	apply func(h *Harness)
-}{
+}
+
+// upstreamFaults are the upstream failures every adapter must report as
+// adapters.ErrUnavailable, marketplace or pool.
+var upstreamFaults = []upstreamFault{
 	{"http 5xx", func(h *Harness) { h.Market.SetFaults(simulator.Faults{ErrorRate: 1}) }},
 	{"garbage body", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Garbage: true}) }},
 	{"timeout", func(h *Harness) { h.Market.SetFaults(simulator.Faults{Hang: true}) }},
