@@ -33,7 +33,39 @@ type Faults struct {
 func (m *Market) SetFaults(f Faults) {
 	m.mu.Lock()
 	m.faults = f
+	m.faultsChangedLocked()
 	m.mu.Unlock()
+}
+
+// faultsChangedLocked wakes the requests a Hang fault holds.
+func (m *Market) faultsChangedLocked() {
+	if m.faultsCh != nil {
+		close(m.faultsCh)
+	}
+	m.faultsCh = make(chan struct{})
+}
+
+// hang holds a request while the Hang fault lasts (at most 30 s, so a
+// test that never clears it does not keep a handler for ever).
+func (m *Market) hang() {
+	limit := time.NewTimer(30 * time.Second)
+	defer limit.Stop()
+	for {
+		m.mu.Lock()
+		if m.faultsCh == nil {
+			m.faultsCh = make(chan struct{})
+		}
+		hang, changed := m.faults.Hang, m.faultsCh
+		m.mu.Unlock()
+		if !hang {
+			return
+		}
+		select {
+		case <-changed:
+		case <-limit.C:
+			return
+		}
+	}
 }
 
 // Faults returns the current faults.
@@ -56,6 +88,7 @@ func (m *Market) Wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 		if m.faults.Count > 0 {
 			if m.faults.Count--; m.faults.Count == 0 {
 				m.faults = Faults{}
+				m.faultsChangedLocked()
 			}
 		}
 		m.mu.Unlock()
@@ -67,11 +100,7 @@ func (m *Market) Wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 			ctx.HijackSetNoResponse(true)
 			ctx.Hijack(func(c net.Conn) {}) // the server closes c afterwards
 		case f.Hang:
-			// Hold the request while the fault lasts (at most 30 s), so a
-			// test that clears it does not wait for a stuck handler.
-			for i := 0; i < 3000 && m.Faults().Hang; i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
+			m.hang()
 			ctx.SetStatusCode(fasthttp.StatusGatewayTimeout)
 		case drop:
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)

@@ -123,6 +123,7 @@ type Market struct {
 	rng      *rand.Rand // codes, operators
 	phones   *rand.Rand // phone numbers: seeded with the offset, or rng without one
 	faults   Faults
+	faultsCh chan struct{} // closed and replaced when faults change (faults.go)
 	calls    map[string]int64
 	noRetry  map[string]bool
 	services map[string]bool
