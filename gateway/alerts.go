@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"smsgate/gateway/lifetime"
 )
 
 // Alert is one incident worth a human's attention.
@@ -32,7 +34,6 @@ type alerter struct {
 
 	mu     sync.Mutex
 	active map[string]bool // kind|platform; guarded by mu
-	wg     sync.WaitGroup
 }
 
 func newAlerter(url string, log *zap.Logger, m *Metrics, now func() time.Time) *alerter {
@@ -69,20 +70,17 @@ func (a *alerter) clear(kind, platform string) {
 	a.mu.Unlock()
 }
 
-// run posts queued alerts until ctx ends, retrying each a few times.
+// run posts queued alerts until ctx ends, retrying each a few times; its
+// owner runs it on a goroutine it waits for.
 func (a *alerter) run(ctx context.Context) {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case al := <-a.queue:
-				a.post(ctx, al)
-			}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case al := <-a.queue:
+			a.post(ctx, al)
 		}
-	}()
+	}
 }
 
 func (a *alerter) post(ctx context.Context, al Alert) {
@@ -101,14 +99,14 @@ func (a *alerter) post(ctx context.Context, al Alert) {
 				return
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !lifetime.Sleep(ctx, backoff) {
 			return
-		case <-time.After(backoff):
 		}
 		backoff *= 2
 	}
 	a.log.Error("alert webhook failed", zap.String("kind", al.Kind), zap.String("platform", al.Platform))
 }
 
-func (a *alerter) wait() { a.wg.Wait() }
+// close drops the webhook client's idle connections (and their
+// goroutines), once run has returned.
+func (a *alerter) close() { a.hc.CloseIdleConnections() }

@@ -18,6 +18,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/breaker"
 	"smsgate/config"
+	"smsgate/gateway/lifetime"
 	"smsgate/ledger"
 	"smsgate/limits"
 
@@ -189,9 +190,13 @@ type Gateway struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand // guarded by rngMu
 
-	bg       sync.WaitGroup // background work (orphan cancels, reconciliation)
-	claimed  claims         // upstream orders owned but maybe not yet in the ledger
-	balances balanceBook    // what routing knows of each platform's balance
+	// bg owns every goroutine the gateway starts (the Start loops, orphan
+	// cancels, late finishes, reconciliation): its context ends at Stop (or
+	// when Start's does), and Stop waits for all of them.
+	bg       *lifetime.Group
+	undoStop func() bool // unlinks bg from Start's context
+	claimed  claims      // upstream orders owned but maybe not yet in the ledger
+	balances balanceBook // what routing knows of each platform's balance
 
 	rates   limits.Rates
 	caps    limits.Caps
@@ -233,7 +238,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
 		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: newMetrics(), stats: newStats(o.Clock),
-		rates: o.Rates, caps: o.Caps}
+		rates: o.Rates, caps: o.Caps, bg: lifetime.NewGroup(), undoStop: func() bool { return false }}
 	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
 		return nil, err
 	}
@@ -322,13 +327,14 @@ func (g *Gateway) Start(ctx context.Context) {
 	if _, err := g.applyOverrides(ctx); err != nil {
 		g.log.Warn("cannot read platform overrides", zap.Error(err))
 	}
-	g.refreshOverrides(ctx, 5*time.Second)
+	g.refreshOverrides(5 * time.Second)
 	g.seedStats(ctx)
 	g.seedCaps(ctx)
+	g.undoStop = g.bg.StopWith(ctx)
 	if _, shared := g.store.(ledger.Leaser); shared {
 		// Shared caps (Redis) drift when an instance dies holding slots:
 		// the ledger is the truth, re-counted every minute.
-		go func() {
+		g.bg.Go(func(ctx context.Context) {
 			t := time.NewTicker(time.Minute)
 			defer t.Stop()
 			for {
@@ -339,20 +345,31 @@ func (g *Gateway) Start(ctx context.Context) {
 					g.seedCaps(ctx)
 				}
 			}
-		}()
+		})
 	}
-	g.alerts.run(ctx)
-	g.health.run(ctx)
-	g.poller.start(ctx)
+	g.bg.Go(g.alerts.run)
+	g.bg.Go(g.health.run)
+	g.poller.start(g.bg.Context())
 }
 
-// Stop waits for the poller and background work to finish (after the
-// Start context ended) and releases the breakers and cache.
+// Stop ends every goroutine the gateway started (whether or not Start's
+// context has ended) and waits for them: the poller and its checks, the
+// health, override and alert loops, and background upstream work (orphan
+// cancels, late finishes, reconciliation; work still pending is dropped, as
+// at a process exit). Then it releases the breakers and closes the caches.
+// The ledger belongs to the caller (main, tests), which closes it after
+// Stop returns. Safe to call without Start and more than once.
 func (g *Gateway) Stop() {
+	g.undoStop()
 	g.poller.stop()
-	g.alerts.wait()
+	g.bg.Stop()
+	g.alerts.close()
 	for _, p := range g.platforms {
 		p.breaker.Close()
+	}
+	g.cache.Close()
+	if g.orders != nil {
+		g.orders.Close()
 	}
 }
 

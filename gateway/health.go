@@ -48,19 +48,19 @@ func newHealthChecker(g *Gateway, interval time.Duration) *healthChecker {
 	return hc
 }
 
+// run checks every platform each interval until ctx ends; its owner runs
+// it on a goroutine it waits for.
 func (hc *healthChecker) run(ctx context.Context) {
-	go func() {
-		t := time.NewTicker(hc.interval)
-		defer t.Stop()
-		for {
-			hc.checkAll(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	t := time.NewTicker(hc.interval)
+	defer t.Stop()
+	for {
+		hc.checkAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-	}()
+	}
 }
 
 // checkAll checks every enabled platform concurrently and waits.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
+
+	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
@@ -11,36 +14,43 @@ import (
 	"smsgate/ledger"
 )
 
-// legacy serves the SMS-Activate handler API for tenants: the protocol
-// server from adapters/smsactivate over the gateway's order service, so
-// the gateway and the simulated upstream answer with the very same bytes.
-type legacy struct{ g *Gateway }
+// legacy serves the SMS-Activate handler API for one request's tenant:
+// the protocol server from adapters/smsactivate over the gateway's order
+// service, so the gateway and the simulated upstream answer with the very
+// same bytes. The front end resolved the tenant from api_key (one hash)
+// before the protocol server runs; the protocol server's Authenticate only
+// learns that outcome, and every call below uses the handle, never a
+// second lookup.
+type legacy struct {
+	g *Gateway
+	t *Tenant // nil: the key matched no tenant (BAD_KEY)
+}
 
 var (
-	_ smsactivate.Backend       = legacy{}
-	_ smsactivate.CountryLister = legacy{}
+	_ smsactivate.Backend       = (*legacy)(nil)
+	_ smsactivate.CountryLister = (*legacy)(nil)
 )
 
-func (l legacy) tenant(account string) *Tenant {
-	t, _ := l.g.tenants.ByName(account)
-	return t
-}
+// tenant is the request's tenant (the protocol server calls the other
+// methods only after Authenticate succeeded, so it is never nil there).
+func (l *legacy) tenant(string) *Tenant { return l.t }
 
-func (l legacy) Authenticate(_ context.Context, key string) (string, bool) {
-	t, ok := l.g.tenants.ByKey(key)
-	if !ok {
+// Authenticate reports the front end's lookup: the key the protocol server
+// read is the one the front end hashed (the same request argument).
+func (l *legacy) Authenticate(_ context.Context, _ string) (string, bool) {
+	if l.t == nil {
 		return "", false
 	}
-	return t.Name, true
+	return l.t.Name, true
 }
 
-func (l legacy) Currency(account string) string { return l.tenant(account).Currency }
+func (l *legacy) Currency(account string) string { return l.tenant(account).Currency }
 
-func (l legacy) Balance(ctx context.Context, account string) (adapters.Money, error) {
+func (l *legacy) Balance(ctx context.Context, account string) (adapters.Money, error) {
 	return l.g.Balance(ctx, l.tenant(account))
 }
 
-func (l legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
+func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
 	t := l.tenant(account)
 	o, err := l.g.Buy(ctx, t, BuyRequest{
 		Country: p.Country, Service: p.Service, Operator: p.Operator, MaxPrice: p.MaxPrice,
@@ -61,7 +71,7 @@ func (l legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams
 	return l.activation(t, o), nil
 }
 
-func (l legacy) activation(t *Tenant, o ledger.Order) smsactivate.Activation {
+func (l *legacy) activation(t *Tenant, o ledger.Order) smsactivate.Activation {
 	cost, err := l.g.fx.Convert(o.Price, t.Currency)
 	if err != nil {
 		cost = o.Price
@@ -76,7 +86,7 @@ func (l legacy) activation(t *Tenant, o ledger.Order) smsactivate.Activation {
 	return a
 }
 
-func (l legacy) Activation(ctx context.Context, account string, id int64) (smsactivate.Activation, error) {
+func (l *legacy) Activation(ctx context.Context, account string, id int64) (smsactivate.Activation, error) {
 	t := l.tenant(account)
 	o, err := l.g.Order(ctx, t, id)
 	if err != nil {
@@ -85,7 +95,7 @@ func (l legacy) Activation(ctx context.Context, account string, id int64) (smsac
 	return l.activation(t, o), nil
 }
 
-func (l legacy) SetStatus(ctx context.Context, account string, id int64, status int) (smsactivate.Activation, error) {
+func (l *legacy) SetStatus(ctx context.Context, account string, id int64, status int) (smsactivate.Activation, error) {
 	t := l.tenant(account)
 	o, err := l.g.SetStatus(ctx, t, id, status)
 	if err != nil {
@@ -94,7 +104,7 @@ func (l legacy) SetStatus(ctx context.Context, account string, id int64, status 
 	return l.activation(t, o), nil
 }
 
-func (l legacy) Active(ctx context.Context, account string) ([]smsactivate.Activation, error) {
+func (l *legacy) Active(ctx context.Context, account string) ([]smsactivate.Activation, error) {
 	t := l.tenant(account)
 	list, err := l.g.store.List(ctx, ledger.Filter{Tenant: t.Name, ActiveOnly: true})
 	if err != nil {
@@ -108,7 +118,7 @@ func (l legacy) Active(ctx context.Context, account string) ([]smsactivate.Activ
 	return out, nil
 }
 
-func (l legacy) Offers(ctx context.Context, account, country, service string) ([]smsactivate.Offer, error) {
+func (l *legacy) Offers(ctx context.Context, account, country, service string) ([]smsactivate.Offer, error) {
 	t := l.tenant(account)
 	merged, err := l.g.Offers(ctx, t, country, service)
 	if err != nil {
@@ -121,7 +131,7 @@ func (l legacy) Offers(ctx context.Context, account, country, service string) ([
 	return out, nil
 }
 
-func (l legacy) Operators(ctx context.Context, account, country string) (map[string][]string, error) {
+func (l *legacy) Operators(ctx context.Context, account, country string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if country != "" {
 		out[country] = catalog.Operators(country)
@@ -142,6 +152,36 @@ func (l legacy) Operators(ctx context.Context, account, country string) (map[str
 
 // Countries lists the countries of the tenant's platforms from the
 // countries cache ([cache] countries), for getCountries.
-func (l legacy) Countries(ctx context.Context, account string) ([]string, error) {
+func (l *legacy) Countries(ctx context.Context, account string) ([]string, error) {
 	return l.g.Countries(ctx, l.tenant(account))
+}
+
+// legacyCall is one request's protocol server bound to its tenant; pooled,
+// so binding costs no allocation.
+type legacyCall struct {
+	srv smsactivate.Server
+	b   legacy
+}
+
+// legacyCalls hands out protocol servers configured like proto, bound per
+// request.
+type legacyCalls struct{ pool sync.Pool }
+
+func newLegacyCalls(g *Gateway, proto smsactivate.Server) *legacyCalls {
+	lc := &legacyCalls{}
+	lc.pool.New = func() any {
+		c := &legacyCall{srv: proto, b: legacy{g: g}}
+		c.srv.Backend = &c.b
+		return c
+	}
+	return lc
+}
+
+// serve answers one handler-API request for tenant t (nil: unknown key).
+func (lc *legacyCalls) serve(ctx *fasthttp.RequestCtx, t *Tenant) {
+	c := lc.pool.Get().(*legacyCall)
+	c.b.t = t
+	c.srv.Handle(ctx)
+	c.b.t = nil
+	lc.pool.Put(c)
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
+	"smsgate/gateway/lifetime"
 	"smsgate/ledger"
 )
 
@@ -213,8 +214,7 @@ func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platfo
 	if err := g.store.Create(ctx, &o); err != nil {
 		g.log.Error("cannot record purchase; cancelling upstream",
 			zap.String("platform", p.Code), zap.String("upstream_id", pur.UpstreamID), zap.Error(err))
-		g.bg.Add(1)
-		go func() { defer g.bg.Done(); g.cancelOrphan(p, pur.UpstreamID) }()
+		g.bg.Go(func(ctx context.Context) { g.cancelOrphan(ctx, p, pur.UpstreamID) })
 		if errors.Is(err, ledger.ErrConflict) {
 			return ledger.Order{}, ErrDuplicateOrder
 		}
@@ -230,32 +230,28 @@ func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platfo
 
 // finishLater tells the platform an order is finished once it answers,
 // trying for the order's lifetime (after which the platform has closed it).
-func (g *Gateway) finishLater(p *Platform, upstreamID string) {
-	deadline := time.Now().Add(p.Lifetime)
-	for time.Now().Before(deadline) {
-		time.Sleep(g.orphanRetry)
-		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
-		err := p.Adapter.Finish(ctx, upstreamID)
+// It gives up when the gateway stops.
+func (g *Gateway) finishLater(ctx context.Context, p *Platform, upstreamID string) {
+	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, true, func(ctx context.Context) bool {
+		cctx, cancel := callCtx(ctx, p)
+		err := p.Adapter.Finish(cctx, upstreamID)
 		cancel()
-		if err == nil || !errors.Is(err, adapters.ErrUnavailable) {
-			return // done, or the platform answered something final
-		}
-	}
+		return err == nil || !errors.Is(err, adapters.ErrUnavailable) // done, or the platform answered something final
+	})
 }
 
 // cancelOrphan cancels a number the ledger could not record. Platforms
 // refuse cancels in their first minutes, so it keeps trying for the
-// order's lifetime.
-func (g *Gateway) cancelOrphan(p *Platform, upstreamID string) {
-	deadline := time.Now().Add(p.Lifetime)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
-		err := p.Adapter.Cancel(ctx, upstreamID)
+// order's lifetime, or until the gateway stops.
+func (g *Gateway) cancelOrphan(ctx context.Context, p *Platform, upstreamID string) {
+	done := lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
+		cctx, cancel := callCtx(ctx, p)
+		err := p.Adapter.Cancel(cctx, upstreamID)
 		cancel()
-		if err == nil || errors.Is(err, adapters.ErrNoActivation) || errors.Is(err, adapters.ErrBadState) {
-			return
-		}
-		time.Sleep(g.orphanRetry)
+		return err == nil || errors.Is(err, adapters.ErrNoActivation) || errors.Is(err, adapters.ErrBadState)
+	})
+	if done || ctx.Err() != nil {
+		return
 	}
 	g.log.Error("orphan order could not be cancelled", zap.String("platform", p.Code), zap.String("upstream_id", upstreamID))
 }
@@ -389,8 +385,8 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 		// record it now and tell the platform when it answers again.
 		g.log.Warn("platform unreachable for finish; finished locally, retrying upstream",
 			zap.Int64("id", o.ID), zap.String("platform", p.Code), zap.Error(err))
-		g.bg.Add(1)
-		go func(up string) { defer g.bg.Done(); g.finishLater(p, up) }(o.UpstreamID)
+		up := o.UpstreamID
+		g.bg.Go(func(ctx context.Context) { g.finishLater(ctx, p, up) })
 		err = nil
 	}
 	if err != nil {

@@ -58,10 +58,10 @@ func (g *Gateway) applyOverrides(ctx context.Context) (map[string]ledger.Platfor
 	return ov, nil
 }
 
-// refreshOverrides re-reads overrides every interval until ctx ends (other
-// instances may have changed them).
-func (g *Gateway) refreshOverrides(ctx context.Context, every time.Duration) {
-	go func() {
+// refreshOverrides re-reads overrides every interval until the gateway
+// stops (other instances may have changed them).
+func (g *Gateway) refreshOverrides(every time.Duration) {
+	g.bg.Go(func(ctx context.Context) {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -74,7 +74,7 @@ func (g *Gateway) refreshOverrides(ctx context.Context, every time.Duration) {
 				}
 			}
 		}
-	}()
+	})
 }
 
 // AdminPlatforms lists every platform's configured, overridden and

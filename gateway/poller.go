@@ -205,13 +205,12 @@ func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 	if o.State == adapters.StateExpired && prev.Active() && (u.State.Active() || err != nil) {
 		// We ended it by our own lifetime while the platform still had it
 		// open: tell the platform, so it refunds and frees the number.
-		g.bg.Add(1)
-		go func(id string) {
-			defer g.bg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), pl.Timeout)
+		id := o.UpstreamID
+		g.bg.Go(func(ctx context.Context) {
+			ctx, cancel := callCtx(ctx, pl)
 			defer cancel()
 			pl.Adapter.Cancel(ctx, id) //nolint:errcheck // best effort
-		}(o.UpstreamID)
+		})
 	}
 	if len(o.Codes) != codes || o.State != prev {
 		g.notify(o.ID)

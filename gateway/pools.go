@@ -65,11 +65,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 		}
 		g.metrics.request("webhook", kind, "ok")
 		if up != "" {
-			g.bg.Add(1)
-			go func(p *Platform, up string) {
-				defer g.bg.Done()
-				g.checkNow(p, up)
-			}(p, up)
+			g.bg.Go(func(ctx context.Context) { g.checkNow(ctx, p, up) })
 		}
 		ctx.SetBodyString("OK")
 		return
@@ -88,8 +84,8 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 }
 
 // checkNow polls the active order the platform knows as upstreamID.
-func (g *Gateway) checkNow(p *Platform, upstreamID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*p.Timeout)
+func (g *Gateway) checkNow(ctx context.Context, p *Platform, upstreamID string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*p.Timeout)
 	defer cancel()
 	orders, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, ActiveOnly: true})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
+	"smsgate/gateway/lifetime"
 	"smsgate/ledger"
 )
 
@@ -145,62 +146,55 @@ func (g *Gateway) reconcile(ctx context.Context, t *Tenant, r BuyRequest, p *Pla
 		}
 	}
 	g.metrics.reconciled(p.Code, "watching")
-	g.bg.Add(1)
-	go func() {
-		defer g.bg.Done()
-		g.watchLost(t, r, p, l)
-	}()
+	g.bg.Go(func(ctx context.Context) { g.watchLost(ctx, t, r, p, l) })
 	return ledger.Order{}, false, nil
 }
 
 // watchLost keeps looking for the lost number; one that appears is
 // recorded for the tenant and cancelled, so the account gets its money back.
-func (g *Gateway) watchLost(t *Tenant, r BuyRequest, p *Platform, l adapters.ActiveLister) {
-	deadline := time.Now().Add(g.reconcileFor)
-	for time.Now().Before(deadline) {
-		time.Sleep(g.orphanRetry)
-		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
-		a, ok := g.findLost(ctx, l, p, r)
+// It gives up when the gateway stops.
+func (g *Gateway) watchLost(ctx context.Context, t *Tenant, r BuyRequest, p *Platform, l adapters.ActiveLister) {
+	found := lifetime.Retry(ctx, g.now, g.now().Add(g.reconcileFor), g.orphanRetry, true, func(ctx context.Context) bool {
+		cctx, cancel := callCtx(ctx, p)
+		a, ok := g.findLost(cctx, l, p, r)
 		cancel()
 		if !ok {
-			continue
+			return false
 		}
 		g.metrics.reconciled(p.Code, "cancelled_late")
-		ctx, cancel = context.WithTimeout(context.Background(), p.Timeout)
-		o, err := g.record(ctx, t, r, p, g.purchaseOf(ctx, p, r, a))
+		cctx, cancel = callCtx(ctx, p)
+		o, err := g.record(cctx, t, r, p, g.purchaseOf(cctx, p, r, a))
 		cancel()
 		if err != nil {
-			return // record cancels upstream itself when it cannot commit
+			return true // record cancels upstream itself when it cannot commit
 		}
 		g.log.Warn("lost purchase appeared late; recorded and cancelling", zap.Int64("id", o.ID), zap.String("platform", p.Code))
-		g.cancelRecorded(p, o.ID)
-		return
+		g.cancelRecorded(ctx, p, o.ID)
+		return true
+	})
+	if !found && ctx.Err() == nil {
+		g.metrics.reconciled(p.Code, "not_found")
 	}
-	g.metrics.reconciled(p.Code, "not_found")
 }
 
 // cancelRecorded cancels a recorded order upstream, retrying through the
 // platform's cancel guard, and records the cancellation.
-func (g *Gateway) cancelRecorded(p *Platform, id int64) {
-	deadline := time.Now().Add(p.Lifetime)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+func (g *Gateway) cancelRecorded(ctx context.Context, p *Platform, id int64) {
+	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
+		cctx, cancel := callCtx(ctx, p)
+		defer cancel()
 		mu := g.lock(id)
 		mu.Lock()
-		o, err := g.store.Get(ctx, id)
+		defer mu.Unlock()
+		o, err := g.store.Get(cctx, id)
 		if err == nil && o.State == adapters.StateWaiting {
-			if err = p.Adapter.Cancel(ctx, o.UpstreamID); err == nil {
+			if err = p.Adapter.Cancel(cctx, o.UpstreamID); err == nil {
 				o.State, o.UpdatedAt, o.NextPollAt = adapters.StateCancelled, g.now().UTC(), time.Time{}
-				err = g.save(ctx, &o, adapters.StateWaiting)
+				err = g.save(cctx, &o, adapters.StateWaiting)
 			}
 		}
-		mu.Unlock()
-		cancel()
-		if err == nil || !o.State.Active() || errors.Is(err, adapters.ErrBadState) {
-			return
-		}
-		time.Sleep(g.orphanRetry)
-	}
+		return err == nil || !o.State.Active() || errors.Is(err, adapters.ErrBadState)
+	})
 }
 
 // findLost looks for an active order at p for the pair that the gateway

@@ -24,7 +24,7 @@ type Server struct {
 	idem    singleflight.Group                     // getPhone requests in flight by tenant and Idempotency-Key
 	answers *ristretto.Cache[string, cachedAnswer] // encoded legacy read answers (bytes)
 	g       *Gateway
-	legacy  *smsactivate.Server
+	legacy  *legacyCalls
 	srv     *fasthttp.Server
 	ready   atomic.Bool
 	ln      atomic.Pointer[conns.Listener] // the guarded listener Serve runs on
@@ -39,7 +39,7 @@ func NewServer(g *Gateway) *Server {
 		panic("BUG: ristretto config: " + err.Error())
 	}
 	s := &Server{g: g, answers: answers}
-	s.legacy = &smsactivate.Server{Backend: legacy{g}, Dialect: smsactivate.Classic, Timeout: g.cfg.Server.RequestTimeout}
+	s.legacy = newLegacyCalls(g, smsactivate.Server{Dialect: smsactivate.Classic, Timeout: g.cfg.Server.RequestTimeout})
 	sc := g.cfg.Server
 	s.srv = &fasthttp.Server{
 		Handler: s.handle,
@@ -125,9 +125,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		action := legacyAction(ctx)
-		// The tenant is looked up once here for the rate limit and the read
-		// cache; an unknown key goes on to the protocol handler (BAD_KEY).
-		t, known := s.g.tenants.ByKey(legacyArg(ctx, "api_key"))
+		// The tenant is looked up once here (one hash) for the rate limit,
+		// the read cache and the protocol handler, which gets the handle;
+		// an unknown key goes on to the protocol handler (BAD_KEY).
+		t, known := s.g.tenants.ByKeyBytes(legacyArgBytes(ctx, "api_key"))
 		if known && !s.legacyRateOK(ctx, t) {
 			s.g.metrics.request("legacy", action, TokTooManyRequests)
 			return
@@ -141,7 +142,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 				return
 			}
 		}
-		s.legacy.Handle(ctx)
+		s.legacy.serve(ctx, t)
 		if readKey != "" {
 			s.keepReadAnswer(ctx, readKey)
 		}
@@ -188,14 +189,19 @@ type cachedAnswer struct {
 }
 
 // legacyArg reads a parameter from the query, then the form body (a copy).
-func legacyArg(ctx *fasthttp.RequestCtx, k string) string {
+func legacyArg(ctx *fasthttp.RequestCtx, k string) string { return string(legacyArgBytes(ctx, k)) }
+
+// legacyArgBytes is legacyArg without the copy: valid only during the
+// request. fasthttp parses the query and form once per request; every
+// reader after the first peeks at the parsed arguments.
+func legacyArgBytes(ctx *fasthttp.RequestCtx, k string) []byte {
 	if v := ctx.QueryArgs().Peek(k); v != nil {
-		return string(v)
+		return v
 	}
 	if ctx.IsPost() {
-		return string(ctx.PostArgs().Peek(k))
+		return ctx.PostArgs().Peek(k)
 	}
-	return ""
+	return nil
 }
 
 func (s *Server) servedFromCache(ctx *fasthttp.RequestCtx, key string) bool {
@@ -293,10 +299,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.srv.Serve(gl)
 }
 
-// Shutdown stops accepting, drains in-flight requests within ctx.
+// Shutdown stops accepting, drains in-flight requests within ctx, then
+// closes the read-answer cache (and its goroutines).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
-	return s.srv.ShutdownWithContext(ctx)
+	err := s.srv.ShutdownWithContext(ctx)
+	s.answers.Close()
+	return err
 }
 
 // Listen opens the configured listen address.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"sync/atomic"
 
 	"smsgate/config"
 )
@@ -27,7 +28,11 @@ func (t *Tenant) Allows(platform string) bool { return t.Platforms == nil || t.P
 type Tenants struct {
 	byHash map[[32]byte]*Tenant
 	byName map[string]*Tenant
+	hashes atomic.Int64 // key hashes computed (the alloc test counts one per request)
 }
+
+// Hashes is how many keys have been hashed since start.
+func (ts *Tenants) Hashes() int64 { return ts.hashes.Load() }
 
 // NewTenants loads the tenants from config; plain keys are hashed here and
 // dropped.
@@ -60,8 +65,12 @@ func NewTenants(list []config.Tenant, defaultCurrency, defaultStrategy string) (
 // ByKey returns the tenant owning key. The lookup is by the key's sha256,
 // and the stored hash is compared in constant time, so neither the map
 // nor the comparison times the key itself.
-func (ts *Tenants) ByKey(key string) (*Tenant, bool) {
-	h := sha256.Sum256([]byte(key))
+func (ts *Tenants) ByKey(key string) (*Tenant, bool) { return ts.ByKeyBytes([]byte(key)) }
+
+// ByKeyBytes is ByKey for a key still in the request's buffer.
+func (ts *Tenants) ByKeyBytes(key []byte) (*Tenant, bool) {
+	ts.hashes.Add(1)
+	h := sha256.Sum256(key)
 	t, ok := ts.byHash[h]
 	if !ok || subtle.ConstantTimeCompare(t.keyHash[:], h[:]) != 1 {
 		return nil, false
