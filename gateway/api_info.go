@@ -33,7 +33,7 @@ type BalanceView struct {
 
 func (s *Server) balanceView(c *call, p *Platform) BalanceView {
 	v := BalanceView{Platform: p.Code, PlatformName: s.g.platformName(p.Code), Currency: p.Currency, BaseCurrency: s.g.fx.Base()}
-	b, err := s.g.platformBalance(c.cctx, p)
+	b, err := s.g.market.PlatformBalance(c.cctx, p)
 	if err != nil {
 		v.Error = "unavailable"
 		return v
@@ -47,7 +47,7 @@ func (s *Server) balanceView(c *call, p *Platform) BalanceView {
 
 func (s *Server) apiBalances(c *call) (any, error) {
 	out := []BalanceView{}
-	for _, p := range s.g.usable(c.t) {
+	for _, p := range s.g.market.Usable(c.t) {
 		out = append(out, s.balanceView(c, p))
 	}
 	return map[string]any{"balances": out}, nil
@@ -116,8 +116,8 @@ func (s *Server) apiPrices(c *call) (any, error) {
 		return nil, err
 	}
 	items := []PriceItem{}
-	for _, p := range s.g.usable(c.t) {
-		offers, err := s.g.platformOffers(c.cctx, p, country, service)
+	for _, p := range s.g.market.Usable(c.t) {
+		offers, err := s.g.market.PlatformOffers(c.cctx, p, country, service)
 		if err != nil {
 			continue // a platform that cannot answer is left out of the list
 		}

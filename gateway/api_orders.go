@@ -11,6 +11,7 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
+	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
 
@@ -39,7 +40,7 @@ type getPhoneBody struct {
 }
 
 // buyRequest validates a getPhone body into a BuyRequest.
-func (b getPhoneBody) buyRequest(t *Tenant) (BuyRequest, error) {
+func (b getPhoneBody) buyRequest(t *tenant.Tenant) (BuyRequest, error) {
 	if b.Service == "" {
 		b.Service = "tg" // the integration guide's default
 	}
@@ -88,7 +89,7 @@ func sameRequest(o ledger.Order, r BuyRequest) bool {
 		(r.Platform == "" || o.Platform == r.Platform)
 }
 
-func (s *Server) phoneAnswer(t *Tenant, o ledger.Order) PhoneAnswer {
+func (s *Server) phoneAnswer(t *tenant.Tenant, o ledger.Order) PhoneAnswer {
 	price, err := s.g.fx.Convert(o.Price, t.Currency)
 	if err != nil {
 		price = o.Price
@@ -242,7 +243,7 @@ func (s *Server) apiGetSmsCode(c *call) (any, error) {
 }
 
 // orderByPhone finds the tenant's newest active order for a phone number.
-func (g *Gateway) orderByPhone(ctx context.Context, t *Tenant, phone, platform string) (ledger.Order, error) {
+func (g *Gateway) orderByPhone(ctx context.Context, t *tenant.Tenant, phone, platform string) (ledger.Order, error) {
 	phone = strings.TrimPrefix(strings.TrimSpace(phone), "+")
 	list, err := g.store.List(ctx, ledger.Filter{Tenant: t.Name, ActiveOnly: true, Platform: platform})
 	if err != nil {
@@ -325,7 +326,7 @@ type CodeView struct {
 	ReceivedAt string `json:"receivedAt"`
 }
 
-func (s *Server) orderView(t *Tenant, o ledger.Order) OrderView {
+func (s *Server) orderView(t *tenant.Tenant, o ledger.Order) OrderView {
 	price, err := s.g.fx.Convert(o.Price, t.Currency)
 	if err != nil {
 		price = o.Price

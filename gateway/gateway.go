@@ -10,133 +10,33 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/dgraph-io/ristretto/v2"
 	"go.uber.org/zap"
 
-	"smsgate/adapters"
 	"smsgate/breaker"
 	"smsgate/config"
+	"smsgate/gateway/fx"
 	"smsgate/gateway/lifetime"
+	"smsgate/gateway/market"
+	"smsgate/gateway/ops"
+	"smsgate/gateway/platform"
+	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 	"smsgate/limits"
-
-	"github.com/dgraph-io/ristretto/v2"
 )
 
-// Platform is one configured upstream as the gateway routes to it.
-type Platform struct {
-	Code         string
-	Name         string // display name; default Code
-	Adapter      adapters.Platform
-	Priority     int // lower first
-	Weight       int
-	Currency     string
-	PollInterval time.Duration // default 5s
-	// Lifetime is how long an order lives without a code if the adapter
-	// does not say; default 20m.
-	Lifetime time.Duration
-	Timeout  time.Duration // per upstream call; default 10s
-	Enabled  bool
-	// BalanceAlert: alert when the balance (platform currency, micro-units)
-	// falls below it; 0 = never.
-	BalanceAlert int64
-	// Rate is the outbound requests/s to the platform (every call: buys,
-	// polls, health checks); <= 0 unlimited.
-	Rate float64
-	// MaxActive caps the platform's concurrent active orders; 0 unlimited.
-	MaxActive int
-	// OffersTTL, when shorter than [cache] prices, is how long this
-	// platform's offers are reused: a pool computes its own from the ledger,
-	// and its stock changes with every lease.
-	OffersTTL time.Duration
+// Tenant is a client of the gateway (package tenant).
+type Tenant = tenant.Tenant
 
-	live    atomic.Pointer[Settings] // enabled/priority/weight in force (config + admin override)
-	breaker *breaker.Breaker         // set by New
-	limiter outboundLimiter          // nil = unlimited
-	buys    buyTracker               // purchases in flight, for reconciliation
-}
+// Platform is one configured upstream as the gateway routes to it
+// (package platform).
+type Platform = platform.Platform
 
 // Settings are a platform's routing settings that the admin API may
 // change at run time.
-type Settings struct {
-	Enabled  bool `json:"enabled"`
-	Priority int  `json:"priority"`
-	Weight   int  `json:"weight"`
-}
-
-// Current is the platform's settings in force now.
-func (p *Platform) Current() Settings {
-	if s := p.live.Load(); s != nil {
-		return *s
-	}
-	return Settings{Enabled: p.Enabled, Priority: p.Priority, Weight: p.Weight}
-}
-
-// configured is the platform's settings from the configuration.
-func (p *Platform) configured() Settings {
-	return Settings{Enabled: p.Enabled, Priority: p.Priority, Weight: p.Weight}
-}
-
-// outboundLimiter says whether a platform may be sent another request now
-// (Ready peeks; Take spends a token; Wait spends one, waiting for it
-// within ctx).
-type outboundLimiter interface {
-	Ready() bool
-	Take() bool
-	Wait(ctx context.Context) error
-}
-
-// platformLimiter is a platform's outbound token bucket.
-type platformLimiter struct {
-	rates limits.Rates
-	key   string
-	rate  float64
-}
-
-func (l platformLimiter) burst() int {
-	if l.rate < 1 {
-		return 1
-	}
-	return int(l.rate)
-}
-
-func (l platformLimiter) Ready() bool {
-	if l.rate <= 0 {
-		return true
-	}
-	if pk, ok := l.rates.(interface {
-		Peek(string, float64, int) bool
-	}); ok {
-		return pk.Peek(l.key, l.rate, l.burst())
-	}
-	return true
-}
-
-func (l platformLimiter) Take() bool {
-	ok, _ := l.rates.Allow(l.key, l.rate, l.burst())
-	return ok
-}
-
-// Wait takes a token, waiting as long as the bucket says one is due, until
-// ctx ends. The wait is a timer, not a poll: the next try is when a token
-// is due (Redis or in-memory alike tell how long).
-func (l platformLimiter) Wait(ctx context.Context) error {
-	for {
-		ok, after := l.rates.Allow(l.key, l.rate, l.burst())
-		if ok {
-			return nil
-		}
-		t := time.NewTimer(max(after, time.Millisecond))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-	}
-}
+type Settings = platform.Settings
 
 // Options build a Gateway.
 type Options struct {
@@ -167,8 +67,8 @@ type Gateway struct {
 	cfg          config.Config
 	log          *zap.Logger
 	store        ledger.Store
-	fx           *FX
-	tenants      *Tenants
+	fx           *fx.FX
+	tenants      *tenant.Tenants
 	platforms    []*Platform // by priority
 	byCode       map[string]*Platform
 	now          func() time.Time
@@ -177,15 +77,11 @@ type Gateway struct {
 	orphanRetry  time.Duration
 	reconcileFor time.Duration
 
-	metrics *Metrics
-	cache   *Cache
+	metrics *ops.Metrics
+	market  *market.Market // offers, balances, countries (cached) and the balance book
 	stats   *Stats
 	health  *healthChecker
-	alerts  *alerter
-
-	// countries holds each platform's country list: never dropped, so a
-	// failed refresh always has the last list to serve (cache.go).
-	countries listCache
+	alerts  *ops.Alerter
 
 	rngMu sync.Mutex
 	rng   *rand.Rand // guarded by rngMu
@@ -196,7 +92,6 @@ type Gateway struct {
 	bg       *lifetime.Group
 	undoStop func() bool // unlinks bg from Start's context
 	claimed  claims      // upstream orders owned but maybe not yet in the ledger
-	balances balanceBook // what routing knows of each platform's balance
 
 	rates   limits.Rates
 	caps    limits.Caps
@@ -213,11 +108,11 @@ func New(o Options) (*Gateway, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	fx, err := NewFX(o.Config.FX.BaseCurrency, o.Config.FX.Rates)
+	conv, err := fx.New(o.Config.FX.BaseCurrency, o.Config.FX.Rates)
 	if err != nil {
 		return nil, err
 	}
-	ts, err := NewTenants(o.Config.Tenants, o.Config.FX.BaseCurrency, o.Config.Routing.Strategy)
+	ts, err := tenant.New(o.Config.Tenants, o.Config.FX.BaseCurrency, o.Config.Routing.Strategy)
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +131,8 @@ func New(o Options) (*Gateway, error) {
 	if o.Caps == nil {
 		o.Caps = limits.NewCounters()
 	}
-	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
-		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: newMetrics(), stats: newStats(o.Clock),
+	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: conv, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
+		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: ops.NewMetrics(), stats: newStats(o.Clock),
 		rates: o.Rates, caps: o.Caps, bg: lifetime.NewGroup(), undoStop: func() bool { return false }}
 	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
 		return nil, err
@@ -249,41 +144,26 @@ func New(o Options) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	g.alerts = newAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
-	if g.cache, err = newCache(o.Clock, g.metrics); err != nil {
-		return nil, err
-	}
+	g.alerts = ops.NewAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
 	bs := o.Config.Breaker
 	for _, p := range o.Platforms {
-		if p.PollInterval <= 0 {
-			p.PollInterval = 5 * time.Second
-		}
-		if p.Lifetime <= 0 {
-			p.Lifetime = 20 * time.Minute
-		}
-		if p.Timeout <= 0 {
-			p.Timeout = 10 * time.Second
-		}
-		if p.Weight <= 0 {
-			p.Weight = 1
-		}
-		cur := p.configured()
-		p.live.Store(&cur)
 		if _, dup := g.byCode[p.Code]; dup {
 			return nil, fmt.Errorf("platform %s configured twice", p.Code)
 		}
-		code := p.Code
-		p.breaker = breaker.New(code, breaker.Settings{
-			ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
-			Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
-			HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: o.Shared,
+		p.Wire(platform.Wiring{
+			Breaker: breaker.Settings{
+				ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
+				Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
+				HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: o.Shared,
+			},
+			Rates: g.rates, Recorder: g.metrics,
+			OnAuth: func(code string, err error) {
+				g.alerts.Raise("auth", code, "platform refused our credentials: "+err.Error())
+			},
 		})
-		p.limiter = platformLimiter{rates: g.rates, key: platformKey(code), rate: p.Rate}
-		p.Adapter = &guarded{code: code, inner: p.Adapter, b: p.breaker, m: g.metrics, limit: p.limiter, onAuth: func(err error) {
-			g.alerts.raise("auth", code, "platform refused our credentials: "+err.Error())
-		}}
-		b := p.breaker
-		g.metrics.gauge(fmt.Sprintf(`smsgate_breaker_state{platform=%q}`, code), func() float64 {
+		code := p.Code
+		b := p.Breaker()
+		g.metrics.Gauge(fmt.Sprintf(`smsgate_breaker_state{platform=%q}`, code), func() float64 {
 			switch b.Snapshot().State {
 			case breaker.Open:
 				return 2
@@ -296,6 +176,9 @@ func New(o Options) (*Gateway, error) {
 		g.platforms = append(g.platforms, p)
 	}
 	sort.SliceStable(g.platforms, func(i, j int) bool { return g.platforms[i].Priority < g.platforms[j].Priority })
+	if g.market, err = market.New(g.platforms, conv, o.Config.Cache, g.metrics, o.Logger, o.Clock); err != nil {
+		return nil, err
+	}
 	g.poller = newPoller(g)
 	g.registerPoolGauges()
 	interval := o.Config.Health.Interval
@@ -309,14 +192,14 @@ func New(o Options) (*Gateway, error) {
 // breakerChanged logs, counts and alerts on a breaker's state change (on
 // the breaker's own goroutine, never under its lock).
 func (g *Gateway) breakerChanged(c breaker.Change) {
-	g.metrics.breakerChange(c.Name, string(c.To))
+	g.metrics.BreakerChange(c.Name, string(c.To))
 	g.log.Warn("breaker state", zap.String("platform", c.Name), zap.String("from", string(c.From)),
 		zap.String("to", string(c.To)), zap.Int("trips", c.Trips), zap.Duration("open_for", c.OpenFor))
 	switch c.To {
 	case breaker.Open:
-		g.alerts.raise("breaker_open", c.Name, fmt.Sprintf("circuit breaker opened (trip %d, open for %s)", c.Trips, c.OpenFor))
+		g.alerts.Raise("breaker_open", c.Name, fmt.Sprintf("circuit breaker opened (trip %d, open for %s)", c.Trips, c.OpenFor))
 	case breaker.Closed:
-		g.alerts.clear("breaker_open", c.Name)
+		g.alerts.Clear("breaker_open", c.Name)
 	}
 }
 
@@ -347,7 +230,7 @@ func (g *Gateway) Start(ctx context.Context) {
 			}
 		})
 	}
-	g.bg.Go(g.alerts.run)
+	g.bg.Go(g.alerts.Run)
 	g.bg.Go(g.health.run)
 	g.poller.start(g.bg.Context())
 }
@@ -363,18 +246,18 @@ func (g *Gateway) Stop() {
 	g.undoStop()
 	g.poller.stop()
 	g.bg.Stop()
-	g.alerts.close()
+	g.alerts.Close()
 	for _, p := range g.platforms {
-		p.breaker.Close()
+		p.Breaker().Close()
 	}
-	g.cache.Close()
+	g.market.Close()
 	if g.orders != nil {
 		g.orders.Close()
 	}
 }
 
 // Metrics is the gateway's metric set (/metrics).
-func (g *Gateway) Metrics() *Metrics { return g.metrics }
+func (g *Gateway) Metrics() *ops.Metrics { return g.metrics }
 
 // Health reports one platform's last health check and breaker state.
 func (g *Gateway) Health(code string) (Health, bool) {
@@ -399,19 +282,19 @@ func (g *Gateway) seedCaps(ctx context.Context) {
 	counts := map[string]int{}
 	for _, o := range list {
 		counts[tenantKey(o.Tenant)]++
-		counts[platformKey(o.Platform)]++
+		counts[platform.Key(o.Platform)]++
 	}
 	for _, t := range g.cfg.Tenants {
 		g.caps.Set(tenantKey(t.Name), counts[tenantKey(t.Name)])
 	}
 	for _, p := range g.platforms {
-		g.caps.Set(platformKey(p.Code), counts[platformKey(p.Code)])
+		g.caps.Set(platform.Key(p.Code), counts[platform.Key(p.Code)])
 	}
 }
 
 // AllowRequest spends one of the tenant's request tokens; when none is
 // left it says how long until one is.
-func (g *Gateway) AllowRequest(t *Tenant) (bool, time.Duration) {
+func (g *Gateway) AllowRequest(t *tenant.Tenant) (bool, time.Duration) {
 	return g.rates.Allow(tenantKey(t.Name), t.Rate, max(1, int(t.Rate)))
 }
 
@@ -430,31 +313,15 @@ func (g *Gateway) seedStats(ctx context.Context) {
 }
 
 // Tenants is the tenant table.
-func (g *Gateway) Tenants() *Tenants { return g.tenants }
+func (g *Gateway) Tenants() *tenant.Tenants { return g.tenants }
 
 // FX is the currency converter.
-func (g *Gateway) FX() *FX { return g.fx }
+func (g *Gateway) FX() *fx.FX { return g.fx }
 
 // Platforms lists the configured platforms by priority.
 func (g *Gateway) Platforms() []*Platform { return g.platforms }
 
 func (g *Gateway) lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64(len(g.locks))] }
-
-// usable lists the platforms a tenant may buy from, by priority.
-func (g *Gateway) usable(t *Tenant) []*Platform {
-	out := make([]*Platform, 0, len(g.platforms))
-	for _, p := range g.platforms {
-		if p.Current().Enabled && t.Allows(p.Code) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// callCtx bounds one upstream call by the platform's timeout.
-func callCtx(ctx context.Context, p *Platform) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, p.Timeout)
-}
 
 // ErrBadPlatform: the request pinned a platform the tenant cannot use.
 var ErrBadPlatform = errors.New("unknown or forbidden platform")
@@ -471,8 +338,7 @@ var ErrTenantRateLimit = errors.New("tenant request rate limit")
 // errBadRequest: the client's request is malformed.
 var errBadRequest = errors.New("bad request")
 
-func tenantKey(name string) string   { return "tenant:" + name }
-func platformKey(code string) string { return "platform:" + code }
+func tenantKey(name string) string { return "tenant:" + name }
 
 // Kick makes the poller look for due orders now instead of at its next tick.
 func (g *Gateway) Kick() { g.poller.wake() }

@@ -81,8 +81,8 @@ func (hc *healthChecker) checkAll(ctx context.Context) {
 
 func (hc *healthChecker) check(ctx context.Context, p *Platform) {
 	g := hc.g
-	since := g.balances.spent(p.Code)
-	cctx, cancel := callCtx(ctx, p)
+	since := g.market.Book().Spent(p.Code)
+	cctx, cancel := p.CallCtx(ctx)
 	start := time.Now()
 	bal, err := p.Adapter.Balance(cctx)
 	lat := time.Since(start)
@@ -91,8 +91,8 @@ func (hc *healthChecker) check(ctx context.Context, p *Platform) {
 		return
 	}
 	if err == nil {
-		if m, ok := g.inCurrency(bal, p.Currency); ok {
-			g.balances.read(p.Code, m, since) // routing's next read
+		if m, ok := g.market.InCurrency(bal, p.Currency); ok {
+			g.market.Book().Read(p.Code, m, since) // routing's next read
 		}
 	}
 	now := g.now().UTC()
@@ -114,17 +114,17 @@ func (hc *healthChecker) check(ctx context.Context, p *Platform) {
 	hc.mu.Unlock()
 
 	if err != nil {
-		g.alerts.raise("health_failing", p.Code, "balance check failed: "+err.Error())
+		g.alerts.Raise("health_failing", p.Code, "balance check failed: "+err.Error())
 		return
 	}
-	g.alerts.clear("health_failing", p.Code)
-	g.alerts.clear("auth", p.Code)
+	g.alerts.Clear("health_failing", p.Code)
+	g.alerts.Clear("auth", p.Code)
 	if p.BalanceAlert > 0 {
 		if bal.Micros < p.BalanceAlert {
-			g.alerts.raise("low_balance", p.Code, "balance "+adapters.FormatDecimal(bal.Micros, 2)+" "+bal.Currency+
+			g.alerts.Raise("low_balance", p.Code, "balance "+adapters.FormatDecimal(bal.Micros, 2)+" "+bal.Currency+
 				" below "+adapters.FormatDecimal(p.BalanceAlert, 2))
 		} else {
-			g.alerts.clear("low_balance", p.Code)
+			g.alerts.Clear("low_balance", p.Code)
 		}
 	}
 }
@@ -135,8 +135,8 @@ func (hc *healthChecker) snapshot(p *Platform) Health {
 	h := hc.state[p.Code].h
 	hc.mu.Unlock()
 	h.Enabled = p.Current().Enabled
-	if p.breaker != nil {
-		s := p.breaker.Snapshot()
+	if p.Breaker() != nil {
+		s := p.Breaker().Snapshot()
 		h.Breaker, h.BreakerTrips = string(s.State), s.Trips
 		if s.State == breaker.Open && h.State == "up" {
 			h.State = "down"

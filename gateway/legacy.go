@@ -11,6 +11,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/smsactivate"
+	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
 
@@ -23,7 +24,7 @@ import (
 // second lookup.
 type legacy struct {
 	g *Gateway
-	t *Tenant // nil: the key matched no tenant (BAD_KEY)
+	t *tenant.Tenant // nil: the key matched no tenant (BAD_KEY)
 }
 
 var (
@@ -33,7 +34,7 @@ var (
 
 // tenant is the request's tenant (the protocol server calls the other
 // methods only after Authenticate succeeded, so it is never nil there).
-func (l *legacy) tenant(string) *Tenant { return l.t }
+func (l *legacy) tenant(string) *tenant.Tenant { return l.t }
 
 // Authenticate reports the front end's lookup: the key the protocol server
 // read is the one the front end hashed (the same request argument).
@@ -47,7 +48,7 @@ func (l *legacy) Authenticate(_ context.Context, _ string) (string, bool) {
 func (l *legacy) Currency(account string) string { return l.tenant(account).Currency }
 
 func (l *legacy) Balance(ctx context.Context, account string) (adapters.Money, error) {
-	return l.g.Balance(ctx, l.tenant(account))
+	return l.g.market.Balance(ctx, l.tenant(account))
 }
 
 func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
@@ -71,7 +72,7 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 	return l.activation(t, o), nil
 }
 
-func (l *legacy) activation(t *Tenant, o ledger.Order) smsactivate.Activation {
+func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activation {
 	cost, err := l.g.fx.Convert(o.Price, t.Currency)
 	if err != nil {
 		cost = o.Price
@@ -120,7 +121,7 @@ func (l *legacy) Active(ctx context.Context, account string) ([]smsactivate.Acti
 
 func (l *legacy) Offers(ctx context.Context, account, country, service string) ([]smsactivate.Offer, error) {
 	t := l.tenant(account)
-	merged, err := l.g.Offers(ctx, t, country, service)
+	merged, err := l.g.market.Offers(ctx, t, country, service)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func (l *legacy) Operators(ctx context.Context, account, country string) (map[st
 		return out, nil
 	}
 	t := l.tenant(account)
-	merged, err := l.g.Offers(ctx, t, "", "")
+	merged, err := l.g.market.Offers(ctx, t, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func (l *legacy) Operators(ctx context.Context, account, country string) (map[st
 // Countries lists the countries of the tenant's platforms from the
 // countries cache ([cache] countries), for getCountries.
 func (l *legacy) Countries(ctx context.Context, account string) ([]string, error) {
-	return l.g.Countries(ctx, l.tenant(account))
+	return l.g.market.Countries(ctx, l.tenant(account))
 }
 
 // legacyCall is one request's protocol server bound to its tenant; pooled,
@@ -178,7 +179,7 @@ func newLegacyCalls(g *Gateway, proto smsactivate.Server) *legacyCalls {
 }
 
 // serve answers one handler-API request for tenant t (nil: unknown key).
-func (lc *legacyCalls) serve(ctx *fasthttp.RequestCtx, t *Tenant) {
+func (lc *legacyCalls) serve(ctx *fasthttp.RequestCtx, t *tenant.Tenant) {
 	c := lc.pool.Get().(*legacyCall)
 	c.b.t = t
 	c.srv.Handle(ctx)

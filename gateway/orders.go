@@ -11,6 +11,9 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/gateway/lifetime"
+	"smsgate/gateway/market"
+	"smsgate/gateway/platform"
+	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
 
@@ -35,7 +38,7 @@ type BuyRequest struct {
 // Only answers known to have bought nothing move on to the next platform;
 // an unknown outcome is reconciled on that platform, never re-bought
 // elsewhere (that could sell the client two numbers).
-func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Order, error) {
+func (g *Gateway) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledger.Order, error) {
 	if r.IdempotencyKey != "" {
 		if _, err := g.store.GetByIdempotencyKey(ctx, t.Name, r.IdempotencyKey); err == nil {
 			return ledger.Order{}, ErrDuplicateOrder
@@ -83,7 +86,7 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 		}
 		p := c.Platform
 		if i > 0 {
-			g.metrics.failover(cands[i-1].Platform.Code)
+			g.metrics.Failover(cands[i-1].Platform.Code)
 		}
 		req := adapters.BuyRequest{Country: r.Country, Service: r.Service, Operator: r.Operator}
 		if r.MaxPrice.Micros > 0 {
@@ -96,8 +99,8 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 		}
 		// Set the price aside in the book before asking, so buyers in
 		// flight together do not all count on the same money.
-		spends := spendsBalance(p)
-		if spends && !g.balances.reserve(p.Code, c.cost, c.putOff) {
+		spends := market.SpendsBalance(p)
+		if spends && !g.market.Book().Reserve(p.Code, c.cost, c.putOff) {
 			c.putOff = true
 			cands = append(cands, c)
 			continue
@@ -105,11 +108,11 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 		reserved := true
 		releaseBalance := func() {
 			if spends && reserved {
-				g.balances.release(p.Code, c.cost)
+				g.market.Book().Release(p.Code, c.cost)
 				reserved = false
 			}
 		}
-		if !g.caps.TryAcquire(platformKey(p.Code), p.MaxActive) {
+		if !g.caps.TryAcquire(platform.Key(p.Code), p.MaxActive) {
 			releaseBalance()
 			errs = append(errs, fmt.Errorf("%s: at its active-order cap: %w", p.Code, adapters.ErrNoNumbers))
 			continue
@@ -118,18 +121,18 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 		platformSlot := true
 		releasePlatform := func() {
 			if platformSlot {
-				g.caps.Release(platformKey(p.Code))
+				g.caps.Release(platform.Key(p.Code))
 				platformSlot = false
 			}
 		}
-		ticket := p.buys.start()
-		cctx, ccancel := callCtx(ctx, p)
+		ticket := p.Buys().Start()
+		cctx, ccancel := p.CallCtx(ctx)
 		pur, err := p.Adapter.Buy(cctx, req)
 		ccancel()
 		if err == nil {
 			g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
-			p.buys.finish(ticket)
-			g.metrics.routed(plan.Strategy, p.Code)
+			p.Buys().Finish(ticket)
+			g.metrics.Routed(plan.Strategy, p.Code)
 			g.debit(ctx, p, r, pur.Price) // before the reservation goes: the book never shows the money twice
 			releaseBalance()
 			o, err := buy(g.record(ctx, t, r, p, pur))
@@ -138,10 +141,10 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 			}
 			return o, err
 		}
-		p.buys.finish(ticket)
+		p.Buys().Finish(ticket)
 		releaseBalance()
 		if spends && errors.Is(err, adapters.ErrNoBalance) {
-			g.balances.empty(p.Code) // until the next read; later buyers go elsewhere first
+			g.market.Book().Empty(p.Code) // until the next read; later buyers go elsewhere first
 		}
 		errs = append(errs, err)
 		if errors.Is(err, adapters.ErrOutcomeUnknown) {
@@ -172,20 +175,20 @@ func (g *Gateway) Buy(ctx context.Context, t *Tenant, r BuyRequest) (ledger.Orde
 // debit takes a sold number off the book: its price in the platform's
 // currency, or the offer's when the platform did not say.
 func (g *Gateway) debit(ctx context.Context, p *Platform, r BuyRequest, price adapters.Money) {
-	if !spendsBalance(p) {
+	if !market.SpendsBalance(p) {
 		return
 	}
-	cost, ok := g.inCurrency(price, p.Currency)
+	cost, ok := g.market.InCurrency(price, p.Currency)
 	if !ok || cost <= 0 {
 		o, found := g.offerFor(ctx, p, r.Country, r.Service)
 		if !found {
 			return
 		}
-		if cost, ok = g.inCurrency(o.Price, p.Currency); !ok {
+		if cost, ok = g.market.InCurrency(o.Price, p.Currency); !ok {
 			return
 		}
 	}
-	g.balances.debit(p.Code, cost)
+	g.market.Book().Debit(p.Code, cost)
 }
 
 // record commits the purchase; if the commit fails the number is cancelled
@@ -194,7 +197,7 @@ func (g *Gateway) debit(ctx context.Context, p *Platform, r BuyRequest, price ad
 // upstream id: two demo simulators counting from the same id, or two
 // instances both recording one lost purchase): the number is not shown,
 // and the cancel goes to the platform we bought it from.
-func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platform, pur adapters.Purchase) (ledger.Order, error) {
+func (g *Gateway) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *Platform, pur adapters.Purchase) (ledger.Order, error) {
 	now := g.now().UTC()
 	base, err := g.fx.ToBase(pur.Price)
 	if err != nil {
@@ -221,7 +224,7 @@ func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platfo
 		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
 	}
 	g.cacheOrder(&o)
-	g.dropBalance(p)
+	g.market.DropBalance(p)
 	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
 		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
 	g.poller.wake()
@@ -233,7 +236,7 @@ func (g *Gateway) record(ctx context.Context, t *Tenant, r BuyRequest, p *Platfo
 // It gives up when the gateway stops.
 func (g *Gateway) finishLater(ctx context.Context, p *Platform, upstreamID string) {
 	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, true, func(ctx context.Context) bool {
-		cctx, cancel := callCtx(ctx, p)
+		cctx, cancel := p.CallCtx(ctx)
 		err := p.Adapter.Finish(cctx, upstreamID)
 		cancel()
 		return err == nil || !errors.Is(err, adapters.ErrUnavailable) // done, or the platform answered something final
@@ -245,7 +248,7 @@ func (g *Gateway) finishLater(ctx context.Context, p *Platform, upstreamID strin
 // order's lifetime, or until the gateway stops.
 func (g *Gateway) cancelOrphan(ctx context.Context, p *Platform, upstreamID string) {
 	done := lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
-		cctx, cancel := callCtx(ctx, p)
+		cctx, cancel := p.CallCtx(ctx)
 		err := p.Adapter.Cancel(cctx, upstreamID)
 		cancel()
 		return err == nil || errors.Is(err, adapters.ErrNoActivation) || errors.Is(err, adapters.ErrBadState)
@@ -301,7 +304,7 @@ func (g *Gateway) combine(errs []error, currency string) error {
 
 // Order returns the tenant's order; another tenant's id is ErrNoActivation,
 // exactly like an unknown one.
-func (g *Gateway) Order(ctx context.Context, t *Tenant, id int64) (ledger.Order, error) {
+func (g *Gateway) Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error) {
 	o, err := g.readOrder(ctx, id)
 	if errors.Is(err, ledger.ErrNotFound) || (err == nil && o.Tenant != t.Name) {
 		return ledger.Order{}, adapters.ErrNoActivation
@@ -327,7 +330,7 @@ const (
 // SetStatus applies a client's status change: checked against the ledger
 // state first (no upstream call for a transition that cannot happen), then
 // sent to the owning platform (never failed over), then recorded.
-func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int) (ledger.Order, error) {
+func (g *Gateway) SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error) {
 	mu := g.lock(id)
 	mu.Lock()
 	defer mu.Unlock()
@@ -375,7 +378,7 @@ func (g *Gateway) SetStatus(ctx context.Context, t *Tenant, id int64, status int
 	default:
 		return o, adapters.ErrBadState
 	}
-	cctx, cancel := callCtx(ctx, p)
+	cctx, cancel := p.CallCtx(ctx)
 	err = call(cctx, o.UpstreamID)
 	cancel()
 	if err != nil && status == StatusFinish && errors.Is(err, adapters.ErrUnavailable) {
@@ -430,11 +433,11 @@ func (g *Gateway) save(ctx context.Context, o *ledger.Order, prev adapters.State
 // ended is what an order's end releases (called once per order).
 func (g *Gateway) ended(o *ledger.Order) {
 	g.caps.Release(tenantKey(o.Tenant))
-	g.caps.Release(platformKey(o.Platform))
+	g.caps.Release(platform.Key(o.Platform))
 	g.stats.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
 	if len(o.Codes) == 0 {
 		if p, ok := g.byCode[o.Platform]; ok {
-			g.dropBalance(p) // refunded
+			g.market.DropBalance(p) // refunded
 			g.refunded(p, o)
 		}
 	}
@@ -532,10 +535,10 @@ func (g *Gateway) isNewSMS(o *ledger.Order, m adapters.SMS, st adapters.State) b
 // is refunded at the platform's own time, which may be before a read that
 // already counted it; it waits for the next read instead.
 func (g *Gateway) refunded(p *Platform, o *ledger.Order) {
-	if !spendsBalance(p) || (o.State != adapters.StateCancelled && o.State != adapters.StateBanned) {
+	if !market.SpendsBalance(p) || (o.State != adapters.StateCancelled && o.State != adapters.StateBanned) {
 		return
 	}
-	if m, ok := g.inCurrency(o.Price, p.Currency); ok && m > 0 {
-		g.balances.credit(p.Code, m)
+	if m, ok := g.market.InCurrency(o.Price, p.Currency); ok && m > 0 {
+		g.market.Book().Credit(p.Code, m)
 	}
 }

@@ -41,7 +41,7 @@ func (g *Gateway) applyOverrides(ctx context.Context) (map[string]ledger.Platfor
 		return nil, err
 	}
 	for _, p := range g.platforms {
-		s := p.configured()
+		s := p.Configured()
 		if o, ok := ov[p.Code]; ok {
 			if o.Enabled != nil {
 				s.Enabled = *o.Enabled
@@ -53,7 +53,7 @@ func (g *Gateway) applyOverrides(ctx context.Context) (map[string]ledger.Platfor
 				s.Weight = *o.Weight
 			}
 		}
-		p.live.Store(&s)
+		p.SetLive(s)
 	}
 	return ov, nil
 }
@@ -86,7 +86,7 @@ func (g *Gateway) AdminPlatforms(ctx context.Context) ([]PlatformAdmin, error) {
 	}
 	out := make([]PlatformAdmin, 0, len(g.platforms))
 	for _, p := range g.platforms {
-		a := PlatformAdmin{Code: p.Code, Config: p.configured(), Effective: p.Current(), Overrides: map[string]any{}}
+		a := PlatformAdmin{Code: p.Code, Config: p.Configured(), Effective: p.Current(), Overrides: map[string]any{}}
 		if o, ok := ov[p.Code]; ok {
 			if o.Enabled != nil {
 				a.Overrides["enabled"] = *o.Enabled

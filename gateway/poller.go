@@ -131,7 +131,7 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 		}
 		// Over the platform's outbound rate: leave it due for the next
 		// round instead of spending a failed call on it.
-		if pl.limiter != nil && !pl.limiter.Ready() {
+		if !pl.Ready() {
 			continue
 		}
 		p.mu.Lock()
@@ -171,7 +171,7 @@ func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 	// The schedule counts from when we asked: an answer that arrives late
 	// must not push the next poll past what the platform said then.
 	asked := g.now().UTC()
-	cctx, cancel := callCtx(ctx, pl)
+	cctx, cancel := pl.CallCtx(ctx)
 	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
 	cancel()
 	mu := g.lock(o.ID)
@@ -207,7 +207,7 @@ func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 		// open: tell the platform, so it refunds and frees the number.
 		id := o.UpstreamID
 		g.bg.Go(func(ctx context.Context) {
-			ctx, cancel := callCtx(ctx, pl)
+			ctx, cancel := pl.CallCtx(ctx)
 			defer cancel()
 			pl.Adapter.Cancel(ctx, id) //nolint:errcheck // best effort
 		})

@@ -41,7 +41,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 	ctx.SetContentType("text/plain; charset=utf-8")
 	authenticated := false
 	for _, p := range g.platforms {
-		cp, ok := p.raw().(callbackPlatform)
+		cp, ok := p.Raw().(callbackPlatform)
 		if !ok || cp.Kind() != kind {
 			continue
 		}
@@ -63,7 +63,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 			ctx.SetBodyString("bad callback")
 			return
 		}
-		g.metrics.request("webhook", kind, "ok")
+		g.metrics.Request("webhook", kind, "ok")
 		if up != "" {
 			g.bg.Go(func(ctx context.Context) { g.checkNow(ctx, p, up) })
 		}
@@ -73,12 +73,12 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 	if authenticated {
 		// A number none of our pools holds: acknowledged, so the upstream
 		// does not retry it, and dropped.
-		g.metrics.request("webhook", kind, "ignored")
+		g.metrics.Request("webhook", kind, "ignored")
 		ctx.SetBodyString("OK")
 		return
 	}
 	// Unknown kind and wrong secret answer alike: nothing to learn by probing.
-	g.metrics.request("webhook", "unknown", "forbidden")
+	g.metrics.Request("webhook", "unknown", "forbidden")
 	ctx.SetStatusCode(fasthttp.StatusForbidden)
 	ctx.SetBodyString("forbidden")
 }
@@ -108,11 +108,11 @@ func (g *Gateway) PoolNumbers(ctx context.Context, code string) ([]pool.NumberVi
 	if !ok {
 		return nil, ErrBadPlatform
 	}
-	nl, ok := p.raw().(numberLister)
+	nl, ok := p.Raw().(numberLister)
 	if !ok {
 		return nil, errNotPool
 	}
-	cctx, cancel := callCtx(ctx, p)
+	cctx, cancel := p.CallCtx(ctx)
 	defer cancel()
 	return nl.Numbers(cctx)
 }
@@ -154,14 +154,14 @@ var poolSeries = []struct{ metric, label, value string }{
 
 func (g *Gateway) registerPoolGauges() {
 	for _, p := range g.platforms {
-		nl, ok := p.raw().(numberLister)
+		nl, ok := p.Raw().(numberLister)
 		if !ok {
 			continue
 		}
 		pg := &poolGauges{nl: nl, timeout: p.Timeout}
 		for _, s := range poolSeries {
 			key := s.label + "=" + s.value
-			g.metrics.gauge(fmt.Sprintf(`%s{platform=%q,%s=%q}`, s.metric, p.Code, s.label, s.value), func() float64 { return pg.value(key) })
+			g.metrics.Gauge(fmt.Sprintf(`%s{platform=%q,%s=%q}`, s.metric, p.Code, s.label, s.value), func() float64 { return pg.value(key) })
 		}
 	}
 }

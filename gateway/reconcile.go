@@ -11,6 +11,7 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/gateway/lifetime"
+	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
 
@@ -49,67 +50,10 @@ func (c *claims) has(platform, id string) bool {
 	return ok
 }
 
-// buyTracker knows which purchases on a platform are in flight, so a
-// reconciliation never mistakes a number another request is buying right
-// now for the lost one: after listing the platform's active orders it
-// waits for every purchase in flight at that moment to finish and claim
-// its number. (Other gateway instances' purchases are not seen here.)
-type buyTracker struct {
-	mu   sync.Mutex
-	next uint64
-	out  map[uint64]struct{} // tickets of purchases in flight; guarded by mu
-}
-
-func (b *buyTracker) start() uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.out == nil {
-		b.out = map[uint64]struct{}{}
-	}
-	b.next++
-	b.out[b.next] = struct{}{}
-	return b.next
-}
-
-func (b *buyTracker) finish(t uint64) {
-	b.mu.Lock()
-	delete(b.out, t)
-	b.mu.Unlock()
-}
-
-// settle waits (bounded by ctx) until every purchase in flight now is done.
-func (b *buyTracker) settle(ctx context.Context) bool {
-	b.mu.Lock()
-	snap := make([]uint64, 0, len(b.out))
-	for t := range b.out {
-		snap = append(snap, t)
-	}
-	b.mu.Unlock()
-	for {
-		b.mu.Lock()
-		pending := false
-		for _, t := range snap {
-			if _, ok := b.out[t]; ok {
-				pending = true
-				break
-			}
-		}
-		b.mu.Unlock()
-		if !pending {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
 // lister is the platform's active-order list, bypassing its breaker (which
 // has just counted the failure): reconciliation must look even then.
 func lister(p *Platform) (adapters.ActiveLister, bool) {
-	l, ok := p.raw().(adapters.ActiveLister)
+	l, ok := p.Raw().(adapters.ActiveLister)
 	return l, ok
 }
 
@@ -120,20 +64,20 @@ func lister(p *Platform) (adapters.ActiveLister, bool) {
 // platform, while the gateway keeps watching this one: a number that shows
 // up later is recorded for the tenant (never lost) and cancelled (never
 // paid for twice).
-func (g *Gateway) reconcile(ctx context.Context, t *Tenant, r BuyRequest, p *Platform) (o ledger.Order, found bool, err error) {
+func (g *Gateway) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *Platform) (o ledger.Order, found bool, err error) {
 	l, ok := lister(p)
 	if !ok {
-		g.metrics.reconciled(p.Code, "unsupported")
+		g.metrics.Reconciled(p.Code, "unsupported")
 		g.log.Error("purchase outcome unknown and the platform cannot list active orders: check it by hand",
 			zap.String("platform", p.Code), zap.String("tenant", t.Name))
 		return ledger.Order{}, false, fmt.Errorf("%s: purchase outcome unknown: %w", p.Code, adapters.ErrOutcomeUnknown)
 	}
 	for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
-		lctx, cancel := callCtx(ctx, p)
+		lctx, cancel := p.CallCtx(ctx)
 		a, ok := g.findLost(lctx, l, p, r)
 		cancel()
 		if ok {
-			g.metrics.reconciled(p.Code, "adopted")
+			g.metrics.Reconciled(p.Code, "adopted")
 			g.log.Warn("lost purchase found on the platform; recorded", zap.String("platform", p.Code), zap.String("upstream_id", a.UpstreamID))
 			o, err := g.record(ctx, t, r, p, g.purchaseOf(ctx, p, r, a))
 			return o, true, err
@@ -145,7 +89,7 @@ func (g *Gateway) reconcile(ctx context.Context, t *Tenant, r BuyRequest, p *Pla
 			}
 		}
 	}
-	g.metrics.reconciled(p.Code, "watching")
+	g.metrics.Reconciled(p.Code, "watching")
 	g.bg.Go(func(ctx context.Context) { g.watchLost(ctx, t, r, p, l) })
 	return ledger.Order{}, false, nil
 }
@@ -153,16 +97,16 @@ func (g *Gateway) reconcile(ctx context.Context, t *Tenant, r BuyRequest, p *Pla
 // watchLost keeps looking for the lost number; one that appears is
 // recorded for the tenant and cancelled, so the account gets its money back.
 // It gives up when the gateway stops.
-func (g *Gateway) watchLost(ctx context.Context, t *Tenant, r BuyRequest, p *Platform, l adapters.ActiveLister) {
+func (g *Gateway) watchLost(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *Platform, l adapters.ActiveLister) {
 	found := lifetime.Retry(ctx, g.now, g.now().Add(g.reconcileFor), g.orphanRetry, true, func(ctx context.Context) bool {
-		cctx, cancel := callCtx(ctx, p)
+		cctx, cancel := p.CallCtx(ctx)
 		a, ok := g.findLost(cctx, l, p, r)
 		cancel()
 		if !ok {
 			return false
 		}
-		g.metrics.reconciled(p.Code, "cancelled_late")
-		cctx, cancel = callCtx(ctx, p)
+		g.metrics.Reconciled(p.Code, "cancelled_late")
+		cctx, cancel = p.CallCtx(ctx)
 		o, err := g.record(cctx, t, r, p, g.purchaseOf(cctx, p, r, a))
 		cancel()
 		if err != nil {
@@ -173,7 +117,7 @@ func (g *Gateway) watchLost(ctx context.Context, t *Tenant, r BuyRequest, p *Pla
 		return true
 	})
 	if !found && ctx.Err() == nil {
-		g.metrics.reconciled(p.Code, "not_found")
+		g.metrics.Reconciled(p.Code, "not_found")
 	}
 }
 
@@ -181,7 +125,7 @@ func (g *Gateway) watchLost(ctx context.Context, t *Tenant, r BuyRequest, p *Pla
 // platform's cancel guard, and records the cancellation.
 func (g *Gateway) cancelRecorded(ctx context.Context, p *Platform, id int64) {
 	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
-		cctx, cancel := callCtx(ctx, p)
+		cctx, cancel := p.CallCtx(ctx)
 		defer cancel()
 		mu := g.lock(id)
 		mu.Lock()
@@ -204,7 +148,7 @@ func (g *Gateway) findLost(ctx context.Context, l adapters.ActiveLister, p *Plat
 	if err != nil || len(list) == 0 {
 		return adapters.ActiveOrder{}, false
 	}
-	if !p.buys.settle(ctx) {
+	if !p.Buys().Settle(ctx) {
 		return adapters.ActiveOrder{}, false
 	}
 	owned, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, Limit: 2000})

@@ -8,7 +8,9 @@ import (
 	"sort"
 
 	"smsgate/adapters"
-	"smsgate/breaker"
+	"smsgate/gateway/market"
+	"smsgate/gateway/platform"
+	"smsgate/gateway/tenant"
 )
 
 // Strategies a purchase can be routed by.
@@ -47,7 +49,7 @@ type Plan struct {
 
 // strategyFor picks the request's strategy, else the tenant's, else the
 // configured one.
-func (g *Gateway) strategyFor(t *Tenant, r BuyRequest) (string, error) {
+func (g *Gateway) strategyFor(t *tenant.Tenant, r BuyRequest) (string, error) {
 	s := r.Strategy
 	if s == "" {
 		s = t.Strategy
@@ -65,7 +67,7 @@ func (g *Gateway) strategyFor(t *Tenant, r BuyRequest) (string, error) {
 
 // plan chooses the candidates for a purchase, at most max_attempts of them
 // unless a platform is pinned: what Recommend shows.
-func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
+func (g *Gateway) plan(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
 	plan, err := g.route(ctx, t, r)
 	if max := g.cfg.Routing.MaxAttempts; err == nil && r.Platform == "" && max > 0 && len(plan.Candidates) > max {
 		plan.Candidates = plan.Candidates[:max]
@@ -79,12 +81,12 @@ func (g *Gateway) plan(ctx context.Context, t *Tenant, r BuyRequest) (Plan, erro
 // sell) after the ones that are known to. Platforms whose balance is known
 // not to cover the price go last: a buy must not spend its attempts on
 // them while another can sell (Buy counts attempts, not candidates).
-func (g *Gateway) route(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
+func (g *Gateway) route(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
 	strategy, err := g.strategyFor(t, r)
 	if err != nil {
 		return Plan{}, err
 	}
-	usable := g.usable(t)
+	usable := g.market.Usable(t)
 	if r.Platform != "" {
 		var pinned []*Platform
 		for _, p := range usable {
@@ -117,17 +119,17 @@ func (g *Gateway) route(ctx context.Context, t *Tenant, r BuyRequest) (Plan, err
 	var floor *adapters.PriceFloorError
 	noStock, open := 0, 0
 	for _, p := range usable {
-		if p.breaker != nil && p.breaker.Snapshot().State == breaker.Open {
+		if p.BreakerOpen() {
 			plan.Skipped[p.Code] = "breaker open"
 			open++
 			continue
 		}
-		if p.limiter != nil && !p.limiter.Ready() {
+		if !p.Ready() {
 			plan.Skipped[p.Code] = "outbound rate limit"
 			continue
 		}
 		c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
-		avail, known := g.balances.available(p.Code)
+		avail, known := g.market.Book().Available(p.Code)
 		if known {
 			if b, err := g.fx.ToBase(adapters.Money{Micros: max(avail, 0), Currency: p.Currency}); err == nil {
 				c.Balance = b.Micros
@@ -138,7 +140,7 @@ func (g *Gateway) route(ctx context.Context, t *Tenant, r BuyRequest) (Plan, err
 			if b, err := g.fx.ToBase(o.Price); err == nil {
 				c.BasePrice = b.Micros
 			}
-			if m, ok := g.inCurrency(o.Price, p.Currency); ok && m > 0 {
+			if m, ok := g.market.InCurrency(o.Price, p.Currency); ok && m > 0 {
 				c.cost = m
 			}
 			if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
@@ -154,7 +156,7 @@ func (g *Gateway) route(ctx context.Context, t *Tenant, r BuyRequest) (Plan, err
 				continue
 			}
 		}
-		c.broke = known && spendsBalance(p) && (avail < c.cost || avail <= 0)
+		c.broke = known && market.SpendsBalance(p) && (avail < c.cost || avail <= 0)
 		plan.Candidates = append(plan.Candidates, c)
 	}
 	g.order(&plan, r.Platform != "")
@@ -165,7 +167,7 @@ func (g *Gateway) route(ctx context.Context, t *Tenant, r BuyRequest) (Plan, err
 		case noStock > 0:
 			return plan, fmt.Errorf("no stock on any platform: %w", adapters.ErrNoNumbers)
 		case open > 0:
-			return plan, fmt.Errorf("every platform's breaker is open: %w", errBreakerOpen)
+			return plan, fmt.Errorf("every platform's breaker is open: %w", platform.ErrBreakerOpen)
 		}
 		return plan, fmt.Errorf("no platform sells %s/%s: %w", r.Country, r.Service, adapters.ErrNoNumbers)
 	}
@@ -174,7 +176,7 @@ func (g *Gateway) route(ctx context.Context, t *Tenant, r BuyRequest) (Plan, err
 
 // offerFor reads one platform's offer for the pair, through the cache.
 func (g *Gateway) offerFor(ctx context.Context, p *Platform, country, service string) (adapters.Offer, bool) {
-	offers, err := g.platformOffers(ctx, p, country, service)
+	offers, err := g.market.PlatformOffers(ctx, p, country, service)
 	if err != nil {
 		return adapters.Offer{}, false
 	}
@@ -245,6 +247,6 @@ func (g *Gateway) random() float64 {
 }
 
 // Recommend is the platform the router would pick now, and why.
-func (g *Gateway) Recommend(ctx context.Context, t *Tenant, r BuyRequest) (Plan, error) {
+func (g *Gateway) Recommend(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
 	return g.plan(ctx, t, r)
 }

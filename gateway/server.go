@@ -17,6 +17,8 @@ import (
 
 	"smsgate/adapters/smsactivate"
 	"smsgate/gateway/conns"
+	"smsgate/gateway/market"
+	"smsgate/gateway/tenant"
 )
 
 // Server is the fasthttp front end over a Gateway.
@@ -62,8 +64,8 @@ func NewServer(g *Gateway) *Server {
 		Logger:                       zapPrintf{g.log},
 		ErrorHandler:                 requestError,
 	}
-	g.metrics.acceptErrors() // shown from the start, at 0
-	g.metrics.gauge("smsgate_conns_open", func() float64 {
+	g.metrics.AcceptErrors() // shown from the start, at 0
+	g.metrics.Gauge("smsgate_conns_open", func() float64 {
 		if l := s.ln.Load(); l != nil {
 			return float64(l.Open())
 		}
@@ -121,7 +123,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 			ctx.SetContentType("text/plain; charset=utf-8")
 			ctx.SetBodyString("method not allowed")
-			s.g.metrics.request("legacy", "other", "method_not_allowed")
+			s.g.metrics.Request("legacy", "other", "method_not_allowed")
 			return
 		}
 		action := legacyAction(ctx)
@@ -130,7 +132,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		// an unknown key goes on to the protocol handler (BAD_KEY).
 		t, known := s.g.tenants.ByKeyBytes(legacyArgBytes(ctx, "api_key"))
 		if known && !s.legacyRateOK(ctx, t) {
-			s.g.metrics.request("legacy", action, TokTooManyRequests)
+			s.g.metrics.Request("legacy", action, TokTooManyRequests)
 			return
 		}
 		readKey := ""
@@ -138,7 +140,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			readKey = t.Name + "\x00" + action + "\x00" + legacyArg(ctx, "service") + "\x00" + legacyArg(ctx, "country") +
 				"\x00" + legacyArg(ctx, "lang") + "\x00" + legacyArg(ctx, "freePrice")
 			if s.servedFromCache(ctx, readKey) {
-				s.g.metrics.request("legacy", action, "ok")
+				s.g.metrics.Request("legacy", action, "ok")
 				return
 			}
 		}
@@ -146,7 +148,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if readKey != "" {
 			s.keepReadAnswer(ctx, readKey)
 		}
-		s.g.metrics.request("legacy", action, smsactivate.Result(ctx.Response.Body()))
+		s.g.metrics.Request("legacy", action, smsactivate.Result(ctx.Response.Body()))
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		s.g.metrics.Write(ctx)
@@ -223,7 +225,7 @@ func (s *Server) keepReadAnswer(ctx *fasthttp.RequestCtx, key string) {
 		return // errors (upstreams down) are not kept
 	}
 	s.answers.SetWithTTL(key, cachedAnswer{body: append([]byte(nil), body...), ctype: string(ctx.Response.Header.ContentType()),
-		expires: s.g.now().Add(mergedTTL)}, int64(len(body)), mergedTTL)
+		expires: s.g.now().Add(market.MergedTTL)}, int64(len(body)), market.MergedTTL)
 }
 
 // TokTooManyRequests answers a legacy request over the tenant's rate. The
@@ -234,7 +236,7 @@ const TokTooManyRequests = "TOO_MANY_REQUESTS"
 
 // legacyRateOK spends a token of the request's tenant; when none is left
 // it answers TOO_MANY_REQUESTS.
-func (s *Server) legacyRateOK(ctx *fasthttp.RequestCtx, t *Tenant) bool {
+func (s *Server) legacyRateOK(ctx *fasthttp.RequestCtx, t *tenant.Tenant) bool {
 	allowed, wait := s.g.AllowRequest(t)
 	if allowed {
 		return true
@@ -286,13 +288,13 @@ func (s *Server) Serve(ln net.Listener) error {
 		MaxConns:      sc.MaxConns,
 		MaxConnsPerIP: sc.MaxConnsPerIP,
 		OnAcceptError: func(err error, first bool) {
-			m.acceptError()
+			m.AcceptError()
 			if first {
 				log.Warn("cannot accept connections; backing off and retrying", zap.Error(err))
 			}
 		},
 		OnBurstEnd: func(n int) { log.Info("accepting connections again", zap.Int("accept_errors", n)) },
-		OnReject:   m.connRejected,
+		OnReject:   m.ConnRejected,
 	})
 	s.ln.Store(gl)
 	s.ready.Store(true)

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/gateway/tenant"
 )
 
 // The unified JSON API under /api/sms/. Every answer is
@@ -135,7 +136,7 @@ type route struct {
 type call struct {
 	ctx    *fasthttp.RequestCtx
 	cctx   context.Context
-	t      *Tenant
+	t      *tenant.Tenant
 	params map[string]string // path parameters
 }
 
@@ -248,20 +249,20 @@ func (s *Server) unified(ctx *fasthttp.RequestCtx, path string) {
 			} else {
 				apiFail(ctx, &apiErr{fasthttp.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer key", nil})
 			}
-			s.g.metrics.request("unified", rt.name, "unauthorized")
+			s.g.metrics.Request("unified", rt.name, "unauthorized")
 			return
 		}
 	} else {
 		t, ok := s.g.tenants.ByKey(key)
 		if !ok {
 			apiFail(ctx, &apiErr{fasthttp.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer key", nil})
-			s.g.metrics.request("unified", rt.name, "unauthorized")
+			s.g.metrics.Request("unified", rt.name, "unauthorized")
 			return
 		}
 		if ok, wait := s.g.AllowRequest(t); !ok {
 			ctx.Response.Header.Set("Retry-After", retryAfter(wait))
 			apiFail(ctx, &apiErr{fasthttp.StatusTooManyRequests, codeRateLimit, "request rate limit", nil})
-			s.g.metrics.request("unified", rt.name, "rate_limited")
+			s.g.metrics.Request("unified", rt.name, "rate_limited")
 			return
 		}
 		c.t = t
@@ -281,11 +282,11 @@ func (s *Server) unified(ctx *fasthttp.RequestCtx, path string) {
 		}
 		e := s.apiErrorOf(err, cur)
 		apiFail(ctx, e)
-		s.g.metrics.request("unified", rt.name, fmt.Sprint(e.code))
+		s.g.metrics.Request("unified", rt.name, fmt.Sprint(e.code))
 		return
 	}
 	apiOK(ctx, data)
-	s.g.metrics.request("unified", rt.name, "ok")
+	s.g.metrics.Request("unified", rt.name, "ok")
 }
 
 // bearerKey is the key of "Authorization: Bearer <key>", copied.

@@ -1,4 +1,6 @@
-package gateway
+// Package fx converts money between currencies at the configured rates to
+// the base currency.
+package fx
 
 import (
 	"fmt"
@@ -14,9 +16,9 @@ type FX struct {
 	rates map[string]int64 // micro-units of base per one unit of the currency
 }
 
-// NewFX builds a converter; rates are decimal strings (units of base per
+// New builds a converter; rates are decimal strings (units of base per
 // unit of the key currency). The base currency's rate is 1.
-func NewFX(base string, rates map[string]string) (*FX, error) {
+func New(base string, rates map[string]string) (*FX, error) {
 	fx := &FX{base: base, rates: map[string]int64{base: adapters.Micro}}
 	for cur, r := range rates {
 		v, err := adapters.ParseDecimal(r)

@@ -1,4 +1,4 @@
-package gateway
+package fx
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestFX(t *testing.T) {
-	fx, err := NewFX("USD", map[string]string{"RUB": "0.011", "EUR": "1.08"})
+	fx, err := New("USD", map[string]string{"RUB": "0.011", "EUR": "1.08"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestFX(t *testing.T) {
 	if _, err := fx.Convert(adapters.Money{Micros: 1, Currency: "JPY"}, "USD"); err == nil {
 		t.Error("converting from a currency without a rate succeeded")
 	}
-	if _, err := NewFX("USD", map[string]string{"RUB": "-1"}); err == nil {
+	if _, err := New("USD", map[string]string{"RUB": "-1"}); err == nil {
 		t.Error("negative rate accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package platform
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"smsgate/breaker"
 )
 
-// errBreakerOpen is what a call refused by an open breaker returns: the
+// ErrBreakerOpen is what a call refused by an open breaker returns: the
 // platform was not called, so it is safe to try another one.
-var errBreakerOpen = fmt.Errorf("%w: %w", breaker.ErrOpen, adapters.ErrUnavailable)
+var ErrBreakerOpen = fmt.Errorf("%w: %w", breaker.ErrOpen, adapters.ErrUnavailable)
 
 // errRateLimited: our own outbound limit for the platform held the call
 // back; the platform was not called, so another one may be tried.
@@ -25,8 +25,8 @@ type guarded struct {
 	code  string
 	inner adapters.Platform
 	b     *breaker.Breaker
-	m     *Metrics
-	limit outboundLimiter
+	m     Recorder
+	limit Limiter
 	// onAuth is told when the platform refuses our credentials (an alert).
 	onAuth func(err error)
 }
@@ -53,19 +53,19 @@ func (g *guarded) runCtx(ctx context.Context, op string, f func() error) error {
 		}
 		if !waited {
 			// Over our outbound rate: the platform was not called (not a fault).
-			g.m.upstream(g.code, op, "rate_limited", 0)
+			g.m.Upstream(g.code, op, "rate_limited", 0)
 			return fmt.Errorf("%s %s: %w", g.code, op, errRateLimited)
 		}
 	}
 	done, err := g.b.Allow()
 	if err != nil {
-		g.m.upstream(g.code, op, "breaker_open", 0)
-		return fmt.Errorf("%s %s: %w", g.code, op, errBreakerOpen)
+		g.m.Upstream(g.code, op, "breaker_open", 0)
+		return fmt.Errorf("%s %s: %w", g.code, op, ErrBreakerOpen)
 	}
 	start := time.Now()
 	err = f()
 	done(err)
-	g.m.upstream(g.code, op, resultOf(err), time.Since(start).Seconds())
+	g.m.Upstream(g.code, op, resultOf(err), time.Since(start).Seconds())
 	if errors.Is(err, adapters.ErrAuth) && g.onAuth != nil {
 		g.onAuth(err)
 	}
@@ -161,13 +161,4 @@ func (g *guarded) RequestAnotherAfter(ctx context.Context, id string, last time.
 		return g.RequestAnother(ctx, id)
 	}
 	return g.runCtx(ctx, "another", func() error { return a.RequestAnotherAfter(ctx, id, last) })
-}
-
-// raw is the platform's own adapter, without the breaker: for what is not
-// an upstream call through it (its optional interfaces).
-func (p *Platform) raw() adapters.Platform {
-	if gd, ok := p.Adapter.(*guarded); ok {
-		return gd.inner
-	}
-	return p.Adapter
 }

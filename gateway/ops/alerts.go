@@ -1,4 +1,4 @@
-package gateway
+package ops
 
 import (
 	"bytes"
@@ -21,10 +21,10 @@ type Alert struct {
 	At       time.Time `json:"at"`
 }
 
-// alerter raises each incident once: a second raise of the same kind for
+// Alerter raises each incident once: a second raise of the same kind for
 // the same platform is ignored until the incident is cleared, so one
 // outage is one alert, not one per failed request.
-type alerter struct {
+type Alerter struct {
 	url   string
 	log   *zap.Logger
 	m     *Metrics
@@ -36,12 +36,14 @@ type alerter struct {
 	active map[string]bool // kind|platform; guarded by mu
 }
 
-func newAlerter(url string, log *zap.Logger, m *Metrics, now func() time.Time) *alerter {
-	return &alerter{url: url, log: log, m: m, now: now, queue: make(chan Alert, 256),
+// NewAlerter posts alerts to url (none: log and count only).
+func NewAlerter(url string, log *zap.Logger, m *Metrics, now func() time.Time) *Alerter {
+	return &Alerter{url: url, log: log, m: m, now: now, queue: make(chan Alert, 256),
 		hc: &http.Client{Timeout: 5 * time.Second}, active: map[string]bool{}}
 }
 
-func (a *alerter) raise(kind, platform, msg string) {
+// Raise reports an incident (once until it is cleared).
+func (a *Alerter) Raise(kind, platform, msg string) {
 	k := kind + "|" + platform
 	a.mu.Lock()
 	if a.active[k] {
@@ -52,7 +54,7 @@ func (a *alerter) raise(kind, platform, msg string) {
 	a.mu.Unlock()
 	al := Alert{Kind: kind, Platform: platform, Message: msg, At: a.now().UTC()}
 	a.log.Warn("alert", zap.String("kind", kind), zap.String("platform", platform), zap.String("message", msg))
-	a.m.alert(kind, platform)
+	a.m.Alert(kind, platform)
 	if a.url == "" {
 		return
 	}
@@ -63,16 +65,16 @@ func (a *alerter) raise(kind, platform, msg string) {
 	}
 }
 
-// clear ends an incident: the next raise alerts again.
-func (a *alerter) clear(kind, platform string) {
+// Clear ends an incident: the next raise alerts again.
+func (a *Alerter) Clear(kind, platform string) {
 	a.mu.Lock()
 	delete(a.active, kind+"|"+platform)
 	a.mu.Unlock()
 }
 
-// run posts queued alerts until ctx ends, retrying each a few times; its
+// Run posts queued alerts until ctx ends, retrying each a few times; its
 // owner runs it on a goroutine it waits for.
-func (a *alerter) run(ctx context.Context) {
+func (a *Alerter) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,7 +85,7 @@ func (a *alerter) run(ctx context.Context) {
 	}
 }
 
-func (a *alerter) post(ctx context.Context, al Alert) {
+func (a *Alerter) post(ctx context.Context, al Alert) {
 	body, _ := json.Marshal(al)
 	backoff := 500 * time.Millisecond
 	for attempt := 1; attempt <= 4; attempt++ {
@@ -107,6 +109,6 @@ func (a *alerter) post(ctx context.Context, al Alert) {
 	a.log.Error("alert webhook failed", zap.String("kind", al.Kind), zap.String("platform", al.Platform))
 }
 
-// close drops the webhook client's idle connections (and their
+// Close drops the webhook client's idle connections (and their
 // goroutines), once run has returned.
-func (a *alerter) close() { a.hc.CloseIdleConnections() }
+func (a *Alerter) Close() { a.hc.CloseIdleConnections() }

@@ -1,4 +1,8 @@
-package gateway
+// Package market is what the platforms sell and hold: their offers,
+// balances and country lists through a ristretto cache with single-flight
+// fill and stale-if-error, the merge of offers across platforms, and the
+// balance book routing reads.
+package market
 
 import (
 	"context"
@@ -10,6 +14,11 @@ import (
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
+	"smsgate/adapters/pool"
+	"smsgate/config"
+	"smsgate/gateway/fx"
+	"smsgate/gateway/platform"
+	"smsgate/gateway/tenant"
 )
 
 // MergedOffer is the market across platforms for one (country, service):
@@ -26,11 +35,11 @@ type MergedOffer struct {
 
 // Offers merges every usable platform's offers. Platforms that fail are
 // left out; only if all fail is it an error.
-func (g *Gateway) Offers(ctx context.Context, t *Tenant, country, service string) ([]MergedOffer, error) {
+func (g *Market) Offers(ctx context.Context, t *tenant.Tenant, country, service string) ([]MergedOffer, error) {
 	// The merge of every platform's list (thousands of offers) is itself
 	// cached for a few seconds: legacy clients ask for prices and countries
 	// constantly, and the platforms' lists are cached far longer anyway.
-	v, _, err := g.cache.Get(ctx, "merged", "merged|"+t.Name+"|"+country+"|"+service, mergedTTL,
+	v, _, err := g.cache.Get(ctx, "merged", "merged|"+t.Name+"|"+country+"|"+service, MergedTTL,
 		func(ctx context.Context) (any, error) { return g.mergeOffers(ctx, t, country, service) })
 	if err != nil {
 		return nil, err
@@ -38,13 +47,13 @@ func (g *Gateway) Offers(ctx context.Context, t *Tenant, country, service string
 	return v.([]MergedOffer), nil
 }
 
-// mergedTTL is how long a merged price list is reused.
-const mergedTTL = 5 * time.Second
+// MergedTTL is how long a merged price list is reused.
+const MergedTTL = 5 * time.Second
 
-func (g *Gateway) mergeOffers(ctx context.Context, t *Tenant, country, service string) ([]MergedOffer, error) {
-	plats := g.usable(t)
+func (g *Market) mergeOffers(ctx context.Context, t *tenant.Tenant, country, service string) ([]MergedOffer, error) {
+	plats := g.Usable(t)
 	type result struct {
-		p      *Platform
+		p      *platform.Platform
 		offers []adapters.Offer
 		err    error
 	}
@@ -54,7 +63,7 @@ func (g *Gateway) mergeOffers(ctx context.Context, t *Tenant, country, service s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o, err := g.platformOffers(ctx, p, country, service)
+			o, err := g.PlatformOffers(ctx, p, country, service)
 			res[i] = result{p, o, err}
 		}()
 	}
@@ -109,16 +118,16 @@ func (g *Gateway) mergeOffers(ctx context.Context, t *Tenant, country, service s
 	return out, nil
 }
 
-// platformOffers is one platform's offers for the filters, through the
+// PlatformOffers is one platform's offers for the filters, through the
 // cache (prices TTL); a failed refresh serves the last answer.
-func (g *Gateway) platformOffers(ctx context.Context, p *Platform, country, service string) ([]adapters.Offer, error) {
-	ttl := g.cfg.Cache.Prices
+func (g *Market) PlatformOffers(ctx context.Context, p *platform.Platform, country, service string) ([]adapters.Offer, error) {
+	ttl := g.ttl.Prices
 	if p.OffersTTL > 0 && p.OffersTTL < ttl {
 		ttl = p.OffersTTL
 	}
 	v, _, err := g.cache.Get(ctx, "offers", "offers|"+p.Code+"|"+country+"|"+service, ttl,
 		func(ctx context.Context) (any, error) {
-			cctx, cancel := callCtx(ctx, p)
+			cctx, cancel := p.CallCtx(ctx)
 			defer cancel()
 			return p.Adapter.Offers(cctx, service, country)
 		})
@@ -128,33 +137,33 @@ func (g *Gateway) platformOffers(ctx context.Context, p *Platform, country, serv
 	return v.([]adapters.Offer), nil
 }
 
-// platformBalance is one platform's balance through the cache (status TTL).
+// PlatformBalance is one platform's balance through the cache (status TTL).
 // A fresh read also resets what routing knows (balanceBook).
-func (g *Gateway) platformBalance(ctx context.Context, p *Platform) (adapters.Money, error) {
-	v, _, err := g.cache.Get(ctx, "balance", "balance|"+p.Code, g.cfg.Cache.Status,
-		func(ctx context.Context) (any, error) { return g.readBalance(ctx, p) })
+func (g *Market) PlatformBalance(ctx context.Context, p *platform.Platform) (adapters.Money, error) {
+	v, _, err := g.cache.Get(ctx, "balance", "balance|"+p.Code, g.ttl.Status,
+		func(ctx context.Context) (any, error) { return g.ReadBalance(ctx, p) })
 	if err != nil {
 		return adapters.Money{}, err
 	}
 	return v.(adapters.Money), nil
 }
 
-// readBalance asks the platform for its balance and tells the book.
-func (g *Gateway) readBalance(ctx context.Context, p *Platform) (adapters.Money, error) {
-	since := g.balances.spent(p.Code)
-	cctx, cancel := callCtx(ctx, p)
+// ReadBalance asks the platform for its balance and tells the book.
+func (g *Market) ReadBalance(ctx context.Context, p *platform.Platform) (adapters.Money, error) {
+	since := g.book.Spent(p.Code)
+	cctx, cancel := p.CallCtx(ctx)
 	defer cancel()
 	bal, err := p.Adapter.Balance(cctx)
 	if err == nil {
-		if m, ok := g.inCurrency(bal, p.Currency); ok {
-			g.balances.read(p.Code, m, since)
+		if m, ok := g.InCurrency(bal, p.Currency); ok {
+			g.book.Read(p.Code, m, since)
 		}
 	}
 	return bal, err
 }
 
-// inCurrency is m in micro-units of currency ("" is taken as currency).
-func (g *Gateway) inCurrency(m adapters.Money, currency string) (int64, bool) {
+// InCurrency is m in micro-units of currency ("" is taken as currency).
+func (g *Market) InCurrency(m adapters.Money, currency string) (int64, bool) {
 	if m.Currency == "" || m.Currency == currency {
 		return m.Micros, true
 	}
@@ -165,131 +174,23 @@ func (g *Gateway) inCurrency(m adapters.Money, currency string) (int64, bool) {
 	return c.Micros, true
 }
 
-// spendsBalance reports whether a purchase at p is paid from its account
+// SpendsBalance reports whether a purchase at p is paid from its account
 // balance. Pools own their numbers: their "balance" is the source
 // account's, or zero, and says nothing about whether they can sell.
-func spendsBalance(p *Platform) bool {
-	_, own := p.raw().(numberLister)
+func SpendsBalance(p *platform.Platform) bool {
+	_, own := p.Raw().(numberLister)
 	return !own
 }
 
-// balanceBook is what routing knows of each platform's balance, in the
-// platform's currency, so that it is never staler than the purchase in
-// hand: the last read, less what every purchase since has cost (debited
-// the moment the platform sells), plus refunds of orders cancelled since,
-// and less what purchases in flight may cost (reserved before the call,
-// so concurrent buyers do not all count the same money). A platform that
-// answers NO_BALANCE has nothing until its next read. Reads happen on the
-// health interval and whenever the balance API's cache refills.
-type balanceBook struct {
-	mu sync.Mutex
-	m  map[string]*bookEntry // by platform code; guarded by mu
-}
-
-type bookEntry struct {
-	known    bool
-	micros   int64 // estimate: last read − debits + credits since
-	reserved int64 // expected cost of purchases in flight
-	total    int64 // every debit so far: a read that raced a purchase is corrected by it
-}
-
-func (b *balanceBook) entry(code string) *bookEntry {
-	if b.m == nil {
-		b.m = map[string]*bookEntry{}
-	}
-	e := b.m[code]
-	if e == nil {
-		e = &bookEntry{}
-		b.m[code] = e
-	}
-	return e
-}
-
-// spent is the debit total, to pass to read for a read starting now.
-func (b *balanceBook) spent(code string) int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.entry(code).total
-}
-
-// read records a balance read that started when the debit total was
-// since. Purchases debited during the read may or may not be in micros;
-// they are taken off again, so the estimate errs low, never high.
-func (b *balanceBook) read(code string, micros, since int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entry(code)
-	e.known = true
-	e.micros = micros - (e.total - since)
-}
-
-// reserve sets cost aside for a purchase about to be sent, or reports that
-// the known balance cannot pay it (cost 0, price unknown: nothing left at
-// all). An unknown balance reserves and lets the platform decide, as does
-// force.
-func (b *balanceBook) reserve(code string, cost int64, force bool) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entry(code)
-	if e.known && !force {
-		left := e.micros - e.reserved
-		if left < cost || left <= 0 {
-			return false
-		}
-	}
-	e.reserved += cost
-	return true
-}
-
-// release gives back a reservation once the purchase has answered (after
-// debit, when it sold).
-func (b *balanceBook) release(code string, cost int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.entry(code).reserved -= cost
-}
-
-// debit takes a sold number's price off at once.
-func (b *balanceBook) debit(code string, cost int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entry(code)
-	e.total += cost
-	e.micros -= cost
-}
-
-// credit adds a refund back.
-func (b *balanceBook) credit(code string, amount int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.entry(code).micros += amount
-}
-
-// empty records a NO_BALANCE answer: nothing left until the next read.
-func (b *balanceBook) empty(code string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entry(code)
-	e.known, e.micros = true, 0
-}
-
-// available is the balance not yet set aside, and whether it is known.
-func (b *balanceBook) available(code string) (int64, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entry(code)
-	return e.micros - e.reserved, e.known
-}
-
-// dropBalance forgets a platform's cached balance after it changed (a
+// DropBalance forgets a platform's cached balance after it changed (a
 // purchase, a refund).
-func (g *Gateway) dropBalance(p *Platform) { g.cache.Del("balance|" + p.Code) }
+func (g *Market) DropBalance(p *platform.Platform) { g.cache.Del("balance|" + p.Code) }
 
 // Balance is the tenant's spendable money: the sum of the usable
 // platforms' balances in the tenant's currency. Platforms that fail are
 // left out; only if all fail is it an error.
-func (g *Gateway) Balance(ctx context.Context, t *Tenant) (adapters.Money, error) {
-	plats := g.usable(t)
+func (g *Market) Balance(ctx context.Context, t *tenant.Tenant) (adapters.Money, error) {
+	plats := g.Usable(t)
 	sums := make([]int64, len(plats))
 	oks := make([]bool, len(plats))
 	var wg sync.WaitGroup
@@ -297,7 +198,7 @@ func (g *Gateway) Balance(ctx context.Context, t *Tenant) (adapters.Money, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b, err := g.platformBalance(ctx, p)
+			b, err := g.PlatformBalance(ctx, p)
 			if err != nil {
 				g.log.Debug("balance failed", zap.String("platform", p.Code), zap.Error(err))
 				return
@@ -327,15 +228,15 @@ func (g *Gateway) Balance(ctx context.Context, t *Tenant) (adapters.Money, error
 // countries. A platform whose refresh fails serves its last list, however
 // old; one that never answered is left out; only if every platform has no
 // list is it an error.
-func (g *Gateway) Countries(ctx context.Context, t *Tenant) ([]string, error) {
-	plats := g.usable(t)
+func (g *Market) Countries(ctx context.Context, t *tenant.Tenant) ([]string, error) {
+	plats := g.Usable(t)
 	lists := make([][]string, len(plats))
 	var wg sync.WaitGroup
 	for i, p := range plats {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := g.platformCountries(ctx, p)
+			l, err := g.PlatformCountries(ctx, p)
 			if err != nil {
 				g.log.Debug("countries failed", zap.String("platform", p.Code), zap.Error(err))
 				return
@@ -365,17 +266,17 @@ func (g *Gateway) Countries(ctx context.Context, t *Tenant) ([]string, error) {
 	return out, nil
 }
 
-// platformCountries is one platform's country list through the countries
+// PlatformCountries is one platform's country list through the countries
 // cache ([cache] countries TTL, stale on failure).
-func (g *Gateway) platformCountries(ctx context.Context, p *Platform) ([]string, error) {
+func (g *Market) PlatformCountries(ctx context.Context, p *platform.Platform) ([]string, error) {
 	// The fill is shared by every caller waiting on it: it must not end
 	// because the first caller went away. The platform's timeout bounds it.
 	fillCtx := context.WithoutCancel(ctx)
 	filled := false
-	l, stale, err := g.countries.get(p.Code, g.cfg.Cache.Countries, g.now, func() ([]string, error) {
+	l, stale, err := g.countries.get(p.Code, g.ttl.Countries, g.now, func() ([]string, error) {
 		filled = true
-		g.metrics.cache("countries", "miss")
-		cctx, cancel := callCtx(fillCtx, p)
+		g.metrics.Cache("countries", "miss")
+		cctx, cancel := p.CallCtx(fillCtx)
 		defer cancel()
 		l, err := p.Adapter.Countries(cctx)
 		if err == nil && l == nil {
@@ -391,9 +292,61 @@ func (g *Gateway) platformCountries(ctx context.Context, p *Platform) ([]string,
 	case err != nil:
 		return nil, err
 	case stale:
-		g.metrics.cache("countries", "stale")
+		g.metrics.Cache("countries", "stale")
 	case !filled:
-		g.metrics.cache("countries", "hit")
+		g.metrics.Cache("countries", "hit")
 	}
 	return l, nil
+}
+
+// numberLister is a pool: it owns its numbers (adapters/pool).
+type numberLister interface {
+	Numbers(ctx context.Context) ([]pool.NumberView, error)
+}
+
+// Recorder counts cache hits, misses and stale answers (ops.Metrics).
+type Recorder interface {
+	Cache(kind, result string)
+}
+
+// Market holds the platforms' read-mostly data for routing and the front
+// ends.
+type Market struct {
+	cache *Cache
+	// countries holds each platform's country list: never dropped, so a
+	// failed refresh always has the last list to serve (cache.go).
+	countries listCache
+	book      BalanceBook // what routing knows of each platform's balance
+	platforms []*platform.Platform
+	fx        *fx.FX
+	ttl       config.Cache
+	metrics   Recorder
+	log       *zap.Logger
+	now       func() time.Time
+}
+
+// New builds the market over platforms (by priority).
+func New(platforms []*platform.Platform, conv *fx.FX, ttl config.Cache, m Recorder, log *zap.Logger, now func() time.Time) (*Market, error) {
+	c, err := newCache(now, m)
+	if err != nil {
+		return nil, err
+	}
+	return &Market{cache: c, platforms: platforms, fx: conv, ttl: ttl, metrics: m, log: log, now: now}, nil
+}
+
+// Close stops the cache's goroutines.
+func (g *Market) Close() { g.cache.Close() }
+
+// Book is what routing knows of each platform's balance.
+func (g *Market) Book() *BalanceBook { return &g.book }
+
+// Usable lists the platforms a tenant may buy from, by priority.
+func (g *Market) Usable(t *tenant.Tenant) []*platform.Platform {
+	out := make([]*platform.Platform, 0, len(g.platforms))
+	for _, p := range g.platforms {
+		if p.Current().Enabled && t.Allows(p.Code) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

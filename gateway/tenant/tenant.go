@@ -1,4 +1,7 @@
-package gateway
+// Package tenant is the tenant table: tenants from config, their keys kept
+// only as sha256, and one lookup per request that yields the *Tenant handle
+// every later step uses.
+package tenant
 
 import (
 	"crypto/sha256"
@@ -34,9 +37,9 @@ type Tenants struct {
 // Hashes is how many keys have been hashed since start.
 func (ts *Tenants) Hashes() int64 { return ts.hashes.Load() }
 
-// NewTenants loads the tenants from config; plain keys are hashed here and
+// New loads the tenants from config; plain keys are hashed here and
 // dropped.
-func NewTenants(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenants, error) {
+func New(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenants, error) {
 	ts := &Tenants{byHash: map[[32]byte]*Tenant{}, byName: map[string]*Tenant{}}
 	for i, ct := range list {
 		h, err := ct.KeyHash()

@@ -1,4 +1,4 @@
-package gateway
+package market
 
 import (
 	"context"
@@ -18,7 +18,7 @@ type Cache struct {
 	sf    singleflight.Group
 	now   func() time.Time
 	stale time.Duration // how long past its TTL an entry may still be served on failure
-	m     *Metrics
+	m     Recorder
 }
 
 type cacheEntry struct {
@@ -26,7 +26,7 @@ type cacheEntry struct {
 	fetched time.Time
 }
 
-func newCache(now func() time.Time, m *Metrics) (*Cache, error) {
+func newCache(now func() time.Time, m Recorder) (*Cache, error) {
 	rc, err := ristretto.NewCache(&ristretto.Config[string, *cacheEntry]{
 		NumCounters: 100_000,
 		MaxCost:     10_000, // entries: cost 1 each, so the internal cost must not count
@@ -46,11 +46,11 @@ func newCache(now func() time.Time, m *Metrics) (*Cache, error) {
 // stale = true and err = nil.
 func (c *Cache) Get(ctx context.Context, kind, key string, ttl time.Duration, fill func(ctx context.Context) (any, error)) (v any, stale bool, err error) {
 	if e, ok := c.rc.Get(key); ok && c.now().Sub(e.fetched) < ttl {
-		c.m.cache(kind, "hit")
+		c.m.Cache(kind, "hit")
 		return e.value, false, nil
 	}
 	res, err, _ := c.sf.Do(key, func() (any, error) {
-		c.m.cache(kind, "miss")
+		c.m.Cache(kind, "miss")
 		v, err := fill(ctx)
 		if err != nil {
 			return nil, err
@@ -67,7 +67,7 @@ func (c *Cache) Get(ctx context.Context, kind, key string, ttl time.Duration, fi
 		return res, false, nil
 	}
 	if e, ok := c.rc.Get(key); ok && c.now().Sub(e.fetched) < ttl+c.stale {
-		c.m.cache(kind, "stale")
+		c.m.Cache(kind, "stale")
 		return e.value, true, nil
 	}
 	return nil, false, err
