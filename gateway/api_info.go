@@ -9,6 +9,7 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
+	"smsgate/gateway/route"
 	"smsgate/ledger"
 )
 
@@ -209,7 +210,7 @@ func (s *Server) apiRecommended(c *call) (any, error) {
 }
 
 // reason explains the first candidate of a plan.
-func reason(strategy string, c Candidate, base string) string {
+func reason(strategy string, c route.Candidate, base string) string {
 	price := "unknown price"
 	if c.BasePrice >= 0 {
 		price = adapters.FormatDecimal(c.BasePrice, 2) + " " + base

@@ -22,6 +22,7 @@ import (
 	"smsgate/gateway/market"
 	"smsgate/gateway/ops"
 	"smsgate/gateway/platform"
+	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 	"smsgate/limits"
@@ -79,12 +80,9 @@ type Gateway struct {
 
 	metrics *ops.Metrics
 	market  *market.Market // offers, balances, countries (cached) and the balance book
-	stats   *Stats
+	router  *route.Router  // strategies, plans and delivery statistics
 	health  *healthChecker
 	alerts  *ops.Alerter
-
-	rngMu sync.Mutex
-	rng   *rand.Rand // guarded by rngMu
 
 	// bg owns every goroutine the gateway starts (the Start loops, orphan
 	// cancels, late finishes, reconciliation): its context ends at Stop (or
@@ -132,7 +130,7 @@ func New(o Options) (*Gateway, error) {
 		o.Caps = limits.NewCounters()
 	}
 	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: conv, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
-		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: ops.NewMetrics(), stats: newStats(o.Clock),
+		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, metrics: ops.NewMetrics(),
 		rates: o.Rates, caps: o.Caps, bg: lifetime.NewGroup(), undoStop: func() bool { return false }}
 	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
 		return nil, err
@@ -179,6 +177,7 @@ func New(o Options) (*Gateway, error) {
 	if g.market, err = market.New(g.platforms, conv, o.Config.Cache, g.metrics, o.Logger, o.Clock); err != nil {
 		return nil, err
 	}
+	g.router = route.New(o.Config.Routing, g.market, conv, o.Rand, o.Clock)
 	g.poller = newPoller(g)
 	g.registerPoolGauges()
 	interval := o.Config.Health.Interval
@@ -307,7 +306,7 @@ func (g *Gateway) seedStats(ctx context.Context) {
 	}
 	for _, o := range list {
 		if !o.State.Active() {
-			g.stats.RecordAt(o.Platform, o.Country, o.Service, len(o.Codes) > 0, o.UpdatedAt)
+			g.router.Stats().RecordAt(o.Platform, o.Country, o.Service, len(o.Codes) > 0, o.UpdatedAt)
 		}
 	}
 }
@@ -324,7 +323,21 @@ func (g *Gateway) Platforms() []*Platform { return g.platforms }
 func (g *Gateway) lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64(len(g.locks))] }
 
 // ErrBadPlatform: the request pinned a platform the tenant cannot use.
-var ErrBadPlatform = errors.New("unknown or forbidden platform")
+var ErrBadPlatform = route.ErrBadPlatform
+
+// ErrBadStrategy: the request named a strategy that does not exist.
+var ErrBadStrategy = route.ErrBadStrategy
+
+// Strategies a purchase can be routed by.
+var Strategies = route.Strategies
+
+// Plan is a routing decision (package route).
+type Plan = route.Plan
+
+// Recommend is the platform the router would pick now, and why.
+func (g *Gateway) Recommend(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
+	return g.router.Plan(ctx, t, r.route())
+}
 
 // ErrDuplicateOrder: a purchase reused an idempotency key.
 var ErrDuplicateOrder = errors.New("order id already used")
@@ -346,5 +359,5 @@ func (g *Gateway) Kick() { g.poller.wake() }
 // RecordOutcome adds one ended order to the delivery statistics (the
 // poller does this as orders end; tests and imports may too).
 func (g *Gateway) RecordOutcome(platform, country, service string, delivered bool) {
-	g.stats.Record(platform, country, service, delivered)
+	g.router.Stats().Record(platform, country, service, delivered)
 }

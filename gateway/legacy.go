@@ -11,6 +11,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/smsactivate"
+	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
@@ -64,7 +65,7 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_PLATFORM", Err: err}
 	case errors.Is(err, ErrTenantActiveLimit):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokChannelsLimit, Err: err}
-	case errors.Is(err, ErrBadStrategy):
+	case errors.Is(err, route.ErrBadStrategy):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_STRATEGY", Err: err}
 	case err != nil:
 		return smsactivate.Activation{}, err

@@ -13,6 +13,7 @@ import (
 	"smsgate/gateway/lifetime"
 	"smsgate/gateway/market"
 	"smsgate/gateway/platform"
+	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
@@ -31,6 +32,12 @@ type BuyRequest struct {
 	// IdempotencyKey makes a repeat return ErrDuplicateOrder (legacy
 	// getNumberV2 orderId).
 	IdempotencyKey string
+}
+
+// route is what routing needs of the purchase.
+func (r BuyRequest) route() route.Request {
+	return route.Request{Country: r.Country, Service: r.Service, MaxPrice: r.MaxPrice, Strategy: r.Strategy,
+		Platform: r.Platform, Failover: r.Failover}
 }
 
 // Buy routes a purchase by strategy, tries the candidates in order within
@@ -59,7 +66,7 @@ func (g *Gateway) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 	}()
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Routing.Deadline)
 	defer cancel()
-	plan, err := g.route(ctx, t, r)
+	plan, err := g.router.Route(ctx, t, r.route())
 	if err != nil {
 		return ledger.Order{}, err
 	}
@@ -100,15 +107,15 @@ func (g *Gateway) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 		// Set the price aside in the book before asking, so buyers in
 		// flight together do not all count on the same money.
 		spends := market.SpendsBalance(p)
-		if spends && !g.market.Book().Reserve(p.Code, c.cost, c.putOff) {
-			c.putOff = true
+		if spends && !g.market.Book().Reserve(p.Code, c.Cost, c.PutOff) {
+			c.PutOff = true
 			cands = append(cands, c)
 			continue
 		}
 		reserved := true
 		releaseBalance := func() {
 			if spends && reserved {
-				g.market.Book().Release(p.Code, c.cost)
+				g.market.Book().Release(p.Code, c.Cost)
 				reserved = false
 			}
 		}
@@ -180,7 +187,7 @@ func (g *Gateway) debit(ctx context.Context, p *Platform, r BuyRequest, price ad
 	}
 	cost, ok := g.market.InCurrency(price, p.Currency)
 	if !ok || cost <= 0 {
-		o, found := g.offerFor(ctx, p, r.Country, r.Service)
+		o, found := g.router.OfferFor(ctx, p, r.Country, r.Service)
 		if !found {
 			return
 		}
@@ -434,7 +441,7 @@ func (g *Gateway) save(ctx context.Context, o *ledger.Order, prev adapters.State
 func (g *Gateway) ended(o *ledger.Order) {
 	g.caps.Release(tenantKey(o.Tenant))
 	g.caps.Release(platform.Key(o.Platform))
-	g.stats.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
+	g.router.Stats().Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
 	if len(o.Codes) == 0 {
 		if p, ok := g.byCode[o.Platform]; ok {
 			g.market.DropBalance(p) // refunded

@@ -220,5 +220,5 @@ func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 // jitter spreads polls over ±10% of the interval so orders bought in a
 // burst do not poll in lockstep forever.
 func (g *Gateway) jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.9 + 0.2*g.random()))
+	return time.Duration(float64(d) * (0.9 + 0.2*g.router.Random()))
 }

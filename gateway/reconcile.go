@@ -179,7 +179,7 @@ func (g *Gateway) findLost(ctx context.Context, l adapters.ActiveLister, p *Plat
 // platform's listed one, the best we know.
 func (g *Gateway) purchaseOf(ctx context.Context, p *Platform, r BuyRequest, a adapters.ActiveOrder) adapters.Purchase {
 	pur := adapters.Purchase{UpstreamID: a.UpstreamID, Phone: a.Phone, Price: adapters.Money{Currency: p.Currency}}
-	if o, ok := g.offerFor(ctx, p, r.Country, r.Service); ok {
+	if o, ok := g.router.OfferFor(ctx, p, r.Country, r.Service); ok {
 		pur.Price = o.Price
 	}
 	return pur

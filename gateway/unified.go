@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 )
 
@@ -74,7 +75,7 @@ func (s *Server) apiErrorOf(err error, currency string) *apiErr {
 		return &apiErr{fasthttp.StatusTooManyRequests, codeActiveLimit, "too many active orders (CHANNELS_LIMIT)", nil}
 	case errors.Is(err, ErrBadPlatform):
 		return &apiErr{fasthttp.StatusNotFound, codeBadPlatform, "unknown platform", nil}
-	case errors.Is(err, ErrBadStrategy):
+	case errors.Is(err, route.ErrBadStrategy):
 		return &apiErr{fasthttp.StatusBadRequest, codeBadStrategy, "unknown strategy (price|success|balance|random|priority|value)", nil}
 	case errors.Is(err, errBadRequest):
 		return badRequest("%s", err.Error())
@@ -123,8 +124,8 @@ func writeAPI(ctx *fasthttp.RequestCtx, status int, a apiAnswer) {
 	ctx.SetBody(b)
 }
 
-// route is one endpoint: method, path pattern ("orders/{id}") and handler.
-type route struct {
+// endpoint is one endpoint: method, path pattern ("orders/{id}") and handler.
+type endpoint struct {
 	method  string
 	pattern []string
 	admin   bool
@@ -167,7 +168,7 @@ func jsonErrMsg(err error) string {
 	return "cannot decode"
 }
 
-var routes = []route{
+var routes = []endpoint{
 	{method: "POST", pattern: []string{"getPhone"}, name: "getPhone", h: (*Server).apiGetPhone},
 	{method: "POST", pattern: []string{"getSmsCode"}, name: "getSmsCode", h: (*Server).apiGetSmsCode},
 	{method: "POST", pattern: []string{"setStatus"}, name: "setStatus", h: (*Server).apiSetStatus},
@@ -218,7 +219,7 @@ func (s *Server) unified(ctx *fasthttp.RequestCtx, path string) {
 	parts := strings.Split(rest, "/")
 	method := string(ctx.Method())
 	var (
-		rt     *route
+		rt     *endpoint
 		params map[string]string
 		allow  []string // the methods the path takes, when not this one
 	)

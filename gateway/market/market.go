@@ -337,6 +337,9 @@ func New(platforms []*platform.Platform, conv *fx.FX, ttl config.Cache, m Record
 // Close stops the cache's goroutines.
 func (g *Market) Close() { g.cache.Close() }
 
+// Available is what routing knows a platform can spend (the balance book).
+func (g *Market) Available(code string) (int64, bool) { return g.book.Available(code) }
+
 // Book is what routing knows of each platform's balance.
 func (g *Market) Book() *BalanceBook { return &g.book }
 

@@ -1,13 +1,22 @@
-package gateway
+// Package route decides where a purchase goes: the candidates (enabled
+// platforms that sell within the max price, minus open breakers and
+// platforms over their outbound rate), ordered by the strategy, and the
+// delivery statistics the success and value strategies read.
+package route
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
+	"sync"
+	"time"
 
 	"smsgate/adapters"
+	"smsgate/config"
+	"smsgate/gateway/fx"
 	"smsgate/gateway/market"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/tenant"
@@ -21,21 +30,21 @@ var ErrBadStrategy = errors.New("unknown routing strategy")
 
 // Candidate is one platform the router may try, with what it knew.
 type Candidate struct {
-	Platform  *Platform
+	Platform  *platform.Platform
 	BasePrice int64   // offer price in base currency micro-units; -1 unknown
 	Count     int     // stock; -1 unknown
 	Balance   int64   // last known balance in base micro-units; -1 unknown
 	Rate      float64 // estimated delivery probability
 	Score     float64 // the strategy's sort key: lower is tried first
-	// cost is the offer price in the platform's currency (0 unknown): what
+	// Cost is the offer price in the platform's currency (0 unknown): what
 	// a purchase there sets aside of its balance.
-	cost int64
-	// broke: the platform pays from a balance that is known not to cover
+	Cost int64
+	// Broke: the platform pays from a balance that is known not to cover
 	// cost; it is tried after the others.
-	broke bool
-	// putOff: Buy found the balance short when about to ask, and moved the
+	Broke bool
+	// PutOff: Buy found the balance short when about to ask, and moved the
 	// platform to the end of its list, where it is asked regardless.
-	putOff bool
+	PutOff bool
 }
 
 // Plan is a routing decision: the strategy used and the platforms to try,
@@ -49,13 +58,13 @@ type Plan struct {
 
 // strategyFor picks the request's strategy, else the tenant's, else the
 // configured one.
-func (g *Gateway) strategyFor(t *tenant.Tenant, r BuyRequest) (string, error) {
+func (g *Router) strategyFor(t *tenant.Tenant, r Request) (string, error) {
 	s := r.Strategy
 	if s == "" {
 		s = t.Strategy
 	}
 	if s == "" {
-		s = g.cfg.Routing.Strategy
+		s = g.cfg.Strategy
 	}
 	for _, k := range Strategies {
 		if k == s {
@@ -65,30 +74,30 @@ func (g *Gateway) strategyFor(t *tenant.Tenant, r BuyRequest) (string, error) {
 	return "", fmt.Errorf("%w %q", ErrBadStrategy, s)
 }
 
-// plan chooses the candidates for a purchase, at most max_attempts of them
+// Plan chooses the candidates for a purchase, at most max_attempts of them
 // unless a platform is pinned: what Recommend shows.
-func (g *Gateway) plan(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
-	plan, err := g.route(ctx, t, r)
-	if max := g.cfg.Routing.MaxAttempts; err == nil && r.Platform == "" && max > 0 && len(plan.Candidates) > max {
+func (g *Router) Plan(ctx context.Context, t *tenant.Tenant, r Request) (Plan, error) {
+	plan, err := g.Route(ctx, t, r)
+	if max := g.cfg.MaxAttempts; err == nil && r.Platform == "" && max > 0 && len(plan.Candidates) > max {
 		plan.Candidates = plan.Candidates[:max]
 	}
 	return plan, err
 }
 
-// route orders every candidate for a purchase. Platforms whose offers show
+// Route orders every candidate for a purchase. Platforms whose offers show
 // no stock, or only above the max price, are left out, as are open
 // breakers; a platform whose offers cannot be read stays in (it may well
 // sell) after the ones that are known to. Platforms whose balance is known
 // not to cover the price go last: a buy must not spend its attempts on
 // them while another can sell (Buy counts attempts, not candidates).
-func (g *Gateway) route(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
+func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, error) {
 	strategy, err := g.strategyFor(t, r)
 	if err != nil {
 		return Plan{}, err
 	}
 	usable := g.market.Usable(t)
 	if r.Platform != "" {
-		var pinned []*Platform
+		var pinned []*platform.Platform
 		for _, p := range usable {
 			if p.Code == r.Platform {
 				pinned = append(pinned, p)
@@ -129,19 +138,19 @@ func (g *Gateway) route(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Pl
 			continue
 		}
 		c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
-		avail, known := g.market.Book().Available(p.Code)
+		avail, known := g.market.Available(p.Code)
 		if known {
 			if b, err := g.fx.ToBase(adapters.Money{Micros: max(avail, 0), Currency: p.Currency}); err == nil {
 				c.Balance = b.Micros
 			}
 		}
-		if o, ok := g.offerFor(ctx, p, r.Country, r.Service); ok {
+		if o, ok := g.OfferFor(ctx, p, r.Country, r.Service); ok {
 			c.Count = o.Count
 			if b, err := g.fx.ToBase(o.Price); err == nil {
 				c.BasePrice = b.Micros
 			}
 			if m, ok := g.market.InCurrency(o.Price, p.Currency); ok && m > 0 {
-				c.cost = m
+				c.Cost = m
 			}
 			if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
 				plan.Skipped[p.Code] = "no stock"
@@ -156,7 +165,7 @@ func (g *Gateway) route(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Pl
 				continue
 			}
 		}
-		c.broke = known && market.SpendsBalance(p) && (avail < c.cost || avail <= 0)
+		c.Broke = known && market.SpendsBalance(p) && (avail < c.Cost || avail <= 0)
 		plan.Candidates = append(plan.Candidates, c)
 	}
 	g.order(&plan, r.Platform != "")
@@ -174,8 +183,8 @@ func (g *Gateway) route(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Pl
 	return plan, nil
 }
 
-// offerFor reads one platform's offer for the pair, through the cache.
-func (g *Gateway) offerFor(ctx context.Context, p *Platform, country, service string) (adapters.Offer, bool) {
+// OfferFor reads one platform's offer for the pair, through the cache.
+func (g *Router) OfferFor(ctx context.Context, p *platform.Platform, country, service string) (adapters.Offer, bool) {
 	offers, err := g.market.PlatformOffers(ctx, p, country, service)
 	if err != nil {
 		return adapters.Offer{}, false
@@ -192,7 +201,7 @@ func (g *Gateway) offerFor(ctx context.Context, p *Platform, country, service st
 // order sorts the candidates by the plan's strategy, those known unable
 // to pay last; ties go by priority. With a pinned platform (and failover
 // asked) the pinned one stays first.
-func (g *Gateway) order(plan *Plan, pinned bool) {
+func (g *Router) order(plan *Plan, pinned bool) {
 	cs := plan.Candidates
 	unknown := math.Inf(1)
 	for i := range cs {
@@ -221,7 +230,7 @@ func (g *Gateway) order(plan *Plan, pinned bool) {
 			}
 		case "random":
 			// Weighted shuffle (Efraimidis–Spirakis): u^(1/w), larger first.
-			c.Score = -math.Pow(g.random(), 1/float64(max(1, c.Platform.Current().Weight)))
+			c.Score = -math.Pow(g.Random(), 1/float64(max(1, c.Platform.Current().Weight)))
 		}
 	}
 	start := 0
@@ -230,8 +239,8 @@ func (g *Gateway) order(plan *Plan, pinned bool) {
 	}
 	rest := cs[start:]
 	sort.SliceStable(rest, func(i, j int) bool {
-		if rest[i].broke != rest[j].broke {
-			return !rest[i].broke
+		if rest[i].Broke != rest[j].Broke {
+			return !rest[i].Broke
 		}
 		if rest[i].Score != rest[j].Score {
 			return rest[i].Score < rest[j].Score
@@ -240,13 +249,49 @@ func (g *Gateway) order(plan *Plan, pinned bool) {
 	})
 }
 
-func (g *Gateway) random() float64 {
+// Random is a draw from the router's random source (also the poller's
+// jitter).
+func (g *Router) Random() float64 {
 	g.rngMu.Lock()
 	defer g.rngMu.Unlock()
 	return g.rng.Float64()
 }
 
-// Recommend is the platform the router would pick now, and why.
-func (g *Gateway) Recommend(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
-	return g.plan(ctx, t, r)
+// ErrBadPlatform: the request pinned a platform the tenant cannot use.
+var ErrBadPlatform = errors.New("unknown or forbidden platform")
+
+// Request is what routing needs of a purchase.
+type Request struct {
+	Country, Service string
+	MaxPrice         adapters.Money // tenant currency; zero = none
+	Strategy         string
+	Platform         string // pinned platform, "" = route
+	Failover         bool   // a pinned purchase may move on
 }
+
+// Market is what routing reads of the platforms (market.Market).
+type Market interface {
+	Usable(t *tenant.Tenant) []*platform.Platform
+	PlatformOffers(ctx context.Context, p *platform.Platform, country, service string) ([]adapters.Offer, error)
+	InCurrency(m adapters.Money, currency string) (int64, bool)
+	Available(code string) (int64, bool)
+}
+
+// Router plans purchases.
+type Router struct {
+	cfg    config.Routing
+	market Market
+	fx     *fx.FX
+	stats  *Stats
+
+	rngMu sync.Mutex
+	rng   *rand.Rand // guarded by rngMu
+}
+
+// New builds a router; rng drives the random strategy.
+func New(cfg config.Routing, m Market, conv *fx.FX, rng *rand.Rand, now func() time.Time) *Router {
+	return &Router{cfg: cfg, market: m, fx: conv, stats: newStats(now), rng: rng}
+}
+
+// Stats is the delivery record the router reads.
+func (g *Router) Stats() *Stats { return g.stats }
