@@ -11,6 +11,7 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
+	"smsgate/gateway/orders"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
@@ -114,7 +115,7 @@ func (s *Server) apiGetPhone(c *call) (any, error) {
 	}
 	key := string(c.ctx.Request.Header.Peek("Idempotency-Key"))
 	if key == "" {
-		o, err := s.g.Buy(c.cctx, c.t, r)
+		o, err := s.g.orders.Buy(c.cctx, c.t, r)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +135,7 @@ func (s *Server) apiGetPhone(c *call) (any, error) {
 		} else if !errors.Is(err, ledger.ErrNotFound) {
 			return nil, err
 		}
-		o, err := s.g.Buy(ctx, c.t, r)
+		o, err := s.g.orders.Buy(ctx, c.t, r)
 		if errors.Is(err, ErrDuplicateOrder) {
 			// Bought by another instance meanwhile: answer with that order.
 			return s.g.store.GetByIdempotencyKey(ctx, c.t.Name, r.IdempotencyKey)
@@ -222,7 +223,7 @@ func (s *Server) apiGetSmsCode(c *call) (any, error) {
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		o, err := s.g.Order(c.cctx, c.t, id)
+		o, err := s.g.orders.Order(c.cctx, c.t, id)
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +235,7 @@ func (s *Server) apiGetSmsCode(c *call) (any, error) {
 		ctx, cancel := context.WithTimeout(c.cctx, left)
 		// Woken by the poller; the periodic re-read covers a code written
 		// by another instance.
-		s.g.waitChange(ctx, id, 250*time.Millisecond)
+		s.g.orders.WaitChange(ctx, id, 250*time.Millisecond)
 		cancel()
 		if c.cctx.Err() != nil {
 			return a, nil
@@ -263,8 +264,8 @@ type setStatusBody struct {
 }
 
 // statusNames are the unified names of the legacy status numbers.
-var statusNames = map[string]int{"ready": StatusReady, "retry": StatusAnother, "complete": StatusFinish, "finish": StatusFinish, "cancel": StatusCancel, "ban": StatusBan,
-	"1": StatusReady, "3": StatusAnother, "6": StatusFinish, "8": StatusCancel}
+var statusNames = map[string]int{"ready": orders.StatusReady, "retry": orders.StatusAnother, "complete": orders.StatusFinish, "finish": orders.StatusFinish, "cancel": orders.StatusCancel, "ban": orders.StatusBan,
+	"1": orders.StatusReady, "3": orders.StatusAnother, "6": orders.StatusFinish, "8": orders.StatusCancel}
 
 // StatusAnswer is setStatus's data.
 type StatusAnswer struct {
@@ -293,7 +294,7 @@ func (s *Server) apiSetStatus(c *call) (any, error) {
 	if !ok {
 		return nil, badRequest("unknown status %q (complete|cancel|retry|ready|ban|6|8|3|1)", name)
 	}
-	o, err := s.g.SetStatus(c.cctx, c.t, int64(b.OrderID), st)
+	o, err := s.g.orders.SetStatus(c.cctx, c.t, int64(b.OrderID), st)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +349,7 @@ func (s *Server) apiOrder(c *call) (any, error) {
 	if err != nil || id <= 0 {
 		return nil, &apiErr{404, codeNotFound, "order not found", nil}
 	}
-	o, err := s.g.Order(c.cctx, c.t, id)
+	o, err := s.g.orders.Order(c.cctx, c.t, id)
 	if err != nil {
 		return nil, err
 	}

@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"sync"
 	"time"
 
-	"github.com/dgraph-io/ristretto/v2"
 	"go.uber.org/zap"
 
 	"smsgate/breaker"
@@ -21,6 +19,7 @@ import (
 	"smsgate/gateway/lifetime"
 	"smsgate/gateway/market"
 	"smsgate/gateway/ops"
+	"smsgate/gateway/orders"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
@@ -63,49 +62,40 @@ type Options struct {
 	Shared breaker.Shared
 }
 
-// Gateway is the order service behind every front end.
+// Gateway wires the concerns together and owns their lifetimes; the
+// work is theirs (tenant, platform, market, route, orders, poller, ops).
 type Gateway struct {
-	cfg          config.Config
-	log          *zap.Logger
-	store        ledger.Store
-	fx           *fx.FX
-	tenants      *tenant.Tenants
-	platforms    []*Platform // by priority
-	byCode       map[string]*Platform
-	now          func() time.Time
-	locks        [256]sync.Mutex // per-order read-modify-write, striped by id
-	poller       *Poller
-	orphanRetry  time.Duration
-	reconcileFor time.Duration
+	cfg       config.Config
+	log       *zap.Logger
+	store     ledger.Store
+	fx        *fx.FX
+	tenants   *tenant.Tenants
+	platforms []*Platform // by priority
+	byCode    map[string]*Platform
+	now       func() time.Time
 
 	metrics *ops.Metrics
-	market  *market.Market // offers, balances, countries (cached) and the balance book
-	router  *route.Router  // strategies, plans and delivery statistics
-	health  *healthChecker
 	alerts  *ops.Alerter
+	market  *market.Market  // offers, balances, countries (cached) and the balance book
+	router  *route.Router   // strategies, plans and delivery statistics
+	orders  *orders.Service // Buy, SetStatus, reads, background upstream work
+	poller  *Poller
+	health  *healthChecker
 
 	// bg owns every goroutine the gateway starts (the Start loops, orphan
 	// cancels, late finishes, reconciliation): its context ends at Stop (or
 	// when Start's does), and Stop waits for all of them.
 	bg       *lifetime.Group
 	undoStop func() bool // unlinks bg from Start's context
-	claimed  claims      // upstream orders owned but maybe not yet in the ledger
 
-	rates   limits.Rates
-	caps    limits.Caps
-	admin   adminKey
-	waiters waiters                               // long-polling clients by order
-	orders  *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
+	rates limits.Rates
+	caps  limits.Caps
+	admin adminKey
 }
 
 // New wires a Gateway; it does not start the poller (Start does).
 func New(o Options) (*Gateway, error) {
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
+	withDefaults(&o)
 	conv, err := fx.New(o.Config.FX.BaseCurrency, o.Config.FX.Rates)
 	if err != nil {
 		return nil, err
@@ -113,6 +103,46 @@ func New(o Options) (*Gateway, error) {
 	ts, err := tenant.New(o.Config.Tenants, o.Config.FX.BaseCurrency, o.Config.Routing.Strategy)
 	if err != nil {
 		return nil, err
+	}
+	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: conv, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
+		metrics: ops.NewMetrics(), rates: o.Rates, caps: o.Caps, bg: lifetime.NewGroup(), undoStop: func() bool { return false }}
+	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
+		return nil, err
+	}
+	g.alerts = ops.NewAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
+	if err := g.wirePlatforms(o.Platforms, o.Shared); err != nil {
+		return nil, err
+	}
+	if g.market, err = market.New(g.platforms, conv, o.Config.Cache, g.metrics, o.Logger, o.Clock); err != nil {
+		return nil, err
+	}
+	g.router = route.New(o.Config.Routing, g.market, conv, o.Rand, o.Clock)
+	g.orders, err = orders.New(orders.Deps{
+		Routing: o.Config.Routing, CodesTTL: o.Config.Cache.Codes, Log: o.Logger, Store: o.Store, FX: conv,
+		Market: g.market, Router: g.router, Outcomes: g.router.Stats(), Metrics: g.metrics, Caps: o.Caps, BG: g.bg,
+		Platforms: g.byCode, Now: o.Clock, OrphanRetry: o.OrphanRetry, Reconcile: o.Reconcile,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.poller = newPoller(g)
+	g.orders.SetWake(g.poller.wake)
+	g.registerPoolGauges()
+	interval := o.Config.Health.Interval
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	g.health = newHealthChecker(g, interval)
+	return g, nil
+}
+
+// withDefaults fills what Options leave out.
+func withDefaults(o *Options) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	if o.OrphanRetry <= 0 {
 		o.OrphanRetry = 15 * time.Second
@@ -129,39 +159,29 @@ func New(o Options) (*Gateway, error) {
 	if o.Caps == nil {
 		o.Caps = limits.NewCounters()
 	}
-	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: conv, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
-		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, metrics: ops.NewMetrics(),
-		rates: o.Rates, caps: o.Caps, bg: lifetime.NewGroup(), undoStop: func() bool { return false }}
-	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
-		return nil, err
-	}
-	if _, shared := o.Store.(ledger.Leaser); !shared {
-		// One instance owns the ledger: it can serve order reads from memory,
-		// since every write goes through it.
-		if g.orders, err = newOrderCache(); err != nil {
-			return nil, err
-		}
-	}
-	g.alerts = ops.NewAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
-	bs := o.Config.Breaker
-	for _, p := range o.Platforms {
+}
+
+// wirePlatforms puts each platform behind its breaker, outbound limit and
+// metrics, and lists them by priority.
+func (g *Gateway) wirePlatforms(list []*Platform, shared breaker.Shared) error {
+	bs := g.cfg.Breaker
+	for _, p := range list {
 		if _, dup := g.byCode[p.Code]; dup {
-			return nil, fmt.Errorf("platform %s configured twice", p.Code)
+			return fmt.Errorf("platform %s configured twice", p.Code)
 		}
 		p.Wire(platform.Wiring{
 			Breaker: breaker.Settings{
 				ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
 				Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
-				HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: o.Shared,
+				HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: shared,
 			},
 			Rates: g.rates, Recorder: g.metrics,
 			OnAuth: func(code string, err error) {
 				g.alerts.Raise("auth", code, "platform refused our credentials: "+err.Error())
 			},
 		})
-		code := p.Code
 		b := p.Breaker()
-		g.metrics.Gauge(fmt.Sprintf(`smsgate_breaker_state{platform=%q}`, code), func() float64 {
+		g.metrics.Gauge(fmt.Sprintf(`smsgate_breaker_state{platform=%q}`, p.Code), func() float64 {
 			switch b.Snapshot().State {
 			case breaker.Open:
 				return 2
@@ -174,18 +194,7 @@ func New(o Options) (*Gateway, error) {
 		g.platforms = append(g.platforms, p)
 	}
 	sort.SliceStable(g.platforms, func(i, j int) bool { return g.platforms[i].Priority < g.platforms[j].Priority })
-	if g.market, err = market.New(g.platforms, conv, o.Config.Cache, g.metrics, o.Logger, o.Clock); err != nil {
-		return nil, err
-	}
-	g.router = route.New(o.Config.Routing, g.market, conv, o.Rand, o.Clock)
-	g.poller = newPoller(g)
-	g.registerPoolGauges()
-	interval := o.Config.Health.Interval
-	if interval <= 0 {
-		interval = 5 * time.Minute
-	}
-	g.health = newHealthChecker(g, interval)
-	return g, nil
+	return nil
 }
 
 // breakerChanged logs, counts and alerts on a breaker's state change (on
@@ -250,9 +259,7 @@ func (g *Gateway) Stop() {
 		p.Breaker().Close()
 	}
 	g.market.Close()
-	if g.orders != nil {
-		g.orders.Close()
-	}
+	g.orders.Close()
 }
 
 // Metrics is the gateway's metric set (/metrics).
@@ -280,11 +287,11 @@ func (g *Gateway) seedCaps(ctx context.Context) {
 	}
 	counts := map[string]int{}
 	for _, o := range list {
-		counts[tenantKey(o.Tenant)]++
+		counts[tenant.Key(o.Tenant)]++
 		counts[platform.Key(o.Platform)]++
 	}
 	for _, t := range g.cfg.Tenants {
-		g.caps.Set(tenantKey(t.Name), counts[tenantKey(t.Name)])
+		g.caps.Set(tenant.Key(t.Name), counts[tenant.Key(t.Name)])
 	}
 	for _, p := range g.platforms {
 		g.caps.Set(platform.Key(p.Code), counts[platform.Key(p.Code)])
@@ -294,7 +301,7 @@ func (g *Gateway) seedCaps(ctx context.Context) {
 // AllowRequest spends one of the tenant's request tokens; when none is
 // left it says how long until one is.
 func (g *Gateway) AllowRequest(t *tenant.Tenant) (bool, time.Duration) {
-	return g.rates.Allow(tenantKey(t.Name), t.Rate, max(1, int(t.Rate)))
+	return g.rates.Allow(tenant.Key(t.Name), t.Rate, max(1, int(t.Rate)))
 }
 
 // seedStats loads recent ended orders into the delivery statistics.
@@ -320,8 +327,6 @@ func (g *Gateway) FX() *fx.FX { return g.fx }
 // Platforms lists the configured platforms by priority.
 func (g *Gateway) Platforms() []*Platform { return g.platforms }
 
-func (g *Gateway) lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64(len(g.locks))] }
-
 // ErrBadPlatform: the request pinned a platform the tenant cannot use.
 var ErrBadPlatform = route.ErrBadPlatform
 
@@ -336,22 +341,23 @@ type Plan = route.Plan
 
 // Recommend is the platform the router would pick now, and why.
 func (g *Gateway) Recommend(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
-	return g.router.Plan(ctx, t, r.route())
+	return g.router.Plan(ctx, t, r.Route())
 }
 
 // ErrDuplicateOrder: a purchase reused an idempotency key.
-var ErrDuplicateOrder = errors.New("order id already used")
+var ErrDuplicateOrder = orders.ErrDuplicateOrder
 
 // ErrTenantActiveLimit: the tenant holds its maximum of active orders.
-var ErrTenantActiveLimit = errors.New("tenant active-order limit reached")
+var ErrTenantActiveLimit = orders.ErrTenantActiveLimit
+
+// BuyRequest is a tenant's purchase after protocol parsing (package orders).
+type BuyRequest = orders.BuyRequest
 
 // ErrTenantRateLimit: the tenant sends more requests per second than allowed.
 var ErrTenantRateLimit = errors.New("tenant request rate limit")
 
 // errBadRequest: the client's request is malformed.
 var errBadRequest = errors.New("bad request")
-
-func tenantKey(name string) string { return "tenant:" + name }
 
 // Kick makes the poller look for due orders now instead of at its next tick.
 func (g *Gateway) Kick() { g.poller.wake() }

@@ -54,7 +54,7 @@ func (l *legacy) Balance(ctx context.Context, account string) (adapters.Money, e
 
 func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
 	t := l.tenant(account)
-	o, err := l.g.Buy(ctx, t, BuyRequest{
+	o, err := l.g.orders.Buy(ctx, t, BuyRequest{
 		Country: p.Country, Service: p.Service, Operator: p.Operator, MaxPrice: p.MaxPrice,
 		Strategy: p.Strategy, Platform: p.Platform, Failover: p.Failover, IdempotencyKey: p.OrderID,
 	})
@@ -90,7 +90,7 @@ func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activa
 
 func (l *legacy) Activation(ctx context.Context, account string, id int64) (smsactivate.Activation, error) {
 	t := l.tenant(account)
-	o, err := l.g.Order(ctx, t, id)
+	o, err := l.g.orders.Order(ctx, t, id)
 	if err != nil {
 		return smsactivate.Activation{}, err
 	}
@@ -99,7 +99,7 @@ func (l *legacy) Activation(ctx context.Context, account string, id int64) (smsa
 
 func (l *legacy) SetStatus(ctx context.Context, account string, id int64, status int) (smsactivate.Activation, error) {
 	t := l.tenant(account)
-	o, err := l.g.SetStatus(ctx, t, id, status)
+	o, err := l.g.orders.SetStatus(ctx, t, id, status)
 	if err != nil {
 		return smsactivate.Activation{}, err
 	}

@@ -174,12 +174,12 @@ func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 	cctx, cancel := pl.CallCtx(ctx)
 	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
 	cancel()
-	mu := g.lock(o.ID)
+	mu := g.orders.Lock(o.ID)
 	mu.Lock()
 	defer mu.Unlock()
 	// Re-read under the lock: a client may have finished or cancelled the
 	// order while we were asking the platform.
-	o, gerr := g.readOrder(ctx, o.ID)
+	o, gerr := g.orders.Read(ctx, o.ID)
 	if gerr != nil || !o.State.Active() {
 		return
 	}
@@ -194,11 +194,11 @@ func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 		u = adapters.Update{State: o.State}
 	}
 	codes := len(o.Codes)
-	g.applyUpdate(&o, pl, u, asked, now)
+	g.orders.ApplyUpdate(&o, pl, u, asked, now)
 	if o.State.Active() {
 		o.NextPollAt = asked.Add(g.jitter(pl.PollInterval))
 	}
-	if err := g.save(ctx, &o, prev); err != nil && !errors.Is(err, context.Canceled) {
+	if err := g.orders.Save(ctx, &o, prev); err != nil && !errors.Is(err, context.Canceled) {
 		g.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
 		return
 	}
@@ -213,7 +213,7 @@ func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
 		})
 	}
 	if len(o.Codes) != codes || o.State != prev {
-		g.notify(o.ID)
+		g.orders.Notify(o.ID)
 	}
 }
 

@@ -86,3 +86,6 @@ func (ts *Tenants) ByName(name string) (*Tenant, bool) {
 	t, ok := ts.byName[name]
 	return t, ok
 }
+
+// Key is the tenant's key in rate and cap tables.
+func Key(name string) string { return "tenant:" + name }

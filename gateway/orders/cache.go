@@ -1,4 +1,4 @@
-package gateway
+package orders
 
 import (
 	"context"
@@ -28,24 +28,24 @@ func cloneOrder(o ledger.Order) ledger.Order {
 	return o
 }
 
-func (g *Gateway) cacheOrder(o *ledger.Order) {
-	if g.orders != nil {
-		g.orders.SetWithTTL(o.ID, cloneOrder(*o), 1, g.cfg.Cache.Codes)
+func (g *Service) cacheOrder(o *ledger.Order) {
+	if g.cache != nil {
+		g.cache.SetWithTTL(o.ID, cloneOrder(*o), 1, g.codesTTL)
 	}
 }
 
-func (g *Gateway) forgetOrder(id int64) {
-	if g.orders != nil {
-		g.orders.Del(id)
+func (g *Service) forgetOrder(id int64) {
+	if g.cache != nil {
+		g.cache.Del(id)
 	}
 }
 
-// readOrder reads an order through the cache. A miss is not filled from
+// Read reads an order through the cache. A miss is not filled from
 // here: only writers (holding the order's lock) put entries, so a reader
 // can never put back a version older than one just written.
-func (g *Gateway) readOrder(ctx context.Context, id int64) (ledger.Order, error) {
-	if g.orders != nil {
-		if o, ok := g.orders.Get(id); ok {
+func (g *Service) Read(ctx context.Context, id int64) (ledger.Order, error) {
+	if g.cache != nil {
+		if o, ok := g.cache.Get(id); ok {
 			return cloneOrder(o), nil
 		}
 	}

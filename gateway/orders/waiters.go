@@ -1,4 +1,4 @@
-package gateway
+package orders
 
 import (
 	"context"
@@ -52,12 +52,13 @@ func (w *waiters) notify(id int64) {
 	}
 }
 
-// notify wakes the order's waiters.
-func (g *Gateway) notify(id int64) { g.waiters.notify(id) }
+// Notify wakes the order's waiters.
+// Notify wakes the clients waiting on the order.
+func (g *Service) Notify(id int64) { g.waiters.notify(id) }
 
-// waitChange blocks until the order may have changed (a notification, or
+// WaitChange blocks until the order may have changed (a notification, or
 // recheck passed) or ctx ends; it reports false when ctx ended.
-func (g *Gateway) waitChange(ctx context.Context, id int64, recheck time.Duration) bool {
+func (g *Service) WaitChange(ctx context.Context, id int64, recheck time.Duration) bool {
 	ch := g.waiters.add(id)
 	defer g.waiters.remove(id, ch)
 	t := time.NewTimer(recheck)

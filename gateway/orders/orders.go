@@ -1,21 +1,32 @@
-package gateway
+// Package orders is the order service: Buy (route, try the candidates
+// within one deadline, record before answering, reconcile an unknown
+// outcome), SetStatus (the transitions a client may ask for), reads
+// through the order cache, and the background upstream work an order
+// leaves behind (orphan cancels, late finishes), owned by the gateway's
+// lifetime group.
+package orders
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/dgraph-io/ristretto/v2"
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
+	"smsgate/config"
+	"smsgate/gateway/fx"
 	"smsgate/gateway/lifetime"
 	"smsgate/gateway/market"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
+	"smsgate/limits"
 )
 
 // BuyRequest is a tenant's purchase after protocol parsing.
@@ -34,8 +45,8 @@ type BuyRequest struct {
 	IdempotencyKey string
 }
 
-// route is what routing needs of the purchase.
-func (r BuyRequest) route() route.Request {
+// Route is what routing needs of the purchase.
+func (r BuyRequest) Route() route.Request {
 	return route.Request{Country: r.Country, Service: r.Service, MaxPrice: r.MaxPrice, Strategy: r.Strategy,
 		Platform: r.Platform, Failover: r.Failover}
 }
@@ -45,7 +56,7 @@ func (r BuyRequest) route() route.Request {
 // Only answers known to have bought nothing move on to the next platform;
 // an unknown outcome is reconciled on that platform, never re-bought
 // elsewhere (that could sell the client two numbers).
-func (g *Gateway) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledger.Order, error) {
+func (g *Service) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledger.Order, error) {
 	if r.IdempotencyKey != "" {
 		if _, err := g.store.GetByIdempotencyKey(ctx, t.Name, r.IdempotencyKey); err == nil {
 			return ledger.Order{}, ErrDuplicateOrder
@@ -55,18 +66,18 @@ func (g *Gateway) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 	}
 	// The tenant's active-order cap: a slot is taken now and given back when
 	// the order ends (or at once if nothing is bought).
-	if !g.caps.TryAcquire(tenantKey(t.Name), t.MaxActive) {
+	if !g.caps.TryAcquire(tenant.Key(t.Name), t.MaxActive) {
 		return ledger.Order{}, ErrTenantActiveLimit
 	}
 	bought := false
 	defer func() {
 		if !bought {
-			g.caps.Release(tenantKey(t.Name))
+			g.caps.Release(tenant.Key(t.Name))
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.Routing.Deadline)
+	ctx, cancel := context.WithTimeout(ctx, g.routing.Deadline)
 	defer cancel()
-	plan, err := g.router.Route(ctx, t, r.route())
+	plan, err := g.router.Route(ctx, t, r.Route())
 	if err != nil {
 		return ledger.Order{}, err
 	}
@@ -84,7 +95,7 @@ func (g *Gateway) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 	cands := slices.Clone(plan.Candidates)
 	for i := 0; i < len(cands); i++ {
 		c := cands[i]
-		if max := g.cfg.Routing.MaxAttempts; r.Platform == "" && max > 0 && attempts >= max {
+		if max := g.routing.MaxAttempts; r.Platform == "" && max > 0 && attempts >= max {
 			break
 		}
 		if ctx.Err() != nil {
@@ -181,7 +192,7 @@ func (g *Gateway) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 
 // debit takes a sold number off the book: its price in the platform's
 // currency, or the offer's when the platform did not say.
-func (g *Gateway) debit(ctx context.Context, p *Platform, r BuyRequest, price adapters.Money) {
+func (g *Service) debit(ctx context.Context, p *platform.Platform, r BuyRequest, price adapters.Money) {
 	if !market.SpendsBalance(p) {
 		return
 	}
@@ -204,7 +215,7 @@ func (g *Gateway) debit(ctx context.Context, p *Platform, r BuyRequest, price ad
 // upstream id: two demo simulators counting from the same id, or two
 // instances both recording one lost purchase): the number is not shown,
 // and the cancel goes to the platform we bought it from.
-func (g *Gateway) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *Platform, pur adapters.Purchase) (ledger.Order, error) {
+func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, pur adapters.Purchase) (ledger.Order, error) {
 	now := g.now().UTC()
 	base, err := g.fx.ToBase(pur.Price)
 	if err != nil {
@@ -234,14 +245,14 @@ func (g *Gateway) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p 
 	g.market.DropBalance(p)
 	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
 		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
-	g.poller.wake()
+	g.wake()
 	return o, nil
 }
 
 // finishLater tells the platform an order is finished once it answers,
 // trying for the order's lifetime (after which the platform has closed it).
 // It gives up when the gateway stops.
-func (g *Gateway) finishLater(ctx context.Context, p *Platform, upstreamID string) {
+func (g *Service) finishLater(ctx context.Context, p *platform.Platform, upstreamID string) {
 	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, true, func(ctx context.Context) bool {
 		cctx, cancel := p.CallCtx(ctx)
 		err := p.Adapter.Finish(cctx, upstreamID)
@@ -253,7 +264,7 @@ func (g *Gateway) finishLater(ctx context.Context, p *Platform, upstreamID strin
 // cancelOrphan cancels a number the ledger could not record. Platforms
 // refuse cancels in their first minutes, so it keeps trying for the
 // order's lifetime, or until the gateway stops.
-func (g *Gateway) cancelOrphan(ctx context.Context, p *Platform, upstreamID string) {
+func (g *Service) cancelOrphan(ctx context.Context, p *platform.Platform, upstreamID string) {
 	done := lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
 		cctx, cancel := p.CallCtx(ctx)
 		err := p.Adapter.Cancel(cctx, upstreamID)
@@ -269,7 +280,7 @@ func (g *Gateway) cancelOrphan(ctx context.Context, p *Platform, upstreamID stri
 // combine picks the most specific answer when every platform failed: a
 // price floor (the lowest), then "no numbers" if any said so, then "no
 // balance", "bad service/country" when all agree, else unavailable.
-func (g *Gateway) combine(errs []error, currency string) error {
+func (g *Service) combine(errs []error, currency string) error {
 	if len(errs) == 0 {
 		return adapters.ErrNoNumbers
 	}
@@ -311,8 +322,8 @@ func (g *Gateway) combine(errs []error, currency string) error {
 
 // Order returns the tenant's order; another tenant's id is ErrNoActivation,
 // exactly like an unknown one.
-func (g *Gateway) Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error) {
-	o, err := g.readOrder(ctx, id)
+func (g *Service) Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error) {
+	o, err := g.Read(ctx, id)
 	if errors.Is(err, ledger.ErrNotFound) || (err == nil && o.Tenant != t.Name) {
 		return ledger.Order{}, adapters.ErrNoActivation
 	}
@@ -337,8 +348,8 @@ const (
 // SetStatus applies a client's status change: checked against the ledger
 // state first (no upstream call for a transition that cannot happen), then
 // sent to the owning platform (never failed over), then recorded.
-func (g *Gateway) SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error) {
-	mu := g.lock(id)
+func (g *Service) SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error) {
+	mu := g.Lock(id)
 	mu.Lock()
 	defer mu.Unlock()
 	o, err := g.Order(ctx, t, id)
@@ -412,20 +423,20 @@ func (g *Gateway) SetStatus(ctx context.Context, t *tenant.Tenant, id int64, sta
 		} else {
 			o.NextPollAt = time.Time{}
 		}
-		if err := g.save(ctx, &o, prev); err != nil {
+		if err := g.Save(ctx, &o, prev); err != nil {
 			return o, fmt.Errorf("cannot record status: %w", err)
 		}
-		g.notify(o.ID)
+		g.Notify(o.ID)
 		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
 	}
 	return o, nil
 }
 
-// save writes an order (its lock held) to the ledger and the read cache.
+// Save writes an order (its lock held) to the ledger and the read cache.
 // When it just ended (prev active, now not) its tenant's and platform's
 // active-order slots are released, the delivery statistics learn the
 // outcome, and a refund makes the cached balance stale.
-func (g *Gateway) save(ctx context.Context, o *ledger.Order, prev adapters.State) error {
+func (g *Service) Save(ctx context.Context, o *ledger.Order, prev adapters.State) error {
 	if err := g.store.Update(ctx, o); err != nil {
 		g.forgetOrder(o.ID)
 		return err
@@ -438,10 +449,10 @@ func (g *Gateway) save(ctx context.Context, o *ledger.Order, prev adapters.State
 }
 
 // ended is what an order's end releases (called once per order).
-func (g *Gateway) ended(o *ledger.Order) {
-	g.caps.Release(tenantKey(o.Tenant))
+func (g *Service) ended(o *ledger.Order) {
+	g.caps.Release(tenant.Key(o.Tenant))
 	g.caps.Release(platform.Key(o.Platform))
-	g.router.Stats().Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
+	g.outcomes.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
 	if len(o.Codes) == 0 {
 		if p, ok := g.byCode[o.Platform]; ok {
 			g.market.DropBalance(p) // refunded
@@ -450,11 +461,11 @@ func (g *Gateway) ended(o *ledger.Order) {
 	}
 }
 
-// applyUpdate merges what a platform reported into the order (o is fresh
+// ApplyUpdate merges what a platform reported into the order (o is fresh
 // from the store, its lock held) and says whether anything changed. asked
 // is when the platform was asked (the next poll counts from it), now is
 // the time of the answer.
-func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, asked, now time.Time) bool {
+func (g *Service) ApplyUpdate(o *ledger.Order, p *platform.Platform, u adapters.Update, asked, now time.Time) bool {
 	changed := false
 	for _, m := range u.SMS {
 		if g.isNewSMS(o, m, u.State) {
@@ -521,7 +532,7 @@ func (g *Gateway) applyUpdate(o *ledger.Order, p *Platform, u adapters.Update, a
 // isNewSMS reports whether m is not yet in o.Codes. Platforms that report
 // only the latest code repeat it on every poll; after a retry request the
 // same code text can legitimately arrive again, which the state tells.
-func (g *Gateway) isNewSMS(o *ledger.Order, m adapters.SMS, st adapters.State) bool {
+func (g *Service) isNewSMS(o *ledger.Order, m adapters.SMS, st adapters.State) bool {
 	if m.Code == "" && m.Text == "" {
 		return false
 	}
@@ -541,7 +552,7 @@ func (g *Gateway) isNewSMS(o *ledger.Order, m adapters.SMS, st adapters.State) b
 // a way that refunds at once (cancelled, banned without a code). An expiry
 // is refunded at the platform's own time, which may be before a read that
 // already counted it; it waits for the next read instead.
-func (g *Gateway) refunded(p *Platform, o *ledger.Order) {
+func (g *Service) refunded(p *platform.Platform, o *ledger.Order) {
 	if !market.SpendsBalance(p) || (o.State != adapters.StateCancelled && o.State != adapters.StateBanned) {
 		return
 	}
@@ -549,3 +560,112 @@ func (g *Gateway) refunded(p *Platform, o *ledger.Order) {
 		g.market.Book().Credit(p.Code, m)
 	}
 }
+
+// ErrDuplicateOrder: a purchase reused an idempotency key.
+var ErrDuplicateOrder = errors.New("order id already used")
+
+// ErrTenantActiveLimit: the tenant holds its maximum of active orders.
+var ErrTenantActiveLimit = errors.New("tenant active-order limit reached")
+
+// Market is what orders need of the market (market.Market).
+type Market interface {
+	Book() *market.BalanceBook
+	InCurrency(m adapters.Money, currency string) (int64, bool)
+	DropBalance(p *platform.Platform)
+}
+
+// Router plans purchases (route.Router).
+type Router interface {
+	Route(ctx context.Context, t *tenant.Tenant, r route.Request) (route.Plan, error)
+	OfferFor(ctx context.Context, p *platform.Platform, country, service string) (adapters.Offer, bool)
+}
+
+// Outcomes learns how orders end (route.Stats).
+type Outcomes interface {
+	Record(platform, country, service string, delivered bool)
+}
+
+// Metrics counts what orders do (ops.Metrics).
+type Metrics interface {
+	Failover(from string)
+	Routed(strategy, platform string)
+	Reconciled(platform, result string)
+}
+
+// Deps are what the order service works with.
+type Deps struct {
+	Routing   config.Routing
+	CodesTTL  time.Duration // how long the order cache keeps an order ([cache] codes)
+	Log       *zap.Logger
+	Store     ledger.Store
+	FX        *fx.FX
+	Market    Market
+	Router    Router
+	Outcomes  Outcomes
+	Metrics   Metrics
+	Caps      limits.Caps
+	BG        *lifetime.Group // owns the background work; ends at the gateway's Stop
+	Platforms map[string]*platform.Platform
+	Now       func() time.Time
+	// OrphanRetry is the pause between attempts of background upstream
+	// work; Reconcile how long a lost purchase is looked for.
+	OrphanRetry, Reconcile time.Duration
+	Wake                   func() // tells the poller a new order is due soon
+}
+
+// Service is the order service.
+type Service struct {
+	routing      config.Routing
+	codesTTL     time.Duration
+	log          *zap.Logger
+	store        ledger.Store
+	fx           *fx.FX
+	market       Market
+	router       Router
+	outcomes     Outcomes
+	metrics      Metrics
+	caps         limits.Caps
+	bg           *lifetime.Group
+	byCode       map[string]*platform.Platform
+	now          func() time.Time
+	orphanRetry  time.Duration
+	reconcileFor time.Duration
+	wake         func()
+
+	locks   [256]sync.Mutex                       // per-order read-modify-write, striped by id
+	claimed claims                                // upstream orders owned but maybe not yet in the ledger
+	waiters waiters                               // long-polling clients by order
+	cache   *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
+}
+
+// New builds the order service. When this instance is the ledger's only
+// writer (not a ledger.Leaser) orders are read through a memory cache.
+func New(d Deps) (*Service, error) {
+	g := &Service{routing: d.Routing, codesTTL: d.CodesTTL, log: d.Log, store: d.Store, fx: d.FX, market: d.Market,
+		router: d.Router, outcomes: d.Outcomes, metrics: d.Metrics, caps: d.Caps, bg: d.BG, byCode: d.Platforms,
+		now: d.Now, orphanRetry: d.OrphanRetry, reconcileFor: d.Reconcile, wake: d.Wake}
+	if g.wake == nil {
+		g.wake = func() {}
+	}
+	if _, shared := d.Store.(ledger.Leaser); !shared {
+		c, err := newOrderCache()
+		if err != nil {
+			return nil, err
+		}
+		g.cache = c
+	}
+	return g, nil
+}
+
+// SetWake sets who is told of new orders (the poller, built after).
+func (g *Service) SetWake(f func()) { g.wake = f }
+
+// Close stops the order cache's goroutines.
+func (g *Service) Close() {
+	if g.cache != nil {
+		g.cache.Close()
+	}
+}
+
+// Lock is the order's lock, for read-modify-write.
+func (g *Service) Lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64(len(g.locks))] }

@@ -1,4 +1,4 @@
-package gateway
+package orders
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/gateway/lifetime"
+	"smsgate/gateway/platform"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
@@ -52,7 +53,7 @@ func (c *claims) has(platform, id string) bool {
 
 // lister is the platform's active-order list, bypassing its breaker (which
 // has just counted the failure): reconciliation must look even then.
-func lister(p *Platform) (adapters.ActiveLister, bool) {
+func lister(p *platform.Platform) (adapters.ActiveLister, bool) {
 	l, ok := p.Raw().(adapters.ActiveLister)
 	return l, ok
 }
@@ -64,7 +65,7 @@ func lister(p *Platform) (adapters.ActiveLister, bool) {
 // platform, while the gateway keeps watching this one: a number that shows
 // up later is recorded for the tenant (never lost) and cancelled (never
 // paid for twice).
-func (g *Gateway) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *Platform) (o ledger.Order, found bool, err error) {
+func (g *Service) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform) (o ledger.Order, found bool, err error) {
 	l, ok := lister(p)
 	if !ok {
 		g.metrics.Reconciled(p.Code, "unsupported")
@@ -97,7 +98,7 @@ func (g *Gateway) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest,
 // watchLost keeps looking for the lost number; one that appears is
 // recorded for the tenant and cancelled, so the account gets its money back.
 // It gives up when the gateway stops.
-func (g *Gateway) watchLost(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *Platform, l adapters.ActiveLister) {
+func (g *Service) watchLost(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, l adapters.ActiveLister) {
 	found := lifetime.Retry(ctx, g.now, g.now().Add(g.reconcileFor), g.orphanRetry, true, func(ctx context.Context) bool {
 		cctx, cancel := p.CallCtx(ctx)
 		a, ok := g.findLost(cctx, l, p, r)
@@ -123,18 +124,18 @@ func (g *Gateway) watchLost(ctx context.Context, t *tenant.Tenant, r BuyRequest,
 
 // cancelRecorded cancels a recorded order upstream, retrying through the
 // platform's cancel guard, and records the cancellation.
-func (g *Gateway) cancelRecorded(ctx context.Context, p *Platform, id int64) {
+func (g *Service) cancelRecorded(ctx context.Context, p *platform.Platform, id int64) {
 	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
 		cctx, cancel := p.CallCtx(ctx)
 		defer cancel()
-		mu := g.lock(id)
+		mu := g.Lock(id)
 		mu.Lock()
 		defer mu.Unlock()
 		o, err := g.store.Get(cctx, id)
 		if err == nil && o.State == adapters.StateWaiting {
 			if err = p.Adapter.Cancel(cctx, o.UpstreamID); err == nil {
 				o.State, o.UpdatedAt, o.NextPollAt = adapters.StateCancelled, g.now().UTC(), time.Time{}
-				err = g.save(cctx, &o, adapters.StateWaiting)
+				err = g.Save(cctx, &o, adapters.StateWaiting)
 			}
 		}
 		return err == nil || !o.State.Active() || errors.Is(err, adapters.ErrBadState)
@@ -143,7 +144,7 @@ func (g *Gateway) cancelRecorded(ctx context.Context, p *Platform, id int64) {
 
 // findLost looks for an active order at p for the pair that the gateway
 // does not already own.
-func (g *Gateway) findLost(ctx context.Context, l adapters.ActiveLister, p *Platform, r BuyRequest) (adapters.ActiveOrder, bool) {
+func (g *Service) findLost(ctx context.Context, l adapters.ActiveLister, p *platform.Platform, r BuyRequest) (adapters.ActiveOrder, bool) {
 	list, err := l.ActiveOrders(ctx)
 	if err != nil || len(list) == 0 {
 		return adapters.ActiveOrder{}, false
@@ -177,7 +178,7 @@ func (g *Gateway) findLost(ctx context.Context, l adapters.ActiveLister, p *Plat
 
 // purchaseOf turns a found order into a Purchase; the price is the
 // platform's listed one, the best we know.
-func (g *Gateway) purchaseOf(ctx context.Context, p *Platform, r BuyRequest, a adapters.ActiveOrder) adapters.Purchase {
+func (g *Service) purchaseOf(ctx context.Context, p *platform.Platform, r BuyRequest, a adapters.ActiveOrder) adapters.Purchase {
 	pur := adapters.Purchase{UpstreamID: a.UpstreamID, Phone: a.Phone, Price: adapters.Money{Currency: p.Currency}}
 	if o, ok := g.router.OfferFor(ctx, p, r.Country, r.Service); ok {
 		pur.Price = o.Price
