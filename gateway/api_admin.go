@@ -1,7 +1,7 @@
 package gateway
 
 func (s *Server) apiAdminPlatforms(c *call) (any, error) {
-	list, err := s.g.AdminPlatforms(c.cctx)
+	list, err := s.g.overrides.List(c.cctx)
 	if err != nil {
 		return nil, err
 	}
@@ -9,7 +9,7 @@ func (s *Server) apiAdminPlatforms(c *call) (any, error) {
 }
 
 func (s *Server) apiAdminPlatform(c *call) (any, error) {
-	list, err := s.g.AdminPlatforms(c.cctx)
+	list, err := s.g.overrides.List(c.cctx)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func (s *Server) apiAdminPatch(c *call) (any, error) {
 	if p.Enabled == nil && p.Priority == nil && p.Weight == nil && !p.Reset {
 		return nil, badRequest("nothing to change: send enabled, priority, weight or reset")
 	}
-	a, err := s.g.PatchPlatform(c.cctx, c.params["code"], p)
+	a, err := s.g.overrides.Patch(c.cctx, c.params["code"], p)
 	if err != nil {
 		return nil, err
 	}

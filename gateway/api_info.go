@@ -241,7 +241,7 @@ func (s *Server) apiPlatforms(c *call) (any, error) {
 	out := []Health{}
 	for _, p := range s.g.platforms {
 		if c.t.Allows(p.Code) {
-			out = append(out, s.g.health.snapshot(p))
+			out = append(out, s.g.health.Snapshot(p))
 		}
 	}
 	return map[string]any{"platforms": out}, nil
@@ -252,7 +252,7 @@ func (s *Server) apiHealth(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.g.health.snapshot(p), nil
+	return s.g.health.Snapshot(p), nil
 }
 
 // StatRow is one group of the statistics.

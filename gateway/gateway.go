@@ -20,12 +20,17 @@ import (
 	"smsgate/gateway/market"
 	"smsgate/gateway/ops"
 	"smsgate/gateway/orders"
+	"smsgate/gateway/overrides"
 	"smsgate/gateway/platform"
+	"smsgate/gateway/poller"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 	"smsgate/limits"
 )
+
+// Health is one platform's last check (package ops).
+type Health = ops.Health
 
 // Tenant is a client of the gateway (package tenant).
 type Tenant = tenant.Tenant
@@ -79,8 +84,8 @@ type Gateway struct {
 	market  *market.Market  // offers, balances, countries (cached) and the balance book
 	router  *route.Router   // strategies, plans and delivery statistics
 	orders  *orders.Service // Buy, SetStatus, reads, background upstream work
-	poller  *Poller
-	health  *healthChecker
+	poller  *poller.Poller
+	health  *ops.HealthChecker
 
 	// bg owns every goroutine the gateway starts (the Start loops, orphan
 	// cancels, late finishes, reconciliation): its context ends at Stop (or
@@ -88,9 +93,10 @@ type Gateway struct {
 	bg       *lifetime.Group
 	undoStop func() bool // unlinks bg from Start's context
 
-	rates limits.Rates
-	caps  limits.Caps
-	admin adminKey
+	rates     limits.Rates
+	caps      limits.Caps
+	admin     adminKey
+	overrides *overrides.Overrides
 }
 
 // New wires a Gateway; it does not start the poller (Start does).
@@ -116,6 +122,7 @@ func New(o Options) (*Gateway, error) {
 	if g.market, err = market.New(g.platforms, conv, o.Config.Cache, g.metrics, o.Logger, o.Clock); err != nil {
 		return nil, err
 	}
+	g.overrides = overrides.New(o.Store, g.platforms, g.byCode, g.bg, o.Clock, o.Logger)
 	g.router = route.New(o.Config.Routing, g.market, conv, o.Rand, o.Clock)
 	g.orders, err = orders.New(orders.Deps{
 		Routing: o.Config.Routing, CodesTTL: o.Config.Cache.Codes, Log: o.Logger, Store: o.Store, FX: conv,
@@ -125,14 +132,14 @@ func New(o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.poller = newPoller(g)
-	g.orders.SetWake(g.poller.wake)
+	g.poller = poller.New(o.Store, g.orders, g.byCode, g.bg, o.Clock, o.Logger, g.router.Random)
+	g.orders.SetWake(g.poller.Wake)
 	g.registerPoolGauges()
 	interval := o.Config.Health.Interval
 	if interval <= 0 {
 		interval = 5 * time.Minute
 	}
-	g.health = newHealthChecker(g, interval)
+	g.health = ops.NewHealthChecker(g.platforms, g.market, conv, g.alerts, o.Clock, interval)
 	return g, nil
 }
 
@@ -215,10 +222,10 @@ func (g *Gateway) breakerChanged(c breaker.Change) {
 // ends. The poller resumes every active order in the ledger; recent ended
 // orders seed the delivery statistics.
 func (g *Gateway) Start(ctx context.Context) {
-	if _, err := g.applyOverrides(ctx); err != nil {
+	if _, err := g.overrides.Apply(ctx); err != nil {
 		g.log.Warn("cannot read platform overrides", zap.Error(err))
 	}
-	g.refreshOverrides(5 * time.Second)
+	g.overrides.Refresh(5 * time.Second)
 	g.seedStats(ctx)
 	g.seedCaps(ctx)
 	g.undoStop = g.bg.StopWith(ctx)
@@ -239,8 +246,8 @@ func (g *Gateway) Start(ctx context.Context) {
 		})
 	}
 	g.bg.Go(g.alerts.Run)
-	g.bg.Go(g.health.run)
-	g.poller.start(g.bg.Context())
+	g.bg.Go(g.health.Run)
+	g.poller.Start(g.bg.Context())
 }
 
 // Stop ends every goroutine the gateway started (whether or not Start's
@@ -252,7 +259,7 @@ func (g *Gateway) Start(ctx context.Context) {
 // Stop returns. Safe to call without Start and more than once.
 func (g *Gateway) Stop() {
 	g.undoStop()
-	g.poller.stop()
+	g.poller.Stop()
 	g.bg.Stop()
 	g.alerts.Close()
 	for _, p := range g.platforms {
@@ -271,11 +278,11 @@ func (g *Gateway) Health(code string) (Health, bool) {
 	if !ok {
 		return Health{}, false
 	}
-	return g.health.snapshot(p), true
+	return g.health.Snapshot(p), true
 }
 
 // CheckHealth runs a health check of every platform now (tests, admin).
-func (g *Gateway) CheckHealth(ctx context.Context) { g.health.checkAll(ctx) }
+func (g *Gateway) CheckHealth(ctx context.Context) { g.health.CheckAll(ctx) }
 
 // seedCaps counts the ledger's active orders per tenant and platform, so
 // caps hold across a restart.
@@ -357,10 +364,13 @@ type BuyRequest = orders.BuyRequest
 var ErrTenantRateLimit = errors.New("tenant request rate limit")
 
 // errBadRequest: the client's request is malformed.
-var errBadRequest = errors.New("bad request")
+var errBadRequest = overrides.ErrBadRequest
+
+// PlatformPatch is an admin change of a platform's routing settings.
+type PlatformPatch = overrides.PlatformPatch
 
 // Kick makes the poller look for due orders now instead of at its next tick.
-func (g *Gateway) Kick() { g.poller.wake() }
+func (g *Gateway) Kick() { g.poller.Wake() }
 
 // RecordOutcome adds one ended order to the delivery statistics (the
 // poller does this as orders end; tests and imports may too).

@@ -96,7 +96,7 @@ func (g *Gateway) checkNow(ctx context.Context, p *Platform, upstreamID string) 
 		if o.UpstreamID == upstreamID {
 			// Straight to the check, even if a poll of it is in flight: that
 			// poll may have read before the SMS was stored.
-			g.poller.check(ctx, o, p)
+			g.poller.Check(ctx, o, p)
 			return
 		}
 	}

@@ -28,9 +28,18 @@ func cloneOrder(o ledger.Order) ledger.Order {
 	return o
 }
 
+// cacheOrder puts a written order in the cache. ristretto drops a new
+// key's Set when its buffer is full (a busy machine): every read of the
+// order would then go to the ledger until its next write, so a dropped Set
+// is tried once more after the buffer drained.
 func (g *Service) cacheOrder(o *ledger.Order) {
-	if g.cache != nil {
-		g.cache.SetWithTTL(o.ID, cloneOrder(*o), 1, g.codesTTL)
+	if g.cache == nil {
+		return
+	}
+	c := cloneOrder(*o)
+	if !g.cache.SetWithTTL(o.ID, c, 1, g.codesTTL) {
+		g.cache.Wait()
+		g.cache.SetWithTTL(o.ID, c, 1, g.codesTTL)
 	}
 }
 

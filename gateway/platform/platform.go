@@ -5,6 +5,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -205,3 +206,7 @@ func (p *Platform) CallCtx(ctx context.Context) (context.Context, context.Cancel
 
 // Key is the platform's key in rate and cap tables.
 func Key(code string) string { return "platform:" + code }
+
+// ErrUnknown: a request named a platform that does not exist or that the
+// tenant may not use.
+var ErrUnknown = errors.New("unknown or forbidden platform")

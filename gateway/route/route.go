@@ -258,7 +258,7 @@ func (g *Router) Random() float64 {
 }
 
 // ErrBadPlatform: the request pinned a platform the tenant cannot use.
-var ErrBadPlatform = errors.New("unknown or forbidden platform")
+var ErrBadPlatform = platform.ErrUnknown
 
 // Request is what routing needs of a purchase.
 type Request struct {

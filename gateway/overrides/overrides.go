@@ -1,16 +1,18 @@
-package gateway
+// Package overrides keeps the admin's changes to platforms' routing
+// settings in the ledger (so they survive restarts and every instance
+// sharing it converges on them) and puts them in force.
+package overrides
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.uber.org/zap"
 
-	"smsgate/config"
+	"smsgate/gateway/lifetime"
+	"smsgate/gateway/platform"
 	"smsgate/ledger"
 )
 
@@ -26,16 +28,16 @@ type PlatformPatch struct {
 // PlatformAdmin is a platform's settings as the admin API shows them.
 type PlatformAdmin struct {
 	Code      string                   `json:"code"`
-	Config    Settings                 `json:"config"`
+	Config    platform.Settings        `json:"config"`
 	Override  *ledger.PlatformOverride `json:"-"`
 	Overrides map[string]any           `json:"override"`
-	Effective Settings                 `json:"effective"`
+	Effective platform.Settings        `json:"effective"`
 }
 
-// applyOverrides reads the ledger's overrides and puts every platform's
+// Apply reads the ledger's overrides and puts every platform's
 // effective settings in force. Overrides live in the ledger so they survive
 // restarts and every instance sharing it converges on them.
-func (g *Gateway) applyOverrides(ctx context.Context) (map[string]ledger.PlatformOverride, error) {
+func (g *Overrides) Apply(ctx context.Context) (map[string]ledger.PlatformOverride, error) {
 	ov, err := g.store.Overrides(ctx)
 	if err != nil {
 		return nil, err
@@ -58,9 +60,9 @@ func (g *Gateway) applyOverrides(ctx context.Context) (map[string]ledger.Platfor
 	return ov, nil
 }
 
-// refreshOverrides re-reads overrides every interval until the gateway
-// stops (other instances may have changed them).
-func (g *Gateway) refreshOverrides(every time.Duration) {
+// Refresh re-reads overrides every interval until the gateway stops
+// (other instances may have changed them).
+func (g *Overrides) Refresh(every time.Duration) {
 	g.bg.Go(func(ctx context.Context) {
 		t := time.NewTicker(every)
 		defer t.Stop()
@@ -69,7 +71,7 @@ func (g *Gateway) refreshOverrides(every time.Duration) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if _, err := g.applyOverrides(ctx); err != nil && ctx.Err() == nil {
+				if _, err := g.Apply(ctx); err != nil && ctx.Err() == nil {
 					g.log.Warn("cannot refresh platform overrides", zap.Error(err))
 				}
 			}
@@ -77,10 +79,10 @@ func (g *Gateway) refreshOverrides(every time.Duration) {
 	})
 }
 
-// AdminPlatforms lists every platform's configured, overridden and
+// List lists every platform's configured, overridden and
 // effective settings.
-func (g *Gateway) AdminPlatforms(ctx context.Context) ([]PlatformAdmin, error) {
-	ov, err := g.applyOverrides(ctx)
+func (g *Overrides) List(ctx context.Context) ([]PlatformAdmin, error) {
+	ov, err := g.Apply(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -104,13 +106,13 @@ func (g *Gateway) AdminPlatforms(ctx context.Context) ([]PlatformAdmin, error) {
 	return out, nil
 }
 
-// PatchPlatform stores an admin change and puts it in force at once.
-func (g *Gateway) PatchPlatform(ctx context.Context, code string, patch PlatformPatch) (PlatformAdmin, error) {
+// Patch stores an admin change and puts it in force at once.
+func (g *Overrides) Patch(ctx context.Context, code string, patch PlatformPatch) (PlatformAdmin, error) {
 	if _, ok := g.byCode[code]; !ok {
-		return PlatformAdmin{}, ErrBadPlatform
+		return PlatformAdmin{}, platform.ErrUnknown
 	}
 	if patch.Weight != nil && *patch.Weight < 1 {
-		return PlatformAdmin{}, fmt.Errorf("weight must be >= 1: %w", errBadRequest)
+		return PlatformAdmin{}, fmt.Errorf("weight must be >= 1: %w", ErrBadRequest)
 	}
 	ov, err := g.store.Overrides(ctx)
 	if err != nil {
@@ -133,7 +135,7 @@ func (g *Gateway) PatchPlatform(ctx context.Context, code string, patch Platform
 	if err := g.store.SetOverride(ctx, code, o); err != nil {
 		return PlatformAdmin{}, err
 	}
-	list, err := g.AdminPlatforms(ctx)
+	list, err := g.List(ctx)
 	if err != nil {
 		return PlatformAdmin{}, err
 	}
@@ -143,37 +145,30 @@ func (g *Gateway) PatchPlatform(ctx context.Context, code string, patch Platform
 			return a, nil
 		}
 	}
-	return PlatformAdmin{}, ErrBadPlatform
+	return PlatformAdmin{}, platform.ErrUnknown
 }
 
-// adminKey is the admin key's sha256, when one is configured.
-type adminKey struct {
-	set  bool
-	hash [32]byte
+// ErrBadRequest: the patch is malformed.
+var ErrBadRequest = errors.New("bad request")
+
+// Store is where overrides live (ledger.Store).
+type Store interface {
+	Overrides(ctx context.Context) (map[string]ledger.PlatformOverride, error)
+	SetOverride(ctx context.Context, code string, o ledger.PlatformOverride) error
 }
 
-func newAdminKey(a config.Admin) (adminKey, error) {
-	switch {
-	case a.Key.Reveal() != "":
-		return adminKey{set: true, hash: sha256.Sum256([]byte(a.Key.Reveal()))}, nil
-	case a.KeySHA256 != "":
-		b, err := hex.DecodeString(a.KeySHA256)
-		if err != nil || len(b) != 32 {
-			return adminKey{}, fmt.Errorf("admin.key_sha256: want 64 hex characters")
-		}
-		var k adminKey
-		k.set = true
-		copy(k.hash[:], b)
-		return k, nil
-	}
-	return adminKey{}, nil
+// Overrides applies and changes the platforms' live settings.
+type Overrides struct {
+	store     Store
+	platforms []*platform.Platform // by priority
+	byCode    map[string]*platform.Platform
+	bg        *lifetime.Group // runs the refresh loop
+	now       func() time.Time
+	log       *zap.Logger
 }
 
-// matches compares in constant time; no admin key configured never matches.
-func (k adminKey) matches(key string) bool {
-	if !k.set || key == "" {
-		return false
-	}
-	h := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1
+// New returns the overrides of platforms (by priority and by code).
+func New(store Store, platforms []*platform.Platform, byCode map[string]*platform.Platform, bg *lifetime.Group,
+	now func() time.Time, log *zap.Logger) *Overrides {
+	return &Overrides{store: store, platforms: platforms, byCode: byCode, bg: bg, now: now, log: log}
 }

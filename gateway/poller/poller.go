@@ -1,4 +1,6 @@
-package gateway
+// Package poller checks active orders at their platform's poll interval
+// and records what it learns through the order service.
+package poller
 
 import (
 	"context"
@@ -11,6 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
+	"smsgate/gateway/lifetime"
+	"smsgate/gateway/platform"
 	"smsgate/ledger"
 )
 
@@ -21,7 +25,14 @@ import (
 // With a shared ledger (PostgreSQL) each due order is leased to one
 // instance; with SQLite this instance polls everything.
 type Poller struct {
-	g       *Gateway
+	store     ledger.Store
+	orders    Orders
+	platforms map[string]*platform.Platform
+	bg        *lifetime.Group // runs the best-effort cancels of orders it expires
+	now       func() time.Time
+	log       *zap.Logger
+	random    func() float64 // jitter source
+
 	tick    time.Duration // how often the ledger is asked for due orders
 	workers int
 	wakeCh  chan struct{}
@@ -35,10 +46,21 @@ type Poller struct {
 	done     chan struct{}
 }
 
-func newPoller(g *Gateway) *Poller {
+// Orders is what the poller needs of the order service (orders.Service).
+type Orders interface {
+	Lock(id int64) *sync.Mutex
+	Read(ctx context.Context, id int64) (ledger.Order, error)
+	ApplyUpdate(o *ledger.Order, p *platform.Platform, u adapters.Update, asked, now time.Time) bool
+	Save(ctx context.Context, o *ledger.Order, prev adapters.State) error
+	Notify(id int64)
+}
+
+// New builds a poller over platforms (by code); Start runs it.
+func New(store ledger.Store, o Orders, platforms map[string]*platform.Platform, bg *lifetime.Group,
+	now func() time.Time, log *zap.Logger, random func() float64) *Poller {
 	tick := 250 * time.Millisecond
 	lease := 30 * time.Second
-	for _, p := range g.platforms {
+	for _, p := range platforms {
 		if q := p.PollInterval / 4; q > 0 && q < tick {
 			tick = q
 		}
@@ -51,19 +73,20 @@ func newPoller(g *Gateway) *Poller {
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Poller{g: g, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
+	return &Poller{store: store, orders: o, platforms: platforms, bg: bg, now: now, log: log, random: random, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
 		owner: "poller-" + hex.EncodeToString(b), lease: lease}
 }
 
-// wake makes the poller look for due orders now.
-func (p *Poller) wake() {
+// Wake makes the poller look for due orders now.
+func (p *Poller) Wake() {
 	select {
 	case p.wakeCh <- struct{}{}:
 	default:
 	}
 }
 
-func (p *Poller) start(ctx context.Context) {
+// Start runs the poller until ctx ends or Stop.
+func (p *Poller) Start(ctx context.Context) {
 	ctx, p.cancel = context.WithCancel(ctx)
 	p.done = make(chan struct{})
 	sem := make(chan struct{}, p.workers)
@@ -89,7 +112,8 @@ func (p *Poller) start(ctx context.Context) {
 	}()
 }
 
-func (p *Poller) stop() {
+// Stop ends the poller and waits for its checks in flight.
+func (p *Poller) Stop() {
 	if p.cancel == nil {
 		return
 	}
@@ -102,10 +126,10 @@ const pollBatch = 512
 // due lists orders to check now: leased to this instance when the ledger
 // is shared.
 func (p *Poller) due(ctx context.Context, now time.Time) ([]ledger.Order, error) {
-	if l, ok := p.g.store.(ledger.Leaser); ok {
+	if l, ok := p.store.(ledger.Leaser); ok {
 		return l.Claim(ctx, p.owner, now, p.lease, pollBatch)
 	}
-	return p.g.store.Due(ctx, now, pollBatch)
+	return p.store.Due(ctx, now, pollBatch)
 }
 
 // round dispatches the due orders; it reports whether the batch was full
@@ -115,17 +139,17 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 		return false
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	due, err := p.due(qctx, p.g.now().UTC())
+	due, err := p.due(qctx, p.now().UTC())
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
-			p.g.log.Warn("poller cannot list due orders", zap.Error(err))
+			p.log.Warn("poller cannot list due orders", zap.Error(err))
 		}
 		return false
 	}
 	dispatched := 0
 	for _, o := range due {
-		pl, ok := p.g.byCode[o.Platform]
+		pl, ok := p.platforms[o.Platform]
 		if !ok {
 			continue
 		}
@@ -153,7 +177,7 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 		p.wg.Add(1)
 		go func(o ledger.Order) {
 			defer func() { <-sem; p.release(o.ID); p.wg.Done() }()
-			p.check(ctx, o, pl)
+			p.Check(ctx, o, pl)
 		}(o)
 	}
 	return len(due) == pollBatch && dispatched > 0
@@ -165,60 +189,59 @@ func (p *Poller) release(id int64) {
 	p.mu.Unlock()
 }
 
-// check polls one order's platform and records the result.
-func (p *Poller) check(ctx context.Context, o ledger.Order, pl *Platform) {
-	g := p.g
+// Check polls one order's platform and records the result.
+func (p *Poller) Check(ctx context.Context, o ledger.Order, pl *platform.Platform) {
 	// The schedule counts from when we asked: an answer that arrives late
 	// must not push the next poll past what the platform said then.
-	asked := g.now().UTC()
+	asked := p.now().UTC()
 	cctx, cancel := pl.CallCtx(ctx)
 	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
 	cancel()
-	mu := g.orders.Lock(o.ID)
+	mu := p.orders.Lock(o.ID)
 	mu.Lock()
 	defer mu.Unlock()
 	// Re-read under the lock: a client may have finished or cancelled the
 	// order while we were asking the platform.
-	o, gerr := g.orders.Read(ctx, o.ID)
+	o, gerr := p.orders.Read(ctx, o.ID)
 	if gerr != nil || !o.State.Active() {
 		return
 	}
 	prev := o.State
-	now := g.now().UTC()
+	now := p.now().UTC()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
-		g.log.Debug("poll failed", zap.Int64("id", o.ID), zap.String("platform", pl.Code), zap.Error(err))
+		p.log.Debug("poll failed", zap.Int64("id", o.ID), zap.String("platform", pl.Code), zap.Error(err))
 		// Try again at the next interval; the backstop expiry still applies.
 		u = adapters.Update{State: o.State}
 	}
 	codes := len(o.Codes)
-	g.orders.ApplyUpdate(&o, pl, u, asked, now)
+	p.orders.ApplyUpdate(&o, pl, u, asked, now)
 	if o.State.Active() {
-		o.NextPollAt = asked.Add(g.jitter(pl.PollInterval))
+		o.NextPollAt = asked.Add(p.jitter(pl.PollInterval))
 	}
-	if err := g.orders.Save(ctx, &o, prev); err != nil && !errors.Is(err, context.Canceled) {
-		g.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
+	if err := p.orders.Save(ctx, &o, prev); err != nil && !errors.Is(err, context.Canceled) {
+		p.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
 		return
 	}
 	if o.State == adapters.StateExpired && prev.Active() && (u.State.Active() || err != nil) {
 		// We ended it by our own lifetime while the platform still had it
 		// open: tell the platform, so it refunds and frees the number.
 		id := o.UpstreamID
-		g.bg.Go(func(ctx context.Context) {
+		p.bg.Go(func(ctx context.Context) {
 			ctx, cancel := pl.CallCtx(ctx)
 			defer cancel()
 			pl.Adapter.Cancel(ctx, id) //nolint:errcheck // best effort
 		})
 	}
 	if len(o.Codes) != codes || o.State != prev {
-		g.orders.Notify(o.ID)
+		p.orders.Notify(o.ID)
 	}
 }
 
 // jitter spreads polls over ±10% of the interval so orders bought in a
 // burst do not poll in lockstep forever.
-func (g *Gateway) jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.9 + 0.2*g.router.Random()))
+func (p *Poller) jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*p.random()))
 }
