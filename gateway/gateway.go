@@ -23,8 +23,10 @@ import (
 	"smsgate/gateway/overrides"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/poller"
+	"smsgate/gateway/pools"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
+	"smsgate/gateway/unified"
 	"smsgate/ledger"
 	"smsgate/limits"
 )
@@ -94,9 +96,11 @@ type Gateway struct {
 	undoStop func() bool // unlinks bg from Start's context
 
 	rates     limits.Rates
+	limiter   *tenant.Limiter // tenants' request rates
 	caps      limits.Caps
 	admin     adminKey
 	overrides *overrides.Overrides
+	pools     *pools.Pools
 }
 
 // New wires a Gateway; it does not start the poller (Start does).
@@ -115,6 +119,7 @@ func New(o Options) (*Gateway, error) {
 	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
 		return nil, err
 	}
+	g.limiter = tenant.NewLimiter(o.Rates)
 	g.alerts = ops.NewAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
 	if err := g.wirePlatforms(o.Platforms, o.Shared); err != nil {
 		return nil, err
@@ -134,7 +139,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.poller = poller.New(o.Store, g.orders, g.byCode, g.bg, o.Clock, o.Logger, g.router.Random)
 	g.orders.SetWake(g.poller.Wake)
-	g.registerPoolGauges()
+	g.pools = pools.New(g.platforms, g.byCode, o.Store, g.poller, g.bg, g.metrics, o.Logger)
 	interval := o.Config.Health.Interval
 	if interval <= 0 {
 		interval = 5 * time.Minute
@@ -305,12 +310,6 @@ func (g *Gateway) seedCaps(ctx context.Context) {
 	}
 }
 
-// AllowRequest spends one of the tenant's request tokens; when none is
-// left it says how long until one is.
-func (g *Gateway) AllowRequest(t *tenant.Tenant) (bool, time.Duration) {
-	return g.rates.Allow(tenant.Key(t.Name), t.Rate, max(1, int(t.Rate)))
-}
-
 // seedStats loads recent ended orders into the delivery statistics.
 func (g *Gateway) seedStats(ctx context.Context) {
 	list, err := g.store.List(ctx, ledger.Filter{Limit: 5000})
@@ -376,4 +375,13 @@ func (g *Gateway) Kick() { g.poller.Wake() }
 // poller does this as orders end; tests and imports may too).
 func (g *Gateway) RecordOutcome(platform, country, service string, delivered bool) {
 	g.router.Stats().Record(platform, country, service, delivered)
+}
+
+// unifiedAPI builds the unified JSON API over the gateway's concerns.
+func (g *Gateway) unifiedAPI() *unified.API {
+	return unified.New(unified.Deps{
+		Config: g.cfg, Tenants: g.tenants, Limiter: g.limiter, Admin: g.admin.matches, Orders: g.orders, Store: g.store,
+		Market: g.market, Recommend: g.router.Plan, Health: g.health, Overrides: g.overrides, Pools: g.pools, FX: g.fx,
+		Platforms: g.platforms, ByCode: g.byCode, Metrics: g.metrics, Log: g.log, Now: g.now,
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,17 +12,17 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 
 	"smsgate/adapters/smsactivate"
 	"smsgate/gateway/conns"
 	"smsgate/gateway/market"
 	"smsgate/gateway/tenant"
+	"smsgate/gateway/unified"
 )
 
 // Server is the fasthttp front end over a Gateway.
 type Server struct {
-	idem    singleflight.Group                     // getPhone requests in flight by tenant and Idempotency-Key
+	api     *unified.API
 	answers *ristretto.Cache[string, cachedAnswer] // encoded legacy read answers (bytes)
 	g       *Gateway
 	legacy  *legacyCalls
@@ -40,7 +39,7 @@ func NewServer(g *Gateway) *Server {
 	if err != nil {
 		panic("BUG: ristretto config: " + err.Error())
 	}
-	s := &Server{g: g, answers: answers}
+	s := &Server{g: g, answers: answers, api: g.unifiedAPI()}
 	s.legacy = newLegacyCalls(g, smsactivate.Server{Dialect: smsactivate.Classic, Timeout: g.cfg.Server.RequestTimeout})
 	sc := g.cfg.Server
 	s.srv = &fasthttp.Server{
@@ -82,11 +81,7 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 		status, msg = fasthttp.StatusRequestEntityTooLarge, "request body too large"
 	}
 	if bytes.HasPrefix(ctx.Path(), []byte("/api/sms/")) {
-		code := codeBadRequest
-		if status == fasthttp.StatusRequestEntityTooLarge {
-			code = status
-		}
-		apiFail(ctx, &apiErr{status, code, msg, nil})
+		unified.RequestError(ctx, status, msg)
 		return
 	}
 	ctx.SetStatusCode(status)
@@ -162,11 +157,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("ok")
 	default:
 		if strings.HasPrefix(path, "/api/sms/") {
-			s.unified(ctx, path)
+			s.api.Handle(ctx, path)
 			return
 		}
 		if kind, ok := strings.CutPrefix(path, "/webhooks/"); ok && kind != "" && !strings.Contains(kind, "/") {
-			s.webhook(ctx, kind)
+			s.g.pools.Webhook(ctx, kind)
 			return
 		}
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
@@ -237,24 +232,15 @@ const TokTooManyRequests = "TOO_MANY_REQUESTS"
 // legacyRateOK spends a token of the request's tenant; when none is left
 // it answers TOO_MANY_REQUESTS.
 func (s *Server) legacyRateOK(ctx *fasthttp.RequestCtx, t *tenant.Tenant) bool {
-	allowed, wait := s.g.AllowRequest(t)
+	allowed, wait := s.g.limiter.Allow(t)
 	if allowed {
 		return true
 	}
 	ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
-	ctx.Response.Header.Set("Retry-After", retryAfter(wait))
+	ctx.Response.Header.Set("Retry-After", tenant.RetryAfter(wait))
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(TokTooManyRequests)
 	return false
-}
-
-// retryAfter renders a wait as whole seconds, at least 1.
-func retryAfter(d time.Duration) string {
-	sec := int((d + time.Second - 1) / time.Second)
-	if sec < 1 {
-		sec = 1
-	}
-	return strconv.Itoa(sec)
 }
 
 // legacyAction is the request's action as a metric label: known actions

@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"smsgate/config"
+	"smsgate/limits"
 )
 
 // Tenant is a client of the gateway, as loaded from config. The key is kept
@@ -89,3 +92,24 @@ func (ts *Tenants) ByName(name string) (*Tenant, bool) {
 
 // Key is the tenant's key in rate and cap tables.
 func Key(name string) string { return "tenant:" + name }
+
+// Limiter spends tenants' request tokens.
+type Limiter struct{ rates limits.Rates }
+
+// NewLimiter limits tenants' request rates in rates.
+func NewLimiter(rates limits.Rates) *Limiter { return &Limiter{rates: rates} }
+
+// Allow spends one of the tenant's request tokens; when none is left it
+// says how long until one is.
+func (l *Limiter) Allow(t *Tenant) (bool, time.Duration) {
+	return l.rates.Allow(Key(t.Name), t.Rate, max(1, int(t.Rate)))
+}
+
+// RetryAfter renders a wait as whole seconds, at least 1 (Retry-After).
+func RetryAfter(d time.Duration) string {
+	sec := int((d + time.Second - 1) / time.Second)
+	if sec < 1 {
+		sec = 1
+	}
+	return strconv.Itoa(sec)
+}

@@ -1,4 +1,7 @@
-package gateway
+// Package pools serves what pool platforms (adapters/pool: numbers of our
+// own) need beyond adapters.Platform: their SMS callbacks (/webhooks/…),
+// their numbers' states for operators, and gauges of those on /metrics.
+package pools
 
 import (
 	"context"
@@ -11,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"smsgate/adapters/pool"
+	"smsgate/gateway/lifetime"
+	"smsgate/gateway/platform"
 	"smsgate/ledger"
 )
 
@@ -33,11 +38,40 @@ type numberLister interface {
 	Numbers(ctx context.Context) ([]pool.NumberView, error)
 }
 
-// webhook serves /webhooks/<kind>: the first platform of that kind whose
+// Checker checks one order now (poller.Poller).
+type Checker interface {
+	Check(ctx context.Context, o ledger.Order, p *platform.Platform)
+}
+
+// Metrics counts requests and shows gauges (ops.Metrics).
+type Metrics interface {
+	Request(api, action, result string)
+	Gauge(name string, f func() float64)
+}
+
+// Pools serves the pool platforms among platforms.
+type Pools struct {
+	platforms []*platform.Platform
+	byCode    map[string]*platform.Platform
+	store     ledger.Store
+	checker   Checker
+	bg        *lifetime.Group // runs the checks callbacks trigger
+	metrics   Metrics
+	log       *zap.Logger
+}
+
+// New serves the pools among platforms and puts their gauges on metrics.
+func New(platforms []*platform.Platform, byCode map[string]*platform.Platform, store ledger.Store, c Checker,
+	bg *lifetime.Group, m Metrics, log *zap.Logger) *Pools {
+	g := &Pools{platforms: platforms, byCode: byCode, store: store, checker: c, bg: bg, metrics: m, log: log}
+	g.registerGauges()
+	return g
+}
+
+// Webhook serves /webhooks/<kind>: the first platform of that kind whose
 // secret matches takes the SMS; the order it is for is checked at once, so
 // the code reaches the client without waiting for the next poll.
-func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
-	g := s.g
+func (g *Pools) Webhook(ctx *fasthttp.RequestCtx, kind string) {
 	ctx.SetContentType("text/plain; charset=utf-8")
 	authenticated := false
 	for _, p := range g.platforms {
@@ -84,7 +118,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, kind string) {
 }
 
 // checkNow polls the active order the platform knows as upstreamID.
-func (g *Gateway) checkNow(ctx context.Context, p *Platform, upstreamID string) {
+func (g *Pools) checkNow(ctx context.Context, p *platform.Platform, upstreamID string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*p.Timeout)
 	defer cancel()
 	orders, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, ActiveOnly: true})
@@ -96,39 +130,29 @@ func (g *Gateway) checkNow(ctx context.Context, p *Platform, upstreamID string) 
 		if o.UpstreamID == upstreamID {
 			// Straight to the check, even if a poll of it is in flight: that
 			// poll may have read before the SMS was stored.
-			g.poller.Check(ctx, o, p)
+			g.checker.Check(ctx, o, p)
 			return
 		}
 	}
 }
 
-// PoolNumbers lists a pool platform's numbers with their states.
-func (g *Gateway) PoolNumbers(ctx context.Context, code string) ([]pool.NumberView, error) {
+// Numbers lists a pool platform's numbers with their states.
+func (g *Pools) Numbers(ctx context.Context, code string) ([]pool.NumberView, error) {
 	p, ok := g.byCode[code]
 	if !ok {
-		return nil, ErrBadPlatform
+		return nil, platform.ErrUnknown
 	}
 	nl, ok := p.Raw().(numberLister)
 	if !ok {
-		return nil, errNotPool
+		return nil, ErrNotPool
 	}
 	cctx, cancel := p.CallCtx(ctx)
 	defer cancel()
 	return nl.Numbers(cctx)
 }
 
-var errNotPool = errors.New("not a pool platform")
-
-func (s *Server) apiAdminPool(c *call) (any, error) {
-	list, err := s.g.PoolNumbers(c.cctx, c.params["code"])
-	if errors.Is(err, errNotPool) {
-		return nil, &apiErr{fasthttp.StatusConflict, codeNotPool, "platform " + c.params["code"] + " has no numbers of its own", nil}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"platform": c.params["code"], "numbers": list}, nil
-}
+// ErrNotPool: the platform has no numbers of its own.
+var ErrNotPool = errors.New("not a pool platform")
 
 // poolGauges shows a pool's numbers by state on /metrics, counted from the
 // pool's own listing when scraped and reused for a few seconds (one
@@ -152,7 +176,7 @@ var poolSeries = []struct{ metric, label, value string }{
 	{"smsgate_pool_blocks", "reason", "quarantine"},
 }
 
-func (g *Gateway) registerPoolGauges() {
+func (g *Pools) registerGauges() {
 	for _, p := range g.platforms {
 		nl, ok := p.Raw().(numberLister)
 		if !ok {

@@ -1,4 +1,4 @@
-package gateway
+package unified
 
 import (
 	"fmt"
@@ -9,13 +9,16 @@ import (
 
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
+	"smsgate/gateway/ops"
+	"smsgate/gateway/orders"
+	"smsgate/gateway/platform"
 	"smsgate/gateway/route"
 	"smsgate/ledger"
 )
 
 // platformName is a platform's display name (its code when none is set).
-func (g *Gateway) platformName(code string) string {
-	if p, ok := g.byCode[code]; ok && p.Name != "" {
+func (s *API) platformName(code string) string {
+	if p, ok := s.byCode[code]; ok && p.Name != "" {
 		return p.Name
 	}
 	return code
@@ -32,38 +35,38 @@ type BalanceView struct {
 	Error        string `json:"error,omitempty"`
 }
 
-func (s *Server) balanceView(c *call, p *Platform) BalanceView {
-	v := BalanceView{Platform: p.Code, PlatformName: s.g.platformName(p.Code), Currency: p.Currency, BaseCurrency: s.g.fx.Base()}
-	b, err := s.g.market.PlatformBalance(c.cctx, p)
+func (s *API) balanceView(c *call, p *platform.Platform) BalanceView {
+	v := BalanceView{Platform: p.Code, PlatformName: s.platformName(p.Code), Currency: p.Currency, BaseCurrency: s.fx.Base()}
+	b, err := s.market.PlatformBalance(c.cctx, p)
 	if err != nil {
 		v.Error = "unavailable"
 		return v
 	}
 	v.Balance = adapters.FormatDecimal(b.Micros, 2)
-	if base, err := s.g.fx.ToBase(b); err == nil {
+	if base, err := s.fx.ToBase(b); err == nil {
 		v.BaseBalance = adapters.FormatDecimal(base.Micros, 2)
 	}
 	return v
 }
 
-func (s *Server) apiBalances(c *call) (any, error) {
+func (s *API) apiBalances(c *call) (any, error) {
 	out := []BalanceView{}
-	for _, p := range s.g.market.Usable(c.t) {
+	for _, p := range s.market.Usable(c.t) {
 		out = append(out, s.balanceView(c, p))
 	}
 	return map[string]any{"balances": out}, nil
 }
 
-// tenantPlatform is a platform the tenant may see, or ErrBadPlatform.
-func (s *Server) tenantPlatform(c *call) (*Platform, error) {
-	p, ok := s.g.byCode[c.params["code"]]
+// tenantPlatform is a platform the tenant may see, or route.ErrBadPlatform.
+func (s *API) tenantPlatform(c *call) (*platform.Platform, error) {
+	p, ok := s.byCode[c.params["code"]]
 	if !ok || !c.t.Allows(p.Code) {
-		return nil, ErrBadPlatform
+		return nil, route.ErrBadPlatform
 	}
 	return p, nil
 }
 
-func (s *Server) apiPlatformBalance(c *call) (any, error) {
+func (s *API) apiPlatformBalance(c *call) (any, error) {
 	p, err := s.tenantPlatform(c)
 	if err != nil {
 		return nil, err
@@ -103,7 +106,7 @@ func countryParam(v string) (string, error) {
 	return "", &apiErr{400, codeBadCountry, "unknown country " + fmt.Sprintf("%q", v), nil}
 }
 
-func (s *Server) apiPrices(c *call) (any, error) {
+func (s *API) apiPrices(c *call) (any, error) {
 	service := strings.ToLower(c.query("service"))
 	if service == "" {
 		service = "tg"
@@ -117,8 +120,8 @@ func (s *Server) apiPrices(c *call) (any, error) {
 		return nil, err
 	}
 	items := []PriceItem{}
-	for _, p := range s.g.market.Usable(c.t) {
-		offers, err := s.g.market.PlatformOffers(c.cctx, p, country, service)
+	for _, p := range s.market.Usable(c.t) {
+		offers, err := s.market.PlatformOffers(c.cctx, p, country, service)
 		if err != nil {
 			continue // a platform that cannot answer is left out of the list
 		}
@@ -126,11 +129,11 @@ func (s *Server) apiPrices(c *call) (any, error) {
 			if o.Service != service || (country != "" && o.Country != country) || o.Count == 0 {
 				continue
 			}
-			base, err := s.g.fx.ToBase(o.Price)
+			base, err := s.fx.ToBase(o.Price)
 			if err != nil {
 				continue
 			}
-			items = append(items, PriceItem{Platform: p.Code, PlatformName: s.g.platformName(p.Code), Country: o.Country,
+			items = append(items, PriceItem{Platform: p.Code, PlatformName: s.platformName(p.Code), Country: o.Country,
 				Code: service, Name: sv.Name, Price: adapters.FormatDecimal(o.Price.Micros, 2), Currency: o.Price.Currency,
 				BasePrice: adapters.FormatDecimal(base.Micros, 2), BaseCurrency: base.Currency, Count: o.Count, base: base.Micros})
 		}
@@ -170,7 +173,7 @@ type SkipView struct {
 	Reason   string `json:"reason"`
 }
 
-func (s *Server) apiRecommended(c *call) (any, error) {
+func (s *API) apiRecommended(c *call) (any, error) {
 	service := strings.ToLower(c.query("service"))
 	if service == "" {
 		service = "tg"
@@ -185,13 +188,13 @@ func (s *Server) apiRecommended(c *call) (any, error) {
 	if country == "" {
 		return nil, badRequest("country is required")
 	}
-	plan, err := s.g.Recommend(c.cctx, c.t, BuyRequest{Country: country, Service: service, Strategy: c.query("strategy")})
+	plan, err := s.recommend(c.cctx, c.t, orders.BuyRequest{Country: country, Service: service, Strategy: c.query("strategy")}.Route())
 	if err != nil {
 		return nil, err
 	}
 	best := plan.Candidates[0]
-	out := Recommendation{Platform: best.Platform.Code, PlatformName: s.g.platformName(best.Platform.Code),
-		Strategy: plan.Strategy, Reason: reason(plan.Strategy, best, s.g.fx.Base()), Candidates: []CandidateView{}, Skipped: []SkipView{}}
+	out := Recommendation{Platform: best.Platform.Code, PlatformName: s.platformName(best.Platform.Code),
+		Strategy: plan.Strategy, Reason: reason(plan.Strategy, best, s.fx.Base()), Candidates: []CandidateView{}, Skipped: []SkipView{}}
 	for _, cd := range plan.Candidates {
 		v := CandidateView{Platform: cd.Platform.Code, Count: cd.Count, DeliveryRate: math.Round(cd.Rate*1000) / 1000, Priority: cd.Platform.Current().Priority}
 		if cd.BasePrice >= 0 {
@@ -237,22 +240,22 @@ func reason(strategy string, c route.Candidate, base string) string {
 	return fmt.Sprintf("first by priority (%d)", c.Platform.Current().Priority)
 }
 
-func (s *Server) apiPlatforms(c *call) (any, error) {
-	out := []Health{}
-	for _, p := range s.g.platforms {
+func (s *API) apiPlatforms(c *call) (any, error) {
+	out := []ops.Health{}
+	for _, p := range s.platforms {
 		if c.t.Allows(p.Code) {
-			out = append(out, s.g.health.Snapshot(p))
+			out = append(out, s.health.Snapshot(p))
 		}
 	}
 	return map[string]any{"platforms": out}, nil
 }
 
-func (s *Server) apiHealth(c *call) (any, error) {
+func (s *API) apiHealth(c *call) (any, error) {
 	p, err := s.tenantPlatform(c)
 	if err != nil {
 		return nil, err
 	}
-	return s.g.health.Snapshot(p), nil
+	return s.health.Snapshot(p), nil
 }
 
 // StatRow is one group of the statistics.
@@ -375,9 +378,9 @@ func periods(from, to time.Time, groupBy string) int {
 
 // apiStatistics computes the tenant's statistics from the ledger: the
 // orders are selected in SQL (date range and filters), grouped here.
-func (s *Server) apiStatistics(c *call) (any, error) {
+func (s *API) apiStatistics(c *call) (any, error) {
 	const day = 24 * time.Hour
-	today := s.g.now().UTC().Truncate(day)
+	today := s.now().UTC().Truncate(day)
 	from, to := today.Add(-29*day), today
 	var err error
 	if v := c.query("startDate"); v != "" {
@@ -409,12 +412,12 @@ func (s *Server) apiStatistics(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.g.store.Outcomes(c.cctx, ledger.OutcomeFilter{From: from, To: to.Add(day), Tenant: c.t.Name,
+	list, err := s.store.Outcomes(c.cctx, ledger.OutcomeFilter{From: from, To: to.Add(day), Tenant: c.t.Name,
 		Platform: c.query("platform"), Country: country, Service: strings.ToLower(c.query("service"))})
 	if err != nil {
 		return nil, err
 	}
-	st := Statistics{From: from.Format("2006-01-02"), To: to.Format("2006-01-02"), GroupBy: groupBy, BaseCurrency: s.g.fx.Base(),
+	st := Statistics{From: from.Format("2006-01-02"), To: to.Format("2006-01-02"), GroupBy: groupBy, BaseCurrency: s.fx.Base(),
 		Periods:   group(list, func(o ledger.Outcome) string { return periodKey(o.CreatedAt, groupBy) }),
 		Platforms: group(list, func(o ledger.Outcome) string { return o.Platform }),
 		Countries: group(list, func(o ledger.Outcome) string { return o.Country }),

@@ -1,4 +1,4 @@
-package gateway
+package unified
 
 import _ "embed"
 

@@ -1,4 +1,4 @@
-package gateway
+package unified
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/gateway/orders"
+	"smsgate/gateway/overrides"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 )
@@ -61,7 +63,7 @@ func badRequest(format string, args ...any) *apiErr {
 // apiErrorOf maps a gateway error to its answer. Messages name the
 // canonical condition, never an upstream's text (which could carry
 // details of our accounts).
-func (s *Server) apiErrorOf(err error, currency string) *apiErr {
+func (s *API) apiErrorOf(err error, currency string) *apiErr {
 	var ae *apiErr
 	if errors.As(err, &ae) {
 		return ae
@@ -71,13 +73,13 @@ func (s *Server) apiErrorOf(err error, currency string) *apiErr {
 	case errors.As(err, &pf):
 		return &apiErr{fasthttp.StatusConflict, codePriceTooHigh, "maxPrice is below the lowest offer",
 			map[string]string{"minPrice": adapters.FormatDecimal(pf.Min.Micros, 2), "currency": pf.Min.Currency}}
-	case errors.Is(err, ErrTenantActiveLimit):
+	case errors.Is(err, orders.ErrTenantActiveLimit):
 		return &apiErr{fasthttp.StatusTooManyRequests, codeActiveLimit, "too many active orders (CHANNELS_LIMIT)", nil}
-	case errors.Is(err, ErrBadPlatform):
+	case errors.Is(err, route.ErrBadPlatform):
 		return &apiErr{fasthttp.StatusNotFound, codeBadPlatform, "unknown platform", nil}
 	case errors.Is(err, route.ErrBadStrategy):
 		return &apiErr{fasthttp.StatusBadRequest, codeBadStrategy, "unknown strategy (price|success|balance|random|priority|value)", nil}
-	case errors.Is(err, errBadRequest):
+	case errors.Is(err, overrides.ErrBadRequest):
 		return badRequest("%s", err.Error())
 	case errors.Is(err, adapters.ErrNoActivation):
 		return &apiErr{fasthttp.StatusNotFound, codeNotFound, "order not found", nil}
@@ -96,7 +98,7 @@ func (s *Server) apiErrorOf(err error, currency string) *apiErr {
 	case errors.Is(err, adapters.ErrUnavailable), errors.Is(err, adapters.ErrAuth):
 		return &apiErr{fasthttp.StatusServiceUnavailable, codeUnavailable, "upstream platforms unavailable, try again", nil}
 	}
-	s.g.log.Error("unified API error", zapErr(err))
+	s.log.Error("unified API error", zapErr(err))
 	return &apiErr{fasthttp.StatusInternalServerError, codeInternalError, "internal error", nil}
 }
 
@@ -130,7 +132,7 @@ type endpoint struct {
 	pattern []string
 	admin   bool
 	name    string // metric label
-	h       func(s *Server, c *call) (any, error)
+	h       func(s *API, c *call) (any, error)
 }
 
 // call is one unified request being served.
@@ -169,22 +171,22 @@ func jsonErrMsg(err error) string {
 }
 
 var routes = []endpoint{
-	{method: "POST", pattern: []string{"getPhone"}, name: "getPhone", h: (*Server).apiGetPhone},
-	{method: "POST", pattern: []string{"getSmsCode"}, name: "getSmsCode", h: (*Server).apiGetSmsCode},
-	{method: "POST", pattern: []string{"setStatus"}, name: "setStatus", h: (*Server).apiSetStatus},
-	{method: "GET", pattern: []string{"orders", "{id}"}, name: "order", h: (*Server).apiOrder},
-	{method: "GET", pattern: []string{"orders"}, name: "orders", h: (*Server).apiOrders},
-	{method: "GET", pattern: []string{"balances"}, name: "balances", h: (*Server).apiBalances},
-	{method: "GET", pattern: []string{"platforms", "{code}", "balance"}, name: "platformBalance", h: (*Server).apiPlatformBalance},
-	{method: "GET", pattern: []string{"prices"}, name: "prices", h: (*Server).apiPrices},
-	{method: "GET", pattern: []string{"recommended"}, name: "recommended", h: (*Server).apiRecommended},
-	{method: "GET", pattern: []string{"platforms"}, name: "platforms", h: (*Server).apiPlatforms},
-	{method: "GET", pattern: []string{"platforms", "{code}", "health"}, name: "health", h: (*Server).apiHealth},
-	{method: "GET", pattern: []string{"statistics"}, name: "statistics", h: (*Server).apiStatistics},
-	{method: "GET", pattern: []string{"admin", "platforms"}, admin: true, name: "adminPlatforms", h: (*Server).apiAdminPlatforms},
-	{method: "GET", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPlatform", h: (*Server).apiAdminPlatform},
-	{method: "PATCH", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPatch", h: (*Server).apiAdminPatch},
-	{method: "GET", pattern: []string{"admin", "platforms", "{code}", "numbers"}, admin: true, name: "adminPoolNumbers", h: (*Server).apiAdminPool},
+	{method: "POST", pattern: []string{"getPhone"}, name: "getPhone", h: (*API).apiGetPhone},
+	{method: "POST", pattern: []string{"getSmsCode"}, name: "getSmsCode", h: (*API).apiGetSmsCode},
+	{method: "POST", pattern: []string{"setStatus"}, name: "setStatus", h: (*API).apiSetStatus},
+	{method: "GET", pattern: []string{"orders", "{id}"}, name: "order", h: (*API).apiOrder},
+	{method: "GET", pattern: []string{"orders"}, name: "orders", h: (*API).apiOrders},
+	{method: "GET", pattern: []string{"balances"}, name: "balances", h: (*API).apiBalances},
+	{method: "GET", pattern: []string{"platforms", "{code}", "balance"}, name: "platformBalance", h: (*API).apiPlatformBalance},
+	{method: "GET", pattern: []string{"prices"}, name: "prices", h: (*API).apiPrices},
+	{method: "GET", pattern: []string{"recommended"}, name: "recommended", h: (*API).apiRecommended},
+	{method: "GET", pattern: []string{"platforms"}, name: "platforms", h: (*API).apiPlatforms},
+	{method: "GET", pattern: []string{"platforms", "{code}", "health"}, name: "health", h: (*API).apiHealth},
+	{method: "GET", pattern: []string{"statistics"}, name: "statistics", h: (*API).apiStatistics},
+	{method: "GET", pattern: []string{"admin", "platforms"}, admin: true, name: "adminPlatforms", h: (*API).apiAdminPlatforms},
+	{method: "GET", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPlatform", h: (*API).apiAdminPlatform},
+	{method: "PATCH", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPatch", h: (*API).apiAdminPatch},
+	{method: "GET", pattern: []string{"admin", "platforms", "{code}", "numbers"}, admin: true, name: "adminPoolNumbers", h: (*API).apiAdminPool},
 }
 
 func match(pattern, parts []string) (map[string]string, bool) {
@@ -208,8 +210,8 @@ func match(pattern, parts []string) (map[string]string, bool) {
 	return params, true
 }
 
-// unified serves /api/sms/*.
-func (s *Server) unified(ctx *fasthttp.RequestCtx, path string) {
+// Handle serves /api/sms/*.
+func (s *API) Handle(ctx *fasthttp.RequestCtx, path string) {
 	rest := strings.TrimSuffix(strings.TrimPrefix(path, "/api/sms/"), "/")
 	if rest == "openapi.json" && ctx.IsGet() {
 		ctx.SetContentType("application/json")
@@ -244,33 +246,33 @@ func (s *Server) unified(ctx *fasthttp.RequestCtx, path string) {
 	key := bearerKey(ctx)
 	c := &call{ctx: ctx, params: params}
 	if rt.admin {
-		if !s.g.admin.matches(key) {
-			if _, isTenant := s.g.tenants.ByKey(key); isTenant {
+		if !s.admin(key) {
+			if _, isTenant := s.tenants.ByKey(key); isTenant {
 				apiFail(ctx, &apiErr{fasthttp.StatusForbidden, codeForbidden, "admin key required", nil})
 			} else {
 				apiFail(ctx, &apiErr{fasthttp.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer key", nil})
 			}
-			s.g.metrics.Request("unified", rt.name, "unauthorized")
+			s.metrics.Request("unified", rt.name, "unauthorized")
 			return
 		}
 	} else {
-		t, ok := s.g.tenants.ByKey(key)
+		t, ok := s.tenants.ByKey(key)
 		if !ok {
 			apiFail(ctx, &apiErr{fasthttp.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer key", nil})
-			s.g.metrics.Request("unified", rt.name, "unauthorized")
+			s.metrics.Request("unified", rt.name, "unauthorized")
 			return
 		}
-		if ok, wait := s.g.AllowRequest(t); !ok {
-			ctx.Response.Header.Set("Retry-After", retryAfter(wait))
+		if ok, wait := s.limiter.Allow(t); !ok {
+			ctx.Response.Header.Set("Retry-After", tenant.RetryAfter(wait))
 			apiFail(ctx, &apiErr{fasthttp.StatusTooManyRequests, codeRateLimit, "request rate limit", nil})
-			s.g.metrics.Request("unified", rt.name, "rate_limited")
+			s.metrics.Request("unified", rt.name, "rate_limited")
 			return
 		}
 		c.t = t
 	}
-	timeout := s.g.cfg.Server.RequestTimeout
+	timeout := s.cfg.Server.RequestTimeout
 	if rt.name == "getSmsCode" {
-		timeout += s.g.cfg.API.MaxWait
+		timeout += s.cfg.API.MaxWait
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -283,11 +285,11 @@ func (s *Server) unified(ctx *fasthttp.RequestCtx, path string) {
 		}
 		e := s.apiErrorOf(err, cur)
 		apiFail(ctx, e)
-		s.g.metrics.Request("unified", rt.name, fmt.Sprint(e.code))
+		s.metrics.Request("unified", rt.name, fmt.Sprint(e.code))
 		return
 	}
 	apiOK(ctx, data)
-	s.g.metrics.Request("unified", rt.name, "ok")
+	s.metrics.Request("unified", rt.name, "ok")
 }
 
 // bearerKey is the key of "Authorization: Bearer <key>", copied.
@@ -365,4 +367,14 @@ func parseOrderID(s string) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
+}
+
+// RequestError answers a request fasthttp could not read under /api/sms/:
+// status 400 or 413 (body too large), as a unified error.
+func RequestError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	code := codeBadRequest
+	if status == fasthttp.StatusRequestEntityTooLarge {
+		code = status
+	}
+	apiFail(ctx, &apiErr{status, code, msg, nil})
 }

@@ -1,4 +1,4 @@
-package gateway
+package unified
 
 import (
 	"context"
@@ -40,12 +40,12 @@ type getPhoneBody struct {
 	Failover bool   `json:"failover"`
 }
 
-// buyRequest validates a getPhone body into a BuyRequest.
-func (b getPhoneBody) buyRequest(t *tenant.Tenant) (BuyRequest, error) {
+// buyRequest validates a getPhone body into a orders.BuyRequest.
+func (b getPhoneBody) buyRequest(t *tenant.Tenant) (orders.BuyRequest, error) {
 	if b.Service == "" {
 		b.Service = "tg" // the integration guide's default
 	}
-	r := BuyRequest{Service: strings.ToLower(b.Service), Operator: b.Operator, Strategy: b.Strategy, Platform: b.Platform, Failover: b.Failover}
+	r := orders.BuyRequest{Service: strings.ToLower(b.Service), Operator: b.Operator, Strategy: b.Strategy, Platform: b.Platform, Failover: b.Failover}
 	if b.Country == "" {
 		return r, badRequest("country is required (ISO 3166-1 alpha-2, e.g. \"us\")")
 	}
@@ -85,26 +85,26 @@ func (b getPhoneBody) buyRequest(t *tenant.Tenant) (BuyRequest, error) {
 // sameRequest reports whether an order answers the request (for a reused
 // Idempotency-Key): same country and service, and the same pinned
 // platform and operator when the request names them.
-func sameRequest(o ledger.Order, r BuyRequest) bool {
+func sameRequest(o ledger.Order, r orders.BuyRequest) bool {
 	return o.Country == r.Country && o.Service == r.Service &&
 		(r.Platform == "" || o.Platform == r.Platform)
 }
 
-func (s *Server) phoneAnswer(t *tenant.Tenant, o ledger.Order) PhoneAnswer {
-	price, err := s.g.fx.Convert(o.Price, t.Currency)
+func (s *API) phoneAnswer(t *tenant.Tenant, o ledger.Order) PhoneAnswer {
+	price, err := s.fx.Convert(o.Price, t.Currency)
 	if err != nil {
 		price = o.Price
 	}
 	return PhoneAnswer{ID: o.ID, Phone: o.Phone, Country: o.Country, Service: o.Service,
 		Price: adapters.FormatDecimal(price.Micros, 2), Currency: price.Currency,
-		Platform: o.Platform, PlatformName: s.g.platformName(o.Platform)}
+		Platform: o.Platform, PlatformName: s.platformName(o.Platform)}
 }
 
 // apiGetPhone buys a number. With an Idempotency-Key, the same key from
 // the same tenant gives the same order, even while the first request is
 // still buying (the requests share one flight), and a reused key with a
 // different request is a conflict.
-func (s *Server) apiGetPhone(c *call) (any, error) {
+func (s *API) apiGetPhone(c *call) (any, error) {
 	var b getPhoneBody
 	if err := c.decode(&b); err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func (s *Server) apiGetPhone(c *call) (any, error) {
 	}
 	key := string(c.ctx.Request.Header.Peek("Idempotency-Key"))
 	if key == "" {
-		o, err := s.g.orders.Buy(c.cctx, c.t, r)
+		o, err := s.orders.Buy(c.cctx, c.t, r)
 		if err != nil {
 			return nil, err
 		}
@@ -128,17 +128,17 @@ func (s *Server) apiGetPhone(c *call) (any, error) {
 	v, err, _ := s.idem.Do(c.t.Name+"\x00"+r.IdempotencyKey, func() (any, error) {
 		// Detached from this caller: a caller that gives up must not fail
 		// the purchase the others wait for.
-		ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.Routing.Deadline+s.g.cfg.Server.RequestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Routing.Deadline+s.cfg.Server.RequestTimeout)
 		defer cancel()
-		if o, err := s.g.store.GetByIdempotencyKey(ctx, c.t.Name, r.IdempotencyKey); err == nil {
+		if o, err := s.store.GetByIdempotencyKey(ctx, c.t.Name, r.IdempotencyKey); err == nil {
 			return o, nil
 		} else if !errors.Is(err, ledger.ErrNotFound) {
 			return nil, err
 		}
-		o, err := s.g.orders.Buy(ctx, c.t, r)
-		if errors.Is(err, ErrDuplicateOrder) {
+		o, err := s.orders.Buy(ctx, c.t, r)
+		if errors.Is(err, orders.ErrDuplicateOrder) {
 			// Bought by another instance meanwhile: answer with that order.
-			return s.g.store.GetByIdempotencyKey(ctx, c.t.Name, r.IdempotencyKey)
+			return s.store.GetByIdempotencyKey(ctx, c.t.Name, r.IdempotencyKey)
 		}
 		return o, err
 	})
@@ -198,7 +198,7 @@ func codeAnswer(o ledger.Order) (CodeAnswer, bool) {
 
 // apiGetSmsCode long-polls the ledger for the order's code. It never calls
 // the upstream: the poller does, and wakes the waiters when a code lands.
-func (s *Server) apiGetSmsCode(c *call) (any, error) {
+func (s *API) apiGetSmsCode(c *call) (any, error) {
 	var b getCodeBody
 	if err := c.decode(&b); err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ func (s *Server) apiGetSmsCode(c *call) (any, error) {
 		if b.Phone == "" {
 			return nil, badRequest("orderId (or phone) is required")
 		}
-		o, err := s.g.orderByPhone(c.cctx, c.t, b.Phone, b.Platform)
+		o, err := s.orderByPhone(c.cctx, c.t, b.Phone, b.Platform)
 		if err != nil {
 			return nil, err
 		}
@@ -218,12 +218,12 @@ func (s *Server) apiGetSmsCode(c *call) (any, error) {
 	if !b.Wait.set && b.MaxRetries > 0 {
 		wait = time.Duration(b.MaxRetries) * b.RetryInterval.d
 	}
-	if max := s.g.cfg.API.MaxWait; wait > max {
+	if max := s.cfg.API.MaxWait; wait > max {
 		wait = max
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		o, err := s.g.orders.Order(c.cctx, c.t, id)
+		o, err := s.orders.Order(c.cctx, c.t, id)
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +235,7 @@ func (s *Server) apiGetSmsCode(c *call) (any, error) {
 		ctx, cancel := context.WithTimeout(c.cctx, left)
 		// Woken by the poller; the periodic re-read covers a code written
 		// by another instance.
-		s.g.orders.WaitChange(ctx, id, 250*time.Millisecond)
+		s.orders.WaitChange(ctx, id, 250*time.Millisecond)
 		cancel()
 		if c.cctx.Err() != nil {
 			return a, nil
@@ -244,9 +244,9 @@ func (s *Server) apiGetSmsCode(c *call) (any, error) {
 }
 
 // orderByPhone finds the tenant's newest active order for a phone number.
-func (g *Gateway) orderByPhone(ctx context.Context, t *tenant.Tenant, phone, platform string) (ledger.Order, error) {
+func (s *API) orderByPhone(ctx context.Context, t *tenant.Tenant, phone, platform string) (ledger.Order, error) {
 	phone = strings.TrimPrefix(strings.TrimSpace(phone), "+")
-	list, err := g.store.List(ctx, ledger.Filter{Tenant: t.Name, ActiveOnly: true, Platform: platform})
+	list, err := s.store.List(ctx, ledger.Filter{Tenant: t.Name, ActiveOnly: true, Platform: platform})
 	if err != nil {
 		return ledger.Order{}, err
 	}
@@ -273,7 +273,7 @@ type StatusAnswer struct {
 	State string `json:"state"`
 }
 
-func (s *Server) apiSetStatus(c *call) (any, error) {
+func (s *API) apiSetStatus(c *call) (any, error) {
 	var b setStatusBody
 	if err := c.decode(&b); err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ func (s *Server) apiSetStatus(c *call) (any, error) {
 	if !ok {
 		return nil, badRequest("unknown status %q (complete|cancel|retry|ready|ban|6|8|3|1)", name)
 	}
-	o, err := s.g.orders.SetStatus(c.cctx, c.t, int64(b.OrderID), st)
+	o, err := s.orders.SetStatus(c.cctx, c.t, int64(b.OrderID), st)
 	if err != nil {
 		return nil, err
 	}
@@ -327,15 +327,15 @@ type CodeView struct {
 	ReceivedAt string `json:"receivedAt"`
 }
 
-func (s *Server) orderView(t *tenant.Tenant, o ledger.Order) OrderView {
-	price, err := s.g.fx.Convert(o.Price, t.Currency)
+func (s *API) orderView(t *tenant.Tenant, o ledger.Order) OrderView {
+	price, err := s.fx.Convert(o.Price, t.Currency)
 	if err != nil {
 		price = o.Price
 	}
 	v := OrderView{ID: o.ID, Phone: o.Phone, Country: o.Country, Service: o.Service, Operator: o.Operator,
-		Platform: o.Platform, PlatformName: s.g.platformName(o.Platform),
+		Platform: o.Platform, PlatformName: s.platformName(o.Platform),
 		Price: adapters.FormatDecimal(price.Micros, 2), Currency: price.Currency,
-		BasePrice: adapters.FormatDecimal(o.BasePrice.Micros, 2), BaseCurrency: s.g.fx.Base(),
+		BasePrice: adapters.FormatDecimal(o.BasePrice.Micros, 2), BaseCurrency: s.fx.Base(),
 		State: string(o.State), Codes: []CodeView{},
 		CreatedAt: o.CreatedAt.UTC().Format(time.RFC3339), ExpiresAt: o.ExpiresAt.UTC().Format(time.RFC3339)}
 	for _, c := range o.Codes {
@@ -344,19 +344,19 @@ func (s *Server) orderView(t *tenant.Tenant, o ledger.Order) OrderView {
 	return v
 }
 
-func (s *Server) apiOrder(c *call) (any, error) {
+func (s *API) apiOrder(c *call) (any, error) {
 	id, err := strconv.ParseInt(c.params["id"], 10, 64)
 	if err != nil || id <= 0 {
 		return nil, &apiErr{404, codeNotFound, "order not found", nil}
 	}
-	o, err := s.g.orders.Order(c.cctx, c.t, id)
+	o, err := s.orders.Order(c.cctx, c.t, id)
 	if err != nil {
 		return nil, err
 	}
 	return s.orderView(c.t, o), nil
 }
 
-func (s *Server) apiOrders(c *call) (any, error) {
+func (s *API) apiOrders(c *call) (any, error) {
 	f := ledger.Filter{Tenant: c.t.Name, Limit: 100}
 	switch st := c.query("state"); st {
 	case "", "all":
@@ -372,7 +372,7 @@ func (s *Server) apiOrders(c *call) (any, error) {
 		}
 		f.Limit = n
 	}
-	list, err := s.g.store.List(c.cctx, f)
+	list, err := s.store.List(c.cctx, f)
 	if err != nil {
 		return nil, err
 	}
