@@ -16,6 +16,7 @@ import (
 	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/gateway/fx"
+	"smsgate/gateway/legacy"
 	"smsgate/gateway/lifetime"
 	"smsgate/gateway/market"
 	"smsgate/gateway/ops"
@@ -385,3 +386,15 @@ func (g *Gateway) unifiedAPI() *unified.API {
 		Platforms: g.platforms, ByCode: g.byCode, Metrics: g.metrics, Log: g.log, Now: g.now,
 	})
 }
+
+// legacyFront builds the SMS-Activate handler API front end.
+func (g *Gateway) legacyFront() *legacy.Front {
+	return legacy.New(legacy.Deps{
+		Tenants: g.tenants, Limiter: g.limiter, Orders: g.orders, Market: g.market, Store: g.store, FX: g.fx,
+		Metrics: g.metrics, Now: g.now, Timeout: g.cfg.Server.RequestTimeout,
+	})
+}
+
+// TokTooManyRequests answers a legacy request over the tenant's rate
+// (package legacy).
+const TokTooManyRequests = legacy.TokTooManyRequests

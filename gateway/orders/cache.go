@@ -28,18 +28,23 @@ func cloneOrder(o ledger.Order) ledger.Order {
 	return o
 }
 
-// cacheOrder puts a written order in the cache. ristretto drops a new
-// key's Set when its buffer is full (a busy machine): every read of the
-// order would then go to the ledger until its next write, so a dropped Set
-// is tried once more after the buffer drained.
-func (g *Service) cacheOrder(o *ledger.Order) {
+// cacheOrder puts a written order in the cache. ristretto applies the
+// Set of a key it already holds at once, but a new key's only once its
+// buffer is processed (and drops it when the buffer is full): a new order
+// is waited for, so the client's first getStatus is served from memory,
+// and a dropped Set is tried once more.
+func (g *Service) cacheOrder(o *ledger.Order, isNew bool) {
 	if g.cache == nil {
 		return
 	}
 	c := cloneOrder(*o)
-	if !g.cache.SetWithTTL(o.ID, c, 1, g.codesTTL) {
+	ok := g.cache.SetWithTTL(o.ID, c, 1, g.codesTTL)
+	if !ok || isNew {
 		g.cache.Wait()
+	}
+	if !ok {
 		g.cache.SetWithTTL(o.ID, c, 1, g.codesTTL)
+		g.cache.Wait()
 	}
 }
 

@@ -241,7 +241,7 @@ func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p 
 		}
 		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
 	}
-	g.cacheOrder(&o)
+	g.cacheOrder(&o, true)
 	g.market.DropBalance(p)
 	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
 		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
@@ -441,7 +441,7 @@ func (g *Service) Save(ctx context.Context, o *ledger.Order, prev adapters.State
 		g.forgetOrder(o.ID)
 		return err
 	}
-	g.cacheOrder(o)
+	g.cacheOrder(o, false)
 	if prev.Active() && !o.State.Active() {
 		g.ended(o)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package legacy
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
 	"smsgate/adapters/smsactivate"
+	"smsgate/gateway/orders"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
@@ -24,7 +25,7 @@ import (
 // learns that outcome, and every call below uses the handle, never a
 // second lookup.
 type legacy struct {
-	g *Gateway
+	f *Front
 	t *tenant.Tenant // nil: the key matched no tenant (BAD_KEY)
 }
 
@@ -49,21 +50,21 @@ func (l *legacy) Authenticate(_ context.Context, _ string) (string, bool) {
 func (l *legacy) Currency(account string) string { return l.tenant(account).Currency }
 
 func (l *legacy) Balance(ctx context.Context, account string) (adapters.Money, error) {
-	return l.g.market.Balance(ctx, l.tenant(account))
+	return l.f.market.Balance(ctx, l.tenant(account))
 }
 
 func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
 	t := l.tenant(account)
-	o, err := l.g.orders.Buy(ctx, t, BuyRequest{
+	o, err := l.f.orders.Buy(ctx, t, orders.BuyRequest{
 		Country: p.Country, Service: p.Service, Operator: p.Operator, MaxPrice: p.MaxPrice,
 		Strategy: p.Strategy, Platform: p.Platform, Failover: p.Failover, IdempotencyKey: p.OrderID,
 	})
 	switch {
-	case errors.Is(err, ErrDuplicateOrder):
+	case errors.Is(err, orders.ErrDuplicateOrder):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokOrderExists, Err: err}
-	case errors.Is(err, ErrBadPlatform):
+	case errors.Is(err, route.ErrBadPlatform):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_PLATFORM", Err: err}
-	case errors.Is(err, ErrTenantActiveLimit):
+	case errors.Is(err, orders.ErrTenantActiveLimit):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokChannelsLimit, Err: err}
 	case errors.Is(err, route.ErrBadStrategy):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_STRATEGY", Err: err}
@@ -74,7 +75,7 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 }
 
 func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activation {
-	cost, err := l.g.fx.Convert(o.Price, t.Currency)
+	cost, err := l.f.fx.Convert(o.Price, t.Currency)
 	if err != nil {
 		cost = o.Price
 	}
@@ -90,7 +91,7 @@ func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activa
 
 func (l *legacy) Activation(ctx context.Context, account string, id int64) (smsactivate.Activation, error) {
 	t := l.tenant(account)
-	o, err := l.g.orders.Order(ctx, t, id)
+	o, err := l.f.orders.Order(ctx, t, id)
 	if err != nil {
 		return smsactivate.Activation{}, err
 	}
@@ -99,7 +100,7 @@ func (l *legacy) Activation(ctx context.Context, account string, id int64) (smsa
 
 func (l *legacy) SetStatus(ctx context.Context, account string, id int64, status int) (smsactivate.Activation, error) {
 	t := l.tenant(account)
-	o, err := l.g.orders.SetStatus(ctx, t, id, status)
+	o, err := l.f.orders.SetStatus(ctx, t, id, status)
 	if err != nil {
 		return smsactivate.Activation{}, err
 	}
@@ -108,7 +109,7 @@ func (l *legacy) SetStatus(ctx context.Context, account string, id int64, status
 
 func (l *legacy) Active(ctx context.Context, account string) ([]smsactivate.Activation, error) {
 	t := l.tenant(account)
-	list, err := l.g.store.List(ctx, ledger.Filter{Tenant: t.Name, ActiveOnly: true})
+	list, err := l.f.store.List(ctx, ledger.Filter{Tenant: t.Name, ActiveOnly: true})
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (l *legacy) Active(ctx context.Context, account string) ([]smsactivate.Acti
 
 func (l *legacy) Offers(ctx context.Context, account, country, service string) ([]smsactivate.Offer, error) {
 	t := l.tenant(account)
-	merged, err := l.g.market.Offers(ctx, t, country, service)
+	merged, err := l.f.market.Offers(ctx, t, country, service)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (l *legacy) Operators(ctx context.Context, account, country string) (map[st
 		return out, nil
 	}
 	t := l.tenant(account)
-	merged, err := l.g.market.Offers(ctx, t, "", "")
+	merged, err := l.f.market.Offers(ctx, t, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func (l *legacy) Operators(ctx context.Context, account, country string) (map[st
 // Countries lists the countries of the tenant's platforms from the
 // countries cache ([cache] countries), for getCountries.
 func (l *legacy) Countries(ctx context.Context, account string) ([]string, error) {
-	return l.g.market.Countries(ctx, l.tenant(account))
+	return l.f.market.Countries(ctx, l.tenant(account))
 }
 
 // legacyCall is one request's protocol server bound to its tenant; pooled,
@@ -169,10 +170,10 @@ type legacyCall struct {
 // request.
 type legacyCalls struct{ pool sync.Pool }
 
-func newLegacyCalls(g *Gateway, proto smsactivate.Server) *legacyCalls {
+func newLegacyCalls(f *Front, proto smsactivate.Server) *legacyCalls {
 	lc := &legacyCalls{}
 	lc.pool.New = func() any {
-		c := &legacyCall{srv: proto, b: legacy{g: g}}
+		c := &legacyCall{srv: proto, b: legacy{f: f}}
 		c.srv.Backend = &c.b
 		return c
 	}
