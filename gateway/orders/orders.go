@@ -81,16 +81,27 @@ func (g *Service) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 	if err != nil {
 		return ledger.Order{}, err
 	}
-	buy := func(o ledger.Order, err error) (ledger.Order, error) {
-		bought = err == nil
-		return o, err
-	}
+	o, err := g.tryCandidates(ctx, t, r, plan)
+	bought = err == nil
+	return o, err
+}
+
+// step is what a purchase does after asking one platform.
+type step int
+
+const (
+	stepNext step = iota // try the next candidate
+	stepStop             // a final refusal: ask no other platform
+	stepDone             // sold (or failed in a way that ends the purchase)
+)
+
+// tryCandidates asks the plan's platforms in order. max_attempts bounds
+// the platforms asked; one passed over without a call (its balance known
+// short, its cap reached) does not count. A platform whose known balance
+// is short is put off to the end rather than dropped: the book errs low,
+// and the platform itself has the last word when nothing else sold.
+func (g *Service) tryCandidates(ctx context.Context, t *tenant.Tenant, r BuyRequest, plan route.Plan) (ledger.Order, error) {
 	var errs []error
-	// max_attempts bounds the platforms asked; one passed over without a
-	// call (its balance known short, its cap reached) does not count. A
-	// platform whose known balance is short is put off to the end rather
-	// than dropped: the book errs low, and the platform itself has the
-	// last word when nothing else sold.
 	attempts := 0
 	cands := slices.Clone(plan.Candidates)
 	for i := 0; i < len(cands); i++ {
@@ -123,71 +134,88 @@ func (g *Service) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 			cands = append(cands, c)
 			continue
 		}
-		reserved := true
-		releaseBalance := func() {
-			if spends && reserved {
-				g.market.Book().Release(p.Code, c.Cost)
-				reserved = false
-			}
-		}
 		if !g.caps.TryAcquire(platform.Key(p.Code), p.MaxActive) {
-			releaseBalance()
+			if spends {
+				g.market.Book().Release(p.Code, c.Cost)
+			}
 			errs = append(errs, fmt.Errorf("%s: at its active-order cap: %w", p.Code, adapters.ErrNoNumbers))
 			continue
 		}
 		attempts++
-		platformSlot := true
-		releasePlatform := func() {
-			if platformSlot {
-				g.caps.Release(platform.Key(p.Code))
-				platformSlot = false
-			}
-		}
-		ticket := p.Buys().Start()
-		cctx, ccancel := p.CallCtx(ctx)
-		pur, err := p.Adapter.Buy(cctx, req)
-		ccancel()
-		if err == nil {
-			g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
-			p.Buys().Finish(ticket)
-			g.metrics.Routed(plan.Strategy, p.Code)
-			g.debit(ctx, p, r, pur.Price) // before the reservation goes: the book never shows the money twice
-			releaseBalance()
-			o, err := buy(g.record(ctx, t, r, p, pur))
-			if err != nil {
-				releasePlatform()
-			}
+		o, st, err := g.buyAt(ctx, t, r, plan.Strategy, c, spends, req)
+		if st == stepDone {
 			return o, err
 		}
-		p.Buys().Finish(ticket)
-		releaseBalance()
-		if spends && errors.Is(err, adapters.ErrNoBalance) {
-			g.market.Book().Empty(p.Code) // until the next read; later buyers go elsewhere first
-		}
 		errs = append(errs, err)
-		if errors.Is(err, adapters.ErrOutcomeUnknown) {
-			// Never re-buy blindly: look on this platform first.
-			g.log.Warn("purchase outcome unknown; reconciling before any other platform",
-				zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
-			o, found, rerr := g.reconcile(ctx, t, r, p)
-			if found {
-				g.debit(ctx, p, r, o.Price) // the lost purchase was made: it cost money
-			}
-			if found && rerr == nil {
-				return buy(o, nil)
-			}
-			releasePlatform()
-			if rerr != nil {
-				return ledger.Order{}, rerr
-			}
-			continue
-		}
-		releasePlatform()
-		if !adapters.Retryable(err) {
+		if st == stepStop {
 			break
 		}
 	}
 	return ledger.Order{}, g.combine(errs, t.Currency)
+}
+
+// buyAt asks one platform, its balance reserved (when it spends one) and
+// its active-order slot taken: the reservation always goes, the slot stays
+// only with a recorded order.
+func (g *Service) buyAt(ctx context.Context, t *tenant.Tenant, r BuyRequest, strategy string, c route.Candidate, spends bool,
+	req adapters.BuyRequest) (ledger.Order, step, error) {
+	p := c.Platform
+	releaseBalance := func() {
+		if spends {
+			g.market.Book().Release(p.Code, c.Cost)
+			spends = false
+		}
+	}
+	ticket := p.Buys().Start()
+	cctx, ccancel := p.CallCtx(ctx)
+	pur, err := p.Adapter.Buy(cctx, req)
+	ccancel()
+	if err == nil {
+		g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
+		p.Buys().Finish(ticket)
+		g.metrics.Routed(strategy, p.Code)
+		g.debit(ctx, p, r, pur.Price) // before the reservation goes: the book never shows the money twice
+		releaseBalance()
+		o, err := g.record(ctx, t, r, p, pur)
+		if err != nil {
+			g.caps.Release(platform.Key(p.Code))
+		}
+		return o, stepDone, err
+	}
+	p.Buys().Finish(ticket)
+	noBalance := spends && errors.Is(err, adapters.ErrNoBalance)
+	releaseBalance()
+	if noBalance {
+		g.market.Book().Empty(p.Code) // until the next read; later buyers go elsewhere first
+	}
+	if errors.Is(err, adapters.ErrOutcomeUnknown) {
+		return g.afterUnknown(ctx, t, r, p, err)
+	}
+	g.caps.Release(platform.Key(p.Code))
+	if !adapters.Retryable(err) {
+		return ledger.Order{}, stepStop, err
+	}
+	return ledger.Order{}, stepNext, err
+}
+
+// afterUnknown follows a purchase whose outcome is unknown: never re-buy
+// blindly, look on this platform first. The platform's slot stays only
+// with the number found.
+func (g *Service) afterUnknown(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, err error) (ledger.Order, step, error) {
+	g.log.Warn("purchase outcome unknown; reconciling before any other platform",
+		zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
+	o, found, rerr := g.reconcile(ctx, t, r, p)
+	if found {
+		g.debit(ctx, p, r, o.Price) // the lost purchase was made: it cost money
+	}
+	if found && rerr == nil {
+		return o, stepDone, nil
+	}
+	g.caps.Release(platform.Key(p.Code))
+	if rerr != nil {
+		return ledger.Order{}, stepDone, rerr
+	}
+	return ledger.Order{}, stepNext, err
 }
 
 // debit takes a sold number off the book: its price in the platform's
@@ -360,41 +388,9 @@ func (g *Service) SetStatus(ctx context.Context, t *tenant.Tenant, id int64, sta
 	if !ok {
 		return o, fmt.Errorf("order %d: platform %s no longer configured: %w", id, o.Platform, adapters.ErrUnavailable)
 	}
-	var call func(context.Context, string) error
-	next := o.State
-	switch status {
-	case StatusReady:
-		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting {
-			return o, adapters.ErrBadState
-		}
-		call = p.Adapter.Ready
-	case StatusAnother:
-		if o.State != adapters.StateCodeReceived {
-			return o, adapters.ErrBadState
-		}
-		call, next = p.Adapter.RequestAnother, adapters.StateRetryWaiting
-		if a, ok := p.Adapter.(adapters.AnotherAfter); ok && len(o.Codes) > 0 {
-			last := o.Codes[len(o.Codes)-1].ReceivedAt
-			call = func(ctx context.Context, id string) error { return a.RequestAnotherAfter(ctx, id, last) }
-		}
-	case StatusFinish:
-		if o.State != adapters.StateCodeReceived && o.State != adapters.StateRetryWaiting {
-			return o, adapters.ErrBadState
-		}
-		call, next = p.Adapter.Finish, adapters.StateFinished
-	case StatusCancel:
-		if o.State != adapters.StateWaiting {
-			return o, adapters.ErrBadState
-		}
-		call, next = p.Adapter.Cancel, adapters.StateCancelled
-	case StatusBan:
-		b, ok := p.Adapter.(adapters.Banner)
-		if !ok || !o.State.Active() {
-			return o, adapters.ErrBadState
-		}
-		call, next = b.Ban, adapters.StateBanned
-	default:
-		return o, adapters.ErrBadState
+	call, next, err := transition(o, p, status)
+	if err != nil {
+		return o, err
 	}
 	cctx, cancel := p.CallCtx(ctx)
 	err = call(cctx, o.UpstreamID)
@@ -430,6 +426,48 @@ func (g *Service) SetStatus(ctx context.Context, t *tenant.Tenant, id int64, sta
 		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
 	}
 	return o, nil
+}
+
+// transition is the client's status change of o: the upstream call to
+// make and the state after it, or ErrBadState when the order's state does
+// not allow it (no upstream call for a transition that cannot happen).
+func transition(o ledger.Order, p *platform.Platform, status int) (call func(context.Context, string) error, next adapters.State, err error) {
+	next = o.State
+	switch status {
+	case StatusReady:
+		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting {
+			return nil, "", adapters.ErrBadState
+		}
+		call = p.Adapter.Ready
+	case StatusAnother:
+		if o.State != adapters.StateCodeReceived {
+			return nil, "", adapters.ErrBadState
+		}
+		call, next = p.Adapter.RequestAnother, adapters.StateRetryWaiting
+		if a, ok := p.Adapter.(adapters.AnotherAfter); ok && len(o.Codes) > 0 {
+			last := o.Codes[len(o.Codes)-1].ReceivedAt
+			call = func(ctx context.Context, id string) error { return a.RequestAnotherAfter(ctx, id, last) }
+		}
+	case StatusFinish:
+		if o.State != adapters.StateCodeReceived && o.State != adapters.StateRetryWaiting {
+			return nil, "", adapters.ErrBadState
+		}
+		call, next = p.Adapter.Finish, adapters.StateFinished
+	case StatusCancel:
+		if o.State != adapters.StateWaiting {
+			return nil, "", adapters.ErrBadState
+		}
+		call, next = p.Adapter.Cancel, adapters.StateCancelled
+	case StatusBan:
+		b, ok := p.Adapter.(adapters.Banner)
+		if !ok || !o.State.Active() {
+			return nil, "", adapters.ErrBadState
+		}
+		call, next = b.Ban, adapters.StateBanned
+	default:
+		return nil, "", adapters.ErrBadState
+	}
+	return call, next, nil
 }
 
 // Save writes an order (its lock held) to the ledger and the read cache.

@@ -128,45 +128,21 @@ func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, 
 	var floor *adapters.PriceFloorError
 	noStock, open := 0, 0
 	for _, p := range usable {
-		if p.BreakerOpen() {
-			plan.Skipped[p.Code] = "breaker open"
+		c, skip, lowest := g.candidate(ctx, t, r, p, maxBase)
+		switch skip {
+		case "":
+			plan.Candidates = append(plan.Candidates, c)
+			continue
+		case skipOpen:
 			open++
-			continue
-		}
-		if !p.Ready() {
-			plan.Skipped[p.Code] = "outbound rate limit"
-			continue
-		}
-		c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
-		avail, known := g.market.Available(p.Code)
-		if known {
-			if b, err := g.fx.ToBase(adapters.Money{Micros: max(avail, 0), Currency: p.Currency}); err == nil {
-				c.Balance = b.Micros
+		case skipNoStock:
+			noStock++
+		case skipAbove:
+			if lowest != nil && (floor == nil || lowest.Min.Micros < floor.Min.Micros) {
+				floor = lowest
 			}
 		}
-		if o, ok := g.OfferFor(ctx, p, r.Country, r.Service); ok {
-			c.Count = o.Count
-			if b, err := g.fx.ToBase(o.Price); err == nil {
-				c.BasePrice = b.Micros
-			}
-			if m, ok := g.market.InCurrency(o.Price, p.Currency); ok && m > 0 {
-				c.Cost = m
-			}
-			if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
-				plan.Skipped[p.Code] = "no stock"
-				noStock++
-				continue
-			}
-			if maxBase > 0 && c.BasePrice > maxBase {
-				plan.Skipped[p.Code] = "above max price"
-				if m, err := g.fx.Convert(o.Price, t.Currency); err == nil && (floor == nil || m.Micros < floor.Min.Micros) {
-					floor = &adapters.PriceFloorError{Min: m}
-				}
-				continue
-			}
-		}
-		c.Broke = known && market.SpendsBalance(p) && (avail < c.Cost || avail <= 0)
-		plan.Candidates = append(plan.Candidates, c)
+		plan.Skipped[p.Code] = skip
 	}
 	g.order(&plan, r.Platform != "")
 	if len(plan.Candidates) == 0 {
@@ -181,6 +157,54 @@ func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, 
 		return plan, fmt.Errorf("no platform sells %s/%s: %w", r.Country, r.Service, adapters.ErrNoNumbers)
 	}
 	return plan, nil
+}
+
+// Why a platform is left out of a plan (Plan.Skipped).
+const (
+	skipOpen    = "breaker open"
+	skipRate    = "outbound rate limit"
+	skipNoStock = "no stock"
+	skipAbove   = "above max price"
+)
+
+// candidate is what routing knows of p for the purchase, or why p is left
+// out (and, above the max price, the price it would take in the tenant's
+// currency).
+func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *platform.Platform, maxBase int64) (Candidate, string, *adapters.PriceFloorError) {
+	if p.BreakerOpen() {
+		return Candidate{}, skipOpen, nil
+	}
+	if !p.Ready() {
+		return Candidate{}, skipRate, nil
+	}
+	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
+	avail, known := g.market.Available(p.Code)
+	if known {
+		if b, err := g.fx.ToBase(adapters.Money{Micros: max(avail, 0), Currency: p.Currency}); err == nil {
+			c.Balance = b.Micros
+		}
+	}
+	if o, ok := g.OfferFor(ctx, p, r.Country, r.Service); ok {
+		c.Count = o.Count
+		if b, err := g.fx.ToBase(o.Price); err == nil {
+			c.BasePrice = b.Micros
+		}
+		if m, ok := g.market.InCurrency(o.Price, p.Currency); ok && m > 0 {
+			c.Cost = m
+		}
+		if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
+			return Candidate{}, skipNoStock, nil
+		}
+		if maxBase > 0 && c.BasePrice > maxBase {
+			var floor *adapters.PriceFloorError
+			if m, err := g.fx.Convert(o.Price, t.Currency); err == nil {
+				floor = &adapters.PriceFloorError{Min: m}
+			}
+			return Candidate{}, skipAbove, floor
+		}
+	}
+	c.Broke = known && market.SpendsBalance(p) && (avail < c.Cost || avail <= 0)
+	return c, "", nil
 }
 
 // OfferFor reads one platform's offer for the pair, through the cache.
