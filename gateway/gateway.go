@@ -1,6 +1,9 @@
-// Package gateway is the fasthttp front end and everything behind it that
-// is not an adapter or the ledger: tenants, routing, the order service, the
-// poller, the legacy SMS-Activate handler and the health endpoints.
+// Package gateway is the façade: New wires the concerns that live in its
+// sub-packages (tenant, platform, market, route, orders, poller,
+// overrides, pools, ops, and the legacy and unified front ends), Start and
+// Stop own every goroutine they run, and Server is the fasthttp server and
+// its routes. The work itself is the sub-packages'; each is given what it
+// needs as small interfaces it declares.
 package gateway
 
 import (
