@@ -30,6 +30,7 @@ import (
 	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/gateway"
+	"smsgate/gateway/fx"
 	"smsgate/ledger"
 	"smsgate/limits"
 )
@@ -274,7 +275,7 @@ func buildPlatforms(cfg config.Config, store ledger.Store) ([]*gateway.Platform,
 	if err != nil {
 		return nil, nil, fmt.Errorf("simulator.balance: %w", err)
 	}
-	fx, err := gateway.NewFX(cfg.FX.BaseCurrency, cfg.FX.Rates)
+	conv, err := fx.New(cfg.FX.BaseCurrency, cfg.FX.Rates)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +302,7 @@ func buildPlatforms(cfg config.Config, store ledger.Store) ([]*gateway.Platform,
 			// Simulated prices average half a unit of the base currency,
 			// whatever the platform's currency, so routing by price is
 			// meaningful in the demo.
-			price, err := fx.Convert(adapters.Money{Micros: adapters.Micro / 2, Currency: fx.Base()}, cur)
+			price, err := conv.Convert(adapters.Money{Micros: adapters.Micro / 2, Currency: conv.Base()}, cur)
 			if err != nil {
 				return nil, nil, fmt.Errorf("platforms[%d].currency: %w", i, err)
 			}

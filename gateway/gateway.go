@@ -1,6 +1,9 @@
-// Package gateway is the fasthttp front end and everything behind it that
-// is not an adapter or the ledger: tenants, routing, the order service, the
-// poller, the legacy SMS-Activate handler and the health endpoints.
+// Package gateway is the façade: New wires the concerns that live in its
+// sub-packages (tenant, platform, market, route, orders, poller,
+// overrides, pools, ops, and the legacy and unified front ends), Start and
+// Stop own every goroutine they run, and Server is the fasthttp server and
+// its routes. The work itself is the sub-packages'; each is given what it
+// needs as small interfaces it declares.
 package gateway
 
 import (
@@ -9,133 +12,42 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
-	"smsgate/adapters"
 	"smsgate/breaker"
 	"smsgate/config"
+	"smsgate/gateway/fx"
+	"smsgate/gateway/legacy"
+	"smsgate/gateway/lifetime"
+	"smsgate/gateway/market"
+	"smsgate/gateway/ops"
+	"smsgate/gateway/orders"
+	"smsgate/gateway/overrides"
+	"smsgate/gateway/platform"
+	"smsgate/gateway/poller"
+	"smsgate/gateway/pools"
+	"smsgate/gateway/route"
+	"smsgate/gateway/tenant"
+	"smsgate/gateway/unified"
 	"smsgate/ledger"
 	"smsgate/limits"
-
-	"github.com/dgraph-io/ristretto/v2"
 )
 
-// Platform is one configured upstream as the gateway routes to it.
-type Platform struct {
-	Code         string
-	Name         string // display name; default Code
-	Adapter      adapters.Platform
-	Priority     int // lower first
-	Weight       int
-	Currency     string
-	PollInterval time.Duration // default 5s
-	// Lifetime is how long an order lives without a code if the adapter
-	// does not say; default 20m.
-	Lifetime time.Duration
-	Timeout  time.Duration // per upstream call; default 10s
-	Enabled  bool
-	// BalanceAlert: alert when the balance (platform currency, micro-units)
-	// falls below it; 0 = never.
-	BalanceAlert int64
-	// Rate is the outbound requests/s to the platform (every call: buys,
-	// polls, health checks); <= 0 unlimited.
-	Rate float64
-	// MaxActive caps the platform's concurrent active orders; 0 unlimited.
-	MaxActive int
-	// OffersTTL, when shorter than [cache] prices, is how long this
-	// platform's offers are reused: a pool computes its own from the ledger,
-	// and its stock changes with every lease.
-	OffersTTL time.Duration
+// Health is one platform's last check (package ops).
+type Health = ops.Health
 
-	live    atomic.Pointer[Settings] // enabled/priority/weight in force (config + admin override)
-	breaker *breaker.Breaker         // set by New
-	limiter outboundLimiter          // nil = unlimited
-	buys    buyTracker               // purchases in flight, for reconciliation
-}
+// Tenant is a client of the gateway (package tenant).
+type Tenant = tenant.Tenant
+
+// Platform is one configured upstream as the gateway routes to it
+// (package platform).
+type Platform = platform.Platform
 
 // Settings are a platform's routing settings that the admin API may
 // change at run time.
-type Settings struct {
-	Enabled  bool `json:"enabled"`
-	Priority int  `json:"priority"`
-	Weight   int  `json:"weight"`
-}
-
-// Current is the platform's settings in force now.
-func (p *Platform) Current() Settings {
-	if s := p.live.Load(); s != nil {
-		return *s
-	}
-	return Settings{Enabled: p.Enabled, Priority: p.Priority, Weight: p.Weight}
-}
-
-// configured is the platform's settings from the configuration.
-func (p *Platform) configured() Settings {
-	return Settings{Enabled: p.Enabled, Priority: p.Priority, Weight: p.Weight}
-}
-
-// outboundLimiter says whether a platform may be sent another request now
-// (Ready peeks; Take spends a token; Wait spends one, waiting for it
-// within ctx).
-type outboundLimiter interface {
-	Ready() bool
-	Take() bool
-	Wait(ctx context.Context) error
-}
-
-// platformLimiter is a platform's outbound token bucket.
-type platformLimiter struct {
-	rates limits.Rates
-	key   string
-	rate  float64
-}
-
-func (l platformLimiter) burst() int {
-	if l.rate < 1 {
-		return 1
-	}
-	return int(l.rate)
-}
-
-func (l platformLimiter) Ready() bool {
-	if l.rate <= 0 {
-		return true
-	}
-	if pk, ok := l.rates.(interface {
-		Peek(string, float64, int) bool
-	}); ok {
-		return pk.Peek(l.key, l.rate, l.burst())
-	}
-	return true
-}
-
-func (l platformLimiter) Take() bool {
-	ok, _ := l.rates.Allow(l.key, l.rate, l.burst())
-	return ok
-}
-
-// Wait takes a token, waiting as long as the bucket says one is due, until
-// ctx ends. The wait is a timer, not a poll: the next try is when a token
-// is due (Redis or in-memory alike tell how long).
-func (l platformLimiter) Wait(ctx context.Context) error {
-	for {
-		ok, after := l.rates.Allow(l.key, l.rate, l.burst())
-		if ok {
-			return nil
-		}
-		t := time.NewTimer(max(after, time.Millisecond))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-	}
-}
+type Settings = platform.Settings
 
 // Options build a Gateway.
 type Options struct {
@@ -161,60 +73,92 @@ type Options struct {
 	Shared breaker.Shared
 }
 
-// Gateway is the order service behind every front end.
+// Gateway wires the concerns together and owns their lifetimes; the
+// work is theirs (tenant, platform, market, route, orders, poller, ops).
 type Gateway struct {
-	cfg          config.Config
-	log          *zap.Logger
-	store        ledger.Store
-	fx           *FX
-	tenants      *Tenants
-	platforms    []*Platform // by priority
-	byCode       map[string]*Platform
-	now          func() time.Time
-	locks        [256]sync.Mutex // per-order read-modify-write, striped by id
-	poller       *Poller
-	orphanRetry  time.Duration
-	reconcileFor time.Duration
+	cfg       config.Config
+	log       *zap.Logger
+	store     ledger.Store
+	fx        *fx.FX
+	tenants   *tenant.Tenants
+	platforms []*Platform // by priority
+	byCode    map[string]*Platform
+	now       func() time.Time
 
-	metrics *Metrics
-	cache   *Cache
-	stats   *Stats
-	health  *healthChecker
-	alerts  *alerter
+	metrics *ops.Metrics
+	alerts  *ops.Alerter
+	market  *market.Market  // offers, balances, countries (cached) and the balance book
+	router  *route.Router   // strategies, plans and delivery statistics
+	orders  *orders.Service // Buy, SetStatus, reads, background upstream work
+	poller  *poller.Poller
+	health  *ops.HealthChecker
 
-	// countries holds each platform's country list: never dropped, so a
-	// failed refresh always has the last list to serve (cache.go).
-	countries listCache
+	// bg owns every goroutine the gateway starts (the Start loops, orphan
+	// cancels, late finishes, reconciliation): its context ends at Stop (or
+	// when Start's does), and Stop waits for all of them.
+	bg       *lifetime.Group
+	undoStop func() bool // unlinks bg from Start's context
 
-	rngMu sync.Mutex
-	rng   *rand.Rand // guarded by rngMu
-
-	bg       sync.WaitGroup // background work (orphan cancels, reconciliation)
-	claimed  claims         // upstream orders owned but maybe not yet in the ledger
-	balances balanceBook    // what routing knows of each platform's balance
-
-	rates   limits.Rates
-	caps    limits.Caps
-	admin   adminKey
-	waiters waiters                               // long-polling clients by order
-	orders  *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
+	rates     limits.Rates
+	limiter   *tenant.Limiter // tenants' request rates
+	caps      limits.Caps
+	admin     adminKey
+	overrides *overrides.Overrides
+	pools     *pools.Pools
 }
 
 // New wires a Gateway; it does not start the poller (Start does).
 func New(o Options) (*Gateway, error) {
+	withDefaults(&o)
+	conv, err := fx.New(o.Config.FX.BaseCurrency, o.Config.FX.Rates)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := tenant.New(o.Config.Tenants, o.Config.FX.BaseCurrency, o.Config.Routing.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: conv, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
+		metrics: ops.NewMetrics(), rates: o.Rates, caps: o.Caps, bg: lifetime.NewGroup(), undoStop: func() bool { return false }}
+	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
+		return nil, err
+	}
+	g.limiter = tenant.NewLimiter(o.Rates)
+	g.alerts = ops.NewAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
+	if err := g.wirePlatforms(o.Platforms, o.Shared); err != nil {
+		return nil, err
+	}
+	if g.market, err = market.New(g.platforms, conv, o.Config.Cache, g.metrics, o.Logger, o.Clock); err != nil {
+		return nil, err
+	}
+	g.overrides = overrides.New(o.Store, g.platforms, g.byCode, g.bg, o.Clock, o.Logger)
+	g.router = route.New(o.Config.Routing, g.market, conv, o.Rand, o.Clock)
+	g.orders, err = orders.New(orders.Deps{
+		Routing: o.Config.Routing, CodesTTL: o.Config.Cache.Codes, Log: o.Logger, Store: o.Store, FX: conv,
+		Market: g.market, Router: g.router, Outcomes: g.router.Stats(), Metrics: g.metrics, Caps: o.Caps, BG: g.bg,
+		Platforms: g.byCode, Now: o.Clock, OrphanRetry: o.OrphanRetry, Reconcile: o.Reconcile,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.poller = poller.New(o.Store, g.orders, g.byCode, g.bg, o.Clock, o.Logger, g.router.Random)
+	g.orders.SetWake(g.poller.Wake)
+	g.pools = pools.New(g.platforms, g.byCode, o.Store, g.poller, g.bg, g.metrics, o.Logger)
+	interval := o.Config.Health.Interval
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	g.health = ops.NewHealthChecker(g.platforms, g.market, conv, g.alerts, o.Clock, interval)
+	return g, nil
+}
+
+// withDefaults fills what Options leave out.
+func withDefaults(o *Options) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
-	}
-	fx, err := NewFX(o.Config.FX.BaseCurrency, o.Config.FX.Rates)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := NewTenants(o.Config.Tenants, o.Config.FX.BaseCurrency, o.Config.Routing.Strategy)
-	if err != nil {
-		return nil, err
 	}
 	if o.OrphanRetry <= 0 {
 		o.OrphanRetry = 15 * time.Second
@@ -231,54 +175,29 @@ func New(o Options) (*Gateway, error) {
 	if o.Caps == nil {
 		o.Caps = limits.NewCounters()
 	}
-	g := &Gateway{cfg: o.Config, log: o.Logger, store: o.Store, fx: fx, tenants: ts, now: o.Clock, byCode: map[string]*Platform{},
-		orphanRetry: o.OrphanRetry, reconcileFor: o.Reconcile, rng: o.Rand, metrics: newMetrics(), stats: newStats(o.Clock),
-		rates: o.Rates, caps: o.Caps}
-	if g.admin, err = newAdminKey(o.Config.Admin); err != nil {
-		return nil, err
-	}
-	if _, shared := o.Store.(ledger.Leaser); !shared {
-		// One instance owns the ledger: it can serve order reads from memory,
-		// since every write goes through it.
-		if g.orders, err = newOrderCache(); err != nil {
-			return nil, err
-		}
-	}
-	g.alerts = newAlerter(o.Config.Alerts.WebhookURL, o.Logger, g.metrics, o.Clock)
-	if g.cache, err = newCache(o.Clock, g.metrics); err != nil {
-		return nil, err
-	}
-	bs := o.Config.Breaker
-	for _, p := range o.Platforms {
-		if p.PollInterval <= 0 {
-			p.PollInterval = 5 * time.Second
-		}
-		if p.Lifetime <= 0 {
-			p.Lifetime = 20 * time.Minute
-		}
-		if p.Timeout <= 0 {
-			p.Timeout = 10 * time.Second
-		}
-		if p.Weight <= 0 {
-			p.Weight = 1
-		}
-		cur := p.configured()
-		p.live.Store(&cur)
+}
+
+// wirePlatforms puts each platform behind its breaker, outbound limit and
+// metrics, and lists them by priority.
+func (g *Gateway) wirePlatforms(list []*Platform, shared breaker.Shared) error {
+	bs := g.cfg.Breaker
+	for _, p := range list {
 		if _, dup := g.byCode[p.Code]; dup {
-			return nil, fmt.Errorf("platform %s configured twice", p.Code)
+			return fmt.Errorf("platform %s configured twice", p.Code)
 		}
-		code := p.Code
-		p.breaker = breaker.New(code, breaker.Settings{
-			ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
-			Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
-			HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: o.Shared,
+		p.Wire(platform.Wiring{
+			Breaker: breaker.Settings{
+				ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
+				Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
+				HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: shared,
+			},
+			Rates: g.rates, Recorder: g.metrics,
+			OnAuth: func(code string, err error) {
+				g.alerts.Raise("auth", code, "platform refused our credentials: "+err.Error())
+			},
 		})
-		p.limiter = platformLimiter{rates: g.rates, key: platformKey(code), rate: p.Rate}
-		p.Adapter = &guarded{code: code, inner: p.Adapter, b: p.breaker, m: g.metrics, limit: p.limiter, onAuth: func(err error) {
-			g.alerts.raise("auth", code, "platform refused our credentials: "+err.Error())
-		}}
-		b := p.breaker
-		g.metrics.gauge(fmt.Sprintf(`smsgate_breaker_state{platform=%q}`, code), func() float64 {
+		b := p.Breaker()
+		g.metrics.Gauge(fmt.Sprintf(`smsgate_breaker_state{platform=%q}`, p.Code), func() float64 {
 			switch b.Snapshot().State {
 			case breaker.Open:
 				return 2
@@ -291,27 +210,20 @@ func New(o Options) (*Gateway, error) {
 		g.platforms = append(g.platforms, p)
 	}
 	sort.SliceStable(g.platforms, func(i, j int) bool { return g.platforms[i].Priority < g.platforms[j].Priority })
-	g.poller = newPoller(g)
-	g.registerPoolGauges()
-	interval := o.Config.Health.Interval
-	if interval <= 0 {
-		interval = 5 * time.Minute
-	}
-	g.health = newHealthChecker(g, interval)
-	return g, nil
+	return nil
 }
 
 // breakerChanged logs, counts and alerts on a breaker's state change (on
 // the breaker's own goroutine, never under its lock).
 func (g *Gateway) breakerChanged(c breaker.Change) {
-	g.metrics.breakerChange(c.Name, string(c.To))
+	g.metrics.BreakerChange(c.Name, string(c.To))
 	g.log.Warn("breaker state", zap.String("platform", c.Name), zap.String("from", string(c.From)),
 		zap.String("to", string(c.To)), zap.Int("trips", c.Trips), zap.Duration("open_for", c.OpenFor))
 	switch c.To {
 	case breaker.Open:
-		g.alerts.raise("breaker_open", c.Name, fmt.Sprintf("circuit breaker opened (trip %d, open for %s)", c.Trips, c.OpenFor))
+		g.alerts.Raise("breaker_open", c.Name, fmt.Sprintf("circuit breaker opened (trip %d, open for %s)", c.Trips, c.OpenFor))
 	case breaker.Closed:
-		g.alerts.clear("breaker_open", c.Name)
+		g.alerts.Clear("breaker_open", c.Name)
 	}
 }
 
@@ -319,16 +231,17 @@ func (g *Gateway) breakerChanged(c breaker.Change) {
 // ends. The poller resumes every active order in the ledger; recent ended
 // orders seed the delivery statistics.
 func (g *Gateway) Start(ctx context.Context) {
-	if _, err := g.applyOverrides(ctx); err != nil {
+	if _, err := g.overrides.Apply(ctx); err != nil {
 		g.log.Warn("cannot read platform overrides", zap.Error(err))
 	}
-	g.refreshOverrides(ctx, 5*time.Second)
+	g.overrides.Refresh(5 * time.Second)
 	g.seedStats(ctx)
 	g.seedCaps(ctx)
+	g.undoStop = g.bg.StopWith(ctx)
 	if _, shared := g.store.(ledger.Leaser); shared {
 		// Shared caps (Redis) drift when an instance dies holding slots:
 		// the ledger is the truth, re-counted every minute.
-		go func() {
+		g.bg.Go(func(ctx context.Context) {
 			t := time.NewTicker(time.Minute)
 			defer t.Stop()
 			for {
@@ -339,25 +252,34 @@ func (g *Gateway) Start(ctx context.Context) {
 					g.seedCaps(ctx)
 				}
 			}
-		}()
+		})
 	}
-	g.alerts.run(ctx)
-	g.health.run(ctx)
-	g.poller.start(ctx)
+	g.bg.Go(g.alerts.Run)
+	g.bg.Go(g.health.Run)
+	g.poller.Start(g.bg.Context())
 }
 
-// Stop waits for the poller and background work to finish (after the
-// Start context ended) and releases the breakers and cache.
+// Stop ends every goroutine the gateway started (whether or not Start's
+// context has ended) and waits for them: the poller and its checks, the
+// health, override and alert loops, and background upstream work (orphan
+// cancels, late finishes, reconciliation; work still pending is dropped, as
+// at a process exit). Then it releases the breakers and closes the caches.
+// The ledger belongs to the caller (main, tests), which closes it after
+// Stop returns. Safe to call without Start and more than once.
 func (g *Gateway) Stop() {
-	g.poller.stop()
-	g.alerts.wait()
+	g.undoStop()
+	g.poller.Stop()
+	g.bg.Stop()
+	g.alerts.Close()
 	for _, p := range g.platforms {
-		p.breaker.Close()
+		p.Breaker().Close()
 	}
+	g.market.Close()
+	g.orders.Close()
 }
 
 // Metrics is the gateway's metric set (/metrics).
-func (g *Gateway) Metrics() *Metrics { return g.metrics }
+func (g *Gateway) Metrics() *ops.Metrics { return g.metrics }
 
 // Health reports one platform's last health check and breaker state.
 func (g *Gateway) Health(code string) (Health, bool) {
@@ -365,11 +287,11 @@ func (g *Gateway) Health(code string) (Health, bool) {
 	if !ok {
 		return Health{}, false
 	}
-	return g.health.snapshot(p), true
+	return g.health.Snapshot(p), true
 }
 
 // CheckHealth runs a health check of every platform now (tests, admin).
-func (g *Gateway) CheckHealth(ctx context.Context) { g.health.checkAll(ctx) }
+func (g *Gateway) CheckHealth(ctx context.Context) { g.health.CheckAll(ctx) }
 
 // seedCaps counts the ledger's active orders per tenant and platform, so
 // caps hold across a restart.
@@ -381,21 +303,15 @@ func (g *Gateway) seedCaps(ctx context.Context) {
 	}
 	counts := map[string]int{}
 	for _, o := range list {
-		counts[tenantKey(o.Tenant)]++
-		counts[platformKey(o.Platform)]++
+		counts[tenant.Key(o.Tenant)]++
+		counts[platform.Key(o.Platform)]++
 	}
 	for _, t := range g.cfg.Tenants {
-		g.caps.Set(tenantKey(t.Name), counts[tenantKey(t.Name)])
+		g.caps.Set(tenant.Key(t.Name), counts[tenant.Key(t.Name)])
 	}
 	for _, p := range g.platforms {
-		g.caps.Set(platformKey(p.Code), counts[platformKey(p.Code)])
+		g.caps.Set(platform.Key(p.Code), counts[platform.Key(p.Code)])
 	}
-}
-
-// AllowRequest spends one of the tenant's request tokens; when none is
-// left it says how long until one is.
-func (g *Gateway) AllowRequest(t *Tenant) (bool, time.Duration) {
-	return g.rates.Allow(tenantKey(t.Name), t.Rate, max(1, int(t.Rate)))
 }
 
 // seedStats loads recent ended orders into the delivery statistics.
@@ -407,61 +323,81 @@ func (g *Gateway) seedStats(ctx context.Context) {
 	}
 	for _, o := range list {
 		if !o.State.Active() {
-			g.stats.RecordAt(o.Platform, o.Country, o.Service, len(o.Codes) > 0, o.UpdatedAt)
+			g.router.Stats().RecordAt(o.Platform, o.Country, o.Service, len(o.Codes) > 0, o.UpdatedAt)
 		}
 	}
 }
 
 // Tenants is the tenant table.
-func (g *Gateway) Tenants() *Tenants { return g.tenants }
+func (g *Gateway) Tenants() *tenant.Tenants { return g.tenants }
 
 // FX is the currency converter.
-func (g *Gateway) FX() *FX { return g.fx }
+func (g *Gateway) FX() *fx.FX { return g.fx }
 
 // Platforms lists the configured platforms by priority.
 func (g *Gateway) Platforms() []*Platform { return g.platforms }
 
-func (g *Gateway) lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64(len(g.locks))] }
-
-// usable lists the platforms a tenant may buy from, by priority.
-func (g *Gateway) usable(t *Tenant) []*Platform {
-	out := make([]*Platform, 0, len(g.platforms))
-	for _, p := range g.platforms {
-		if p.Current().Enabled && t.Allows(p.Code) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// callCtx bounds one upstream call by the platform's timeout.
-func callCtx(ctx context.Context, p *Platform) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, p.Timeout)
-}
-
 // ErrBadPlatform: the request pinned a platform the tenant cannot use.
-var ErrBadPlatform = errors.New("unknown or forbidden platform")
+var ErrBadPlatform = route.ErrBadPlatform
+
+// ErrBadStrategy: the request named a strategy that does not exist.
+var ErrBadStrategy = route.ErrBadStrategy
+
+// Strategies a purchase can be routed by.
+var Strategies = route.Strategies
+
+// Plan is a routing decision (package route).
+type Plan = route.Plan
+
+// Recommend is the platform the router would pick now, and why.
+func (g *Gateway) Recommend(ctx context.Context, t *tenant.Tenant, r BuyRequest) (Plan, error) {
+	return g.router.Plan(ctx, t, r.Route())
+}
 
 // ErrDuplicateOrder: a purchase reused an idempotency key.
-var ErrDuplicateOrder = errors.New("order id already used")
+var ErrDuplicateOrder = orders.ErrDuplicateOrder
 
 // ErrTenantActiveLimit: the tenant holds its maximum of active orders.
-var ErrTenantActiveLimit = errors.New("tenant active-order limit reached")
+var ErrTenantActiveLimit = orders.ErrTenantActiveLimit
+
+// BuyRequest is a tenant's purchase after protocol parsing (package orders).
+type BuyRequest = orders.BuyRequest
 
 // ErrTenantRateLimit: the tenant sends more requests per second than allowed.
 var ErrTenantRateLimit = errors.New("tenant request rate limit")
 
 // errBadRequest: the client's request is malformed.
-var errBadRequest = errors.New("bad request")
+var errBadRequest = overrides.ErrBadRequest
 
-func tenantKey(name string) string   { return "tenant:" + name }
-func platformKey(code string) string { return "platform:" + code }
+// PlatformPatch is an admin change of a platform's routing settings.
+type PlatformPatch = overrides.PlatformPatch
 
 // Kick makes the poller look for due orders now instead of at its next tick.
-func (g *Gateway) Kick() { g.poller.wake() }
+func (g *Gateway) Kick() { g.poller.Wake() }
 
 // RecordOutcome adds one ended order to the delivery statistics (the
 // poller does this as orders end; tests and imports may too).
 func (g *Gateway) RecordOutcome(platform, country, service string, delivered bool) {
-	g.stats.Record(platform, country, service, delivered)
+	g.router.Stats().Record(platform, country, service, delivered)
 }
+
+// unifiedAPI builds the unified JSON API over the gateway's concerns.
+func (g *Gateway) unifiedAPI() *unified.API {
+	return unified.New(unified.Deps{
+		Config: g.cfg, Tenants: g.tenants, Limiter: g.limiter, Admin: g.admin.matches, Orders: g.orders, Store: g.store,
+		Market: g.market, Recommend: g.router.Plan, Health: g.health, Overrides: g.overrides, Pools: g.pools, FX: g.fx,
+		Platforms: g.platforms, ByCode: g.byCode, Metrics: g.metrics, Log: g.log, Now: g.now,
+	})
+}
+
+// legacyFront builds the SMS-Activate handler API front end.
+func (g *Gateway) legacyFront() *legacy.Front {
+	return legacy.New(legacy.Deps{
+		Tenants: g.tenants, Limiter: g.limiter, Orders: g.orders, Market: g.market, Store: g.store, FX: g.fx,
+		Metrics: g.metrics, Now: g.now, Timeout: g.cfg.Server.RequestTimeout,
+	})
+}
+
+// TokTooManyRequests answers a legacy request over the tenant's rate
+// (package legacy).
+const TokTooManyRequests = legacy.TokTooManyRequests

@@ -5,41 +5,31 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
-	"github.com/dgraph-io/ristretto/v2"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 
 	"smsgate/adapters/smsactivate"
 	"smsgate/gateway/conns"
+	"smsgate/gateway/legacy"
+	"smsgate/gateway/unified"
 )
 
 // Server is the fasthttp front end over a Gateway.
 type Server struct {
-	idem    singleflight.Group                     // getPhone requests in flight by tenant and Idempotency-Key
-	answers *ristretto.Cache[string, cachedAnswer] // encoded legacy read answers (bytes)
-	g       *Gateway
-	legacy  *smsactivate.Server
-	srv     *fasthttp.Server
-	ready   atomic.Bool
-	ln      atomic.Pointer[conns.Listener] // the guarded listener Serve runs on
+	api    *unified.API
+	g      *Gateway
+	legacy *legacy.Front
+	srv    *fasthttp.Server
+	ready  atomic.Bool
+	ln     atomic.Pointer[conns.Listener] // the guarded listener Serve runs on
 }
 
 // NewServer builds the front end; Serve starts it.
 func NewServer(g *Gateway) *Server {
-	answers, err := ristretto.NewCache(&ristretto.Config[string, cachedAnswer]{
-		NumCounters: 100_000, MaxCost: 64 << 20, BufferItems: 64, // cost: body bytes, 64 MiB
-	})
-	if err != nil {
-		panic("BUG: ristretto config: " + err.Error())
-	}
-	s := &Server{g: g, answers: answers}
-	s.legacy = &smsactivate.Server{Backend: legacy{g}, Dialect: smsactivate.Classic, Timeout: g.cfg.Server.RequestTimeout}
+	s := &Server{g: g, api: g.unifiedAPI(), legacy: g.legacyFront()}
 	sc := g.cfg.Server
 	s.srv = &fasthttp.Server{
 		Handler: s.handle,
@@ -62,8 +52,8 @@ func NewServer(g *Gateway) *Server {
 		Logger:                       zapPrintf{g.log},
 		ErrorHandler:                 requestError,
 	}
-	g.metrics.acceptErrors() // shown from the start, at 0
-	g.metrics.gauge("smsgate_conns_open", func() float64 {
+	g.metrics.AcceptErrors() // shown from the start, at 0
+	g.metrics.Gauge("smsgate_conns_open", func() float64 {
 		if l := s.ln.Load(); l != nil {
 			return float64(l.Open())
 		}
@@ -80,11 +70,7 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 		status, msg = fasthttp.StatusRequestEntityTooLarge, "request body too large"
 	}
 	if bytes.HasPrefix(ctx.Path(), []byte("/api/sms/")) {
-		code := codeBadRequest
-		if status == fasthttp.StatusRequestEntityTooLarge {
-			code = status
-		}
-		apiFail(ctx, &apiErr{status, code, msg, nil})
+		unified.RequestError(ctx, status, msg)
 		return
 	}
 	ctx.SetStatusCode(status)
@@ -115,37 +101,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch path {
 	case smsactivate.Path:
-		if !ctx.IsGet() && !ctx.IsPost() {
-			// The handler API is GET (and form POST) only.
-			ctx.Response.Header.Set("Allow", "GET, POST")
-			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-			ctx.SetContentType("text/plain; charset=utf-8")
-			ctx.SetBodyString("method not allowed")
-			s.g.metrics.request("legacy", "other", "method_not_allowed")
-			return
-		}
-		action := legacyAction(ctx)
-		// The tenant is looked up once here for the rate limit and the read
-		// cache; an unknown key goes on to the protocol handler (BAD_KEY).
-		t, known := s.g.tenants.ByKey(legacyArg(ctx, "api_key"))
-		if known && !s.legacyRateOK(ctx, t) {
-			s.g.metrics.request("legacy", action, TokTooManyRequests)
-			return
-		}
-		readKey := ""
-		if known && readActions[action] {
-			readKey = t.Name + "\x00" + action + "\x00" + legacyArg(ctx, "service") + "\x00" + legacyArg(ctx, "country") +
-				"\x00" + legacyArg(ctx, "lang") + "\x00" + legacyArg(ctx, "freePrice")
-			if s.servedFromCache(ctx, readKey) {
-				s.g.metrics.request("legacy", action, "ok")
-				return
-			}
-		}
 		s.legacy.Handle(ctx)
-		if readKey != "" {
-			s.keepReadAnswer(ctx, readKey)
-		}
-		s.g.metrics.request("legacy", action, smsactivate.Result(ctx.Response.Body()))
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		s.g.metrics.Write(ctx)
@@ -159,11 +115,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("ok")
 	default:
 		if strings.HasPrefix(path, "/api/sms/") {
-			s.unified(ctx, path)
+			s.api.Handle(ctx, path)
 			return
 		}
 		if kind, ok := strings.CutPrefix(path, "/webhooks/"); ok && kind != "" && !strings.Contains(kind, "/") {
-			s.webhook(ctx, kind)
+			s.g.pools.Webhook(ctx, kind)
 			return
 		}
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
@@ -171,104 +127,6 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("not found")
 	}
 }
-
-// readActions are the legacy actions whose answer depends only on the
-// tenant and the request's filters (no order, no purchase): their encoded
-// answers are reused for a few seconds, since clients repeat them
-// constantly and each is a merge and encoding of thousands of offers.
-var readActions = map[string]bool{
-	"getPrices": true, "getCountries": true, "getServicesList": true, "getNumbersStatus": true,
-	"getTopCountriesByService": true, "getOperators": true,
-}
-
-type cachedAnswer struct {
-	body    []byte // never mutated once cached
-	ctype   string
-	expires time.Time
-}
-
-// legacyArg reads a parameter from the query, then the form body (a copy).
-func legacyArg(ctx *fasthttp.RequestCtx, k string) string {
-	if v := ctx.QueryArgs().Peek(k); v != nil {
-		return string(v)
-	}
-	if ctx.IsPost() {
-		return string(ctx.PostArgs().Peek(k))
-	}
-	return ""
-}
-
-func (s *Server) servedFromCache(ctx *fasthttp.RequestCtx, key string) bool {
-	a, ok := s.answers.Get(key)
-	if !ok || s.g.now().After(a.expires) {
-		return false
-	}
-	ctx.SetContentType(a.ctype)
-	ctx.Response.SetBodyRaw(a.body) // shared, read-only
-	return true
-}
-
-func (s *Server) keepReadAnswer(ctx *fasthttp.RequestCtx, key string) {
-	if ctx.Response.StatusCode() != fasthttp.StatusOK {
-		return
-	}
-	body := ctx.Response.Body()
-	if smsactivate.Result(body) != "ok" {
-		return // errors (upstreams down) are not kept
-	}
-	s.answers.SetWithTTL(key, cachedAnswer{body: append([]byte(nil), body...), ctype: string(ctx.Response.Header.ContentType()),
-		expires: s.g.now().Add(mergedTTL)}, int64(len(body)), mergedTTL)
-}
-
-// TokTooManyRequests answers a legacy request over the tenant's rate. The
-// handler API documents no such token (CHANNELS_LIMIT is about active
-// orders); this one comes with HTTP 429 and Retry-After, which clients that
-// read only the body still see as an error token.
-const TokTooManyRequests = "TOO_MANY_REQUESTS"
-
-// legacyRateOK spends a token of the request's tenant; when none is left
-// it answers TOO_MANY_REQUESTS.
-func (s *Server) legacyRateOK(ctx *fasthttp.RequestCtx, t *Tenant) bool {
-	allowed, wait := s.g.AllowRequest(t)
-	if allowed {
-		return true
-	}
-	ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
-	ctx.Response.Header.Set("Retry-After", retryAfter(wait))
-	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString(TokTooManyRequests)
-	return false
-}
-
-// retryAfter renders a wait as whole seconds, at least 1.
-func retryAfter(d time.Duration) string {
-	sec := int((d + time.Second - 1) / time.Second)
-	if sec < 1 {
-		sec = 1
-	}
-	return strconv.Itoa(sec)
-}
-
-// legacyAction is the request's action as a metric label: known actions
-// only, so a client cannot grow the label set.
-func legacyAction(ctx *fasthttp.RequestCtx) string {
-	a := ctx.QueryArgs().Peek("action")
-	if a == nil && ctx.IsPost() {
-		a = ctx.PostArgs().Peek("action")
-	}
-	if name, ok := knownActions[string(a)]; ok {
-		return name // the map's own string: no allocation
-	}
-	return "other"
-}
-
-var knownActions = func() map[string]string {
-	m := map[string]string{}
-	for _, a := range smsactivate.Actions() {
-		m[a] = a
-	}
-	return m
-}()
 
 // Serve answers on ln until Shutdown; /healthz turns 200 once it serves.
 // ln is guarded (package conns): connection limits, and accept errors that
@@ -280,23 +138,26 @@ func (s *Server) Serve(ln net.Listener) error {
 		MaxConns:      sc.MaxConns,
 		MaxConnsPerIP: sc.MaxConnsPerIP,
 		OnAcceptError: func(err error, first bool) {
-			m.acceptError()
+			m.AcceptError()
 			if first {
 				log.Warn("cannot accept connections; backing off and retrying", zap.Error(err))
 			}
 		},
 		OnBurstEnd: func(n int) { log.Info("accepting connections again", zap.Int("accept_errors", n)) },
-		OnReject:   m.connRejected,
+		OnReject:   m.ConnRejected,
 	})
 	s.ln.Store(gl)
 	s.ready.Store(true)
 	return s.srv.Serve(gl)
 }
 
-// Shutdown stops accepting, drains in-flight requests within ctx.
+// Shutdown stops accepting, drains in-flight requests within ctx, then
+// closes the legacy read-answer cache (and its goroutines).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
-	return s.srv.ShutdownWithContext(ctx)
+	err := s.srv.ShutdownWithContext(ctx)
+	s.legacy.Close()
+	return err
 }
 
 // Listen opens the configured listen address.

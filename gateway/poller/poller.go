@@ -1,0 +1,247 @@
+// Package poller checks active orders at their platform's poll interval
+// and records what it learns through the order service.
+package poller
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"smsgate/adapters"
+	"smsgate/gateway/lifetime"
+	"smsgate/gateway/platform"
+	"smsgate/ledger"
+)
+
+// Poller checks active orders at their platform's poll interval and writes
+// what it learns to the ledger. Clients read the ledger: how often they
+// poll never changes how often the upstream is asked.
+//
+// With a shared ledger (PostgreSQL) each due order is leased to one
+// instance; with SQLite this instance polls everything.
+type Poller struct {
+	store     ledger.Store
+	orders    Orders
+	platforms map[string]*platform.Platform
+	bg        *lifetime.Group // runs the best-effort cancels of orders it expires
+	now       func() time.Time
+	log       *zap.Logger
+	random    func() float64 // jitter source
+
+	tick    time.Duration // how often the ledger is asked for due orders
+	workers int
+	wakeCh  chan struct{}
+	owner   string        // lease owner id of this instance
+	lease   time.Duration // how long a claimed order stays ours
+
+	mu       sync.Mutex
+	inFlight map[int64]bool // orders being checked now; guarded by mu
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// Orders is what the poller needs of the order service (orders.Service).
+type Orders interface {
+	Lock(id int64) *sync.Mutex
+	Read(ctx context.Context, id int64) (ledger.Order, error)
+	ApplyUpdate(o *ledger.Order, p *platform.Platform, u adapters.Update, asked, now time.Time) bool
+	Save(ctx context.Context, o *ledger.Order, prev adapters.State) error
+	Notify(id int64)
+}
+
+// New builds a poller over platforms (by code); Start runs it.
+func New(store ledger.Store, o Orders, platforms map[string]*platform.Platform, bg *lifetime.Group,
+	now func() time.Time, log *zap.Logger, random func() float64) *Poller {
+	tick := 250 * time.Millisecond
+	lease := 30 * time.Second
+	for _, p := range platforms {
+		if q := p.PollInterval / 4; q > 0 && q < tick {
+			tick = q
+		}
+		if l := 3 * p.Timeout; l > lease {
+			lease = l
+		}
+	}
+	if tick < 5*time.Millisecond {
+		tick = 5 * time.Millisecond
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return &Poller{store: store, orders: o, platforms: platforms, bg: bg, now: now, log: log, random: random, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
+		owner: "poller-" + hex.EncodeToString(b), lease: lease}
+}
+
+// Wake makes the poller look for due orders now.
+func (p *Poller) Wake() {
+	select {
+	case p.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the poller until ctx ends or Stop.
+func (p *Poller) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.done = make(chan struct{})
+	sem := make(chan struct{}, p.workers)
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.tick)
+		defer t.Stop()
+		for {
+			// Every round asks the ledger, so orders bought before a restart
+			// (or by an instance that died) resume on their own.
+			full := p.round(ctx, sem)
+			if full {
+				continue // more are due: no pause
+			}
+			select {
+			case <-ctx.Done():
+				p.wg.Wait()
+				return
+			case <-t.C:
+			case <-p.wakeCh:
+			}
+		}
+	}()
+}
+
+// Stop ends the poller and waits for its checks in flight.
+func (p *Poller) Stop() {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+}
+
+const pollBatch = 512
+
+// due lists orders to check now: leased to this instance when the ledger
+// is shared.
+func (p *Poller) due(ctx context.Context, now time.Time) ([]ledger.Order, error) {
+	if l, ok := p.store.(ledger.Leaser); ok {
+		return l.Claim(ctx, p.owner, now, p.lease, pollBatch)
+	}
+	return p.store.Due(ctx, now, pollBatch)
+}
+
+// round dispatches the due orders; it reports whether the batch was full
+// (more may be due at once).
+func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	due, err := p.due(qctx, p.now().UTC())
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("poller cannot list due orders", zap.Error(err))
+		}
+		return false
+	}
+	dispatched := 0
+	for _, o := range due {
+		pl, ok := p.platforms[o.Platform]
+		if !ok {
+			continue
+		}
+		// Over the platform's outbound rate: leave it due for the next
+		// round instead of spending a failed call on it.
+		if !pl.Ready() {
+			continue
+		}
+		p.mu.Lock()
+		busy := p.inFlight[o.ID]
+		if !busy {
+			p.inFlight[o.ID] = true
+		}
+		p.mu.Unlock()
+		if busy {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			p.release(o.ID)
+			return false
+		}
+		dispatched++
+		p.wg.Add(1)
+		go func(o ledger.Order) {
+			defer func() { <-sem; p.release(o.ID); p.wg.Done() }()
+			p.Check(ctx, o, pl)
+		}(o)
+	}
+	return len(due) == pollBatch && dispatched > 0
+}
+
+func (p *Poller) release(id int64) {
+	p.mu.Lock()
+	delete(p.inFlight, id)
+	p.mu.Unlock()
+}
+
+// Check polls one order's platform and records the result.
+func (p *Poller) Check(ctx context.Context, o ledger.Order, pl *platform.Platform) {
+	// The schedule counts from when we asked: an answer that arrives late
+	// must not push the next poll past what the platform said then.
+	asked := p.now().UTC()
+	cctx, cancel := pl.CallCtx(ctx)
+	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
+	cancel()
+	mu := p.orders.Lock(o.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	// Re-read under the lock: a client may have finished or cancelled the
+	// order while we were asking the platform.
+	o, gerr := p.orders.Read(ctx, o.ID)
+	if gerr != nil || !o.State.Active() {
+		return
+	}
+	prev := o.State
+	now := p.now().UTC()
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Debug("poll failed", zap.Int64("id", o.ID), zap.String("platform", pl.Code), zap.Error(err))
+		// Try again at the next interval; the backstop expiry still applies.
+		u = adapters.Update{State: o.State}
+	}
+	codes := len(o.Codes)
+	p.orders.ApplyUpdate(&o, pl, u, asked, now)
+	if o.State.Active() {
+		o.NextPollAt = asked.Add(p.jitter(pl.PollInterval))
+	}
+	if err := p.orders.Save(ctx, &o, prev); err != nil && !errors.Is(err, context.Canceled) {
+		p.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
+		return
+	}
+	if o.State == adapters.StateExpired && prev.Active() && (u.State.Active() || err != nil) {
+		// We ended it by our own lifetime while the platform still had it
+		// open: tell the platform, so it refunds and frees the number.
+		id := o.UpstreamID
+		p.bg.Go(func(ctx context.Context) {
+			ctx, cancel := pl.CallCtx(ctx)
+			defer cancel()
+			pl.Adapter.Cancel(ctx, id) //nolint:errcheck // best effort
+		})
+	}
+	if len(o.Codes) != codes || o.State != prev {
+		p.orders.Notify(o.ID)
+	}
+}
+
+// jitter spreads polls over ±10% of the interval so orders bought in a
+// burst do not poll in lockstep forever.
+func (p *Poller) jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*p.random()))
+}

@@ -1,0 +1,321 @@
+// Package route decides where a purchase goes: the candidates (enabled
+// platforms that sell within the max price, minus open breakers and
+// platforms over their outbound rate), ordered by the strategy, and the
+// delivery statistics the success and value strategies read.
+package route
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/config"
+	"smsgate/gateway/fx"
+	"smsgate/gateway/market"
+	"smsgate/gateway/platform"
+	"smsgate/gateway/tenant"
+)
+
+// Strategies a purchase can be routed by.
+var Strategies = []string{"price", "success", "balance", "random", "priority", "value"}
+
+// ErrBadStrategy: the request named a strategy that does not exist.
+var ErrBadStrategy = errors.New("unknown routing strategy")
+
+// Candidate is one platform the router may try, with what it knew.
+type Candidate struct {
+	Platform  *platform.Platform
+	BasePrice int64   // offer price in base currency micro-units; -1 unknown
+	Count     int     // stock; -1 unknown
+	Balance   int64   // last known balance in base micro-units; -1 unknown
+	Rate      float64 // estimated delivery probability
+	Score     float64 // the strategy's sort key: lower is tried first
+	// Cost is the offer price in the platform's currency (0 unknown): what
+	// a purchase there sets aside of its balance.
+	Cost int64
+	// Broke: the platform pays from a balance that is known not to cover
+	// cost; it is tried after the others.
+	Broke bool
+	// PutOff: Buy found the balance short when about to ask, and moved the
+	// platform to the end of its list, where it is asked regardless.
+	PutOff bool
+}
+
+// Plan is a routing decision: the strategy used and the platforms to try,
+// best first.
+type Plan struct {
+	Strategy   string
+	Candidates []Candidate
+	// Skipped says why platforms were left out (platform → reason).
+	Skipped map[string]string
+}
+
+// strategyFor picks the request's strategy, else the tenant's, else the
+// configured one.
+func (g *Router) strategyFor(t *tenant.Tenant, r Request) (string, error) {
+	s := r.Strategy
+	if s == "" {
+		s = t.Strategy
+	}
+	if s == "" {
+		s = g.cfg.Strategy
+	}
+	for _, k := range Strategies {
+		if k == s {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("%w %q", ErrBadStrategy, s)
+}
+
+// Plan chooses the candidates for a purchase, at most max_attempts of them
+// unless a platform is pinned: what Recommend shows.
+func (g *Router) Plan(ctx context.Context, t *tenant.Tenant, r Request) (Plan, error) {
+	plan, err := g.Route(ctx, t, r)
+	if max := g.cfg.MaxAttempts; err == nil && r.Platform == "" && max > 0 && len(plan.Candidates) > max {
+		plan.Candidates = plan.Candidates[:max]
+	}
+	return plan, err
+}
+
+// Route orders every candidate for a purchase. Platforms whose offers show
+// no stock, or only above the max price, are left out, as are open
+// breakers; a platform whose offers cannot be read stays in (it may well
+// sell) after the ones that are known to. Platforms whose balance is known
+// not to cover the price go last: a buy must not spend its attempts on
+// them while another can sell (Buy counts attempts, not candidates).
+func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, error) {
+	strategy, err := g.strategyFor(t, r)
+	if err != nil {
+		return Plan{}, err
+	}
+	usable := g.market.Usable(t)
+	if r.Platform != "" {
+		var pinned []*platform.Platform
+		for _, p := range usable {
+			if p.Code == r.Platform {
+				pinned = append(pinned, p)
+			}
+		}
+		if len(pinned) == 0 {
+			return Plan{}, ErrBadPlatform
+		}
+		if r.Failover {
+			// Pinned first, the rest by strategy after it.
+			for _, p := range usable {
+				if p.Code != r.Platform {
+					pinned = append(pinned, p)
+				}
+			}
+		}
+		usable = pinned
+	}
+	var maxBase int64
+	if r.MaxPrice.Micros > 0 {
+		m, err := g.fx.ToBase(r.MaxPrice)
+		if err != nil {
+			return Plan{}, fmt.Errorf("max price: %w", err)
+		}
+		maxBase = m.Micros
+	}
+	plan := Plan{Strategy: strategy, Skipped: map[string]string{}}
+	var floor *adapters.PriceFloorError
+	noStock, open := 0, 0
+	for _, p := range usable {
+		c, skip, lowest := g.candidate(ctx, t, r, p, maxBase)
+		switch skip {
+		case "":
+			plan.Candidates = append(plan.Candidates, c)
+			continue
+		case skipOpen:
+			open++
+		case skipNoStock:
+			noStock++
+		case skipAbove:
+			if lowest != nil && (floor == nil || lowest.Min.Micros < floor.Min.Micros) {
+				floor = lowest
+			}
+		}
+		plan.Skipped[p.Code] = skip
+	}
+	g.order(&plan, r.Platform != "")
+	if len(plan.Candidates) == 0 {
+		switch {
+		case floor != nil:
+			return plan, floor
+		case noStock > 0:
+			return plan, fmt.Errorf("no stock on any platform: %w", adapters.ErrNoNumbers)
+		case open > 0:
+			return plan, fmt.Errorf("every platform's breaker is open: %w", platform.ErrBreakerOpen)
+		}
+		return plan, fmt.Errorf("no platform sells %s/%s: %w", r.Country, r.Service, adapters.ErrNoNumbers)
+	}
+	return plan, nil
+}
+
+// Why a platform is left out of a plan (Plan.Skipped).
+const (
+	skipOpen    = "breaker open"
+	skipRate    = "outbound rate limit"
+	skipNoStock = "no stock"
+	skipAbove   = "above max price"
+)
+
+// candidate is what routing knows of p for the purchase, or why p is left
+// out (and, above the max price, the price it would take in the tenant's
+// currency).
+func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *platform.Platform, maxBase int64) (Candidate, string, *adapters.PriceFloorError) {
+	if p.BreakerOpen() {
+		return Candidate{}, skipOpen, nil
+	}
+	if !p.Ready() {
+		return Candidate{}, skipRate, nil
+	}
+	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
+	avail, known := g.market.Available(p.Code)
+	if known {
+		if b, err := g.fx.ToBase(adapters.Money{Micros: max(avail, 0), Currency: p.Currency}); err == nil {
+			c.Balance = b.Micros
+		}
+	}
+	if o, ok := g.OfferFor(ctx, p, r.Country, r.Service); ok {
+		c.Count = o.Count
+		if b, err := g.fx.ToBase(o.Price); err == nil {
+			c.BasePrice = b.Micros
+		}
+		if m, ok := g.market.InCurrency(o.Price, p.Currency); ok && m > 0 {
+			c.Cost = m
+		}
+		if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
+			return Candidate{}, skipNoStock, nil
+		}
+		if maxBase > 0 && c.BasePrice > maxBase {
+			var floor *adapters.PriceFloorError
+			if m, err := g.fx.Convert(o.Price, t.Currency); err == nil {
+				floor = &adapters.PriceFloorError{Min: m}
+			}
+			return Candidate{}, skipAbove, floor
+		}
+	}
+	c.Broke = known && market.SpendsBalance(p) && (avail < c.Cost || avail <= 0)
+	return c, "", nil
+}
+
+// OfferFor reads one platform's offer for the pair, through the cache.
+func (g *Router) OfferFor(ctx context.Context, p *platform.Platform, country, service string) (adapters.Offer, bool) {
+	offers, err := g.market.PlatformOffers(ctx, p, country, service)
+	if err != nil {
+		return adapters.Offer{}, false
+	}
+	for _, o := range offers {
+		if o.Country == country && o.Service == service {
+			return o, true
+		}
+	}
+	// The platform answered and does not list the pair: nothing to sell.
+	return adapters.Offer{Country: country, Service: service}, true
+}
+
+// order sorts the candidates by the plan's strategy, those known unable
+// to pay last; ties go by priority. With a pinned platform (and failover
+// asked) the pinned one stays first.
+func (g *Router) order(plan *Plan, pinned bool) {
+	cs := plan.Candidates
+	unknown := math.Inf(1)
+	for i := range cs {
+		c := &cs[i]
+		switch plan.Strategy {
+		case "priority":
+			c.Score = float64(c.Platform.Current().Priority)
+		case "price":
+			c.Score = unknown
+			if c.BasePrice >= 0 {
+				c.Score = float64(c.BasePrice)
+			}
+		case "balance":
+			c.Score = unknown
+			if c.Balance >= 0 {
+				c.Score = -float64(c.Balance)
+			}
+		case "success":
+			c.Score = -c.Rate
+		case "value":
+			// Expected cost per delivered code: what we pay on average to
+			// actually get one, not what one attempt costs.
+			c.Score = unknown
+			if c.BasePrice >= 0 && c.Rate > 0 {
+				c.Score = float64(c.BasePrice) / c.Rate
+			}
+		case "random":
+			// Weighted shuffle (Efraimidis–Spirakis): u^(1/w), larger first.
+			c.Score = -math.Pow(g.Random(), 1/float64(max(1, c.Platform.Current().Weight)))
+		}
+	}
+	start := 0
+	if pinned && len(cs) > 0 {
+		start = 1
+	}
+	rest := cs[start:]
+	sort.SliceStable(rest, func(i, j int) bool {
+		if rest[i].Broke != rest[j].Broke {
+			return !rest[i].Broke
+		}
+		if rest[i].Score != rest[j].Score {
+			return rest[i].Score < rest[j].Score
+		}
+		return rest[i].Platform.Current().Priority < rest[j].Platform.Current().Priority
+	})
+}
+
+// Random is a draw from the router's random source (also the poller's
+// jitter).
+func (g *Router) Random() float64 {
+	g.rngMu.Lock()
+	defer g.rngMu.Unlock()
+	return g.rng.Float64()
+}
+
+// ErrBadPlatform: the request pinned a platform the tenant cannot use.
+var ErrBadPlatform = platform.ErrUnknown
+
+// Request is what routing needs of a purchase.
+type Request struct {
+	Country, Service string
+	MaxPrice         adapters.Money // tenant currency; zero = none
+	Strategy         string
+	Platform         string // pinned platform, "" = route
+	Failover         bool   // a pinned purchase may move on
+}
+
+// Market is what routing reads of the platforms (market.Market).
+type Market interface {
+	Usable(t *tenant.Tenant) []*platform.Platform
+	PlatformOffers(ctx context.Context, p *platform.Platform, country, service string) ([]adapters.Offer, error)
+	InCurrency(m adapters.Money, currency string) (int64, bool)
+	Available(code string) (int64, bool)
+}
+
+// Router plans purchases.
+type Router struct {
+	cfg    config.Routing
+	market Market
+	fx     *fx.FX
+	stats  *Stats
+
+	rngMu sync.Mutex
+	rng   *rand.Rand // guarded by rngMu
+}
+
+// New builds a router; rng drives the random strategy.
+func New(cfg config.Routing, m Market, conv *fx.FX, rng *rand.Rand, now func() time.Time) *Router {
+	return &Router{cfg: cfg, market: m, fx: conv, stats: newStats(now), rng: rng}
+}
+
+// Stats is the delivery record the router reads.
+func (g *Router) Stats() *Stats { return g.stats }

@@ -1,0 +1,433 @@
+package unified
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/adapters/catalog"
+	"smsgate/gateway/ops"
+	"smsgate/gateway/orders"
+	"smsgate/gateway/platform"
+	"smsgate/gateway/route"
+	"smsgate/ledger"
+)
+
+// platformName is a platform's display name (its code when none is set).
+func (s *API) platformName(code string) string {
+	if p, ok := s.byCode[code]; ok && p.Name != "" {
+		return p.Name
+	}
+	return code
+}
+
+// BalanceView is one platform's balance.
+type BalanceView struct {
+	Platform     string `json:"platform"`
+	PlatformName string `json:"platformName"`
+	Balance      string `json:"balance,omitempty"`
+	Currency     string `json:"currency"`
+	BaseBalance  string `json:"baseBalance,omitempty"`
+	BaseCurrency string `json:"baseCurrency"`
+	Error        string `json:"error,omitempty"`
+}
+
+func (s *API) balanceView(c *call, p *platform.Platform) BalanceView {
+	v := BalanceView{Platform: p.Code, PlatformName: s.platformName(p.Code), Currency: p.Currency, BaseCurrency: s.fx.Base()}
+	b, err := s.market.PlatformBalance(c.cctx, p)
+	if err != nil {
+		v.Error = "unavailable"
+		return v
+	}
+	v.Balance = adapters.FormatDecimal(b.Micros, 2)
+	if base, err := s.fx.ToBase(b); err == nil {
+		v.BaseBalance = adapters.FormatDecimal(base.Micros, 2)
+	}
+	return v
+}
+
+func (s *API) apiBalances(c *call) (any, error) {
+	out := []BalanceView{}
+	for _, p := range s.market.Usable(c.t) {
+		out = append(out, s.balanceView(c, p))
+	}
+	return map[string]any{"balances": out}, nil
+}
+
+// tenantPlatform is a platform the tenant may see, or route.ErrBadPlatform.
+func (s *API) tenantPlatform(c *call) (*platform.Platform, error) {
+	p, ok := s.byCode[c.params["code"]]
+	if !ok || !c.t.Allows(p.Code) {
+		return nil, route.ErrBadPlatform
+	}
+	return p, nil
+}
+
+func (s *API) apiPlatformBalance(c *call) (any, error) {
+	p, err := s.tenantPlatform(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.balanceView(c, p), nil
+}
+
+// PriceItem is one platform's offer in the price list.
+type PriceItem struct {
+	Platform     string `json:"platform"`
+	PlatformName string `json:"platformName"`
+	Country      string `json:"country"`
+	Code         string `json:"code"` // service code
+	Name         string `json:"name"` // service name
+	Price        string `json:"price"`
+	Currency     string `json:"currency"`
+	BasePrice    string `json:"basePrice"`
+	BaseCurrency string `json:"baseCurrency"`
+	Count        int    `json:"count"` // -1: the platform publishes no stock
+	base         int64
+}
+
+// countryParam reads an ISO code (or SMS-Activate id); "" when absent.
+func countryParam(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if c, ok := catalog.CountryByISO(v); ok {
+		return c.ISO, nil
+	}
+	var id int
+	if _, err := fmt.Sscan(v, &id); err == nil {
+		if c, ok := catalog.CountryBySMSActivateID(id); ok {
+			return c.ISO, nil
+		}
+	}
+	return "", &apiErr{400, codeBadCountry, "unknown country " + fmt.Sprintf("%q", v), nil}
+}
+
+func (s *API) apiPrices(c *call) (any, error) {
+	service := strings.ToLower(c.query("service"))
+	if service == "" {
+		service = "tg"
+	}
+	sv, ok := catalog.ServiceByCode(service)
+	if !ok {
+		return nil, &apiErr{400, codeBadService, fmt.Sprintf("unknown service %q", service), nil}
+	}
+	country, err := countryParam(c.query("country"))
+	if err != nil {
+		return nil, err
+	}
+	items := []PriceItem{}
+	for _, p := range s.market.Usable(c.t) {
+		offers, err := s.market.PlatformOffers(c.cctx, p, country, service)
+		if err != nil {
+			continue // a platform that cannot answer is left out of the list
+		}
+		for _, o := range offers {
+			if o.Service != service || (country != "" && o.Country != country) || o.Count == 0 {
+				continue
+			}
+			base, err := s.fx.ToBase(o.Price)
+			if err != nil {
+				continue
+			}
+			items = append(items, PriceItem{Platform: p.Code, PlatformName: s.platformName(p.Code), Country: o.Country,
+				Code: service, Name: sv.Name, Price: adapters.FormatDecimal(o.Price.Micros, 2), Currency: o.Price.Currency,
+				BasePrice: adapters.FormatDecimal(base.Micros, 2), BaseCurrency: base.Currency, Count: o.Count, base: base.Micros})
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		if items[i].base != items[j].base {
+			return items[i].base < items[j].base
+		}
+		return items[i].Platform < items[j].Platform
+	})
+	return map[string]any{"priceList": items}, nil
+}
+
+// Recommendation is the router's choice now and why.
+type Recommendation struct {
+	Platform     string          `json:"platform"`
+	PlatformName string          `json:"platformName"`
+	Strategy     string          `json:"strategy"`
+	Reason       string          `json:"reason"`
+	Candidates   []CandidateView `json:"candidates"`
+	Skipped      []SkipView      `json:"skipped"`
+}
+
+// CandidateView is one candidate of a plan.
+type CandidateView struct {
+	Platform     string  `json:"platform"`
+	BasePrice    string  `json:"basePrice,omitempty"`
+	Count        int     `json:"count"`
+	DeliveryRate float64 `json:"deliveryRate"`
+	BaseBalance  string  `json:"baseBalance,omitempty"`
+	Priority     int     `json:"priority"`
+}
+
+// SkipView says why a platform is not a candidate.
+type SkipView struct {
+	Platform string `json:"platform"`
+	Reason   string `json:"reason"`
+}
+
+func (s *API) apiRecommended(c *call) (any, error) {
+	service := strings.ToLower(c.query("service"))
+	if service == "" {
+		service = "tg"
+	}
+	if _, ok := catalog.ServiceByCode(service); !ok {
+		return nil, &apiErr{400, codeBadService, fmt.Sprintf("unknown service %q", service), nil}
+	}
+	country, err := countryParam(c.query("country"))
+	if err != nil {
+		return nil, err
+	}
+	if country == "" {
+		return nil, badRequest("country is required")
+	}
+	plan, err := s.recommend(c.cctx, c.t, orders.BuyRequest{Country: country, Service: service, Strategy: c.query("strategy")}.Route())
+	if err != nil {
+		return nil, err
+	}
+	best := plan.Candidates[0]
+	out := Recommendation{Platform: best.Platform.Code, PlatformName: s.platformName(best.Platform.Code),
+		Strategy: plan.Strategy, Reason: reason(plan.Strategy, best, s.fx.Base()), Candidates: []CandidateView{}, Skipped: []SkipView{}}
+	for _, cd := range plan.Candidates {
+		v := CandidateView{Platform: cd.Platform.Code, Count: cd.Count, DeliveryRate: math.Round(cd.Rate*1000) / 1000, Priority: cd.Platform.Current().Priority}
+		if cd.BasePrice >= 0 {
+			v.BasePrice = adapters.FormatDecimal(cd.BasePrice, 2)
+		}
+		if cd.Balance >= 0 {
+			v.BaseBalance = adapters.FormatDecimal(cd.Balance, 2)
+		}
+		out.Candidates = append(out.Candidates, v)
+	}
+	for code, why := range plan.Skipped {
+		out.Skipped = append(out.Skipped, SkipView{Platform: code, Reason: why})
+	}
+	sort.Slice(out.Skipped, func(i, j int) bool { return out.Skipped[i].Platform < out.Skipped[j].Platform })
+	return out, nil
+}
+
+// reason explains the first candidate of a plan.
+func reason(strategy string, c route.Candidate, base string) string {
+	price := "unknown price"
+	if c.BasePrice >= 0 {
+		price = adapters.FormatDecimal(c.BasePrice, 2) + " " + base
+	}
+	switch strategy {
+	case "price":
+		return "lowest price: " + price
+	case "success":
+		return fmt.Sprintf("highest recent delivery rate: %.0f%%", c.Rate*100)
+	case "balance":
+		if c.Balance >= 0 {
+			return "largest balance: " + adapters.FormatDecimal(c.Balance, 2) + " " + base
+		}
+		return "largest balance (balance not known yet)"
+	case "value":
+		if c.BasePrice >= 0 && c.Rate > 0 {
+			return fmt.Sprintf("lowest expected cost per delivered code: %s %s (%s at %.0f%% delivery)",
+				adapters.FormatDecimal(int64(float64(c.BasePrice)/c.Rate), 2), base, price, c.Rate*100)
+		}
+		return "lowest expected cost per delivered code"
+	case "random":
+		return fmt.Sprintf("weighted random draw (weight %d)", c.Platform.Current().Weight)
+	}
+	return fmt.Sprintf("first by priority (%d)", c.Platform.Current().Priority)
+}
+
+func (s *API) apiPlatforms(c *call) (any, error) {
+	out := []ops.Health{}
+	for _, p := range s.platforms {
+		if c.t.Allows(p.Code) {
+			out = append(out, s.health.Snapshot(p))
+		}
+	}
+	return map[string]any{"platforms": out}, nil
+}
+
+func (s *API) apiHealth(c *call) (any, error) {
+	p, err := s.tenantPlatform(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.health.Snapshot(p), nil
+}
+
+// StatRow is one group of the statistics.
+type StatRow struct {
+	Key              string  `json:"key"` // period, platform, country or service
+	Orders           int     `json:"orders"`
+	Delivered        int     `json:"delivered"`
+	Cancelled        int     `json:"cancelled"`
+	Expired          int     `json:"expired"`
+	Active           int     `json:"active"`
+	SuccessRate      float64 `json:"successRate"` // delivered / orders, 0..1
+	Spend            string  `json:"spend"`       // base currency, orders that received a code
+	AvgTimeToCodeSec float64 `json:"avgTimeToCodeSec"`
+	P95TimeToCodeSec float64 `json:"p95TimeToCodeSec"`
+	spend            int64
+	ttc              []time.Duration
+}
+
+// Statistics is the statistics answer.
+type Statistics struct {
+	From         string    `json:"from"`
+	To           string    `json:"to"`
+	GroupBy      string    `json:"groupBy"`
+	BaseCurrency string    `json:"baseCurrency"`
+	Total        StatRow   `json:"total"`
+	Periods      []StatRow `json:"periods"`
+	Platforms    []StatRow `json:"platforms"`
+	Countries    []StatRow `json:"countries"`
+	Services     []StatRow `json:"services"`
+}
+
+// periodKey names the day (2026-03-01), ISO week (2026-W09) or month
+// (2026-03) of t, in UTC.
+func periodKey(t time.Time, groupBy string) string {
+	t = t.UTC()
+	switch groupBy {
+	case "week":
+		y, w := t.ISOWeek()
+		return fmt.Sprintf("%04d-W%02d", y, w)
+	case "month":
+		return t.Format("2006-01")
+	}
+	return t.Format("2006-01-02")
+}
+
+func (r *StatRow) add(o ledger.Outcome) {
+	r.Orders++
+	switch {
+	case o.Delivered:
+		r.Delivered++
+		r.spend += o.BasePrice
+		if o.TimeToCode >= 0 {
+			r.ttc = append(r.ttc, o.TimeToCode)
+		}
+	case o.State == adapters.StateCancelled:
+		r.Cancelled++
+	case o.State == adapters.StateExpired || o.State == adapters.StateBanned:
+		r.Expired++
+	case o.State.Active():
+		r.Active++
+	}
+}
+
+func (r *StatRow) finish() {
+	if r.Orders > 0 {
+		r.SuccessRate = math.Round(float64(r.Delivered)/float64(r.Orders)*10000) / 10000
+	}
+	r.Spend = adapters.FormatDecimal(r.spend, 2)
+	if n := len(r.ttc); n > 0 {
+		sort.Slice(r.ttc, func(i, j int) bool { return r.ttc[i] < r.ttc[j] })
+		var sum time.Duration
+		for _, d := range r.ttc {
+			sum += d
+		}
+		r.AvgTimeToCodeSec = math.Round(sum.Seconds()/float64(n)*1000) / 1000
+		// Nearest-rank p95: the smallest value with at least 95% at or below it.
+		idx := int(math.Ceil(0.95*float64(n))) - 1
+		r.P95TimeToCodeSec = math.Round(r.ttc[idx].Seconds()*1000) / 1000
+	}
+}
+
+func group(list []ledger.Outcome, key func(ledger.Outcome) string) []StatRow {
+	m := map[string]*StatRow{}
+	for _, o := range list {
+		k := key(o)
+		r := m[k]
+		if r == nil {
+			r = &StatRow{Key: k}
+			m[k] = r
+		}
+		r.add(o)
+	}
+	out := make([]StatRow, 0, len(m))
+	for _, r := range m {
+		r.finish()
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// maxStatPeriods bounds the periods one statistics answer holds: the
+// answer's size, not the calendar, is what a range costs, so two years by
+// month is fine and two years by day is not.
+const maxStatPeriods = 400
+
+// periods is how many days, ISO weeks or months [from, to] touches (both
+// UTC midnights, from <= to), counted without walking the range.
+func periods(from, to time.Time, groupBy string) int {
+	const day = 24 * time.Hour
+	switch groupBy {
+	case "week":
+		monday := func(t time.Time) time.Time { return t.AddDate(0, 0, -((int(t.Weekday()) + 6) % 7)) }
+		return int(monday(to).Sub(monday(from))/(7*day)) + 1
+	case "month":
+		return (to.Year()*12 + int(to.Month())) - (from.Year()*12 + int(from.Month())) + 1
+	}
+	return int(to.Sub(from)/day) + 1
+}
+
+// apiStatistics computes the tenant's statistics from the ledger: the
+// orders are selected in SQL (date range and filters), grouped here.
+func (s *API) apiStatistics(c *call) (any, error) {
+	const day = 24 * time.Hour
+	today := s.now().UTC().Truncate(day)
+	from, to := today.Add(-29*day), today
+	var err error
+	if v := c.query("startDate"); v != "" {
+		if from, err = time.Parse("2006-01-02", v); err != nil {
+			return nil, badRequest("startDate must be YYYY-MM-DD")
+		}
+	}
+	if v := c.query("endDate"); v != "" {
+		if to, err = time.Parse("2006-01-02", v); err != nil {
+			return nil, badRequest("endDate must be YYYY-MM-DD")
+		}
+	}
+	if to.Before(from) {
+		return nil, badRequest("endDate is before startDate")
+	}
+	groupBy := c.query("groupBy")
+	switch groupBy {
+	case "":
+		groupBy = "day"
+	case "day", "week", "month":
+	default:
+		return nil, badRequest("groupBy must be day, week or month")
+	}
+	if n := periods(from, to, groupBy); n > maxStatPeriods {
+		return nil, badRequest("the range spans %d %ss; at most %d periods per request (group by a longer period or shorten the range)",
+			n, groupBy, maxStatPeriods)
+	}
+	country, err := countryParam(c.query("country"))
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.store.Outcomes(c.cctx, ledger.OutcomeFilter{From: from, To: to.Add(day), Tenant: c.t.Name,
+		Platform: c.query("platform"), Country: country, Service: strings.ToLower(c.query("service"))})
+	if err != nil {
+		return nil, err
+	}
+	st := Statistics{From: from.Format("2006-01-02"), To: to.Format("2006-01-02"), GroupBy: groupBy, BaseCurrency: s.fx.Base(),
+		Periods:   group(list, func(o ledger.Outcome) string { return periodKey(o.CreatedAt, groupBy) }),
+		Platforms: group(list, func(o ledger.Outcome) string { return o.Platform }),
+		Countries: group(list, func(o ledger.Outcome) string { return o.Country }),
+		Services:  group(list, func(o ledger.Outcome) string { return o.Service }),
+	}
+	total := group(list, func(ledger.Outcome) string { return "total" })
+	if len(total) == 1 {
+		st.Total = total[0]
+	} else {
+		st.Total = StatRow{Key: "total", Spend: "0.00"}
+	}
+	return st, nil
+}
