@@ -78,6 +78,9 @@ func violations(m map[string][]string) []string {
 			if under(d, "bench") && !under(pkg, "bench") {
 				bad = append(bad, fmt.Sprintf("%s depends on %s: only the bench uses the bench", pkg, d))
 			}
+			if d == module+"/gateway" && strings.HasPrefix(pkg, module+"/gateway/") {
+				bad = append(bad, fmt.Sprintf("%s depends on the gateway façade: a concern is wired by the façade, not the other way", pkg))
+			}
 		}
 	}
 	return bad
@@ -102,6 +105,7 @@ func TestRulesBite(t *testing.T) {
 		{"smsgate/config", "smsgate/gateway"},
 		{"smsgate", "smsgate/bench"},
 		{"smsgate/gateway", "smsgate/bench"},
+		{"smsgate/gateway/orders", "smsgate/gateway"},
 	} {
 		if v := violations(map[string][]string{tc.pkg: {tc.dep}}); len(v) == 0 {
 			t.Errorf("%s → %s was allowed", tc.pkg, tc.dep)
@@ -113,6 +117,8 @@ func TestRulesBite(t *testing.T) {
 		{"smsgate/bench", "smsgate/gateway"},
 		{"smsgate/adapters/ledgerish", "smsgate/adapters"}, // a prefix is a path, not a string
 		{"smsgate/benchmarks", "smsgate/adapters"},
+		{"smsgate/gateway", "smsgate/gateway/orders"},
+		{"smsgate/gateway/legacy", "smsgate/gateway/orders"},
 	} {
 		if v := violations(map[string][]string{tc.pkg: {tc.dep}}); len(v) != 0 {
 			t.Errorf("%s → %s was refused: %v", tc.pkg, tc.dep, v)
