@@ -19,13 +19,22 @@ import (
 type RedisShared struct {
 	rdb    *redis.Client
 	prefix string
+	now    func() time.Time
 	errs   atomic.Uint64
 }
 
 // NewRedisShared shares openings through rdb under prefix. Give it a
 // client with short timeouts and no retries (limits.NewRedisClient).
 func NewRedisShared(rdb *redis.Client, prefix string) *RedisShared {
-	return &RedisShared{rdb: rdb, prefix: prefix}
+	return &RedisShared{rdb: rdb, prefix: prefix, now: time.Now}
+}
+
+// WithClock makes the key's expiry count from now() instead of the wall
+// clock: the clock the breakers sharing it use (tests move one manual
+// clock for every instance).
+func (s *RedisShared) WithClock(now func() time.Time) *RedisShared {
+	s.now = now
+	return s
 }
 
 // publishScript: SET KEYS[1] ARGV[1] PX ARGV[2], unless the key already
@@ -41,7 +50,7 @@ func (s *RedisShared) key(name string) string { return s.prefix + "breaker:" + n
 
 // PublishOpen implements Shared. An opening already over is not written.
 func (s *RedisShared) PublishOpen(ctx context.Context, name string, until time.Time) error {
-	ttl := time.Until(until).Milliseconds()
+	ttl := until.Sub(s.now()).Milliseconds()
 	if ttl <= 0 {
 		return nil
 	}

@@ -190,6 +190,7 @@ func (g *Gateway) wirePlatforms(list []*Platform, shared breaker.Shared) error {
 				ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
 				Interval: bs.Interval, OpenTimeout: bs.OpenTimeout, MaxOpenTimeout: bs.MaxOpenTimeout,
 				HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: shared,
+				Now: g.now, // the gateway's clock: tests reach any breaker state without sleeping
 			},
 			Rates: g.rates, Recorder: g.metrics,
 			OnAuth: func(code string, err error) {

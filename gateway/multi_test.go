@@ -109,7 +109,7 @@ func (c *cluster) start(name string) *instance {
 	g, err := gateway.New(gateway.Options{Config: c.cfg, Platforms: []*gateway.Platform{plat}, Store: store, Clock: c.clock.Now,
 		Rates:  limits.NewRedisRates(rdb, c.prefix, limits.NewBuckets(nil)),
 		Caps:   limits.NewRedisCaps(rdb, c.prefix, limits.NewCounters()),
-		Shared: breaker.NewRedisShared(rdb, c.prefix)})
+		Shared: breaker.NewRedisShared(rdb, c.prefix).WithClock(c.clock.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +201,7 @@ func TestTwoInstances(t *testing.T) {
 	if h, _ := a2.g.Health("sa"); h.Breaker != "open" {
 		t.Fatalf("A2's breaker after the outage: %s", h.Breaker)
 	}
+	c.clock.Advance(time.Second) // B reads shared openings once per SharedPoll of the shared clock
 	b.e.eventually("B sees the opening", func() bool {
 		h, _ := b.g.Health("sa")
 		return h.Breaker == "open"
