@@ -3,9 +3,6 @@ package platform
 import (
 	"context"
 	"sync"
-	"time"
-
-	"smsgate/gateway/lifetime"
 )
 
 // BuyTracker knows which purchases on a platform are in flight, so a
@@ -16,7 +13,7 @@ import (
 type BuyTracker struct {
 	mu   sync.Mutex
 	next uint64
-	out  map[uint64]struct{} // tickets of purchases in flight; guarded by mu
+	out  map[uint64]chan struct{} // tickets in flight → closed when done; guarded by mu
 }
 
 // Start records a purchase in flight; Finish(ticket) ends it.
@@ -24,42 +21,36 @@ func (b *BuyTracker) Start() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.out == nil {
-		b.out = map[uint64]struct{}{}
+		b.out = map[uint64]chan struct{}{}
 	}
 	b.next++
-	b.out[b.next] = struct{}{}
+	b.out[b.next] = make(chan struct{})
 	return b.next
 }
 
 func (b *BuyTracker) Finish(t uint64) {
 	b.mu.Lock()
-	delete(b.out, t)
+	if done, ok := b.out[t]; ok {
+		close(done)
+		delete(b.out, t)
+	}
 	b.mu.Unlock()
 }
 
 // Settle waits (bounded by ctx) until every purchase in flight now is done.
 func (b *BuyTracker) Settle(ctx context.Context) bool {
 	b.mu.Lock()
-	snap := make([]uint64, 0, len(b.out))
-	for t := range b.out {
-		snap = append(snap, t)
+	pending := make([]chan struct{}, 0, len(b.out))
+	for _, done := range b.out {
+		pending = append(pending, done)
 	}
 	b.mu.Unlock()
-	for {
-		b.mu.Lock()
-		pending := false
-		for _, t := range snap {
-			if _, ok := b.out[t]; ok {
-				pending = true
-				break
-			}
-		}
-		b.mu.Unlock()
-		if !pending {
-			return true
-		}
-		if !lifetime.Sleep(ctx, 5*time.Millisecond) {
+	for _, done := range pending {
+		select {
+		case <-done:
+		case <-ctx.Done():
 			return false
 		}
 	}
+	return true
 }
