@@ -61,6 +61,28 @@ func (b *bench) stormOrders(setup *legacyCaller, buyQuery, code string) ([]int64
 	return ids, bought, nil
 }
 
+// stormPhase sums up a storm run: client and upstream getStatus calls per
+// order against the bound the poll interval sets.
+func (b *bench) stormPhase(run *Run, code string, ids []int64, bought []time.Time, stop time.Time, upstream int64, poll time.Duration) StormPhase {
+	var life time.Duration
+	for _, t := range bought {
+		life += stop.Sub(t)
+	}
+	life /= time.Duration(len(bought))
+	n := float64(len(ids))
+	s := StormPhase{
+		Run: run.Name, Platform: code, ClientPoll: "back to back", Orders: len(ids), LifetimeS: life.Seconds(),
+		PollIntervalS: b.o.upstreamPoll.Seconds(), ClientStatusPerOrder: float64(run.Requests) / n,
+		UpstreamStatusCalls: upstream, UpstreamPerOrder: float64(upstream) / n,
+	}
+	if poll > 0 {
+		s.ClientPoll = poll.String()
+	}
+	s.Bound = s.LifetimeS/s.PollIntervalS + 2
+	s.Met = s.UpstreamPerOrder <= s.Bound
+	return s
+}
+
 // storm runs one phase of d: buy -orders numbers pinned to platform pi,
 // then -c clients poll them (client w polls order w mod orders) every
 // poll (0 = back to back) until the end.
@@ -121,22 +143,7 @@ func (b *bench) storm(buyQuery string, pi int, poll time.Duration, d time.Durati
 	stop := time.Now()
 	run := b.addRun(rec, "gateway", b.loadName(0, false), 0)
 
-	var life time.Duration
-	for _, t := range bought {
-		life += stop.Sub(t)
-	}
-	life /= time.Duration(len(bought))
-	n := float64(len(ids))
-	s := StormPhase{
-		Run: run.Name, Platform: code, ClientPoll: "back to back", Orders: len(ids), LifetimeS: life.Seconds(),
-		PollIntervalS: b.o.upstreamPoll.Seconds(), ClientStatusPerOrder: float64(run.Requests) / n,
-		UpstreamStatusCalls: upstream, UpstreamPerOrder: float64(upstream) / n,
-	}
-	if poll > 0 {
-		s.ClientPoll = poll.String()
-	}
-	s.Bound = s.LifetimeS/s.PollIntervalS + 2
-	s.Met = s.UpstreamPerOrder <= s.Bound
+	s := b.stormPhase(run, code, ids, bought, stop, upstream, poll)
 	b.rep.Storm = append(b.rep.Storm, s)
 
 	// Finish what has its code, so the poller leaves these orders alone.

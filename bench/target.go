@@ -112,37 +112,14 @@ func setupWorld(o *options) (*world, error) {
 	closers = append(closers, func() { os.RemoveAll(dir) })
 
 	key := "bench-" + randomHex(12)
-	cfg := config.Defaults()
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Ledger.URL = filepath.Join(dir, "ledger.db")
-	for i := range o.platforms {
-		cfg.Platforms = append(cfg.Platforms, config.Platform{
-			Code: fmt.Sprintf("sim%d", i+1), Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "classic",
-			// Unlimited outbound rate: bench measures the gateway's cost, not
-			// the default 10 requests/s a real platform account allows.
-			PollInterval: o.upstreamPoll, Timeout: o.upstreamTimeout, Rate: -1,
-		})
-	}
-	cfg.Tenants = []config.Tenant{{Name: tenantName, Key: config.Secret(key)}}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		return fail(fmt.Errorf("gateway config: %w", err))
+	cfg, err := benchConfig(o, dir, key)
+	if err != nil {
+		return fail(err)
 	}
 
-	var plats []*gateway.Platform
-	for i, pc := range cfg.Platforms {
-		sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout},
-			simConfig(o, uint64(i+1)))
-		if err != nil {
-			return fail(fmt.Errorf("cannot start simulator %s: %w", pc.Code, err))
-		}
-		closers = append(closers, func() { sim.Close() })
-		w.sims = append(w.sims, sim)
-		w.codes = append(w.codes, pc.Code)
-		plats = append(plats, &gateway.Platform{
-			Code: pc.Code, Adapter: sim.Platform, Priority: pc.Priority, Weight: pc.Weight, Currency: pc.Currency,
-			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: true, Rate: pc.Rate, MaxActive: pc.MaxActive,
-		})
+	plats, err := w.startSims(o, cfg, &closers)
+	if err != nil {
+		return fail(err)
 	}
 
 	store, err := openBenchLedger(o, cfg, &closers)
@@ -184,6 +161,51 @@ func setupWorld(o *options) (*world, error) {
 	}
 	closers = append(closers, func() { w.direct.server.Close() })
 	return w, waitHealthy(w.gateway.base)
+}
+
+// startSims starts a simulator per configured platform and returns the
+// gateway platforms over them.
+func (w *world) startSims(o *options, cfg config.Config, closers *[]func()) ([]*gateway.Platform, error) {
+	var plats []*gateway.Platform
+	for i, pc := range cfg.Platforms {
+		sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout},
+			simConfig(o, uint64(i+1)))
+		if err != nil {
+			return nil, fmt.Errorf("cannot start simulator %s: %w", pc.Code, err)
+		}
+		*closers = append(*closers, func() { sim.Close() })
+		w.sims = append(w.sims, sim)
+		w.codes = append(w.codes, pc.Code)
+		plats = append(plats, &gateway.Platform{
+			Code: pc.Code, Adapter: sim.Platform, Priority: pc.Priority, Weight: pc.Weight, Currency: pc.Currency,
+			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: true, Rate: pc.Rate, MaxActive: pc.MaxActive,
+		})
+	}
+	return plats, nil
+}
+
+// benchConfig is the in-process gateway's configuration: o.platforms
+// simulated SMS-Activate platforms, one tenant with key, a SQLite ledger in
+// dir.
+func benchConfig(o *options, dir, key string) (config.Config, error) {
+	cfg := config.Defaults()
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Ledger.URL = filepath.Join(dir, "ledger.db")
+	for i := range o.platforms {
+		cfg.Platforms = append(cfg.Platforms, config.Platform{
+			Code: fmt.Sprintf("sim%d", i+1), Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "classic",
+			// Unlimited outbound rate: bench measures the gateway's cost, not
+			// the default 10 requests/s a real platform account allows.
+			PollInterval: o.upstreamPoll, Timeout: o.upstreamTimeout, Rate: -1,
+		})
+	}
+	cfg.Tenants = []config.Tenant{{Name: tenantName, Key: config.Secret(key)}}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("gateway config: %w", err)
+	}
+
+	return cfg, nil
 }
 
 // waitHealthy waits up to 5 s for /healthz to answer 200.
