@@ -37,9 +37,14 @@ func NewServer(g *Gateway) *Server {
 		// fasthttp's ReadTimeout runs from a new connection's accept (and
 		// from the first byte of a kept-alive request) to the end of the
 		// headers: that is the header deadline. The body then gets
-		// read_timeout of its own (HeaderReceived).
+		// read_timeout of its own (HeaderReceived); a request without a
+		// body keeps the header deadline, which saves a clock read and a
+		// deadline reset on every GET.
 		ReadTimeout: sc.HeaderTimeout,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			if h.ContentLength() == 0 {
+				return fasthttp.RequestConfig{}
+			}
 			return fasthttp.RequestConfig{ReadTimeout: sc.ReadTimeout}
 		},
 		WriteTimeout:          sc.WriteTimeout,
