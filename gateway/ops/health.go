@@ -47,6 +47,11 @@ type HealthChecker struct {
 	now       func() time.Time
 	interval  time.Duration
 
+	// round lets one round of checks run at a time: a round asked for by
+	// the admin (or a test) waits for the periodic one instead of racing it
+	// and recording an older balance after a newer one.
+	round sync.Mutex
+
 	mu    sync.Mutex
 	state map[string]*healthRecord // by platform code; guarded by mu
 }
@@ -83,6 +88,8 @@ func (hc *HealthChecker) Run(ctx context.Context) {
 
 // CheckAll checks every enabled platform concurrently and waits.
 func (hc *HealthChecker) CheckAll(ctx context.Context) {
+	hc.round.Lock()
+	defer hc.round.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range hc.platforms {
 		if !p.Current().Enabled {
