@@ -40,11 +40,13 @@ func TestPollingStorm(t *testing.T) {
 	start := e.clock.Now()
 
 	var (
-		mu   sync.Mutex
-		seen = map[string]time.Time{} // id → simulated time a client first saw STATUS_OK
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-		once sync.Once
+		mu     sync.Mutex
+		seen   = map[string]time.Time{} // id → simulated time a client first saw STATUS_OK
+		passes = make([]int, clients)   // full passes each client finished; guarded by mu
+		passed = make(chan struct{}, 1) // a pass finished somewhere
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+		once   sync.Once
 	)
 	halt := func() { once.Do(func() { close(stop) }); wg.Wait() }
 	defer halt() // clients stop before the gateway does, even on failure
@@ -53,9 +55,12 @@ func TestPollingStorm(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tick := time.NewTicker(50 * time.Millisecond)
+			tick := time.NewTicker(20 * time.Millisecond)
 			defer tick.Stop()
 			for {
+				// Each client polls its orders every 20 ms: the storm.
+				// Each pass is counted so the test knows when every client
+				// has looked at its orders since the poller caught up.
 				for _, id := range mine {
 					_, b := e.legacy(keyA, "action", "getStatus", "id", id)
 					if strings.HasPrefix(b, "STATUS_OK:") {
@@ -66,6 +71,13 @@ func TestPollingStorm(t *testing.T) {
 						mu.Unlock()
 					}
 				}
+				mu.Lock()
+				passes[c]++
+				mu.Unlock()
+				select {
+				case passed <- struct{}{}:
+				default:
+				}
 				select {
 				case <-stop:
 					return
@@ -74,15 +86,43 @@ func TestPollingStorm(t *testing.T) {
 			}
 		}()
 	}
+	// everyoneLooked waits until each client has finished a whole pass that
+	// started after now: two more passes than it had.
+	everyoneLooked := func() {
+		t.Helper()
+		mu.Lock()
+		want := append([]int(nil), passes...)
+		mu.Unlock()
+		limit := time.NewTimer(time.Minute) // only ends a test that would hang
+		defer limit.Stop()
+		for {
+			mu.Lock()
+			done := true
+			for i := range want {
+				if passes[i] < want[i]+2 {
+					done = false
+					break
+				}
+			}
+			mu.Unlock()
+			if done {
+				return
+			}
+			select {
+			case <-passed:
+			case <-limit.C:
+				t.Fatal("clients stopped polling")
+			}
+		}
+	}
 	// The simulated minute: one second per step, each step ending once the
-	// poller has checked every order due by then (the machine's speed must
-	// not decide the result) and the clients had 50 ms to poll.
+	// poller has checked every order due by then and every client has read
+	// its orders since (the machine's speed must not decide the result).
 	for s := 0; s < 60; s++ {
 		e.clock.Advance(time.Second)
 		e.pollerCaughtUp()
-		time.Sleep(50 * time.Millisecond)
+		everyoneLooked()
 	}
-	time.Sleep(300 * time.Millisecond) // last polls and client reads land
 	halt()
 
 	calls := sa.Calls("getStatus") - statusBefore
