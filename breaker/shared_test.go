@@ -60,7 +60,9 @@ func (s *memShared) readCount() int {
 }
 
 // settle waits until b's background poll of Shared, if any, has landed.
-// A poll is added to b.polls before the call that started it returns.
+// A poll is added to b.polls before the call that started it returns; no
+// other goroutine may start one meanwhile (a listener calling Snapshot
+// could: such a test ends with Close).
 func settle(t *testing.T, b *Breaker) {
 	t.Helper()
 	b.polls.Wait()
@@ -191,6 +193,7 @@ func TestLocalTripPublishes(t *testing.T) {
 	if got := sh.get("p"); !got.Equal(until) {
 		t.Fatalf("published %s; want %s", got, until)
 	}
+	settle(t, b) // the first poll (started by the call) has landed
 	clk.add(time.Second)
 	b.Snapshot() // polls again, reading back our own opening
 	settle(t, b)
@@ -291,5 +294,7 @@ func TestSharedConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	settle(t, b)
+	// Close, not settle: the listener's snapshots may still start polls,
+	// and only Close stops new ones before it waits.
+	b.Close()
 }
