@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -50,24 +49,13 @@ func startDemo(t *testing.T, clock *simulator.ManualClock, pgURL, schema string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g.Start(ctx)
-	srv := gateway.NewServer(g)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
+	srv, url, cancel := serveGateway(t, g)
 	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		srv.Shutdown(sctx)
-		cancel()
-		g.Stop()
+		drainGateway(srv, cancel, g)
 		store.Close()
 		sim.Close()
 	})
-	return &demo{e: &env{t: t, url: "http://" + ln.Addr().String(), g: g, clock: clock, store: store}, sim: sim}
+	return &demo{e: &env{t: t, url: url, g: g, clock: clock, store: store}, sim: sim}
 }
 
 // demoLedger names a fresh PostgreSQL schema for a test, dropped at its end.

@@ -161,17 +161,36 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, url, cancel := serveGateway(t, g)
+	e.store, e.g, e.srv, e.cancel, e.url = store, g, srv, cancel, url
+	t.Cleanup(e.stop)
+}
+
+// serveGateway starts g's background work and serves it on a loopback
+// port; drainGateway undoes it.
+func serveGateway(t testing.TB, g *gateway.Gateway) (*gateway.Server, string, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	g.Start(ctx)
 	srv := gateway.NewServer(g)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		cancel()
+		g.Stop()
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	e.store, e.g, e.srv, e.cancel = store, g, srv, cancel
-	e.url = "http://" + ln.Addr().String()
-	t.Cleanup(e.stop)
+	return srv, "http://" + ln.Addr().String(), cancel
+}
+
+// drainGateway drains the server and stops the background work, as a
+// SIGTERM does; the ledger is the caller's to close.
+func drainGateway(srv *gateway.Server, cancel context.CancelFunc, g *gateway.Gateway) {
+	ctx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	srv.Shutdown(ctx)
+	cancel()
+	g.Stop()
 }
 
 // stop drains the server, stops the poller and closes the ledger, as a
@@ -180,11 +199,7 @@ func (e *env) stop() {
 	if e.srv == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e.srv.Shutdown(ctx)
-	e.cancel()
-	e.g.Stop()
+	drainGateway(e.srv, e.cancel, e.g)
 	if err := e.store.Close(); err != nil {
 		e.t.Errorf("close ledger: %v", err)
 	}

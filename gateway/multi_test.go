@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -113,21 +112,10 @@ func (c *cluster) start(name string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g.Start(ctx)
-	srv := gateway.NewServer(g)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	in := &instance{name: name, store: store, g: g, srv: srv, url: "http://" + ln.Addr().String()}
+	srv, url, cancel := serveGateway(t, g)
+	in := &instance{name: name, store: store, g: g, srv: srv, url: url}
 	shutdown := func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		srv.Shutdown(sctx)
-		cancel()
-		g.Stop()
+		drainGateway(srv, cancel, g)
 		store.Close()
 		rdb.Close()
 	}

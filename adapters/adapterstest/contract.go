@@ -163,13 +163,19 @@ func (s *suite) check(t *testing.T, h *Harness, id string) adapters.Update {
 }
 
 func (s *suite) balance(t *testing.T) {
-	h := s.start(t, simulator.Config{Balance: 123_450_000})
-	b, err := h.Platform.Balance(s.ctx)
+	wantBalance(t, s.ctx, s.start(t, simulator.Config{Balance: 123_450_000}), 123_450_000)
+}
+
+// wantBalance checks that the platform reads the simulated account's
+// balance, in its currency.
+func wantBalance(t *testing.T, ctx context.Context, h *Harness, micros int64) {
+	t.Helper()
+	b, err := h.Platform.Balance(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Micros != 123_450_000 || b.Currency != h.Market.Currency() {
-		t.Fatalf("balance = %v; want 123.45 %s", b, h.Market.Currency())
+	if b.Micros != micros || b.Currency != h.Market.Currency() {
+		t.Fatalf("balance = %v; want %v", b, adapters.Money{Micros: micros, Currency: h.Market.Currency()})
 	}
 }
 

@@ -144,14 +144,7 @@ func (s *poolSuite) balance(t *testing.T) {
 	if s.spec.NoBalance {
 		t.Skip("pool: the upstream has no balance to read")
 	}
-	h := s.start(t, simulator.Config{Balance: 123_450_000})
-	b, err := h.Platform.Balance(s.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Micros != 123_450_000 || b.Currency != h.Market.Currency() {
-		t.Fatalf("balance = %v; want 123.45 %s", b, h.Market.Currency())
-	}
+	wantBalance(t, s.ctx, s.start(t, simulator.Config{Balance: 123_450_000}), 123_450_000)
 }
 
 func (s *poolSuite) offers(t *testing.T) {
