@@ -214,13 +214,7 @@ func (r *Reader) accountOf(ctx context.Context, phone string) (*account, error) 
 			continue
 		}
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				errs[i] = r.lookup(ctx, a)
-			case <-ctx.Done():
-				errs[i] = ctxErr(ctx, "user "+a.user)
-			}
+			errs[i] = r.lookupWhenFree(ctx, sem, a)
 			// A 429 has its own backoff; other failures (5xx, timeouts) are
 			// remembered here.
 			if errs[i] != nil && !errors.Is(errs[i], pool.ErrDown) && !errors.Is(errs[i], pool.ErrThrottled) {

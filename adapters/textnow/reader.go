@@ -197,13 +197,7 @@ func (r *Reader) Numbers(ctx context.Context) ([]pool.Number, error) {
 		}
 		called[i] = true
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				errs[i] = r.lookup(ctx, a)
-			case <-ctx.Done():
-				errs[i] = ctxErr(ctx, "user "+a.user)
-			}
+			errs[i] = r.lookupWhenFree(ctx, sem, a)
 		})
 	}
 	wg.Wait()
@@ -243,6 +237,18 @@ func (r *Reader) Numbers(ctx context.Context) ([]pool.Number, error) {
 }
 
 // lookup learns a's number.
+// lookupWhenFree runs a's lookup once one of sem's slots is free (the
+// lookups of several accounts run side by side, a few at a time).
+func (r *Reader) lookupWhenFree(ctx context.Context, sem chan struct{}, a *account) error {
+	select {
+	case sem <- struct{}{}:
+		defer func() { <-sem }()
+		return r.lookup(ctx, a)
+	case <-ctx.Done():
+		return ctxErr(ctx, "user "+a.user)
+	}
+}
+
 func (r *Reader) lookup(ctx context.Context, a *account) error {
 	op := "user " + a.user
 	body, err := r.call(ctx, a, op, "/api/users/"+a.user, nil)

@@ -7,6 +7,7 @@ package market
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -52,32 +53,16 @@ const MergedTTL = 5 * time.Second
 
 func (g *Market) mergeOffers(ctx context.Context, t *tenant.Tenant, country, service string) ([]MergedOffer, error) {
 	plats := g.Usable(t)
-	type result struct {
-		p      *platform.Platform
-		offers []adapters.Offer
-		err    error
-	}
-	res := make([]result, len(plats))
-	var wg sync.WaitGroup
-	for i, p := range plats {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o, err := g.PlatformOffers(ctx, p, country, service)
-			res[i] = result{p, o, err}
-		}()
-	}
-	wg.Wait()
+	lists, answered := fanOut(g, plats, "offers", func(p *platform.Platform) ([]adapters.Offer, error) {
+		return g.PlatformOffers(ctx, p, country, service)
+	})
 	type key struct{ c, s string }
 	merged := map[key]*MergedOffer{}
-	ok := 0
-	for _, r := range res {
-		if r.err != nil {
-			g.log.Debug("offers failed", zap.String("platform", r.p.Code), zap.Error(r.err))
+	for i, offers := range lists {
+		if !answered[i] {
 			continue
 		}
-		ok++
-		for _, o := range r.offers {
+		for _, o := range offers {
 			if (country != "" && o.Country != country) || (service != "" && o.Service != service) {
 				continue
 			}
@@ -102,7 +87,7 @@ func (g *Market) mergeOffers(ctx context.Context, t *tenant.Tenant, country, ser
 			m.Platforms++
 		}
 	}
-	if ok == 0 && len(plats) > 0 {
+	if !slices.Contains(answered, true) && len(plats) > 0 {
 		return nil, fmt.Errorf("offers: every platform failed: %w", adapters.ErrUnavailable)
 	}
 	out := make([]MergedOffer, 0, len(merged))
@@ -191,33 +176,21 @@ func (g *Market) DropBalance(p *platform.Platform) { g.cache.Del("balance|" + p.
 // left out; only if all fail is it an error.
 func (g *Market) Balance(ctx context.Context, t *tenant.Tenant) (adapters.Money, error) {
 	plats := g.Usable(t)
-	sums := make([]int64, len(plats))
-	oks := make([]bool, len(plats))
-	var wg sync.WaitGroup
-	for i, p := range plats {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b, err := g.PlatformBalance(ctx, p)
-			if err != nil {
-				g.log.Debug("balance failed", zap.String("platform", p.Code), zap.Error(err))
-				return
-			}
-			if m, err := g.fx.Convert(b, t.Currency); err == nil {
-				sums[i], oks[i] = m.Micros, true
-			}
-		}()
-	}
-	wg.Wait()
+	sums, answered := fanOut(g, plats, "balance", func(p *platform.Platform) (int64, error) {
+		b, err := g.PlatformBalance(ctx, p)
+		if err != nil {
+			return 0, err
+		}
+		m, err := g.fx.Convert(b, t.Currency)
+		return m.Micros, err
+	})
 	total := adapters.Money{Currency: t.Currency}
-	any := false
-	for i := range plats {
-		if oks[i] {
-			total.Micros += sums[i]
-			any = true
+	for i, n := range sums {
+		if answered[i] {
+			total.Micros += n
 		}
 	}
-	if !any && len(plats) > 0 {
+	if !slices.Contains(answered, true) && len(plats) > 0 {
 		return adapters.Money{}, fmt.Errorf("balance: every platform failed: %w", adapters.ErrUnavailable)
 	}
 	return total, nil
@@ -230,32 +203,16 @@ func (g *Market) Balance(ctx context.Context, t *tenant.Tenant) (adapters.Money,
 // list is it an error.
 func (g *Market) Countries(ctx context.Context, t *tenant.Tenant) ([]string, error) {
 	plats := g.Usable(t)
-	lists := make([][]string, len(plats))
-	var wg sync.WaitGroup
-	for i, p := range plats {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l, err := g.PlatformCountries(ctx, p)
-			if err != nil {
-				g.log.Debug("countries failed", zap.String("platform", p.Code), zap.Error(err))
-				return
-			}
-			lists[i] = l
-		}()
-	}
-	wg.Wait()
+	lists, answered := fanOut(g, plats, "countries", func(p *platform.Platform) ([]string, error) {
+		return g.PlatformCountries(ctx, p)
+	})
 	seen := map[string]bool{}
-	ok := false
 	for _, l := range lists {
-		if l != nil {
-			ok = true
-		}
 		for _, c := range l {
 			seen[c] = true
 		}
 	}
-	if !ok && len(plats) > 0 {
+	if !slices.Contains(answered, true) && len(plats) > 0 {
 		return nil, fmt.Errorf("countries: every platform failed: %w", adapters.ErrUnavailable)
 	}
 	out := make([]string, 0, len(seen))
@@ -352,4 +309,24 @@ func (g *Market) Usable(t *tenant.Tenant) []*platform.Platform {
 		}
 	}
 	return out
+}
+
+// fanOut asks every platform at once; answered[i] says whether plats[i]
+// answered (a failure is logged at debug level: callers serve what the
+// others said).
+func fanOut[T any](g *Market, plats []*platform.Platform, what string, f func(p *platform.Platform) (T, error)) (vals []T, answered []bool) {
+	vals, answered = make([]T, len(plats)), make([]bool, len(plats))
+	var wg sync.WaitGroup
+	for i, p := range plats {
+		wg.Go(func() {
+			v, err := f(p)
+			if err != nil {
+				g.log.Debug(what+" failed", zap.String("platform", p.Code), zap.Error(err))
+				return
+			}
+			vals[i], answered[i] = v, true
+		})
+	}
+	wg.Wait()
+	return vals, answered
 }
