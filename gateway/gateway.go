@@ -242,18 +242,7 @@ func (g *Gateway) Start(ctx context.Context) {
 	if _, shared := g.store.(ledger.Leaser); shared {
 		// Shared caps (Redis) drift when an instance dies holding slots:
 		// the ledger is the truth, re-counted every minute.
-		g.bg.Go(func(ctx context.Context) {
-			t := time.NewTicker(time.Minute)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					g.seedCaps(ctx)
-				}
-			}
-		})
+		g.bg.Every(time.Minute, g.seedCaps)
 	}
 	g.bg.Go(g.alerts.Run)
 	g.bg.Go(g.health.Run)

@@ -47,6 +47,23 @@ func (g *Group) Go(f func(ctx context.Context)) bool {
 	return true
 }
 
+// Every runs f every d (first after d) on a goroutine of the group,
+// until it stops.
+func (g *Group) Every(d time.Duration, f func(ctx context.Context)) bool {
+	return g.Go(func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f(ctx)
+			}
+		}
+	})
+}
+
 // StopWith makes the group stop (its context end) when parent ends; the
 // returned func undoes that. Stop must still be called to wait.
 func (g *Group) StopWith(parent context.Context) (undo func() bool) {

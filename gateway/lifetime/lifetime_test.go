@@ -81,3 +81,19 @@ func TestRetry(t *testing.T) {
 		t.Fatal("Retry with pauseFirst on an ended context reported success")
 	}
 }
+
+// Every runs its function each period until the group stops, and Stop
+// waits for it.
+func TestEvery(t *testing.T) {
+	g := NewGroup()
+	ran := make(chan struct{}, 10)
+	if !g.Every(time.Millisecond, func(context.Context) { ran <- struct{}{} }) {
+		t.Fatal("Every refused on a running group")
+	}
+	<-ran
+	<-ran
+	g.Stop()
+	if g.Every(time.Millisecond, func(context.Context) {}) {
+		t.Fatal("Every ran after Stop")
+	}
+}

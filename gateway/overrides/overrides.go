@@ -63,18 +63,9 @@ func (g *Overrides) Apply(ctx context.Context) (map[string]ledger.PlatformOverri
 // Refresh re-reads overrides every interval until the gateway stops
 // (other instances may have changed them).
 func (g *Overrides) Refresh(every time.Duration) {
-	g.bg.Go(func(ctx context.Context) {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := g.Apply(ctx); err != nil && ctx.Err() == nil {
-					g.log.Warn("cannot refresh platform overrides", zap.Error(err))
-				}
-			}
+	g.bg.Every(every, func(ctx context.Context) {
+		if _, err := g.Apply(ctx); err != nil && ctx.Err() == nil {
+			g.log.Warn("cannot refresh platform overrides", zap.Error(err))
 		}
 	})
 }
