@@ -17,7 +17,8 @@ type Outcome struct {
 	Service   string
 	State     adapters.State
 	Delivered bool  // at least one code arrived
-	BasePrice int64 // micro-units of the base currency
+	BasePrice int64 // micro-units of the base currency: the cost
+	Revenue   int64 // micro-units of the base currency: TenantPriceBase
 	// TimeToCode is first code minus creation; -1 when no code came or its
 	// time is unknown.
 	TimeToCode time.Duration

@@ -60,6 +60,20 @@ type Order struct {
 	ExpiresAt      time.Time
 	NextPollAt     time.Time // zero when not active
 	IdempotencyKey string    // "" when none
+
+	// TenantPrice is what the tenant is shown and charged (its currency,
+	// markup included); TenantPriceBase the same in the base currency, for
+	// revenue and margin.
+	TenantPrice     adapters.Money
+	TenantPriceBase adapters.Money
+	// Wallet is where TenantPrice stands in a wallet tenant's wallet
+	// (WalletNone in operator mode); only Apply moves it.
+	Wallet WalletState
+	// IntentID is the purchase intent this order closed (0 when none).
+	IntentID int64
+	// Version counts the order's writes; Apply and Update refuse to write
+	// over a version that moved on (ErrStale).
+	Version int64
 }
 
 // LastCode returns the newest code, or "".
@@ -74,7 +88,10 @@ func (o *Order) LastCode() string {
 // use. Times are stored with at least millisecond precision, in UTC.
 type Store interface {
 	// Create inserts o, assigns o.ID (unique, positive, increasing) and
-	// returns only after the row is durable. A non-empty IdempotencyKey
+	// returns only after the row is durable. With o.IntentID set it closes
+	// that intent (IntentBought, its OrderID) in the same transaction; an
+	// intent no longer open makes Create fail with ErrStale and record
+	// nothing (a reconciliation already decided the number's fate). A non-empty IdempotencyKey
 	// already used by the same tenant gives ErrConflict; an active order
 	// whose non-empty UpstreamID an active order of the same Platform
 	// already has gives ErrDuplicateUpstream (ended orders do not count:
@@ -86,8 +103,9 @@ type Store interface {
 	GetByIdempotencyKey(ctx context.Context, tenant, key string) (Order, error)
 	// Update writes o's mutable fields (State, Codes, CodesSeen, UpdatedAt,
 	// ExpiresAt, NextPollAt, UpstreamID, Phone) by o.ID; ErrNotFound if absent,
-	// ErrDuplicateUpstream as for Create.
+	// ErrDuplicateUpstream as for Create. It is Apply with no Change.
 	Update(ctx context.Context, o *Order) error
+	Money
 	// List returns the tenant's orders (all tenants when tenant is ""),
 	// newest first, filtered by the options.
 	List(ctx context.Context, f Filter) ([]Order, error)
