@@ -280,6 +280,9 @@ type Tenant struct {
 	// Platforms the tenant may use; empty = all enabled.
 	Platforms []string `koanf:"platforms"`
 	Budget    string   `koanf:"budget"` // decimal in Currency; "" = no budget (default)
+	// Wallet: the tenant pays from a prepaid wallet in the ledger (top it
+	// up through the admin API); false (default) is operator mode.
+	Wallet bool `koanf:"wallet"`
 }
 
 // KeyHash returns the sha256 of the tenant's key: of Key if set, else

@@ -43,7 +43,7 @@ func startDemo(t *testing.T, clock *simulator.ManualClock, pgURL, schema string,
 		sim.Close()
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Store: store, Clock: clock.Now, OrphanRetry: 20 * time.Millisecond,
+	g, err := gateway.New(gateway.Options{Config: cfg, Store: store, Clock: clock.Now,
 		Platforms: []*gateway.Platform{{Code: pc.Code, Adapter: sim.Platform, Currency: pc.Currency,
 			PollInterval: pc.PollInterval, Timeout: pc.Timeout, Enabled: true}}})
 	if err != nil {

@@ -157,7 +157,7 @@ func (e *env) start() {
 		clock = time.Now
 	}
 	g, err := gateway.New(gateway.Options{Config: e.cfg, Platforms: plats, Store: store, Clock: clock,
-		Rand: rand.New(rand.NewPCG(seed, seed)), OrphanRetry: 50 * time.Millisecond, Reconcile: 2 * time.Second})
+		Rand: rand.New(rand.NewPCG(seed, seed)), Reconcile: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"smsgate/gateway/market"
 	"smsgate/gateway/ops"
 	"smsgate/gateway/orders"
+	"smsgate/gateway/outbox"
 	"smsgate/gateway/overrides"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/poller"
@@ -56,9 +57,13 @@ type Options struct {
 	Store     ledger.Store
 	Logger    *zap.Logger      // default zap.NewNop()
 	Clock     func() time.Time // default time.Now; tests share the simulator's clock
-	// OrphanRetry is the pause between attempts to cancel a number whose
-	// purchase could not be recorded; default 15s.
-	OrphanRetry time.Duration
+	// Outbox tunes the worker that runs queued upstream calls (defaults:
+	// see outbox.Options).
+	Outbox outbox.Options
+	// IntentGrace is how old an open purchase intent is before the intent
+	// pass decides it, and IntentEvery how often the pass runs; defaults
+	// 2m and 1m.
+	IntentGrace, IntentEvery time.Duration
 	// Rand drives the random strategy; default seeded from the clock.
 	Rand *rand.Rand
 	// Reconcile is how long after an unknown purchase outcome the gateway
@@ -85,17 +90,19 @@ type Gateway struct {
 	byCode    map[string]*Platform
 	now       func() time.Time
 
-	metrics *ops.Metrics
-	alerts  *ops.Alerter
-	market  *market.Market  // offers, balances, countries (cached) and the balance book
-	router  *route.Router   // strategies, plans and delivery statistics
-	orders  *orders.Service // Buy, SetStatus, reads, background upstream work
-	poller  *poller.Poller
-	health  *ops.HealthChecker
+	metrics     *ops.Metrics
+	alerts      *ops.Alerter
+	market      *market.Market  // offers, balances, countries (cached) and the balance book
+	router      *route.Router   // strategies, plans and delivery statistics
+	orders      *orders.Service // Buy, SetStatus, reads, background upstream work
+	poller      *poller.Poller
+	outbox      *outbox.Worker // runs the upstream calls the ledger owes
+	health      *ops.HealthChecker
+	intentEvery time.Duration
 
-	// bg owns every goroutine the gateway starts (the Start loops, orphan
-	// cancels, late finishes, reconciliation): its context ends at Stop (or
-	// when Start's does), and Stop waits for all of them.
+	// bg owns every goroutine the gateway starts (the Start loops, the
+	// outbox worker, the intent pass): its context ends at Stop (or when
+	// Start's does), and Stop waits for all of them.
 	bg       *lifetime.Group
 	undoStop func() bool // unlinks bg from Start's context
 
@@ -136,13 +143,16 @@ func New(o Options) (*Gateway, error) {
 	g.orders, err = orders.New(orders.Deps{
 		Routing: o.Config.Routing, CodesTTL: o.Config.Cache.Codes, Log: o.Logger, Store: o.Store, FX: conv,
 		Market: g.market, Router: g.router, Outcomes: g.router.Stats(), Metrics: g.metrics, Caps: o.Caps, BG: g.bg,
-		Platforms: g.byCode, Now: o.Clock, OrphanRetry: o.OrphanRetry, Reconcile: o.Reconcile,
+		Platforms: g.byCode, Now: o.Clock, Reconcile: o.Reconcile, IntentGrace: o.IntentGrace,
 	})
 	if err != nil {
 		return nil, err
 	}
-	g.poller = poller.New(o.Store, g.orders, g.byCode, g.bg, o.Clock, o.Logger, g.router.Random)
+	g.poller = poller.New(o.Store, g.orders, g.byCode, o.Clock, o.Logger, g.router.Random)
 	g.orders.SetWake(g.poller.Wake)
+	g.outbox = outbox.New(o.Store, g.orders.RunAction, o.Clock, g.router.Random, o.Logger, g.metrics, g.alerts, o.Outbox)
+	g.orders.SetQueued(g.outbox.Wake)
+	g.intentEvery = o.IntentEvery
 	g.pools = pools.New(g.platforms, g.byCode, o.Store, g.poller, g.bg, g.metrics, o.Logger)
 	interval := o.Config.Health.Interval
 	if interval <= 0 {
@@ -160,8 +170,11 @@ func withDefaults(o *Options) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	if o.OrphanRetry <= 0 {
-		o.OrphanRetry = 15 * time.Second
+	if o.IntentGrace <= 0 {
+		o.IntentGrace = 2 * time.Minute
+	}
+	if o.IntentEvery <= 0 {
+		o.IntentEvery = time.Minute
 	}
 	if o.Rand == nil {
 		o.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))
@@ -247,13 +260,17 @@ func (g *Gateway) Start(ctx context.Context) {
 	g.bg.Go(g.alerts.Run)
 	g.bg.Go(g.health.Run)
 	g.poller.Start(g.bg.Context())
+	g.outbox.Start(g.bg)
+	// Intents left open by a process that died: decided once now, and
+	// again at every pass (a number is cancelled only after two sightings).
+	g.bg.Go(g.orders.ReconcileIntents)
+	g.bg.Every(g.intentEvery, g.orders.ReconcileIntents)
 }
 
 // Stop ends every goroutine the gateway started (whether or not Start's
 // context has ended) and waits for them: the poller and its checks, the
-// health, override and alert loops, and background upstream work (orphan
-// cancels, late finishes, reconciliation; work still pending is dropped, as
-// at a process exit). Then it releases the breakers and closes the caches.
+// health, override and alert loops, the outbox worker and the intent
+// pass (what they still owe stays in the ledger for the next start). Then it releases the breakers and closes the caches.
 // The ledger belongs to the caller (main, tests), which closes it after
 // Stop returns. Safe to call without Start and more than once.
 func (g *Gateway) Stop() {

@@ -41,7 +41,7 @@ func TestUnrecordedPurchaseIsCancelled(t *testing.T) {
 	}
 	defer real.Close()
 	g, err := gateway.New(gateway.Options{
-		Config: cfg, Store: failingStore{real}, Clock: clock.Now, OrphanRetry: 20 * time.Millisecond,
+		Config: cfg, Store: failingStore{real}, Clock: clock.Now,
 		Platforms: []*gateway.Platform{{Code: pc.Code, Adapter: sim.Platform, Currency: pc.Currency, Timeout: pc.Timeout, Enabled: true}},
 	})
 	if err != nil {

@@ -49,8 +49,19 @@ func (l *legacy) Authenticate(_ context.Context, _ string) (string, bool) {
 
 func (l *legacy) Currency(account string) string { return l.tenant(account).Currency }
 
+// Balance is what the tenant can spend: a wallet tenant's available
+// balance (what it paid in, less what it spent and what is held for
+// orders waiting for a code), else the platforms' balances (operator mode).
 func (l *legacy) Balance(ctx context.Context, account string) (adapters.Money, error) {
-	return l.f.market.Balance(ctx, l.tenant(account))
+	t := l.tenant(account)
+	if !t.Wallet {
+		return l.f.market.Balance(ctx, t)
+	}
+	w, err := l.f.orders.Wallet(ctx, t)
+	if err != nil {
+		return adapters.Money{}, err
+	}
+	return adapters.Money{Micros: w.Available(), Currency: w.Currency}, nil
 }
 
 func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
@@ -68,6 +79,9 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokChannelsLimit, Err: err}
 	case errors.Is(err, route.ErrBadStrategy):
 		return smsactivate.Activation{}, &smsactivate.TokenError{Token: "BAD_STRATEGY", Err: err}
+	case errors.Is(err, orders.ErrInsufficientFunds):
+		// The tenant's wallet, not a platform's: the protocol has one word for both.
+		return smsactivate.Activation{}, &smsactivate.TokenError{Token: smsactivate.TokNoBalance, Err: err}
 	case err != nil:
 		return smsactivate.Activation{}, err
 	}

@@ -26,6 +26,7 @@ type Orders interface {
 	Buy(ctx context.Context, t *tenant.Tenant, r orders.BuyRequest) (ledger.Order, error)
 	Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error)
 	SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error)
+	Wallet(ctx context.Context, t *tenant.Tenant) (ledger.Wallet, error)
 }
 
 // Market is what the legacy actions read of the platforms (market.Market).

@@ -77,6 +77,12 @@ func (m *Metrics) Alert(kind, platform string) {
 	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_alerts_total{kind=%q,platform=%q}`, kind, platform)).Inc()
 }
 
+// Action counts an outbox action's attempt by kind and result (done,
+// final, retry, gave_up).
+func (m *Metrics) Action(kind, result string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_actions_total{kind=%q,result=%q}`, kind, result)).Inc()
+}
+
 func (m *Metrics) Reconciled(platform, result string) {
 	m.set.GetOrCreateCounter(fmt.Sprintf(`smsgate_unknown_purchases_total{platform=%q,result=%q}`, platform, result)).Inc()
 }

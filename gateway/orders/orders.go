@@ -11,12 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
-	"smsgate/gateway/lifetime"
 	"smsgate/gateway/market"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/route"
@@ -151,7 +149,9 @@ func (g *Service) tryCandidates(ctx context.Context, t *tenant.Tenant, r BuyRequ
 
 // buyAt asks one platform, its balance reserved (when it spends one) and
 // its active-order slot taken: the reservation always goes, the slot stays
-// only with a recorded order.
+// only with a recorded order. A purchase intent (with the tenant's wallet
+// hold) is written first, so a number bought by a process that dies
+// before recording it is found and cancelled after the restart.
 func (g *Service) buyAt(ctx context.Context, t *tenant.Tenant, r BuyRequest, strategy string, c route.Candidate, spends bool,
 	req adapters.BuyRequest) (ledger.Order, step, error) {
 	p := c.Platform
@@ -161,17 +161,25 @@ func (g *Service) buyAt(ctx context.Context, t *tenant.Tenant, r BuyRequest, str
 			spends = false
 		}
 	}
+	in, err := g.openIntent(ctx, t, r, c)
+	if err != nil {
+		releaseBalance()
+		g.caps.Release(platform.Key(p.Code))
+		if errors.Is(err, ErrInsufficientFunds) || errors.Is(err, errNoHold) {
+			return ledger.Order{}, stepNext, err // a cheaper platform may still fit
+		}
+		return ledger.Order{}, stepDone, err
+	}
 	ticket := p.Buys().Start()
 	cctx, ccancel := p.CallCtx(ctx)
 	pur, err := p.Adapter.Buy(cctx, req)
 	ccancel()
 	if err == nil {
-		g.claimed.add(p.Code, pur.UpstreamID) // ours, even before the ledger has it
 		p.Buys().Finish(ticket)
 		g.metrics.Routed(strategy, p.Code)
 		g.debit(ctx, p, r, pur.Price) // before the reservation goes: the book never shows the money twice
 		releaseBalance()
-		o, err := g.record(ctx, t, r, p, pur)
+		o, err := g.record(ctx, t, r, p, pur, in)
 		if err != nil {
 			g.caps.Release(platform.Key(p.Code))
 		}
@@ -184,8 +192,9 @@ func (g *Service) buyAt(ctx context.Context, t *tenant.Tenant, r BuyRequest, str
 		g.market.Book().Empty(p.Code) // until the next read; later buyers go elsewhere first
 	}
 	if errors.Is(err, adapters.ErrOutcomeUnknown) {
-		return g.afterUnknown(ctx, t, r, p, err)
+		return g.afterUnknown(ctx, t, r, p, in, err)
 	}
+	g.closeIntent(in, ledger.IntentAborted, nil)
 	g.caps.Release(platform.Key(p.Code))
 	if !adapters.Retryable(err) {
 		return ledger.Order{}, stepStop, err
@@ -195,11 +204,13 @@ func (g *Service) buyAt(ctx context.Context, t *tenant.Tenant, r BuyRequest, str
 
 // afterUnknown follows a purchase whose outcome is unknown: never re-buy
 // blindly, look on this platform first. The platform's slot stays only
-// with the number found.
-func (g *Service) afterUnknown(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, err error) (ledger.Order, step, error) {
+// with the number found. Not found, the intent stays open: the periodic
+// intent pass cancels the number if it shows up later, and gives the
+// wallet hold back when it decides.
+func (g *Service) afterUnknown(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, in ledger.Intent, err error) (ledger.Order, step, error) {
 	g.log.Warn("purchase outcome unknown; reconciling before any other platform",
 		zap.String("platform", p.Code), zap.String("tenant", t.Name), zap.Error(err))
-	o, found, rerr := g.reconcile(ctx, t, r, p)
+	o, found, rerr := g.reconcile(ctx, t, r, p, in)
 	if found {
 		g.debit(ctx, p, r, o.Price) // the lost purchase was made: it cost money
 	}
@@ -232,13 +243,43 @@ func (g *Service) debit(ctx context.Context, p *platform.Platform, r BuyRequest,
 	g.market.Book().Debit(p.Code, cost)
 }
 
-// record commits the purchase; if the commit fails the number is cancelled
-// upstream so nobody pays for an order the client never saw. That includes
-// a commit refused as ErrDuplicateUpstream (another active order has this
-// upstream id: two demo simulators counting from the same id, or two
-// instances both recording one lost purchase): the number is not shown,
-// and the cancel goes to the platform we bought it from.
-func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, pur adapters.Purchase) (ledger.Order, error) {
+// record commits the purchase with its intent. If the commit fails the
+// number is never shown: its cancel is queued in the outbox with the
+// intent's close (one transaction), and if even that cannot be written
+// the intent stays open for the intent pass to find. That includes a
+// commit refused as ErrDuplicateUpstream (another active order has this
+// upstream id): the cancel goes to the platform we bought it from. A
+// commit refused as ErrStale means the intent pass already decided the
+// number's fate.
+func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, pur adapters.Purchase, in ledger.Intent) (ledger.Order, error) {
+	o, err := g.newOrder(t, r, p, pur, in)
+	if err == nil {
+		err = g.store.Create(ctx, &o)
+	}
+	if err != nil {
+		g.log.Error("cannot record purchase; cancelling upstream",
+			zap.String("platform", p.Code), zap.String("upstream_id", pur.UpstreamID), zap.Error(err))
+		if !errors.Is(err, ledger.ErrStale) {
+			g.closeIntent(in, ledger.IntentOrphan, &ledger.Action{Tenant: t.Name, Platform: p.Code, UpstreamID: pur.UpstreamID,
+				Kind: ledger.ActCancel, GiveUpAt: g.now().UTC().Add(p.Lifetime + giveUpSlack)})
+		}
+		if errors.Is(err, ledger.ErrConflict) {
+			return ledger.Order{}, ErrDuplicateOrder
+		}
+		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
+	}
+	g.cacheOrder(&o, true)
+	g.market.DropBalance(p)
+	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
+		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
+	g.wake()
+	return o, nil
+}
+
+// newOrder is the ledger row of a purchase: the tenant's price is the
+// wallet hold when there is one (what the tenant agreed to pay), else the
+// tenant price of what the platform charged.
+func (g *Service) newOrder(t *tenant.Tenant, r BuyRequest, p *platform.Platform, pur adapters.Purchase, in ledger.Intent) (ledger.Order, error) {
 	now := g.now().UTC()
 	base, err := g.fx.ToBase(pur.Price)
 	if err != nil {
@@ -253,51 +294,18 @@ func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p 
 		Country: r.Country, Service: r.Service, Operator: pur.Operator,
 		Price: pur.Price, BasePrice: base, State: adapters.StateWaiting,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: exp, NextPollAt: now.Add(p.PollInterval),
-		IdempotencyKey: r.IdempotencyKey,
+		IdempotencyKey: r.IdempotencyKey, IntentID: in.ID,
 	}
-	if err := g.store.Create(ctx, &o); err != nil {
-		g.log.Error("cannot record purchase; cancelling upstream",
-			zap.String("platform", p.Code), zap.String("upstream_id", pur.UpstreamID), zap.Error(err))
-		g.bg.Go(func(ctx context.Context) { g.cancelOrphan(ctx, p, pur.UpstreamID) })
-		if errors.Is(err, ledger.ErrConflict) {
-			return ledger.Order{}, ErrDuplicateOrder
-		}
-		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
+	if in.Hold > 0 {
+		o.TenantPrice = adapters.Money{Micros: in.Hold, Currency: in.Currency}
+		o.Wallet = ledger.WalletReserved
+	} else if o.TenantPrice, err = g.pricer.TenantPrice(t, base); err != nil {
+		o.TenantPrice = adapters.Money{Currency: t.Currency}
 	}
-	g.cacheOrder(&o, true)
-	g.market.DropBalance(p)
-	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
-		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
-	g.wake()
+	if b, err := g.fx.ToBase(o.TenantPrice); err == nil {
+		o.TenantPriceBase = b
+	}
 	return o, nil
-}
-
-// finishLater tells the platform an order is finished once it answers,
-// trying for the order's lifetime (after which the platform has closed it).
-// It gives up when the gateway stops.
-func (g *Service) finishLater(ctx context.Context, p *platform.Platform, upstreamID string) {
-	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, true, func(ctx context.Context) bool {
-		cctx, cancel := p.CallCtx(ctx)
-		err := p.Adapter.Finish(cctx, upstreamID)
-		cancel()
-		return err == nil || !errors.Is(err, adapters.ErrUnavailable) // done, or the platform answered something final
-	})
-}
-
-// cancelOrphan cancels a number the ledger could not record. Platforms
-// refuse cancels in their first minutes, so it keeps trying for the
-// order's lifetime, or until the gateway stops.
-func (g *Service) cancelOrphan(ctx context.Context, p *platform.Platform, upstreamID string) {
-	done := lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
-		cctx, cancel := p.CallCtx(ctx)
-		err := p.Adapter.Cancel(cctx, upstreamID)
-		cancel()
-		return err == nil || errors.Is(err, adapters.ErrNoActivation) || errors.Is(err, adapters.ErrBadState)
-	})
-	if done || ctx.Err() != nil {
-		return
-	}
-	g.log.Error("orphan order could not be cancelled", zap.String("platform", p.Code), zap.String("upstream_id", upstreamID))
 }
 
 // combine picks the most specific answer when every platform failed: a
@@ -309,7 +317,7 @@ func (g *Service) combine(errs []error, currency string) error {
 	}
 	var floor *adapters.PriceFloorError
 	count := map[error]int{}
-	kinds := []error{adapters.ErrNoNumbers, adapters.ErrNoBalance, adapters.ErrBadService, adapters.ErrBadCountry, adapters.ErrPriceTooHigh}
+	kinds := []error{ErrInsufficientFunds, adapters.ErrNoNumbers, adapters.ErrNoBalance, adapters.ErrBadService, adapters.ErrBadCountry, adapters.ErrPriceTooHigh}
 	for _, err := range errs {
 		var pf *adapters.PriceFloorError
 		if errors.As(err, &pf) {
@@ -326,6 +334,8 @@ func (g *Service) combine(errs []error, currency string) error {
 	switch {
 	case floor != nil:
 		return floor
+	case count[ErrInsufficientFunds] > 0:
+		return ErrInsufficientFunds // the tenant could buy with more money
 	case count[adapters.ErrNoNumbers] > 0:
 		return adapters.ErrNoNumbers
 	case count[adapters.ErrPriceTooHigh] > 0:
@@ -354,242 +364,4 @@ func (g *Service) Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger
 		return ledger.Order{}, fmt.Errorf("cannot read order: %w", err)
 	}
 	return o, nil
-}
-
-// Status values of SetStatus (the legacy protocol's numbers).
-const (
-	StatusReady   = 1
-	StatusAnother = 3
-	StatusFinish  = 6
-	StatusCancel  = 8
-	// StatusBan is the unified API's "ban": the service refused the number.
-	// Only platforms with a ban call take it (adapters.Banner: pools, 5SIM,
-	// SMS-PVA, GetSMSCode); the legacy protocol has no such status.
-	StatusBan = 100
-)
-
-// SetStatus applies a client's status change: checked against the ledger
-// state first (no upstream call for a transition that cannot happen), then
-// sent to the owning platform (never failed over), then recorded.
-func (g *Service) SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error) {
-	mu := g.Lock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	o, err := g.Order(ctx, t, id)
-	if err != nil {
-		return o, err
-	}
-	p, ok := g.byCode[o.Platform]
-	if !ok {
-		return o, fmt.Errorf("order %d: platform %s no longer configured: %w", id, o.Platform, adapters.ErrUnavailable)
-	}
-	call, next, err := transition(o, p, status)
-	if err != nil {
-		return o, err
-	}
-	cctx, cancel := p.CallCtx(ctx)
-	err = call(cctx, o.UpstreamID)
-	cancel()
-	if err != nil && status == StatusFinish && errors.Is(err, adapters.ErrUnavailable) {
-		// The client has its code and says it is done: that cannot fail
-		// because the platform is down. The charge is kept either way (the
-		// platform closes a coded order by itself when its window ends), so
-		// record it now and tell the platform when it answers again.
-		g.log.Warn("platform unreachable for finish; finished locally, retrying upstream",
-			zap.Int64("id", o.ID), zap.String("platform", p.Code), zap.Error(err))
-		up := o.UpstreamID
-		g.bg.Go(func(ctx context.Context) { g.finishLater(ctx, p, up) })
-		err = nil
-	}
-	if err != nil {
-		return o, err
-	}
-	if next != o.State {
-		prev := o.State
-		o.State = next
-		o.UpdatedAt = g.now().UTC()
-		if next.Active() {
-			o.NextPollAt = o.UpdatedAt.Add(p.PollInterval)
-			o.CodesSeen = len(o.Codes)
-		} else {
-			o.NextPollAt = time.Time{}
-		}
-		if err := g.Save(ctx, &o, prev); err != nil {
-			return o, fmt.Errorf("cannot record status: %w", err)
-		}
-		g.Notify(o.ID)
-		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
-	}
-	return o, nil
-}
-
-// transition is the client's status change of o: the upstream call to
-// make and the state after it, or ErrBadState when the order's state does
-// not allow it (no upstream call for a transition that cannot happen).
-func transition(o ledger.Order, p *platform.Platform, status int) (call func(context.Context, string) error, next adapters.State, err error) {
-	next = o.State
-	switch status {
-	case StatusReady:
-		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting {
-			return nil, "", adapters.ErrBadState
-		}
-		call = p.Adapter.Ready
-	case StatusAnother:
-		if o.State != adapters.StateCodeReceived {
-			return nil, "", adapters.ErrBadState
-		}
-		call, next = p.Adapter.RequestAnother, adapters.StateRetryWaiting
-		if a, ok := p.Adapter.(adapters.AnotherAfter); ok && len(o.Codes) > 0 {
-			last := o.Codes[len(o.Codes)-1].ReceivedAt
-			call = func(ctx context.Context, id string) error { return a.RequestAnotherAfter(ctx, id, last) }
-		}
-	case StatusFinish:
-		if o.State != adapters.StateCodeReceived && o.State != adapters.StateRetryWaiting {
-			return nil, "", adapters.ErrBadState
-		}
-		call, next = p.Adapter.Finish, adapters.StateFinished
-	case StatusCancel:
-		if o.State != adapters.StateWaiting {
-			return nil, "", adapters.ErrBadState
-		}
-		call, next = p.Adapter.Cancel, adapters.StateCancelled
-	case StatusBan:
-		b, ok := p.Adapter.(adapters.Banner)
-		if !ok || !o.State.Active() {
-			return nil, "", adapters.ErrBadState
-		}
-		call, next = b.Ban, adapters.StateBanned
-	default:
-		return nil, "", adapters.ErrBadState
-	}
-	return call, next, nil
-}
-
-// Save writes an order (its lock held) to the ledger and the read cache.
-// When it just ended (prev active, now not) its tenant's and platform's
-// active-order slots are released, the delivery statistics learn the
-// outcome, and a refund makes the cached balance stale.
-func (g *Service) Save(ctx context.Context, o *ledger.Order, prev adapters.State) error {
-	if err := g.store.Update(ctx, o); err != nil {
-		g.forgetOrder(o.ID)
-		return err
-	}
-	g.cacheOrder(o, false)
-	if prev.Active() && !o.State.Active() {
-		g.ended(o)
-	}
-	return nil
-}
-
-// ended is what an order's end releases (called once per order).
-func (g *Service) ended(o *ledger.Order) {
-	g.caps.Release(tenant.Key(o.Tenant))
-	g.caps.Release(platform.Key(o.Platform))
-	g.outcomes.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
-	if len(o.Codes) == 0 {
-		if p, ok := g.byCode[o.Platform]; ok {
-			g.market.DropBalance(p) // refunded
-			g.refunded(p, o)
-		}
-	}
-}
-
-// ApplyUpdate merges what a platform reported into the order (o is fresh
-// from the store, its lock held) and says whether anything changed. asked
-// is when the platform was asked (the next poll counts from it), now is
-// the time of the answer.
-func (g *Service) ApplyUpdate(o *ledger.Order, p *platform.Platform, u adapters.Update, asked, now time.Time) bool {
-	changed := false
-	for _, m := range u.SMS {
-		if g.isNewSMS(o, m, u.State) {
-			at := m.ReceivedAt
-			if at.IsZero() {
-				at = now
-			}
-			o.Codes = append(o.Codes, ledger.Code{Code: m.Code, Text: m.Text, From: m.From, ReceivedAt: at.UTC()})
-			changed = true
-		}
-	}
-	next := o.State
-	switch u.State {
-	case adapters.StateWaiting:
-		// Nothing new; a platform that forgot a retry request stays as we know it.
-	case adapters.StateCodeReceived:
-		if len(o.Codes) > o.CodesSeen || o.State == adapters.StateWaiting {
-			next = adapters.StateCodeReceived
-		}
-	case adapters.StateRetryWaiting:
-		if o.State == adapters.StateWaiting {
-			next = adapters.StateCodeReceived
-		}
-	case adapters.StateFinished:
-		next = adapters.StateFinished
-	case adapters.StateCancelled, adapters.StateExpired:
-		switch {
-		case len(o.Codes) > 0:
-			// The platform closed an order that had a code: a success.
-			next = adapters.StateFinished
-		case u.State == adapters.StateExpired || !now.Before(o.ExpiresAt):
-			next = adapters.StateExpired
-		default:
-			next = adapters.StateCancelled
-		}
-	case adapters.StateBanned:
-		next = adapters.StateBanned
-	}
-	if next == adapters.StateCodeReceived && len(o.Codes) == 0 {
-		next = o.State // a code state without a code is garbage; keep polling
-	}
-	if next != o.State {
-		o.State = next
-		changed = true
-	}
-	if o.State.Active() && !now.Before(o.ExpiresAt.Add(time.Minute)) {
-		// The platform never closed it: our lifetime is the backstop.
-		if len(o.Codes) > 0 {
-			o.State = adapters.StateFinished
-		} else {
-			o.State = adapters.StateExpired
-		}
-		changed = true
-	}
-	if o.State.Active() {
-		o.NextPollAt = asked.Add(p.PollInterval)
-	} else {
-		o.NextPollAt = time.Time{}
-	}
-	o.UpdatedAt = now
-	return changed
-}
-
-// isNewSMS reports whether m is not yet in o.Codes. Platforms that report
-// only the latest code repeat it on every poll; after a retry request the
-// same code text can legitimately arrive again, which the state tells.
-func (g *Service) isNewSMS(o *ledger.Order, m adapters.SMS, st adapters.State) bool {
-	if m.Code == "" && m.Text == "" {
-		return false
-	}
-	if o.State == adapters.StateRetryWaiting && st == adapters.StateCodeReceived && len(o.Codes) == o.CodesSeen {
-		last := o.Codes[len(o.Codes)-1]
-		return !(last.Code == m.Code && last.Text == m.Text && !m.ReceivedAt.IsZero() && last.ReceivedAt.Equal(m.ReceivedAt.UTC()))
-	}
-	for _, c := range o.Codes {
-		if c.Code == m.Code && (c.Text == m.Text || m.Text == "" || m.Text == m.Code) {
-			return false
-		}
-	}
-	return true
-}
-
-// refunded puts an order's price back on the book when the order ended in
-// a way that refunds at once (cancelled, banned without a code). An expiry
-// is refunded at the platform's own time, which may be before a read that
-// already counted it; it waits for the next read instead.
-func (g *Service) refunded(p *platform.Platform, o *ledger.Order) {
-	if !market.SpendsBalance(p) || (o.State != adapters.StateCancelled && o.State != adapters.StateBanned) {
-		return
-	}
-	if m, ok := g.market.InCurrency(o.Price, p.Currency); ok && m > 0 {
-		g.market.Book().Credit(p.Code, m)
-	}
 }

@@ -4,52 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
-	"smsgate/gateway/lifetime"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
-
-// claims are upstream orders the gateway knows it owns but may not have in
-// the ledger yet (bought a moment ago, or adopted by a reconciliation):
-// a reconciliation never adopts them. Key: platform|upstream id.
-type claims struct {
-	mu sync.Mutex
-	m  map[string]time.Time // guarded by mu
-}
-
-func (c *claims) add(platform, id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]time.Time{}
-	}
-	k := platform + "|" + id
-	if _, ok := c.m[k]; ok {
-		return false
-	}
-	now := time.Now()
-	for key, at := range c.m { // bounded: entries matter for minutes only
-		if now.Sub(at) > time.Hour {
-			delete(c.m, key)
-		}
-	}
-	c.m[k] = now
-	return true
-}
-
-func (c *claims) has(platform, id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.m[platform+"|"+id]
-	return ok
-}
 
 // lister is the platform's active-order list, bypassing its breaker (which
 // has just counted the failure): reconciliation must look even then.
@@ -59,13 +22,13 @@ func lister(p *platform.Platform) (adapters.ActiveLister, bool) {
 }
 
 // reconcile deals with a purchase at p whose answer was lost. If the
-// platform lists a new active order for the pair, it is the one we bought:
-// it is recorded and given to the client (found). Otherwise nothing was
-// bought as far as the platform shows, so the router may go on to the next
-// platform, while the gateway keeps watching this one: a number that shows
-// up later is recorded for the tenant (never lost) and cancelled (never
-// paid for twice).
-func (g *Service) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform) (o ledger.Order, found bool, err error) {
+// platform lists a new active order for the pair that no order of ours
+// has, it is the one we bought: it is recorded with the intent and given
+// to the client (found). Otherwise nothing was bought as far as the
+// platform shows, so the router may go on to the next platform; the
+// intent stays open, and the intent pass cancels the number if it shows
+// up later (never lost, never paid for twice).
+func (g *Service) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, in ledger.Intent) (o ledger.Order, found bool, err error) {
 	l, ok := lister(p)
 	if !ok {
 		g.metrics.Reconciled(p.Code, "unsupported")
@@ -75,12 +38,17 @@ func (g *Service) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest,
 	}
 	for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
 		lctx, cancel := p.CallCtx(ctx)
-		a, ok := g.findLost(lctx, l, p, r)
+		lost := g.findLost(lctx, l, p, r.Country, r.Service)
 		cancel()
-		if ok {
-			g.metrics.Reconciled(p.Code, "adopted")
-			g.log.Warn("lost purchase found on the platform; recorded", zap.String("platform", p.Code), zap.String("upstream_id", a.UpstreamID))
-			o, err := g.record(ctx, t, r, p, g.purchaseOf(ctx, p, r, a))
+		for _, a := range lost {
+			o, err := g.adopt(ctx, t, r, p, in, a)
+			if errors.Is(err, ledger.ErrDuplicateUpstream) {
+				continue // another purchase recorded it a moment ago
+			}
+			if err == nil {
+				g.metrics.Reconciled(p.Code, "adopted")
+				g.log.Warn("lost purchase found on the platform; recorded", zap.String("platform", p.Code), zap.String("upstream_id", a.UpstreamID))
+			}
 			return o, true, err
 		}
 		if attempt == 0 {
@@ -91,89 +59,53 @@ func (g *Service) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest,
 		}
 	}
 	g.metrics.Reconciled(p.Code, "watching")
-	g.bg.Go(func(ctx context.Context) { g.watchLost(ctx, t, r, p, l) })
 	return ledger.Order{}, false, nil
 }
 
-// watchLost keeps looking for the lost number; one that appears is
-// recorded for the tenant and cancelled, so the account gets its money back.
-// It gives up when the gateway stops.
-func (g *Service) watchLost(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, l adapters.ActiveLister) {
-	found := lifetime.Retry(ctx, g.now, g.now().Add(g.reconcileFor), g.orphanRetry, true, func(ctx context.Context) bool {
-		cctx, cancel := p.CallCtx(ctx)
-		a, ok := g.findLost(cctx, l, p, r)
-		cancel()
-		if !ok {
-			return false
-		}
-		g.metrics.Reconciled(p.Code, "cancelled_late")
-		cctx, cancel = p.CallCtx(ctx)
-		o, err := g.record(cctx, t, r, p, g.purchaseOf(cctx, p, r, a))
-		cancel()
-		if err != nil {
-			return true // record cancels upstream itself when it cannot commit
-		}
-		g.log.Warn("lost purchase appeared late; recorded and cancelling", zap.Int64("id", o.ID), zap.String("platform", p.Code))
-		g.cancelRecorded(ctx, p, o.ID)
-		return true
-	})
-	if !found && ctx.Err() == nil {
-		g.metrics.Reconciled(p.Code, "not_found")
+// adopt records a found number with the intent. Unlike record, a commit
+// that fails queues no cancel: the number may be another purchase's.
+func (g *Service) adopt(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, in ledger.Intent, a adapters.ActiveOrder) (ledger.Order, error) {
+	o, err := g.newOrder(t, r, p, g.purchaseOf(ctx, p, r, a), in)
+	if err == nil {
+		err = g.store.Create(ctx, &o)
 	}
+	if err != nil {
+		return ledger.Order{}, fmt.Errorf("cannot record order: %w", err)
+	}
+	g.cacheOrder(&o, true)
+	g.market.DropBalance(p)
+	g.wake()
+	return o, nil
 }
 
-// cancelRecorded cancels a recorded order upstream, retrying through the
-// platform's cancel guard, and records the cancellation.
-func (g *Service) cancelRecorded(ctx context.Context, p *platform.Platform, id int64) {
-	lifetime.Retry(ctx, g.now, g.now().Add(p.Lifetime), g.orphanRetry, false, func(ctx context.Context) bool {
-		cctx, cancel := p.CallCtx(ctx)
-		defer cancel()
-		mu := g.Lock(id)
-		mu.Lock()
-		defer mu.Unlock()
-		o, err := g.store.Get(cctx, id)
-		if err == nil && o.State == adapters.StateWaiting {
-			if err = p.Adapter.Cancel(cctx, o.UpstreamID); err == nil {
-				o.State, o.UpdatedAt, o.NextPollAt = adapters.StateCancelled, g.now().UTC(), time.Time{}
-				err = g.Save(cctx, &o, adapters.StateWaiting)
-			}
-		}
-		return err == nil || !o.State.Active() || errors.Is(err, adapters.ErrBadState)
-	})
-}
-
-// findLost looks for an active order at p for the pair that the gateway
-// does not already own.
-func (g *Service) findLost(ctx context.Context, l adapters.ActiveLister, p *platform.Platform, r BuyRequest) (adapters.ActiveOrder, bool) {
+// findLost lists the active orders at p for the pair that no active order
+// in the ledger has, newest first, once the purchases in flight on this
+// instance have settled (one of those may be recording its number now).
+func (g *Service) findLost(ctx context.Context, l adapters.ActiveLister, p *platform.Platform, country, service string) []adapters.ActiveOrder {
 	list, err := l.ActiveOrders(ctx)
 	if err != nil || len(list) == 0 {
-		return adapters.ActiveOrder{}, false
+		return nil
 	}
 	if !p.Buys().Settle(ctx) {
-		return adapters.ActiveOrder{}, false
+		return nil
 	}
-	owned, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, Limit: 2000})
+	owned, err := g.store.List(ctx, ledger.Filter{Platform: p.Code, ActiveOnly: true})
 	if err != nil {
-		return adapters.ActiveOrder{}, false
+		return nil
 	}
 	known := make(map[string]bool, len(owned))
 	for _, o := range owned {
 		known[o.UpstreamID] = true
 	}
-	// Newest first: platforms list in purchase order.
-	for i := len(list) - 1; i >= 0; i-- {
+	var lost []adapters.ActiveOrder
+	for i := len(list) - 1; i >= 0; i-- { // platforms list in purchase order
 		a := list[i]
-		if known[a.UpstreamID] || g.claimed.has(p.Code, a.UpstreamID) {
+		if known[a.UpstreamID] || (a.Country != "" && a.Country != country) || (a.Service != "" && a.Service != service) {
 			continue
 		}
-		if (a.Country != "" && a.Country != r.Country) || (a.Service != "" && a.Service != r.Service) {
-			continue
-		}
-		if g.claimed.add(p.Code, a.UpstreamID) {
-			return a, true
-		}
+		lost = append(lost, a)
 	}
-	return adapters.ActiveOrder{}, false
+	return lost
 }
 
 // purchaseOf turns a found order into a Purchase; the price is the

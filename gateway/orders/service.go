@@ -14,6 +14,7 @@ import (
 	"smsgate/gateway/fx"
 	"smsgate/gateway/lifetime"
 	"smsgate/gateway/market"
+	"smsgate/gateway/outbox"
 	"smsgate/gateway/platform"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
@@ -52,6 +53,15 @@ type Metrics interface {
 	Reconciled(platform, result string)
 }
 
+// Pricer gives a tenant's price of a base-currency price (its currency,
+// its markup).
+type Pricer interface {
+	TenantPrice(t *tenant.Tenant, base adapters.Money) (adapters.Money, error)
+}
+
+// final marks an outbox action's error as definitive.
+var final = outbox.Final
+
 // Deps are what the order service works with.
 type Deps struct {
 	Routing   config.Routing
@@ -67,10 +77,13 @@ type Deps struct {
 	BG        *lifetime.Group // owns the background work; ends at the gateway's Stop
 	Platforms map[string]*platform.Platform
 	Now       func() time.Time
-	// OrphanRetry is the pause between attempts of background upstream
-	// work; Reconcile how long a lost purchase is looked for.
-	OrphanRetry, Reconcile time.Duration
+	Pricer    Pricer
+	// Reconcile is how long a lost purchase is looked for; IntentGrace how
+	// old an open purchase intent must be before the intent pass decides
+	// it (longer than any purchase takes to record its number).
+	Reconcile, IntentGrace time.Duration
 	Wake                   func() // tells the poller a new order is due soon
+	Queued                 func() // tells the outbox an action was queued
 }
 
 // Service is the order service.
@@ -88,14 +101,20 @@ type Service struct {
 	bg           *lifetime.Group
 	byCode       map[string]*platform.Platform
 	now          func() time.Time
-	orphanRetry  time.Duration
+	pricer       Pricer
 	reconcileFor time.Duration
+	intentGrace  time.Duration
 	wake         func()
+	queued       func()
 
-	locks   [256]sync.Mutex                       // per-order read-modify-write, striped by id
-	claimed claims                                // upstream orders owned but maybe not yet in the ledger
-	waiters waiters                               // long-polling clients by order
-	cache   *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
+	locks   [256]sync.Mutex // per-order read-modify-write, striped by id
+	waiters waiters         // long-polling clients by order
+	// sightings is when the intent pass first saw each unowned upstream
+	// order (platform|upstream id); guarded by passMu.
+	passMu    sync.Mutex
+	sightings map[string]time.Time
+
+	cache *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
 }
 
 // New builds the order service. When this instance is the ledger's only
@@ -103,9 +122,15 @@ type Service struct {
 func New(d Deps) (*Service, error) {
 	g := &Service{routing: d.Routing, codesTTL: d.CodesTTL, log: d.Log, store: d.Store, fx: d.FX, market: d.Market,
 		router: d.Router, outcomes: d.Outcomes, metrics: d.Metrics, caps: d.Caps, bg: d.BG, byCode: d.Platforms,
-		now: d.Now, orphanRetry: d.OrphanRetry, reconcileFor: d.Reconcile, wake: d.Wake}
+		now: d.Now, pricer: d.Pricer, reconcileFor: d.Reconcile, intentGrace: d.IntentGrace, wake: d.Wake, queued: d.Queued}
 	if g.wake == nil {
 		g.wake = func() {}
+	}
+	if g.queued == nil {
+		g.queued = func() {}
+	}
+	if g.pricer == nil {
+		g.pricer = plainPrice{d.FX}
 	}
 	if _, shared := d.Store.(ledger.Leaser); !shared {
 		c, err := newOrderCache()
@@ -119,6 +144,17 @@ func New(d Deps) (*Service, error) {
 
 // SetWake sets who is told of new orders (the poller, built after).
 func (g *Service) SetWake(f func()) { g.wake = f }
+
+// SetQueued sets who is told of queued actions (the outbox, built after).
+func (g *Service) SetQueued(f func()) { g.queued = f }
+
+// plainPrice is the tenant price without markup: the base price in the
+// tenant's currency.
+type plainPrice struct{ fx *fx.FX }
+
+func (p plainPrice) TenantPrice(t *tenant.Tenant, base adapters.Money) (adapters.Money, error) {
+	return p.fx.Convert(base, t.Currency)
+}
 
 // Close stops the order cache's goroutines.
 func (g *Service) Close() {

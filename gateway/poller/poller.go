@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"smsgate/adapters"
-	"smsgate/gateway/lifetime"
 	"smsgate/gateway/platform"
 	"smsgate/ledger"
 )
@@ -28,7 +27,6 @@ type Poller struct {
 	store     ledger.Store
 	orders    Orders
 	platforms map[string]*platform.Platform
-	bg        *lifetime.Group // runs the best-effort cancels of orders it expires
 	now       func() time.Time
 	log       *zap.Logger
 	random    func() float64 // jitter source
@@ -50,13 +48,11 @@ type Poller struct {
 type Orders interface {
 	Lock(id int64) *sync.Mutex
 	Read(ctx context.Context, id int64) (ledger.Order, error)
-	ApplyUpdate(o *ledger.Order, p *platform.Platform, u adapters.Update, asked, now time.Time) bool
-	Save(ctx context.Context, o *ledger.Order, prev adapters.State) error
-	Notify(id int64)
+	Observe(ctx context.Context, o *ledger.Order, p *platform.Platform, u adapters.Update, next, now time.Time) (bool, error)
 }
 
 // New builds a poller over platforms (by code); Start runs it.
-func New(store ledger.Store, o Orders, platforms map[string]*platform.Platform, bg *lifetime.Group,
+func New(store ledger.Store, o Orders, platforms map[string]*platform.Platform,
 	now func() time.Time, log *zap.Logger, random func() float64) *Poller {
 	tick := 250 * time.Millisecond
 	lease := 30 * time.Second
@@ -73,7 +69,7 @@ func New(store ledger.Store, o Orders, platforms map[string]*platform.Platform, 
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Poller{store: store, orders: o, platforms: platforms, bg: bg, now: now, log: log, random: random, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
+	return &Poller{store: store, orders: o, platforms: platforms, now: now, log: log, random: random, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
 		owner: "poller-" + hex.EncodeToString(b), lease: lease}
 }
 
@@ -206,7 +202,6 @@ func (p *Poller) Check(ctx context.Context, o ledger.Order, pl *platform.Platfor
 	if gerr != nil || !o.State.Active() {
 		return
 	}
-	prev := o.State
 	now := p.now().UTC()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -216,27 +211,9 @@ func (p *Poller) Check(ctx context.Context, o ledger.Order, pl *platform.Platfor
 		// Try again at the next interval; the backstop expiry still applies.
 		u = adapters.Update{State: o.State}
 	}
-	codes := len(o.Codes)
-	p.orders.ApplyUpdate(&o, pl, u, asked, now)
-	if o.State.Active() {
-		o.NextPollAt = asked.Add(p.jitter(pl.PollInterval))
-	}
-	if err := p.orders.Save(ctx, &o, prev); err != nil && !errors.Is(err, context.Canceled) {
+	if _, err := p.orders.Observe(ctx, &o, pl, u, asked.Add(p.jitter(pl.PollInterval)), now); err != nil &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, ledger.ErrStale) {
 		p.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
-		return
-	}
-	if o.State == adapters.StateExpired && prev.Active() && (u.State.Active() || err != nil) {
-		// We ended it by our own lifetime while the platform still had it
-		// open: tell the platform, so it refunds and frees the number.
-		id := o.UpstreamID
-		p.bg.Go(func(ctx context.Context) {
-			ctx, cancel := pl.CallCtx(ctx)
-			defer cancel()
-			pl.Adapter.Cancel(ctx, id) //nolint:errcheck // best effort
-		})
-	}
-	if len(o.Codes) != codes || o.State != prev {
-		p.orders.Notify(o.ID)
 	}
 }
 

@@ -25,6 +25,10 @@ type Tenant struct {
 	Rate      float64
 	MaxActive int
 	Platforms map[string]bool // nil = every enabled platform
+	// Wallet: the tenant pays from a prepaid wallet in the ledger (held at
+	// purchase, captured at the first code, released otherwise); false is
+	// operator mode, where nothing is debited.
+	Wallet bool
 }
 
 // Allows reports whether the tenant may use the platform.
@@ -49,7 +53,7 @@ func New(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenant
 		if err != nil {
 			return nil, fmt.Errorf("tenants[%d]: %w", i, err)
 		}
-		t := &Tenant{Name: ct.Name, keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive}
+		t := &Tenant{Name: ct.Name, keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive, Wallet: ct.Wallet}
 		if t.Currency == "" {
 			t.Currency = defaultCurrency
 		}

@@ -26,6 +26,10 @@ type Orders interface {
 	Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error)
 	SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error)
 	WaitChange(ctx context.Context, id int64, recheck time.Duration) bool
+	Wallet(ctx context.Context, t *tenant.Tenant) (ledger.Wallet, error)
+	Fund(ctx context.Context, t *tenant.Tenant, amount int64, note string) (ledger.Wallet, error)
+	Journal(ctx context.Context, t *tenant.Tenant, before int64, limit int) ([]ledger.Entry, error)
+	Actions(ctx context.Context, id int64) ([]ledger.Action, error)
 }
 
 // Store is what the API reads from the ledger directly.
@@ -33,6 +37,8 @@ type Store interface {
 	GetByIdempotencyKey(ctx context.Context, tenant, key string) (ledger.Order, error)
 	List(ctx context.Context, f ledger.Filter) ([]ledger.Order, error)
 	Outcomes(ctx context.Context, f ledger.OutcomeFilter) ([]ledger.Outcome, error)
+	Batch(ctx context.Context, tenant, key string) (string, error)
+	PutBatch(ctx context.Context, tenant, key, answer string, at time.Time) error
 }
 
 // Market is what the API reads of the platforms (market.Market).

@@ -38,6 +38,9 @@ type getPhoneBody struct {
 	MaxPrice any    `json:"maxPrice"` // number or decimal string
 	Operator string `json:"operator"`
 	Failover bool   `json:"failover"`
+	// Count, when present, buys up to that many numbers (1..100) and
+	// answers a BatchAnswer.
+	Count *int `json:"count"`
 }
 
 // buyRequest validates a getPhone body into a orders.BuyRequest.
@@ -114,15 +117,21 @@ func (s *API) apiGetPhone(c *call) (any, error) {
 		return nil, err
 	}
 	key := string(c.ctx.Request.Header.Peek("Idempotency-Key"))
+	if len(key) > 200 {
+		return nil, badRequest("Idempotency-Key longer than 200 characters")
+	}
+	if b.Count != nil {
+		if *b.Count < 1 || *b.Count > maxBatch {
+			return nil, badRequest("count must be 1..100")
+		}
+		return s.buyBatch(c, r, *b.Count, key)
+	}
 	if key == "" {
 		o, err := s.orders.Buy(c.cctx, c.t, r)
 		if err != nil {
 			return nil, err
 		}
 		return s.phoneAnswer(c.t, o), nil
-	}
-	if len(key) > 200 {
-		return nil, badRequest("Idempotency-Key longer than 200 characters")
 	}
 	r.IdempotencyKey = "u:" + key // a namespace apart from legacy getNumberV2 orderIds
 	v, err, _ := s.idem.Do(c.t.Name+"\x00"+r.IdempotencyKey, func() (any, error) {

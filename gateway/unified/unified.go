@@ -25,25 +25,28 @@ import (
 
 // API error codes (the "code" of an error answer).
 const (
-	codeBadRequest    = 400
-	codeUnauthorized  = 401
-	codeForbidden     = 403
-	codeNotFound      = 404
-	codeNoNumbers     = 1001
-	codeNoBalance     = 1002
-	codePriceTooHigh  = 1003
-	codeBadService    = 1004
-	codeBadCountry    = 1005
-	codeBadStatus     = 1006
-	codeEarlyCancel   = 1007
-	codeActiveLimit   = 1008
-	codeRateLimit     = 1009
-	codeUnavailable   = 1010
-	codeBadPlatform   = 1011
-	codeBadStrategy   = 1012
-	codeIdempotency   = 1013
-	codeNotPool       = 1014
-	codeInternalError = 500
+	codeBadRequest   = 400
+	codeUnauthorized = 401
+	codeForbidden    = 403
+	codeNotFound     = 404
+	codeNoNumbers    = 1001
+	codeNoBalance    = 1002
+	codePriceTooHigh = 1003
+	codeBadService   = 1004
+	codeBadCountry   = 1005
+	codeBadStatus    = 1006
+	codeEarlyCancel  = 1007
+	codeActiveLimit  = 1008
+	codeRateLimit    = 1009
+	codeUnavailable  = 1010
+	codeBadPlatform  = 1011
+	codeBadStrategy  = 1012
+	codeIdempotency  = 1013
+	codeNotPool      = 1014
+	codeNoWallet     = 1015
+	// codeInsufficientFunds: the tenant's wallet cannot pay (HTTP 402).
+	codeInsufficientFunds = 402
+	codeInternalError     = 500
 )
 
 // apiErr is an error answer.
@@ -89,6 +92,10 @@ func (s *API) apiErrorOf(err error, currency string) *apiErr {
 		return &apiErr{fasthttp.StatusConflict, codeBadStatus, "status change not allowed in the order's state (BAD_STATUS)", nil}
 	case errors.Is(err, adapters.ErrNoNumbers):
 		return &apiErr{fasthttp.StatusNotFound, codeNoNumbers, "no numbers available (NO_NUMBERS)", nil}
+	case errors.Is(err, orders.ErrInsufficientFunds):
+		return &apiErr{fasthttp.StatusPaymentRequired, codeInsufficientFunds, "wallet balance too low for this purchase (NO_BALANCE)", nil}
+	case errors.Is(err, orders.ErrNoWallet):
+		return &apiErr{fasthttp.StatusConflict, codeNoWallet, "tenant has no wallet (operator mode)", nil}
 	case errors.Is(err, adapters.ErrNoBalance):
 		return &apiErr{fasthttp.StatusServiceUnavailable, codeNoBalance, "no platform has balance for this purchase (NO_BALANCE)", nil}
 	case errors.Is(err, adapters.ErrBadService):
@@ -183,6 +190,10 @@ var routes = []endpoint{
 	{method: "GET", pattern: []string{"platforms"}, name: "platforms", h: (*API).apiPlatforms},
 	{method: "GET", pattern: []string{"platforms", "{code}", "health"}, name: "health", h: (*API).apiHealth},
 	{method: "GET", pattern: []string{"statistics"}, name: "statistics", h: (*API).apiStatistics},
+	{method: "GET", pattern: []string{"wallet"}, name: "wallet", h: (*API).apiWallet},
+	{method: "GET", pattern: []string{"admin", "tenants", "{name}", "wallet"}, admin: true, name: "adminWallet", h: (*API).apiAdminWallet},
+	{method: "POST", pattern: []string{"admin", "tenants", "{name}", "wallet"}, admin: true, name: "adminFund", h: (*API).apiAdminFund},
+	{method: "GET", pattern: []string{"admin", "orders", "{id}", "actions"}, admin: true, name: "adminActions", h: (*API).apiAdminActions},
 	{method: "GET", pattern: []string{"admin", "platforms"}, admin: true, name: "adminPlatforms", h: (*API).apiAdminPlatforms},
 	{method: "GET", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPlatform", h: (*API).apiAdminPlatform},
 	{method: "PATCH", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPatch", h: (*API).apiAdminPatch},
