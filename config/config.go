@@ -15,6 +15,7 @@ import (
 type Config struct {
 	Server    Server     `koanf:"server"`
 	Ledger    Ledger     `koanf:"ledger"`
+	Recovery  Recovery   `koanf:"recovery"`
 	Cache     Cache      `koanf:"cache"`
 	Routing   Routing    `koanf:"routing"`
 	Breaker   Breaker    `koanf:"breaker"`
@@ -28,6 +29,23 @@ type Config struct {
 	Simulator Simulator  `koanf:"simulator"`
 	Platforms []Platform `koanf:"platforms"`
 	Tenants   []Tenant   `koanf:"tenants"`
+}
+
+// Recovery tunes how what the ledger owes is carried out: the outbox
+// worker (cancels, finishes, retries and bans a platform could not take
+// at once) and the pass over purchase intents left open by a crash.
+type Recovery struct {
+	OutboxTick time.Duration `koanf:"outbox_tick"` // how often due actions are looked for; default 1s
+	RetryMin   time.Duration `koanf:"retry_min"`   // first retry's pause (doubling, ±50% jitter); default 2s
+	RetryMax   time.Duration `koanf:"retry_max"`   // longest pause between retries; default 5m
+	// IntentGrace: how old an open purchase intent is before the intent
+	// pass decides it; longer than any purchase takes to record its
+	// number. Default 2m.
+	IntentGrace time.Duration `koanf:"intent_grace"`
+	IntentEvery time.Duration `koanf:"intent_every"` // how often the intent pass runs; default 1m
+	// Reconcile: how long an intent whose number was never found is kept
+	// open before its hold is released and it is given up; default 10m.
+	Reconcile time.Duration `koanf:"reconcile"`
 }
 
 // Server is the fasthttp front end.

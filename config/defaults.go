@@ -24,6 +24,14 @@ func Defaults() Config {
 			URL:         "data/smsgate.db",
 			Synchronous: "NORMAL",
 		},
+		Recovery: Recovery{
+			OutboxTick:  time.Second,
+			RetryMin:    2 * time.Second,
+			RetryMax:    5 * time.Minute,
+			IntentGrace: 2 * time.Minute,
+			IntentEvery: time.Minute,
+			Reconcile:   10 * time.Minute,
+		},
 		Cache: Cache{
 			Countries: 24 * time.Hour,
 			Prices:    time.Hour,

@@ -102,6 +102,18 @@ func (c *Config) Validate() error {
 	}
 	p.oneOf("ledger.synchronous", "mode", c.Ledger.Synchronous, []string{"NORMAL", "FULL"})
 
+	p.positive("recovery.outbox_tick", c.Recovery.OutboxTick)
+	p.positive("recovery.retry_min", c.Recovery.RetryMin)
+	p.positive("recovery.retry_max", c.Recovery.RetryMax)
+	if c.Recovery.RetryMax < c.Recovery.RetryMin {
+		p.add("recovery.retry_max", "must be at least retry_min")
+	}
+	p.positive("recovery.intent_grace", c.Recovery.IntentGrace)
+	p.positive("recovery.intent_every", c.Recovery.IntentEvery)
+	if c.Recovery.Reconcile < c.Recovery.IntentGrace {
+		p.add("recovery.reconcile", "must be at least intent_grace")
+	}
+
 	p.positive("cache.countries", c.Cache.Countries)
 	p.positive("cache.prices", c.Cache.Prices)
 	p.positive("cache.status", c.Cache.Status)

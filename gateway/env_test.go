@@ -56,6 +56,11 @@ func testConfig() config.Config {
 		{Code: "hero", Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "hero", PollInterval: time.Second, Timeout: 2 * time.Second},
 	}
 	cfg.Tenants = []config.Tenant{{Name: "a", Key: keyA}, {Name: "b", Key: keyB}}
+	// The outbox and the intent pass run on the tests' manual clock: a
+	// retry is due when the test moves the clock; the real-time tick only
+	// bounds how soon a due action runs.
+	cfg.Recovery.OutboxTick = 10 * time.Millisecond
+	cfg.Recovery.IntentGrace, cfg.Recovery.Reconcile = time.Second, 2*time.Second
 	cfg.ApplyDefaults()
 	return cfg
 }
@@ -157,7 +162,7 @@ func (e *env) start() {
 		clock = time.Now
 	}
 	g, err := gateway.New(gateway.Options{Config: e.cfg, Platforms: plats, Store: store, Clock: clock,
-		Rand: rand.New(rand.NewPCG(seed, seed)), Reconcile: 2 * time.Second})
+		Rand: rand.New(rand.NewPCG(seed, seed))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,18 +57,8 @@ type Options struct {
 	Store     ledger.Store
 	Logger    *zap.Logger      // default zap.NewNop()
 	Clock     func() time.Time // default time.Now; tests share the simulator's clock
-	// Outbox tunes the worker that runs queued upstream calls (defaults:
-	// see outbox.Options).
-	Outbox outbox.Options
-	// IntentGrace is how old an open purchase intent is before the intent
-	// pass decides it, and IntentEvery how often the pass runs; defaults
-	// 2m and 1m.
-	IntentGrace, IntentEvery time.Duration
 	// Rand drives the random strategy; default seeded from the clock.
 	Rand *rand.Rand
-	// Reconcile is how long after an unknown purchase outcome the gateway
-	// keeps looking for the number on the platform; default 10m.
-	Reconcile time.Duration
 	// Rates and Caps hold tenant and platform limits; default in-memory
 	// (one instance). Several instances pass shared ones.
 	Rates limits.Rates
@@ -143,16 +133,17 @@ func New(o Options) (*Gateway, error) {
 	g.orders, err = orders.New(orders.Deps{
 		Routing: o.Config.Routing, CodesTTL: o.Config.Cache.Codes, Log: o.Logger, Store: o.Store, FX: conv,
 		Market: g.market, Router: g.router, Outcomes: g.router.Stats(), Metrics: g.metrics, Caps: o.Caps, BG: g.bg,
-		Platforms: g.byCode, Now: o.Clock, Reconcile: o.Reconcile, IntentGrace: o.IntentGrace,
+		Platforms: g.byCode, Now: o.Clock, Reconcile: o.Config.Recovery.Reconcile, IntentGrace: o.Config.Recovery.IntentGrace,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g.poller = poller.New(o.Store, g.orders, g.byCode, o.Clock, o.Logger, g.router.Random)
 	g.orders.SetWake(g.poller.Wake)
-	g.outbox = outbox.New(o.Store, g.orders.RunAction, o.Clock, g.router.Random, o.Logger, g.metrics, g.alerts, o.Outbox)
+	g.outbox = outbox.New(o.Store, g.orders.RunAction, o.Clock, g.router.Random, o.Logger, g.metrics, g.alerts, outbox.Options{
+		Tick: o.Config.Recovery.OutboxTick, MinBackoff: o.Config.Recovery.RetryMin, MaxBackoff: o.Config.Recovery.RetryMax})
 	g.orders.SetQueued(g.outbox.Wake)
-	g.intentEvery = o.IntentEvery
+	g.intentEvery = o.Config.Recovery.IntentEvery
 	g.pools = pools.New(g.platforms, g.byCode, o.Store, g.poller, g.bg, g.metrics, o.Logger)
 	interval := o.Config.Health.Interval
 	if interval <= 0 {
@@ -170,18 +161,11 @@ func withDefaults(o *Options) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	if o.IntentGrace <= 0 {
-		o.IntentGrace = 2 * time.Minute
-	}
-	if o.IntentEvery <= 0 {
-		o.IntentEvery = time.Minute
-	}
+
 	if o.Rand == nil {
 		o.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))
 	}
-	if o.Reconcile <= 0 {
-		o.Reconcile = 10 * time.Minute
-	}
+
 	if o.Rates == nil {
 		o.Rates = limits.NewBuckets(o.Clock)
 	}

@@ -153,7 +153,13 @@ func (g *Service) SetQueued(f func()) { g.queued = f }
 type plainPrice struct{ fx *fx.FX }
 
 func (p plainPrice) TenantPrice(t *tenant.Tenant, base adapters.Money) (adapters.Money, error) {
-	return p.fx.Convert(base, t.Currency)
+	m, err := p.fx.Convert(base, t.Currency)
+	if err != nil {
+		return m, err
+	}
+	const cent = adapters.Micro / 100
+	m.Micros = (m.Micros + cent - 1) / cent * cent // up to the cent
+	return m, nil
 }
 
 // Close stops the order cache's goroutines.
