@@ -723,8 +723,9 @@ func TestShippedConfig(t *testing.T) {
 	if c.Platforms[0].Dialect != "classic" || c.Platforms[1].Dialect != "hero" {
 		t.Errorf("dialects: got %q, %q", c.Platforms[0].Dialect, c.Platforms[1].Dialect)
 	}
-	if len(c.Tenants) != 1 || c.Tenants[0].Name != "demo" || c.Tenants[0].KeySHA256 != sha256Hex("demo-key-change-me") {
-		t.Errorf("tenants: got %+v", c.Tenants)
+	if len(c.Tenants) != 2 || c.Tenants[0].Name != "demo" || c.Tenants[0].KeySHA256 != sha256Hex("demo-key-change-me") || c.Tenants[0].Wallet ||
+		c.Tenants[1].Name != "wallet-demo" || !c.Tenants[1].Wallet || c.Tenants[1].KeySHA256 != sha256Hex("demo-wallet-key") {
+		t.Errorf("tenants: want the operator-mode demo and the wallet demo; got %+v", c.Tenants)
 	}
 
 	// The documented way to replace the demo key works on the shipped file.

@@ -46,6 +46,12 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, tenantRate float64) *cluster {
+	return newClusterDelay(t, tenantRate, 5*time.Second)
+}
+
+// newClusterDelay is newCluster with the simulator's SMS delay (negative:
+// never on its own).
+func newClusterDelay(t *testing.T, tenantRate float64, codeDelay time.Duration) *cluster {
 	pg, rd := os.Getenv("SMSGATE_TEST_POSTGRES"), os.Getenv("SMSGATE_TEST_REDIS")
 	if pg == "" || rd == "" {
 		t.Skip("needs PostgreSQL and Redis: export SMSGATE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable SMSGATE_TEST_REDIS=127.0.0.1:6379 (CI sets both)")
@@ -65,7 +71,7 @@ func newCluster(t *testing.T, tenantRate float64) *cluster {
 	c.cfg.Health.Interval = time.Hour
 	pc := c.cfg.Platforms[0]
 	sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout},
-		simulator.Config{Clock: c.clock, CodeDelay: 5 * time.Second, Balance: 1_000_000_000_000, Stock: 5000})
+		simulator.Config{Clock: c.clock, CodeDelay: codeDelay, Balance: 1_000_000_000_000, Stock: 5000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,21 +95,3 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
-
-// Retry calls try until it reports done, the clock passes deadline, or ctx
-// ends, pausing every between attempts (the first attempt is immediate
-// unless pauseFirst). It reports whether try finished the work.
-func Retry(ctx context.Context, now func() time.Time, deadline time.Time, every time.Duration, pauseFirst bool,
-	try func(ctx context.Context) (done bool)) bool {
-	if pauseFirst && !Sleep(ctx, every) {
-		return false
-	}
-	for {
-		if try(ctx) {
-			return true
-		}
-		if !now().Before(deadline) || !Sleep(ctx, every) {
-			return false
-		}
-	}
-}

@@ -52,36 +52,6 @@ func TestSleepEndsWithContext(t *testing.T) {
 	}
 }
 
-func TestRetry(t *testing.T) {
-	now := time.Unix(0, 0)
-	clock := func() time.Time { return now }
-	calls := 0
-	ok := Retry(context.Background(), clock, now.Add(time.Hour), time.Microsecond, false, func(context.Context) bool {
-		calls++
-		return calls == 3
-	})
-	if !ok || calls != 3 {
-		t.Fatalf("Retry = %v after %d calls; want true after 3", ok, calls)
-	}
-	// Past the deadline (on the injected clock): one attempt, then give up.
-	calls = 0
-	ok = Retry(context.Background(), clock, now, time.Microsecond, false, func(context.Context) bool { calls++; return false })
-	if ok || calls != 1 {
-		t.Fatalf("Retry past deadline = %v after %d calls; want false after 1", ok, calls)
-	}
-	// An ended context stops the retries at the next pause.
-	ctx, cancel := context.WithCancel(context.Background())
-	calls = 0
-	ok = Retry(ctx, clock, now.Add(time.Hour), time.Hour, false, func(context.Context) bool { calls++; cancel(); return false })
-	if ok || calls != 1 {
-		t.Fatalf("Retry after cancel = %v after %d calls; want false after 1", ok, calls)
-	}
-	// pauseFirst on an ended context never tries.
-	if Retry(ctx, clock, now.Add(time.Hour), time.Hour, true, func(context.Context) bool { t.Error("tried"); return true }) {
-		t.Fatal("Retry with pauseFirst on an ended context reported success")
-	}
-}
-
 // Every runs its function each period until the group stops, and Stop
 // waits for it.
 func TestEvery(t *testing.T) {
