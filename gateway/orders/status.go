@@ -141,6 +141,11 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 	switch {
 	case !o.State.Active():
 		o.NextPollAt = time.Time{}
+	case o.State == adapters.StateCodeReceived:
+		// The client has its code: nothing to ask the platform until it
+		// wants another (a late second SMS is fetched then), except the
+		// backstop when our lifetime ends.
+		o.NextPollAt = o.ExpiresAt.Add(lifetimeSlack)
 	case !nextPoll.IsZero():
 		o.NextPollAt = nextPoll
 	case o.State != prev.State || o.NextPollAt.IsZero():
@@ -166,6 +171,10 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 	}
 	return nil
 }
+
+// lifetimeSlack is how long past its expiry an order the platform never
+// closed is ended by our own clock.
+const lifetimeSlack = time.Minute
 
 // giveUpSlack is how long after an order's expiry the outbox keeps trying
 // what it owes the platform: by then the platform has closed the order
@@ -243,7 +252,7 @@ func upstreamEvents(o *ledger.Order, u adapters.Update, now time.Time) []Event {
 		evs = append(evs, EvBanned)
 	default:
 		// Still open upstream: our lifetime is the backstop.
-		if state.Active() && !now.Before(o.ExpiresAt.Add(time.Minute)) {
+		if state.Active() && !now.Before(o.ExpiresAt.Add(lifetimeSlack)) {
 			evs = append(evs, EvLifetime)
 		}
 	}

@@ -267,10 +267,13 @@ type StatRow struct {
 	Expired          int     `json:"expired"`
 	Active           int     `json:"active"`
 	SuccessRate      float64 `json:"successRate"` // delivered / orders, 0..1
-	Spend            string  `json:"spend"`       // base currency, orders that received a code
+	Spend            string  `json:"spend"`       // base currency, orders that received a code (= cost)
+	Cost             string  `json:"cost"`        // what the platforms charged for the delivered orders, base currency
+	Revenue          string  `json:"revenue"`     // what the tenants were charged for them (their prices), base currency
+	Margin           string  `json:"margin"`      // revenue − cost
 	AvgTimeToCodeSec float64 `json:"avgTimeToCodeSec"`
 	P95TimeToCodeSec float64 `json:"p95TimeToCodeSec"`
-	spend            int64
+	spend, revenue   int64
 	ttc              []time.Duration
 }
 
@@ -307,6 +310,7 @@ func (r *StatRow) add(o ledger.Outcome) {
 	case o.Delivered:
 		r.Delivered++
 		r.spend += o.BasePrice
+		r.revenue += o.Revenue
 		if o.TimeToCode >= 0 {
 			r.ttc = append(r.ttc, o.TimeToCode)
 		}
@@ -324,6 +328,7 @@ func (r *StatRow) finish() {
 		r.SuccessRate = math.Round(float64(r.Delivered)/float64(r.Orders)*10000) / 10000
 	}
 	r.Spend = adapters.FormatDecimal(r.spend, 2)
+	r.Cost, r.Revenue, r.Margin = r.Spend, adapters.FormatDecimal(r.revenue, 2), adapters.FormatDecimal(r.revenue-r.spend, 2)
 	if n := len(r.ttc); n > 0 {
 		sort.Slice(r.ttc, func(i, j int) bool { return r.ttc[i] < r.ttc[j] })
 		var sum time.Duration
@@ -427,7 +432,7 @@ func (s *API) apiStatistics(c *call) (any, error) {
 	if len(total) == 1 {
 		st.Total = total[0]
 	} else {
-		st.Total = StatRow{Key: "total", Spend: "0.00"}
+		st.Total = StatRow{Key: "total", Spend: "0.00", Cost: "0.00", Revenue: "0.00", Margin: "0.00"}
 	}
 	return st, nil
 }
