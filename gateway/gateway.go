@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -89,6 +90,8 @@ type Gateway struct {
 	outbox      *outbox.Worker // runs the upstream calls the ledger owes
 	health      *ops.HealthChecker
 	intentEvery time.Duration
+	pendingMu   sync.Mutex
+	pending     map[ledger.ActionKind]int // outbox actions owed, by kind (countPending); guarded by pendingMu
 
 	// bg owns every goroutine the gateway starts (the Start loops, the
 	// outbox worker, the intent pass): its context ends at Stop (or when
@@ -144,6 +147,13 @@ func New(o Options) (*Gateway, error) {
 		Tick: o.Config.Recovery.OutboxTick, MinBackoff: o.Config.Recovery.RetryMin, MaxBackoff: o.Config.Recovery.RetryMax})
 	g.orders.SetQueued(g.outbox.Wake)
 	g.intentEvery = o.Config.Recovery.IntentEvery
+	for _, k := range []ledger.ActionKind{ledger.ActCancel, ledger.ActFinish, ledger.ActAnother, ledger.ActBan, ledger.ActWebhook} {
+		g.metrics.Gauge(fmt.Sprintf(`smsgate_actions_pending{kind=%q}`, k), func() float64 {
+			g.pendingMu.Lock()
+			defer g.pendingMu.Unlock()
+			return float64(g.pending[k])
+		})
+	}
 	g.pools = pools.New(g.platforms, g.byCode, o.Store, g.poller, g.bg, g.metrics, o.Logger)
 	interval := o.Config.Health.Interval
 	if interval <= 0 {
@@ -249,6 +259,7 @@ func (g *Gateway) Start(ctx context.Context) {
 	// again at every pass (a number is cancelled only after two sightings).
 	g.bg.Go(g.orders.ReconcileIntents)
 	g.bg.Every(g.intentEvery, g.orders.ReconcileIntents)
+	g.bg.Every(10*time.Second, g.countPending)
 }
 
 // Stop ends every goroutine the gateway started (whether or not Start's
@@ -267,6 +278,17 @@ func (g *Gateway) Stop() {
 	}
 	g.market.Close()
 	g.orders.Close()
+}
+
+// countPending refreshes the outbox gauge: what the ledger still owes.
+func (g *Gateway) countPending(ctx context.Context) {
+	n, err := g.store.PendingActions(ctx)
+	if err != nil {
+		return
+	}
+	g.pendingMu.Lock()
+	g.pending = n
+	g.pendingMu.Unlock()
 }
 
 // Metrics is the gateway's metric set (/metrics).
