@@ -257,7 +257,7 @@ func TestWalletUnified(t *testing.T) {
 	if r := e.api("POST", "/api/sms/admin/tenants/a/wallet", adminKey, map[string]any{"amount": adapters.FormatDecimal(-(5*adapters.Micro - res + 1), 6)}); r.Status != 409 || r.Code != 402 {
 		t.Fatalf("adjusting below the reservation = HTTP %d code %d; want 409/402", r.Status, r.Code)
 	}
-	e.fund("a", adapters.FormatDecimal(-(5*adapters.Micro - res), 6))
+	e.fund("a", adapters.FormatDecimal(-(5*adapters.Micro-res), 6))
 	w = e.api2wallet(adminKey, "a")
 	if micros(t, w.Available) != 0 || micros(t, w.Balance) != res {
 		t.Fatalf("wallet after adjusting to the reservation: %+v", w)
