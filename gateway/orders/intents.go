@@ -140,7 +140,7 @@ func (g *Service) settleIntent(in ledger.Intent, lost []adapters.ActiveOrder, se
 	for _, a := range lost {
 		k := in.Platform + "|" + a.UpstreamID
 		first, ok := seen[k]
-		if !ok || now.Sub(first) < g.intentGrace || (a.Country != "" && a.Country != in.Country) || (a.Service != "" && a.Service != in.Service) {
+		if !ok || now.Sub(first) < g.intentGrace || !matches(a.Country, in.Country) || !matches(a.Service, in.Service) {
 			continue
 		}
 		delete(seen, k) // one number per intent

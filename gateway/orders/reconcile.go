@@ -78,8 +78,8 @@ func (g *Service) adopt(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *
 	return o, nil
 }
 
-// findLost lists the active orders at p for the pair that no active order
-// in the ledger has, newest first, once the purchases in flight on this
+// findLost lists the active orders at p for the pair ("" = any) that no
+// active order in the ledger has, newest first, once the purchases in flight on this
 // instance have settled (one of those may be recording its number now).
 func (g *Service) findLost(ctx context.Context, l adapters.ActiveLister, p *platform.Platform, country, service string) []adapters.ActiveOrder {
 	list, err := l.ActiveOrders(ctx)
@@ -100,13 +100,17 @@ func (g *Service) findLost(ctx context.Context, l adapters.ActiveLister, p *plat
 	var lost []adapters.ActiveOrder
 	for i := len(list) - 1; i >= 0; i-- { // platforms list in purchase order
 		a := list[i]
-		if known[a.UpstreamID] || (a.Country != "" && a.Country != country) || (a.Service != "" && a.Service != service) {
+		if known[a.UpstreamID] || !matches(a.Country, country) || !matches(a.Service, service) {
 			continue
 		}
 		lost = append(lost, a)
 	}
 	return lost
 }
+
+// matches reports whether a listed field fits the wanted one; either
+// empty ("the platform does not say", "any") fits.
+func matches(listed, want string) bool { return listed == "" || want == "" || listed == want }
 
 // purchaseOf turns a found order into a Purchase; the price is the
 // platform's listed one, the best we know.
