@@ -539,19 +539,22 @@ func BenchmarkPostgresCreateParallel(b *testing.B) {
 func TestPostgresDedupMigration(t *testing.T) {
 	url := postgresURL(t)
 	schema := testSchema(t, url)
-	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
-		return openPostgres(t, url, schema)
-	}, func(t *testing.T) {
+	exec := func(t *testing.T, q string) {
 		ctx := context.Background()
 		conn, err := connect(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		q := "DROP INDEX " + pgx.Identifier{schema, "orders_active_platform_upstream_id"}.Sanitize() +
-			"; DELETE FROM " + pgx.Identifier{schema, "schema_version"}.Sanitize() + " WHERE version = 5"
-		if _, err := conn.Exec(ctx, q); err != nil {
+		if _, err := conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()+"; "+q); err != nil {
 			t.Fatal(err)
 		}
+	}
+	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
+		return openPostgres(t, url, schema)
+	}, func(t *testing.T) {
+		exec(t, "DROP INDEX orders_active_platform_upstream_id")
+	}, func(t *testing.T) {
+		exec(t, undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6)")
 	})
 }

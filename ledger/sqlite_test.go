@@ -278,16 +278,21 @@ func reportBatches(b *testing.B, s *ledger.SQLite) {
 // duplicate active orders renamed.
 func TestSQLiteDedupMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
-	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
-		return openSQLite(t, path, ledger.SQLiteOptions{})
-	}, func(t *testing.T) {
+	exec := func(t *testing.T, q string) {
 		db, err := sql.Open("sqlite", path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if _, err := db.Exec("DROP INDEX orders_active_platform_upstream_id; PRAGMA user_version = 4"); err != nil {
+		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
+	}
+	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, path, ledger.SQLiteOptions{})
+	}, func(t *testing.T) {
+		exec(t, "DROP INDEX orders_active_platform_upstream_id")
+	}, func(t *testing.T) {
+		exec(t, undoMoneySQL+"; PRAGMA user_version = 4")
 	})
 }
