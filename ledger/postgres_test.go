@@ -100,6 +100,28 @@ func TestPostgresLeaser(t *testing.T) {
 	ledgertest.RunLeaser(t, newPostgres)
 }
 
+func TestPostgresMoney(t *testing.T) {
+	postgresURL(t)
+	ledgertest.RunMoney(t, newPostgres)
+}
+
+// Two instances on one database: the money invariants hold across them
+// (holds never overdraw, each order's money moves once, each due action
+// is leased by one owner at a time).
+func TestPostgresMoneyAcrossInstances(t *testing.T) {
+	url := postgresURL(t)
+	for name, run := range map[string]func(t *testing.T, a, b ledger.Store){
+		"Reservations": ledgertest.ConcurrentReservations,
+		"Apply":        ledgertest.ConcurrentApply,
+		"ActionLeases": ledgertest.ConcurrentActionLeases,
+	} {
+		t.Run(name, func(t *testing.T) {
+			schema := testSchema(t, url)
+			run(t, openPostgres(t, url, schema), openPostgres(t, url, schema))
+		})
+	}
+}
+
 func TestPostgresPool(t *testing.T) {
 	postgresURL(t)
 	ledgertest.RunPool(t, newPostgres)

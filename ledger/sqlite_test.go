@@ -34,6 +34,12 @@ func TestSQLiteContract(t *testing.T) {
 	})
 }
 
+func TestSQLiteMoney(t *testing.T) {
+	ledgertest.RunMoney(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	})
+}
+
 func TestSQLitePool(t *testing.T) {
 	ledgertest.RunPool(t, func(t *testing.T) ledger.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
