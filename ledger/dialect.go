@@ -60,6 +60,23 @@ func (a *args) bind(v any) string {
 	return a.d.arg(len(a.vals))
 }
 
+// bindAll renders q, written with "?" placeholders, in d's spelling:
+// the n-th "?" becomes d.arg(n). The statements it is used on hold no
+// "?" in a literal.
+func bindAll(d dialect, q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString(d.arg(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // placeholders is "p1, p2, …, pn" in d's spelling.
 func placeholders(d dialect, n int) string {
 	ps := make([]string, n)
@@ -84,12 +101,20 @@ var activeStatesSQL = func() string {
 // orderColumns is the column list scanOrder reads, in its order.
 const orderColumns = "id, tenant, platform, upstream_id, phone, country, service, operator, " +
 	"price_micros, price_currency, base_price_micros, base_price_currency, " +
-	"state, codes, codes_seen, created_at, updated_at, expires_at, next_poll_at, idempotency_key"
+	"state, codes, codes_seen, created_at, updated_at, expires_at, next_poll_at, idempotency_key, " + moneyColumns
+
+// moneyColumns are the order's columns from migration 6, the same in
+// orderColumns and insertColumns.
+const moneyColumns = "tenant_price_micros, tenant_price_currency, tenant_price_base_micros, tenant_price_base_currency, " +
+	"wallet, intent_id, version"
 
 // insertColumns are the columns Create writes, in createReq.args order.
 const insertColumns = "tenant, platform, upstream_id, phone, country, service, operator, " +
 	"price_micros, price_currency, base_price_micros, base_price_currency, " +
-	"state, codes, codes_seen, created_at, updated_at, expires_at, next_poll_at, idempotency_key"
+	"state, codes, codes_seen, created_at, updated_at, expires_at, next_poll_at, idempotency_key, " + moneyColumns
+
+// insertArgs is how many columns insertColumns names.
+const insertArgs = 26
 
 // statements are the store's fixed SQL, rendered once per dialect.
 type statements struct {
@@ -97,18 +122,16 @@ type statements struct {
 	update, get, getByKey, due     string
 	deleteOverride, upsertOverride string
 	pool                           poolSQL
+	money                          moneySQL
 }
 
 func newStatements(d dialect) statements {
 	return statements{
 		// SQLite's group commit reads LastInsertId, the cheaper way there;
 		// directInsert reads RETURNING id.
-		insert:            "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, 19) + ")",
-		insertReturningID: "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, 19) + ") RETURNING id",
-		update: "UPDATE orders SET state = " + d.arg(1) + ", codes = " + d.arg(2) + ", codes_seen = " + d.arg(3) +
-			", updated_at = " + d.arg(4) + ", expires_at = " + d.arg(5) + ", next_poll_at = " + d.arg(6) +
-			", upstream_id = " + d.arg(7) + ", phone = " + d.arg(8) + d.releaseLease() + " WHERE id = " + d.arg(9),
-		get: "SELECT " + orderColumns + " FROM orders WHERE id = " + d.arg(1),
+		insert:            "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, insertArgs) + ")",
+		insertReturningID: "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, insertArgs) + ") RETURNING id",
+		get:               "SELECT " + orderColumns + " FROM orders WHERE id = " + d.arg(1),
 		// The literal "idempotency_key <> ''" lets the planner use the
 		// partial unique index, whose WHERE clause a bound parameter cannot
 		// imply.
@@ -120,6 +143,7 @@ func newStatements(d dialect) statements {
 		upsertOverride: "INSERT INTO platform_overrides (code, enabled, priority, weight, updated_at) VALUES (" +
 			placeholders(d, 5) + ") ON CONFLICT (code) DO UPDATE SET enabled = excluded.enabled," +
 			" priority = excluded.priority, weight = excluded.weight, updated_at = excluded.updated_at",
-		pool: newPoolSQL(d),
+		pool:  newPoolSQL(d),
+		money: newMoneySQL(d),
 	}
 }

@@ -51,6 +51,9 @@ type createResult struct {
 type groupCommit struct {
 	s    *store
 	stmt *sql.Stmt // the insert, prepared on s.w, used by the writer goroutine
+	// buy closes an order's intent, drop deletes an order whose intent
+	// was no longer open; both prepared on s.w as stmt.
+	buy, drop *sql.Stmt
 
 	queue      chan *createReq
 	queued     atomic.Int64 // callers between entering the queue and the writer taking them
@@ -66,13 +69,22 @@ type groupCommit struct {
 
 // newGroupCommit prepares the insert on s.w and starts the writer.
 func newGroupCommit(s *store) (*groupCommit, error) {
-	insert, err := s.w.Prepare(s.sql.insert)
-	if err != nil {
-		return nil, fmt.Errorf("cannot prepare insert: %w", err)
+	var stmts [3]*sql.Stmt
+	for i, q := range []string{s.sql.insert, s.sql.money.buyIntent, s.sql.money.deleteOrder} {
+		stmt, err := s.w.Prepare(q)
+		if err != nil {
+			for _, st := range stmts[:i] {
+				st.Close()
+			}
+			return nil, fmt.Errorf("cannot prepare insert: %w", err)
+		}
+		stmts[i] = stmt
 	}
 	g := &groupCommit{
 		s:          s,
-		stmt:       insert,
+		stmt:       stmts[0],
+		buy:        stmts[1],
+		drop:       stmts[2],
 		queue:      make(chan *createReq, 4*maxBatch),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -86,7 +98,7 @@ func newGroupCommit(s *store) (*groupCommit, error) {
 func (g *groupCommit) close() error {
 	close(g.stop)
 	<-g.writerDone
-	return g.stmt.Close()
+	return errors.Join(g.stmt.Close(), g.buy.Close(), g.drop.Close())
 }
 
 // insert queues the row and waits for its commit. ctx is honoured while
@@ -219,7 +231,7 @@ func (g *groupCommit) commitBatch(batch []*createReq) {
 		failAll(fmt.Errorf("cannot begin: %w", err))
 		return
 	}
-	stmt := tx.StmtContext(ctx, g.stmt)
+	stmts := batchStmts{g.s, tx.StmtContext(ctx, g.stmt), tx.StmtContext(ctx, g.buy), tx.StmtContext(ctx, g.drop)}
 	rows := 0
 	for i, req := range batch {
 		// Claim only now, after BEGIN has the write lock: a caller whose
@@ -228,20 +240,17 @@ func (g *groupCommit) commitBatch(batch []*createReq) {
 			continue
 		}
 		claimed[i] = true
-		res, err := stmt.ExecContext(ctx, req.row.args...)
-		err = g.s.insertError(err, req.row)
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicateUpstream) {
+		id, err := stmts.insert(ctx, req.row)
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicateUpstream) || errors.Is(err, ErrStale) {
 			results[i].err = err
 			continue
-		}
-		if err == nil {
-			results[i].id, err = res.LastInsertId()
 		}
 		if err != nil {
 			tx.Rollback()
 			failAll(fmt.Errorf("cannot insert: %w", err))
 			return
 		}
+		results[i].id = id
 		rows++
 	}
 	if err := tx.Commit(); err != nil {
@@ -259,4 +268,34 @@ func (g *groupCommit) commitBatch(batch []*createReq) {
 			req.done <- results[i]
 		}
 	}
+}
+
+// batchStmts are groupCommit's statements in one batch's transaction.
+type batchStmts struct {
+	s              *store
+	ins, buy, drop *sql.Stmt
+}
+
+// insert inserts row and, when it closes an intent, closes it: an intent
+// no longer open deletes the row just inserted again (inside the
+// transaction, so it never existed) and fails only this row with
+// ErrStale. ErrConflict and ErrDuplicateUpstream also fail only this row;
+// any other error is the storage failing.
+func (b batchStmts) insert(ctx context.Context, row *orderRow) (int64, error) {
+	res, err := b.ins.ExecContext(ctx, row.args...)
+	if err != nil {
+		return 0, b.s.insertError(err, row)
+	}
+	id, err := res.LastInsertId()
+	if err != nil || row.intentID == 0 {
+		return id, err
+	}
+	res, err = b.buy.ExecContext(ctx, row.closeIntentArgs(id)...)
+	if err := affectedOne(res, err); !errors.Is(err, ErrNotFound) {
+		return id, err
+	}
+	if _, err := b.drop.ExecContext(ctx, id); err != nil {
+		return 0, err
+	}
+	return 0, staleIntent(row.intentID, ErrNotFound)
 }

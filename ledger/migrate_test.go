@@ -21,6 +21,13 @@ import (
 const seedOrder = "INSERT INTO orders (tenant, platform, upstream_id, state, created_at, updated_at, next_poll_at)" +
 	" VALUES ('t1', 'alpha', 'u1', 'waiting', 1000, 1000, 1000)"
 
+// undoMoneySQL takes a database back from migration 6 to 5 (the same
+// text in both dialects), for tests that downgrade further.
+const undoMoneySQL = "DROP TABLE actions; DROP TABLE intents; DROP TABLE wallets; DROP TABLE journal; DROP TABLE batches;" +
+	" ALTER TABLE orders DROP COLUMN tenant_price_micros; ALTER TABLE orders DROP COLUMN tenant_price_currency;" +
+	" ALTER TABLE orders DROP COLUMN tenant_price_base_micros; ALTER TABLE orders DROP COLUMN tenant_price_base_currency;" +
+	" ALTER TABLE orders DROP COLUMN wallet; ALTER TABLE orders DROP COLUMN intent_id; ALTER TABLE orders DROP COLUMN version"
+
 // testMigratesForward builds a database at every version the dialect
 // shipped, with build (the shipped steps before that version applied and
 // recorded, and seedOrder from version 1 on), opens it and checks that it

@@ -100,6 +100,28 @@ func TestPostgresLeaser(t *testing.T) {
 	ledgertest.RunLeaser(t, newPostgres)
 }
 
+func TestPostgresMoney(t *testing.T) {
+	postgresURL(t)
+	ledgertest.RunMoney(t, newPostgres)
+}
+
+// Two instances on one database: the money invariants hold across them
+// (holds never overdraw, each order's money moves once, each due action
+// is leased by one owner at a time).
+func TestPostgresMoneyAcrossInstances(t *testing.T) {
+	url := postgresURL(t)
+	for name, run := range map[string]func(t *testing.T, a, b ledger.Store){
+		"Reservations": ledgertest.ConcurrentReservations,
+		"Apply":        ledgertest.ConcurrentApply,
+		"ActionLeases": ledgertest.ConcurrentActionLeases,
+	} {
+		t.Run(name, func(t *testing.T) {
+			schema := testSchema(t, url)
+			run(t, openPostgres(t, url, schema), openPostgres(t, url, schema))
+		})
+	}
+}
+
 func TestPostgresPool(t *testing.T) {
 	postgresURL(t)
 	ledgertest.RunPool(t, newPostgres)
@@ -539,19 +561,22 @@ func BenchmarkPostgresCreateParallel(b *testing.B) {
 func TestPostgresDedupMigration(t *testing.T) {
 	url := postgresURL(t)
 	schema := testSchema(t, url)
-	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
-		return openPostgres(t, url, schema)
-	}, func(t *testing.T) {
+	exec := func(t *testing.T, q string) {
 		ctx := context.Background()
 		conn, err := connect(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		q := "DROP INDEX " + pgx.Identifier{schema, "orders_active_platform_upstream_id"}.Sanitize() +
-			"; DELETE FROM " + pgx.Identifier{schema, "schema_version"}.Sanitize() + " WHERE version = 5"
-		if _, err := conn.Exec(ctx, q); err != nil {
+		if _, err := conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()+"; "+q); err != nil {
 			t.Fatal(err)
 		}
+	}
+	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
+		return openPostgres(t, url, schema)
+	}, func(t *testing.T) {
+		exec(t, "DROP INDEX orders_active_platform_upstream_id")
+	}, func(t *testing.T) {
+		exec(t, undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6)")
 	})
 }

@@ -20,6 +20,24 @@ type orderRow struct {
 	args       []any  // in insertColumns order
 	platform   string // names the order in an ErrDuplicateUpstream
 	upstreamID string
+	intentID   int64 // the intent the insert closes, 0 when none
+	at         int64 // when it closes it (unix ms)
+}
+
+// closeIntentArgs are the arguments of moneySQL.buyIntent for the order
+// id just inserted.
+func (r *orderRow) closeIntentArgs(id int64) []any {
+	return []any{id, r.at, r.intentID}
+}
+
+// firstTime returns the first non-zero of ts, or the zero time.
+func firstTime(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 func newOrderRow(o *Order) (*orderRow, error) {
@@ -35,7 +53,10 @@ func newOrderRow(o *Order) (*orderRow, error) {
 			string(o.State), codes, o.CodesSeen,
 			toMillis(o.CreatedAt), toMillis(o.UpdatedAt), toMillis(o.ExpiresAt), toMillis(o.NextPollAt),
 			o.IdempotencyKey,
+			o.TenantPrice.Micros, o.TenantPrice.Currency, o.TenantPriceBase.Micros, o.TenantPriceBase.Currency,
+			string(o.Wallet), o.IntentID, o.Version,
 		},
+		intentID: o.IntentID, at: toMillis(firstTime(o.UpdatedAt, o.CreatedAt, time.Now())),
 	}, nil
 }
 
@@ -45,19 +66,21 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanOrder(r rowScanner) (Order, error) {
 	var (
 		o                                   Order
-		state, codes                        string
+		state, codes, wallet                string
 		created, updated, expires, nextPoll int64
 	)
 	err := r.Scan(&o.ID, &o.Tenant, &o.Platform, &o.UpstreamID, &o.Phone, &o.Country, &o.Service, &o.Operator,
 		&o.Price.Micros, &o.Price.Currency, &o.BasePrice.Micros, &o.BasePrice.Currency,
-		&state, &codes, &o.CodesSeen, &created, &updated, &expires, &nextPoll, &o.IdempotencyKey)
+		&state, &codes, &o.CodesSeen, &created, &updated, &expires, &nextPoll, &o.IdempotencyKey,
+		&o.TenantPrice.Micros, &o.TenantPrice.Currency, &o.TenantPriceBase.Micros, &o.TenantPriceBase.Currency,
+		&wallet, &o.IntentID, &o.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, ErrNotFound
 	}
 	if err != nil {
 		return Order{}, err
 	}
-	o.State = adapters.State(state)
+	o.State, o.Wallet = adapters.State(state), WalletState(wallet)
 	if o.Codes, err = decodeCodes(codes); err != nil {
 		return Order{}, fmt.Errorf("order %d: %w", o.ID, err)
 	}

@@ -116,6 +116,95 @@ var schemaTemplate = []string{
 	// reports as ErrDuplicateUpstream.
 	`CREATE UNIQUE INDEX ` + upstreamIndex + ` ON orders (platform, upstream_id)
 		WHERE upstream_id {ne} '' AND state IN ('waiting', 'code_received', 'retry_waiting');`,
+	// 6: money (DESIGN §8, §9). Orders get what the tenant pays (TenantPrice,
+	// and in the base currency for revenue), where that money stands in
+	// the tenant's wallet, the purchase intent they closed, and a version
+	// that Apply compares so that two writers of one order (instances, or
+	// a poll racing a cancel) cannot both move its money.
+	//
+	// actions is the outbox: side effects owed upstream, written in the
+	// transaction of the change that owes them; the workers lease pending
+	// ones by next_at (lease_owner/lease_until as orders' Claim). intents
+	// are written before an upstream purchase; an open one older than a
+	// purchase takes is a number that may have been bought and never
+	// recorded. wallets hold the prepaid balance: every movement is a
+	// conditional UPDATE, and the CHECK is only the last line of defence
+	// should one ever be wrong. journal has one row per movement, so that
+	// it sums to the wallet exactly. batches keep a batch purchase's
+	// answer by its idempotency key.
+	//
+	// The partial indexes serve the hot queries without reading history:
+	// due pending actions, open intents by age. The literal 'pending' and
+	// 'open' in the queries let the planner use them.
+	`ALTER TABLE orders ADD COLUMN tenant_price_micros {int64} NOT NULL DEFAULT 0;
+	ALTER TABLE orders ADD COLUMN tenant_price_currency TEXT NOT NULL DEFAULT '';
+	ALTER TABLE orders ADD COLUMN tenant_price_base_micros {int64} NOT NULL DEFAULT 0;
+	ALTER TABLE orders ADD COLUMN tenant_price_base_currency TEXT NOT NULL DEFAULT '';
+	ALTER TABLE orders ADD COLUMN wallet TEXT NOT NULL DEFAULT '';
+	ALTER TABLE orders ADD COLUMN intent_id {int64} NOT NULL DEFAULT 0;
+	ALTER TABLE orders ADD COLUMN version {int64} NOT NULL DEFAULT 0;
+	CREATE TABLE actions (
+		id          {id},
+		order_id    {int64} NOT NULL DEFAULT 0,
+		tenant      TEXT    NOT NULL DEFAULT '',
+		platform    TEXT    NOT NULL DEFAULT '',
+		upstream_id TEXT    NOT NULL DEFAULT '',
+		kind        TEXT    NOT NULL,
+		state       TEXT    NOT NULL,
+		attempts    INTEGER NOT NULL DEFAULT 0,
+		last_error  TEXT    NOT NULL DEFAULT '',
+		payload     TEXT    NOT NULL DEFAULT '',
+		created_at  {int64} NOT NULL DEFAULT 0,
+		updated_at  {int64} NOT NULL DEFAULT 0,
+		next_at     {int64} NOT NULL DEFAULT 0,
+		give_up_at  {int64} NOT NULL DEFAULT 0,
+		lease_owner TEXT    NOT NULL DEFAULT '',
+		lease_until {int64} NOT NULL DEFAULT 0
+	);
+	CREATE INDEX actions_pending_next_at ON actions (next_at) WHERE state = 'pending';
+	CREATE INDEX actions_order_id ON actions (order_id);
+	CREATE TABLE intents (
+		id          {id},
+		tenant      TEXT    NOT NULL,
+		platform    TEXT    NOT NULL DEFAULT '',
+		country     TEXT    NOT NULL DEFAULT '',
+		service     TEXT    NOT NULL DEFAULT '',
+		hold_micros {int64} NOT NULL DEFAULT 0,
+		currency    TEXT    NOT NULL DEFAULT '',
+		state       TEXT    NOT NULL,
+		upstream_id TEXT    NOT NULL DEFAULT '',
+		order_id    {int64} NOT NULL DEFAULT 0,
+		created_at  {int64} NOT NULL DEFAULT 0,
+		updated_at  {int64} NOT NULL DEFAULT 0
+	);
+	CREATE INDEX intents_open_created_at ON intents (created_at) WHERE state = 'open';
+	CREATE TABLE wallets (
+		tenant          TEXT    PRIMARY KEY,
+		currency        TEXT    NOT NULL,
+		balance_micros  {int64} NOT NULL DEFAULT 0,
+		reserved_micros {int64} NOT NULL DEFAULT 0,
+		updated_at      {int64} NOT NULL DEFAULT 0,
+		CHECK (reserved_micros >= 0 AND balance_micros >= reserved_micros)
+	);
+	CREATE TABLE journal (
+		id            {id},
+		tenant        TEXT    NOT NULL,
+		kind          TEXT    NOT NULL,
+		amount_micros {int64} NOT NULL,
+		currency      TEXT    NOT NULL,
+		order_id      {int64} NOT NULL DEFAULT 0,
+		intent_id     {int64} NOT NULL DEFAULT 0,
+		note          TEXT    NOT NULL DEFAULT '',
+		at            {int64} NOT NULL DEFAULT 0
+	);
+	CREATE INDEX journal_tenant_id ON journal (tenant, id);
+	CREATE TABLE batches (
+		tenant     TEXT    NOT NULL,
+		key        TEXT    NOT NULL,
+		answer     TEXT    NOT NULL,
+		created_at {int64} NOT NULL DEFAULT 0,
+		PRIMARY KEY (tenant, key)
+	);`,
 }
 
 // upstreamIndex is the (platform, upstream id) index's name, which a

@@ -211,3 +211,74 @@ func TestUniqueIndexStatesMatchActiveStates(t *testing.T) {
 		}
 	}
 }
+
+// Creates closing intents share a batch with plain creates: each closes
+// its own intent, a second close of one intent (in the same batch, or of
+// one closed before) fails only its own row with ErrStale and leaves no
+// order, and the rest of the batch commits.
+func TestCommitBatchStaleIntentFailsOnlyThatRow(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "x.db"), SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	intents := make([]int64, 3)
+	for i := range intents {
+		in := Intent{Tenant: "t1", Platform: "alpha"}
+		if err := s.OpenIntent(ctx, &in); err != nil {
+			t.Fatal(err)
+		}
+		intents[i] = in.ID
+	}
+	if err := s.CloseIntent(ctx, intents[2], IntentAborted, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rows := []struct {
+		intent int64
+		stale  bool
+	}{
+		{0, false},
+		{intents[0], false},
+		{intents[0], true}, // closed by the row before, in this batch
+		{0, false},
+		{intents[1], false},
+		{intents[2], true}, // aborted before
+		{intents[2] + 100, true},
+		{0, false},
+	}
+	batch := make([]*createReq, len(rows))
+	for i, r := range rows {
+		batch[i] = queuedReq(t, &Order{Tenant: "t1", Platform: "alpha", State: adapters.StateWaiting, IntentID: r.intent})
+	}
+	before, _ := BatchStats(s)
+	s.ins.(*groupCommit).commitBatch(batch)
+	if after, _ := BatchStats(s); after != before+1 {
+		t.Fatalf("commitBatch made %d commits; want 1", after-before)
+	}
+	var stored []int64
+	for i, req := range batch {
+		res := <-req.done
+		switch {
+		case rows[i].stale && !errors.Is(res.err, ErrStale):
+			t.Errorf("row %d (intent %d): id %d, err %v; want ErrStale", i, rows[i].intent, res.id, res.err)
+		case !rows[i].stale && res.err != nil:
+			t.Errorf("row %d (intent %d): %v", i, rows[i].intent, res.err)
+		case !rows[i].stale:
+			stored = append(stored, res.id)
+			if rows[i].intent == 0 {
+				continue
+			}
+			if in, err := s.Intent(ctx, rows[i].intent); err != nil || in.State != IntentBought || in.OrderID != res.id {
+				t.Errorf("row %d: intent after the batch %+v, %v; want bought by order %d", i, in, err, res.id)
+			}
+		}
+	}
+	all, err := s.List(ctx, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(stored) {
+		t.Errorf("%d orders stored; want %d (ids %v)", len(all), len(stored), stored)
+	}
+}

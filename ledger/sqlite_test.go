@@ -34,6 +34,12 @@ func TestSQLiteContract(t *testing.T) {
 	})
 }
 
+func TestSQLiteMoney(t *testing.T) {
+	ledgertest.RunMoney(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	})
+}
+
 func TestSQLitePool(t *testing.T) {
 	ledgertest.RunPool(t, func(t *testing.T) ledger.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
@@ -278,16 +284,21 @@ func reportBatches(b *testing.B, s *ledger.SQLite) {
 // duplicate active orders renamed.
 func TestSQLiteDedupMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
-	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
-		return openSQLite(t, path, ledger.SQLiteOptions{})
-	}, func(t *testing.T) {
+	exec := func(t *testing.T, q string) {
 		db, err := sql.Open("sqlite", path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if _, err := db.Exec("DROP INDEX orders_active_platform_upstream_id; PRAGMA user_version = 4"); err != nil {
+		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
+	}
+	ledgertest.RunDedupMigration(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, path, ledger.SQLiteOptions{})
+	}, func(t *testing.T) {
+		exec(t, "DROP INDEX orders_active_platform_upstream_id")
+	}, func(t *testing.T) {
+		exec(t, undoMoneySQL+"; PRAGMA user_version = 4")
 	})
 }

@@ -154,42 +154,43 @@ func (d directInsert) insert(ctx context.Context, row *orderRow) (int64, error) 
 	defer conn.Close()
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer cancel()
+	if row.intentID == 0 {
+		var id int64
+		err = conn.QueryRowContext(ictx, d.s.sql.insertReturningID, row.args...).Scan(&id)
+		return id, d.s.insertError(err, row)
+	}
+	return d.insertClosing(ictx, conn, row)
+}
+
+// insertClosing inserts row and closes its intent in one transaction on
+// conn; an intent no longer open rolls the insert back (ErrStale).
+func (d directInsert) insertClosing(ctx context.Context, conn *sql.Conn, row *orderRow) (int64, error) {
+	tx, err := conn.BeginTx(ctx, d.s.d.txOptions())
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
 	var id int64
-	err = conn.QueryRowContext(ictx, d.s.sql.insertReturningID, row.args...).Scan(&id)
-	return id, d.s.insertError(err, row)
+	if err := tx.QueryRowContext(ctx, d.s.sql.insertReturningID, row.args...).Scan(&id); err != nil {
+		return 0, d.s.insertError(err, row)
+	}
+	res, err := tx.ExecContext(ctx, d.s.sql.money.buyIntent, row.closeIntentArgs(id)...)
+	if err := affectedOne(res, err); err != nil {
+		return 0, staleIntent(row.intentID, err)
+	}
+	return id, tx.Commit()
+}
+
+// staleIntent is Create's error when closing intent id changed no row
+// (err is ErrNotFound: the intent is not open, or does not exist).
+func staleIntent(id int64, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("intent %d is no longer open: %w", id, ErrStale)
+	}
+	return err
 }
 
 func (directInsert) close() error { return nil }
-
-// Update implements Store. Where the dialect has Claim's leases, it also
-// releases the order's: an update is what a poll ends with.
-func (s *store) Update(ctx context.Context, o *Order) error {
-	if o == nil {
-		return errors.New("cannot update order: nil order")
-	}
-	if !o.State.Valid() {
-		return fmt.Errorf("cannot update order %d: invalid state %q", o.ID, o.State)
-	}
-	if err := s.enter(); err != nil {
-		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
-	}
-	defer s.calls.Done()
-	codes, err := encodeCodes(o.Codes)
-	if err != nil {
-		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
-	}
-	res, err := s.w.ExecContext(ctx, s.sql.update,
-		string(o.State), codes, o.CodesSeen,
-		toMillis(o.UpdatedAt), toMillis(o.ExpiresAt), toMillis(o.NextPollAt),
-		o.UpstreamID, o.Phone, o.ID)
-	if s.d.unique(err) != noViolation { // the only unique index an update can break
-		return fmt.Errorf("cannot update order %d: %w", o.ID, duplicateUpstream(o.Platform, o.UpstreamID))
-	}
-	if err := affectedOne(res, err); err != nil {
-		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
-	}
-	return nil
-}
 
 // affectedOne turns an Exec's answer into nil when it changed a row, or
 // ErrNotFound when it changed none.

@@ -40,10 +40,10 @@ type PlatformOverride struct {
 	UpdatedAt time.Time
 }
 
-func outcomeOf(createdMs int64, platform, country, service, state string, base int64, codes string, firstCodeMs int64) Outcome {
+func outcomeOf(createdMs int64, platform, country, service, state string, base, revenue int64, codes string, firstCodeMs int64) Outcome {
 	o := Outcome{
 		CreatedAt: fromMillis(createdMs), Platform: platform, Country: country, Service: service,
-		State: adapters.State(state), BasePrice: base, Delivered: codes != "" && codes != "[]", TimeToCode: -1,
+		State: adapters.State(state), BasePrice: base, Revenue: revenue, Delivered: codes != "" && codes != "[]", TimeToCode: -1,
 	}
 	if o.Delivered && firstCodeMs > 0 && firstCodeMs >= createdMs {
 		o.TimeToCode = time.Duration(firstCodeMs-createdMs) * time.Millisecond
@@ -59,7 +59,7 @@ func (s *store) Outcomes(ctx context.Context, f OutcomeFilter) ([]Outcome, error
 	}
 	defer s.calls.Done()
 	a := args{d: s.d}
-	q := "SELECT created_at, platform, country, service, state, base_price_micros, " + codesAsText +
+	q := "SELECT created_at, platform, country, service, state, base_price_micros, tenant_price_base_micros, " + codesAsText +
 		", COALESCE(" + s.d.firstCodeAt() + ", 0) FROM orders WHERE created_at >= " + a.bind(toMillis(f.From)) +
 		" AND created_at < " + a.bind(toMillis(f.To))
 	for _, c := range []struct{ col, v string }{{"tenant", f.Tenant}, {"platform", f.Platform}, {"country", f.Country}, {"service", f.Service}} {
@@ -84,13 +84,13 @@ const codesAsText = "CAST(codes AS TEXT)"
 
 func scanOutcome(r rowScanner) (Outcome, error) {
 	var (
-		created, base, first                  int64
+		created, base, revenue, first         int64
 		platform, country, service, st, codes string
 	)
-	if err := r.Scan(&created, &platform, &country, &service, &st, &base, &codes, &first); err != nil {
+	if err := r.Scan(&created, &platform, &country, &service, &st, &base, &revenue, &codes, &first); err != nil {
 		return Outcome{}, err
 	}
-	return outcomeOf(created, platform, country, service, st, base, codes, first), nil
+	return outcomeOf(created, platform, country, service, st, base, revenue, codes, first), nil
 }
 
 // Overrides implements Store.

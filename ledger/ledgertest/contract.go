@@ -38,10 +38,13 @@ func NewOrder(tenant string) ledger.Order {
 		Price:      adapters.Money{Micros: 12_500_000, Currency: "RUB"},
 		BasePrice:  adapters.Money{Micros: 135_000, Currency: "USD"},
 		State:      adapters.StateWaiting,
-		CreatedAt:  base,
-		UpdatedAt:  base.Add(time.Second),
-		ExpiresAt:  base.Add(20 * time.Minute),
-		NextPollAt: base.Add(5 * time.Second),
+		// What the tenant pays: the cost with a markup, in its currency.
+		TenantPrice:     adapters.Money{Micros: 15_000_000, Currency: "RUB"},
+		TenantPriceBase: adapters.Money{Micros: 162_000, Currency: "USD"},
+		CreatedAt:       base,
+		UpdatedAt:       base.Add(time.Second),
+		ExpiresAt:       base.Add(20 * time.Minute),
+		NextPollAt:      base.Add(5 * time.Second),
 	}
 }
 
@@ -187,6 +190,9 @@ func testUpdate(t *testing.T, s ledger.Store) {
 	if err := s.Update(context.Background(), &o); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
+	if o.Version != 1 {
+		t.Errorf("Version after the first Update: %d; want 1", o.Version)
+	}
 	if d := Diff(o, get(t, s, o.ID)); d != "" {
 		t.Errorf("after Update:\n%s", d)
 	}
@@ -208,9 +214,17 @@ func testUpdate(t *testing.T, s ledger.Store) {
 	changed.BasePrice = adapters.Money{Micros: 2, Currency: "XXX"}
 	changed.CreatedAt = base.Add(time.Hour)
 	changed.IdempotencyKey = "sneaky"
+	changed.TenantPrice = adapters.Money{Micros: 3, Currency: "XXX"}
+	changed.TenantPriceBase = adapters.Money{Micros: 4, Currency: "XXX"}
+	changed.Wallet = ledger.WalletCaptured // only a movement changes it
+	changed.IntentID = 99
 	if err := s.Update(context.Background(), &changed); err != nil {
 		t.Fatalf("Update of immutable fields: %v", err)
 	}
+	if changed.Version != o.Version+1 {
+		t.Errorf("Version after Update: %d; want %d", changed.Version, o.Version+1)
+	}
+	o.Version = changed.Version // the one field that write changed
 	if d := Diff(o, get(t, s, o.ID)); d != "" {
 		t.Errorf("Update wrote immutable fields:\n%s", d)
 	}

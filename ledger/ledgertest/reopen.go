@@ -82,12 +82,14 @@ func DurableAcrossReopen(t *testing.T, s ledger.Store, reopen func() ledger.Stor
 // RunDedupMigration: a ledger from before the (platform, upstream id)
 // index that holds duplicate active orders opens, the oldest of each
 // keeping its id and later ones renamed "<id>#dup<order id>", and says how
-// many it renamed. open opens the same database each time; downgrade
-// turns its schema back to the version before the index (dropping it).
-func RunDedupMigration(t *testing.T, open func(t *testing.T) ledger.Store, downgrade func(t *testing.T)) {
+// many it renamed. open opens the same database each time; dropIndex
+// drops the index while the store is open (so that it can write the
+// duplicates), and downgrade then turns the closed database's schema back
+// to the version before the index (undoing the later steps).
+func RunDedupMigration(t *testing.T, open func(t *testing.T) ledger.Store, dropIndex, downgrade func(t *testing.T)) {
 	ctx := context.Background()
 	s := open(t)
-	downgrade(t)
+	dropIndex(t)
 	mk := func(platform, up string, st adapters.State) ledger.Order {
 		o := NewOrder("t1")
 		o.Platform, o.UpstreamID, o.State = platform, up, st
@@ -103,6 +105,7 @@ func RunDedupMigration(t *testing.T, open func(t *testing.T) ledger.Store, downg
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	downgrade(t)
 
 	s = open(t)
 	r, ok := s.(interface{ RenamedDuplicates() int64 })
