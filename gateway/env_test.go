@@ -61,6 +61,7 @@ func testConfig() config.Config {
 	// bounds how soon a due action runs.
 	cfg.Recovery.OutboxTick = 10 * time.Millisecond
 	cfg.Recovery.IntentGrace, cfg.Recovery.Reconcile = time.Second, 2*time.Second
+	cfg.Recovery.IntentEvery = 50 * time.Millisecond
 	cfg.ApplyDefaults()
 	return cfg
 }

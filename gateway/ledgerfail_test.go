@@ -47,6 +47,8 @@ func TestUnrecordedPurchaseIsCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.Start(context.Background())
+	defer g.Stop()
 	srv := gateway.NewServer(g)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,8 +66,13 @@ func TestUnrecordedPurchaseIsCancelled(t *testing.T) {
 	if len(active) != 1 {
 		t.Fatalf("upstream has %d active orders; want the 1 just bought", len(active))
 	}
-	// Inside the 2-minute guard the platform refuses the cancel; after it,
-	// the gateway's retries get through and the money comes back.
+	// The cancel is queued in the outbox (an orphan: no order). Inside the
+	// 2-minute guard the platform refuses it; after it, the retry gets
+	// through and the money comes back.
+	waitFor(t, func() bool {
+		acts, err := real.Actions(context.Background(), 0)
+		return err == nil && len(acts) == 1 && acts[0].Attempts > 0 && acts[0].Kind == ledger.ActCancel
+	})
 	clock.Advance(2 * time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(sim.Market.Active()) != 0 && time.Now().Before(deadline) {
