@@ -167,8 +167,8 @@ func (s *store) insertActions(ctx context.Context, tx *sql.Tx, actions []Action)
 	return nil
 }
 
-// newAction is a as it is inserted: pending, with its times filled from
-// now where zero (an action is due at once unless told otherwise).
+// newAction is a as it is inserted: pending, with each zero time set to
+// now (an action is due at once unless told otherwise).
 func newAction(a Action, now time.Time) (Action, error) {
 	switch a.Kind {
 	case ActCancel, ActFinish, ActAnother, ActBan, ActWebhook:
@@ -177,7 +177,7 @@ func newAction(a Action, now time.Time) (Action, error) {
 	}
 	a.State = ActionPending
 	a.CreatedAt = firstTime(a.CreatedAt, now)
-	a.UpdatedAt = firstTime(a.UpdatedAt, a.CreatedAt)
-	a.NextAt = firstTime(a.NextAt, a.UpdatedAt)
+	a.UpdatedAt = firstTime(a.UpdatedAt, now)
+	a.NextAt = firstTime(a.NextAt, now)
 	return a, nil
 }

@@ -151,8 +151,11 @@ type Entry struct {
 // transaction: the wallet movement and the outbox actions the transition
 // owes.
 type Change struct {
-	Move    Movement // done only while the order's Wallet is WalletReserved; it then becomes captured or released
-	Actions []Action // OrderID, Tenant, Platform, UpstreamID are filled from the order
+	Move Movement // done only while the order's Wallet is WalletReserved; it then becomes captured or released
+	// Actions are inserted pending; OrderID, Tenant, Platform, UpstreamID
+	// are filled from the order, and a zero CreatedAt, UpdatedAt or NextAt
+	// is the order's UpdatedAt (due at once).
+	Actions []Action
 }
 
 // Money is the ledger's money, outbox and intent half.
@@ -162,6 +165,10 @@ type Money interface {
 	// moved on, ErrNotFound if absent. In the same transaction it makes
 	// c.Move (when o is WalletReserved: capture or release TenantPrice,
 	// with its journal row; o.Wallet is updated) and inserts c.Actions.
+	// The movement also requires the stored order to be WalletReserved,
+	// which the version already implies: a copy whose Wallet was edited
+	// cannot move money either (ErrStale). On any error nothing is
+	// written and o is unchanged.
 	Apply(ctx context.Context, o *Order, c Change) error
 
 	// OpenIntent records in before an upstream purchase and assigns in.ID.
@@ -174,23 +181,30 @@ type Money interface {
 	// IntentAborted, IntentOrphan or IntentUnknown. Its hold is released
 	// (journal release row). With orphan non-nil (IntentOrphan) the cancel
 	// is inserted in the same transaction and the intent keeps its
-	// UpstreamID. An intent no longer open: ErrNotFound, nothing changed.
+	// UpstreamID. An intent no longer open (or unknown): ErrNotFound,
+	// nothing changed. A zero now is the current time.
 	CloseIntent(ctx context.Context, id int64, state IntentState, orphan *Action, now time.Time) error
 	// StaleIntents returns open intents created before before, oldest
-	// first, at most limit.
+	// first, at most limit (limit <= 0: none).
 	StaleIntents(ctx context.Context, before time.Time, limit int) ([]Intent, error)
 	// Intent returns one intent by id, or ErrNotFound.
 	Intent(ctx context.Context, id int64) (Intent, error)
 
-	// Enqueue inserts outbox actions outside any order change.
+	// Enqueue inserts outbox actions outside any order change, all or
+	// none: pending whatever their State says, a zero CreatedAt now, a
+	// zero UpdatedAt or NextAt their CreatedAt (due at once).
 	Enqueue(ctx context.Context, a ...Action) error
 	// LeaseActions hands out at most limit pending actions due at now
 	// (NextAt <= now) that no live lease holds, leasing them to owner until
-	// now+lease (SKIP LOCKED where the dialect has it), soonest first.
+	// now+lease (SKIP LOCKED where the dialect has it), soonest first. A
+	// lease is live while its end is after now: an owner that died is
+	// replaced once its leases pass. owner must not be empty and lease
+	// must be positive; limit <= 0 returns nothing.
 	LeaseActions(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Action, error)
 	// SettleAction writes a leased action's outcome (State, Attempts,
 	// LastError, NextAt, UpdatedAt) and drops the lease; ErrNotFound
-	// unless owner still holds it.
+	// unless owner still holds it (an expired lease that nobody else took
+	// is still its owner's). A pending outcome runs again at NextAt.
 	SettleAction(ctx context.Context, owner string, a Action) error
 	// Actions lists an order's actions, oldest first.
 	Actions(ctx context.Context, orderID int64) ([]Action, error)
@@ -203,10 +217,12 @@ type Money interface {
 	// to the tenant's balance with its journal row, creating the wallet in
 	// currency at the first top-up. A wallet's currency never changes (a
 	// different one is an error). A balance that would fall below Reserved
-	// is ErrInsufficientFunds.
+	// is ErrInsufficientFunds, and so is a negative adjustment of a tenant
+	// that has no wallet. A zero at is the current time.
 	AdjustWallet(ctx context.Context, tenant, currency string, kind EntryKind, amount int64, note string, at time.Time) (Wallet, error)
 	// Journal returns the tenant's journal newest first, rows with ID <
-	// before (0 = from the newest), at most limit.
+	// before (0 = from the newest), at most limit (limit <= 0: none). A
+	// page's last ID is the next page's before.
 	Journal(ctx context.Context, tenant string, before int64, limit int) ([]Entry, error)
 
 	// Batch returns the stored answer of a tenant's batch purchase, or

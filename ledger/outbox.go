@@ -11,13 +11,13 @@ import (
 )
 
 // Enqueue implements Money: the actions are inserted pending, in one
-// transaction; a zero CreatedAt is now, and a zero NextAt is due at once.
+// transaction; an action's zero times are its CreatedAt, or now.
 func (s *store) Enqueue(ctx context.Context, a ...Action) error {
 	now := time.Now()
 	actions := make([]Action, len(a))
 	for i := range a {
 		var err error
-		if actions[i], err = newAction(a[i], now); err != nil {
+		if actions[i], err = newAction(a[i], firstTime(a[i].CreatedAt, now)); err != nil {
 			return fmt.Errorf("cannot enqueue action: %w", err)
 		}
 	}

@@ -102,8 +102,10 @@ type Store interface {
 	// GetByIdempotencyKey returns the tenant's order with that key, or ErrNotFound.
 	GetByIdempotencyKey(ctx context.Context, tenant, key string) (Order, error)
 	// Update writes o's mutable fields (State, Codes, CodesSeen, UpdatedAt,
-	// ExpiresAt, NextPollAt, UpstreamID, Phone) by o.ID; ErrNotFound if absent,
-	// ErrDuplicateUpstream as for Create. It is Apply with no Change.
+	// ExpiresAt, NextPollAt, UpstreamID, Phone) by o.ID over o.Version and
+	// increments it; ErrNotFound if absent, ErrStale if the stored version
+	// moved on, ErrDuplicateUpstream as for Create. It is Apply with no
+	// Change.
 	Update(ctx context.Context, o *Order) error
 	Money
 	// List returns the tenant's orders (all tenants when tenant is ""),

@@ -316,7 +316,7 @@ func testApplyActions(t *testing.T, s ledger.Store) {
 		{ID: got[0].ID, OrderID: o.ID, Tenant: "t1", Platform: "alpha", UpstreamID: o.UpstreamID, Kind: ledger.ActCancel,
 			State: ledger.ActionPending, CreatedAt: at, UpdatedAt: at, NextAt: at, GiveUpAt: ms(base.Add(time.Hour))},
 		{ID: got[1].ID, OrderID: o.ID, Tenant: "t1", Platform: "alpha", UpstreamID: o.UpstreamID, Kind: ledger.ActWebhook,
-			State: ledger.ActionPending, Payload: `{"id":1}`, CreatedAt: ms(base), UpdatedAt: ms(base), NextAt: ms(base.Add(2 * time.Minute))},
+			State: ledger.ActionPending, Payload: `{"id":1}`, CreatedAt: ms(base), UpdatedAt: at, NextAt: ms(base.Add(2 * time.Minute))},
 	}
 	if !reflect.DeepEqual(got, want) || got[0].ID >= got[1].ID {
 		t.Errorf("Actions:\ngot  %+v\nwant %+v", got, want)
