@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"context"
+
 	"fmt"
+	"smsgate/adapters/simulator"
+	"smsgate/config"
 	"testing"
 	"time"
 
@@ -17,7 +20,12 @@ import (
 // refused ones answer BAD_STATUS / HTTP 409, call no platform and change
 // nothing (state, version, wallet).
 func TestTransitionsOverHTTP(t *testing.T) {
-	e := walletEnv(t, envOptions{codeDelay: -1})
+	e := walletEnv(t, envOptions{codeDelay: -1, config: func(c *config.Config) {
+		// sa (SMS-Activate: no ban call) for every state but banned; fs
+		// (5SIM: bans) for banned orders and for the ban input.
+		c.Platforms = []config.Platform{c.Platforms[0],
+			{Code: "fs", Type: "fivesim", URL: "sim", Currency: "RUB", PollInterval: time.Second, Timeout: 2 * time.Second}}
+	}, market: func(mc *simulator.Config) { mc.Balance = 1_000_000 * adapters.Micro }})
 	e.fund("a", "1000")
 	const bad = "refused"
 	type input struct {
@@ -46,7 +54,11 @@ func TestTransitionsOverHTTP(t *testing.T) {
 	// Orders in each state, one per input. Expired ones first: their
 	// clock jump would expire the others.
 	orders := map[adapters.State][]string{}
-	buy := func() string { id, _ := e.buyV2(keyA, "service", "tg", "country", "187"); return id }
+	buyAt := func(platform string) string {
+		id, _ := e.buyV2(keyA, "service", "tg", "country", "187", "platform", platform)
+		return id
+	}
+	buy := func() string { return buyAt("sa") }
 	for range inputs {
 		orders[adapters.StateExpired] = append(orders[adapters.StateExpired], buy())
 	}
@@ -55,10 +67,18 @@ func TestTransitionsOverHTTP(t *testing.T) {
 		e.statusIs(keyA, id, "STATUS_CANCEL")
 	}
 	for _, s := range []adapters.State{adapters.StateWaiting, adapters.StateCodeReceived, adapters.StateRetryWaiting,
-		adapters.StateFinished, adapters.StateCancelled, adapters.StateBanned} {
+		adapters.StateFinished, adapters.StateCancelled} {
 		for range inputs {
 			orders[s] = append(orders[s], buy())
 		}
+	}
+	for range inputs {
+		orders[adapters.StateBanned] = append(orders[adapters.StateBanned], buyAt("fs"))
+	}
+	// The ban input where the platform takes it: one fs order per active state.
+	banned := map[adapters.State]string{}
+	for _, s := range []adapters.State{adapters.StateWaiting, adapters.StateCodeReceived} {
+		banned[s] = buyAt("fs")
 	}
 	e.clock.Advance(2*time.Minute + time.Second) // past the cancel guard
 	for _, s := range []adapters.State{adapters.StateCodeReceived, adapters.StateRetryWaiting, adapters.StateFinished} {
@@ -66,9 +86,10 @@ func TestTransitionsOverHTTP(t *testing.T) {
 			e.deliver(id)
 		}
 	}
+	e.deliver(banned[adapters.StateCodeReceived])
 	for _, id := range orders[adapters.StateBanned] {
 		o, _ := e.store.Get(context.Background(), atoi(id))
-		if _, err := e.sims["sa"].Market.Ban(atoi(o.UpstreamID)); err != nil {
+		if _, err := e.sims[o.Platform].Market.Ban(atoi(o.UpstreamID)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,7 +114,15 @@ func TestTransitionsOverHTTP(t *testing.T) {
 		}
 	}
 
-	calls := func() int64 { return e.sims["sa"].Market.Calls("") + e.sims["hero"].Market.Calls("") }
+	for s, id := range banned {
+		e.eventually("fs order reaching "+string(s), func() bool { return e.state(id) == s })
+		r := e.api("POST", "/api/sms/setStatus", keyA, map[string]any{"orderId": atoi(id), "status": "ban"})
+		if r.Status != 200 || e.state(id) != adapters.StateBanned {
+			t.Errorf("%s on fs + unified ban = HTTP %d, state %s; want banned", s, r.Status, e.state(id))
+		}
+	}
+
+	calls := func() int64 { return e.sims["sa"].Market.Calls("") + e.sims["fs"].Market.Calls("") }
 	for s, ids := range orders {
 		for i, in := range inputs {
 			id := ids[i]

@@ -97,13 +97,14 @@ func walletLoad(t *testing.T, fronts []*env, store ledger.Store, clock *simulato
 		}
 		return atoi(o.UpstreamID)
 	}
-	var cancels []bought
+	var cancels, coded, bans []bought
 	for _, o := range orders {
 		switch rng.IntN(4) {
 		case 0:
 			if _, err := market.DeliverSMS(upstream(o.id), ""); err != nil {
 				t.Fatal(err)
 			}
+			coded = append(coded, o)
 		case 1:
 			cancels = append(cancels, o)
 		case 2: // left to expire
@@ -111,6 +112,7 @@ func walletLoad(t *testing.T, fronts []*env, store ledger.Store, clock *simulato
 			if _, err := market.Ban(upstream(o.id)); err != nil {
 				t.Fatal(err)
 			}
+			bans = append(bans, o)
 		}
 	}
 	clock.Advance(2*time.Minute + time.Second) // past the cancel guard
@@ -133,6 +135,30 @@ func walletLoad(t *testing.T, fronts []*env, store ledger.Store, clock *simulato
 	}
 	close(jobs2)
 	wg.Wait()
+	// The poller sees every code and ban before the orders' time runs out.
+	waitOrders := func(what string, list []bought, done func(ledger.Order) bool) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for _, b := range list {
+			for {
+				o, err := store.Get(ctx, atoi(b.id))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if done(o) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: order %d still %s", what, o.ID, o.State)
+				}
+				for _, e := range fronts {
+					e.g.Kick()
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	waitOrders("codes", coded, func(o ledger.Order) bool { return len(o.Codes) > 0 })
+	waitOrders("bans", bans, func(o ledger.Order) bool { return !o.State.Active() })
 	clock.Advance(21 * time.Minute) // everything left expires upstream
 	deadline := time.Now().Add(2 * time.Minute)
 	for {

@@ -57,6 +57,13 @@ func (g *Service) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 			return ledger.Order{}, fmt.Errorf("cannot check order id: %w", err)
 		}
 	}
+	// A wallet with nothing available cannot hold any price: refused
+	// before routing asks any platform for offers.
+	if t.Wallet {
+		if w, err := g.Wallet(ctx, t); err == nil && w.Available() <= 0 {
+			return ledger.Order{}, fmt.Errorf("tenant %s has nothing available: %w", t.Name, ErrInsufficientFunds)
+		}
+	}
 	// The tenant's active-order cap: a slot is taken now and given back when
 	// the order ends (or at once if nothing is bought).
 	if !g.caps.TryAcquire(tenant.Key(t.Name), t.MaxActive) {
