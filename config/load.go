@@ -239,7 +239,7 @@ func decode(raw map[string]any, c *Config, fromEnv map[string]string) error {
 		// Our own DecoderConfig drops koanf's hooks; these re-add them.
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
-			decimalHook, // before the string hooks: markup_percent = 12.5 is a TOML float
+			decimalHook,                             // before the string hooks: markup_percent = 12.5 is a TOML float
 			mapstructure.StringToSliceHookFunc(","), // SMSGATE_TENANTS__0__PLATFORMS=a,b
 			mapstructure.TextUnmarshallerHookFunc(),
 		),
