@@ -25,6 +25,7 @@ type Tenant struct {
 	Rate      float64
 	MaxActive int
 	Platforms map[string]bool // nil = every enabled platform
+	Markup    Markup          // over the upstream price (pricing.go)
 }
 
 // Allows reports whether the tenant may use the platform.
@@ -52,6 +53,12 @@ func New(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenant
 		t := &Tenant{Name: ct.Name, keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive}
 		if t.Currency == "" {
 			t.Currency = defaultCurrency
+		}
+		if t.Markup.PPM, err = ct.MarkupPPM(); err != nil {
+			return nil, fmt.Errorf("tenants[%d].markup_percent: %w", i, err)
+		}
+		if t.Markup.Fixed, err = ct.MarkupMicros(); err != nil {
+			return nil, fmt.Errorf("tenants[%d].markup_fixed: %w", i, err)
 		}
 		if t.Strategy == "" {
 			t.Strategy = defaultStrategy
