@@ -75,7 +75,7 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 }
 
 func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activation {
-	cost, err := l.f.fx.Convert(o.Price, t.Currency)
+	cost, err := t.OrderPrice(l.f.fx, o)
 	if err != nil {
 		cost = o.Price
 	}

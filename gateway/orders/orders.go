@@ -114,9 +114,15 @@ func (g *Service) tryCandidates(ctx context.Context, t *tenant.Tenant, r BuyRequ
 		}
 		req := adapters.BuyRequest{Country: r.Country, Service: r.Service, Operator: r.Operator}
 		if r.MaxPrice.Micros > 0 {
-			mp, err := g.fx.Convert(r.MaxPrice, p.Currency)
+			// The tenant's max price is for its price, markup included:
+			// the platform is asked for what leaves room for the markup.
+			mp, fits, err := t.UpstreamMax(g.fx, r.MaxPrice, p.Currency)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", p.Code, adapters.ErrUnavailable))
+				continue
+			}
+			if !fits {
+				errs = append(errs, fmt.Errorf("%s: the markup alone is above the max price: %w", p.Code, adapters.ErrPriceTooHigh))
 				continue
 			}
 			req.MaxPrice = mp
@@ -146,7 +152,7 @@ func (g *Service) tryCandidates(ctx context.Context, t *tenant.Tenant, r BuyRequ
 			break
 		}
 	}
-	return ledger.Order{}, g.combine(errs, t.Currency)
+	return ledger.Order{}, g.combine(errs, t)
 }
 
 // buyAt asks one platform, its balance reserved (when it spends one) and
@@ -303,7 +309,7 @@ func (g *Service) cancelOrphan(ctx context.Context, p *platform.Platform, upstre
 // combine picks the most specific answer when every platform failed: a
 // price floor (the lowest), then "no numbers" if any said so, then "no
 // balance", "bad service/country" when all agree, else unavailable.
-func (g *Service) combine(errs []error, currency string) error {
+func (g *Service) combine(errs []error, t *tenant.Tenant) error {
 	if len(errs) == 0 {
 		return adapters.ErrNoNumbers
 	}
@@ -313,7 +319,8 @@ func (g *Service) combine(errs []error, currency string) error {
 	for _, err := range errs {
 		var pf *adapters.PriceFloorError
 		if errors.As(err, &pf) {
-			if m, cerr := g.fx.Convert(pf.Min, currency); cerr == nil && (floor == nil || m.Micros < floor.Min.Micros) {
+			// The floor is shown to the tenant: at its price.
+			if m, cerr := t.Price(g.fx, pf.Min); cerr == nil && (floor == nil || m.Micros < floor.Min.Micros) {
 				floor = &adapters.PriceFloorError{Min: m}
 			}
 		}

@@ -104,3 +104,23 @@ func (m Markup) UpstreamCap(maxPrice int64) (cap int64, ok bool) {
 	q, _ := bits.Div64(hi, lo, uint64(ppmOne+m.PPM)) // hi < divisor: the factor is ≥ 10^6
 	return int64(q), true
 }
+
+// UpstreamMax is the most a platform charging in currency may be asked
+// for a number the tenant wants at maxPrice at most (its own currency):
+// the inverse of Price. ok is false when no price fits (the fixed markup
+// alone is above maxPrice).
+func (t *Tenant) UpstreamMax(conv Converter, maxPrice adapters.Money, currency string) (m adapters.Money, ok bool, err error) {
+	mine, err := conv.Convert(maxPrice, t.Currency)
+	if err != nil {
+		return adapters.Money{}, false, fmt.Errorf("cannot convert max price: %w", err)
+	}
+	cap, ok := t.Markup.UpstreamCap(mine.Micros)
+	if !ok {
+		return adapters.Money{}, false, nil
+	}
+	m, err = conv.Convert(adapters.Money{Micros: cap, Currency: t.Currency}, currency)
+	if err != nil {
+		return adapters.Money{}, false, fmt.Errorf("cannot convert max price: %w", err)
+	}
+	return m, true, nil
+}

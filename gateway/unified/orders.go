@@ -91,7 +91,7 @@ func sameRequest(o ledger.Order, r orders.BuyRequest) bool {
 }
 
 func (s *API) phoneAnswer(t *tenant.Tenant, o ledger.Order) PhoneAnswer {
-	price, err := s.fx.Convert(o.Price, t.Currency)
+	price, err := t.OrderPrice(s.fx, o)
 	if err != nil {
 		price = o.Price
 	}
@@ -328,7 +328,7 @@ type CodeView struct {
 }
 
 func (s *API) orderView(t *tenant.Tenant, o ledger.Order) OrderView {
-	price, err := s.fx.Convert(o.Price, t.Currency)
+	price, err := t.OrderPrice(s.fx, o)
 	if err != nil {
 		price = o.Price
 	}
