@@ -907,3 +907,25 @@ func TestMarkupUnits(t *testing.T) {
 	f("7.2500", "0.100000", 72_500, 100_000)
 	f(" 3 ", "2", 30_000, 2_000_000)
 }
+
+// TestLoadMarkupForms: a markup may be written as a TOML integer, float or
+// string; each reaches the config as its decimal text.
+func TestLoadMarkupForms(t *testing.T) {
+	for _, tc := range []struct {
+		toml string
+		want Decimal
+	}{
+		{"markup_percent = 10", "10"},
+		{"markup_percent = 12.5", "12.5"},
+		{"markup_percent = 0.0001", "0.0001"},
+		{`markup_percent = "7.25"`, "7.25"},
+	} {
+		c, err := Load(writeConfig(t, strings.Replace(baseTOML, "markup_percent = 12.5", tc.toml, 1)), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.toml, err)
+		}
+		if got := c.Tenants[1].MarkupPercent; got != tc.want {
+			t.Errorf("%s: got %q; want %q", tc.toml, got, tc.want)
+		}
+	}
+}
