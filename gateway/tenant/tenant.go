@@ -1,6 +1,6 @@
 // Package tenant is the tenant table: tenants from config, their keys kept
-// only as sha256, and one lookup per request that yields the *Tenant handle
-// every later step uses.
+// only as sha256, one lookup per request that yields the *Tenant handle
+// every later step uses, and the price a tenant pays (pricing.go).
 package tenant
 
 import (
