@@ -297,7 +297,15 @@ type Tenant struct {
 	MaxActive int     `koanf:"max_active"` // active orders; 0 = unlimited (default)
 	// Platforms the tenant may use; empty = all enabled.
 	Platforms []string `koanf:"platforms"`
-	Budget    string   `koanf:"budget"` // decimal in Currency; "" = no budget (default)
+	// MarkupPercent is added to every upstream price the tenant sees, in
+	// percent of that price: "12.5" (or the TOML number 12.5) = +12.5 %.
+	// At most 4 decimal places (the gateway counts parts per million), at
+	// most 1000; default "" = 0. See MarkupPPM.
+	MarkupPercent Decimal `koanf:"markup_percent"`
+	// MarkupFixed is added to every price the tenant sees after the
+	// percentage, decimal in Currency: "0.05" (or 0.05); at most 6 decimal
+	// places, at most 1000000; default "" = 0. See MarkupMicros.
+	MarkupFixed Decimal `koanf:"markup_fixed"`
 	// Wallet: the tenant pays from a prepaid wallet in the ledger (top it
 	// up through the admin API); false (default) is operator mode.
 	Wallet bool `koanf:"wallet"`

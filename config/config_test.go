@@ -65,7 +65,8 @@ key = "alice-key"
 name = "bob"
 key_sha256 = "` + "4ea1b4ff1c9ad71e4de7b5bfbd4b2a4a5b0c5d4eb0b8b1df7ab0b9d1bce30b50" + `"
 platforms = ["fivesim"]
-budget = "12.50"
+markup_percent = 12.5
+markup_fixed = "0.05"
 `
 
 func TestLoadFile(t *testing.T) {
@@ -98,7 +99,10 @@ func TestLoadFile(t *testing.T) {
 		{"tenant strategy defaults to routing.strategy", c.Tenants[0].Strategy, "price"},
 		{"tenant currency defaults to base", c.Tenants[0].Currency, "USD"},
 		{"tenant platforms", c.Tenants[1].Platforms, []string{"fivesim"}},
-		{"tenant budget", c.Tenants[1].Budget, "12.50"},
+		// A TOML float reaches the config as its decimal text, never as a float.
+		{"tenant markup_percent from a TOML number", c.Tenants[1].MarkupPercent, Decimal("12.5")},
+		{"tenant markup_fixed from a string", c.Tenants[1].MarkupFixed, Decimal("0.05")},
+		{"tenant markup default", c.Tenants[0].MarkupPercent, Decimal("")},
 		// Load keeps no plain tenant key: it is replaced by its hash.
 		{"tenant key cleared", c.Tenants[0].Key, Secret("")},
 		{"tenant key hashed", c.Tenants[0].KeySHA256, sha256Hex("alice-key")},
@@ -157,6 +161,11 @@ func TestLoadEnv(t *testing.T) {
 		{"indexed tenant list, comma-separated",
 			[]string{"SMSGATE_TENANTS__0__PLATFORMS=smsactivate,fivesim"},
 			func(c Config) (any, any) { return c.Tenants[0].Platforms, []string{"smsactivate", "fivesim"} }},
+		{"indexed tenant markup from env",
+			[]string{"SMSGATE_TENANTS__0__MARKUP_PERCENT=7.25", "SMSGATE_TENANTS__0__MARKUP_FIXED=0.1"},
+			func(c Config) (any, any) {
+				return []Decimal{c.Tenants[0].MarkupPercent, c.Tenants[0].MarkupFixed}, []Decimal{"7.25", "0.1"}
+			}},
 		{"scalar and indexed together",
 			[]string{"SMSGATE_SERVER__LISTEN=:9001", "SMSGATE_TENANTS__0__KEY=k0", "SMSGATE_PLATFORMS__0__KEY=p0"},
 			func(c Config) (any, any) {
@@ -188,6 +197,19 @@ func TestLoadErrors(t *testing.T) {
 		env  []string
 		want []string // substrings of the error
 	}{
+		// budget was accepted and never enforced: it is refused with the way out.
+		{name: "removed tenant budget",
+			body: strings.Replace(baseTOML, `platforms = ["fivesim"]`, "platforms = [\"fivesim\"]\nbudget = \"12.50\"", 1),
+			want: []string{"tenants[1].budget: removed: use wallet = true with a top-up as the spend cap"}},
+		{name: "removed tenant budget from env",
+			env:  []string{"SMSGATE_TENANTS__0__BUDGET=5"},
+			want: []string{"tenants[0].budget: removed: use wallet = true", "(from env SMSGATE_TENANTS__0__BUDGET)"}},
+		{name: "markup_percent as a TOML bool",
+			body: strings.Replace(baseTOML, "markup_percent = 12.5", "markup_percent = true", 1),
+			want: []string{"tenants[1].markup_percent: want a decimal number"}},
+		{name: "markup_percent out of range names the key",
+			body: strings.Replace(baseTOML, "markup_percent = 12.5", "markup_percent = 1e4", 1),
+			want: []string{`tenants[1].markup_percent: "10000" is above the maximum 1000`}},
 		{name: "unknown key in a section names the key and the file",
 			body: baseTOML + "\n[log]\nlevl = \"debug\"\n",
 			want: []string{"unknown key log.levl", "gateway.toml"}},
@@ -358,7 +380,7 @@ func validConfig() Config {
 		{Code: "fivesim", URL: "http://127.0.0.1:9999/v1"},
 	}
 	c.Tenants = []Tenant{
-		{Name: "alice", Key: "alice-key", Platforms: []string{"herosms"}, Budget: "100"},
+		{Name: "alice", Key: "alice-key", Platforms: []string{"herosms"}, MarkupPercent: "10", MarkupFixed: "0.05"},
 		{Name: "bob", KeySHA256: sha256Hex("bob-key"), Currency: "EUR"},
 	}
 	c.ApplyDefaults()
@@ -467,8 +489,26 @@ func TestValidate(t *testing.T) {
 			[]string{"tenants[1].currency: no fx rate for JPY"}},
 		{"tenant unknown platform", func(c *Config) { c.Tenants[0].Platforms = []string{"herosms", "nope"} },
 			[]string{`tenants[0].platforms[1]: unknown platform "nope"`}},
-		{"tenant budget", func(c *Config) { c.Tenants[0].Budget = "ten" },
-			[]string{`tenants[0].budget: not a decimal: "ten"`}},
+		{"markup_percent not a decimal", func(c *Config) { c.Tenants[0].MarkupPercent = "ten" },
+			[]string{`tenants[0].markup_percent: not a non-negative decimal: "ten"`}},
+		// A discount is not a markup: a negative one could sell below cost.
+		{"markup_percent negative", func(c *Config) { c.Tenants[0].MarkupPercent = "-5" },
+			[]string{`tenants[0].markup_percent: not a non-negative decimal: "-5"`}},
+		{"markup_percent above 1000", func(c *Config) { c.Tenants[0].MarkupPercent = "1000.0001" },
+			[]string{`tenants[0].markup_percent: "1000.0001" is above the maximum 1000`}},
+		{"markup_percent of 1000 is allowed", func(c *Config) { c.Tenants[0].MarkupPercent = "1000" }, nil},
+		// ppm holds 4 decimal places of a percent; a fifth would be rounded silently.
+		{"markup_percent with 5 decimal places", func(c *Config) { c.Tenants[0].MarkupPercent = "1.00001" },
+			[]string{`tenants[0].markup_percent: "1.00001" has more than 4 decimal places`}},
+		{"markup_percent trailing zeros do not count", func(c *Config) { c.Tenants[0].MarkupPercent = "1.500000" }, nil},
+		{"markup_fixed negative", func(c *Config) { c.Tenants[0].MarkupFixed = "-0.01" },
+			[]string{`tenants[0].markup_fixed: not a non-negative decimal: "-0.01"`}},
+		{"markup_fixed with 7 decimal places", func(c *Config) { c.Tenants[0].MarkupFixed = "0.0000001" },
+			[]string{`tenants[0].markup_fixed: "0.0000001" has more than 6 decimal places`}},
+		{"markup_fixed above the maximum", func(c *Config) { c.Tenants[0].MarkupFixed = "1000000.01" },
+			[]string{`tenants[0].markup_fixed: "1000000.01" is above the maximum 1000000`}},
+		{"markup_fixed huge", func(c *Config) { c.Tenants[0].MarkupFixed = "99999999999999999999" },
+			[]string{`tenants[0].markup_fixed: "99999999999999999999" is above the maximum 1000000`}},
 		{"tenant rate", func(c *Config) { c.Tenants[0].Rate = -1 }, []string{"tenants[0].rate: must be >= 0"}},
 
 		{"every problem is reported", func(c *Config) {
@@ -842,5 +882,51 @@ func TestPlatformTypeAlias(t *testing.T) {
 	}
 	if got := CanonicalType("5sim"); got != "fivesim" {
 		t.Errorf("CanonicalType(5sim) = %q", got)
+	}
+}
+
+// TestMarkupUnits: the integers pricing computes with, exactly.
+func TestMarkupUnits(t *testing.T) {
+	f := func(percent, fixed Decimal, wantPPM, wantMicros int64) {
+		t.Helper()
+		tn := Tenant{MarkupPercent: percent, MarkupFixed: fixed}
+		ppm, err := tn.MarkupPPM()
+		if err != nil || ppm != wantPPM {
+			t.Errorf("MarkupPPM(%q) = %d, %v; want %d", percent, ppm, err, wantPPM)
+		}
+		micros, err := tn.MarkupMicros()
+		if err != nil || micros != wantMicros {
+			t.Errorf("MarkupMicros(%q) = %d, %v; want %d", fixed, micros, err, wantMicros)
+		}
+	}
+	f("", "", 0, 0)
+	f("0", "0", 0, 0)
+	f("10", "0.05", 100_000, 50_000)
+	f("12.5", "1", 125_000, 1_000_000)
+	f("0.0001", "0.000001", 1, 1)
+	f("1000", "1000000", 10_000_000, 1_000_000_000_000)
+	f("7.2500", "0.100000", 72_500, 100_000)
+	f(" 3 ", "2", 30_000, 2_000_000)
+}
+
+// TestLoadMarkupForms: a markup may be written as a TOML integer, float or
+// string; each reaches the config as its decimal text.
+func TestLoadMarkupForms(t *testing.T) {
+	for _, tc := range []struct {
+		toml string
+		want Decimal
+	}{
+		{"markup_percent = 10", "10"},
+		{"markup_percent = 12.5", "12.5"},
+		{"markup_percent = 0.0001", "0.0001"},
+		{`markup_percent = "7.25"`, "7.25"},
+	} {
+		c, err := Load(writeConfig(t, strings.Replace(baseTOML, "markup_percent = 12.5", tc.toml, 1)), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.toml, err)
+		}
+		if got := c.Tenants[1].MarkupPercent; got != tc.want {
+			t.Errorf("%s: got %q; want %q", tc.toml, got, tc.want)
+		}
 	}
 }

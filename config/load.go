@@ -239,6 +239,7 @@ func decode(raw map[string]any, c *Config, fromEnv map[string]string) error {
 		// Our own DecoderConfig drops koanf's hooks; these re-add them.
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
+			decimalHook,                             // before the string hooks: markup_percent = 12.5 is a TOML float
 			mapstructure.StringToSliceHookFunc(","), // SMSGATE_TENANTS__0__PLATFORMS=a,b
 			mapstructure.TextUnmarshallerHookFunc(),
 		),
@@ -263,13 +264,42 @@ func decode(raw map[string]any, c *Config, fromEnv map[string]string) error {
 	slices.Sort(md.Unused)
 	errs := make([]error, 0, len(md.Unused))
 	for _, key := range md.Unused {
-		err := fmt.Errorf("unknown key %s", key)
-		if name := envSource(key, fromEnv); name != "" {
-			err = fmt.Errorf("unknown key %s (from env %s)", key, name)
+		msg := "unknown key " + key
+		if why, ok := removedKeys[indexless(key)]; ok {
+			msg = key + ": removed: " + why
 		}
-		errs = append(errs, err)
+		if name := envSource(key, fromEnv); name != "" {
+			msg += " (from env " + name + ")"
+		}
+		errs = append(errs, errors.New(msg))
 	}
 	return errors.Join(errs...)
+}
+
+// removedKeys are keys the gateway once accepted, by their path without
+// list indices, with what to use instead. They are rejected like unknown
+// keys (a key is enforced or refused, never ignored), with the way out.
+var removedKeys = map[string]string{
+	// budget was validated and never enforced.
+	"tenants.budget": "use wallet = true with a top-up as the spend cap",
+}
+
+// indexless drops the list indices of a key as errors name it:
+// tenants[0].budget → tenants.budget.
+func indexless(key string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range key {
+		switch {
+		case r == '[':
+			skip = true
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // envSource returns the variable that set key (or a key below it), or "" if

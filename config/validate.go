@@ -364,8 +364,11 @@ func (c *Config) validateTenants(p *problems) {
 				p.add(fmt.Sprintf("tenants[%d].platforms[%d]", i, j), "unknown platform %q", code)
 			}
 		}
-		if t.Budget != "" && !decimalRE.MatchString(t.Budget) {
-			p.add(at("budget"), "not a decimal: %q", t.Budget)
+		if _, err := t.MarkupPPM(); err != nil {
+			p.add(at("markup_percent"), "%v (want percent, 0 to %d, at most 4 decimal places)", err, maxMarkupPercent)
+		}
+		if _, err := t.MarkupMicros(); err != nil {
+			p.add(at("markup_fixed"), "%v (want a decimal in the tenant's currency, 0 to %d, at most 6 decimal places)", err, maxMarkupFixed)
 		}
 	}
 }

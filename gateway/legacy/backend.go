@@ -89,12 +89,9 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 }
 
 func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activation {
-	cost := o.TenantPrice // what the tenant was shown and is charged
-	if cost.Currency == "" {
-		var err error
-		if cost, err = l.f.fx.Convert(o.Price, t.Currency); err != nil {
-			cost = o.Price
-		}
+	cost, err := t.OrderPrice(l.f.fx, o)
+	if err != nil {
+		cost = o.Price
 	}
 	a := smsactivate.Activation{
 		ID: o.ID, Phone: o.Phone, Country: o.Country, Service: o.Service, Operator: o.Operator,

@@ -23,7 +23,8 @@ import (
 )
 
 // MergedOffer is the market across platforms for one (country, service):
-// the lowest price (converted to the tenant's currency) and the summed stock.
+// the lowest tenant price (tenant.Price: converted to the tenant's
+// currency, marked up) and the summed stock.
 type MergedOffer struct {
 	Country, Service string
 	Price            adapters.Money
@@ -66,7 +67,7 @@ func (g *Market) mergeOffers(ctx context.Context, t *tenant.Tenant, country, ser
 			if (country != "" && o.Country != country) || (service != "" && o.Service != service) {
 				continue
 			}
-			price, err := g.fx.Convert(o.Price, t.Currency)
+			price, err := t.Price(g.fx, o.Price)
 			if err != nil {
 				continue
 			}

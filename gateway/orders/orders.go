@@ -119,9 +119,15 @@ func (g *Service) tryCandidates(ctx context.Context, t *tenant.Tenant, r BuyRequ
 		}
 		req := adapters.BuyRequest{Country: r.Country, Service: r.Service, Operator: r.Operator}
 		if r.MaxPrice.Micros > 0 {
-			mp, err := g.fx.Convert(r.MaxPrice, p.Currency)
+			// The tenant's max price is for its price, markup included:
+			// the platform is asked for what leaves room for the markup.
+			mp, fits, err := t.UpstreamMax(g.fx, r.MaxPrice, p.Currency)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", p.Code, adapters.ErrUnavailable))
+				continue
+			}
+			if !fits {
+				errs = append(errs, fmt.Errorf("%s: the markup alone is above the max price: %w", p.Code, adapters.ErrPriceTooHigh))
 				continue
 			}
 			req.MaxPrice = mp
@@ -151,7 +157,7 @@ func (g *Service) tryCandidates(ctx context.Context, t *tenant.Tenant, r BuyRequ
 			break
 		}
 	}
-	return ledger.Order{}, g.combine(errs, t.Currency)
+	return ledger.Order{}, g.combine(errs, t)
 }
 
 // buyAt asks one platform, its balance reserved (when it spends one) and
@@ -285,7 +291,8 @@ func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p 
 
 // newOrder is the ledger row of a purchase: the tenant's price is the
 // wallet hold when there is one (what the tenant agreed to pay), else the
-// tenant price of what the platform charged.
+// tenant price of what the platform charged (one conversion, as offers
+// are shown).
 func (g *Service) newOrder(t *tenant.Tenant, r BuyRequest, p *platform.Platform, pur adapters.Purchase, in ledger.Intent) (ledger.Order, error) {
 	now := g.now().UTC()
 	base, err := g.fx.ToBase(pur.Price)
@@ -306,7 +313,7 @@ func (g *Service) newOrder(t *tenant.Tenant, r BuyRequest, p *platform.Platform,
 	if in.Hold > 0 {
 		o.TenantPrice = adapters.Money{Micros: in.Hold, Currency: in.Currency}
 		o.Wallet = ledger.WalletReserved
-	} else if o.TenantPrice, err = g.pricer.TenantPrice(t, base); err != nil {
+	} else if o.TenantPrice, err = g.pricer.TenantPrice(t, pur.Price); err != nil {
 		o.TenantPrice = adapters.Money{Currency: t.Currency}
 	}
 	if b, err := g.fx.ToBase(o.TenantPrice); err == nil {
@@ -318,7 +325,7 @@ func (g *Service) newOrder(t *tenant.Tenant, r BuyRequest, p *platform.Platform,
 // combine picks the most specific answer when every platform failed: a
 // price floor (the lowest), then "no numbers" if any said so, then "no
 // balance", "bad service/country" when all agree, else unavailable.
-func (g *Service) combine(errs []error, currency string) error {
+func (g *Service) combine(errs []error, t *tenant.Tenant) error {
 	if len(errs) == 0 {
 		return adapters.ErrNoNumbers
 	}
@@ -328,7 +335,8 @@ func (g *Service) combine(errs []error, currency string) error {
 	for _, err := range errs {
 		var pf *adapters.PriceFloorError
 		if errors.As(err, &pf) {
-			if m, cerr := g.fx.Convert(pf.Min, currency); cerr == nil && (floor == nil || m.Micros < floor.Min.Micros) {
+			// The floor is shown to the tenant: at its price.
+			if m, cerr := t.Price(g.fx, pf.Min); cerr == nil && (floor == nil || m.Micros < floor.Min.Micros) {
 				floor = &adapters.PriceFloorError{Min: m}
 			}
 		}

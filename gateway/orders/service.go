@@ -53,10 +53,10 @@ type Metrics interface {
 	Reconciled(platform, result string)
 }
 
-// Pricer gives a tenant's price of a base-currency price (its currency,
-// its markup).
+// Pricer gives a tenant's price of a platform's price in any currency
+// (the tenant's currency, its markup).
 type Pricer interface {
-	TenantPrice(t *tenant.Tenant, base adapters.Money) (adapters.Money, error)
+	TenantPrice(t *tenant.Tenant, upstream adapters.Money) (adapters.Money, error)
 }
 
 // final marks an outbox action's error as definitive.
@@ -130,7 +130,7 @@ func New(d Deps) (*Service, error) {
 		g.queued = func() {}
 	}
 	if g.pricer == nil {
-		g.pricer = plainPrice{d.FX}
+		g.pricer = tenantPrice{d.FX}
 	}
 	if _, shared := d.Store.(ledger.Leaser); !shared {
 		c, err := newOrderCache()
@@ -148,18 +148,12 @@ func (g *Service) SetWake(f func()) { g.wake = f }
 // SetQueued sets who is told of queued actions (the outbox, built after).
 func (g *Service) SetQueued(f func()) { g.queued = f }
 
-// plainPrice is the tenant price without markup: the base price in the
-// tenant's currency.
-type plainPrice struct{ fx *fx.FX }
+// tenantPrice is the tenant's own price (tenant.Price: its currency, its
+// markup).
+type tenantPrice struct{ fx *fx.FX }
 
-func (p plainPrice) TenantPrice(t *tenant.Tenant, base adapters.Money) (adapters.Money, error) {
-	m, err := p.fx.Convert(base, t.Currency)
-	if err != nil {
-		return m, err
-	}
-	const cent = adapters.Micro / 100
-	m.Micros = (m.Micros + cent - 1) / cent * cent // up to the cent
-	return m, nil
+func (p tenantPrice) TenantPrice(t *tenant.Tenant, upstream adapters.Money) (adapters.Money, error) {
+	return t.Price(p.fx, upstream)
 }
 
 // Close stops the order cache's goroutines.

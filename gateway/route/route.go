@@ -116,19 +116,21 @@ func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, 
 		}
 		usable = pinned
 	}
-	var maxBase int64
+	// The max price is the tenant's: it is compared with tenant prices
+	// (markup included), in the tenant's currency.
+	var maxPrice int64
 	if r.MaxPrice.Micros > 0 {
-		m, err := g.fx.ToBase(r.MaxPrice)
+		m, err := g.fx.Convert(r.MaxPrice, t.Currency)
 		if err != nil {
 			return Plan{}, fmt.Errorf("max price: %w", err)
 		}
-		maxBase = m.Micros
+		maxPrice = m.Micros
 	}
 	plan := Plan{Strategy: strategy, Skipped: map[string]string{}}
 	var floor *adapters.PriceFloorError
 	noStock, open := 0, 0
 	for _, p := range usable {
-		c, skip, lowest := g.candidate(ctx, t, r, p, maxBase)
+		c, skip, lowest := g.candidate(ctx, t, r, p, maxPrice)
 		switch skip {
 		case "":
 			plan.Candidates = append(plan.Candidates, c)
@@ -168,9 +170,9 @@ const (
 )
 
 // candidate is what routing knows of p for the purchase, or why p is left
-// out (and, above the max price, the price it would take in the tenant's
-// currency).
-func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *platform.Platform, maxBase int64) (Candidate, string, *adapters.PriceFloorError) {
+// out (and, above the max price, the tenant price it would take).
+// maxPrice is in the tenant's currency; 0 = none.
+func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *platform.Platform, maxPrice int64) (Candidate, string, *adapters.PriceFloorError) {
 	if p.BreakerOpen() {
 		return Candidate{}, skipOpen, nil
 	}
@@ -195,12 +197,14 @@ func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *
 		if o.Count == 0 { // StockUnknown (-1) may well sell: it stays in
 			return Candidate{}, skipNoStock, nil
 		}
-		if maxBase > 0 && c.BasePrice > maxBase {
-			var floor *adapters.PriceFloorError
-			if m, err := g.fx.Convert(o.Price, t.Currency); err == nil {
-				floor = &adapters.PriceFloorError{Min: m}
+		if maxPrice > 0 {
+			tp, err := t.Price(g.fx, o.Price)
+			if err != nil {
+				return Candidate{}, skipAbove, nil // a price that cannot be shown cannot be sold
 			}
-			return Candidate{}, skipAbove, floor
+			if tp.Micros > maxPrice {
+				return Candidate{}, skipAbove, &adapters.PriceFloorError{Min: tp}
+			}
 		}
 	}
 	c.Broke = known && market.SpendsBalance(p) && (avail < c.Cost || avail <= 0)

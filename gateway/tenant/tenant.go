@@ -1,6 +1,6 @@
 // Package tenant is the tenant table: tenants from config, their keys kept
-// only as sha256, and one lookup per request that yields the *Tenant handle
-// every later step uses.
+// only as sha256, one lookup per request that yields the *Tenant handle
+// every later step uses, and the price a tenant pays (pricing.go).
 package tenant
 
 import (
@@ -25,6 +25,7 @@ type Tenant struct {
 	Rate      float64
 	MaxActive int
 	Platforms map[string]bool // nil = every enabled platform
+	Markup    Markup          // over the upstream price (pricing.go)
 	// Wallet: the tenant pays from a prepaid wallet in the ledger (held at
 	// purchase, captured at the first code, released otherwise); false is
 	// operator mode, where nothing is debited.
@@ -56,6 +57,12 @@ func New(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenant
 		t := &Tenant{Name: ct.Name, keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive, Wallet: ct.Wallet}
 		if t.Currency == "" {
 			t.Currency = defaultCurrency
+		}
+		if t.Markup.PPM, err = ct.MarkupPPM(); err != nil {
+			return nil, fmt.Errorf("tenants[%d].markup_percent: %w", i, err)
+		}
+		if t.Markup.Fixed, err = ct.MarkupMicros(); err != nil {
+			return nil, fmt.Errorf("tenants[%d].markup_fixed: %w", i, err)
 		}
 		if t.Strategy == "" {
 			t.Strategy = defaultStrategy

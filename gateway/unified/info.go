@@ -74,7 +74,9 @@ func (s *API) apiPlatformBalance(c *call) (any, error) {
 	return s.balanceView(c, p), nil
 }
 
-// PriceItem is one platform's offer in the price list.
+// PriceItem is one platform's offer in the price list: price and
+// currency are the tenant price (tenant.Price), basePrice what the
+// platform charges in the base currency.
 type PriceItem struct {
 	Platform     string `json:"platform"`
 	PlatformName string `json:"platformName"`
@@ -133,8 +135,12 @@ func (s *API) apiPrices(c *call) (any, error) {
 			if err != nil {
 				continue
 			}
+			price, err := c.t.Price(s.fx, o.Price)
+			if err != nil {
+				continue
+			}
 			items = append(items, PriceItem{Platform: p.Code, PlatformName: s.platformName(p.Code), Country: o.Country,
-				Code: service, Name: sv.Name, Price: adapters.FormatDecimal(o.Price.Micros, 2), Currency: o.Price.Currency,
+				Code: service, Name: sv.Name, Price: adapters.FormatDecimal(price.Micros, 2), Currency: price.Currency,
 				BasePrice: adapters.FormatDecimal(base.Micros, 2), BaseCurrency: base.Currency, Count: o.Count, base: base.Micros})
 		}
 	}

@@ -94,12 +94,9 @@ func sameRequest(o ledger.Order, r orders.BuyRequest) bool {
 }
 
 func (s *API) phoneAnswer(t *tenant.Tenant, o ledger.Order) PhoneAnswer {
-	price := o.TenantPrice // what the tenant was shown and is charged
-	if price.Currency == "" {
-		var err error
-		if price, err = s.fx.Convert(o.Price, t.Currency); err != nil {
-			price = o.Price
-		}
+	price, err := t.OrderPrice(s.fx, o)
+	if err != nil {
+		price = o.Price
 	}
 	return PhoneAnswer{ID: o.ID, Phone: o.Phone, Country: o.Country, Service: o.Service,
 		Price: adapters.FormatDecimal(price.Micros, 2), Currency: price.Currency,
@@ -340,7 +337,7 @@ type CodeView struct {
 }
 
 func (s *API) orderView(t *tenant.Tenant, o ledger.Order) OrderView {
-	price, err := s.fx.Convert(o.Price, t.Currency)
+	price, err := t.OrderPrice(s.fx, o)
 	if err != nil {
 		price = o.Price
 	}
