@@ -239,10 +239,22 @@ func (s *Sim) SetGateway(baseURL string) {
 	}
 }
 
-// StartSim starts the platform's simulator with market config mc (its
-// Currency and Key are taken from the spec / generated) and builds the
-// adapter against it.
+// Requests is how many requests the simulated upstream received, by the
+// protocol's name for the call (simulator.Market.Requests); its server
+// answers the same at simulator.RequestsPath.
+func (s *Sim) Requests() map[string]int64 { return s.Market.Requests() }
+
+// StartSim starts the platform's simulator on a free loopback port with
+// market config mc (its Currency and Key are taken from the spec /
+// generated) and builds the adapter against it.
 func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
+	return StartSimAt("127.0.0.1:0", s, mc)
+}
+
+// StartSimAt is StartSim listening on addr ("host:port"; port 0 = a free
+// one). Every simulator server starts here: it answers the protocol and,
+// beside it, the request counts (simulator.Market.Admin).
+func StartSimAt(addr string, s Spec, mc simulator.Config) (*Sim, error) {
 	s, k, err := s.withDefaults()
 	if err != nil {
 		return nil, err
@@ -252,7 +264,7 @@ func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
 		mc.Key = randomKey()
 	}
 	if isPool(s.Type) {
-		return startPoolSim(s, mc)
+		return startPoolSim(addr, s, mc)
 	}
 	if k.sim != nil {
 		k.sim(&mc, &s)
@@ -262,7 +274,7 @@ func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: %w", s.Code, err)
 	}
-	srv, err := simulator.Serve(h)
+	srv, err := simulator.ServeAddr(addr, m.Admin(h))
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: cannot start simulator: %w", s.Code, err)
 	}
