@@ -39,7 +39,7 @@ func TestSimCountsRequests(t *testing.T) {
 			// A pool answers its balance itself; its purchase reads the
 			// upstream. Whether they succeed does not matter here (SMS-REG
 			// sells no "us"): what the upstream received is counted.
-			sim.Platform.Balance(ctx) //nolint:errcheck
+			sim.Platform.Balance(ctx)                                                //nolint:errcheck
 			sim.Platform.Buy(ctx, adapters.BuyRequest{Country: "us", Service: "wa"}) //nolint:errcheck
 			before := sim.Requests()
 			if l, ok := sim.Platform.(adapters.ActiveLister); ok {
