@@ -225,7 +225,7 @@ func TestRetention(t *testing.T) {
 // operation must not grow with the active orders (issue 19: the old walk
 // over every active order was 52% of CPU at 2k buys/s).
 func BenchmarkMarketBuyStatus(b *testing.B) {
-	for _, n := range []int{1_000, 100_000} {
+	for _, n := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("active=%d", n), func(b *testing.B) {
 			c := NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 			lifetime := 20 * time.Minute
