@@ -57,68 +57,80 @@ func checkQueue(t *testing.T, m *Market) {
 	}
 }
 
+// timeline is the staggered purchases TestEventsFireInTimeOrder makes: order
+// i is bought at start + i*spacing.
+type timeline struct {
+	start                    time.Time
+	spacing, delay, lifetime time.Duration
+	price                    int64
+}
+
+// check fails unless every order bought so far is, as stored, in the state
+// the timings give at now, with its SMS received at its scheduled time;
+// it returns what the expired ones refunded. m.mu held.
+func (tl timeline) check(t *testing.T, m *Market, ids []int64, now time.Time) (refunded int64) {
+	t.Helper()
+	for i, id := range ids {
+		bought := tl.start.Add(time.Duration(i) * tl.spacing)
+		o := m.orders[id]
+		coded := tl.delay < tl.lifetime && !now.Before(bought.Add(tl.delay))
+		ended := !now.Before(bought.Add(tl.lifetime))
+		want := adapters.StateWaiting
+		switch {
+		case ended && coded:
+			want = adapters.StateFinished
+		case ended:
+			want = adapters.StateExpired
+			refunded += tl.price
+		case coded:
+			want = adapters.StateCodeReceived
+		}
+		at := now.Sub(tl.start)
+		if o.State != want {
+			t.Fatalf("at +%s order %d (bought +%s): %s; want %s", at, i, bought.Sub(tl.start), o.State, want)
+		}
+		if coded && (len(o.SMS) != 1 || !o.SMS[0].ReceivedAt.Equal(bought.Add(tl.delay))) {
+			t.Fatalf("at +%s order %d: SMS %+v; want one received at +%s", at, i, o.SMS, bought.Add(tl.delay).Sub(tl.start))
+		}
+	}
+	return refunded
+}
+
 // TestEventsFireInTimeOrder moves a manual clock one second at a time past
 // staggered orders and, after each step, applies only what is due (a
-// balance read touches no order) and reads the orders as stored: every SMS
+// balance read names no order) and reads the orders as stored: every SMS
 // and expiry must have happened exactly when due, not before and not
 // later, and each SMS must carry its scheduled time, not the time it was
-// applied (the 30.5 s delay falls between two steps). With the delay above the lifetime no SMS comes and every order
-// expires with a refund, in turn.
+// applied (the 30.5 s delay falls between two steps). With the delay
+// above the lifetime no SMS comes and every order expires with a refund,
+// in turn.
 func TestEventsFireInTimeOrder(t *testing.T) {
-	const (
-		orders   = 10
-		spacing  = 7 * time.Second
-		lifetime = time.Minute
-	)
+	const orders = 10
 	for _, delay := range []time.Duration{30*time.Second + 500*time.Millisecond, 90 * time.Second} {
 		t.Run(fmt.Sprintf("delay=%s", delay), func(t *testing.T) {
-			start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-			c := NewManualClock(start)
-			m := New(Config{Clock: c, CodeDelay: delay, Lifetime: lifetime, Stock: orders, BasePrice: adapters.Micro, IDOffset: -1})
-			price := m.Offers("us", "tg")[0].Price
+			tl := timeline{start: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), spacing: 7 * time.Second, delay: delay, lifetime: time.Minute}
+			c := NewManualClock(tl.start)
+			m := New(Config{Clock: c, CodeDelay: delay, Lifetime: tl.lifetime, Stock: orders, BasePrice: adapters.Micro, IDOffset: -1})
+			tl.price = m.Offers("us", "tg")[0].Price
 			bal0 := m.Balance()
 			var ids []int64
-			for s := time.Duration(0); s <= orders*spacing+lifetime+delay; s += time.Second {
-				now := start.Add(s)
+			for s := time.Duration(0); s <= orders*tl.spacing+tl.lifetime+delay; s += time.Second {
+				now := tl.start.Add(s)
 				if c.Now().Before(now) {
 					c.Advance(now.Sub(c.Now()))
 				}
-				if s%spacing == 0 && len(ids) < orders {
+				if s%tl.spacing == 0 && len(ids) < orders {
 					o, err := m.Buy(BuyArgs{Country: "us", Service: "tg"})
 					if err != nil {
 						t.Fatal(err)
 					}
 					ids = append(ids, o.ID)
 				}
-				refunded := int64(0)
 				bal := m.Balance()
 				m.mu.Lock()
-				for i, id := range ids {
-					bought := start.Add(time.Duration(i) * spacing)
-					o := m.orders[id]
-					coded := delay < lifetime && !now.Before(bought.Add(delay))
-					ended := !now.Before(bought.Add(lifetime))
-					want := adapters.StateWaiting
-					switch {
-					case ended && coded:
-						want = adapters.StateFinished
-					case ended:
-						want = adapters.StateExpired
-						refunded += price
-					case coded:
-						want = adapters.StateCodeReceived
-					}
-					if o.State != want {
-						m.mu.Unlock()
-						t.Fatalf("at +%s order %d (bought +%s): %s; want %s", s, i, bought.Sub(start), o.State, want)
-					}
-					if coded && (len(o.SMS) != 1 || !o.SMS[0].ReceivedAt.Equal(bought.Add(delay))) {
-						m.mu.Unlock()
-						t.Fatalf("at +%s order %d: SMS %+v; want one received at +%s", s, i, o.SMS, bought.Add(delay).Sub(start))
-					}
-				}
+				refunded := tl.check(t, m, ids, now)
 				m.mu.Unlock()
-				if spent := int64(len(ids)) * price; bal != bal0-spent+refunded {
+				if spent := int64(len(ids)) * tl.price; bal != bal0-spent+refunded {
 					t.Fatalf("at +%s balance %d; want %d", s, bal, bal0-spent+refunded)
 				}
 				checkQueue(t, m)
