@@ -33,7 +33,7 @@ const upstreamUsage = `usage: go run ./bench upstream [flags]
 
 Runs one simulated platform in this process until SIGINT or SIGTERM, so a
 benchmark loads the gateway alone. Once it listens it prints one line:
-  upstream platform=<type> url=<base URL> key=<API key> [user=<login>] [accounts=<a,b>] [webhook_secret=<s>]
+  upstream platform=<type> url=<base URL> key=<API key> [user=<login>] [accounts=<user:phone,…>] [webhook_secret=<s>]
 GET <url>/_sim/requests answers the requests it received by call (JSON).
 
 Flags:
@@ -131,9 +131,10 @@ func upstreamLine(typ string, s registry.Spec) string {
 		parts = append(parts, "user="+s.User)
 	}
 	if len(s.Pool.Accounts) > 0 {
+		// TextNow: each account's login and its number (its cookie is the key).
 		users := make([]string, len(s.Pool.Accounts))
 		for i, a := range s.Pool.Accounts {
-			users[i] = a.User
+			users[i] = a.User + ":" + a.Phone
 		}
 		parts = append(parts, "accounts="+strings.Join(users, ","))
 	}
