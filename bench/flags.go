@@ -62,6 +62,9 @@ Scenarios:
   storm     many clients polling few orders: upstream getStatus calls per order
   unified   the JSON API flow: getPhone, getSmsCode (long poll), setStatus complete
 
+  upstream  not a scenario: serves one simulated platform in this process until
+            SIGINT/SIGTERM (go run ./bench upstream -h)
+
 -duration is the whole scenario's load time, split across its phases.
 
 Flags:

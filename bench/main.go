@@ -5,12 +5,14 @@
 //
 //	go run ./bench -duration 10s -c 32 reads
 //	go run ./bench -target http://127.0.0.1:8080 -key demo-key-change-me reads
+//	go run ./bench upstream -platform smsactivate -listen 127.0.0.1:9001
 //
 // By default everything runs in this process on loopback: simulated
 // upstreams, a gateway on a temporary SQLite ledger, a demo tenant.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +35,11 @@ const (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "upstream" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runUpstream(ctx, args[1:], stdout, stderr)
+	}
 	o, err := parseOptions(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

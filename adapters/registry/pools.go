@@ -122,10 +122,10 @@ func buildPool(s Spec) (adapters.Platform, error) {
 	})
 }
 
-// startPoolSim starts a pool platform's simulated upstream. A simulated
+// servePoolSim starts a pool platform's simulated upstream. A simulated
 // upstream that calls back gets a made-up webhook secret when none is set;
 // Sim.SetGateway then points its callbacks at the gateway.
-func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
+func servePoolSim(addr string, s Spec, mc simulator.Config) (*Sim, error) {
 	k := pools[s.Type]
 	if mc.InboxEvery == 0 {
 		// Demo numbers also get other services' SMS (and noise), one every
@@ -134,7 +134,7 @@ func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 	}
 	m := simulator.New(mc)
 	h, setCallback := k.sim(m, &s)
-	srv, err := simulator.Serve(h)
+	srv, err := simulator.ServeAddr(addr, m.Admin(h))
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: cannot start simulator: %w", s.Code, err)
 	}
@@ -142,12 +142,7 @@ func startPoolSim(s Spec, mc simulator.Config) (*Sim, error) {
 	if setCallback != nil && s.Pool.WebhookSecret == "" {
 		s.Pool.WebhookSecret = randomKey()
 	}
-	p, err := buildPool(s)
-	if err != nil {
-		srv.Close()
-		return nil, err
-	}
-	sim := &Sim{Market: m, Server: srv, Platform: &simPool{Pool: p.(*pool.Pool), m: m}}
+	sim := &Sim{Market: m, Server: srv, Spec: s}
 	if setCallback != nil && mc.InboxEvery > 0 {
 		// Nobody reads a pushing upstream's inbox: send its demo SMS on time.
 		stop := make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"smsgate/adapters/fivesim"
 	"smsgate/adapters/getsmscode"
 	"smsgate/adapters/onlinesim"
+	"smsgate/adapters/pool"
 	"smsgate/adapters/simulator"
 	"smsgate/adapters/smsactivate"
 	"smsgate/adapters/smsman"
@@ -212,8 +213,13 @@ func Build(s Spec) (adapters.Platform, error) {
 // Sim is a simulated platform: its market, the loopback server speaking
 // the platform's protocol, and the adapter pointed at it.
 type Sim struct {
-	Market   *simulator.Market
-	Server   *simulator.Server
+	Market *simulator.Market
+	Server *simulator.Server
+	// Spec is what an adapter reaches the server with: URL and Key, and
+	// User, Pool.Accounts and Pool.WebhookSecret where the platform needs
+	// them.
+	Spec Spec
+	// Platform is the adapter over the server (StartSim); nil from ServeSim.
 	Platform adapters.Platform
 	// setGateway points the callbacks of an upstream that calls back at
 	// the gateway; nil for the others.
@@ -239,10 +245,38 @@ func (s *Sim) SetGateway(baseURL string) {
 	}
 }
 
-// StartSim starts the platform's simulator with market config mc (its
-// Currency and Key are taken from the spec / generated) and builds the
-// adapter against it.
+// Requests is how many requests the simulated upstream received, by the
+// protocol's name for the call (simulator.Market.Requests); its server
+// answers the same at simulator.RequestsPath.
+func (s *Sim) Requests() map[string]int64 { return s.Market.Requests() }
+
+// StartSim starts the platform's simulator on a free loopback port with
+// market config mc (its Currency and Key are taken from the spec /
+// generated) and builds the adapter against it.
 func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
+	return StartSimAt("127.0.0.1:0", s, mc)
+}
+
+// StartSimAt is StartSim listening on addr ("host:port"; port 0 = a free
+// one).
+func StartSimAt(addr string, s Spec, mc simulator.Config) (*Sim, error) {
+	sim, err := ServeSim(addr, s, mc)
+	if err != nil {
+		return nil, err
+	}
+	if sim.Platform, err = sim.adapter(); err != nil {
+		sim.Close()
+		return nil, err
+	}
+	return sim, nil
+}
+
+// ServeSim starts the platform's simulated upstream on addr with no
+// adapter in this process (Sim.Spec says how one reaches it), for an
+// upstream run in its own process. Every simulator server starts here: it
+// answers the protocol and, beside it, the request counts
+// (simulator.Market.Admin).
+func ServeSim(addr string, s Spec, mc simulator.Config) (*Sim, error) {
 	s, k, err := s.withDefaults()
 	if err != nil {
 		return nil, err
@@ -252,7 +286,7 @@ func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
 		mc.Key = randomKey()
 	}
 	if isPool(s.Type) {
-		return startPoolSim(s, mc)
+		return servePoolSim(addr, s, mc)
 	}
 	if k.sim != nil {
 		k.sim(&mc, &s)
@@ -262,18 +296,24 @@ func StartSim(s Spec, mc simulator.Config) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: %w", s.Code, err)
 	}
-	srv, err := simulator.Serve(h)
+	srv, err := simulator.ServeAddr(addr, m.Admin(h))
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: cannot start simulator: %w", s.Code, err)
 	}
-	s.URL = srv.URL
-	s.Key = mc.Key
-	p, err := k.client(s)
-	if err != nil {
-		srv.Close()
-		return nil, err
+	s.URL, s.Key = srv.URL, mc.Key
+	return &Sim{Market: m, Server: srv, Spec: s}, nil
+}
+
+// adapter builds the adapter over the simulator's server.
+func (s *Sim) adapter() (adapters.Platform, error) {
+	if isPool(s.Spec.Type) {
+		p, err := buildPool(s.Spec)
+		if err != nil {
+			return nil, err
+		}
+		return &simPool{Pool: p.(*pool.Pool), m: s.Market}, nil
 	}
-	return &Sim{Market: m, Server: srv, Platform: p}, nil
+	return kinds[s.Spec.Type].client(s.Spec)
 }
 
 func randomKey() string {

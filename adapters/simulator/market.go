@@ -6,8 +6,11 @@
 // HTTP handler speaking that platform's real protocol) over a Market.
 //
 // Time is read from an injected Clock and every transition is applied
-// lazily when an order or the balance is looked at, so a test that advances
-// a ManualClock by 20 minutes sees the expiry at once, with no goroutines.
+// lazily when the market is next used: the times at which orders change on
+// their own wait in a min-heap (events.go), and each operation applies
+// those due by then. A test that advances a ManualClock by 20 minutes sees
+// the expiry at once, with no goroutines, and no operation walks every
+// active order except the one that lists them.
 package simulator
 
 import (
@@ -45,6 +48,10 @@ type Config struct {
 	CodeDelay time.Duration
 	// Lifetime of an order without a code; default 20m.
 	Lifetime time.Duration
+	// Retention is how long an ended order can still be looked up; after
+	// that the market forgets it (its id answers ErrNoActivation), so a
+	// long run's memory follows its active orders. 0 = for ever.
+	Retention time.Duration
 	// CancelGuard is the protective interval in which cancel is refused;
 	// default 2m.
 	CancelGuard time.Duration
@@ -88,9 +95,6 @@ type Order struct {
 	ExpiresAt time.Time
 	// NextSMSAt is when the next simulated SMS arrives; zero when none is due.
 	NextSMSAt time.Time
-	// nextCode is drawn when the SMS is scheduled, so codes do not depend on
-	// the order in which due orders happen to be settled.
-	nextCode string
 }
 
 // Age is how long ago the order was created.
@@ -116,8 +120,9 @@ type Market struct {
 	balance  int64
 	stock    map[pair]int
 	price    map[pair]int64
-	orders   map[int64]*Order
+	orders   map[int64]*order
 	active   map[int64]struct{} // ids of orders still in an active state
+	events   queue              // when orders change on their own (events.go)
 	nextID   int64
 	offset   int64      // cfg.IDOffset resolved
 	rng      *rand.Rand // codes, operators
@@ -181,7 +186,7 @@ func New(cfg Config) *Market {
 		balance: cfg.Balance,
 		stock:   make(map[pair]int),
 		price:   make(map[pair]int64),
-		orders:  make(map[int64]*Order),
+		orders:  make(map[int64]*order),
 		active:  make(map[int64]struct{}),
 		nextID:  firstID + offset,
 		offset:  offset,
@@ -268,7 +273,7 @@ func (m *Market) Config() Config { return m.cfg }
 func (m *Market) Balance() int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.settleAll(m.clock.Now())
+	m.settleDue(m.clock.Now())
 	return m.balance
 }
 
@@ -409,7 +414,7 @@ func (m *Market) Buy(a BuyArgs) (Order, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock.Now()
-	m.settleAll(now)
+	m.settleDue(now)
 	if !m.services[a.Service] {
 		return Order{}, adapters.ErrBadService
 	}
@@ -438,7 +443,7 @@ func (m *Market) Buy(a BuyArgs) (Order, error) {
 	if slices.Contains(ops, a.Operator) {
 		op = a.Operator
 	}
-	o := &Order{
+	o := newOrder(Order{
 		ID:        m.nextID,
 		Country:   a.Country,
 		Service:   a.Service,
@@ -448,13 +453,15 @@ func (m *Market) Buy(a BuyArgs) (Order, error) {
 		State:     adapters.StateWaiting,
 		CreatedAt: now,
 		ExpiresAt: now.Add(m.cfg.Lifetime),
-	}
+	})
 	if m.cfg.CodeDelay > 0 {
 		o.NextSMSAt = now.Add(m.cfg.CodeDelay)
 		o.nextCode = m.drawCode()
 	}
 	m.orders[o.ID] = o
 	m.active[o.ID] = struct{}{}
+	m.events.set(&o.life, o.ExpiresAt)
+	m.scheduleSMS(o)
 	return m.snapshot(o), nil
 }
 
@@ -478,27 +485,29 @@ func (m *Market) phone(country string) string {
 }
 
 // snapshot copies o so callers never share the market's slices.
-func (m *Market) snapshot(o *Order) Order {
-	c := *o
+func (m *Market) snapshot(o *order) Order {
+	c := o.Order
 	c.SMS = slices.Clone(o.SMS)
 	return c
 }
 
-// settleAll applies every due transition; m.mu must be held.
-func (m *Market) settleAll(now time.Time) {
-	for id := range m.active {
-		m.settle(m.orders[id], now)
-	}
-}
-
-// settle applies o's due transitions (SMS arrival, expiry); m.mu held.
-func (m *Market) settle(o *Order, now time.Time) {
+// settle applies o's due transitions (SMS arrival, expiry) and keeps its
+// queued events in step; m.mu held.
+func (m *Market) settle(o *order, now time.Time) {
 	if !o.State.Active() {
 		return
 	}
-	if !o.NextSMSAt.IsZero() && !now.Before(o.NextSMSAt) && o.NextSMSAt.Before(o.ExpiresAt) &&
-		(o.State == adapters.StateWaiting || o.State == adapters.StateRetryWaiting) {
-		m.addSMS(o, o.NextSMSAt, "")
+	if !o.NextSMSAt.IsZero() && !now.Before(o.NextSMSAt) {
+		if o.NextSMSAt.Before(o.ExpiresAt) && (o.State == adapters.StateWaiting || o.State == adapters.StateRetryWaiting) {
+			m.addSMS(o, o.NextSMSAt, "")
+		} else if now.Before(o.ExpiresAt) {
+			// Unreachable by the transitions below (an SMS is only on its
+			// way while the order waits for one); were it reached, a due
+			// SMS that cannot arrive must leave the queue, or settleDue
+			// would meet it again and again.
+			o.NextSMSAt, o.nextCode = time.Time{}, ""
+		}
+		m.scheduleSMS(o)
 	}
 	if !now.Before(o.ExpiresAt) {
 		if o.State == adapters.StateWaiting {
@@ -509,19 +518,18 @@ func (m *Market) settle(o *Order, now time.Time) {
 			// A code was delivered: the window closes as a success.
 			o.State = adapters.StateFinished
 		}
-		o.NextSMSAt = time.Time{}
-		delete(m.active, o.ID)
+		m.end(o, o.ExpiresAt)
 	}
 }
 
-func (m *Market) refund(o *Order) {
+func (m *Market) refund(o *order) {
 	m.balance += o.Price
 	m.stock[pair{o.Country, o.Service}]++
 }
 
 // addSMS appends an SMS (generated when text is "") and moves the order to
 // code_received; m.mu held.
-func (m *Market) addSMS(o *Order, at time.Time, text string) {
+func (m *Market) addSMS(o *order, at time.Time, text string) {
 	code := ""
 	if text == "" {
 		code = o.nextCode
@@ -544,13 +552,14 @@ func (m *Market) addSMS(o *Order, at time.Time, text string) {
 
 func (m *Market) drawCode() string { return strconv.Itoa(100000 + m.rng.IntN(900000)) }
 
-// get returns the live order after settling it; m.mu held.
-func (m *Market) get(id int64) (*Order, error) {
+// get returns the live order after applying the events due (the order's
+// own among them); m.mu held.
+func (m *Market) get(id int64) (*order, error) {
+	m.settleDue(m.clock.Now())
 	o, ok := m.orders[id]
 	if !ok {
 		return nil, adapters.ErrNoActivation
 	}
-	m.settle(o, m.clock.Now())
 	return o, nil
 }
 
@@ -569,7 +578,7 @@ func (m *Market) Get(id int64) (Order, error) {
 func (m *Market) Active() []Order {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.settleAll(m.clock.Now())
+	m.settleDue(m.clock.Now())
 	out := make([]Order, 0, len(m.active))
 	for id := range m.active {
 		out = append(out, m.snapshot(m.orders[id]))
@@ -580,7 +589,7 @@ func (m *Market) Active() []Order {
 
 // Ready marks the order ready (SMS-Activate status 1); allowed while waiting.
 func (m *Market) Ready(id int64) (Order, error) {
-	return m.transition(id, func(o *Order, _ time.Time) error {
+	return m.transition(id, func(o *order, _ time.Time) error {
 		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting {
 			return adapters.ErrBadState
 		}
@@ -591,7 +600,7 @@ func (m *Market) Ready(id int64) (Order, error) {
 
 // RequestAnother asks for one more SMS after a code (status 3).
 func (m *Market) RequestAnother(id int64) (Order, error) {
-	return m.transition(id, func(o *Order, now time.Time) error {
+	return m.transition(id, func(o *order, now time.Time) error {
 		if o.State != adapters.StateCodeReceived || !m.RetryAllowed(o.Country) {
 			return adapters.ErrBadState
 		}
@@ -606,7 +615,7 @@ func (m *Market) RequestAnother(id int64) (Order, error) {
 
 // Finish completes an order that has a code (status 6); the charge is kept.
 func (m *Market) Finish(id int64) (Order, error) {
-	return m.transition(id, func(o *Order, _ time.Time) error {
+	return m.transition(id, func(o *order, _ time.Time) error {
 		if o.State != adapters.StateCodeReceived && o.State != adapters.StateRetryWaiting {
 			return adapters.ErrBadState
 		}
@@ -618,7 +627,7 @@ func (m *Market) Finish(id int64) (Order, error) {
 // Cancel ends an order without a code and refunds it (status 8):
 // ErrEarlyCancel inside the guard, ErrBadState once a code arrived.
 func (m *Market) Cancel(id int64) (Order, error) {
-	return m.transition(id, func(o *Order, now time.Time) error {
+	return m.transition(id, func(o *order, now time.Time) error {
 		if o.State != adapters.StateWaiting {
 			return adapters.ErrBadState
 		}
@@ -633,7 +642,7 @@ func (m *Market) Cancel(id int64) (Order, error) {
 
 // Ban marks the number banned by the service (refunded, as platforms do).
 func (m *Market) Ban(id int64) (Order, error) {
-	return m.transition(id, func(o *Order, _ time.Time) error {
+	return m.transition(id, func(o *order, _ time.Time) error {
 		if !o.State.Active() {
 			return adapters.ErrBadState
 		}
@@ -648,7 +657,7 @@ func (m *Market) Ban(id int64) (Order, error) {
 // DeliverSMS injects an SMS with the given text now (the code is extracted
 // from it); the order must be waiting for one.
 func (m *Market) DeliverSMS(id int64, text string) (Order, error) {
-	return m.transition(id, func(o *Order, now time.Time) error {
+	return m.transition(id, func(o *order, now time.Time) error {
 		if o.State != adapters.StateWaiting && o.State != adapters.StateRetryWaiting && o.State != adapters.StateCodeReceived {
 			return adapters.ErrBadState
 		}
@@ -657,19 +666,21 @@ func (m *Market) DeliverSMS(id int64, text string) (Order, error) {
 	})
 }
 
-func (m *Market) transition(id int64, f func(o *Order, now time.Time) error) (Order, error) {
+func (m *Market) transition(id int64, f func(o *order, now time.Time) error) (Order, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o, err := m.get(id)
 	if err != nil {
 		return Order{}, err
 	}
-	if err := f(o, m.clock.Now()); err != nil {
+	now := m.clock.Now()
+	if err := f(o, now); err != nil {
 		return m.snapshot(o), err
 	}
-	if !o.State.Active() {
-		o.NextSMSAt = time.Time{}
-		delete(m.active, o.ID)
+	if _, was := m.active[o.ID]; was && !o.State.Active() {
+		m.end(o, now)
+	} else if was {
+		m.scheduleSMS(o)
 	}
 	return m.snapshot(o), nil
 }
