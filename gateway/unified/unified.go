@@ -183,6 +183,8 @@ var routes = []endpoint{
 	{method: "GET", pattern: []string{"platforms"}, name: "platforms", h: (*API).apiPlatforms},
 	{method: "GET", pattern: []string{"platforms", "{code}", "health"}, name: "health", h: (*API).apiHealth},
 	{method: "GET", pattern: []string{"statistics"}, name: "statistics", h: (*API).apiStatistics},
+	{method: "GET", pattern: []string{"admin", "orders"}, admin: true, name: "adminOrders", h: (*API).apiAdminOrders},
+	{method: "GET", pattern: []string{"admin", "statistics"}, admin: true, name: "adminStatistics", h: (*API).apiAdminStatistics},
 	{method: "GET", pattern: []string{"admin", "platforms"}, admin: true, name: "adminPlatforms", h: (*API).apiAdminPlatforms},
 	{method: "GET", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPlatform", h: (*API).apiAdminPlatform},
 	{method: "PATCH", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPatch", h: (*API).apiAdminPatch},
