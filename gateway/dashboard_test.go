@@ -146,6 +146,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("purchase %s routed to sa after it was disabled in the dashboard", id2)
 	}
 	do("purchase "+id2+" in the feed", chromedp.WaitVisible(css(`#order-rows tr[data-order-id=%q]`, id2)))
+
+	// Move onlinesim, last by priority, to the front from the page: the
+	// next purchase goes there.
+	eval("edit onlinesim's priority", `(() => {
+		const i = document.querySelector('tr[data-platform="onlinesim"] input.priority');
+		i.value = "-5";
+		i.dispatchEvent(new Event("change"));
+	})()`)
+	until("onlinesim's priority saved and shown",
+		`document.querySelector('tr[data-platform="onlinesim"] input.priority')?.value === "-5" && !!document.querySelector('tr[data-platform="onlinesim"] td span[title]')`)
+	if id3 := e.buy(keyA, "service", "tg", "country", "187"); e.order(id3).Platform != "onlinesim" {
+		t.Fatalf("purchase %s routed to %s after onlinesim was put first in the dashboard", id3, e.order(id3).Platform)
+	}
 	until("an alert names the disabled platform",
 		`[...document.querySelectorAll("#alert-list li")].some(li => li.textContent.startsWith("sa: disabled"))`)
 
@@ -166,6 +179,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`tr[data-platform="onlinesim"]`)))
 	if over := eval("overflow", `document.documentElement.scrollWidth - window.innerWidth`); over != float64(0) {
 		t.Fatalf("at 390 px wide the page is %v px wider than the screen", over)
+	}
+	// Rows must fit too (a table scrolling sideways inside its box would not
+	// widen the page, but is no use on a phone).
+	if fit := eval("rows fit", `[...document.querySelectorAll("#platform-rows tr, #order-rows tr")].every(r => r.getBoundingClientRect().right <= window.innerWidth)`); fit != true {
+		t.Fatal("at 390 px wide some platform or order rows are wider than the screen")
 	}
 	if png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot()); err != nil {
 		t.Fatalf("phone screenshot: %v", err)
