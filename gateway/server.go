@@ -13,6 +13,7 @@ import (
 
 	"smsgate/adapters/smsactivate"
 	"smsgate/gateway/conns"
+	"smsgate/gateway/dashboard"
 	"smsgate/gateway/legacy"
 	"smsgate/gateway/unified"
 )
@@ -121,6 +122,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	default:
 		if strings.HasPrefix(path, "/api/sms/") {
 			s.api.Handle(ctx, path)
+			return
+		}
+		if dashboard.Owns(path) {
+			dashboard.Serve(ctx, path)
 			return
 		}
 		if kind, ok := strings.CutPrefix(path, "/webhooks/"); ok && kind != "" && !strings.Contains(kind, "/") {

@@ -2,21 +2,75 @@ package unified
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 
+	"smsgate/gateway/ops"
 	"smsgate/gateway/overrides"
 	"smsgate/gateway/pools"
 	"smsgate/gateway/route"
+	"smsgate/gateway/tenant"
+	"smsgate/ledger"
 )
 
+// apiAdminPlatforms lists every platform's settings and, beside them, its
+// last health check, so one request shows the admin (and the dashboard)
+// all of a platform's state.
 func (s *API) apiAdminPlatforms(c *call) (any, error) {
 	list, err := s.overrides.List(c.cctx)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"platforms": list}, nil
+	health := make([]ops.Health, 0, len(s.platforms))
+	for _, p := range s.platforms {
+		health = append(health, s.health.Snapshot(p))
+	}
+	return map[string]any{"platforms": list, "health": health}, nil
 }
+
+// AdminOrderView is an order as the admin sees it: any tenant's, named.
+type AdminOrderView struct {
+	Tenant string `json:"tenant"`
+	OrderView
+}
+
+// apiAdminOrders lists the newest orders of every tenant (or of one,
+// ?tenant=), read-only: the dashboard's order feed.
+func (s *API) apiAdminOrders(c *call) (any, error) {
+	f := ledger.Filter{Tenant: c.query("tenant"), Limit: 50}
+	switch st := c.query("state"); st {
+	case "", "all":
+	case "active":
+		f.ActiveOnly = true
+	default:
+		return nil, badRequest("state must be active or all")
+	}
+	if l := c.query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, badRequest("limit must be 1..1000")
+		}
+		f.Limit = n
+	}
+	list, err := s.store.List(c.cctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AdminOrderView, 0, len(list))
+	for _, o := range list {
+		t, ok := s.tenants.ByName(o.Tenant)
+		if !ok { // a tenant since removed from the configuration
+			t = &tenant.Tenant{Name: o.Tenant, Currency: s.fx.Base()}
+		}
+		out = append(out, AdminOrderView{Tenant: o.Tenant, OrderView: s.orderView(t, o)})
+	}
+	return map[string]any{"orders": out}, nil
+}
+
+// apiAdminStatistics is the statistics of every tenant's orders (or of
+// one, ?tenant=).
+func (s *API) apiAdminStatistics(c *call) (any, error) { return s.statistics(c, c.query("tenant")) }
 
 func (s *API) apiAdminPlatform(c *call) (any, error) {
 	list, err := s.overrides.List(c.cctx)

@@ -387,9 +387,13 @@ func periods(from, to time.Time, groupBy string) int {
 	return int(to.Sub(from)/day) + 1
 }
 
-// apiStatistics computes the tenant's statistics from the ledger: the
-// orders are selected in SQL (date range and filters), grouped here.
-func (s *API) apiStatistics(c *call) (any, error) {
+// apiStatistics computes the tenant's statistics from the ledger.
+func (s *API) apiStatistics(c *call) (any, error) { return s.statistics(c, c.t.Name) }
+
+// statistics computes one tenant's statistics ("" = every tenant's) from
+// the ledger: the orders are selected in SQL (date range and filters),
+// grouped here.
+func (s *API) statistics(c *call, tenantName string) (any, error) {
 	const day = 24 * time.Hour
 	today := s.now().UTC().Truncate(day)
 	from, to := today.Add(-29*day), today
@@ -423,7 +427,7 @@ func (s *API) apiStatistics(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.store.Outcomes(c.cctx, ledger.OutcomeFilter{From: from, To: to.Add(day), Tenant: c.t.Name,
+	list, err := s.store.Outcomes(c.cctx, ledger.OutcomeFilter{From: from, To: to.Add(day), Tenant: tenantName,
 		Platform: c.query("platform"), Country: country, Service: strings.ToLower(c.query("service"))})
 	if err != nil {
 		return nil, err

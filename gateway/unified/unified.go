@@ -194,6 +194,8 @@ var routes = []endpoint{
 	{method: "GET", pattern: []string{"admin", "tenants", "{name}", "wallet"}, admin: true, name: "adminWallet", h: (*API).apiAdminWallet},
 	{method: "POST", pattern: []string{"admin", "tenants", "{name}", "wallet"}, admin: true, name: "adminFund", h: (*API).apiAdminFund},
 	{method: "GET", pattern: []string{"admin", "orders", "{id}", "actions"}, admin: true, name: "adminActions", h: (*API).apiAdminActions},
+	{method: "GET", pattern: []string{"admin", "orders"}, admin: true, name: "adminOrders", h: (*API).apiAdminOrders},
+	{method: "GET", pattern: []string{"admin", "statistics"}, admin: true, name: "adminStatistics", h: (*API).apiAdminStatistics},
 	{method: "GET", pattern: []string{"admin", "platforms"}, admin: true, name: "adminPlatforms", h: (*API).apiAdminPlatforms},
 	{method: "GET", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPlatform", h: (*API).apiAdminPlatform},
 	{method: "PATCH", pattern: []string{"admin", "platforms", "{code}"}, admin: true, name: "adminPatch", h: (*API).apiAdminPatch},
