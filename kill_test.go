@@ -29,7 +29,7 @@ import (
 // childConfig is set in a re-executed test binary: it runs the gateway
 // (main's run) on that configuration instead of the tests, so the kill
 // tests SIGKILL a real gateway process without building another binary.
-const childConfig = "SMSGATE_KILLTEST_CONFIG"
+const childConfig = "KILLTEST_GATEWAY_CONFIG"
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(childConfig); path != "" {
@@ -64,7 +64,7 @@ type upstream struct {
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{clock: simulator.NewManualClock(time.Now().UTC()), reached: map[string]int{}}
 	sim, err := registry.StartSim(registry.Spec{Code: "sa", Type: "smsactivate", Currency: "RUB", Dialect: "classic", Timeout: 5 * time.Second},
-		simulator.Config{Clock: u.clock, CodeDelay: -1, IDOffset: -1})
+		simulator.Config{Clock: u.clock, CodeDelay: -1, IDOffset: -1, Key: "upstream-key"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +134,8 @@ intent_every = "100ms"
 reconcile = "1m"
 [health]
 interval = "1h"
+[fx.rates]
+RUB = "0.011"
 [[platforms]]
 code = "sa"
 type = "smsactivate"
@@ -150,12 +152,30 @@ key = "kill-test-key"
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childConfig+"="+cfgPath, "SMSGATE_PLATFORMS__0__KEY=upstream-key")
+	// The gateway reads every SMSGATE_* variable as configuration: the
+	// child gets none of the test's own (SMSGATE_TEST_POSTGRES, …).
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SMSGATE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, childConfig+"="+cfgPath, "SMSGATE_PLATFORMS__0__KEY=upstream-key")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	logf, err := os.OpenFile(filepath.Join(dir, "gateway.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stderr = logf
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "gateway.log"))
+			t.Logf("gateway log:\n%s", b)
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +189,7 @@ key = "kill-test-key"
 		}
 	}
 	if p.url == "" {
+		cmd.Wait()
 		t.Fatal("the gateway process did not start")
 	}
 	go io.Copy(io.Discard, out)

@@ -60,7 +60,7 @@ func testConfig() config.Config {
 	// retry is due when the test moves the clock; the real-time tick only
 	// bounds how soon a due action runs.
 	cfg.Recovery.OutboxTick = 10 * time.Millisecond
-	cfg.Recovery.IntentGrace, cfg.Recovery.Reconcile = time.Second, 2*time.Second
+	cfg.Recovery.IntentGrace, cfg.Recovery.Reconcile = time.Second, 10*time.Second
 	cfg.Recovery.IntentEvery = 50 * time.Millisecond
 	cfg.ApplyDefaults()
 	return cfg

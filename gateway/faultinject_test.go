@@ -456,20 +456,26 @@ func TestFinishWhilePlatformDown(t *testing.T) {
 		o, _ := sa.Get(up)
 		return o.State == adapters.StateFinished
 	})
-	// A cancel while down lands too (the client's money comes back at
-	// once); the platform gets it when it answers again.
-	id2 := e.buy(keyA, "service", "wa", "country", "16")
+}
+
+// TestCancelWhilePlatformDown: a cancel while the platform is down lands
+// too (the client's money comes back at once), with the cancel queued;
+// the platform gets it when it answers again.
+func TestCancelWhilePlatformDown(t *testing.T) {
+	e := newEnvDelay(t, -1)
+	sa := e.sims["sa"].Market
+	id := e.buy(keyA, "service", "wa", "country", "16")
 	e.clock.Advance(2 * time.Minute)
 	sa.SetFaults(simulator.Faults{Outage: true})
-	if _, b := e.legacy(keyA, "action", "setStatus", "id", id2, "status", "8"); b != "ACCESS_CANCEL" {
+	if _, b := e.legacy(keyA, "action", "setStatus", "id", id, "status", "8"); b != "ACCESS_CANCEL" {
 		t.Fatalf("cancel with the platform down = %q; want ACCESS_CANCEL (queued)", b)
 	}
-	e.attempted(id2)
+	e.attempted(id)
 	sa.SetFaults(simulator.Faults{})
 	e.clock.Advance(time.Minute) // past the outbox's backoff
-	up2 := atoi(e.order(id2).UpstreamID)
+	up := atoi(e.order(id).UpstreamID)
 	waitFor(t, func() bool {
-		o, _ := sa.Get(up2)
+		o, _ := sa.Get(up)
 		return o.State == adapters.StateCancelled
 	})
 }
