@@ -136,3 +136,32 @@ func TestPricingUnified(t *testing.T) {
 		}
 	}
 }
+
+// TestStatisticsMargin: statistics show what the platforms charged (cost),
+// what the tenants were charged at their prices (revenue) and the margin,
+// for delivered orders only.
+func TestStatisticsMargin(t *testing.T) {
+	e := pricingEnv(t)
+	delivered := e.buy(keyB, "service", "tg", "country", "187", "platform", "sa")
+	e.buy(keyB, "service", "tg", "country", "187", "platform", "sa") // never gets a code: no cost, no revenue
+	e.deliver(delivered)
+	e.eventually("code", func() bool {
+		_, b := e.legacy(keyB, "action", "getStatus", "id", delivered)
+		return strings.HasPrefix(b, "STATUS_OK:")
+	})
+	var st struct {
+		Total struct {
+			Orders, Delivered     int
+			Cost, Revenue, Margin string
+		}
+	}
+	e.api("GET", "/api/sms/statistics?startDate=2026-03-01&endDate=2026-03-02", keyB, nil).into(t, &st)
+	o := e.order(delivered)
+	cost, revenue := micros(t, st.Total.Cost), micros(t, st.Total.Revenue)
+	if st.Total.Orders != 2 || st.Total.Delivered != 1 || cost != o.BasePrice.Micros/10_000*10_000 && cost != (o.BasePrice.Micros+5_000)/10_000*10_000 {
+		t.Fatalf("statistics %+v; want 2 orders, 1 delivered, cost of the delivered one (%d)", st.Total, o.BasePrice.Micros)
+	}
+	if revenue != o.TenantPriceBase.Micros || micros(t, st.Total.Margin) != revenue-cost || revenue <= cost {
+		t.Fatalf("statistics %+v; want revenue %d (the tenant price) and margin = revenue − cost > 0", st.Total, o.TenantPriceBase.Micros)
+	}
+}
