@@ -263,6 +263,21 @@ func waitFor(t *testing.T, cond func() bool) {
 
 // checkNoLostNumbers: every active order the platform's simulator holds is
 // an order in the ledger.
+// platformBack ends sa's outage once the outbox has tried order id's
+// queued call, moves the clock past the retry's backoff, and waits for
+// the platform to show the order in state want.
+func (e *env) platformBack(sa *simulator.Market, id string, want adapters.State) {
+	e.t.Helper()
+	e.attempted(id)
+	sa.SetFaults(simulator.Faults{})
+	e.clock.Advance(time.Minute)
+	up := atoi(e.order(id).UpstreamID)
+	waitFor(e.t.(*testing.T), func() bool {
+		o, _ := sa.Get(up)
+		return o.State == want
+	})
+}
+
 // attempted waits until the outbox has tried order id's queued action
 // once (and failed: the platform is down), so the test's next clock move
 // is what makes the retry due.
@@ -448,14 +463,7 @@ func TestFinishWhilePlatformDown(t *testing.T) {
 	if st := e.state(id); st != adapters.StateFinished {
 		t.Fatalf("ledger state %s; want finished", st)
 	}
-	e.attempted(id)
-	sa.SetFaults(simulator.Faults{})
-	e.clock.Advance(time.Minute) // past the outbox's backoff
-	up := atoi(e.order(id).UpstreamID)
-	waitFor(t, func() bool {
-		o, _ := sa.Get(up)
-		return o.State == adapters.StateFinished
-	})
+	e.platformBack(sa, id, adapters.StateFinished)
 }
 
 // TestCancelWhilePlatformDown: a cancel while the platform is down lands
@@ -470,12 +478,5 @@ func TestCancelWhilePlatformDown(t *testing.T) {
 	if _, b := e.legacy(keyA, "action", "setStatus", "id", id, "status", "8"); b != "ACCESS_CANCEL" {
 		t.Fatalf("cancel with the platform down = %q; want ACCESS_CANCEL (queued)", b)
 	}
-	e.attempted(id)
-	sa.SetFaults(simulator.Faults{})
-	e.clock.Advance(time.Minute) // past the outbox's backoff
-	up := atoi(e.order(id).UpstreamID)
-	waitFor(t, func() bool {
-		o, _ := sa.Get(up)
-		return o.State == adapters.StateCancelled
-	})
+	e.platformBack(sa, id, adapters.StateCancelled)
 }

@@ -2,7 +2,6 @@ package unified
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -11,7 +10,6 @@ import (
 	"smsgate/gateway/pools"
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
-	"smsgate/ledger"
 )
 
 // apiAdminPlatforms lists every platform's settings and, beside them, its
@@ -38,20 +36,9 @@ type AdminOrderView struct {
 // apiAdminOrders lists the newest orders of every tenant (or of one,
 // ?tenant=), read-only: the dashboard's order feed.
 func (s *API) apiAdminOrders(c *call) (any, error) {
-	f := ledger.Filter{Tenant: c.query("tenant"), Limit: 50}
-	switch st := c.query("state"); st {
-	case "", "all":
-	case "active":
-		f.ActiveOnly = true
-	default:
-		return nil, badRequest("state must be active or all")
-	}
-	if l := c.query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return nil, badRequest("limit must be 1..1000")
-		}
-		f.Limit = n
+	f, err := orderFilter(c, c.query("tenant"), 50)
+	if err != nil {
+		return nil, err
 	}
 	list, err := s.store.List(c.cctx, f)
 	if err != nil {

@@ -366,20 +366,9 @@ func (s *API) apiOrder(c *call) (any, error) {
 }
 
 func (s *API) apiOrders(c *call) (any, error) {
-	f := ledger.Filter{Tenant: c.t.Name, Limit: 100}
-	switch st := c.query("state"); st {
-	case "", "all":
-	case "active":
-		f.ActiveOnly = true
-	default:
-		return nil, badRequest("state must be active or all")
-	}
-	if l := c.query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return nil, badRequest("limit must be 1..1000")
-		}
-		f.Limit = n
+	f, err := orderFilter(c, c.t.Name, 100)
+	if err != nil {
+		return nil, err
 	}
 	list, err := s.store.List(c.cctx, f)
 	if err != nil {
@@ -390,4 +379,25 @@ func (s *API) apiOrders(c *call) (any, error) {
 		out = append(out, s.orderView(c.t, o))
 	}
 	return map[string]any{"orders": out}, nil
+}
+
+// orderFilter reads an order listing's ?state=active|all and ?limit=1..1000
+// (default def) for tenant ("" = every tenant).
+func orderFilter(c *call, tenant string, def int) (ledger.Filter, error) {
+	f := ledger.Filter{Tenant: tenant, Limit: def}
+	switch st := c.query("state"); st {
+	case "", "all":
+	case "active":
+		f.ActiveOnly = true
+	default:
+		return f, badRequest("state must be active or all")
+	}
+	if l := c.query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return f, badRequest("limit must be 1..1000")
+		}
+		f.Limit = n
+	}
+	return f, nil
 }
