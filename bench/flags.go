@@ -34,6 +34,7 @@ type options struct {
 	upstreamPoll    time.Duration // -upstream-poll: the gateway's poll interval per platform
 	upstreamTimeout time.Duration // -upstream-timeout: the gateway's per-call upstream timeout
 	ledgerURL       string        // -ledger: "" = a temporary SQLite file, or a postgres:// URL
+	upstream        string        // -upstream: buy's running upstream as URL#KEY; "" = start "bench upstream"
 
 	orders      int           // -orders: storm orders per phase
 	stormPoll   time.Duration // -storm-poll: client poll interval of the first storm phase
@@ -48,7 +49,7 @@ type options struct {
 const defaultMix = "getPrices,getCountries,getBalance"
 
 // scenarioNames in the order the usage text lists them.
-var scenarioNames = []string{"reads", "flow", "failover", "storm", "unified"}
+var scenarioNames = []string{"reads", "flow", "failover", "storm", "unified", "buy"}
 
 const usageHead = `usage: go run ./bench [flags] <scenario>
 
@@ -61,6 +62,9 @@ Scenarios:
   failover  flow while the first platform goes healthy/outage/slow/garbage/recovered
   storm     many clients polling few orders: upstream getStatus calls per order
   unified   the JSON API flow: getPhone, getSmsCode (long poll), setStatus complete
+  buy       getNumber to saturation through a bare fasthttp reverse proxy and
+            through the gateway, both to a simulator in its own process
+            (bench upstream); then buy → code → finish in open loop at -rate
 
   upstream  not a scenario: serves one simulated platform in this process until
             SIGINT/SIGTERM (go run ./bench upstream -h)
@@ -95,6 +99,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.upstreamPoll, "upstream-poll", time.Second, "the in-process gateway's poll interval per platform")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", 2*time.Second, "the in-process gateway's per-call upstream timeout")
 	fs.StringVar(&o.ledgerURL, "ledger", "", "the in-process gateway's ledger: empty for a temporary SQLite file, or postgres://… (a fresh schema, dropped at exit)")
+	fs.StringVar(&o.upstream, "upstream", "", "buy: a running upstream as `URL#KEY` (go run ./bench upstream); empty = start one in its own process")
 	fs.IntVar(&o.orders, "orders", 4, "storm: orders per phase")
 	fs.DurationVar(&o.stormPoll, "storm-poll", 20*time.Millisecond, "storm: client poll interval of the first phase (the second polls back to back)")
 	fs.DurationVar(&o.slowLatency, "slow", 500*time.Millisecond, "failover: latency the first platform adds in the slow phase")

@@ -21,6 +21,7 @@ var scenarios = map[string]scenario{
 	"failover": {needsSim: true, run: runFailover},
 	"storm":    {needsSim: true, run: runStorm},
 	"unified":  {run: runUnified},
+	"buy":      {needsSim: true, run: runBuy},
 }
 
 // bench is one scenario's run: options, targets, live display, report.

@@ -48,9 +48,12 @@ type world struct {
 	sims   []*registry.Sim // the gateway's upstreams, by priority
 	codes  []string        // their platform codes
 	direct *directSim      // a separate simulator for the direct baselines
-	store  ledger.Store
-	dir    string // temporary ledger directory, removed by close
-	close  func()
+	// upstream is the out-of-process simulator the buy scenario's gateway
+	// buys from (nil for the other scenarios).
+	upstream *upstreamProc
+	store    ledger.Store
+	dir      string // temporary ledger directory, removed by close
+	close    func()
 }
 
 // directSim is the "simulator directly" baseline: the smsactivate skin over
@@ -117,7 +120,16 @@ func setupWorld(o *options) (*world, error) {
 		return fail(err)
 	}
 
-	plats, err := w.startSims(o, cfg, &closers)
+	var plats []*gateway.Platform
+	if o.scenario == "buy" {
+		if w.upstream, err = startUpstreamProc(o); err != nil {
+			return fail(err)
+		}
+		closers = append(closers, w.upstream.stop)
+		plats, err = upstreamPlatforms(o, w.upstream)
+	} else {
+		plats, err = w.startSims(o, cfg, &closers)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -133,7 +145,7 @@ func setupWorld(o *options) (*world, error) {
 			store.Close()
 		}
 	})
-	g, err := gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: store, Logger: zap.NewNop()})
+	g, err := gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: store, Logger: benchLogger()})
 	if err != nil {
 		return fail(fmt.Errorf("cannot build the gateway: %w", err))
 	}
@@ -155,7 +167,9 @@ func setupWorld(o *options) (*world, error) {
 		storeOpen = false
 	})
 	w.gateway = endpoint{name: "gateway", base: "http://" + ln.Addr().String(), key: key}
-
+	if w.upstream != nil {
+		return w, waitHealthy(w.gateway.base) // the proxy is its baseline
+	}
 	if w.direct, err = startDirect(o); err != nil {
 		return fail(err)
 	}
@@ -191,9 +205,13 @@ func benchConfig(o *options, dir, key string) (config.Config, error) {
 	cfg := config.Defaults()
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Ledger.URL = filepath.Join(dir, "ledger.db")
-	for i := range o.platforms {
+	n := o.platforms
+	if o.scenario == "buy" {
+		n = 1 // the upstream process
+	}
+	for i := range n {
 		cfg.Platforms = append(cfg.Platforms, config.Platform{
-			Code: fmt.Sprintf("sim%d", i+1), Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "classic",
+			Code: platformCode(o, i), Type: "smsactivate", URL: "sim", Currency: "USD", Dialect: "classic",
 			// Unlimited outbound rate: bench measures the gateway's cost, not
 			// the default 10 requests/s a real platform account allows.
 			PollInterval: o.upstreamPoll, Timeout: o.upstreamTimeout, Rate: -1,
@@ -206,6 +224,15 @@ func benchConfig(o *options, dir, key string) (config.Config, error) {
 	}
 
 	return cfg, nil
+}
+
+// platformCode is the i-th configured platform's code: "up" for the buy
+// scenario's upstream process, else sim1, sim2, ….
+func platformCode(o *options, i int) string {
+	if o.scenario == "buy" {
+		return "up"
+	}
+	return fmt.Sprintf("sim%d", i+1)
 }
 
 // waitHealthy waits up to 5 s for /healthz to answer 200.
@@ -285,4 +312,12 @@ func openBenchLedger(o *options, cfg config.Config, closers *[]func()) (ledger.S
 		}
 	})
 	return store, nil
+}
+
+func benchLogger() *zap.Logger {
+	if os.Getenv("BENCH_DEBUG") != "" {
+		l, _ := zap.NewDevelopment()
+		return l
+	}
+	return zap.NewNop()
 }

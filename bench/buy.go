@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"smsgate/adapters/registry"
+	"smsgate/gateway"
+)
+
+// The buy scenario measures the purchase path against a simulator in its
+// own process, so the figure is the gateway's cost, not the simulator's:
+//
+//   - proxy:   getNumber through a bare fasthttp reverse proxy to the
+//     upstream, closed loop — the "proxy that does nothing", what this
+//     box forwards with no work behind it;
+//   - gateway: getNumber through the gateway, closed loop: every number
+//     routed, bought upstream and committed to the ledger before its
+//     answer;
+//   - flow:    buy → code → finish through the gateway in open loop at
+//     -rate (default: half the gateway's saturation), each activation's
+//     requests timed from when they were due.
+
+// upstreamProc is a "bench upstream" process (or one already running,
+// with -upstream).
+type upstreamProc struct {
+	url, key string
+	stop     func()
+}
+
+// startUpstreamProc runs this binary's "bench upstream" as a child
+// process and reads its URL and key from the line it prints.
+func startUpstreamProc(o *options) (*upstreamProc, error) {
+	if o.upstream != "" {
+		u, key, _ := strings.Cut(o.upstream, "#")
+		return &upstreamProc{url: u, key: key, stop: func() {}}, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find this program to run the upstream: %w", err)
+	}
+	cmd := exec.Command(exe, "upstream", "-platform", "smsactivate", "-listen", "127.0.0.1:0",
+		"-code-delay", o.codeDelay.String(), "-stock", "100000000", "-retention", "2m")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start the upstream process: %w", err)
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("the upstream process printed no address: %w", err)
+	}
+	p := &upstreamProc{stop: stop}
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "url="); ok {
+			p.url = v
+		}
+		if v, ok := strings.CutPrefix(f, "key="); ok {
+			p.key = v
+		}
+	}
+	if p.url == "" {
+		stop()
+		return nil, fmt.Errorf("the upstream process printed %q", line)
+	}
+	return p, nil
+}
+
+// upstreamPlatforms is the gateway's one platform over the upstream
+// process.
+func upstreamPlatforms(o *options, up *upstreamProc) ([]*gateway.Platform, error) {
+	a, err := registry.Build(registry.Spec{Code: "up", Type: "smsactivate", URL: up.url, Key: up.key, Currency: "USD",
+		Dialect: "classic", Timeout: o.upstreamTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("cannot build the upstream's adapter: %w", err)
+	}
+	return []*gateway.Platform{{Code: "up", Adapter: a, Currency: "USD", PollInterval: o.upstreamPoll,
+		Timeout: o.upstreamTimeout, Enabled: true, Rate: -1}}, nil
+}
+
+// startProxy serves a bare fasthttp reverse proxy to target: every
+// request forwarded as it came, every answer returned as it came.
+func startProxy(target string, conns int) (string, func(), error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", nil, err
+	}
+	hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: conns * 2, MaxIdemponentCallAttempts: 1}
+	srv := &fasthttp.Server{
+		Name: "proxy",
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			req := &ctx.Request
+			req.SetHost(u.Host)
+			if err := hc.Do(req, &ctx.Response); err != nil {
+				ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+			}
+		},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go srv.Serve(ln) //nolint:errcheck // returns at Shutdown
+	return "http://" + ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.ShutdownWithContext(ctx) //nolint:errcheck // exit
+		hc.CloseIdleConnections()
+	}, nil
+}
+
+// buyActions are the one action the saturation phases load.
+var buyActions = []string{"getNumber"}
+
+// runBuy loads the proxy and the gateway with getNumber to saturation,
+// then the full activation flow through the gateway in open loop.
+func runBuy(b *bench) error {
+	if b.w.upstream == nil {
+		return fmt.Errorf("scenario buy %w", errNeedsSimulator)
+	}
+	q, err := b.buyQuery()
+	if err != nil {
+		return err
+	}
+	proxyURL, stop, err := startProxy(b.w.upstream.url, b.o.conns)
+	if err != nil {
+		return fmt.Errorf("cannot start the proxy: %w", err)
+	}
+	defer stop()
+	d := b.phaseLength(3)
+	proxy := endpoint{name: "proxy", base: proxyURL, key: b.w.upstream.key}
+	for _, ep := range []endpoint{proxy, b.w.gateway} {
+		if err := b.loadBuys(ep, q, d); err != nil {
+			return err
+		}
+	}
+	b.rep.ratio("gateway buys/s / proxy forwarded getNumber/s", "gateway", "proxy", ">= 0.50", 0.5)
+
+	rate := b.o.rate
+	if rate <= 0 {
+		if g := b.rep.run("gateway"); g != nil {
+			rate = g.RPS / 2
+		}
+	}
+	if rate <= 0 {
+		b.rep.Notes = append(b.rep.Notes, "the gateway bought nothing at saturation: no flow phase")
+		return nil
+	}
+	start := time.Now()
+	end := start.Add(d)
+	cl, err := newClient(b.w.gateway, b.o.conns, b.o.timeout, end.Add(hardEndGrace))
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	rec := b.recorder("flow", flowActions, start, d, true)
+	f := &flowClient{buyQuery: q, poll: b.o.poll, giveUp: b.o.giveUp, end: end, rec: func(time.Time) *Recorder { return rec }}
+	runArrivals(rate, start, end, func(i int, due time.Time) { f.activation(i, newLegacyCaller(cl), due) })
+	b.addRun(rec, "gateway", fmt.Sprintf("open %.0f act/s", rate), 0)
+	b.rep.Notes = append(b.rep.Notes,
+		"upstream: a separate process (bench upstream) serving SMS-Activate; proxy: a bare fasthttp reverse proxy in this process forwarding to it",
+		"gateway: every getNumber answered ACCESS_NUMBER was committed to the ledger before the answer")
+	return nil
+}
+
+// loadBuys runs getNumber closed loop against ep for d.
+func (b *bench) loadBuys(ep endpoint, q string, d time.Duration) error {
+	start := time.Now()
+	end := start.Add(d)
+	cl, err := newClient(ep, b.o.conns, b.o.timeout, end.Add(hardEndGrace))
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	rec := b.recorder(ep.name, buyActions, start, d, true)
+	callers := make([]*legacyCaller, b.o.conns)
+	for i := range callers {
+		callers[i] = newLegacyCaller(cl)
+	}
+	ok := func(body []byte) bool { return strings.HasPrefix(string(body), "ACCESS_NUMBER:") }
+	runClosed(b.o.conns, end, func(w int) {
+		due := time.Now()
+		a := callers[w].call("getNumber", q)
+		rec.note(w, 0, due, a, outcome(a, ok))
+	})
+	b.addRun(rec, ep.name, b.loadName(0, false), 0)
+	return nil
+}
