@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"math"
@@ -335,5 +337,51 @@ func TestExitCodes(t *testing.T) {
 		if got := run(c.args, &out, &errOut); got != c.want || !strings.Contains(errOut.String(), c.say) {
 			t.Errorf("bench %v: exit %d, stderr %q; want exit %d saying %q", c.args, got, errOut.String(), c.want, c.say)
 		}
+	}
+}
+
+// TestBuy: the buy scenario against an upstream in its own server (here
+// a goroutine running "bench upstream", given with -upstream): the proxy
+// and the gateway both buy at saturation, the ratio figure is computed,
+// and the open-loop flow completes activations.
+func TestBuy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out, w := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		defer w.Close()
+		done <- runUpstream(ctx, []string{"-platform", "smsactivate", "-listen", "127.0.0.1:0", "-code-delay", "40ms"}, w, io.Discard)
+	}()
+	defer func() { cancel(); <-done }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, out) //nolint:errcheck // never block the writer
+	var url, key string
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "url="); ok {
+			url = v
+		}
+		if v, ok := strings.CutPrefix(f, "key="); ok {
+			key = v
+		}
+	}
+	o := testOptions("buy", 1500*time.Millisecond)
+	o.upstream = url + "#" + key
+	rep := runScenario(t, o)
+	for _, name := range []string{"proxy", "gateway"} {
+		if run := rep.run(name); run == nil || run.OK == 0 || run.Errors != 0 {
+			t.Fatalf("%s run %+v; want purchases without errors", name, run)
+		}
+	}
+	var ratio *Figure
+	for i := range rep.Figures {
+		if strings.HasPrefix(rep.Figures[i].Name, "gateway buys/s") {
+			ratio = &rep.Figures[i]
+		}
+	}
+	if ratio == nil || ratio.Value <= 0 {
+		t.Fatalf("figures %+v; want the buys/s ratio", rep.Figures)
 	}
 }
