@@ -35,6 +35,9 @@ type options struct {
 	upstreamTimeout time.Duration // -upstream-timeout: the gateway's per-call upstream timeout
 	ledgerURL       string        // -ledger: "" = a temporary SQLite file, or a postgres:// URL
 	upstream        string        // -upstream: buy's running upstream as URL#KEY; "" = start "bench upstream"
+	seedFinished    int           // -seed-finished: soak's ended orders in the ledger before the load
+	seedActive      int           // -seed-active: soak's active orders (bought at the upstream) before the load
+	window          time.Duration // -window: soak's measurement window
 
 	orders      int           // -orders: storm orders per phase
 	stormPoll   time.Duration // -storm-poll: client poll interval of the first storm phase
@@ -49,7 +52,7 @@ type options struct {
 const defaultMix = "getPrices,getCountries,getBalance"
 
 // scenarioNames in the order the usage text lists them.
-var scenarioNames = []string{"reads", "flow", "failover", "storm", "unified", "buy"}
+var scenarioNames = []string{"reads", "flow", "failover", "storm", "unified", "buy", "soak"}
 
 const usageHead = `usage: go run ./bench [flags] <scenario>
 
@@ -65,6 +68,10 @@ Scenarios:
   buy       getNumber to saturation through a bare fasthttp reverse proxy and
             through the gateway, both to a simulator in its own process
             (bench upstream); then buy → code → finish in open loop at -rate
+  soak      a ledger seeded with -seed-finished ended and -seed-active active
+            orders, then the flow at -rate for -duration in -window windows:
+            throughput and p99 per window, last/first ratios, heap per active
+            order, upstream status/list calls per poll interval
 
   upstream  not a scenario: serves one simulated platform in this process until
             SIGINT/SIGTERM (go run ./bench upstream -h)
@@ -99,7 +106,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.upstreamPoll, "upstream-poll", time.Second, "the in-process gateway's poll interval per platform")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", 2*time.Second, "the in-process gateway's per-call upstream timeout")
 	fs.StringVar(&o.ledgerURL, "ledger", "", "the in-process gateway's ledger: empty for a temporary SQLite file, or postgres://… (a fresh schema, dropped at exit)")
-	fs.StringVar(&o.upstream, "upstream", "", "buy: a running upstream as `URL#KEY` (go run ./bench upstream); empty = start one in its own process")
+	fs.StringVar(&o.upstream, "upstream", "", "buy, soak: a running upstream as `URL#KEY` (go run ./bench upstream); empty = start one in its own process")
+	fs.IntVar(&o.seedFinished, "seed-finished", 1_000_000, "soak: ended orders written to the ledger before the load")
+	fs.IntVar(&o.seedActive, "seed-active", 100_000, "soak: active orders bought at the upstream and recorded before the load")
+	fs.DurationVar(&o.window, "window", time.Minute, "soak: length of each measurement window")
 	fs.IntVar(&o.orders, "orders", 4, "storm: orders per phase")
 	fs.DurationVar(&o.stormPoll, "storm-poll", 20*time.Millisecond, "storm: client poll interval of the first phase (the second polls back to back)")
 	fs.DurationVar(&o.slowLatency, "slow", 500*time.Millisecond, "failover: latency the first platform adds in the slow phase")
@@ -159,6 +169,9 @@ func (o *options) validate() error {
 	if o.upstreamPoll <= 0 || o.upstreamTimeout <= 0 || o.codeDelay <= 0 {
 		bad = append(bad, "-upstream-poll, -upstream-timeout and -code-delay must be positive")
 	}
+	if o.seedFinished < 0 || o.seedActive < 0 || o.window <= 0 {
+		bad = append(bad, "-seed-finished and -seed-active must not be negative, -window must be positive")
+	}
 	if o.orders < 1 {
 		bad = append(bad, "-orders must be at least 1")
 	}
@@ -179,6 +192,10 @@ func (o *options) validate() error {
 	}
 	return nil
 }
+
+// ownUpstream reports whether the scenario's gateway buys from a
+// simulator in its own process (buy, soak).
+func (o *options) ownUpstream() bool { return o.scenario == "buy" || o.scenario == "soak" }
 
 // inProcess reports whether bench runs its own gateway and simulators.
 func (o *options) inProcess() bool { return o.target == "" }

@@ -22,6 +22,7 @@ var scenarios = map[string]scenario{
 	"storm":    {needsSim: true, run: runStorm},
 	"unified":  {run: runUnified},
 	"buy":      {needsSim: true, run: runBuy},
+	"soak":     {needsSim: true, run: runSoak},
 }
 
 // bench is one scenario's run: options, targets, live display, report.

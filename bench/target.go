@@ -121,7 +121,7 @@ func setupWorld(o *options) (*world, error) {
 	}
 
 	var plats []*gateway.Platform
-	if o.scenario == "buy" {
+	if o.ownUpstream() {
 		if w.upstream, err = startUpstreamProc(o); err != nil {
 			return fail(err)
 		}
@@ -206,7 +206,7 @@ func benchConfig(o *options, dir, key string) (config.Config, error) {
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Ledger.URL = filepath.Join(dir, "ledger.db")
 	n := o.platforms
-	if o.scenario == "buy" {
+	if o.ownUpstream() {
 		n = 1 // the upstream process
 	}
 	for i := range n {
@@ -229,7 +229,7 @@ func benchConfig(o *options, dir, key string) (config.Config, error) {
 // platformCode is the i-th configured platform's code: "up" for the buy
 // scenario's upstream process, else sim1, sim2, ….
 func platformCode(o *options, i int) string {
-	if o.scenario == "buy" {
+	if o.ownUpstream() {
 		return "up"
 	}
 	return fmt.Sprintf("sim%d", i+1)

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/ledger"
+)
+
+// The soak scenario asks whether cost stays flat as orders accumulate: a
+// ledger pre-seeded with -seed-finished ended orders and -seed-active
+// active ones (bought for real at the upstream process, so the poller has
+// real work), then the legacy flow (buy → poll → finish) in open loop at
+// -rate for -duration, measured in windows of -window. It reports each
+// window's throughput and p99, the last/first window ratios, the heap the
+// gateway holds per active order, and the upstream's status and list
+// calls per poll interval.
+
+// soakSeedWorkers seed the ledger in parallel (the SQLite group commit
+// batches their creates).
+const soakSeedWorkers = 64
+
+// runSoak seeds, measures the heap, then loads the flow window by window.
+func runSoak(b *bench) error {
+	if b.w.upstream == nil || b.w.store == nil {
+		return fmt.Errorf("scenario soak %w", errNeedsSimulator)
+	}
+	q, err := b.buyQuery()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	start := time.Now()
+	if err := seedFinished(ctx, b.w.store, b.o.seedFinished); err != nil {
+		return err
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := b.seedActive(ctx, b.o.seedActive); err != nil {
+		return err
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.rep.Notes = append(b.rep.Notes, fmt.Sprintf("seeded %d finished and %d active orders in %s",
+		b.o.seedFinished, b.o.seedActive, time.Since(start).Round(time.Millisecond)))
+	if b.o.seedActive > 0 {
+		per := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(b.o.seedActive)
+		b.rep.Figures = append(b.rep.Figures, Figure{Name: "heap per active order", Value: per, Unit: "bytes",
+			Of:     "(HeapAlloc after seeding the active orders − before) / seed-active, both after a GC; the simulator runs in its own process",
+			Target: "<= 1024", Met: boolp(per <= 1024)})
+	}
+
+	rate := b.o.rate
+	if rate <= 0 {
+		rate = 100
+	}
+	calls0, err := upstreamRequests(b.w.upstream.url)
+	if err != nil {
+		return err
+	}
+	n := max(1, int(b.o.duration/b.o.window))
+	loadStart := time.Now()
+	end := loadStart.Add(time.Duration(n) * b.o.window)
+	recs := make([]*Recorder, n)
+	for i := range recs {
+		from := loadStart.Add(time.Duration(i) * b.o.window)
+		recs[i] = newRecorder(fmt.Sprintf("window %d", i+1), flowActions, from, from.Add(b.o.window), b.o.conns)
+		b.prog.phase(recs[i])
+	}
+	cl, err := newClient(b.w.gateway, b.o.conns, b.o.timeout, end.Add(hardEndGrace))
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	f := &flowClient{buyQuery: q, poll: b.o.poll, giveUp: b.o.giveUp, end: end, rec: func(t time.Time) *Recorder {
+		i := min(max(0, int(t.Sub(loadStart)/b.o.window)), n-1)
+		return recs[i]
+	}}
+	runArrivals(rate, loadStart, end, func(i int, due time.Time) { f.activation(i, newLegacyCaller(cl), due) })
+	for _, rec := range recs {
+		b.addRun(rec, "gateway", fmt.Sprintf("open %g act/s", rate), 0)
+	}
+	calls1, err := upstreamRequests(b.w.upstream.url)
+	if err != nil {
+		return err
+	}
+	b.soakFigures(calls1, calls0, time.Since(loadStart))
+	return nil
+}
+
+// soakFigures adds the last/first window ratios and the upstream calls
+// per poll interval.
+func (b *bench) soakFigures(calls1, calls0 map[string]int64, took time.Duration) {
+	runs := b.rep.Runs
+	if len(runs) >= 2 {
+		first, last := runs[0], runs[len(runs)-1]
+		if first.RPS > 0 {
+			v := last.RPS / first.RPS
+			b.rep.Figures = append(b.rep.Figures, Figure{Name: "throughput last/first window", Value: v, Unit: "x",
+				Of: last.Name + ".rps / " + first.Name + ".rps", Target: ">= 0.90", Met: boolp(v >= 0.9)})
+		}
+		if first.P99Ms > 0 {
+			v := last.P99Ms / first.P99Ms
+			b.rep.Figures = append(b.rep.Figures, Figure{Name: "p99 last/first window", Value: v, Unit: "x",
+				Of: last.Name + ".p99 / " + first.Name + ".p99", Target: "<= 1.20", Met: boolp(v <= 1.2)})
+		}
+	}
+	intervals := took.Seconds() / b.o.upstreamPoll.Seconds()
+	for _, call := range []string{"getStatus", "getActiveActivations"} {
+		if d := calls1[call] - calls0[call]; intervals > 0 {
+			b.rep.Figures = append(b.rep.Figures, Figure{Name: call + " calls per poll interval", Value: float64(d) / intervals,
+				Unit: "calls", Of: fmt.Sprintf("upstream %s calls during the load / (load time / %s)", call, b.o.upstreamPoll)})
+		}
+	}
+}
+
+// upstreamRequests reads the upstream process's request counts.
+func upstreamRequests(base string) (map[string]int64, error) {
+	resp, err := http.Get(base + "/_sim/requests")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the upstream's request counts: %w", err)
+	}
+	defer resp.Body.Close()
+	var m map[string]int64
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return nil, fmt.Errorf("cannot read the upstream's request counts: %w", err)
+	}
+	return m, nil
+}
+
+// seedFinished writes n ended orders (finished with a code, or cancelled)
+// spread over the last 30 days, as a long-running gateway's ledger holds.
+func seedFinished(ctx context.Context, store ledger.Store, n int) error {
+	now := time.Now().UTC()
+	return parallel(n, func(i int) error {
+		at := now.Add(-time.Duration(rand.Int64N(int64(30 * 24 * time.Hour))))
+		o := seedOrder(fmt.Sprintf("seed-%d", i), "+1555"+fmt.Sprint(1_000_000+i), at)
+		o.NextPollAt = time.Time{}
+		if i%4 == 0 {
+			o.State = adapters.StateCancelled
+		} else {
+			o.State = adapters.StateFinished
+			o.Codes = []ledger.Code{{Code: "123456", Text: "code 123456", ReceivedAt: at.Add(20 * time.Second)}}
+		}
+		return store.Create(ctx, &o)
+	})
+}
+
+// seedActive buys n numbers at the upstream process through the
+// gateway's adapter and records them as active orders, due within one
+// poll interval.
+func (b *bench) seedActive(ctx context.Context, n int) error {
+	a, err := upstreamPlatforms(b.o, b.w.upstream)
+	if err != nil {
+		return err
+	}
+	up := a[0].Adapter
+	now := time.Now().UTC()
+	return parallel(n, func(i int) error {
+		pur, err := up.Buy(ctx, adapters.BuyRequest{Country: b.o.country, Service: b.o.service})
+		if err != nil {
+			return fmt.Errorf("cannot seed an active order: %w", err)
+		}
+		o := seedOrder(pur.UpstreamID, pur.Phone, now)
+		o.Country, o.Service = b.o.country, b.o.service
+		o.NextPollAt = now.Add(time.Duration(rand.Int64N(int64(b.o.upstreamPoll))))
+		return b.w.store.Create(ctx, &o)
+	})
+}
+
+// seedOrder is a waiting order of the bench tenant at the upstream.
+func seedOrder(upstreamID, phone string, at time.Time) ledger.Order {
+	return ledger.Order{Tenant: tenantName, Platform: "up", UpstreamID: upstreamID, Phone: phone,
+		Country: "us", Service: "tg", State: adapters.StateWaiting,
+		Price: adapters.Money{Micros: adapters.Micro / 2, Currency: "USD"}, BasePrice: adapters.Money{Micros: adapters.Micro / 2, Currency: "USD"},
+		TenantPrice: adapters.Money{Micros: adapters.Micro / 2, Currency: "USD"}, TenantPriceBase: adapters.Money{Micros: adapters.Micro / 2, Currency: "USD"},
+		CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(20 * time.Minute), NextPollAt: at}
+}
+
+// parallel runs f(0..n-1) on soakSeedWorkers goroutines; the first error
+// stops it.
+func parallel(n int, f func(i int) error) error {
+	var (
+		next    atomic.Int64
+		failed  atomic.Bool
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+	)
+	for range soakSeedWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || failed.Load() {
+					return
+				}
+				if err := f(i); err != nil {
+					errOnce.Do(func() { first = err })
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
