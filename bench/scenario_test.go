@@ -22,7 +22,7 @@ func testOptions(scenario string, d time.Duration) options {
 		codeDelay: 40 * time.Millisecond, poll: 20 * time.Millisecond, giveUp: 150 * time.Millisecond, platforms: 3,
 		upstreamPoll: 100 * time.Millisecond, upstreamTimeout: 2 * time.Second,
 		orders: 2, stormPoll: 5 * time.Millisecond, slowLatency: 20 * time.Millisecond, wait: 200 * time.Millisecond,
-		mix: defaultMix, country: "us", service: "tg",
+		mix: defaultMix, country: "us", service: "tg", window: time.Second,
 	}
 }
 
@@ -345,30 +345,8 @@ func TestExitCodes(t *testing.T) {
 // and the gateway both buy at saturation, the ratio figure is computed,
 // and the open-loop flow completes activations.
 func TestBuy(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	out, w := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		defer w.Close()
-		done <- runUpstream(ctx, []string{"-platform", "smsactivate", "-listen", "127.0.0.1:0", "-code-delay", "40ms"}, w, io.Discard)
-	}()
-	defer func() { cancel(); <-done }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, out) //nolint:errcheck // never block the writer
-	var url, key string
-	for _, f := range strings.Fields(line) {
-		if v, ok := strings.CutPrefix(f, "url="); ok {
-			url = v
-		}
-		if v, ok := strings.CutPrefix(f, "key="); ok {
-			key = v
-		}
-	}
 	o := testOptions("buy", 1500*time.Millisecond)
-	o.upstream = url + "#" + key
+	o.upstream = testUpstream(t)
 	rep := runScenario(t, o)
 	for _, name := range []string{"proxy", "gateway"} {
 		if run := rep.run(name); run == nil || run.OK == 0 || run.Errors != 0 {
@@ -383,5 +361,65 @@ func TestBuy(t *testing.T) {
 	}
 	if ratio == nil || ratio.Value <= 0 {
 		t.Fatalf("figures %+v; want the buys/s ratio", rep.Figures)
+	}
+}
+
+// testUpstream runs "bench upstream" in a goroutine for the test and
+// returns it as -upstream's URL#KEY.
+func testUpstream(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, w := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		defer w.Close()
+		done <- runUpstream(ctx, []string{"-platform", "smsactivate", "-listen", "127.0.0.1:0", "-code-delay", "40ms"}, w, io.Discard)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, out) //nolint:errcheck // never block the writer
+	var url, key string
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "url="); ok {
+			url = v
+		}
+		if v, ok := strings.CutPrefix(f, "key="); ok {
+			key = v
+		}
+	}
+	return url + "#" + key
+}
+
+// TestSoak: the soak scenario seeds the ledger (ended orders, and active
+// ones bought at the upstream), measures the heap per active order, and
+// reports every window and the last/first ratios.
+func TestSoak(t *testing.T) {
+	o := testOptions("soak", 1200*time.Millisecond)
+	o.upstream = testUpstream(t)
+	o.window, o.seedFinished, o.seedActive, o.rate = 400*time.Millisecond, 500, 200, 40
+	rep := runScenario(t, o)
+	if len(rep.Runs) != 3 {
+		t.Fatalf("%d runs; want one per 400 ms window", len(rep.Runs))
+	}
+	want := map[string]bool{"heap per active order": false, "throughput last/first window": false, "p99 last/first window": false}
+	for _, f := range rep.Figures {
+		if _, ok := want[f.Name]; ok {
+			want[f.Name] = true
+		}
+	}
+	for name, seen := range want {
+		if !seen {
+			t.Errorf("no figure %q in %+v", name, rep.Figures)
+		}
+	}
+	var ok uint64
+	for _, r := range rep.Runs {
+		ok += r.OK
+	}
+	if ok == 0 {
+		t.Fatal("the windows answered nothing")
 	}
 }
