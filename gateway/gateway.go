@@ -419,7 +419,7 @@ func (g *Gateway) RecordOutcome(platform, country, service string, delivered boo
 func (g *Gateway) unifiedAPI() *unified.API {
 	return unified.New(unified.Deps{
 		Config: g.cfg, Tenants: g.tenants, Limiter: g.limiter, Admin: g.admin.matches, Orders: g.orders, Store: g.store,
-		Market: g.market, Recommend: g.router.Plan, Health: g.health, Overrides: g.overrides, Pools: g.pools, FX: g.fx,
+		Market: g.market, Recommend: g.router.Plan, Standing: g.router.Standing, Health: g.health, Overrides: g.overrides, Pools: g.pools, FX: g.fx,
 		Platforms: g.platforms, ByCode: g.byCode, Metrics: g.metrics, Log: g.log, Now: g.now,
 	})
 }
