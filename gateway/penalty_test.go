@@ -129,7 +129,9 @@ func TestPairBanRoutesAround(t *testing.T) {
 	wantPenalty(t, e, "hero", penaltyView{Scope: "pair", Country: "us", Service: "tg", Reason: "BANNED", Until: end})
 	wantNoPenalty(t, e, "sa")
 
-	var rec struct{ Skipped []struct{ Platform, Reason string } }
+	var rec struct {
+		Skipped []struct{ Platform, Reason string }
+	}
 	e.api("GET", "/api/sms/recommended?country=us&service=tg", keyA, nil).into(t, &rec)
 	if len(rec.Skipped) != 1 || rec.Skipped[0].Platform != "hero" || !strings.HasPrefix(rec.Skipped[0].Reason, "penalised: BANNED") {
 		t.Errorf("recommended skipped = %+v; want hero penalised: BANNED …", rec.Skipped)
