@@ -3,6 +3,7 @@ package adapters
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Canonical errors. Adapters wrap them with context
@@ -61,6 +62,54 @@ func (e *PriceFloorError) Error() string {
 // Is reports PriceFloorError as ErrPriceTooHigh.
 func (e *PriceFloorError) Is(target error) bool { return target == ErrPriceTooHigh }
 
+// Penalty scopes: what a platform's punishment covers.
+const (
+	ScopeAccount = "account" // every purchase on the platform
+	ScopePair    = "pair"    // one service × country
+)
+
+// PenaltyError: the platform refuses us for a while because of how we
+// behave (HeroSMS BANNED, CHANNELS_LIMIT, HTTP 429 Retry-After). It is
+// ErrUnavailable for everything that only asks "may I retry later" (the
+// poller, queued client calls, failover), but it is not a fault: it never
+// trips a breaker (PlatformFault is false), and the router skips what it
+// covers until it ends.
+type PenaltyError struct {
+	Scope            string // ScopeAccount or ScopePair
+	Country, Service string // the pair, for ScopePair ("" = the request's)
+	// Until is when the platform said it ends (its clock); RetryAfter is
+	// how long from now it said. RetryAfter wins when both are set (it
+	// does not depend on the two clocks agreeing). Neither: the gateway's
+	// configured backoff.
+	Until      time.Time
+	RetryAfter time.Duration
+	Reason     string // e.g. "BANNED", "CHANNELS_LIMIT", "http 429"
+}
+
+func (e *PenaltyError) Error() string {
+	s := "penalised (" + e.Reason + ", " + e.Scope
+	if e.Scope == ScopePair {
+		s += " " + e.Service + "/" + e.Country
+	}
+	switch {
+	case e.RetryAfter > 0:
+		s += ", retry after " + e.RetryAfter.String()
+	case !e.Until.IsZero():
+		s += ", until " + e.Until.UTC().Format(time.RFC3339)
+	}
+	return s + ")"
+}
+
+// Is reports a PenaltyError as ErrUnavailable: try again later, elsewhere.
+func (e *PenaltyError) Is(target error) bool { return target == ErrUnavailable }
+
+// AsPenalty is the PenaltyError in err's chain, if any.
+func AsPenalty(err error) (*PenaltyError, bool) {
+	var pe *PenaltyError
+	ok := errors.As(err, &pe)
+	return pe, ok
+}
+
 // Retryable reports whether a purchase that failed with err may be tried on
 // another platform. An unknown outcome is not retryable: the first platform
 // may have sold us a number.
@@ -78,6 +127,11 @@ func Retryable(err error) bool {
 
 // PlatformFault reports whether err is the upstream's fault (it trips a
 // breaker): transport trouble, 5xx, garbage, or our account being refused.
+// A penalty is not: the platform is healthy and answering, it refuses us
+// for a while, which routing handles (skip until it ends).
 func PlatformFault(err error) bool {
+	if _, penalised := AsPenalty(err); penalised {
+		return false
+	}
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrAuth)
 }

@@ -203,6 +203,19 @@ type Platform struct {
 	// BalanceAlert raises an alert when the balance falls below it, decimal
 	// in the platform's currency; "" = no alert (default).
 	BalanceAlert string `koanf:"balance_alert"`
+	// MinSuccessRate, percent (0..100; 0 = off, default): while the
+	// platform's recent success rate (orders that delivered a code, of
+	// those ended, decayed with a one-hour half-life) over at least
+	// MinSuccessSample orders is below it, the router routes away, before
+	// the vendor's own floor (Platfone: 7 %) blocks the account.
+	MinSuccessRate float64 `koanf:"min_success_rate"`
+	// MinSuccessSample: the recent ended orders min_success_rate needs
+	// before it is enforced; default 20.
+	MinSuccessSample int `koanf:"min_success_sample"`
+	// PenaltyBackoff: how long the platform is skipped after a penalty
+	// that tells no time (CHANNELS_LIMIT, HTTP 429 without Retry-After);
+	// default 30s.
+	PenaltyBackoff time.Duration `koanf:"penalty_backoff"`
 	// Pool: settings of pool platforms (type textnow or receivesms), whose
 	// numbers the gateway owns and hands out itself.
 	Pool Pool `koanf:"pool"`

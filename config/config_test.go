@@ -351,12 +351,12 @@ func TestApplyDefaults(t *testing.T) {
 
 	want := []Platform{
 		{Code: "smsactivate", Type: "smsactivate", Priority: 0, Weight: 1, Dialect: "classic",
-			PollInterval: 5 * time.Second, Rate: 10, Timeout: 10 * time.Second},
+			PollInterval: 5 * time.Second, Rate: 10, Timeout: 10 * time.Second, MinSuccessSample: 20, PenaltyBackoff: 30 * time.Second},
 		// Set values are kept; a negative rate (unlimited) survives.
 		{Code: "fivesim", Type: "fivesim", Priority: -1, Weight: 3,
-			PollInterval: 5 * time.Second, Rate: -1, Timeout: time.Second},
+			PollInterval: 5 * time.Second, Rate: -1, Timeout: time.Second, MinSuccessSample: 20, PenaltyBackoff: 30 * time.Second},
 		{Code: "hero", Type: "smsactivate", Priority: 2, Weight: 1, Dialect: "hero",
-			PollInterval: 5 * time.Second, Rate: 10, Timeout: 10 * time.Second},
+			PollInterval: 5 * time.Second, Rate: 10, Timeout: 10 * time.Second, MinSuccessSample: 20, PenaltyBackoff: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(c.Platforms, want) {
 		t.Errorf("platforms:\ngot  %+v\nwant %+v", c.Platforms, want)
@@ -468,6 +468,15 @@ func TestValidate(t *testing.T) {
 			[]string{"platforms[1].timeout: must be > 0"}},
 		{"platform poll_interval", func(c *Config) { c.Platforms[1].PollInterval = -time.Second },
 			[]string{"platforms[1].poll_interval: must be > 0"}},
+		{"platform min_success_rate above 100", func(c *Config) { c.Platforms[0].MinSuccessRate = 101 },
+			[]string{"platforms[0].min_success_rate: must be a percentage 0..100"}},
+		{"platform min_success_rate negative", func(c *Config) { c.Platforms[0].MinSuccessRate = -1 },
+			[]string{"platforms[0].min_success_rate: must be a percentage 0..100"}},
+		{"platform min_success_rate 7 %", func(c *Config) { c.Platforms[0].MinSuccessRate = 7 }, nil},
+		{"platform min_success_sample", func(c *Config) { c.Platforms[1].MinSuccessSample = -1 },
+			[]string{"platforms[1].min_success_sample: must be >= 1"}},
+		{"platform penalty_backoff", func(c *Config) { c.Platforms[2].PenaltyBackoff = -time.Second },
+			[]string{"platforms[2].penalty_backoff: must be > 0"}},
 		{"platform max_active", func(c *Config) { c.Platforms[1].MaxActive = -1 },
 			[]string{"platforms[1].max_active: must be >= 0"}},
 

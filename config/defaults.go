@@ -71,7 +71,11 @@ const (
 	defaultPollInterval = 5 * time.Second
 	defaultRate         = 10 // requests/s
 	defaultTimeout      = 10 * time.Second
-	defaultDialect      = "classic" // for smsactivate-type platforms
+	// defaultMinSuccessSample: recent ended orders before min_success_rate applies.
+	defaultMinSuccessSample = 20
+	// defaultPenaltyBackoff: a penalty that tells no time lasts this long.
+	defaultPenaltyBackoff = 30 * time.Second
+	defaultDialect        = "classic" // for smsactivate-type platforms
 )
 
 // ApplyDefaults fills the per-platform and per-tenant values left zero:
@@ -103,6 +107,12 @@ func (c *Config) ApplyDefaults() {
 		}
 		if p.Timeout == 0 {
 			p.Timeout = defaultTimeout
+		}
+		if p.MinSuccessSample == 0 {
+			p.MinSuccessSample = defaultMinSuccessSample
+		}
+		if p.PenaltyBackoff == 0 {
+			p.PenaltyBackoff = defaultPenaltyBackoff
 		}
 		if p.Dialect == "" && p.Type == "smsactivate" {
 			p.Dialect = defaultDialect

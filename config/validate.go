@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/big"
 	"net"
 	"net/url"
@@ -244,6 +245,11 @@ func (c *Config) validatePlatforms(p *problems) {
 		if pl.BalanceAlert != "" && !decimalRE.MatchString(pl.BalanceAlert) {
 			p.add(at("balance_alert"), "not a decimal")
 		}
+		if pl.MinSuccessRate < 0 || pl.MinSuccessRate > 100 || math.IsNaN(pl.MinSuccessRate) {
+			p.add(at("min_success_rate"), "must be a percentage 0..100 (0 = off)")
+		}
+		p.atLeast(at("min_success_sample"), pl.MinSuccessSample, 1)
+		p.positive(at("penalty_backoff"), pl.PenaltyBackoff)
 		if isPoolType(pl.Type) {
 			pl.Pool.validate(p, at, pl.Type, pl.URL == "sim")
 		}

@@ -192,6 +192,7 @@ func (g *Gateway) wirePlatforms(list []*Platform, shared breaker.Shared) error {
 		if _, dup := g.byCode[p.Code]; dup {
 			return fmt.Errorf("platform %s configured twice", p.Code)
 		}
+		g.penaltySettings(p)
 		p.Wire(platform.Wiring{
 			Breaker: breaker.Settings{
 				ConsecutiveFailures: bs.ConsecutiveFailures, FailureRatio: bs.FailureRatio, MinRequests: bs.MinRequests,
@@ -199,7 +200,7 @@ func (g *Gateway) wirePlatforms(list []*Platform, shared breaker.Shared) error {
 				HalfOpenRequests: bs.HalfOpenRequests, OnChange: g.breakerChanged, Shared: shared,
 				Now: g.now, // the gateway's clock: tests reach any breaker state without sleeping
 			},
-			Rates: g.rates, Recorder: g.metrics,
+			Rates: g.rates, Recorder: g.metrics, Now: g.now,
 			OnAuth: func(code string, err error) {
 				g.alerts.Raise("auth", code, "platform refused our credentials: "+err.Error())
 			},
@@ -219,6 +220,26 @@ func (g *Gateway) wirePlatforms(list []*Platform, shared breaker.Shared) error {
 	}
 	sort.SliceStable(g.platforms, func(i, j int) bool { return g.platforms[i].Priority < g.platforms[j].Priority })
 	return nil
+}
+
+// penaltySettings takes p's penalty settings from its [[platforms]]
+// entry where p does not set them itself (min_success_rate is a percent
+// there, a fraction on the platform).
+func (g *Gateway) penaltySettings(p *Platform) {
+	for _, pc := range g.cfg.Platforms {
+		if pc.Code != p.Code {
+			continue
+		}
+		if p.MinSuccessRate == 0 {
+			p.MinSuccessRate = pc.MinSuccessRate / 100
+		}
+		if p.MinSuccessSample == 0 {
+			p.MinSuccessSample = pc.MinSuccessSample
+		}
+		if p.PenaltyBackoff == 0 {
+			p.PenaltyBackoff = pc.PenaltyBackoff
+		}
+	}
 }
 
 // breakerChanged logs, counts and alerts on a breaker's state change (on
@@ -398,7 +419,7 @@ func (g *Gateway) RecordOutcome(platform, country, service string, delivered boo
 func (g *Gateway) unifiedAPI() *unified.API {
 	return unified.New(unified.Deps{
 		Config: g.cfg, Tenants: g.tenants, Limiter: g.limiter, Admin: g.admin.matches, Orders: g.orders, Store: g.store,
-		Market: g.market, Recommend: g.router.Plan, Health: g.health, Overrides: g.overrides, Pools: g.pools, FX: g.fx,
+		Market: g.market, Recommend: g.router.Plan, Standing: g.router.Standing, Health: g.health, Overrides: g.overrides, Pools: g.pools, FX: g.fx,
 		Platforms: g.platforms, ByCode: g.byCode, Metrics: g.metrics, Log: g.log, Now: g.now,
 	})
 }

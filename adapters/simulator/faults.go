@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -24,6 +26,10 @@ type Faults struct {
 	// platform did the work (a purchase happened) but the client may time
 	// out before it hears so.
 	LatencyAfter time.Duration
+	// TooMany answers HTTP 429 Too Many Requests, with a Retry-After of
+	// RetryAfter (whole seconds) when it is set.
+	TooMany    bool
+	RetryAfter time.Duration
 	// Count limits the faults to the next Count requests (0 = every one);
 	// then they clear themselves.
 	Count int
@@ -102,6 +108,13 @@ func (m *Market) Wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 		case f.Hang:
 			m.hang()
 			ctx.SetStatusCode(fasthttp.StatusGatewayTimeout)
+		case f.TooMany:
+			ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+			if f.RetryAfter > 0 {
+				ctx.Response.Header.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(f.RetryAfter.Seconds())), 10))
+			}
+			ctx.SetContentType("text/plain")
+			ctx.SetBodyString("Too Many Requests")
 		case drop:
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 			ctx.SetContentType("text/html")

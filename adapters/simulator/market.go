@@ -133,7 +133,12 @@ type Market struct {
 	noRetry  map[string]bool
 	services map[string]bool
 	banned   time.Time // account banned until then (zero: not banned)
-	box      *inbox    // long-lived numbers and their SMS (inbox.go); nil until used
+	// pairBans: one service × country banned until then (HeroSMS's
+	// "specific" ban); channels: the most orders open at once before
+	// purchases answer CHANNELS_LIMIT (0 = no limit).
+	pairBans map[pair]time.Time
+	channels int
+	box      *inbox // long-lived numbers and their SMS (inbox.go); nil until used
 }
 
 // New builds a Market from cfg, applying defaults.
@@ -290,6 +295,48 @@ func (m *Market) BannedUntil() (time.Time, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.banned, !m.banned.IsZero() && m.clock.Now().Before(m.banned)
+}
+
+// SetPairBanned bans one service × country until t (zero lifts it):
+// skins that can say so answer purchases of that pair with a ban of that
+// scope meanwhile, and sell the other pairs.
+func (m *Market) SetPairBanned(country, service string, t time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pairBans == nil {
+		m.pairBans = map[pair]time.Time{}
+	}
+	if t.IsZero() {
+		delete(m.pairBans, pair{country, service})
+		return
+	}
+	m.pairBans[pair{country, service}] = t
+}
+
+// PairBannedUntil reports whether purchases of the pair are banned now,
+// and until when.
+func (m *Market) PairBannedUntil(country, service string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.pairBans[pair{country, service}]
+	return t, ok && m.clock.Now().Before(t)
+}
+
+// SetChannelsLimit caps the orders open at once (0 lifts the cap): at the
+// cap, skins answer purchases with their "too many open" error
+// (CHANNELS_LIMIT).
+func (m *Market) SetChannelsLimit(n int) {
+	m.mu.Lock()
+	m.channels = n
+	m.mu.Unlock()
+}
+
+// OverChannels reports whether the open orders are at the channel cap.
+func (m *Market) OverChannels() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.settleDue(m.clock.Now())
+	return m.channels > 0 && len(m.active) >= m.channels
 }
 
 // SetBalance sets the account balance (0 empties it).

@@ -2,8 +2,11 @@ package smsactivate
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -90,4 +93,43 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, token string) {
 	ctx.SetBody(b)
 }
 
-func (s *Server) failErr(ctx *fasthttp.RequestCtx, err error) { s.fail(ctx, ErrorToken(err)) }
+func (s *Server) failErr(ctx *fasthttp.RequestCtx, err error) {
+	var be *BanError
+	if errors.As(err, &be) {
+		s.banned(ctx, be)
+		return
+	}
+	s.fail(ctx, ErrorToken(err))
+}
+
+// BanError makes a backend answer BANNED (a simulated upstream's ban):
+// in the classic dialect BANNED:'<date>' (the protocol has no scope, so
+// a client reads the whole account); in the HeroSMS dialect 403 JSON
+// with info.scope ("global" or "specific" with the service and country
+// id), banned_until (RFC 3339) and retry_after_seconds.
+type BanError struct {
+	Pair       bool   // one service × country, else the whole account
+	Service    string // canonical service code
+	CountryID  int    // the protocol's country id
+	Until      time.Time
+	RetryAfter time.Duration
+}
+
+func (e *BanError) Error() string { return TokBanned + " until " + e.Until.UTC().Format(time.RFC3339) }
+
+func (s *Server) banned(ctx *fasthttp.RequestCtx, e *BanError) {
+	if s.Dialect != Hero {
+		// The docs show the date quoted, in this odd layout: BANNED:'2026-1-2 3-04-05'.
+		s.text(ctx, TokBanned+":'"+e.Until.UTC().Format("2006-1-2 15-04-05")+"'")
+		return
+	}
+	info := map[string]any{"scope": "global", "banned_until": e.Until.UTC().Format(time.RFC3339),
+		"retry_after_seconds": int64(math.Ceil(e.RetryAfter.Seconds()))}
+	if e.Pair {
+		info["scope"], info["service"], info["country"] = "specific", e.Service, e.CountryID
+	}
+	b, _ := json.Marshal(map[string]any{"title": TokBanned, "details": "banned", "info": info})
+	ctx.SetStatusCode(heroStatus[TokBanned])
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}

@@ -107,12 +107,13 @@ func (c *Client) answer(call upstream.Call, status int, raw []byte) ([]byte, err
 	if status != 200 {
 		// HeroSMS dialect: {"title":"NO_BALANCE","details":…,"info":{…}}.
 		var he struct {
-			Title string `json:"title"`
-			Info  struct {
-				Min json.Number `json:"min"`
-			} `json:"info"`
+			Title string   `json:"title"`
+			Info  heroInfo `json:"info"`
 		}
 		if json.Unmarshal(body, &he) == nil && he.Title != "" && status < 500 {
+			if he.Title == TokBanned {
+				return nil, c.Wrap(op, he.Info.penalty())
+			}
 			tok := he.Title
 			if tok == TokWrongMaxPrice && he.Info.Min != "" {
 				tok += ":" + he.Info.Min.String()
@@ -135,11 +136,54 @@ func (c *Client) answer(call upstream.Call, status int, raw []byte) ([]byte, err
 	return body, nil
 }
 
+// heroInfo is the "info" of a HeroSMS JSON error: the price floor of
+// WRONG_MAX_PRICE, and BANNED's scope ("global": the account; "specific":
+// one service × country), end and seconds left.
+type heroInfo struct {
+	Min         json.Number `json:"min"`
+	Scope       string      `json:"scope"`
+	BannedUntil string      `json:"banned_until"`
+	RetryAfter  json.Number `json:"retry_after_seconds"`
+	Service     string      `json:"service"`
+	Country     json.Number `json:"country"` // the protocol's numeric country id
+}
+
+// penalty reads BANNED's info. A specific ban that does not name its pair
+// is the request's pair (Buy fills it in).
+func (i heroInfo) penalty() *adapters.PenaltyError {
+	pe := &adapters.PenaltyError{Scope: adapters.ScopeAccount, Reason: TokBanned}
+	if i.Scope == "specific" {
+		pe.Scope, pe.Reason = adapters.ScopePair, TokBanned+" (service × country)"
+		pe.Service = i.Service
+		if id, err := i.Country.Int64(); err == nil {
+			if ctry, ok := catalog.CountryBySMSActivateID(int(id)); ok {
+				pe.Country = ctry.ISO
+			}
+		}
+	}
+	if n, err := i.RetryAfter.Int64(); err == nil && n > 0 {
+		pe.RetryAfter = time.Duration(n) * time.Second
+	}
+	if t, err := time.Parse(time.RFC3339, i.BannedUntil); err == nil {
+		pe.Until = t
+	}
+	return pe
+}
+
+// classicBanned reads the classic BANNED:'2026-1-2 15-04-05' (the docs
+// quote the date, in this layout; UTC assumed): the whole account.
+func classicBanned(rest string) *adapters.PenaltyError {
+	pe := &adapters.PenaltyError{Scope: adapters.ScopeAccount, Reason: TokBanned}
+	if t, err := time.Parse("2006-1-2 15-04-05", strings.Trim(rest, "'\" ")); err == nil {
+		pe.Until = t
+	}
+	return pe
+}
+
 // errorTokens are the answers that are errors whatever the action.
 var errorTokens = map[string]error{
 	TokNoNumbers: adapters.ErrNoNumbers, TokNoBalance: adapters.ErrNoBalance,
 	TokBadKey: adapters.ErrAuth, TokNoKey: adapters.ErrAuth, "ACCOUNT_INACTIVE": adapters.ErrAuth,
-	TokBanned:     adapters.ErrAuth,
 	TokBadService: adapters.ErrBadService, "WRONG_SERVICE": adapters.ErrBadService,
 	TokWrongCountry: adapters.ErrBadCountry, "BAD_COUNTRY": adapters.ErrBadCountry,
 	TokNoActivation: adapters.ErrNoActivation, TokWrongActivationID: adapters.ErrNoActivation,
@@ -148,8 +192,6 @@ var errorTokens = map[string]error{
 	"OTP_RECEIVED": adapters.ErrBadState, "FREE_CANCELLATION_EXPIRED": adapters.ErrBadState,
 	"NEW_OTP_RECEIVED": adapters.ErrBadState,
 	TokErrorSQL:        adapters.ErrUnavailable, "SQL_ERROR": adapters.ErrUnavailable, "SERVER_ERROR": adapters.ErrUnavailable,
-	// A channel limit is load on our account there: back off like an outage.
-	TokChannelsLimit: adapters.ErrUnavailable,
 	TokBadAction:     errBadAction,
 	"WRONG_OPERATOR": adapters.ErrNoNumbers, "BAD_OPERATOR": adapters.ErrNoNumbers,
 	"WHATSAPP_NOT_AVAILABLE": adapters.ErrBadService,
@@ -160,7 +202,7 @@ var errBadAction = fmt.Errorf("action not supported: %w", adapters.ErrUnavailabl
 // knownError maps a text answer that is an error token; nil if it is not one.
 func (c *Client) knownError(op, body string) error {
 	title, _, _ := strings.Cut(body, ":")
-	if _, ok := errorTokens[title]; ok || title == TokWrongMaxPrice {
+	if _, ok := errorTokens[title]; ok || title == TokWrongMaxPrice || title == TokBanned || title == TokChannelsLimit {
 		return c.tokenError(op, body)
 	}
 	return nil
@@ -174,6 +216,14 @@ func (c *Client) tokenError(op, tok string) error {
 			return c.Wrap(op, adapters.ErrPriceTooHigh)
 		}
 		return c.Wrap(op, &adapters.PriceFloorError{Min: c.Money(min)})
+	}
+	switch title {
+	case TokBanned:
+		return c.Wrap(op, classicBanned(rest))
+	case TokChannelsLimit:
+		// Too many orders open on our account there: a short pause (the
+		// gateway's backoff), on the whole account.
+		return c.Wrap(op, &adapters.PenaltyError{Scope: adapters.ScopeAccount, Reason: TokChannelsLimit})
 	}
 	if e, ok := errorTokens[title]; ok {
 		return c.Errorf(op, "%s: %w", title, e)
@@ -229,6 +279,14 @@ func (c *Client) buyParams(r adapters.BuyRequest) (map[string]string, error) {
 // Buy buys through getNumberV2 (which tells the price), or getNumber on
 // upstreams without it. A lost answer is adapters.ErrOutcomeUnknown.
 func (c *Client) Buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
+	p, err := c.buy(ctx, r)
+	if pe, ok := adapters.AsPenalty(err); ok && pe.Scope == adapters.ScopePair && pe.Country == "" && pe.Service == "" {
+		pe.Country, pe.Service = r.Country, r.Service // a specific ban is the pair asked for
+	}
+	return p, err
+}
+
+func (c *Client) buy(ctx context.Context, r adapters.BuyRequest) (adapters.Purchase, error) {
 	params, err := c.buyParams(r)
 	if err != nil {
 		return adapters.Purchase{}, err

@@ -161,7 +161,7 @@ func TestErrorMapping(t *testing.T) {
 		{name: "no numbers", setup: func(f *fixture) { f.market.SetStock("us", "tg", 0) }, want: adapters.ErrNoNumbers},
 		{name: "no balance", setup: func(f *fixture) { f.market.SetBalance(0) }, want: adapters.ErrNoBalance},
 		{name: "bad key", key: "wrong", want: adapters.ErrAuth},
-		{name: "banned", setup: func(f *fixture) { f.market.SetBanned(f.clock.Now().Add(time.Hour)) }, want: adapters.ErrAuth},
+		{name: "banned", setup: func(f *fixture) { f.market.SetBanned(f.clock.Now().Add(time.Hour)) }, want: adapters.ErrUnavailable},
 		{name: "price floor", req: adapters.BuyRequest{MaxPrice: adapters.Money{Micros: 10_000, Currency: "RUB"}}, want: adapters.ErrPriceTooHigh},
 		{name: "http 5xx", setup: func(f *fixture) { f.market.SetFaults(simulator.Faults{ErrorRate: 1}) }, want: adapters.ErrUnavailable},
 		{name: "garbage body", setup: func(f *fixture) { f.market.SetFaults(simulator.Faults{Garbage: true}) }, want: adapters.ErrUnavailable},

@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
+	"smsgate/adapters/catalog"
 	"smsgate/adapters/simulator"
 )
 
@@ -60,9 +61,19 @@ func (b marketBackend) activation(o simulator.Order) Activation {
 }
 
 func (b marketBackend) Buy(_ context.Context, _ string, p BuyParams) (Activation, error) {
+	now := b.m.Now()
 	if until, banned := b.m.BannedUntil(); banned {
-		// The docs show the date quoted, in this odd layout: BANNED:'2026-1-2 3-04-05'.
-		return Activation{}, &TokenError{Token: TokBanned + ":'" + until.UTC().Format("2006-1-2 15-04-05") + "'"}
+		return Activation{}, &BanError{Until: until, RetryAfter: until.Sub(now)}
+	}
+	if until, banned := b.m.PairBannedUntil(p.Country, p.Service); banned {
+		id := 0
+		if c, ok := catalog.CountryByISO(p.Country); ok {
+			id = c.SMSActivateID
+		}
+		return Activation{}, &BanError{Pair: true, Service: p.Service, CountryID: id, Until: until, RetryAfter: until.Sub(now)}
+	}
+	if b.m.OverChannels() {
+		return Activation{}, &TokenError{Token: TokChannelsLimit}
 	}
 	o, err := b.m.Buy(simulator.BuyArgs{Country: p.Country, Service: p.Service, Operator: p.Operator, MaxPrice: p.MaxPrice.Micros})
 	if err != nil {

@@ -6,8 +6,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"smsgate/adapters"
 	"smsgate/adapters/catalog"
@@ -149,8 +153,31 @@ func (a *Account) Do(ctx context.Context, call Call) (Response, error) {
 	}
 	resp, err := a.http.Do(ctx, call)
 	resp.Body = Redact(resp.Body, a.key)
+	if err == nil && resp.Status == fasthttp.StatusTooManyRequests {
+		// Every HTTP protocol's "slow down": the platform is healthy and
+		// refuses us for a while. A penalty (skip it until then), not a fault.
+		return resp, a.Wrap(call.Op, TooManyRequests(resp.Header["Retry-After"]))
+	}
 	return resp, err
 }
+
+// TooManyRequests is the penalty of an HTTP 429: the whole account, for
+// the Retry-After the platform sent (seconds or an HTTP date); none or
+// unreadable leaves the time to the gateway's backoff.
+func TooManyRequests(retryAfter string) *adapters.PenaltyError {
+	pe := &adapters.PenaltyError{Scope: adapters.ScopeAccount, Reason: "http 429 too many requests"}
+	v := strings.TrimSpace(retryAfter)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		pe.RetryAfter = time.Duration(min(n, maxRetryAfter)) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		pe.Until = t
+	}
+	return pe
+}
+
+// maxRetryAfter (seconds) bounds a Retry-After, so a garbled one cannot
+// shut a platform out for years: a day.
+const maxRetryAfter = 86400
 
 // Unavailable is Client.Unavailable for this account's connection.
 func (a *Account) Unavailable(call Call, format string, args ...any) error {

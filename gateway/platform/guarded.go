@@ -29,6 +29,10 @@ type guarded struct {
 	limit Limiter
 	// onAuth is told when the platform refuses our credentials (an alert).
 	onAuth func(err error)
+	// book takes the penalties the platform answers; activity counts
+	// purchases and cancels.
+	book     *PenaltyBook
+	activity *Activity
 }
 
 var _ adapters.Platform = (*guarded)(nil)
@@ -37,7 +41,11 @@ func (g *guarded) Code() string { return g.code }
 
 // run asks the breaker, calls f and reports the classified result.
 func (g *guarded) run(op string, f func() error) error {
-	return g.runCtx(nil, op, f)
+	return g.runPair(nil, op, "", "", f)
+}
+
+func (g *guarded) runCtx(ctx context.Context, op string, f func() error) error {
+	return g.runPair(ctx, op, "", "", f)
 }
 
 // clientOps are a client's own changes to its order: over the outbound
@@ -45,7 +53,10 @@ func (g *guarded) run(op string, f func() error) error {
 // else could serve them.
 var clientOps = map[string]bool{"ready": true, "finish": true, "cancel": true, "another": true, "ban": true}
 
-func (g *guarded) runCtx(ctx context.Context, op string, f func() error) error {
+// runPair is the guard around one call (about country/service, for a
+// purchase). A penalty answer is booked (routing skips what it covers)
+// and is no failure for the breaker (adapters.PlatformFault).
+func (g *guarded) runPair(ctx context.Context, op, country, service string, f func() error) error {
 	if g.limit != nil && !g.limit.Take() {
 		waited := false
 		if clientOps[op] && ctx != nil {
@@ -66,6 +77,9 @@ func (g *guarded) runCtx(ctx context.Context, op string, f func() error) error {
 	err = f()
 	done(err)
 	g.m.Upstream(g.code, op, resultOf(err), time.Since(start).Seconds())
+	if pe, ok := adapters.AsPenalty(err); ok && g.book != nil {
+		g.book.Note(pe, country, service)
+	}
 	if errors.Is(err, adapters.ErrAuth) && g.onAuth != nil {
 		g.onAuth(err)
 	}
@@ -84,6 +98,8 @@ func resultOf(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.As(err, new(*adapters.PenaltyError)):
+		return "penalised"
 	case errors.Is(err, adapters.ErrOutcomeUnknown):
 		return "outcome_unknown"
 	case errors.Is(err, adapters.ErrUnavailable):
@@ -107,8 +123,20 @@ func (g *guarded) Balance(ctx context.Context) (m adapters.Money, err error) {
 	return m, err
 }
 
+// Buy refuses, without a call, a purchase a penalty covers (buyers routed
+// before it was booked), and counts the purchases made.
 func (g *guarded) Buy(ctx context.Context, r adapters.BuyRequest) (p adapters.Purchase, err error) {
-	err = g.run("buy", func() error { p, err = g.inner.Buy(ctx, r); return err })
+	if g.book != nil {
+		if pen, blocked := g.book.Blocked(r.Country, r.Service); blocked {
+			g.m.Upstream(g.code, "buy", "penalised", 0)
+			return p, fmt.Errorf("%s buy: %w", g.code, &adapters.PenaltyError{Scope: pen.Scope, Country: pen.Country,
+				Service: pen.Service, Until: pen.Until, Reason: pen.Reason + " (booked)"})
+		}
+	}
+	err = g.runPair(ctx, "buy", r.Country, r.Service, func() error { p, err = g.inner.Buy(ctx, r); return err })
+	if err == nil && g.activity != nil {
+		g.activity.add(true)
+	}
 	return p, err
 }
 
@@ -126,7 +154,11 @@ func (g *guarded) Finish(ctx context.Context, id string) error {
 }
 
 func (g *guarded) Cancel(ctx context.Context, id string) error {
-	return g.runCtx(ctx, "cancel", func() error { return g.inner.Cancel(ctx, id) })
+	err := g.runCtx(ctx, "cancel", func() error { return g.inner.Cancel(ctx, id) })
+	if err == nil && g.activity != nil {
+		g.activity.add(false)
+	}
+	return err
 }
 
 func (g *guarded) RequestAnother(ctx context.Context, id string) error {

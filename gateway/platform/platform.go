@@ -40,12 +40,23 @@ type Platform struct {
 	// platform's offers are reused: a pool computes its own from the ledger,
 	// and its stock changes with every lease.
 	OffersTTL time.Duration
+	// PenaltyBackoff is how long a penalty that tells no time lasts
+	// (CHANNELS_LIMIT, a 429 without Retry-After); default 30s.
+	PenaltyBackoff time.Duration
+	// MinSuccessRate (0..1; 0 = off): while the platform's recent success
+	// rate, over at least MinSuccessSample ended orders (default 20), is
+	// below it, the router routes away (a penalty), before a vendor's own
+	// floor blocks the account.
+	MinSuccessRate   float64
+	MinSuccessSample int
 
-	live    atomic.Pointer[Settings] // enabled/priority/weight in force (config + admin override)
-	breaker *breaker.Breaker         // set by Wire
-	limiter Limiter                  // nil = unlimited
-	buys    BuyTracker               // purchases in flight, for reconciliation
-	raw     adapters.Platform        // Adapter before Wire put the guard around it
+	penalties *PenaltyBook // set by Wire
+	activity  Activity
+	live      atomic.Pointer[Settings] // enabled/priority/weight in force (config + admin override)
+	breaker   *breaker.Breaker         // set by Wire
+	limiter   Limiter                  // nil = unlimited
+	buys      BuyTracker               // purchases in flight, for reconciliation
+	raw       adapters.Platform        // Adapter before Wire put the guard around it
 }
 
 // Settings are a platform's routing settings that the admin API may
@@ -140,6 +151,9 @@ type Wiring struct {
 	Recorder Recorder
 	// OnAuth is told when the platform refuses our credentials.
 	OnAuth func(code string, err error)
+	// Now is the gateway's clock, for penalties and activity; default
+	// time.Now.
+	Now func() time.Time
 }
 
 // Wire fills the defaults (poll 5s, lifetime 20m, timeout 10s, weight 1),
@@ -158,6 +172,15 @@ func (p *Platform) Wire(w Wiring) {
 	if p.Weight <= 0 {
 		p.Weight = 1
 	}
+	if p.MinSuccessSample <= 0 {
+		p.MinSuccessSample = 20
+	}
+	now := w.Now
+	if now == nil {
+		now = time.Now
+	}
+	p.penalties = newPenaltyBook(now, p.PenaltyBackoff)
+	p.activity = Activity{now: now}
 	cur := p.Configured()
 	p.live.Store(&cur)
 	code := p.Code
@@ -170,8 +193,15 @@ func (p *Platform) Wire(w Wiring) {
 	if w.OnAuth != nil {
 		onAuth = func(err error) { w.OnAuth(code, err) }
 	}
-	p.Adapter = &guarded{code: code, inner: p.raw, b: p.breaker, m: w.Recorder, limit: p.limiter, onAuth: onAuth}
+	p.Adapter = &guarded{code: code, inner: p.raw, b: p.breaker, m: w.Recorder, limit: p.limiter, onAuth: onAuth,
+		book: p.penalties, activity: &p.activity}
 }
+
+// Penalties is the platform's penalty book (nil before Wire).
+func (p *Platform) Penalties() *PenaltyBook { return p.penalties }
+
+// Activity is the platform's recent purchases and cancels.
+func (p *Platform) Activity() *Activity { return &p.activity }
 
 // SetLive puts settings in force (an admin override).
 func (p *Platform) SetLive(s Settings) { p.live.Store(&s) }

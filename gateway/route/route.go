@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,21 +129,23 @@ func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, 
 	}
 	plan := Plan{Strategy: strategy, Skipped: map[string]string{}}
 	var floor *adapters.PriceFloorError
-	noStock, open := 0, 0
+	noStock, open, penalised := 0, 0, 0
 	for _, p := range usable {
 		c, skip, lowest := g.candidate(ctx, t, r, p, maxPrice)
-		switch skip {
-		case "":
+		switch {
+		case skip == "":
 			plan.Candidates = append(plan.Candidates, c)
 			continue
-		case skipOpen:
+		case skip == skipOpen:
 			open++
-		case skipNoStock:
+		case skip == skipNoStock:
 			noStock++
-		case skipAbove:
+		case skip == skipAbove:
 			if lowest != nil && (floor == nil || lowest.Min.Micros < floor.Min.Micros) {
 				floor = lowest
 			}
+		case strings.HasPrefix(skip, skipPenalty):
+			penalised++
 		}
 		plan.Skipped[p.Code] = skip
 	}
@@ -155,6 +158,9 @@ func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, 
 			return plan, fmt.Errorf("no stock on any platform: %w", adapters.ErrNoNumbers)
 		case open > 0:
 			return plan, fmt.Errorf("every platform's breaker is open: %w", platform.ErrBreakerOpen)
+		case penalised > 0:
+			// The platforms refuse us for a while: nothing to sell now.
+			return plan, fmt.Errorf("every platform that sells %s/%s is penalised: %w", r.Country, r.Service, adapters.ErrNoNumbers)
 		}
 		return plan, fmt.Errorf("no platform sells %s/%s: %w", r.Country, r.Service, adapters.ErrNoNumbers)
 	}
@@ -167,7 +173,15 @@ const (
 	skipRate    = "outbound rate limit"
 	skipNoStock = "no stock"
 	skipAbove   = "above max price"
+	// skipPenalty starts the reason of a penalised platform: "penalised:
+	// <reason> until <time>".
+	skipPenalty = "penalised"
 )
+
+// penaltySkip is the Plan.Skipped reason of a penalty.
+func penaltySkip(p platform.Penalty) string {
+	return skipPenalty + ": " + p.Reason + " until " + p.Until.UTC().Format(time.RFC3339)
+}
 
 // candidate is what routing knows of p for the purchase, or why p is left
 // out (and, above the max price, the tenant price it would take).
@@ -178,6 +192,9 @@ func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *
 	}
 	if !p.Ready() {
 		return Candidate{}, skipRate, nil
+	}
+	if pen, blocked := g.Blocked(p, r.Country, r.Service); blocked {
+		return Candidate{}, penaltySkip(pen), nil
 	}
 	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
 	avail, known := g.market.Available(p.Code)

@@ -15,6 +15,9 @@ type Stats struct {
 
 	mu sync.Mutex
 	m  map[string]*decayed // key platform|country|service; guarded by mu
+	// byPlatform is each platform's record over every pair (its account's
+	// success rate, what a vendor's floor reads); guarded by mu.
+	byPlatform map[string]*decayed
 }
 
 type decayed struct {
@@ -31,7 +34,7 @@ const (
 )
 
 func newStats(now func() time.Time) *Stats {
-	return &Stats{now: now, halfLife: time.Hour, m: map[string]*decayed{}}
+	return &Stats{now: now, halfLife: time.Hour, m: map[string]*decayed{}, byPlatform: map[string]*decayed{}}
 }
 
 func statsKey(platform, country, service string) string {
@@ -47,11 +50,15 @@ func (s *Stats) Record(platform, country, service string, delivered bool) {
 func (s *Stats) RecordAt(platform, country, service string, delivered bool, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := statsKey(platform, country, service)
-	d := s.m[k]
+	s.add(s.m, statsKey(platform, country, service), delivered, at)
+	s.add(s.byPlatform, platform, delivered, at)
+}
+
+func (s *Stats) add(m map[string]*decayed, k string, delivered bool, at time.Time) {
+	d := m[k]
 	if d == nil {
 		d = &decayed{at: at}
-		s.m[k] = d
+		m[k] = d
 	}
 	s.decay(d, at)
 	w := 1.0
@@ -84,3 +91,19 @@ func (s *Stats) Rate(platform, country, service string) float64 {
 	s.decay(d, s.now())
 	return (d.delivered + priorRate*priorWeight) / (d.total + priorWeight)
 }
+
+// Platform is a platform's recent record over every pair: the decayed
+// count of ended orders and of those that delivered a code.
+func (s *Stats) Platform(platform string) (delivered, total float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.byPlatform[platform]
+	if d == nil {
+		return 0, 0
+	}
+	s.decay(d, s.now())
+	return d.delivered, d.total
+}
+
+// HalfLife is how fast old orders count less.
+func (s *Stats) HalfLife() time.Duration { return s.halfLife }

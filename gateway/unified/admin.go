@@ -5,7 +5,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"smsgate/gateway/ops"
 	"smsgate/gateway/overrides"
 	"smsgate/gateway/pools"
 	"smsgate/gateway/route"
@@ -20,9 +19,9 @@ func (s *API) apiAdminPlatforms(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	health := make([]ops.Health, 0, len(s.platforms))
+	health := make([]PlatformHealth, 0, len(s.platforms))
 	for _, p := range s.platforms {
-		health = append(health, s.health.Snapshot(p))
+		health = append(health, s.platformHealth(p))
 	}
 	return map[string]any{"platforms": list, "health": health}, nil
 }

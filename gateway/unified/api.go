@@ -79,6 +79,8 @@ type Deps struct {
 	Store     Store
 	Market    Market
 	Recommend func(ctx context.Context, t *tenant.Tenant, r route.Request) (route.Plan, error)
+	// Standing is a platform's penalties and recent rates (route.Router).
+	Standing  func(p *platform.Platform) route.Standing
 	Health    Health
 	Overrides Overrides
 	Pools     Pools
@@ -100,6 +102,7 @@ type API struct {
 	store     Store
 	market    Market
 	recommend func(ctx context.Context, t *tenant.Tenant, r route.Request) (route.Plan, error)
+	standing  func(p *platform.Platform) route.Standing
 	health    Health
 	overrides Overrides
 	pools     Pools
@@ -116,6 +119,6 @@ type API struct {
 // New builds the unified API.
 func New(d Deps) *API {
 	return &API{cfg: d.Config, tenants: d.Tenants, limiter: d.Limiter, admin: d.Admin, orders: d.Orders, store: d.Store,
-		market: d.Market, recommend: d.Recommend, health: d.Health, overrides: d.Overrides, pools: d.Pools, fx: d.FX,
+		market: d.Market, recommend: d.Recommend, standing: d.Standing, health: d.Health, overrides: d.Overrides, pools: d.Pools, fx: d.FX,
 		platforms: d.Platforms, byCode: d.ByCode, metrics: d.Metrics, log: d.Log, now: d.Now}
 }

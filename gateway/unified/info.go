@@ -246,11 +246,65 @@ func reason(strategy string, c route.Candidate, base string) string {
 	return fmt.Sprintf("first by priority (%d)", c.Platform.Current().Priority)
 }
 
+// PlatformHealth is a platform's last health check and its standing
+// with the router: the penalties that keep purchases off it (or off some
+// of its service × country pairs) until a time, with the reason, and its
+// recent success and cancel rates.
+type PlatformHealth struct {
+	ops.Health
+	Penalties []PenaltyView `json:"penalties"`
+	// RecentOrders: ended orders of the last hours, decayed (half-life
+	// one hour), as routing counts them.
+	RecentOrders float64 `json:"recentOrders"`
+	// SuccessRate: the share of those that delivered a code, 0..1;
+	// absent with no ended order.
+	SuccessRate *float64 `json:"successRate,omitempty"`
+	// CancelRate: cancels sent to the platform per purchase, decayed
+	// alike; absent with no purchase.
+	CancelRate *float64 `json:"cancelRate,omitempty"`
+	// MinSuccessRate: the configured floor, 0..1; absent when off.
+	MinSuccessRate *float64 `json:"minSuccessRate,omitempty"`
+}
+
+// PenaltyView is one penalty in force.
+type PenaltyView struct {
+	Scope   string    `json:"scope"` // account or pair
+	Country string    `json:"country,omitempty"`
+	Service string    `json:"service,omitempty"`
+	Reason  string    `json:"reason"`
+	Until   time.Time `json:"until"`
+}
+
+// platformHealth is p's health check with its standing.
+func (s *API) platformHealth(p *platform.Platform) PlatformHealth {
+	v := PlatformHealth{Health: s.health.Snapshot(p), Penalties: []PenaltyView{}}
+	if s.standing == nil {
+		return v
+	}
+	st := s.standing(p)
+	for _, pen := range st.Penalties {
+		v.Penalties = append(v.Penalties, PenaltyView{Scope: pen.Scope, Country: pen.Country, Service: pen.Service,
+			Reason: pen.Reason, Until: pen.Until.UTC()})
+	}
+	round := func(f float64) *float64 { r := math.Round(f*10000) / 10000; return &r }
+	v.RecentOrders = math.Round(st.RecentOrders*100) / 100
+	if st.SuccessRate >= 0 {
+		v.SuccessRate = round(st.SuccessRate)
+	}
+	if st.CancelRate >= 0 {
+		v.CancelRate = round(st.CancelRate)
+	}
+	if p.MinSuccessRate > 0 {
+		v.MinSuccessRate = round(p.MinSuccessRate)
+	}
+	return v
+}
+
 func (s *API) apiPlatforms(c *call) (any, error) {
-	out := []ops.Health{}
+	out := []PlatformHealth{}
 	for _, p := range s.platforms {
 		if c.t.Allows(p.Code) {
-			out = append(out, s.health.Snapshot(p))
+			out = append(out, s.platformHealth(p))
 		}
 	}
 	return map[string]any{"platforms": out}, nil
@@ -261,7 +315,7 @@ func (s *API) apiHealth(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.health.Snapshot(p), nil
+	return s.platformHealth(p), nil
 }
 
 // StatRow is one group of the statistics.
