@@ -138,3 +138,21 @@ type Banner interface {
 type AnotherAfter interface {
 	RequestAnotherAfter(ctx context.Context, upstreamID string, last time.Time) error
 }
+
+// ActiveUpdate is what a platform's list of active orders says about one
+// of them: the same Update a Check of that order would give.
+type ActiveUpdate struct {
+	UpstreamID string
+	Update     Update
+}
+
+// ListPoller is implemented by platforms whose list of active orders
+// carries each order's state and codes, so that one list round (all its
+// pages) replaces a Check per order (DESIGN §7). An order missing from
+// the list is not thereby ended: the poller asks it with Check. An
+// adapter that shares a protocol's client but whose platform has no such
+// list answers errors.ErrUnsupported (without calling the platform), and
+// the poller checks its orders one by one.
+type ListPoller interface {
+	PollActive(ctx context.Context) ([]ActiveUpdate, error)
+}

@@ -110,6 +110,7 @@ func Run(t *testing.T, p Platform) {
 		{"no numbers", (*suite).noNumbers},
 		{"no balance", (*suite).noBalance},
 		{"bad key", (*suite).badKey},
+		{"list poll", (*suite).listPoll},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(s, t) })
 	}

@@ -572,28 +572,131 @@ var _ adapters.ActiveLister = (*Client)(nil)
 // error, however it is said: {"status":"error","error":"NO_ACTIVATIONS"}
 // or the bare token NO_ACTIVATIONS.
 func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, error) {
-	body, err := c.call(ctx, "active", "getActiveActivations", nil, false)
+	items, err := c.activeItems(ctx, "active")
 	if err != nil {
 		return nil, err
 	}
-	return parseActive(body, c.Code())
+	out := make([]adapters.ActiveOrder, 0, len(items))
+	for _, a := range items {
+		o := adapters.ActiveOrder{UpstreamID: rawString(a.ID), Phone: rawString(a.Phone), Service: a.Service}
+		if id, err := strconv.Atoi(rawString(a.CountryCode)); err == nil {
+			if ctry, ok := catalog.CountryBySMSActivateID(id); ok {
+				o.Country = ctry.ISO
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+var _ adapters.ListPoller = (*Client)(nil)
+
+// PollActive reads every active activation with its state and codes from
+// getActiveActivations, all its pages. An entry whose status it cannot
+// read is left out, so the poller asks that order with getStatus.
+func (c *Client) PollActive(ctx context.Context) ([]adapters.ActiveUpdate, error) {
+	items, err := c.activeItems(ctx, "poll")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]adapters.ActiveUpdate, 0, len(items))
+	for _, a := range items {
+		if u, ok := a.update(); ok {
+			out = append(out, adapters.ActiveUpdate{UpstreamID: rawString(a.ID), Update: u})
+		}
+	}
+	return out, nil
+}
+
+// activeItems reads all of getActiveActivations. HeroSMS pages it (start,
+// limit <= HeroPageMax); the classic service ignores both and answers the
+// whole list, which the first answer then shows (more entries than the
+// limit, or none the previous pages did not have).
+func (c *Client) activeItems(ctx context.Context, op string) ([]activeItem, error) {
+	var out []activeItem
+	seen := map[string]bool{}
+	for start := 0; ; {
+		params := map[string]string{"start": strconv.Itoa(start), "limit": strconv.Itoa(HeroPageMax)}
+		body, err := c.call(ctx, op, "getActiveActivations", params, false)
+		if err != nil {
+			return nil, err
+		}
+		page, err := parseActive(body, c.Code())
+		if err != nil {
+			return nil, err
+		}
+		fresh := 0
+		for _, a := range page {
+			if id := rawString(a.ID); !seen[id] {
+				seen[id] = true
+				out = append(out, a)
+				fresh++
+			}
+		}
+		if len(page) != HeroPageMax || fresh == 0 {
+			return out, nil
+		}
+		start += len(page)
+	}
 }
 
 // activeItem is one entry of getActiveActivations. Ids and country codes
 // come as strings or numbers, phones may be masked ("79********1"): they
-// are kept raw.
+// are kept raw. smsCode is an array (SMS-Activate), a string (HeroSMS)
+// or null.
 type activeItem struct {
 	ID          json.RawMessage `json:"activationId"`
 	Service     string          `json:"serviceCode"`
 	Phone       json.RawMessage `json:"phoneNumber"`
 	CountryCode json.RawMessage `json:"countryCode"`
+	Status      json.RawMessage `json:"activationStatus"`
+	SMSCode     json.RawMessage `json:"smsCode"`
+	SMSText     *string         `json:"smsText"`
 }
+
+// activeStates maps activationStatus to a state; "10" (refunded) is an
+// order that ended without a code.
+var activeStates = map[string]adapters.State{
+	"4": adapters.StateWaiting, "1": adapters.StateWaiting, "2": adapters.StateCodeReceived,
+	"3": adapters.StateRetryWaiting, "6": adapters.StateFinished, "8": adapters.StateCancelled,
+	"10": adapters.StateExpired,
+}
+
+// update is what getStatus would say of the entry: its state and its
+// latest code, with the text the list gives. ok is false for a status
+// it does not know.
+func (a activeItem) update() (adapters.Update, bool) {
+	st, ok := activeStates[rawString(a.Status)]
+	if !ok {
+		return adapters.Update{}, false
+	}
+	u := adapters.Update{State: st}
+	var codes []string
+	if !isNull(a.SMSCode) && json.Unmarshal(a.SMSCode, &codes) != nil {
+		var one string
+		if json.Unmarshal(a.SMSCode, &one) != nil {
+			return adapters.Update{}, false
+		}
+		codes = []string{one}
+	}
+	if n := len(codes); n > 0 && codes[n-1] != "" {
+		m := adapters.SMS{Code: codes[n-1], Text: codes[n-1]}
+		if a.SMSText != nil && *a.SMSText != "" {
+			m.Text = *a.SMSText
+		}
+		u.SMS = []adapters.SMS{m}
+	}
+	return u, true
+}
+
+// rawString is a JSON string or number as text.
+func rawString(m json.RawMessage) string { return strings.Trim(string(m), `"`) }
 
 // parseActive reads getActiveActivations in the layouts seen: the list as
 // the docs' "activeActivations" array, under "data" (HeroSMS answers, and
 // the older getListOfActiveActivations), or under "activeActivations.rows"
-// (HeroSMS, paged).
-func parseActive(body []byte, code string) ([]adapters.ActiveOrder, error) {
+// (HeroSMS, paged). Entries without an id are left out.
+func parseActive(body []byte, code string) ([]activeItem, error) {
 	body = bytes.TrimSpace(body)
 	if string(body) == TokNoActivations {
 		return nil, nil
@@ -633,19 +736,11 @@ func parseActive(body []byte, code string) ([]adapters.ActiveOrder, error) {
 	if !isNull(raw) && json.Unmarshal(raw, &list) != nil {
 		return nil, unexpected()
 	}
-	out := make([]adapters.ActiveOrder, 0, len(list))
+	out := list[:0]
 	for _, a := range list {
-		str := func(m json.RawMessage) string { return strings.Trim(string(m), `"`) }
-		o := adapters.ActiveOrder{UpstreamID: str(a.ID), Phone: str(a.Phone), Service: a.Service}
-		if o.UpstreamID == "" {
-			continue
+		if rawString(a.ID) != "" {
+			out = append(out, a)
 		}
-		if id, err := strconv.Atoi(str(a.CountryCode)); err == nil {
-			if ctry, ok := catalog.CountryBySMSActivateID(id); ok {
-				o.Country = ctry.ISO
-			}
-		}
-		out = append(out, o)
 	}
 	return out, nil
 }

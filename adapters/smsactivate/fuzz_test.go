@@ -162,8 +162,13 @@ func FuzzParseActive(f *testing.F) {
 			t.Fatalf("parseActive(%q) = %v", body, err)
 		}
 		for _, a := range list {
-			if a.UpstreamID == "" {
+			if rawString(a.ID) == "" {
 				t.Fatalf("parseActive(%q) kept an order without id", body)
+			}
+			// A list entry's update is what getStatus would say: a known
+			// state, at most the latest code, never an empty one.
+			if u, ok := a.update(); ok && (!u.State.Valid() || len(u.SMS) > 1 || (len(u.SMS) == 1 && u.SMS[0].Code == "")) {
+				t.Fatalf("parseActive(%q) update %+v", body, u)
 			}
 		}
 	})

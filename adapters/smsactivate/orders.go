@@ -234,6 +234,9 @@ func (s *Server) getActiveActivations(cctx context.Context, r *request, account 
 		s.failErr(r.ctx, err)
 		return
 	}
+	if s.Dialect == Hero {
+		list = heroPage(r, list)
+	}
 	if len(list) == 0 {
 		if s.Active.BareNone {
 			s.text(r.ctx, TokNoActivations)
@@ -290,4 +293,23 @@ func (s *Server) getActiveActivations(cctx context.Context, r *request, account 
 	default:
 		s.json(r.ctx, out)
 	}
+}
+
+// HeroPageMax is the most entries one getActiveActivations page holds in
+// the HeroSMS dialect (its "limit" parameter, which defaults to it).
+const HeroPageMax = 100
+
+// heroPage is the page of list that HeroSMS's start and limit ask for:
+// it never answers more than HeroPageMax entries at once. The classic
+// service has no paging and answers every entry.
+func heroPage(r *request, list []Activation) []Activation {
+	start, _ := strconv.Atoi(r.arg("start"))
+	limit, err := strconv.Atoi(r.arg("limit"))
+	if err != nil || limit <= 0 || limit > HeroPageMax {
+		limit = HeroPageMax
+	}
+	if start < 0 || start >= len(list) {
+		return nil
+	}
+	return list[start:min(len(list), start+limit)]
 }

@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -206,4 +207,10 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 		}
 	}
 	return out, nil
+}
+
+// PollActive: SMS-Service has no getActiveActivations (protocols/smsservice.md),
+// so its orders are checked one by one; the call is never sent.
+func (c *Client) PollActive(context.Context) ([]adapters.ActiveUpdate, error) {
+	return nil, fmt.Errorf("smsservice: no list of active orders: %w", errors.ErrUnsupported)
 }

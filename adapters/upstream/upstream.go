@@ -69,11 +69,13 @@ func New(o Options) (*Client, error) {
 		MaxConns:                  o.MaxConns,
 		MaxConnWaitTimeout:        100 * time.Millisecond,
 		MaxIdleConnDuration:       5 * time.Second,
-		MaxResponseBodySize:       1 << 20,
-		ReadTimeout:               o.Timeout,
-		WriteTimeout:              o.Timeout,
-		DialDualStack:             true,
-		NoDefaultUserAgentHeader:  true,
+		// A list of active orders (list polling) is one answer for every
+		// order: ~300 B each, so 32 MiB holds ~100,000 of them.
+		MaxResponseBodySize:      32 << 20,
+		ReadTimeout:              o.Timeout,
+		WriteTimeout:             o.Timeout,
+		DialDualStack:            true,
+		NoDefaultUserAgentHeader: true,
 	}
 	return &Client{name: o.Name, base: u, hc: hc, timeout: o.Timeout}, nil
 }

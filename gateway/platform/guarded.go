@@ -194,3 +194,17 @@ func (g *guarded) RequestAnotherAfter(ctx context.Context, id string, last time.
 	}
 	return g.runCtx(ctx, "another", func() error { return a.RequestAnotherAfter(ctx, id, last) })
 }
+
+// PollActive is one list round (adapters.ListPoller) through the breaker
+// and the outbound limit (one token for the round, its pages included). A
+// platform without a list answers errors.ErrUnsupported without a call.
+func (g *guarded) PollActive(ctx context.Context) (list []adapters.ActiveUpdate, err error) {
+	lp, ok := g.inner.(adapters.ListPoller)
+	if !ok {
+		return nil, fmt.Errorf("%s poll list: %w", g.code, errors.ErrUnsupported)
+	}
+	err = g.runCtx(ctx, "poll_list", func() error { list, err = lp.PollActive(ctx); return err })
+	return list, err
+}
+
+var _ adapters.ListPoller = (*guarded)(nil)

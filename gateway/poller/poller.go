@@ -38,10 +38,14 @@ type Poller struct {
 	lease   time.Duration // how long a claimed order stays ours
 
 	mu       sync.Mutex
-	inFlight map[int64]bool // orders being checked now; guarded by mu
-	wg       sync.WaitGroup
-	cancel   context.CancelFunc
-	done     chan struct{}
+	inFlight map[int64]bool  // orders being checked now; guarded by mu
+	noList   map[string]bool // platforms found to have no list (by code); guarded by mu
+	// rounds are the platforms' last list rounds (by code); only the
+	// loop goroutine touches them.
+	rounds map[string]*listRound
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // Orders is what the poller needs of the order service (orders.Service).
@@ -70,6 +74,7 @@ func New(store ledger.Store, o Orders, platforms map[string]*platform.Platform,
 	b := make([]byte, 8)
 	rand.Read(b)
 	return &Poller{store: store, orders: o, platforms: platforms, now: now, log: log, random: random, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
+		noList: map[string]bool{}, rounds: map[string]*listRound{},
 		owner: "poller-" + hex.EncodeToString(b), lease: lease}
 }
 
@@ -134,8 +139,9 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 	if ctx.Err() != nil {
 		return false
 	}
+	now := p.now().UTC()
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	due, err := p.due(qctx, p.now().UTC())
+	due, err := p.due(qctx, now)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -144,9 +150,17 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 		return false
 	}
 	dispatched := 0
+	var byList map[*platform.Platform][]ledger.Order
 	for _, o := range due {
 		pl, ok := p.platforms[o.Platform]
 		if !ok {
+			continue
+		}
+		if p.listed(pl) {
+			if byList == nil {
+				byList = map[*platform.Platform][]ledger.Order{}
+			}
+			byList[pl] = append(byList[pl], o)
 			continue
 		}
 		// Over the platform's outbound rate: leave it due for the next
@@ -154,29 +168,40 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 		if !pl.Ready() {
 			continue
 		}
-		p.mu.Lock()
-		busy := p.inFlight[o.ID]
-		if !busy {
-			p.inFlight[o.ID] = true
-		}
-		p.mu.Unlock()
-		if busy {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			p.release(o.ID)
-			return false
-		}
-		dispatched++
-		p.wg.Add(1)
-		go func(o ledger.Order) {
-			defer func() { <-sem; p.release(o.ID); p.wg.Done() }()
-			p.Check(ctx, o, pl)
-		}(o)
+		dispatched += p.dispatch(ctx, sem, o, func(ctx context.Context, o ledger.Order) { p.Check(ctx, o, pl) })
+	}
+	// A list round is asked for here, in the loop: the batches after this
+	// one (full batches follow at once) reuse it instead of asking again.
+	for pl, batch := range byList {
+		dispatched += p.pollList(ctx, sem, pl, batch, now)
 	}
 	return len(due) == pollBatch && dispatched > 0
+}
+
+// dispatch runs f on o in a worker unless o is being polled already; it
+// returns 1 when it did.
+func (p *Poller) dispatch(ctx context.Context, sem chan struct{}, o ledger.Order, f func(context.Context, ledger.Order)) int {
+	p.mu.Lock()
+	busy := p.inFlight[o.ID]
+	if !busy {
+		p.inFlight[o.ID] = true
+	}
+	p.mu.Unlock()
+	if busy {
+		return 0
+	}
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		p.release(o.ID)
+		return 0
+	}
+	p.wg.Add(1)
+	go func() {
+		defer func() { <-sem; p.release(o.ID); p.wg.Done() }()
+		f(ctx, o)
+	}()
+	return 1
 }
 
 func (p *Poller) release(id int64) {
@@ -193,13 +218,21 @@ func (p *Poller) Check(ctx context.Context, o ledger.Order, pl *platform.Platfor
 	cctx, cancel := pl.CallCtx(ctx)
 	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
 	cancel()
+	p.record(ctx, o, pl, u, err, time.Time{}, asked.Add(p.jitter(pl.PollInterval)))
+}
+
+// record writes what the platform said of o (u, or the error of asking)
+// with its next poll time. With seen set (a list round's time) the answer
+// is dropped when the order changed after it: the list is older than
+// what the ledger knows.
+func (p *Poller) record(ctx context.Context, o ledger.Order, pl *platform.Platform, u adapters.Update, err error, seen, next time.Time) {
 	mu := p.orders.Lock(o.ID)
 	mu.Lock()
 	defer mu.Unlock()
 	// Re-read under the lock: a client may have finished or cancelled the
 	// order while we were asking the platform.
 	o, gerr := p.orders.Read(ctx, o.ID)
-	if gerr != nil || !o.State.Active() {
+	if gerr != nil || !o.State.Active() || (!seen.IsZero() && o.UpdatedAt.After(seen)) {
 		return
 	}
 	now := p.now().UTC()
@@ -211,7 +244,7 @@ func (p *Poller) Check(ctx context.Context, o ledger.Order, pl *platform.Platfor
 		// Try again at the next interval; the backstop expiry still applies.
 		u = adapters.Update{State: o.State}
 	}
-	if _, err := p.orders.Observe(ctx, &o, pl, u, asked.Add(p.jitter(pl.PollInterval)), now); err != nil &&
+	if _, err := p.orders.Observe(ctx, &o, pl, u, next, now); err != nil &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, ledger.ErrStale) {
 		p.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
 	}

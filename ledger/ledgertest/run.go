@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"GetByIdempotencyKey", testGetByIdempotencyKey},
 		{"List", testList},
 		{"Due", testDue},
+		{"Reschedule", testReschedule},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"CreateCanceledContext", testCreateCanceled},
 		{"Outcomes", testOutcomes},

@@ -1,0 +1,200 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"smsgate/adapters"
+	"smsgate/adapters/simulator"
+	"smsgate/ledger"
+)
+
+// TestDeliveredOrderIsNotPolled is acceptance 4 of issue 19 on both
+// dialects of the list: a delivered order costs the platform no call at
+// all (no getStatus, and no list round, since nothing else is due) until
+// the client asks for another code; then polling resumes and the second
+// code reaches the client.
+func TestDeliveredOrderIsNotPolled(t *testing.T) {
+	for _, code := range []string{"sa", "hero"} {
+		t.Run(code, func(t *testing.T) {
+			e := newEnvDelay(t, -1)
+			m := e.sims[code].Market
+			id := e.buy(keyA, "service", "tg", "country", "187", "platform", code)
+			e.pollerCaughtUp()
+			e.deliver(id) // the SMS upstream, and a poll interval later
+			e.pollerCaughtUp()
+			_, first := e.legacy(keyA, "action", "getStatus", "id", id)
+			if len(first) < len("STATUS_OK:") || first[:len("STATUS_OK:")] != "STATUS_OK:" {
+				t.Fatalf("after the SMS: getStatus = %q; want STATUS_OK", first)
+			}
+			calls := m.Requests()
+			for i := 0; i < 10; i++ { // ten poll intervals, clients asking all the while
+				e.clock.Advance(time.Second)
+				e.pollerCaughtUp()
+				e.legacy(keyA, "action", "getStatus", "id", id)
+			}
+			if d := diffCalls(calls, m.Requests()); len(d) != 0 {
+				t.Fatalf("a delivered order cost the platform %v in 10 poll intervals; want no call", d)
+			}
+			if _, b := e.legacy(keyA, "action", "setStatus", "id", id, "status", "3"); b != "ACCESS_RETRY_GET" {
+				t.Fatalf("setStatus 3 = %q", b)
+			}
+			e.clock.Advance(time.Second)
+			e.pollerCaughtUp()
+			if n := m.Calls("getActiveActivations"); n == calls["getActiveActivations"] {
+				t.Fatal("polling did not resume after setStatus 3")
+			}
+			e.deliver(id)
+			e.statusIs(keyA, id, "STATUS_OK:"+lastMarketCode(t, e, id))
+			if _, again := e.legacy(keyA, "action", "getStatus", "id", id); again == first {
+				t.Fatalf("second code %q is the first one", again)
+			}
+			if n := m.Calls("getStatus"); n != calls["getStatus"] {
+				t.Errorf("%d getStatus calls: the list should have served every poll", n-calls["getStatus"])
+			}
+		})
+	}
+}
+
+// lastMarketCode is the newest code the simulator holds for order id.
+func lastMarketCode(t *testing.T, e *env, id string) string {
+	t.Helper()
+	o, err := e.store.Get(context.Background(), atoi(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mo, err := e.sims[o.Platform].Market.Get(atoi(o.UpstreamID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mo.LastCode()
+}
+
+// diffCalls is what after counts more than before, by call name.
+func diffCalls(before, after map[string]int64) map[string]int64 {
+	d := map[string]int64{}
+	for k, v := range after {
+		if v != before[k] {
+			d[k] = v - before[k]
+		}
+	}
+	return d
+}
+
+// TestListPollingScale is acceptance 3 of issue 19: 10,000 active orders
+// on one list-capable platform (SMS-Activate classic; the HeroSMS dialect
+// pages the same list by 100) with a 5 s interval, on a shared PostgreSQL
+// ledger (Claim leases): per interval the platform receives one list
+// round and no status call, and every order that gets a code has it in
+// the ledger after that interval. SMSGATE_LISTPOLL_ORDERS changes the
+// number of orders.
+func TestListPollingScale(t *testing.T) {
+	n := 10_000
+	if s := os.Getenv("SMSGATE_LISTPOLL_ORDERS"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	c := newClusterDelay(t, 0, -1)
+	c.cfg.Platforms[0].PollInterval = 5 * time.Second
+	c.sim.Market.SetAllStock(2 * n)
+	ids := seedOrders(t, c, n)
+	in := c.start("p0")
+	m := c.sim.Market
+	interval := func(name string) (list, status int64, took time.Duration) {
+		t.Helper()
+		l0, s0, start := m.Calls("getActiveActivations"), m.Calls("getStatus"), time.Now()
+		caughtUp(t, in.store, in, c.clock)
+		list, status, took = m.Calls("getActiveActivations")-l0, m.Calls("getStatus")-s0, time.Since(start)
+		t.Logf("%s: %d active orders, 5 s interval: %d list round(s), %d status calls upstream; polled in %s",
+			name, n, list, status, took.Round(time.Millisecond))
+		if list > 1 || status != 0 {
+			t.Errorf("%s: %d list rounds and %d status calls; want at most 1 round and no status call", name, list, status)
+		}
+		return list, status, took
+	}
+	interval("interval 1")
+	// A code for every tenth order, then one interval.
+	for i := 0; i < n; i += 10 {
+		if _, err := m.DeliverSMS(atoi(ids[i]), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.clock.Advance(5 * time.Second)
+	interval("interval 2 (codes)")
+	got := 0
+	byUpstream := ordersByUpstream(t, in.store)
+	for i := 0; i < n; i += 10 {
+		o := byUpstream[ids[i]]
+		if o.State != adapters.StateCodeReceived || len(o.Codes) != 1 {
+			t.Fatalf("order %d (upstream %s) after its code and an interval: %s, %d codes", o.ID, ids[i], o.State, len(o.Codes))
+		}
+		got++
+	}
+	c.clock.Advance(5 * time.Second)
+	interval("interval 3")
+	t.Logf("%d orders delivered their code", got)
+}
+
+// seedOrders buys n numbers from the simulator and writes them straight
+// into the cluster's ledger, due now; it returns their upstream ids.
+func seedOrders(t *testing.T, c *cluster, n int) []string {
+	t.Helper()
+	seed, err := ledger.OpenPostgres(context.Background(), c.pgURL, ledger.PostgresOptions{Schema: c.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Close()
+	now := c.clock.Now()
+	ids := make([]string, n)
+	for i := range ids {
+		so, err := c.sim.Market.Buy(simulator.BuyArgs{Country: "us", Service: "tg"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := ledger.Order{Tenant: "a", Platform: "sa", UpstreamID: itoa64(so.ID), Phone: so.Phone, Country: "us", Service: "tg",
+			State: "waiting", CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour), NextPollAt: now}
+		o.Price.Currency, o.BasePrice.Currency = "RUB", "USD"
+		if err := seed.Create(context.Background(), &o); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = o.UpstreamID
+	}
+	return ids
+}
+
+// caughtUp kicks the instance's poller until no order is due at the
+// simulated now.
+func caughtUp(t *testing.T, store ledger.Store, in *instance, clock *simulator.ManualClock) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		due, err := store.Due(context.Background(), clock.Now(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(due) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poller did not get through the due orders in 3 minutes")
+		}
+		in.g.Kick()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ordersByUpstream is platform sa's orders by upstream id.
+func ordersByUpstream(t *testing.T, store ledger.Store) map[string]ledger.Order {
+	t.Helper()
+	list, err := store.List(context.Background(), ledger.Filter{Platform: "sa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]ledger.Order, len(list))
+	for _, o := range list {
+		out[o.UpstreamID] = o
+	}
+	return out
+}
