@@ -39,7 +39,7 @@ func runScenario(t *testing.T, o options) *Report {
 	}
 	// Setup (simulators, ledger) and the hard-end grace of each phase
 	// come on top of -duration.
-	if took := time.Since(began); took > o.duration+3*time.Second {
+	if took := time.Since(began); took > o.duration+3*time.Second+time.Duration(len(rep.Runs))*hardEndGrace {
 		t.Errorf("%s took %v for -duration %v", o.scenario, took, o.duration)
 	}
 	checkArithmetic(t, rep)
