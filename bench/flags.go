@@ -44,6 +44,7 @@ type options struct {
 	slowLatency time.Duration // -slow: latency the failover "slow" phase adds
 	wait        time.Duration // -wait: unified getSmsCode long-poll wait
 	mix         string        // -mix: reads actions loaded, comma-separated
+	active      int           // -active: reads with getStatus: active orders bought before the load
 	country     string        // -country: ISO country bought (flow, storm, unified)
 	service     string        // -service: service bought
 }
@@ -59,7 +60,10 @@ const usageHead = `usage: go run ./bench [flags] <scenario>
 Scenarios:
   reads     legacy getPrices/getCountries/getBalance mix; baselines: a bare
             fasthttp server replaying the gateway's bytes (ceiling) and the
-            simulator directly; then both at half the direct saturation rate
+            simulator directly; then both at half the direct saturation rate.
+            -mix getStatus,getBalance: -active orders are bought first and
+            polled (getStatus) while the gateway's poller polls them upstream;
+            gateway against the ceiling only
   flow      virtual clients: getNumber, poll getStatus every -poll, setStatus 6;
             against the simulator directly and through the gateway
   failover  flow while the first platform goes healthy/outage/slow/garbage/recovered
@@ -114,7 +118,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.stormPoll, "storm-poll", 20*time.Millisecond, "storm: client poll interval of the first phase (the second polls back to back)")
 	fs.DurationVar(&o.slowLatency, "slow", 500*time.Millisecond, "failover: latency the first platform adds in the slow phase")
 	fs.DurationVar(&o.wait, "wait", 10*time.Second, "unified: getSmsCode long-poll wait")
-	fs.StringVar(&o.mix, "mix", defaultMix, "reads: the legacy actions loaded, comma-separated")
+	fs.StringVar(&o.mix, "mix", defaultMix, "reads: the legacy actions loaded, comma-separated (getStatus: of the -active orders)")
+	fs.IntVar(&o.active, "active", 10_000, "reads with getStatus in -mix: active orders bought before the load; getStatus reads them while the gateway's poller polls them upstream")
 	fs.StringVar(&o.country, "country", "us", "ISO country bought")
 	fs.StringVar(&o.service, "service", "tg", "service bought")
 	if err := fs.Parse(args); err != nil {
@@ -171,6 +176,9 @@ func (o *options) validate() error {
 	}
 	if o.seedFinished < 0 || o.seedActive < 0 || o.window <= 0 {
 		bad = append(bad, "-seed-finished and -seed-active must not be negative, -window must be positive")
+	}
+	if o.active < 1 {
+		bad = append(bad, "-active must be at least 1")
 	}
 	if o.orders < 1 {
 		bad = append(bad, "-orders must be at least 1")

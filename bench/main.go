@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -138,6 +139,9 @@ func describeSetup(o *options, w *world) string {
 	}
 	if o.scenario == "reads" {
 		load += ", -mix " + o.mix
+		if strings.Contains(o.mix, "getStatus") {
+			load += fmt.Sprintf(", -active %d", o.active)
+		}
 	}
 	if !o.inProcess() {
 		return load

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -18,11 +21,21 @@ type readReq struct {
 	query  string // extra query, encoded
 }
 
-var readActions = []string{"getPrices", "getCountries", "getBalance"}
+var readActions = []string{"getPrices", "getCountries", "getBalance", "getStatus"}
+
+// actStatus is getStatus's index in readActions.
+const actStatus = 3
+
+// statusEvery: in a mix with getStatus, one other read follows every
+// statusEvery getStatus, as clients poll their orders far more often
+// than they read prices or their balance.
+const statusEvery = 4
 
 // readMix is what a legacy client reads: prices of what it buys most,
-// prices of a country, the country list, its balance; only the actions
-// -mix names. Workers cycle through it from different offsets.
+// prices of a country, the country list, its balance, the status of its
+// orders; only the actions -mix names. With getStatus, -active orders are
+// bought first and each is read in turn. Workers cycle through the mix
+// from different offsets.
 func (b *bench) readMix() ([]readReq, error) {
 	country, err := b.saCountry()
 	if err != nil {
@@ -43,19 +56,87 @@ func (b *bench) readMix() ([]readReq, error) {
 		}
 		want[a] = true
 	}
-	var mix []readReq
+	var base []readReq
 	for _, r := range all {
 		if want[r.action] {
-			mix = append(mix, r)
+			base = append(base, r)
+		}
+	}
+	if !want["getStatus"] {
+		return base, nil
+	}
+	ids, err := b.buyActive(b.o.active)
+	if err != nil {
+		return nil, err
+	}
+	mix := make([]readReq, 0, len(ids)+len(ids)/statusEvery)
+	for i, id := range ids {
+		mix = append(mix, readReq{actStatus, "getStatus", "&id=" + strconv.FormatInt(id, 10)})
+		if len(base) > 0 && (i+1)%statusEvery == 0 {
+			mix = append(mix, base[(i/statusEvery)%len(base)])
 		}
 	}
 	return mix, nil
 }
 
+// hasStatus reports whether the mix reads orders.
+func hasStatus(mix []readReq) bool {
+	return slices.ContainsFunc(mix, func(r readReq) bool { return r.act == actStatus })
+}
+
+// buyActive buys n orders through the gateway (getNumber, -c at a time)
+// for the getStatus reads; they stay active for -code-delay, and the
+// gateway's poller polls them upstream meanwhile. Any refusal is a setup
+// failure: the scenario promises n active orders.
+func (b *bench) buyActive(n int) ([]int64, error) {
+	q, err := b.buyQuery()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := newClient(b.w.gateway, b.o.conns, b.o.timeout, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	defer cl.close()
+	var (
+		mu      sync.Mutex
+		ids     = make([]int64, 0, n)
+		refusal string // the first, for the error
+		failed  int
+		next    atomic.Int64
+		wg      sync.WaitGroup
+	)
+	for range b.o.conns {
+		wg.Go(func() {
+			lc := newLegacyCaller(cl)
+			for next.Add(1) <= int64(n) {
+				a := lc.call("getNumber", q)
+				id, ok := parseNumber(a)
+				mu.Lock()
+				if ok {
+					ids = append(ids, id)
+				} else if failed++; refusal == "" {
+					refusal = fmt.Sprintf("HTTP %d %q %v", a.status, a.body, a.err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if failed > 0 {
+		return nil, fmt.Errorf("bought %d of %d active orders; first refusal: %s", len(ids), n, refusal)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
 // readOK says whether a 200 answer to a read is the expected kind.
 func readOK(act int) func([]byte) bool {
-	if readActions[act] == "getBalance" {
+	switch readActions[act] {
+	case "getBalance":
 		return func(b []byte) bool { return bytes.HasPrefix(b, []byte("ACCESS_BALANCE:")) }
+	case "getStatus":
+		return func(b []byte) bool { return bytes.HasPrefix(b, []byte("STATUS_")) }
 	}
 	return func(b []byte) bool { return len(b) > 0 && b[0] == '{' }
 }
@@ -79,6 +160,9 @@ func runReads(b *bench) error {
 		name string
 		ep   endpoint
 		half bool // open loop at half the direct saturation rate
+	}
+	if hasStatus(mix) {
+		return b.statusReads(mix, ceiling)
 	}
 	phases := []phase{{"ceiling", ceiling, false}}
 	if b.w.direct != nil {
@@ -111,6 +195,53 @@ func runReads(b *bench) error {
 		b.rep.Notes = append(b.rep.Notes, "direct baseline: n/a with -target (bench cannot reach the upstreams)")
 	}
 	b.rep.Notes = append(b.rep.Notes, "ceiling: a bare fasthttp server in this process answering the gateway's recorded bytes from memory")
+	return nil
+}
+
+// statusRounds is how many times the getStatus mix alternates between
+// the ceiling and the gateway: on a shared machine the load of other
+// processes drifts over a run, and alternating short phases gives both
+// the same share of it.
+const statusRounds = 3
+
+// statusReads loads the getStatus mix on the ceiling and the gateway in
+// alternating rounds (closed loop, or open loop at -rate) while the
+// gateway's poller polls the -active orders upstream. The orders are the
+// gateway's: the direct simulator does not know them, so there is no
+// direct baseline.
+func (b *bench) statusReads(mix []readReq, ceiling endpoint) error {
+	d := b.phaseLength(2 * statusRounds)
+	var upstream, statuses int64 = -1, 0
+	for i := 1; i <= statusRounds; i++ {
+		if err := b.loadReads(fmt.Sprintf("ceiling %d/%d", i, statusRounds), ceiling, mix, d, b.o.rate); err != nil {
+			return err
+		}
+		cc := countCalls(b.w.markets())
+		if err := b.loadReads(fmt.Sprintf("gateway %d/%d", i, statusRounds), b.w.gateway, mix, d, b.o.rate); err != nil {
+			return err
+		}
+		if all, st := cc.since(); all >= 0 {
+			upstream, statuses = max(upstream, 0)+all, statuses+st
+		}
+	}
+	var g, c float64
+	for i := 1; i <= statusRounds; i++ {
+		g += b.rep.run(fmt.Sprintf("gateway %d/%d", i, statusRounds)).RPS
+		c += b.rep.run(fmt.Sprintf("ceiling %d/%d", i, statusRounds)).RPS
+	}
+	if c > 0 {
+		b.rep.Figures = append(b.rep.Figures, Figure{Name: "gateway/ceiling throughput", Value: g / c, Unit: "x",
+			Of: "Σ gateway rounds' rps / Σ ceiling rounds' rps (alternating)", Target: ">= 0.90", Met: boolp(g/c >= 0.9)})
+	}
+	if upstream >= 0 {
+		secs := d.Seconds() * statusRounds
+		b.rep.Figures = append(b.rep.Figures, Figure{Name: "upstream calls while the gateway ran", Value: float64(upstream) / secs,
+			Unit: "calls/s", Of: fmt.Sprintf("the simulated platforms' calls (%d of them getStatus) / the gateway rounds' length", statuses)})
+	}
+	b.rep.Notes = append(b.rep.Notes,
+		fmt.Sprintf("getStatus reads %d orders bought before the load, active (SMS after -code-delay) and polled upstream by the gateway's poller throughout (the ceiling rounds included)", b.o.active),
+		"direct baseline: n/a (the orders read are the gateway's)",
+		"ceiling: a bare fasthttp server in this process answering the gateway's recorded bytes from memory")
 	return nil
 }
 

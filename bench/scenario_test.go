@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -22,7 +23,7 @@ func testOptions(scenario string, d time.Duration) options {
 		codeDelay: 40 * time.Millisecond, poll: 20 * time.Millisecond, giveUp: 150 * time.Millisecond, platforms: 3,
 		upstreamPoll: 100 * time.Millisecond, upstreamTimeout: 2 * time.Second,
 		orders: 2, stormPoll: 5 * time.Millisecond, slowLatency: 20 * time.Millisecond, wait: 200 * time.Millisecond,
-		mix: defaultMix, country: "us", service: "tg", window: time.Second,
+		mix: defaultMix, active: 20, country: "us", service: "tg", window: time.Second,
 	}
 }
 
@@ -41,7 +42,7 @@ func runScenario(t *testing.T, o options) *Report {
 	// Setup (simulators, ledger) and the hard-end grace of each phase
 	// come on top of -duration.
 	// (soak's seeding comes before its -duration of load.)
-	if took := time.Since(began); took > o.duration+3*time.Second && o.scenario != "soak" {
+	if took := time.Since(began); took > o.duration+3*time.Second+time.Duration(len(rep.Runs))*hardEndGrace && o.scenario != "soak" {
 		t.Errorf("%s took %v for -duration %v", o.scenario, took, o.duration)
 	}
 	checkArithmetic(t, rep)
@@ -195,6 +196,44 @@ func TestReads(t *testing.T) {
 	}
 }
 
+// TestReadsActive: with getStatus in the mix, -active orders are bought
+// first and every one is read; the gateway and the ceiling alternate
+// rounds and the ratio is theirs; the poller's upstream calls are
+// counted.
+func TestReadsActive(t *testing.T) {
+	o := testOptions("reads", 1200*time.Millisecond)
+	o.mix = "getStatus,getBalance"
+	o.codeDelay = time.Hour // the orders stay active
+	rep := runScenario(t, o)
+	var g, c float64
+	for i := 1; i <= statusRounds; i++ {
+		for _, name := range []string{"ceiling", "gateway"} {
+			run := rep.run(fmt.Sprintf("%s %d/%d", name, i, statusRounds))
+			if run == nil {
+				t.Fatalf("no %s round %d", name, i)
+			}
+			if run.OK == 0 || run.Errors != 0 {
+				t.Errorf("%s: %d answered, %d errors %v", run.Name, run.OK, run.Errors, run.ErrorKinds)
+			}
+			if name == "gateway" {
+				g += run.RPS
+			} else {
+				c += run.RPS
+			}
+		}
+	}
+	if rep.run("direct") != nil {
+		t.Error("a direct run for orders the simulator does not know")
+	}
+	f := figure(rep, "gateway/ceiling throughput")
+	if f == nil || !near(f.Value, g/c) || *f.Met != (f.Value >= 0.9) {
+		t.Fatalf("ratio figure %+v; want Σ gateway / Σ ceiling = %g", f, g/c)
+	}
+	if u := figure(rep, "upstream calls while the gateway ran"); u == nil || u.Value <= 0 {
+		t.Errorf("upstream calls figure %+v; want the poller's calls counted", u)
+	}
+}
+
 func TestFlow(t *testing.T) {
 	rep := runScenario(t, testOptions("flow", 1200*time.Millisecond))
 	for _, name := range []string{"direct", "gateway"} {
@@ -313,7 +352,7 @@ func TestReadMix(t *testing.T) {
 	if len(mix) != 4 {
 		t.Errorf("%d requests in the mix; want getPrices ×3 and getBalance", len(mix))
 	}
-	o.mix = "getPrices,getStatus"
+	o.mix = "getPrices,getNumber"
 	if _, err := (&bench{o: &o}).readMix(); err == nil {
 		t.Error("a non-read action in -mix is accepted")
 	}

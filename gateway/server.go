@@ -104,10 +104,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetBodyString(smsactivate.TokErrorSQL)
 		}
 	}()
+	if string(ctx.Path()) == smsactivate.Path {
+		s.legacy.Handle(ctx) // the hot path: no copy of the path
+		return
+	}
 	path := string(ctx.Path())
 	switch path {
-	case smsactivate.Path:
-		s.legacy.Handle(ctx)
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		s.g.metrics.Write(ctx)

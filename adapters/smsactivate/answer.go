@@ -1,6 +1,7 @@
 package smsactivate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -18,30 +19,44 @@ import (
 // it carries (its part before ':'), or "error" for a JSON error object.
 func Result(body []byte) string {
 	if len(body) > 0 && body[0] == '{' {
-		if strings.Contains(string(body), `"status":"error"`) {
+		if bytes.Contains(body, []byte(`"status":"error"`)) {
 			return "error"
 		}
 		return "ok"
 	}
-	tok, _, _ := strings.Cut(string(body), ":")
-	if _, bad := resultTokens[tok]; bad {
-		return tok
+	tok, _, _ := bytes.Cut(body, []byte(":"))
+	if name, bad := resultTokens[string(tok)]; bad {
+		return name // the map's own string: no copy of the body
 	}
 	return "ok"
 }
 
 // resultTokens are the error answers, by their part before ':'.
-var resultTokens = map[string]struct{}{
-	TokNoKey: {}, TokBadKey: {}, TokBadAction: {}, TokErrorSQL: {}, TokNoNumbers: {}, TokNoBalance: {},
-	TokWrongMaxPrice: {}, TokBadService: {}, TokWrongCountry: {}, TokNoActivation: {}, TokWrongActivationID: {},
-	TokBadStatus: {}, TokEarlyCancelDenied: {}, TokChannelsLimit: {}, TokBanned: {}, TokOrderExists: {},
-	"BAD_PLATFORM": {}, "BAD_STRATEGY": {},
-}
+var resultTokens = func() map[string]string {
+	m := map[string]string{}
+	for _, t := range []string{
+		TokNoKey, TokBadKey, TokBadAction, TokErrorSQL, TokNoNumbers, TokNoBalance,
+		TokWrongMaxPrice, TokBadService, TokWrongCountry, TokNoActivation, TokWrongActivationID,
+		TokBadStatus, TokEarlyCancelDenied, TokChannelsLimit, TokBanned, TokOrderExists,
+		"BAD_PLATFORM", "BAD_STRATEGY",
+	} {
+		m[t] = t
+	}
+	return m
+}()
 
 func (s *Server) text(ctx *fasthttp.RequestCtx, body string) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(body)
+}
+
+// text2 answers tok + ":" + rest, written in parts into the response
+// body (no string is built for it).
+func (s *Server) text2(ctx *fasthttp.RequestCtx, tok, rest string) {
+	s.text(ctx, tok)
+	ctx.Response.AppendBodyString(":")
+	ctx.Response.AppendBodyString(rest)
 }
 
 func (s *Server) json(ctx *fasthttp.RequestCtx, v any) {

@@ -19,7 +19,9 @@ func (s *Server) getBalance(cctx context.Context, r *request, account string) {
 		s.failErr(r.ctx, err)
 		return
 	}
-	s.text(r.ctx, TokAccessBalance+":"+money(m.Micros))
+	var buf [32]byte
+	s.text(r.ctx, TokAccessBalance)
+	r.ctx.Response.AppendBody(appendMoney(append(buf[:0], ':'), m.Micros))
 }
 
 // buyParams parses getNumber's parameters; token != "" is the error answer.
@@ -126,8 +128,7 @@ func boolDigit(b bool) string {
 
 // idArg parses the activation id; token != "" is the error answer.
 func idArg(r *request) (int64, string) {
-	v := r.arg("id")
-	id, err := strconv.ParseInt(v, 10, 64)
+	id, err := strconv.ParseInt(string(r.argBytes("id")), 10, 64)
 	if err != nil || id <= 0 {
 		return 0, TokWrongActivationID
 	}
@@ -188,7 +189,13 @@ func (s *Server) activation(cctx context.Context, r *request, account string) (A
 
 func (s *Server) getStatus(cctx context.Context, r *request, account string) {
 	if a, ok := s.activation(cctx, r, account); ok {
-		s.text(r.ctx, StatusText(a.State, lastCode(a)))
+		// StatusText's answer, written in parts: no string is built.
+		tok, withCode := statusToken(a.State)
+		if withCode {
+			s.text2(r.ctx, tok, lastCode(a))
+			return
+		}
+		s.text(r.ctx, tok)
 	}
 }
 

@@ -105,17 +105,27 @@ func ErrorToken(err error) string {
 // StatusText is the getStatus answer for an order's state. lastCode is the
 // newest code received (for STATUS_OK and STATUS_WAIT_RETRY).
 func StatusText(s adapters.State, lastCode string) string {
+	tok, withCode := statusToken(s)
+	if withCode {
+		return tok + ":" + lastCode
+	}
+	return tok
+}
+
+// statusToken is StatusText's token and whether ":" and the last code
+// follow it.
+func statusToken(s adapters.State) (string, bool) {
 	switch s {
 	case adapters.StateWaiting:
-		return TokStatusWaitCode
+		return TokStatusWaitCode, false
 	case adapters.StateCodeReceived:
-		return TokStatusOK + ":" + lastCode
+		return TokStatusOK, true
 	case adapters.StateRetryWaiting:
-		return TokStatusWaitRetry + ":" + lastCode
+		return TokStatusWaitRetry, true
 	}
 	// Finished, cancelled, expired and banned all read STATUS_CANCEL: the
 	// protocol has no other terminal status ("cancelled or completed").
-	return TokStatusCancel
+	return TokStatusCancel, false
 }
 
 // ActivationStatus is getActiveActivations' activationStatus digit.
@@ -183,5 +193,26 @@ func FormatTime(t time.Time) string {
 
 // money renders an amount as the JSON number the protocol shows (2 decimals).
 func money(micros int64) string { return adapters.FormatDecimal(micros, 2) }
+
+// appendMoney appends money(micros) to dst: the same digits (rounded half
+// away from zero to the cent, "-" only when the rounded amount is not
+// zero), with no string built.
+func appendMoney(dst []byte, micros int64) []byte {
+	const div = adapters.Micro / 100 // micro-units in a cent
+	neg := micros < 0
+	if neg {
+		micros = -micros
+	}
+	cents := micros / div
+	if micros%div*2 >= div {
+		cents++
+	}
+	if neg && cents != 0 {
+		dst = append(dst, '-')
+	}
+	dst = strconv.AppendInt(dst, cents/100, 10)
+	frac := cents % 100
+	return append(dst, '.', byte('0'+frac/10), byte('0'+frac%10))
+}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

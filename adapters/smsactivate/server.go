@@ -83,57 +83,84 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	r := request{ctx: ctx}
-	action := r.arg("action")
-	key := r.arg("api_key")
+	actionArg := r.argBytes("action")
+	act, known := actions[string(actionArg)]
 	if s.OnAction != nil {
-		s.OnAction(action)
+		if known {
+			s.OnAction(act.name)
+		} else {
+			s.OnAction(string(actionArg))
+		}
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	// RequestCtx is never cancelled per request: give backend work its own deadline.
-	cctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if key == "" {
+	// RequestCtx is never cancelled per request: backend work gets the
+	// request's own deadline (made only if something waits on it).
+	x := getExchange(r, time.Now().Add(timeout))
+	defer x.put()
+	if len(r.argBytes("api_key")) == 0 {
 		s.fail(ctx, TokNoKey)
 		return
 	}
-	account, ok := s.Backend.Authenticate(cctx, key)
+	account, ok := s.authenticate(&x.ctx, &x.r)
 	if !ok {
 		s.fail(ctx, TokBadKey)
 		return
 	}
-	h, ok := actions[action]
-	if !ok {
+	if !known {
 		s.fail(ctx, TokBadAction)
 		return
 	}
-	h(s, cctx, &r, account)
+	act.fn(s, &x.ctx, &x.r, account)
+}
+
+// Authenticated is a Backend bound to one request by a front end that has
+// already resolved its api_key (the gateway's, one hash per request): the
+// server takes that outcome instead of handing Authenticate a copy of the
+// key, which would cost an allocation per request.
+type Authenticated interface {
+	Account() (account string, ok bool)
+}
+
+func (s *Server) authenticate(cctx context.Context, r *request) (string, bool) {
+	if a, ok := s.Backend.(Authenticated); ok {
+		return a.Account()
+	}
+	return s.Backend.Authenticate(cctx, r.arg("api_key"))
 }
 
 type request struct{ ctx *fasthttp.RequestCtx }
 
 // arg reads a parameter from the query, then the form body; the result is
 // a copy (fasthttp reuses the buffers).
-func (r *request) arg(name string) string {
+func (r *request) arg(name string) string { return string(r.argBytes(name)) }
+
+// argBytes is arg without the copy: valid only during the request.
+func (r *request) argBytes(name string) []byte {
 	if v := r.ctx.QueryArgs().Peek(name); v != nil {
-		return string(v)
+		return v
 	}
 	if r.ctx.IsPost() {
-		if v := r.ctx.PostArgs().Peek(name); v != nil {
-			return string(v)
-		}
+		return r.ctx.PostArgs().Peek(name)
 	}
-	return ""
+	return nil
 }
 
 type actionFunc func(s *Server, cctx context.Context, r *request, account string)
 
-var actions map[string]actionFunc
+// action is a handler and its name (the map's own string, handed to
+// OnAction without a copy).
+type action struct {
+	name string
+	fn   actionFunc
+}
+
+var actions map[string]action
 
 func init() {
-	actions = map[string]actionFunc{
+	fns := map[string]actionFunc{
 		"getBalance":               (*Server).getBalance,
 		"getBalanceAndCashBack":    (*Server).getBalance,
 		"getNumber":                (*Server).getNumber,
@@ -149,6 +176,10 @@ func init() {
 		"getNumbersStatus":         (*Server).getNumbersStatus,
 		"getOperators":             (*Server).getOperators,
 		"getTopCountriesByService": (*Server).getTopCountries,
+	}
+	actions = make(map[string]action, len(fns))
+	for name, fn := range fns {
+		actions[name] = action{name: name, fn: fn}
 	}
 }
 

@@ -27,11 +27,16 @@ import (
 type legacy struct {
 	f *Front
 	t *tenant.Tenant // nil: the key matched no tenant (BAD_KEY)
+	// sms is the scratch list of the one Activation a status read builds
+	// (the protocol server never keeps it past the request): reused with
+	// the pooled call, so a read with codes allocates nothing.
+	sms []adapters.SMS
 }
 
 var (
 	_ smsactivate.Backend       = (*legacy)(nil)
 	_ smsactivate.CountryLister = (*legacy)(nil)
+	_ smsactivate.Authenticated = (*legacy)(nil)
 )
 
 // tenant is the request's tenant (the protocol server calls the other
@@ -40,7 +45,11 @@ func (l *legacy) tenant(string) *tenant.Tenant { return l.t }
 
 // Authenticate reports the front end's lookup: the key the protocol server
 // read is the one the front end hashed (the same request argument).
-func (l *legacy) Authenticate(_ context.Context, _ string) (string, bool) {
+func (l *legacy) Authenticate(_ context.Context, _ string) (string, bool) { return l.Account() }
+
+// Account is the front end's lookup, without the protocol server copying
+// the key to hand it to Authenticate.
+func (l *legacy) Account() (string, bool) {
 	if l.t == nil {
 		return "", false
 	}
@@ -57,11 +66,8 @@ func (l *legacy) Balance(ctx context.Context, account string) (adapters.Money, e
 	if !t.Wallet {
 		return l.f.market.Balance(ctx, t)
 	}
-	w, err := l.f.orders.Wallet(ctx, t)
-	if err != nil {
-		return adapters.Money{}, err
-	}
-	return adapters.Money{Micros: w.Available(), Currency: w.Currency}, nil
+	// At most orders.WalletLag behind another instance's purchases.
+	return l.f.orders.Spendable(ctx, t)
 }
 
 func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParams) (smsactivate.Activation, error) {
@@ -89,13 +95,18 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 }
 
 func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activation {
+	return l.activationInto(t, o, nil)
+}
+
+// activationInto is activation with its SMS appended to sms.
+func (l *legacy) activationInto(t *tenant.Tenant, o ledger.Order, sms []adapters.SMS) smsactivate.Activation {
 	cost, err := t.OrderPrice(l.f.fx, o)
 	if err != nil {
 		cost = o.Price
 	}
 	a := smsactivate.Activation{
 		ID: o.ID, Phone: o.Phone, Country: o.Country, Service: o.Service, Operator: o.Operator,
-		Cost: cost, State: o.State, CreatedAt: o.CreatedAt, CanRetry: true,
+		Cost: cost, State: o.State, CreatedAt: o.CreatedAt, CanRetry: true, SMS: sms,
 	}
 	for _, c := range o.Codes {
 		a.SMS = append(a.SMS, adapters.SMS{Code: c.Code, Text: c.Text, From: c.From, ReceivedAt: c.ReceivedAt})
@@ -105,11 +116,15 @@ func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activa
 
 func (l *legacy) Activation(ctx context.Context, account string, id int64) (smsactivate.Activation, error) {
 	t := l.tenant(account)
-	o, err := l.f.orders.Order(ctx, t, id)
+	// The protocol server only reads the answer, during this request:
+	// the cached order and the call's scratch SMS list serve it.
+	o, err := l.f.orders.Peek(ctx, t, id)
 	if err != nil {
 		return smsactivate.Activation{}, err
 	}
-	return l.activation(t, o), nil
+	a := l.activationInto(t, o, l.sms[:0])
+	l.sms = a.SMS
+	return a, nil
 }
 
 func (l *legacy) SetStatus(ctx context.Context, account string, id int64, status int) (smsactivate.Activation, error) {
@@ -200,5 +215,6 @@ func (lc *legacyCalls) serve(ctx *fasthttp.RequestCtx, t *tenant.Tenant) {
 	c.b.t = t
 	c.srv.Handle(ctx)
 	c.b.t = nil
+	clear(c.b.sms) // no strings kept alive by a pooled call
 	lc.pool.Put(c)
 }

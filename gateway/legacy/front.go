@@ -25,8 +25,12 @@ import (
 type Orders interface {
 	Buy(ctx context.Context, t *tenant.Tenant, r orders.BuyRequest) (ledger.Order, error)
 	Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error)
+	// Peek is Order sharing Codes with the order cache (read only).
+	Peek(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error)
 	SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error)
-	Wallet(ctx context.Context, t *tenant.Tenant) (ledger.Wallet, error)
+	// Spendable is a wallet tenant's available money, at most
+	// orders.WalletLag old.
+	Spendable(ctx context.Context, t *tenant.Tenant) (adapters.Money, error)
 }
 
 // Market is what the legacy actions read of the platforms (market.Market).

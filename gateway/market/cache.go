@@ -73,6 +73,16 @@ func (c *Cache) Get(ctx context.Context, kind, key string, ttl time.Duration, fi
 	return nil, false, err
 }
 
+// fresh returns key's entry if younger than ttl, filling nothing (and
+// counting nothing).
+func (c *Cache) fresh(key string, ttl time.Duration) (*cacheEntry, bool) {
+	e, ok := c.rc.Get(key)
+	if !ok || c.now().Sub(e.fetched) >= ttl {
+		return nil, false
+	}
+	return e, true
+}
+
 // Del drops a key (after a purchase changed what it holds).
 func (c *Cache) Del(key string) { c.rc.Del(key) }
 

@@ -126,7 +126,7 @@ func (g *Market) PlatformOffers(ctx context.Context, p *platform.Platform, count
 // PlatformBalance is one platform's balance through the cache (status TTL).
 // A fresh read also resets what routing knows (balanceBook).
 func (g *Market) PlatformBalance(ctx context.Context, p *platform.Platform) (adapters.Money, error) {
-	v, _, err := g.cache.Get(ctx, "balance", "balance|"+p.Code, g.ttl.Status,
+	v, _, err := g.cache.Get(ctx, "balance", g.balanceKey(p), g.ttl.Status,
 		func(ctx context.Context) (any, error) { return g.ReadBalance(ctx, p) })
 	if err != nil {
 		return adapters.Money{}, err
@@ -170,12 +170,15 @@ func SpendsBalance(p *platform.Platform) bool {
 
 // DropBalance forgets a platform's cached balance after it changed (a
 // purchase, a refund).
-func (g *Market) DropBalance(p *platform.Platform) { g.cache.Del("balance|" + p.Code) }
+func (g *Market) DropBalance(p *platform.Platform) { g.cache.Del(g.balanceKey(p)) }
 
 // Balance is the tenant's spendable money: the sum of the usable
 // platforms' balances in the tenant's currency. Platforms that fail are
 // left out; only if all fail is it an error.
 func (g *Market) Balance(ctx context.Context, t *tenant.Tenant) (adapters.Money, error) {
+	if m, ok := g.cachedBalance(t); ok {
+		return m, nil
+	}
 	plats := g.Usable(t)
 	sums, answered := fanOut(g, plats, "balance", func(p *platform.Platform) (int64, error) {
 		b, err := g.PlatformBalance(ctx, p)
@@ -281,6 +284,9 @@ type Market struct {
 	metrics   Recorder
 	log       *zap.Logger
 	now       func() time.Time
+	// balanceKeys are the platforms' balance cache keys (read only).
+	balanceKeys map[*platform.Platform]string
+	sums        balanceSums // operator-mode balance sums (balance.go)
 }
 
 // New builds the market over platforms (by priority).
@@ -289,7 +295,11 @@ func New(platforms []*platform.Platform, conv *fx.FX, ttl config.Cache, m Record
 	if err != nil {
 		return nil, err
 	}
-	return &Market{cache: c, platforms: platforms, fx: conv, ttl: ttl, metrics: m, log: log, now: now}, nil
+	keys := make(map[*platform.Platform]string, len(platforms))
+	for _, p := range platforms {
+		keys[p] = "balance|" + p.Code
+	}
+	return &Market{cache: c, platforms: platforms, fx: conv, ttl: ttl, metrics: m, log: log, now: now, balanceKeys: keys}, nil
 }
 
 // Close stops the cache's goroutines.

@@ -5,6 +5,8 @@ import (
 
 	"github.com/dgraph-io/ristretto/v2"
 
+	"smsgate/adapters"
+	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
 
@@ -12,7 +14,9 @@ import (
 // faster per order; those reads are answered from memory. Only used when
 // this instance is the ledger's only writer (SQLite): every write goes
 // through save, which refreshes the entry. Entries share no slices with
-// callers: Codes is copied on the way in and out.
+// callers: Codes is copied on the way in (and out, except through Peek:
+// an entry is never mutated once cached, so a reader that only reads may
+// share it).
 
 func newOrderCache() (*ristretto.Cache[int64, ledger.Order], error) {
 	return ristretto.NewCache(&ristretto.Config[int64, ledger.Order]{
@@ -64,4 +68,19 @@ func (g *Service) Read(ctx context.Context, id int64) (ledger.Order, error) {
 		}
 	}
 	return g.store.Get(ctx, id)
+}
+
+// Peek is Order for a reader that only reads (the legacy getStatus): an
+// order from the cache shares its Codes with the cache, which nobody
+// mutates, so it costs no copy; the caller must not modify Codes.
+func (g *Service) Peek(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error) {
+	if g.cache != nil {
+		if o, ok := g.cache.Get(id); ok {
+			if o.Tenant != t.Name {
+				return ledger.Order{}, adapters.ErrNoActivation
+			}
+			return o, nil
+		}
+	}
+	return g.Order(ctx, t, id)
 }

@@ -38,7 +38,11 @@ func (g *Service) openIntent(ctx context.Context, t *tenant.Tenant, r BuyRequest
 		}
 		in.Hold, in.Currency = price.Micros, price.Currency
 	}
-	if err := g.store.OpenIntent(ctx, &in); err != nil {
+	err := g.store.OpenIntent(ctx, &in)
+	if in.Hold > 0 {
+		g.wallets.moved(t.Name)
+	}
+	if err != nil {
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			return in, fmt.Errorf("tenant %s cannot hold %s %s: %w", t.Name,
 				adapters.FormatDecimal(in.Hold, 2), in.Currency, ErrInsufficientFunds)
@@ -58,7 +62,11 @@ func (g *Service) closeIntent(in ledger.Intent, state ledger.IntentState, orphan
 	if orphan != nil {
 		orphan.State, orphan.CreatedAt, orphan.UpdatedAt, orphan.NextAt = ledger.ActionPending, in.UpdatedAt, in.UpdatedAt, g.now().UTC()
 	}
-	if err := g.store.CloseIntent(ctx, in.ID, state, orphan, g.now().UTC()); err != nil {
+	err := g.store.CloseIntent(ctx, in.ID, state, orphan, g.now().UTC())
+	if in.Hold > 0 {
+		g.wallets.moved(in.Tenant)
+	}
+	if err != nil {
 		if !errors.Is(err, ledger.ErrNotFound) {
 			g.log.Error("cannot close purchase intent; the intent pass will", zap.Int64("intent", in.ID), zap.Error(err))
 		}

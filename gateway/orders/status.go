@@ -183,7 +183,11 @@ const giveUpSlack = 10 * time.Minute
 
 // save writes o with c to the ledger and the read cache.
 func (g *Service) save(ctx context.Context, o *ledger.Order, c ledger.Change) error {
-	if err := g.store.Apply(ctx, o, c); err != nil {
+	err := g.store.Apply(ctx, o, c)
+	if o.Wallet != ledger.WalletNone {
+		g.wallets.moved(o.Tenant)
+	}
+	if err != nil {
 		g.forgetOrder(o.ID)
 		return err
 	}

@@ -40,6 +40,7 @@ func (g *Service) Fund(ctx context.Context, t *tenant.Tenant, amount int64, note
 		kind = ledger.EntryAdjust
 	}
 	w, err := g.store.AdjustWallet(ctx, t.Name, t.Currency, kind, amount, note, g.now().UTC())
+	g.wallets.moved(t.Name)
 	if err != nil {
 		return ledger.Wallet{}, fmt.Errorf("cannot fund wallet of %s: %w", t.Name, err)
 	}

@@ -19,6 +19,7 @@ import (
 // only as its sha256.
 type Tenant struct {
 	Name      string
+	rateKey   string // Key(Name), made once (New)
 	keyHash   [32]byte
 	Strategy  string
 	Currency  string
@@ -54,7 +55,7 @@ func New(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenant
 		if err != nil {
 			return nil, fmt.Errorf("tenants[%d]: %w", i, err)
 		}
-		t := &Tenant{Name: ct.Name, keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive, Wallet: ct.Wallet}
+		t := &Tenant{Name: ct.Name, rateKey: Key(ct.Name), keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive, Wallet: ct.Wallet}
 		if t.Currency == "" {
 			t.Currency = defaultCurrency
 		}
@@ -113,7 +114,11 @@ func NewLimiter(rates limits.Rates) *Limiter { return &Limiter{rates: rates} }
 // Allow spends one of the tenant's request tokens; when none is left it
 // says how long until one is.
 func (l *Limiter) Allow(t *Tenant) (bool, time.Duration) {
-	return l.rates.Allow(Key(t.Name), t.Rate, max(1, int(t.Rate)))
+	key := t.rateKey
+	if key == "" { // a Tenant not made by New (tests)
+		key = Key(t.Name)
+	}
+	return l.rates.Allow(key, t.Rate, max(1, int(t.Rate)))
 }
 
 // RetryAfter renders a wait as whole seconds, at least 1 (Retry-After).
