@@ -52,6 +52,12 @@ func newCluster(t *testing.T, tenantRate float64) *cluster {
 // newClusterDelay is newCluster with the simulator's SMS delay (negative:
 // never on its own).
 func newClusterDelay(t *testing.T, tenantRate float64, codeDelay time.Duration) *cluster {
+	return newClusterPlatform(t, tenantRate, codeDelay, nil)
+}
+
+// newClusterPlatform is newClusterDelay with the platform's settings
+// edited (edit may be nil) before its simulator starts.
+func newClusterPlatform(t *testing.T, tenantRate float64, codeDelay time.Duration, edit func(p *config.Platform)) *cluster {
 	pg, rd := os.Getenv("SMSGATE_TEST_POSTGRES"), os.Getenv("SMSGATE_TEST_REDIS")
 	if pg == "" || rd == "" {
 		t.Skip("needs PostgreSQL and Redis: export SMSGATE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable SMSGATE_TEST_REDIS=127.0.0.1:6379 (CI sets both)")
@@ -69,6 +75,9 @@ func newClusterDelay(t *testing.T, tenantRate float64, codeDelay time.Duration) 
 	c.cfg.Breaker.MaxOpenTimeout = 4 * time.Second
 	c.cfg.Tenants[1].Rate = tenantRate
 	c.cfg.Health.Interval = time.Hour
+	if edit != nil {
+		edit(&c.cfg.Platforms[0])
+	}
 	pc := c.cfg.Platforms[0]
 	sim, err := registry.StartSim(registry.Spec{Code: pc.Code, Type: pc.Type, Currency: pc.Currency, Dialect: pc.Dialect, Timeout: pc.Timeout},
 		simulator.Config{Clock: c.clock, CodeDelay: codeDelay, Balance: 1_000_000_000_000, Stock: 5000})

@@ -23,6 +23,11 @@ import (
 //
 // With a shared ledger (PostgreSQL) each due order is leased to one
 // instance; with SQLite this instance polls everything.
+//
+// A platform that lists its active orders with their codes
+// (adapters.ListPoller) is polled with one list round per poll interval,
+// which serves all its due orders (list.go); the others, and that one's
+// orders the list does not show, are checked one by one.
 type Poller struct {
 	store     ledger.Store
 	orders    Orders
