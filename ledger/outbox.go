@@ -38,7 +38,7 @@ func (s *store) Enqueue(ctx context.Context, a ...Action) error {
 // for orders: SKIP LOCKED passes over rows another owner is leasing this
 // moment, and a row whose lease that owner committed first no longer
 // matches when re-checked. On SQLite the one writer serialises leases.
-func (s *store) LeaseActions(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Action, error) {
+func (s *store) LeaseActions(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, kinds ...ActionKind) ([]Action, error) {
 	if owner == "" {
 		return nil, errors.New("cannot lease actions: empty owner")
 	}
