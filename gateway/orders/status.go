@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -155,9 +156,17 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 		c.Actions[i].CreatedAt, c.Actions[i].UpdatedAt, c.Actions[i].NextAt = now, now, now
 		c.Actions[i].GiveUpAt = o.ExpiresAt.Add(giveUpSlack)
 	}
+	c.Events = append(c.Events, changeEvents(&prev, o, evs)...)
+	c.Webhook = len(c.Events) > 0 && g.hooked(o.Tenant)
 	if err := g.save(ctx, o, c); err != nil {
 		*o = prev
 		return err
+	}
+	if len(c.Events) > 0 {
+		g.published(o.Tenant)
+		if c.Webhook {
+			g.queued()
+		}
 	}
 	if prev.State.Active() && !o.State.Active() {
 		g.ended(o)
@@ -170,6 +179,35 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
 	}
 	return nil
+}
+
+// changeEvents are the order events a transition from prev to o records,
+// in the order they happened: one per new code, the client's request for
+// another, then the end the order reached.
+func changeEvents(prev, o *ledger.Order, evs []Event) []ledger.EventNote {
+	var out []ledger.EventNote
+	if len(o.Codes) > len(prev.Codes) {
+		for _, c := range o.Codes[len(prev.Codes):] {
+			out = append(out, ledger.EventNote{Kind: ledger.EventCode, Code: c.Code, Text: c.Text})
+		}
+	}
+	if slices.Contains(evs, EvAnother) {
+		out = append(out, ledger.EventNote{Kind: ledger.EventAnother})
+	}
+	if o.State != prev.State && !o.State.Active() {
+		if k, ok := endEvents[o.State]; ok {
+			out = append(out, ledger.EventNote{Kind: k})
+		}
+	}
+	return out
+}
+
+// endEvents is the event of each state an order ends in.
+var endEvents = map[adapters.State]ledger.EventKind{
+	adapters.StateFinished:  ledger.EventFinished,
+	adapters.StateCancelled: ledger.EventCancelled,
+	adapters.StateExpired:   ledger.EventExpired,
+	adapters.StateBanned:    ledger.EventBanned,
 }
 
 // lifetimeSlack is how long past its expiry an order the platform never
