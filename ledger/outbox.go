@@ -53,7 +53,14 @@ func (s *store) LeaseActions(ctx context.Context, owner string, now time.Time, l
 		return nil, nil
 	}
 	ms := toMillis(now)
-	rows, err := s.w.QueryContext(ctx, s.sql.money.leaseActions, owner, toMillis(now.Add(lease)), ms, ms, limit)
+	q, args := s.sql.money.leaseActions, []any{owner, toMillis(now.Add(lease)), ms, ms}
+	if len(kinds) > 0 {
+		q = leaseActionsSQL(s.d, len(kinds))
+		for _, k := range kinds {
+			args = append(args, string(k))
+		}
+	}
+	rows, err := s.w.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot lease actions for %s: %w", owner, err)
 	}
