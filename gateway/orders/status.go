@@ -181,16 +181,11 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 	return nil
 }
 
-// changeEvents are the order events a transition from prev to o records,
-// in the order they happened: one per new code, the client's request for
-// another, then the end the order reached.
+// changeEvents are the order events a transition from prev to o records
+// after the codes' (Observe adds one per new code to the Change): the
+// client's request for another, then the end the order reached.
 func changeEvents(prev, o *ledger.Order, evs []Event) []ledger.EventNote {
 	var out []ledger.EventNote
-	if len(o.Codes) > len(prev.Codes) {
-		for _, c := range o.Codes[len(prev.Codes):] {
-			out = append(out, ledger.EventNote{Kind: ledger.EventCode, Code: c.Code, Text: c.Text})
-		}
-	}
 	if slices.Contains(evs, EvAnother) {
 		out = append(out, ledger.EventNote{Kind: ledger.EventAnother})
 	}
@@ -249,6 +244,7 @@ func (g *Service) ended(o *ledger.Order) {
 // time of the answer. It reports whether the state or the codes changed.
 func (g *Service) Observe(ctx context.Context, o *ledger.Order, p *platform.Platform, u adapters.Update, next, now time.Time) (bool, error) {
 	codes, state := len(o.Codes), o.State
+	var c ledger.Change
 	for _, m := range u.SMS {
 		if g.isNewSMS(o, m, u.State) {
 			at := m.ReceivedAt
@@ -256,9 +252,10 @@ func (g *Service) Observe(ctx context.Context, o *ledger.Order, p *platform.Plat
 				at = now
 			}
 			o.Codes = append(o.Codes, ledger.Code{Code: m.Code, Text: m.Text, From: m.From, ReceivedAt: at.UTC()})
+			c.Events = append(c.Events, ledger.EventNote{Kind: ledger.EventCode, Code: m.Code, Text: m.Text})
 		}
 	}
-	if err := g.transit(ctx, o, p, ledger.Change{}, next, upstreamEvents(o, u, now)...); err != nil {
+	if err := g.transit(ctx, o, p, c, next, upstreamEvents(o, u, now)...); err != nil {
 		return false, err
 	}
 	return o.State != state || len(o.Codes) != codes, nil
