@@ -127,7 +127,9 @@ func pushScenario(t *testing.T, e *env, deliver func(id string)) []string {
 	id1 := e.buy(keyA, "service", "tg", "country", "187")
 	id2 := e.buy(keyA, "service", "wa", "country", "187")
 	for _, id := range []string{id1, id2} {
+		e.pollerCaughtUp() // else a poll still running reschedules past the clock's next step
 		deliver(id)
+		e.clock.Advance(time.Second) // polls are jittered past the interval
 		e.eventually("code of "+id, func() bool {
 			_, body := e.legacy(keyA, "action", "getStatus", "id", id)
 			return strings.HasPrefix(body, "STATUS_OK:")
