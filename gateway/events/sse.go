@@ -156,10 +156,6 @@ func (s *Streams) tenantLoop(w *sink, tenant string, after int64) error {
 
 // allLoop writes every tenant's events from now on.
 func (s *Streams) allLoop(w *sink, tenants []string) error {
-	w.comment("order events of every tenant")
-	if err := w.flush(); err != nil {
-		return err
-	}
 	cursor := make(map[string]int64, len(tenants))
 	gen := make(map[string]uint64, len(tenants))
 	for _, t := range tenants {
@@ -171,6 +167,13 @@ func (s *Streams) allLoop(w *sink, tenants []string) error {
 			s.opts.Log.Warn("event stream cannot read the ledger", zap.String("tenant", t), zap.Error(err))
 		}
 		cursor[t] = n
+	}
+	// The first block says the stream is listening: what the client reads
+	// of the ledger from now on is not missed (the dashboard loads its
+	// list then).
+	w.comment("order events of every tenant")
+	if err := w.flush(); err != nil {
+		return err
 	}
 	hb := time.NewTicker(s.opts.Heartbeat)
 	defer hb.Stop()
