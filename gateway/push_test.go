@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"smsgate/config"
 	"smsgate/gateway/events"
 	"smsgate/ledger"
 )
@@ -272,3 +273,42 @@ func (e *env) lastEvent(tenant string) int64 {
 }
 
 var _ = ledger.EventBought
+
+// TestEventStreamOutlivesWriteTimeout: the server's write_timeout bounds
+// one response, and a stream is one long response; it must not end the
+// stream. With write_timeout 100 ms and a 50 ms heartbeat, a stream open
+// for ten write timeouts still delivers the next purchase. (Real time is
+// what is under test here: the timeouts are the server's own.)
+func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
+	e := newEnvWith(t, envOptions{codeDelay: -1, config: func(c *config.Config) {
+		c.Server.WriteTimeout = 100 * time.Millisecond
+		c.API.SSEHeartbeat = 50 * time.Millisecond
+	}})
+	req, _ := http.NewRequest("GET", e.url+"/api/sms/events", nil)
+	req.Header.Set("Authorization", "Bearer "+keyA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	start, beats := time.Now(), 0
+	for time.Since(start) < time.Second && sc.Scan() {
+		if sc.Text() == ": heartbeat" {
+			beats++
+		}
+	}
+	if beats < 5 || time.Since(start) < time.Second {
+		t.Fatalf("%d heartbeats in %v (%v): the stream ended early", beats, time.Since(start), sc.Err())
+	}
+	id := e.buy(keyA, "service", "tg", "country", "187")
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "data: ") {
+			if !strings.Contains(line, `"orderId":`+id+",") {
+				t.Fatalf("event %s; want order %s", line, id)
+			}
+			return
+		}
+	}
+	t.Fatalf("stream ended before the purchase's event: %v", sc.Err())
+}
