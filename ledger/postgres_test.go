@@ -122,6 +122,19 @@ func TestPostgresMoneyAcrossInstances(t *testing.T) {
 	}
 }
 
+func TestPostgresEvents(t *testing.T) {
+	postgresURL(t)
+	ledgertest.RunEvents(t, newPostgres)
+}
+
+// Two instances on one database write one tenant's events while a reader
+// follows them: every seq is seen once, in order, never past a gap.
+func TestPostgresEventsAcrossInstances(t *testing.T) {
+	url := postgresURL(t)
+	schema := testSchema(t, url)
+	ledgertest.ConcurrentEvents(t, openPostgres(t, url, schema), openPostgres(t, url, schema))
+}
+
 func TestPostgresPool(t *testing.T) {
 	postgresURL(t)
 	ledgertest.RunPool(t, newPostgres)

@@ -40,6 +40,12 @@ func TestSQLiteMoney(t *testing.T) {
 	})
 }
 
+func TestSQLiteEvents(t *testing.T) {
+	ledgertest.RunEvents(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	})
+}
+
 func TestSQLitePool(t *testing.T) {
 	ledgertest.RunPool(t, func(t *testing.T) ledger.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
