@@ -30,6 +30,7 @@ import (
 	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/gateway"
+	"smsgate/gateway/events"
 	"smsgate/gateway/fx"
 	"smsgate/ledger"
 	"smsgate/limits"
@@ -131,7 +132,7 @@ func start(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error
 		return fail(err)
 	}
 	if a.g, err = gateway.New(gateway.Options{Config: cfg, Platforms: plats, Store: a.store, Logger: log,
-		Rates: shared.rates, Caps: shared.caps, Shared: shared.breakers}); err != nil {
+		Rates: shared.rates, Caps: shared.caps, Shared: shared.breakers, Bus: shared.bus}); err != nil {
 		return fail(err)
 	}
 	a.srv = gateway.NewServer(a.g)
@@ -251,6 +252,7 @@ type sharedState struct {
 	rates    limits.Rates
 	caps     limits.Caps
 	breakers breaker.Shared
+	bus      events.Bus // wakes other instances' event streams
 }
 
 func openShared(c config.Redis) (sharedState, error) {
@@ -265,6 +267,7 @@ func openShared(c config.Redis) (sharedState, error) {
 		rates:    limits.NewRedisRates(rdb, c.Prefix, limits.NewBuckets(nil)),
 		caps:     limits.NewRedisCaps(rdb, c.Prefix, limits.NewCounters()),
 		breakers: breaker.NewRedisShared(rdb, c.Prefix),
+		bus:      events.NewRedisBus(rdb, c.Prefix),
 	}, nil
 }
 

@@ -21,6 +21,7 @@ type Config struct {
 	Breaker   Breaker    `koanf:"breaker"`
 	Health    Health     `koanf:"health"`
 	API       API        `koanf:"api"`
+	Webhooks  Webhooks   `koanf:"webhooks"`
 	Redis     Redis      `koanf:"redis"`
 	Alerts    Alerts     `koanf:"alerts"`
 	FX        FX         `koanf:"fx"`
@@ -133,6 +134,20 @@ type API struct {
 	// MaxWait caps how long a getSmsCode long-poll holds the request;
 	// default 60s.
 	MaxWait time.Duration `koanf:"max_wait"`
+	// SSEHeartbeat is how often an idle event stream (/api/sms/events)
+	// sends a comment line so proxies keep it open; default 15s.
+	SSEHeartbeat time.Duration `koanf:"sse_heartbeat"`
+}
+
+// Webhooks tune the delivery of tenants' webhooks (each tenant's URL and
+// secret are in [[tenants]]).
+type Webhooks struct {
+	Timeout time.Duration `koanf:"timeout"` // one POST, connect to answer; default 10s
+	// GiveUp: how long an event is retried (backoff from recovery.retry_min
+	// doubling up to retry_max) before it is given up with an alert;
+	// default 24h.
+	GiveUp   time.Duration `koanf:"give_up"`
+	RetryMax time.Duration `koanf:"retry_max"` // longest pause between tries; default 1h
 }
 
 // Alerts go to the log, a metric, and optionally a webhook.
@@ -322,6 +337,17 @@ type Tenant struct {
 	// Wallet: the tenant pays from a prepaid wallet in the ledger (top it
 	// up through the admin API); false (default) is operator mode.
 	Wallet bool `koanf:"wallet"`
+	// WebhookURL receives each of the tenant's order events as a signed
+	// JSON POST (an http(s) URL); "" = no webhooks (default).
+	WebhookURL string `koanf:"webhook_url"`
+	// WebhookSecret signs the webhooks (X-Smsgate-Signature, HMAC-SHA256);
+	// required with webhook_url, at least 16 bytes. Prefer env
+	// SMSGATE_TENANTS__<i>__WEBHOOK_SECRET. Never logged.
+	WebhookSecret Secret `koanf:"webhook_secret"`
+	// WebhookFormat is the body posted: "smsgate" (the order event;
+	// default) or "smsactivate" (SMS-Activate's webhook body, for legacy
+	// clients).
+	WebhookFormat string `koanf:"webhook_format"`
 }
 
 // KeyHash returns the sha256 of the tenant's key: of Key if set, else

@@ -939,3 +939,32 @@ func TestLoadMarkupForms(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantWebhook: a tenant's webhook secret comes from the environment
+// and is required with its URL; errors name the key, never the secret; the
+// format is smsgate or smsactivate.
+func TestTenantWebhook(t *testing.T) {
+	body := strings.Replace(baseTOML, "[[tenants]]", "[[tenants]]\nwebhook_url = \"https://hooks.example/smsgate\"", 1)
+	path := writeConfig(t, body)
+	c, err := Load(path, []string{"SMSGATE_TENANTS__0__WEBHOOK_SECRET=a-webhook-secret-0123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := c.Tenants[0]; tc.WebhookURL != "https://hooks.example/smsgate" || tc.WebhookSecret.Reveal() != "a-webhook-secret-0123" ||
+		strings.Contains(fmt.Sprintf("%v %+v", tc, tc), "a-webhook-secret-0123") {
+		t.Fatalf("tenant webhook %+v", tc)
+	}
+	_, err = Load(path, nil)
+	if err == nil || !strings.Contains(err.Error(), "tenants[0].webhook_secret") {
+		t.Fatalf("url without secret: %v", err)
+	}
+	_, err = Load(path, []string{"SMSGATE_TENANTS__0__WEBHOOK_SECRET=short-s3kr1t"})
+	if err == nil || !strings.Contains(err.Error(), "tenants[0].webhook_secret") || strings.Contains(err.Error(), "short-s3kr1t") {
+		t.Fatalf("short secret: %v", err)
+	}
+	bad := strings.Replace(body, "webhook_url = \"https://hooks.example/smsgate\"", "webhook_url = \"ftp://x\"\nwebhook_format = \"xml\"", 1)
+	_, err = Load(writeConfig(t, bad), []string{"SMSGATE_TENANTS__0__WEBHOOK_SECRET=a-webhook-secret-0123"})
+	if err == nil || !strings.Contains(err.Error(), "tenants[0].webhook_url") || !strings.Contains(err.Error(), "tenants[0].webhook_format") {
+		t.Fatalf("bad url and format: %v", err)
+	}
+}

@@ -137,6 +137,10 @@ func (c *Config) Validate() error {
 	}
 	p.positive("health.interval", c.Health.Interval)
 	p.positive("api.max_wait", c.API.MaxWait)
+	p.positive("api.sse_heartbeat", c.API.SSEHeartbeat)
+	p.positive("webhooks.timeout", c.Webhooks.Timeout)
+	p.positive("webhooks.give_up", c.Webhooks.GiveUp)
+	p.positive("webhooks.retry_max", c.Webhooks.RetryMax)
 	if u := c.Alerts.WebhookURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			p.add("alerts.webhook_url", "want an http(s) URL")
@@ -376,7 +380,38 @@ func (c *Config) validateTenants(p *problems) {
 		if _, err := t.MarkupMicros(); err != nil {
 			p.add(at("markup_fixed"), "%v (want a decimal in the tenant's currency, 0 to %d, at most 6 decimal places)", err, maxMarkupFixed)
 		}
+		t.validateWebhook(p, at)
 	}
+}
+
+// validateWebhook checks a tenant's webhook keys; the secret is never
+// printed.
+func (t Tenant) validateWebhook(p *problems, at func(string) string) {
+	if t.WebhookURL != "" {
+		if msg := checkWebhookURL(t.WebhookURL); msg != "" {
+			p.add(at("webhook_url"), "%s", msg)
+		}
+		if n := len(t.WebhookSecret.Reveal()); n < 16 {
+			p.add(at("webhook_secret"), "required with webhook_url, at least 16 bytes (got %d); prefer env SMSGATE_TENANTS__<i>__WEBHOOK_SECRET", n)
+		}
+	}
+	switch t.WebhookFormat {
+	case "", "smsgate", "smsactivate":
+	default:
+		p.add(at("webhook_format"), `want "smsgate" or "smsactivate", got %q`, t.WebhookFormat)
+	}
+}
+
+// checkWebhookURL returns what is wrong with a tenant's webhook url, or "".
+func checkWebhookURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an http(s) URL"
+	}
+	if u.User != nil {
+		return "must not carry credentials (the body is signed with webhook_secret)"
+	}
+	return ""
 }
 
 func isSHA256Hex(s string) bool {

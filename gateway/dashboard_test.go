@@ -120,8 +120,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("%v platform rows; want %d", n, len(e.cfg.Platforms))
 	}
 
-	// A purchase through the legacy API shows in the feed; routing by
-	// priority sends it to sa.
+	// The feed reads the admin event stream (no polling): a purchase
+	// through the legacy API shows in it; routing by priority sends it to sa.
+	until("the feed is live", `document.getElementById("feed-source").textContent === "(live)"`)
 	id := e.buy(keyA, "service", "tg", "country", "187")
 	if got := e.order(id).Platform; got != "sa" {
 		t.Fatalf("first purchase routed to %s; want sa (first by priority)", got)

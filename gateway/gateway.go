@@ -19,6 +19,7 @@ import (
 
 	"smsgate/breaker"
 	"smsgate/config"
+	"smsgate/gateway/events"
 	"smsgate/gateway/fx"
 	"smsgate/gateway/legacy"
 	"smsgate/gateway/lifetime"
@@ -33,6 +34,7 @@ import (
 	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/gateway/unified"
+	"smsgate/gateway/webhook"
 	"smsgate/ledger"
 	"smsgate/limits"
 )
@@ -67,6 +69,9 @@ type Options struct {
 	// Shared carries breaker openings between instances (Redis); nil =
 	// each instance's breakers are its own.
 	Shared breaker.Shared
+	// Bus wakes event streams on the other instances when this one
+	// commits order events (Redis pub/sub); nil = one instance.
+	Bus events.Bus
 }
 
 // Gateway wires the concerns together and owns their lifetimes; the
@@ -88,6 +93,9 @@ type Gateway struct {
 	orders      *orders.Service // Buy, SetStatus, reads, background upstream work
 	poller      *poller.Poller
 	outbox      *outbox.Worker // runs the upstream calls the ledger owes
+	hooks       *outbox.Worker // delivers webhooks, in per-tenant lanes
+	hub         *events.Hub    // wakes event streams at each commit of order events
+	streams     *events.Streams
 	health      *ops.HealthChecker
 	intentEvery time.Duration
 	pendingMu   sync.Mutex
@@ -137,6 +145,7 @@ func New(o Options) (*Gateway, error) {
 		Routing: o.Config.Routing, CodesTTL: o.Config.Cache.Codes, Log: o.Logger, Store: o.Store, FX: conv,
 		Market: g.market, Router: g.router, Outcomes: g.router.Stats(), Metrics: g.metrics, Caps: o.Caps, BG: g.bg,
 		Platforms: g.byCode, Now: o.Clock, Reconcile: o.Config.Recovery.Reconcile, IntentGrace: o.Config.Recovery.IntentGrace,
+		Hooked: func(name string) bool { t, ok := ts.ByName(name); return ok && t.Hooked() },
 	})
 	if err != nil {
 		return nil, err
@@ -144,8 +153,9 @@ func New(o Options) (*Gateway, error) {
 	g.poller = poller.New(o.Store, g.orders, g.byCode, o.Clock, o.Logger, g.router.Random)
 	g.orders.SetWake(g.poller.Wake)
 	g.outbox = outbox.New(o.Store, g.orders.RunAction, o.Clock, g.router.Random, o.Logger, g.metrics, g.alerts, outbox.Options{
-		Tick: o.Config.Recovery.OutboxTick, MinBackoff: o.Config.Recovery.RetryMin, MaxBackoff: o.Config.Recovery.RetryMax})
-	g.orders.SetQueued(g.outbox.Wake)
+		Tick: o.Config.Recovery.OutboxTick, MinBackoff: o.Config.Recovery.RetryMin, MaxBackoff: o.Config.Recovery.RetryMax,
+		Kinds: []ledger.ActionKind{ledger.ActCancel, ledger.ActFinish, ledger.ActAnother, ledger.ActBan}})
+	g.wirePush(o)
 	g.intentEvery = o.Config.Recovery.IntentEvery
 	for _, k := range []ledger.ActionKind{ledger.ActCancel, ledger.ActFinish, ledger.ActAnother, ledger.ActBan, ledger.ActWebhook} {
 		g.metrics.Gauge(fmt.Sprintf(`smsgate_actions_pending{kind=%q}`, k), func() float64 {
@@ -161,6 +171,27 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.health = ops.NewHealthChecker(g.platforms, g.market, conv, g.alerts, o.Clock, interval)
 	return g, nil
+}
+
+// wirePush builds the order-event delivery: the hub that wakes streams at
+// each commit (and tells other instances through the bus), the SSE
+// streams, and the webhook worker — a second outbox worker, leasing only
+// webhook actions, whose lanes keep one tenant's slow receiver from
+// delaying another's deliveries.
+func (g *Gateway) wirePush(o Options) {
+	g.hub = events.NewHub(o.Bus, o.Logger)
+	g.streams = events.NewStreams(g.hub, o.Store, events.Options{
+		Heartbeat: o.Config.API.SSEHeartbeat, WriteTimeout: o.Config.Server.WriteTimeout, Log: o.Logger})
+	wc := o.Config.Webhooks
+	sender := webhook.New(o.Store, g.tenants, wc.Timeout, o.Clock)
+	g.hooks = outbox.New(o.Store, sender.Run, o.Clock, g.router.Random, o.Logger, g.metrics, g.alerts, outbox.Options{
+		Tick: o.Config.Recovery.OutboxTick, MinBackoff: o.Config.Recovery.RetryMin, MaxBackoff: wc.RetryMax,
+		Kinds: []ledger.ActionKind{ledger.ActWebhook}, GiveUpAfter: wc.GiveUp, Lanes: true, Name: "webhooks",
+		// A lane waits at most LaneDepth POST timeouts: within the lease.
+		Lease: max(2*time.Minute, 32*wc.Timeout)})
+	g.orders.SetQueued(func() { g.outbox.Wake(); g.hooks.Wake() })
+	g.orders.SetPublished(g.hub.Committed)
+	g.metrics.Gauge("smsgate_event_streams_open", func() float64 { return float64(g.streams.Open()) })
 }
 
 // withDefaults fills what Options leave out.
@@ -276,6 +307,8 @@ func (g *Gateway) Start(ctx context.Context) {
 	g.bg.Go(g.health.Run)
 	g.poller.Start(g.bg.Context())
 	g.outbox.Start(g.bg)
+	g.hooks.Start(g.bg)
+	g.bg.Go(g.hub.Run)
 	// Intents left open by a process that died: decided once now, and
 	// again at every pass (a number is cancelled only after two sightings).
 	g.bg.Go(g.orders.ReconcileIntents)
@@ -290,6 +323,7 @@ func (g *Gateway) Start(ctx context.Context) {
 // The ledger belongs to the caller (main, tests), which closes it after
 // Stop returns. Safe to call without Start and more than once.
 func (g *Gateway) Stop() {
+	g.streams.Close()
 	g.undoStop()
 	g.poller.Stop()
 	g.bg.Stop()
@@ -420,7 +454,7 @@ func (g *Gateway) unifiedAPI() *unified.API {
 	return unified.New(unified.Deps{
 		Config: g.cfg, Tenants: g.tenants, Limiter: g.limiter, Admin: g.admin.matches, Orders: g.orders, Store: g.store,
 		Market: g.market, Recommend: g.router.Plan, Standing: g.router.Standing, Health: g.health, Overrides: g.overrides, Pools: g.pools, FX: g.fx,
-		Platforms: g.platforms, ByCode: g.byCode, Metrics: g.metrics, Log: g.log, Now: g.now,
+		Platforms: g.platforms, ByCode: g.byCode, Metrics: g.metrics, Log: g.log, Now: g.now, Streams: g.streams,
 	})
 }
 

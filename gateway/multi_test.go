@@ -17,6 +17,7 @@ import (
 	"smsgate/breaker"
 	"smsgate/config"
 	"smsgate/gateway"
+	"smsgate/gateway/events"
 	"smsgate/ledger"
 	"smsgate/limits"
 )
@@ -123,7 +124,8 @@ func (c *cluster) start(name string) *instance {
 	g, err := gateway.New(gateway.Options{Config: c.cfg, Platforms: []*gateway.Platform{plat}, Store: store, Clock: c.clock.Now,
 		Rates:  limits.NewRedisRates(rdb, c.prefix, limits.NewBuckets(nil)),
 		Caps:   limits.NewRedisCaps(rdb, c.prefix, limits.NewCounters()),
-		Shared: breaker.NewRedisShared(rdb, c.prefix).WithClock(c.clock.Now)})
+		Shared: breaker.NewRedisShared(rdb, c.prefix).WithClock(c.clock.Now),
+		Bus:    events.NewRedisBus(rdb, c.prefix)})
 	if err != nil {
 		t.Fatal(err)
 	}

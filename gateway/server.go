@@ -167,6 +167,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // closes the legacy read-answer cache (and its goroutines).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
+	// Event streams never go idle on their own: end them first, or the
+	// drain would wait for them until ctx ends.
+	s.g.streams.Close()
 	err := s.srv.ShutdownWithContext(ctx)
 	s.legacy.Close()
 	return err

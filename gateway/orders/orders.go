@@ -267,6 +267,7 @@ func (g *Service) debit(ctx context.Context, p *platform.Platform, r BuyRequest,
 func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, pur adapters.Purchase, in ledger.Intent) (ledger.Order, error) {
 	o, err := g.newOrder(t, r, p, pur, in)
 	if err == nil {
+		o.Webhook = t.Hooked()
 		err = g.store.Create(ctx, &o)
 	}
 	if err != nil {
@@ -283,6 +284,7 @@ func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p 
 	}
 	g.cacheOrder(&o, true)
 	g.market.DropBalance(p)
+	g.bought(&o)
 	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
 		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
 	g.wake()

@@ -67,6 +67,7 @@ func (g *Service) reconcile(ctx context.Context, t *tenant.Tenant, r BuyRequest,
 func (g *Service) adopt(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *platform.Platform, in ledger.Intent, a adapters.ActiveOrder) (ledger.Order, error) {
 	o, err := g.newOrder(t, r, p, g.purchaseOf(ctx, p, r, a), in)
 	if err == nil {
+		o.Webhook = t.Hooked()
 		err = g.store.Create(ctx, &o)
 	}
 	if err != nil {
@@ -74,6 +75,7 @@ func (g *Service) adopt(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *
 	}
 	g.cacheOrder(&o, true)
 	g.market.DropBalance(p)
+	g.bought(&o)
 	g.wake()
 	return o, nil
 }

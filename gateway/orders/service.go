@@ -84,6 +84,12 @@ type Deps struct {
 	Reconcile, IntentGrace time.Duration
 	Wake                   func() // tells the poller a new order is due soon
 	Queued                 func() // tells the outbox an action was queued
+	// Hooked reports whether a tenant has a webhook URL: its events then
+	// queue webhook deliveries; nil = no tenant has one.
+	Hooked func(tenant string) bool
+	// Published is told, after each commit that wrote a tenant's order
+	// events, whose they were (it wakes the event streams); nil = nobody.
+	Published func(tenant string)
 }
 
 // Service is the order service.
@@ -106,6 +112,8 @@ type Service struct {
 	intentGrace  time.Duration
 	wake         func()
 	queued       func()
+	hooked       func(tenant string) bool
+	published    func(tenant string)
 
 	locks   [256]sync.Mutex // per-order read-modify-write, striped by id
 	waiters waiters         // long-polling clients by order
@@ -123,7 +131,14 @@ type Service struct {
 func New(d Deps) (*Service, error) {
 	g := &Service{routing: d.Routing, codesTTL: d.CodesTTL, log: d.Log, store: d.Store, fx: d.FX, market: d.Market,
 		router: d.Router, outcomes: d.Outcomes, metrics: d.Metrics, caps: d.Caps, bg: d.BG, byCode: d.Platforms,
-		now: d.Now, pricer: d.Pricer, reconcileFor: d.Reconcile, intentGrace: d.IntentGrace, wake: d.Wake, queued: d.Queued}
+		now: d.Now, pricer: d.Pricer, reconcileFor: d.Reconcile, intentGrace: d.IntentGrace, wake: d.Wake, queued: d.Queued,
+		hooked: d.Hooked, published: d.Published}
+	if g.hooked == nil {
+		g.hooked = func(string) bool { return false }
+	}
+	if g.published == nil {
+		g.published = func(string) {}
+	}
 	if g.wake == nil {
 		g.wake = func() {}
 	}
@@ -149,6 +164,10 @@ func (g *Service) SetWake(f func()) { g.wake = f }
 // SetQueued sets who is told of queued actions (the outbox, built after).
 func (g *Service) SetQueued(f func()) { g.queued = f }
 
+// SetPublished sets who is told of committed order events (the event
+// streams, built after).
+func (g *Service) SetPublished(f func(tenant string)) { g.published = f }
+
 // tenantPrice is the tenant's own price (tenant.Price: its currency, its
 // markup).
 type tenantPrice struct{ fx *fx.FX }
@@ -166,3 +185,12 @@ func (g *Service) Close() {
 
 // Lock is the order's lock, for read-modify-write.
 func (g *Service) Lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64(len(g.locks))] }
+
+// bought tells the event streams (and the webhook worker, when the tenant
+// has one) of the EventBought that Create wrote with o.
+func (g *Service) bought(o *ledger.Order) {
+	g.published(o.Tenant)
+	if o.Webhook {
+		g.queued()
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -155,9 +156,17 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 		c.Actions[i].CreatedAt, c.Actions[i].UpdatedAt, c.Actions[i].NextAt = now, now, now
 		c.Actions[i].GiveUpAt = o.ExpiresAt.Add(giveUpSlack)
 	}
+	c.Events = append(c.Events, changeEvents(&prev, o, evs)...)
+	c.Webhook = len(c.Events) > 0 && g.hooked(o.Tenant)
 	if err := g.save(ctx, o, c); err != nil {
 		*o = prev
 		return err
+	}
+	if len(c.Events) > 0 {
+		g.published(o.Tenant)
+		if c.Webhook {
+			g.queued()
+		}
 	}
 	if prev.State.Active() && !o.State.Active() {
 		g.ended(o)
@@ -170,6 +179,30 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 		g.log.Info("order status", zap.Int64("id", o.ID), zap.String("state", string(o.State)))
 	}
 	return nil
+}
+
+// changeEvents are the order events a transition from prev to o records
+// after the codes' (Observe adds one per new code to the Change): the
+// client's request for another, then the end the order reached.
+func changeEvents(prev, o *ledger.Order, evs []Event) []ledger.EventNote {
+	var out []ledger.EventNote
+	if slices.Contains(evs, EvAnother) {
+		out = append(out, ledger.EventNote{Kind: ledger.EventAnother})
+	}
+	if o.State != prev.State && !o.State.Active() {
+		if k, ok := endEvents[o.State]; ok {
+			out = append(out, ledger.EventNote{Kind: k})
+		}
+	}
+	return out
+}
+
+// endEvents is the event of each state an order ends in.
+var endEvents = map[adapters.State]ledger.EventKind{
+	adapters.StateFinished:  ledger.EventFinished,
+	adapters.StateCancelled: ledger.EventCancelled,
+	adapters.StateExpired:   ledger.EventExpired,
+	adapters.StateBanned:    ledger.EventBanned,
 }
 
 // lifetimeSlack is how long past its expiry an order the platform never
@@ -215,6 +248,7 @@ func (g *Service) ended(o *ledger.Order) {
 // time of the answer. It reports whether the state or the codes changed.
 func (g *Service) Observe(ctx context.Context, o *ledger.Order, p *platform.Platform, u adapters.Update, next, now time.Time) (bool, error) {
 	codes, state := len(o.Codes), o.State
+	var c ledger.Change
 	for _, m := range u.SMS {
 		if g.isNewSMS(o, m, u.State) {
 			at := m.ReceivedAt
@@ -222,9 +256,10 @@ func (g *Service) Observe(ctx context.Context, o *ledger.Order, p *platform.Plat
 				at = now
 			}
 			o.Codes = append(o.Codes, ledger.Code{Code: m.Code, Text: m.Text, From: m.From, ReceivedAt: at.UTC()})
+			c.Events = append(c.Events, ledger.EventNote{Kind: ledger.EventCode, Code: m.Code, Text: m.Text})
 		}
 	}
-	if err := g.transit(ctx, o, p, ledger.Change{}, next, upstreamEvents(o, u, now)...); err != nil {
+	if err := g.transit(ctx, o, p, c, next, upstreamEvents(o, u, now)...); err != nil {
 		return false, err
 	}
 	return o.State != state || len(o.Codes) != codes, nil

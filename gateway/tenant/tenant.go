@@ -31,7 +31,19 @@ type Tenant struct {
 	// purchase, captured at the first code, released otherwise); false is
 	// operator mode, where nothing is debited.
 	Wallet bool
+	// WebhookURL receives the tenant's order events ("" = none), in
+	// WebhookFormat ("smsgate" or "smsactivate"), signed with the secret.
+	WebhookURL    string
+	WebhookFormat string
+	webhookSecret config.Secret
 }
+
+// WebhookSecret is the key the tenant's webhooks are signed with (never
+// log it).
+func (t *Tenant) WebhookSecret() config.Secret { return t.webhookSecret }
+
+// Hooked reports whether the tenant receives webhooks.
+func (t *Tenant) Hooked() bool { return t.WebhookURL != "" }
 
 // Allows reports whether the tenant may use the platform.
 func (t *Tenant) Allows(platform string) bool { return t.Platforms == nil || t.Platforms[platform] }
@@ -40,6 +52,7 @@ func (t *Tenant) Allows(platform string) bool { return t.Platforms == nil || t.P
 type Tenants struct {
 	byHash map[[32]byte]*Tenant
 	byName map[string]*Tenant
+	names  []string
 	hashes atomic.Int64 // key hashes computed (the alloc test counts one per request)
 }
 
@@ -55,7 +68,11 @@ func New(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenant
 		if err != nil {
 			return nil, fmt.Errorf("tenants[%d]: %w", i, err)
 		}
-		t := &Tenant{Name: ct.Name, rateKey: Key(ct.Name), keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive, Wallet: ct.Wallet}
+		t := &Tenant{Name: ct.Name, rateKey: Key(ct.Name), keyHash: h, Strategy: ct.Strategy, Currency: ct.Currency, Rate: ct.Rate, MaxActive: ct.MaxActive, Wallet: ct.Wallet,
+			WebhookURL: ct.WebhookURL, WebhookFormat: ct.WebhookFormat, webhookSecret: ct.WebhookSecret}
+		if t.WebhookFormat == "" {
+			t.WebhookFormat = "smsgate"
+		}
 		if t.Currency == "" {
 			t.Currency = defaultCurrency
 		}
@@ -76,6 +93,7 @@ func New(list []config.Tenant, defaultCurrency, defaultStrategy string) (*Tenant
 		}
 		ts.byHash[h] = t
 		ts.byName[t.Name] = t
+		ts.names = append(ts.names, t.Name)
 	}
 	return ts, nil
 }
@@ -101,6 +119,9 @@ func (ts *Tenants) ByName(name string) (*Tenant, bool) {
 	t, ok := ts.byName[name]
 	return t, ok
 }
+
+// Names lists the tenants' names in config order.
+func (ts *Tenants) Names() []string { return ts.names }
 
 // Key is the tenant's key in rate and cap tables.
 func Key(name string) string { return "tenant:" + name }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
@@ -38,6 +39,7 @@ type Store interface {
 	List(ctx context.Context, f ledger.Filter) ([]ledger.Order, error)
 	Outcomes(ctx context.Context, f ledger.OutcomeFilter) ([]ledger.Outcome, error)
 	Batch(ctx context.Context, tenant, key string) (string, error)
+	ActionsOf(ctx context.Context, tenant string, kind ledger.ActionKind, before int64, limit int) ([]ledger.Action, error)
 	PutBatch(ctx context.Context, tenant, key, answer string, at time.Time) error
 }
 
@@ -90,6 +92,13 @@ type Deps struct {
 	Metrics   Metrics
 	Log       *zap.Logger
 	Now       func() time.Time
+	Streams   Streams
+}
+
+// Streams serves order-event streams (events.Streams).
+type Streams interface {
+	Serve(ctx *fasthttp.RequestCtx, tenant string, after int64)
+	ServeAll(ctx *fasthttp.RequestCtx, tenants []string)
 }
 
 // API serves /api/sms/*.
@@ -112,6 +121,7 @@ type API struct {
 	metrics   Metrics
 	log       *zap.Logger
 	now       func() time.Time
+	streams   Streams
 
 	idem singleflight.Group // getPhone requests in flight by tenant and Idempotency-Key
 }
@@ -120,5 +130,5 @@ type API struct {
 func New(d Deps) *API {
 	return &API{cfg: d.Config, tenants: d.Tenants, limiter: d.Limiter, admin: d.Admin, orders: d.Orders, store: d.Store,
 		market: d.Market, recommend: d.Recommend, standing: d.Standing, health: d.Health, overrides: d.Overrides, pools: d.Pools, fx: d.FX,
-		platforms: d.Platforms, byCode: d.ByCode, metrics: d.Metrics, log: d.Log, now: d.Now}
+		platforms: d.Platforms, byCode: d.ByCode, metrics: d.Metrics, log: d.Log, now: d.Now, streams: d.Streams}
 }

@@ -140,6 +140,9 @@ type endpoint struct {
 	admin   bool
 	name    string // metric label
 	h       func(s *API, c *call) (any, error)
+	// stream answers itself (an event stream) instead of h: no request
+	// timeout, no JSON envelope once the stream has begun.
+	stream func(s *API, c *call) error
 }
 
 // call is one unified request being served.
@@ -191,6 +194,9 @@ var routes = []endpoint{
 	{method: "GET", pattern: []string{"platforms", "{code}", "health"}, name: "health", h: (*API).apiHealth},
 	{method: "GET", pattern: []string{"statistics"}, name: "statistics", h: (*API).apiStatistics},
 	{method: "GET", pattern: []string{"wallet"}, name: "wallet", h: (*API).apiWallet},
+	{method: "GET", pattern: []string{"events"}, name: "events", stream: (*API).apiEvents},
+	{method: "GET", pattern: []string{"admin", "events"}, admin: true, name: "adminEvents", stream: (*API).apiAdminEvents},
+	{method: "GET", pattern: []string{"admin", "tenants", "{name}", "webhooks"}, admin: true, name: "adminWebhooks", h: (*API).apiAdminWebhooks},
 	{method: "GET", pattern: []string{"admin", "tenants", "{name}", "wallet"}, admin: true, name: "adminWallet", h: (*API).apiAdminWallet},
 	{method: "POST", pattern: []string{"admin", "tenants", "{name}", "wallet"}, admin: true, name: "adminFund", h: (*API).apiAdminFund},
 	{method: "GET", pattern: []string{"admin", "orders", "{id}", "actions"}, admin: true, name: "adminActions", h: (*API).apiAdminActions},
@@ -282,6 +288,16 @@ func (s *API) Handle(ctx *fasthttp.RequestCtx, path string) {
 			return
 		}
 		c.t = t
+	}
+	if rt.stream != nil {
+		if err := rt.stream(s, c); err != nil {
+			e := s.apiErrorOf(err, "")
+			apiFail(ctx, e)
+			s.metrics.Request("unified", rt.name, fmt.Sprint(e.code))
+			return
+		}
+		s.metrics.Request("unified", rt.name, "ok")
+		return
 	}
 	timeout := s.cfg.Server.RequestTimeout
 	if rt.name == "getSmsCode" {

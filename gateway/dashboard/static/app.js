@@ -200,15 +200,16 @@
   // ---- order feed --------------------------------------------------------
 
   // The feed shows the newest orders and marks what is new. Its source is
-  // swappable: today it polls GET admin/orders; the order-event stream
-  // (GET /api/sms/events) can replace pollSource with a source that reads
-  // the stream with fetch() and a body reader (EventSource cannot send an
-  // Authorization header, and the key must stay out of URLs) and calls
-  // feed.apply with each event's order.
+  // the order-event stream (streamSource); where a browser cannot read a
+  // fetch() body as a stream it falls back to polling GET admin/orders.
   const feed = {
     rows: new Map(), // order id → last seen state+codes, to mark changes
     source: null,
-    start() { this.source = pollSource(this); this.source.start(); },
+    start() {
+      const streams = typeof ReadableStream !== "undefined" && typeof TextDecoderStream !== "undefined";
+      this.source = streams ? streamSource(this) : pollSource(this);
+      this.source.start();
+    },
     stop() { if (this.source) this.source.stop(); this.source = null; this.rows.clear(); },
 
     // apply shows the newest orders (newest first); it asks for fresh
@@ -234,6 +235,93 @@
     return {
       start() { $("feed-source").textContent = "(refreshed every " + ORDERS_EVERY_MS / 1000 + " s)"; tick(); timer = setInterval(tick, ORDERS_EVERY_MS); },
       stop() { clearInterval(timer); },
+    };
+  }
+
+  // streamSource reads GET admin/events (Server-Sent Events of every
+  // tenant) with fetch() and a body reader: EventSource cannot send the
+  // Authorization header, and the key stays out of URLs. The stream's
+  // first block (a comment) says it is listening; the newest orders are
+  // loaded then, so nothing falls between the list and the events, and
+  // each event then updates its order in place. A dropped stream is
+  // reopened after RECONNECT_MS (and the list loaded again: what happened
+  // meanwhile is in it).
+  const RECONNECT_MS = 2000;
+  const FEED_ROWS = 50;
+
+  function streamSource(f) {
+    let ctl = null;
+    let retry = null;
+    let stopped = false;
+    const orders = new Map(); // order id → order, as admin/orders shows it
+    const show = () => f.apply([...orders.values()].sort((a, b) => b.id - a.id).slice(0, FEED_ROWS));
+
+    async function load() {
+      const list = (await api("GET", "admin/orders?limit=" + FEED_ROWS)).orders;
+      orders.clear();
+      for (const o of list) orders.set(o.id, o);
+      show();
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    }
+
+    function onEvent(ev) {
+      let o = orders.get(ev.orderId);
+      if (!o) {
+        o = { id: ev.orderId, createdAt: ev.at, tenant: ev.tenant, platform: ev.platform, country: ev.country,
+          service: ev.service, phone: ev.phone, price: ev.price, currency: ev.currency, codes: [] };
+        orders.set(o.id, o);
+      }
+      o.state = ev.state;
+      if (ev.kind === "code" && !o.codes.some((c) => c.code === ev.code && c.text === ev.text)) {
+        o.codes = [...o.codes, { code: ev.code, text: ev.text, receivedAt: ev.at }];
+      }
+      show();
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    }
+
+    async function run() {
+      ctl = new AbortController();
+      const resp = await fetch(API + "admin/events", {
+        headers: { Authorization: "Bearer " + (sessionStorage.getItem(KEY) || "") },
+        cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", signal: ctl.signal,
+      });
+      if (resp.status === 401 || resp.status === 403) throw new AuthError("admin key refused");
+      if (!resp.ok || !resp.body) throw new Error("HTTP " + resp.status);
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      let listening = false;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (!listening) { listening = true; await load(); }
+          const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+          if (data) onEvent(JSON.parse(data));
+        }
+      }
+    }
+
+    async function loop() {
+      while (!stopped) {
+        try {
+          await run();
+        } catch (err) {
+          if (err instanceof AuthError) { logout(); return; }
+        }
+        if (stopped) return;
+        $("feed-source").textContent = "(reconnecting)";
+        await new Promise((r) => { retry = setTimeout(r, RECONNECT_MS); });
+        if (!stopped) $("feed-source").textContent = "(live)";
+      }
+    }
+
+    return {
+      start() { $("feed-source").textContent = "(live)"; stopped = false; loop(); },
+      stop() { stopped = true; clearTimeout(retry); if (ctl) ctl.abort(); },
     };
   }
 
