@@ -10,7 +10,8 @@ import (
 	"smsgate/adapters"
 )
 
-// Apply implements Money. Everything it writes is one transaction on the
+// Apply implements Money. Everything it writes, the events of c.Events
+// last (see writeEvents), is one transaction on the
 // writer (SQLite: BEGIN IMMEDIATE on the one writer connection;
 // PostgreSQL: READ COMMITTED, where a second writer of the order waits for
 // the first's row lock and then finds the version moved on). Where the
@@ -35,6 +36,13 @@ func (s *store) Apply(ctx context.Context, o *Order, c Change) error {
 			return fmt.Errorf("cannot update order %d: %w", o.ID, err)
 		}
 	}
+	events := make([]Event, len(c.Events))
+	for i, n := range c.Events {
+		if !validEventKind(n.Kind) {
+			return fmt.Errorf("cannot update order %d: unknown event kind %q", o.ID, n.Kind)
+		}
+		events[i] = orderEvent(o, n, now)
+	}
 	if err := s.enter(); err != nil {
 		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
 	}
@@ -56,7 +64,10 @@ func (s *store) Apply(ctx context.Context, o *Order, c Change) error {
 				return err
 			}
 		}
-		return s.insertActions(ctx, tx, actions)
+		if err := s.insertActions(ctx, tx, actions); err != nil {
+			return err
+		}
+		return s.writeEvents(ctx, tx, events, c.Webhook)
 	})
 	if err != nil {
 		return fmt.Errorf("cannot update order %d: %w", o.ID, err)

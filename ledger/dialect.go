@@ -123,6 +123,7 @@ type statements struct {
 	deleteOverride, upsertOverride string
 	pool                           poolSQL
 	money                          moneySQL
+	events                         eventSQL
 }
 
 func newStatements(d dialect) statements {
@@ -143,7 +144,8 @@ func newStatements(d dialect) statements {
 		upsertOverride: "INSERT INTO platform_overrides (code, enabled, priority, weight, updated_at) VALUES (" +
 			placeholders(d, 5) + ") ON CONFLICT (code) DO UPDATE SET enabled = excluded.enabled," +
 			" priority = excluded.priority, weight = excluded.weight, updated_at = excluded.updated_at",
-		pool:  newPoolSQL(d),
-		money: newMoneySQL(d),
+		pool:   newPoolSQL(d),
+		money:  newMoneySQL(d),
+		events: newEventSQL(d),
 	}
 }

@@ -54,6 +54,8 @@ type groupCommit struct {
 	// buy closes an order's intent, drop deletes an order whose intent
 	// was no longer open; both prepared on s.w as stmt.
 	buy, drop *sql.Stmt
+	// events are writeEvents' statements, prepared on s.w, by their text.
+	events map[string]*sql.Stmt
 
 	queue      chan *createReq
 	queued     atomic.Int64 // callers between entering the queue and the writer taking them
@@ -69,8 +71,10 @@ type groupCommit struct {
 
 // newGroupCommit prepares the insert on s.w and starts the writer.
 func newGroupCommit(s *store) (*groupCommit, error) {
-	var stmts [3]*sql.Stmt
-	for i, q := range []string{s.sql.insert, s.sql.money.buyIntent, s.sql.money.deleteOrder} {
+	queries := []string{s.sql.insert, s.sql.money.buyIntent, s.sql.money.deleteOrder,
+		s.sql.events.nextSeq, s.sql.events.insert, s.sql.money.insertAction}
+	stmts := make([]*sql.Stmt, len(queries))
+	for i, q := range queries {
 		stmt, err := s.w.Prepare(q)
 		if err != nil {
 			for _, st := range stmts[:i] {
@@ -80,11 +84,16 @@ func newGroupCommit(s *store) (*groupCommit, error) {
 		}
 		stmts[i] = stmt
 	}
+	events := make(map[string]*sql.Stmt, 3)
+	for i := 3; i < len(queries); i++ {
+		events[queries[i]] = stmts[i]
+	}
 	g := &groupCommit{
 		s:          s,
 		stmt:       stmts[0],
 		buy:        stmts[1],
 		drop:       stmts[2],
+		events:     events,
 		queue:      make(chan *createReq, 4*maxBatch),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -98,7 +107,11 @@ func newGroupCommit(s *store) (*groupCommit, error) {
 func (g *groupCommit) close() error {
 	close(g.stop)
 	<-g.writerDone
-	return errors.Join(g.stmt.Close(), g.buy.Close(), g.drop.Close())
+	errs := []error{g.stmt.Close(), g.buy.Close(), g.drop.Close()}
+	for _, st := range g.events {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // insert queues the row and waits for its commit. ctx is honoured while
@@ -231,7 +244,11 @@ func (g *groupCommit) commitBatch(batch []*createReq) {
 		failAll(fmt.Errorf("cannot begin: %w", err))
 		return
 	}
-	stmts := batchStmts{g.s, tx.StmtContext(ctx, g.stmt), tx.StmtContext(ctx, g.buy), tx.StmtContext(ctx, g.drop)}
+	events := preparedTx{tx: tx, stmts: make(map[string]*sql.Stmt, len(g.events))}
+	for q, st := range g.events {
+		events.stmts[q] = tx.StmtContext(ctx, st)
+	}
+	stmts := batchStmts{g.s, tx.StmtContext(ctx, g.stmt), tx.StmtContext(ctx, g.buy), tx.StmtContext(ctx, g.drop), events}
 	rows := 0
 	for i, req := range batch {
 		// Claim only now, after BEGIN has the write lock: a caller whose
@@ -274,28 +291,39 @@ func (g *groupCommit) commitBatch(batch []*createReq) {
 type batchStmts struct {
 	s              *store
 	ins, buy, drop *sql.Stmt
+	events         preparedTx
 }
 
-// insert inserts row and, when it closes an intent, closes it: an intent
-// no longer open deletes the row just inserted again (inside the
-// transaction, so it never existed) and fails only this row with
-// ErrStale. ErrConflict and ErrDuplicateUpstream also fail only this row;
-// any other error is the storage failing.
+// insert inserts row, closes its intent when it has one, and writes its
+// EventBought (and webhook) last: an intent no longer open deletes the
+// row just inserted again (inside the transaction, so it never existed)
+// and fails only this row with ErrStale, before the row has taken a seq.
+// ErrConflict and ErrDuplicateUpstream also fail only this row; any other
+// error is the storage failing. The event's statements have no failure of
+// their own to fail a row with: every value is bound and well typed, the
+// seq upsert cannot conflict, and the (tenant, seq) key is new because
+// the one writer just took that seq. An error there is the storage
+// failing too, and fails the batch (which also gives the seqs back).
 func (b batchStmts) insert(ctx context.Context, row *orderRow) (int64, error) {
 	res, err := b.ins.ExecContext(ctx, row.args...)
 	if err != nil {
 		return 0, b.s.insertError(err, row)
 	}
 	id, err := res.LastInsertId()
-	if err != nil || row.intentID == 0 {
-		return id, err
-	}
-	res, err = b.buy.ExecContext(ctx, row.closeIntentArgs(id)...)
-	if err := affectedOne(res, err); !errors.Is(err, ErrNotFound) {
-		return id, err
-	}
-	if _, err := b.drop.ExecContext(ctx, id); err != nil {
+	if err != nil {
 		return 0, err
 	}
-	return 0, staleIntent(row.intentID, ErrNotFound)
+	if row.intentID != 0 {
+		res, err = b.buy.ExecContext(ctx, row.closeIntentArgs(id)...)
+		switch err := affectedOne(res, err); {
+		case errors.Is(err, ErrNotFound):
+			if _, err := b.drop.ExecContext(ctx, id); err != nil {
+				return 0, err
+			}
+			return 0, staleIntent(row.intentID, ErrNotFound)
+		case err != nil:
+			return 0, err
+		}
+	}
+	return id, b.s.writeBought(ctx, b.events, row, id)
 }

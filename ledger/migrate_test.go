@@ -21,6 +21,11 @@ import (
 const seedOrder = "INSERT INTO orders (tenant, platform, upstream_id, state, created_at, updated_at, next_poll_at)" +
 	" VALUES ('t1', 'alpha', 'u1', 'waiting', 1000, 1000, 1000)"
 
+// undoEventsSQL takes a database back from migration 7 to 6 (the same
+// text in both dialects; the actions indexes of 7 go with their table in
+// undoMoneySQL, which must follow).
+const undoEventsSQL = "DROP TABLE order_events; DROP TABLE event_seqs; "
+
 // undoMoneySQL takes a database back from migration 6 to 5 (the same
 // text in both dialects), for tests that downgrade further.
 const undoMoneySQL = "DROP TABLE actions; DROP TABLE intents; DROP TABLE wallets; DROP TABLE journal; DROP TABLE batches;" +

@@ -156,6 +156,10 @@ type Change struct {
 	// are filled from the order, and a zero CreatedAt, UpdatedAt or NextAt
 	// is the order's UpdatedAt (due at once).
 	Actions []Action
+	// Events are the order events the change records (see Events), in
+	// order; Webhook also queues a webhook delivery for each.
+	Events  []EventNote
+	Webhook bool
 }
 
 // Money is the ledger's money, outbox and intent half.
@@ -200,7 +204,16 @@ type Money interface {
 	// lease is live while its end is after now: an owner that died is
 	// replaced once its leases pass. owner must not be empty and lease
 	// must be positive; limit <= 0 returns nothing.
-	LeaseActions(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Action, error)
+	// With kinds given, only actions of those kinds are leased.
+	LeaseActions(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, kinds ...ActionKind) ([]Action, error)
+	// EarlierPending reports whether a pending action of a's kind for a's
+	// order (for an order 0: a's tenant) with a lower ID exists: webhooks
+	// of one order are delivered in order.
+	EarlierPending(ctx context.Context, a Action) (bool, error)
+	// ActionsOf lists the tenant's actions of one kind newest first, IDs
+	// below before (0 = from the newest), at most limit: the webhook
+	// delivery log.
+	ActionsOf(ctx context.Context, tenant string, kind ActionKind, before int64, limit int) ([]Action, error)
 	// SettleAction writes a leased action's outcome (State, Attempts,
 	// LastError, NextAt, UpdatedAt) and drops the lease; ErrNotFound
 	// unless owner still holds it (an expired lease that nobody else took

@@ -3,6 +3,7 @@ package ledger
 import (
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -58,9 +59,7 @@ func newMoneySQL(d dialect) moneySQL {
 		// A lease is live while lease_until > now (SettleAction clears it
 		// to 0), as for orders' Claim; see Postgres.Claim for what SKIP
 		// LOCKED does when two owners lease at once.
-		leaseActions: q("UPDATE actions SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM actions" +
-			" WHERE state = 'pending' AND next_at <= ? AND lease_until <= ? ORDER BY next_at, id LIMIT ?" + d.skipLocked() + ")" +
-			" RETURNING " + actionColumns),
+		leaseActions: leaseActionsSQL(d, 0),
 		settleAction: q("UPDATE actions SET state = ?, attempts = ?, last_error = ?, next_at = ?, updated_at = ?," +
 			" lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ?"),
 		actions:        q("SELECT " + actionColumns + " FROM actions WHERE order_id = ? ORDER BY id"),
@@ -87,6 +86,22 @@ func newMoneySQL(d dialect) moneySQL {
 		batch:    q("SELECT answer FROM batches WHERE tenant = ? AND key = ?"),
 		putBatch: q("INSERT INTO batches (tenant, key, answer, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, key) DO NOTHING"),
 	}
+}
+
+// leaseActionsSQL is LeaseActions' statement for kinds kinds (0: every
+// kind). Arguments: owner, lease end, now, now, the kinds, limit.
+func leaseActionsSQL(d dialect, kinds int) string {
+	filter := ""
+	if kinds > 0 {
+		ps := make([]string, kinds)
+		for i := range ps {
+			ps[i] = "?"
+		}
+		filter = " AND kind IN (" + strings.Join(ps, ", ") + ")"
+	}
+	return bindAll(d, "UPDATE actions SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM actions"+
+		" WHERE state = 'pending' AND next_at <= ? AND lease_until <= ?"+filter+" ORDER BY next_at, id LIMIT ?"+d.skipLocked()+")"+
+		" RETURNING "+actionColumns)
 }
 
 // actionArgs are insertAction's arguments for a.

@@ -38,7 +38,7 @@ func (s *store) Enqueue(ctx context.Context, a ...Action) error {
 // for orders: SKIP LOCKED passes over rows another owner is leasing this
 // moment, and a row whose lease that owner committed first no longer
 // matches when re-checked. On SQLite the one writer serialises leases.
-func (s *store) LeaseActions(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Action, error) {
+func (s *store) LeaseActions(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, kinds ...ActionKind) ([]Action, error) {
 	if owner == "" {
 		return nil, errors.New("cannot lease actions: empty owner")
 	}
@@ -53,7 +53,14 @@ func (s *store) LeaseActions(ctx context.Context, owner string, now time.Time, l
 		return nil, nil
 	}
 	ms := toMillis(now)
-	rows, err := s.w.QueryContext(ctx, s.sql.money.leaseActions, owner, toMillis(now.Add(lease)), ms, ms, limit)
+	q, args := s.sql.money.leaseActions, []any{owner, toMillis(now.Add(lease)), ms, ms}
+	if len(kinds) > 0 {
+		q = leaseActionsSQL(s.d, len(kinds))
+		for _, k := range kinds {
+			args = append(args, string(k))
+		}
+	}
+	rows, err := s.w.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot lease actions for %s: %w", owner, err)
 	}

@@ -122,6 +122,19 @@ func TestPostgresMoneyAcrossInstances(t *testing.T) {
 	}
 }
 
+func TestPostgresEvents(t *testing.T) {
+	postgresURL(t)
+	ledgertest.RunEvents(t, newPostgres)
+}
+
+// Two instances on one database write one tenant's events while a reader
+// follows them: every seq is seen once, in order, never past a gap.
+func TestPostgresEventsAcrossInstances(t *testing.T) {
+	url := postgresURL(t)
+	schema := testSchema(t, url)
+	ledgertest.ConcurrentEvents(t, openPostgres(t, url, schema), openPostgres(t, url, schema))
+}
+
 func TestPostgresPool(t *testing.T) {
 	postgresURL(t)
 	ledgertest.RunPool(t, newPostgres)
@@ -577,6 +590,6 @@ func TestPostgresDedupMigration(t *testing.T) {
 	}, func(t *testing.T) {
 		exec(t, "DROP INDEX orders_active_platform_upstream_id")
 	}, func(t *testing.T) {
-		exec(t, undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6)")
+		exec(t, undoEventsSQL+undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6, 7)")
 	})
 }

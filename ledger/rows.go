@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -22,12 +23,22 @@ type orderRow struct {
 	upstreamID string
 	intentID   int64 // the intent the insert closes, 0 when none
 	at         int64 // when it closes it (unix ms)
+	event      Event // the EventBought, without its OrderID and Seq
+	webhook    bool  // queue a webhook delivery of the event
 }
 
 // closeIntentArgs are the arguments of moneySQL.buyIntent for the order
 // id just inserted.
 func (r *orderRow) closeIntentArgs(id int64) []any {
 	return []any{id, r.at, r.intentID}
+}
+
+// writeBought writes the row's EventBought (and its webhook) for the
+// order id just inserted.
+func (s *store) writeBought(ctx context.Context, q querier, r *orderRow, id int64) error {
+	e := r.event
+	e.OrderID = id
+	return s.writeEvents(ctx, q, []Event{e}, r.webhook)
 }
 
 // firstTime returns the first non-zero of ts, or the zero time.
@@ -57,6 +68,7 @@ func newOrderRow(o *Order) (*orderRow, error) {
 			string(o.Wallet), o.IntentID, o.Version,
 		},
 		intentID: o.IntentID, at: toMillis(firstTime(o.UpdatedAt, o.CreatedAt, time.Now())),
+		event: orderEvent(o, EventNote{Kind: EventBought}, o.CreatedAt), webhook: o.Webhook,
 	}, nil
 }
 

@@ -205,6 +205,42 @@ var schemaTemplate = []string{
 		created_at {int64} NOT NULL DEFAULT 0,
 		PRIMARY KEY (tenant, key)
 	);`,
+	// 7: order events (DESIGN §8, events.go). order_events is each
+	// tenant's append-only sequence; event_seqs holds each tenant's last
+	// seq. A writer takes the next seq by upserting its tenant's row
+	// inside the transaction that writes the event, so the row stays
+	// locked (PostgreSQL) or the one writer busy (SQLite) until that
+	// transaction ends: a second writer of the tenant waits, and gets the
+	// next seq only after the first committed (or rolled back, which
+	// gives its seq back). Hence per tenant commit order is seq order, a
+	// reader never sees seq k+1 before k, and the sequence has no gaps
+	// (a sequence object would burn numbers on rollback).
+	//
+	// actions_tenant_kind_id is the webhook delivery log (ActionsOf);
+	// actions_pending_order_kind_id serves EarlierPending.
+	`CREATE TABLE event_seqs (
+		tenant TEXT    PRIMARY KEY,
+		seq    {int64} NOT NULL DEFAULT 0
+	);
+	CREATE TABLE order_events (
+		tenant         TEXT    NOT NULL,
+		seq            {int64} NOT NULL,
+		order_id       {int64} NOT NULL,
+		kind           TEXT    NOT NULL,
+		at             {int64} NOT NULL DEFAULT 0,
+		state          TEXT    NOT NULL DEFAULT '',
+		phone          TEXT    NOT NULL DEFAULT '',
+		country        TEXT    NOT NULL DEFAULT '',
+		service        TEXT    NOT NULL DEFAULT '',
+		platform       TEXT    NOT NULL DEFAULT '',
+		price_micros   {int64} NOT NULL DEFAULT 0,
+		price_currency TEXT    NOT NULL DEFAULT '',
+		code           TEXT    NOT NULL DEFAULT '',
+		text           TEXT    NOT NULL DEFAULT '',
+		PRIMARY KEY (tenant, seq)
+	);
+	CREATE INDEX actions_tenant_kind_id ON actions (tenant, kind, id);
+	CREATE INDEX actions_pending_order_kind_id ON actions (order_id, kind, id) WHERE state = 'pending';`,
 }
 
 // upstreamIndex is the (platform, upstream id) index's name, which a

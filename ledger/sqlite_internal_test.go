@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -280,5 +281,75 @@ func TestCommitBatchStaleIntentFailsOnlyThatRow(t *testing.T) {
 	}
 	if len(all) != len(stored) {
 		t.Errorf("%d orders stored; want %d (ids %v)", len(all), len(stored), stored)
+	}
+}
+
+// One batch of creates for two tenants, with failing rows among them
+// (a key conflict, a stale intent): each committed row has its
+// EventBought, each tenant's seqs run 1, 2, … in the batch's row order,
+// and a failed row leaves no event, no webhook and no seq taken.
+func TestCommitBatchEventsFollowRows(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "x.db"), SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	aborted := Intent{Tenant: "t1", Platform: "alpha"}
+	if err := s.OpenIntent(ctx, &aborted); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseIntent(ctx, aborted.ID, IntentAborted, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rows := []struct {
+		tenant, key string
+		intent      int64
+		webhook     bool
+		fails       bool
+	}{
+		{"t1", "a", 0, true, false},
+		{"t2", "", 0, false, false},
+		{"t1", "a", 0, true, true}, // key conflict
+		{"t1", "", aborted.ID, true, true},
+		{"t2", "", 0, true, false},
+		{"t1", "", 0, false, false},
+	}
+	batch := make([]*createReq, len(rows))
+	for i, r := range rows {
+		batch[i] = queuedReq(t, &Order{Tenant: r.tenant, Platform: "alpha", State: adapters.StateWaiting,
+			IdempotencyKey: r.key, IntentID: r.intent, Webhook: r.webhook, CreatedAt: time.UnixMilli(int64(1000 + i))})
+	}
+	s.ins.(*groupCommit).commitBatch(batch)
+	next := map[string]int64{}
+	for i, req := range batch {
+		res := <-req.done
+		if rows[i].fails != (res.err != nil) {
+			t.Fatalf("row %d: %v; want failure %v", i, res.err, rows[i].fails)
+		}
+		if res.err != nil {
+			continue
+		}
+		next[rows[i].tenant]++
+		seq := next[rows[i].tenant]
+		e, err := s.Event(ctx, rows[i].tenant, seq)
+		if err != nil || e.OrderID != res.id || e.Kind != EventBought || !e.At.Equal(time.UnixMilli(int64(1000+i))) {
+			t.Errorf("row %d: event %d of %s = %+v, %v; want order %d bought", i, seq, rows[i].tenant, e, err, res.id)
+		}
+		as, err := s.Actions(ctx, res.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows[i].webhook != (len(as) == 1) || len(as) == 1 && (as[0].Kind != ActWebhook || as[0].Payload != strconv.FormatInt(seq, 10)) {
+			t.Errorf("row %d (webhook %v): actions %+v", i, rows[i].webhook, as)
+		}
+	}
+	for tenant, n := range next {
+		if last, err := s.LastEvent(ctx, tenant); err != nil || last != n {
+			t.Errorf("LastEvent(%s) = %d, %v; want %d", tenant, last, err, n)
+		}
+	}
+	if hooks, err := s.ActionsOf(ctx, "t1", ActWebhook, 0, 10); err != nil || len(hooks) != 1 {
+		t.Errorf("t1's webhooks: %+v, %v; want only the first row's", hooks, err)
 	}
 }

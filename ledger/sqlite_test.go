@@ -40,6 +40,12 @@ func TestSQLiteMoney(t *testing.T) {
 	})
 }
 
+func TestSQLiteEvents(t *testing.T) {
+	ledgertest.RunEvents(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	})
+}
+
 func TestSQLitePool(t *testing.T) {
 	ledgertest.RunPool(t, func(t *testing.T) ledger.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
@@ -299,6 +305,6 @@ func TestSQLiteDedupMigration(t *testing.T) {
 	}, func(t *testing.T) {
 		exec(t, "DROP INDEX orders_active_platform_upstream_id")
 	}, func(t *testing.T) {
-		exec(t, undoMoneySQL+"; PRAGMA user_version = 4")
+		exec(t, undoEventsSQL+undoMoneySQL+"; PRAGMA user_version = 4")
 	})
 }

@@ -41,7 +41,7 @@ type inserter interface {
 }
 
 // newStore returns the store over w and r, whose schema is migrated
-// already. It inserts each order in its own autocommit statement
+// already. It inserts each order in its own short transaction
 // (directInsert) until the dialect's opener sets another inserter.
 func newStore(d dialect, w, r *sql.DB, renamed int64) *store {
 	s := &store{d: d, sql: newStatements(d), w: w, r: r, renamed: renamed}
@@ -134,9 +134,10 @@ func (s *store) insertError(err error, row *orderRow) error {
 // createTimeout bounds an INSERT once it has been sent (see directInsert).
 const createTimeout = 15 * time.Second
 
-// directInsert inserts each order in its own autocommit statement: a
-// server such as PostgreSQL commits concurrent inserts together on its
-// own, so there is no batching to do here.
+// directInsert inserts each order in its own short transaction (the
+// order, its intent, its EventBought): a server such as PostgreSQL
+// commits concurrent transactions together on its own, so there is no
+// batching to do here.
 //
 // ctx is honoured until a connection is acquired. The INSERT itself runs
 // detached from ctx and bounded by createTimeout instead: a ctx that ended
@@ -154,17 +155,14 @@ func (d directInsert) insert(ctx context.Context, row *orderRow) (int64, error) 
 	defer conn.Close()
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer cancel()
-	if row.intentID == 0 {
-		var id int64
-		err = conn.QueryRowContext(ictx, d.s.sql.insertReturningID, row.args...).Scan(&id)
-		return id, d.s.insertError(err, row)
-	}
-	return d.insertClosing(ictx, conn, row)
+	return d.insertTx(ictx, conn, row)
 }
 
-// insertClosing inserts row and closes its intent in one transaction on
-// conn; an intent no longer open rolls the insert back (ErrStale).
-func (d directInsert) insertClosing(ctx context.Context, conn *sql.Conn, row *orderRow) (int64, error) {
+// insertTx inserts row, closes its intent (if any) and writes its
+// EventBought (and webhook) in one transaction on conn: BEGIN, three to
+// five statements, COMMIT. An intent no longer open rolls the insert back
+// (ErrStale).
+func (d directInsert) insertTx(ctx context.Context, conn *sql.Conn, row *orderRow) (int64, error) {
 	tx, err := conn.BeginTx(ctx, d.s.d.txOptions())
 	if err != nil {
 		return 0, err
@@ -174,9 +172,14 @@ func (d directInsert) insertClosing(ctx context.Context, conn *sql.Conn, row *or
 	if err := tx.QueryRowContext(ctx, d.s.sql.insertReturningID, row.args...).Scan(&id); err != nil {
 		return 0, d.s.insertError(err, row)
 	}
-	res, err := tx.ExecContext(ctx, d.s.sql.money.buyIntent, row.closeIntentArgs(id)...)
-	if err := affectedOne(res, err); err != nil {
-		return 0, staleIntent(row.intentID, err)
+	if row.intentID != 0 {
+		res, err := tx.ExecContext(ctx, d.s.sql.money.buyIntent, row.closeIntentArgs(id)...)
+		if err := affectedOne(res, err); err != nil {
+			return 0, staleIntent(row.intentID, err)
+		}
+	}
+	if err := d.s.writeBought(ctx, tx, row, id); err != nil {
+		return 0, err
 	}
 	return id, tx.Commit()
 }

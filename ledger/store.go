@@ -74,6 +74,9 @@ type Order struct {
 	// Version counts the order's writes; Apply and Update refuse to write
 	// over a version that moved on (ErrStale).
 	Version int64
+	// Webhook (not stored) makes Create queue a webhook delivery for the
+	// EventBought it writes.
+	Webhook bool
 }
 
 // LastCode returns the newest code, or "".
@@ -108,6 +111,7 @@ type Store interface {
 	// Change.
 	Update(ctx context.Context, o *Order) error
 	Money
+	Events
 	// List returns the tenant's orders (all tenants when tenant is ""),
 	// newest first, filtered by the options.
 	List(ctx context.Context, f Filter) ([]Order, error)
