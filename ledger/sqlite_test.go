@@ -308,6 +308,9 @@ func BenchmarkPurchaseParallel(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "purchases/s")
+	if batches, writes := ledger.BatchStats(s); batches > 0 {
+		b.ReportMetric(float64(writes)/float64(batches), "writes/commit")
+	}
 }
 
 // purchase makes BenchmarkPurchaseParallel's four writes for tenant.
