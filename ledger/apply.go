@@ -11,10 +11,11 @@ import (
 )
 
 // Apply implements Money. Everything it writes, the events of c.Events
-// last (see writeEvents), is one transaction on the
-// writer (SQLite: BEGIN IMMEDIATE on the one writer connection;
-// PostgreSQL: READ COMMITTED, where a second writer of the order waits for
-// the first's row lock and then finds the version moved on). Where the
+// last (see writeEvents), is one write on the writer (SQLite: a request
+// of the group commit, in a savepoint when it writes more than the
+// order; PostgreSQL: a READ COMMITTED transaction, where a second writer
+// of the order waits for the first's row lock and then finds the version
+// moved on). Where the
 // dialect has Claim's leases, the write also releases the order's: an
 // update is what a poll ends with.
 func (s *store) Apply(ctx context.Context, o *Order, c Change) error {
@@ -51,23 +52,25 @@ func (s *store) Apply(ctx context.Context, o *Order, c Change) error {
 	if err != nil {
 		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.writeOrder(ctx, tx, o, codes, to); err != nil {
-			return err
+	// Only the order's UPDATE: nothing else to undo when it is refused.
+	isolate := to != WalletNone || len(actions) > 0 || len(events) > 0
+	_, err = s.ins.write(ctx, isolate, func(ctx context.Context, q querier) (int64, error) {
+		if err := s.writeOrder(ctx, q, o, codes, to); err != nil {
+			return 0, err
 		}
 		if to != WalletNone {
 			kind := EntryCapture
 			if to == WalletReleased {
 				kind = EntryRelease
 			}
-			if err := s.moveWallet(ctx, tx, kind, o.Tenant, o.TenantPrice, o.ID, o.IntentID, now); err != nil {
-				return err
+			if err := s.moveWallet(ctx, q, kind, o.Tenant, o.TenantPrice, o.ID, o.IntentID, now); err != nil {
+				return 0, err
 			}
 		}
-		if err := s.insertActions(ctx, tx, actions); err != nil {
-			return err
+		if err := s.insertActions(ctx, q, actions); err != nil {
+			return 0, err
 		}
-		return s.writeEvents(ctx, tx, events, c.Webhook)
+		return 0, s.writeEvents(ctx, q, events, c.Webhook)
 	})
 	if err != nil {
 		return fmt.Errorf("cannot update order %d: %w", o.ID, err)
@@ -107,13 +110,13 @@ func walletAfter(from WalletState, m Movement) (WalletState, error) {
 // writeOrder writes o's mutable fields over o.Version (and the wallet
 // state to, unless it is WalletNone). No row written is ErrNotFound when
 // the order does not exist, else ErrStale.
-func (s *store) writeOrder(ctx context.Context, tx *sql.Tx, o *Order, codes string, to WalletState) error {
-	q, args := s.sql.money.apply, []any{string(o.State), codes, o.CodesSeen,
+func (s *store) writeOrder(ctx context.Context, q querier, o *Order, codes string, to WalletState) error {
+	stmt, args := s.sql.money.apply, []any{string(o.State), codes, o.CodesSeen,
 		toMillis(o.UpdatedAt), toMillis(o.ExpiresAt), toMillis(o.NextPollAt), o.UpstreamID, o.Phone}
 	if to != WalletNone {
-		q, args = s.sql.money.applyMove, append(args, string(to))
+		stmt, args = s.sql.money.applyMove, append(args, string(to))
 	}
-	res, err := tx.ExecContext(ctx, q, append(args, o.ID, o.Version)...)
+	res, err := q.ExecContext(ctx, stmt, append(args, o.ID, o.Version)...)
 	if s.d.unique(err) != noViolation { // the only unique index an update can break
 		return duplicateUpstream(o.Platform, o.UpstreamID)
 	}
@@ -121,7 +124,7 @@ func (s *store) writeOrder(ctx context.Context, tx *sql.Tx, o *Order, codes stri
 		return err
 	}
 	var one int
-	switch err := tx.QueryRowContext(ctx, s.sql.money.orderExists, o.ID).Scan(&one); {
+	switch err := q.QueryRowContext(ctx, s.sql.money.orderExists, o.ID).Scan(&one); {
 	case errors.Is(err, sql.ErrNoRows):
 		return ErrNotFound
 	case err != nil:
@@ -134,7 +137,7 @@ func (s *store) writeOrder(ctx context.Context, tx *sql.Tx, o *Order, codes stri
 // journal row. The wallet's CHECK refuses a movement that would take
 // Reserved below zero or above Balance; the conditional writes before it
 // (reserve, the order's version) keep that from happening.
-func (s *store) moveWallet(ctx context.Context, tx *sql.Tx, kind EntryKind, tenant string, amount adapters.Money, orderID, intentID int64, at time.Time) error {
+func (s *store) moveWallet(ctx context.Context, q querier, kind EntryKind, tenant string, amount adapters.Money, orderID, intentID int64, at time.Time) error {
 	if amount.Micros <= 0 {
 		return nil // nothing was reserved
 	}
@@ -144,9 +147,9 @@ func (s *store) moveWallet(ctx context.Context, tx *sql.Tx, kind EntryKind, tena
 		err error
 	)
 	if kind == EntryCapture {
-		res, err = tx.ExecContext(ctx, s.sql.money.capture, amount.Micros, amount.Micros, ms, tenant, amount.Currency)
+		res, err = q.ExecContext(ctx, s.sql.money.capture, amount.Micros, amount.Micros, ms, tenant, amount.Currency)
 	} else {
-		res, err = tx.ExecContext(ctx, s.sql.money.release, amount.Micros, ms, tenant, amount.Currency)
+		res, err = q.ExecContext(ctx, s.sql.money.release, amount.Micros, ms, tenant, amount.Currency)
 	}
 	if err := affectedOne(res, err); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -154,13 +157,13 @@ func (s *store) moveWallet(ctx context.Context, tx *sql.Tx, kind EntryKind, tena
 		}
 		return fmt.Errorf("cannot %s: %w", kind, err)
 	}
-	return s.journal(ctx, tx, Entry{Tenant: tenant, Kind: kind, Amount: amount.Micros, Currency: amount.Currency,
+	return s.journal(ctx, q, Entry{Tenant: tenant, Kind: kind, Amount: amount.Micros, Currency: amount.Currency,
 		OrderID: orderID, IntentID: intentID, At: at})
 }
 
 // journal inserts e.
-func (s *store) journal(ctx context.Context, tx *sql.Tx, e Entry) error {
-	_, err := tx.ExecContext(ctx, s.sql.money.insertJournal, e.Tenant, string(e.Kind), e.Amount, e.Currency,
+func (s *store) journal(ctx context.Context, q querier, e Entry) error {
+	_, err := q.ExecContext(ctx, s.sql.money.insertJournal, e.Tenant, string(e.Kind), e.Amount, e.Currency,
 		e.OrderID, e.IntentID, e.Note, toMillis(e.At))
 	if err != nil {
 		return fmt.Errorf("cannot write journal: %w", err)
@@ -169,9 +172,9 @@ func (s *store) journal(ctx context.Context, tx *sql.Tx, e Entry) error {
 }
 
 // insertActions inserts actions, checked by newAction.
-func (s *store) insertActions(ctx context.Context, tx *sql.Tx, actions []Action) error {
+func (s *store) insertActions(ctx context.Context, q querier, actions []Action) error {
 	for i := range actions {
-		if _, err := tx.ExecContext(ctx, s.sql.money.insertAction, actionArgs(&actions[i])...); err != nil {
+		if _, err := q.ExecContext(ctx, s.sql.money.insertAction, actionArgs(&actions[i])...); err != nil {
 			return fmt.Errorf("cannot insert %s action: %w", actions[i].Kind, err)
 		}
 	}

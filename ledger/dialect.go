@@ -129,7 +129,7 @@ type statements struct {
 func newStatements(d dialect) statements {
 	return statements{
 		// SQLite's group commit reads LastInsertId, the cheaper way there;
-		// directInsert reads RETURNING id.
+		// directCommit reads RETURNING id.
 		insert:            "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, insertArgs) + ")",
 		insertReturningID: "INSERT INTO orders (" + insertColumns + ") VALUES (" + placeholders(d, insertArgs) + ") RETURNING id",
 		get:               "SELECT " + orderColumns + " FROM orders WHERE id = " + d.arg(1),

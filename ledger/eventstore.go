@@ -90,34 +90,6 @@ func orderEvent(o *Order, n EventNote, at time.Time) Event {
 	return e
 }
 
-// querier is what the event writer runs its statements on: a *sql.Tx, or
-// SQLite's batch transaction with its prepared statements (preparedTx).
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// preparedTx runs the statements prepared in stmts (bound to tx) by their
-// text, and any other on tx itself.
-type preparedTx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
-}
-
-func (p preparedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st, ok := p.stmts[q]; ok {
-		return st.ExecContext(ctx, args...)
-	}
-	return p.tx.ExecContext(ctx, q, args...)
-}
-
-func (p preparedTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st, ok := p.stmts[q]; ok {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return p.tx.QueryRowContext(ctx, q, args...)
-}
-
 // writeEvents writes evs in order, each with its tenant's next Seq, and
 // with webhook a pending ActWebhook action for each (Payload the Seq, due
 // at the event's time). It runs last in its transaction: the seq row's

@@ -11,7 +11,8 @@ import (
 )
 
 // OpenIntent implements Money: the reservation (a conditional UPDATE of
-// the wallet row), the intent and its journal row are one transaction.
+// the wallet row), the intent and its journal row are one write (a
+// transaction, or on SQLite one request of the group commit).
 func (s *store) OpenIntent(ctx context.Context, in *Intent) error {
 	switch {
 	case in == nil:
@@ -29,21 +30,22 @@ func (s *store) OpenIntent(ctx context.Context, in *Intent) error {
 	defer s.calls.Done()
 	created := nowOr(in.CreatedAt)
 	ms := toMillis(created)
-	var id int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	// Without a hold, the intent's INSERT is the only write.
+	id, err := s.ins.write(ctx, in.Hold > 0, func(ctx context.Context, q querier) (int64, error) {
 		if in.Hold > 0 {
-			if err := s.reserve(ctx, tx, in.Tenant, in.Currency, in.Hold, ms); err != nil {
-				return err
+			if err := s.reserve(ctx, q, in.Tenant, in.Currency, in.Hold, ms); err != nil {
+				return 0, err
 			}
 		}
-		if err := tx.QueryRowContext(ctx, s.sql.money.insertIntent, in.Tenant, in.Platform, in.Country, in.Service,
+		var id int64
+		if err := q.QueryRowContext(ctx, s.sql.money.insertIntent, in.Tenant, in.Platform, in.Country, in.Service,
 			in.Hold, in.Currency, ms, ms).Scan(&id); err != nil {
-			return err
+			return 0, err
 		}
 		if in.Hold == 0 {
-			return nil
+			return id, nil
 		}
-		return s.journal(ctx, tx, Entry{Tenant: in.Tenant, Kind: EntryReserve, Amount: in.Hold, Currency: in.Currency,
+		return id, s.journal(ctx, q, Entry{Tenant: in.Tenant, Kind: EntryReserve, Amount: in.Hold, Currency: in.Currency,
 			IntentID: id, At: created})
 	})
 	if err != nil {
@@ -57,12 +59,12 @@ func (s *store) OpenIntent(ctx context.Context, in *Intent) error {
 // reserve holds amount of the tenant's available balance, or fails with
 // ErrInsufficientFunds (no wallet, or too little available) or a currency
 // mismatch.
-func (s *store) reserve(ctx context.Context, tx *sql.Tx, tenant, currency string, amount, at int64) error {
-	res, err := tx.ExecContext(ctx, s.sql.money.reserve, amount, at, tenant, currency, amount)
+func (s *store) reserve(ctx context.Context, q querier, tenant, currency string, amount, at int64) error {
+	res, err := q.ExecContext(ctx, s.sql.money.reserve, amount, at, tenant, currency, amount)
 	if err := affectedOne(res, err); !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err := s.sameCurrency(ctx, tx, tenant, currency); err != nil {
+	if err := s.sameCurrency(ctx, q, tenant, currency); err != nil {
 		return err
 	}
 	return ErrInsufficientFunds
@@ -70,9 +72,9 @@ func (s *store) reserve(ctx context.Context, tx *sql.Tx, tenant, currency string
 
 // sameCurrency reports an error when the tenant's wallet exists in
 // another currency than currency.
-func (s *store) sameCurrency(ctx context.Context, tx *sql.Tx, tenant, currency string) error {
+func (s *store) sameCurrency(ctx context.Context, q querier, tenant, currency string) error {
 	var have string
-	err := tx.QueryRowContext(ctx, s.sql.money.walletCurrency, tenant).Scan(&have)
+	err := q.QueryRowContext(ctx, s.sql.money.walletCurrency, tenant).Scan(&have)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
@@ -99,27 +101,29 @@ func (s *store) CloseIntent(ctx context.Context, id int64, state IntentState, or
 		return fmt.Errorf("cannot close intent %d: %w", id, err)
 	}
 	defer s.calls.Done()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	// Isolated: the hold's release and the orphan's cancel follow the
+	// intent's UPDATE.
+	_, err := s.ins.write(ctx, true, func(ctx context.Context, q querier) (int64, error) {
 		upstream := ""
 		if orphan != nil {
 			upstream = orphan.UpstreamID
 		}
 		var in Intent
-		err := tx.QueryRowContext(ctx, s.sql.money.closeIntent, string(state), upstream, toMillis(now), id).
+		err := q.QueryRowContext(ctx, s.sql.money.closeIntent, string(state), upstream, toMillis(now), id).
 			Scan(&in.Tenant, &in.Platform, &in.Hold, &in.Currency)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("no open intent: %w", ErrNotFound)
+			return 0, fmt.Errorf("no open intent: %w", ErrNotFound)
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if err := s.releaseHold(ctx, tx, in, id, now); err != nil {
-			return err
+		if err := s.releaseHold(ctx, q, in, id, now); err != nil {
+			return 0, err
 		}
 		if orphan == nil {
-			return nil
+			return 0, nil
 		}
-		return s.insertOrphan(ctx, tx, *orphan, in, now)
+		return 0, s.insertOrphan(ctx, q, *orphan, in, now)
 	})
 	if err != nil {
 		return fmt.Errorf("cannot close intent %d: %w", id, err)
@@ -128,17 +132,17 @@ func (s *store) CloseIntent(ctx context.Context, id int64, state IntentState, or
 }
 
 // releaseHold gives an intent's hold back to its tenant's wallet.
-func (s *store) releaseHold(ctx context.Context, tx *sql.Tx, in Intent, id int64, now time.Time) error {
+func (s *store) releaseHold(ctx context.Context, q querier, in Intent, id int64, now time.Time) error {
 	if in.Hold == 0 {
 		return nil
 	}
 	hold := adapters.Money{Micros: in.Hold, Currency: in.Currency}
-	return s.moveWallet(ctx, tx, EntryRelease, in.Tenant, hold, 0, id, now)
+	return s.moveWallet(ctx, q, EntryRelease, in.Tenant, hold, 0, id, now)
 }
 
 // insertOrphan queues the cancel of a number bought for in and never
 // recorded: no order, the intent's tenant and (unless given) platform.
-func (s *store) insertOrphan(ctx context.Context, tx *sql.Tx, a Action, in Intent, now time.Time) error {
+func (s *store) insertOrphan(ctx context.Context, q querier, a Action, in Intent, now time.Time) error {
 	a.OrderID, a.Tenant = 0, in.Tenant
 	if a.Platform == "" {
 		a.Platform = in.Platform
@@ -150,7 +154,7 @@ func (s *store) insertOrphan(ctx context.Context, tx *sql.Tx, a Action, in Inten
 	if err != nil {
 		return err
 	}
-	return s.insertActions(ctx, tx, []Action{a})
+	return s.insertActions(ctx, q, []Action{a})
 }
 
 // StaleIntents implements Money.

@@ -3,7 +3,6 @@ package ledger
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,7 +10,7 @@ import (
 )
 
 // Enqueue implements Money: the actions are inserted pending, in one
-// transaction; an action's zero times are its CreatedAt, or now.
+// write; an action's zero times are its CreatedAt, or now.
 func (s *store) Enqueue(ctx context.Context, a ...Action) error {
 	now := time.Now()
 	actions := make([]Action, len(a))
@@ -28,7 +27,10 @@ func (s *store) Enqueue(ctx context.Context, a ...Action) error {
 	if len(actions) == 0 {
 		return nil
 	}
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertActions(ctx, tx, actions) }); err != nil {
+	_, err := s.ins.write(ctx, len(actions) > 1, func(ctx context.Context, q querier) (int64, error) {
+		return 0, s.insertActions(ctx, q, actions)
+	})
+	if err != nil {
 		return fmt.Errorf("cannot enqueue actions: %w", err)
 	}
 	return nil
@@ -89,9 +91,13 @@ func (s *store) SettleAction(ctx context.Context, owner string, a Action) error 
 		return fmt.Errorf("cannot settle action %d: %w", a.ID, err)
 	}
 	defer s.calls.Done()
-	res, err := s.w.ExecContext(ctx, s.sql.money.settleAction, string(a.State), a.Attempts, a.LastError,
-		toMillis(a.NextAt), toMillis(nowOr(a.UpdatedAt)), a.ID, owner)
-	if err := affectedOne(res, err); err != nil {
+	// One conditional UPDATE: refused, it wrote nothing.
+	_, err := s.ins.exec(ctx, func(ctx context.Context, q querier) (int64, error) {
+		res, err := q.ExecContext(ctx, s.sql.money.settleAction, string(a.State), a.Attempts, a.LastError,
+			toMillis(a.NextAt), toMillis(nowOr(a.UpdatedAt)), a.ID, owner)
+		return 0, affectedOne(res, err)
+	})
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("cannot settle action %d: %s holds no lease on it: %w", a.ID, owner, ErrNotFound)
 		}

@@ -32,7 +32,7 @@ const maxIdentifierLen = 63
 
 // Postgres is the Store shared by several gateway instances: one PostgreSQL
 // database behind a pgx connection pool, used through database/sql. Every
-// order insert is one short transaction (directInsert): the server
+// order insert is one short transaction (directCommit): the server
 // commits concurrent inserts together on its own. Postgres also implements
 // Leaser, so that instances split the polling between them.
 type Postgres struct{ *store }

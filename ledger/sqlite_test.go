@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"smsgate/adapters"
 	"smsgate/ledger"
 	"smsgate/ledger/ledgertest"
 )
@@ -275,6 +277,62 @@ func BenchmarkCreateParallel(b *testing.B) {
 			reportBatches(b, s)
 		})
 	}
+}
+
+// BenchmarkPurchaseParallel is the ledger's share of a wallet tenant's
+// purchase, as the gateway makes it: OpenIntent holding the price, Create
+// closing the intent, one poll's Apply that changes nothing but the next
+// poll time, and the Apply that delivers the code (capture, EventCode,
+// webhook). 16 callers per CPU, as in BenchmarkCreateParallel, spread
+// over a few tenants. purchases/s counts all four writes as one.
+func BenchmarkPurchaseParallel(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	ctx := context.Background()
+	const tenants = 8
+	for i := range tenants {
+		if _, err := s.AdjustWallet(ctx, fmt.Sprintf("t%d", i), "RUB", ledger.EntryTopup, 1<<60, "bench", time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		tenant := fmt.Sprintf("t%d", next.Add(1)%tenants)
+		for pb.Next() {
+			if err := purchase(ctx, s, tenant); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "purchases/s")
+	if batches, writes := ledger.BatchStats(s); batches > 0 {
+		b.ReportMetric(float64(writes)/float64(batches), "writes/commit")
+	}
+}
+
+// purchase makes BenchmarkPurchaseParallel's four writes for tenant.
+func purchase(ctx context.Context, s *ledger.SQLite, tenant string) error {
+	o := ledgertest.NewOrder(tenant)
+	in := ledger.Intent{Tenant: tenant, Platform: o.Platform, Country: o.Country, Service: o.Service,
+		Hold: o.TenantPrice.Micros, Currency: o.TenantPrice.Currency}
+	if err := s.OpenIntent(ctx, &in); err != nil {
+		return err
+	}
+	o.IntentID, o.Wallet, o.Webhook = in.ID, ledger.WalletReserved, true
+	if err := s.Create(ctx, &o); err != nil {
+		return err
+	}
+	o.NextPollAt = o.NextPollAt.Add(5 * time.Second)
+	if err := s.Apply(ctx, &o, ledger.Change{}); err != nil {
+		return err
+	}
+	o.State = adapters.StateCodeReceived
+	o.Codes = []ledger.Code{{Code: "12345", Text: "code 12345", ReceivedAt: o.NextPollAt}}
+	return s.Apply(ctx, &o, ledger.Change{Move: ledger.MoveCapture,
+		Events: []ledger.EventNote{{Kind: ledger.EventCode, Code: "12345", Text: "code 12345"}}, Webhook: o.Webhook})
 }
 
 func reportBatches(b *testing.B, s *ledger.SQLite) {

@@ -21,7 +21,7 @@ type store struct {
 	sql statements
 	w   *sql.DB // writes
 	r   *sql.DB // reads; the same as w where readers need no pool of their own
-	ins inserter
+	ins committer
 	// onClose releases what the dialect opened besides w and r; may be nil.
 	onClose func() error
 	renamed int64 // see RenamedDuplicates
@@ -31,21 +31,40 @@ type store struct {
 	calls  sync.WaitGroup // calls in flight; Close waits for them before closing the DBs
 }
 
-// inserter commits one order row and returns its id, or ErrConflict or an
-// ErrDuplicateUpstream error when a unique index refuses it. An error
-// means the row does not exist.
-type inserter interface {
+// committer commits the store's hot writes: Create's order rows and the
+// money writes (Apply, intents, the outbox, wallets). An error means
+// nothing of the write exists.
+type committer interface {
+	// insert commits one order row and returns its id, or ErrConflict or
+	// an ErrDuplicateUpstream error when a unique index refuses it.
 	insert(ctx context.Context, row *orderRow) (int64, error)
-	// close releases the inserter; every insert call has returned.
+	// write runs f in a write transaction and commits it, returning f's
+	// id. isolate says f makes more than one write: its failure must undo
+	// those already made (a transaction of its own does; a shared one
+	// needs a savepoint).
+	write(ctx context.Context, isolate bool, f writeFunc) (int64, error)
+	// exec runs f, one write statement that needs no transaction around
+	// it: PostgreSQL runs it on the pool as it is, SQLite as a request
+	// of the group commit without a savepoint.
+	exec(ctx context.Context, f writeFunc) (int64, error)
+	// close releases the committer; every insert and write call has
+	// returned.
 	close() error
 }
 
+// querier is what a write runs its statements on: a *sql.Tx, or SQLite's
+// batch transaction with its prepared statements (batchTx).
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // newStore returns the store over w and r, whose schema is migrated
-// already. It inserts each order in its own short transaction
-// (directInsert) until the dialect's opener sets another inserter.
+// already. It commits each write in its own short transaction
+// (directCommit) until the dialect's opener sets another committer.
 func newStore(d dialect, w, r *sql.DB, renamed int64) *store {
 	s := &store{d: d, sql: newStatements(d), w: w, r: r, renamed: renamed}
-	s.ins = directInsert{s}
+	s.ins = directCommit{s}
 	return s
 }
 
@@ -66,7 +85,7 @@ func (s *store) enter() error {
 	return nil
 }
 
-// Close waits for calls in flight, closes the inserter (for SQLite:
+// Close waits for calls in flight, closes the committer (for SQLite:
 // stops the writer goroutine, committing anything still queued) and the
 // databases. A second Close is a no-op.
 func (s *store) Close() error {
@@ -90,8 +109,8 @@ func (s *store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Create implements Store. It returns after the commit; see the inserter
-// (groupCommit for SQLite, directInsert otherwise) for how long ctx is
+// Create implements Store. It returns after the commit; see the committer
+// (groupCommit for SQLite, directCommit otherwise) for how long ctx is
 // honoured.
 func (s *store) Create(ctx context.Context, o *Order) error {
 	if o == nil {
@@ -131,23 +150,24 @@ func (s *store) insertError(err error, row *orderRow) error {
 	return err
 }
 
-// createTimeout bounds an INSERT once it has been sent (see directInsert).
+// createTimeout bounds an INSERT once it has been sent (see directCommit).
 const createTimeout = 15 * time.Second
 
-// directInsert inserts each order in its own short transaction (the
-// order, its intent, its EventBought): a server such as PostgreSQL
-// commits concurrent transactions together on its own, so there is no
-// batching to do here.
+// directCommit commits each write in its own short transaction (for
+// Create: the order, its intent, its EventBought): a server such as
+// PostgreSQL commits concurrent transactions together on its own, so
+// there is no batching to do here.
 //
-// ctx is honoured until a connection is acquired. The INSERT itself runs
-// detached from ctx and bounded by createTimeout instead: a ctx that ended
-// while the server was committing would leave the caller not knowing
-// whether the order exists, and the gateway answers "error" and cancels
-// upstream only when it does not. Only a lost connection or createTimeout
-// can still leave that unknown.
-type directInsert struct{ s *store }
+// For insert, ctx is honoured until a connection is acquired. The INSERT
+// itself runs detached from ctx and bounded by createTimeout instead: a
+// ctx that ended while the server was committing would leave the caller
+// not knowing whether the order exists, and the gateway answers "error"
+// and cancels upstream only when it does not. Only a lost connection or
+// createTimeout can still leave that unknown. write and exec run under
+// ctx throughout.
+type directCommit struct{ s *store }
 
-func (d directInsert) insert(ctx context.Context, row *orderRow) (int64, error) {
+func (d directCommit) insert(ctx context.Context, row *orderRow) (int64, error) {
 	conn, err := d.s.w.Conn(ctx)
 	if err != nil {
 		return 0, err
@@ -162,7 +182,7 @@ func (d directInsert) insert(ctx context.Context, row *orderRow) (int64, error) 
 // EventBought (and webhook) in one transaction on conn: BEGIN, three to
 // five statements, COMMIT. An intent no longer open rolls the insert back
 // (ErrStale).
-func (d directInsert) insertTx(ctx context.Context, conn *sql.Conn, row *orderRow) (int64, error) {
+func (d directCommit) insertTx(ctx context.Context, conn *sql.Conn, row *orderRow) (int64, error) {
 	tx, err := conn.BeginTx(ctx, d.s.d.txOptions())
 	if err != nil {
 		return 0, err
@@ -193,7 +213,23 @@ func staleIntent(id int64, err error) error {
 	return err
 }
 
-func (directInsert) close() error { return nil }
+// write runs f in its own transaction under ctx (s.inTx); isolate is
+// what a transaction of its own gives anyway.
+func (d directCommit) write(ctx context.Context, _ bool, f writeFunc) (int64, error) {
+	var id int64
+	err := d.s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = f(ctx, tx)
+		return err
+	})
+	return id, err
+}
+
+func (d directCommit) exec(ctx context.Context, f writeFunc) (int64, error) {
+	return f(ctx, d.s.w)
+}
+
+func (directCommit) close() error { return nil }
 
 // affectedOne turns an Exec's answer into nil when it changed a row, or
 // ErrNotFound when it changed none.

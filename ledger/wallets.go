@@ -44,24 +44,24 @@ func (s *store) AdjustWallet(ctx context.Context, tenant, currency string, kind 
 	at = nowOr(at)
 	ms := toMillis(at)
 	var w Wallet
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	_, err := s.ins.write(ctx, true, func(ctx context.Context, q querier) (int64, error) {
 		if amount > 0 {
-			if _, err := tx.ExecContext(ctx, s.sql.money.ensureWallet, tenant, currency, ms); err != nil {
-				return err
+			if _, err := q.ExecContext(ctx, s.sql.money.ensureWallet, tenant, currency, ms); err != nil {
+				return 0, err
 			}
 		}
 		var err error
-		w, err = scanWallet(tx.QueryRowContext(ctx, s.sql.money.adjustWallet, amount, ms, tenant, currency, amount))
+		w, err = scanWallet(q.QueryRowContext(ctx, s.sql.money.adjustWallet, amount, ms, tenant, currency, amount))
 		if errors.Is(err, ErrNotFound) {
-			if err := s.sameCurrency(ctx, tx, tenant, currency); err != nil {
-				return err
+			if err := s.sameCurrency(ctx, q, tenant, currency); err != nil {
+				return 0, err
 			}
-			return ErrInsufficientFunds
+			return 0, ErrInsufficientFunds
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
-		return s.journal(ctx, tx, Entry{Tenant: tenant, Kind: kind, Amount: amount, Currency: currency, Note: note, At: at})
+		return 0, s.journal(ctx, q, Entry{Tenant: tenant, Kind: kind, Amount: amount, Currency: currency, Note: note, At: at})
 	})
 	if err != nil {
 		return Wallet{}, fmt.Errorf("cannot %s wallet of tenant %s by %d: %w", kind, tenant, amount, err)
