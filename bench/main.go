@@ -41,6 +41,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		return runUpstream(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "streams" {
+		return runStreams(args[1:], stdout, stderr)
+	}
 	o, err := parseOptions(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
