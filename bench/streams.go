@@ -187,4 +187,3 @@ func rssKiB(pid int) (int64, error) {
 	}
 	return 0, errors.New("no VmRSS in /proc status")
 }
-
