@@ -134,7 +134,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	// Every chart has drawn data.
-	for _, c := range []string{"chart-periods", "chart-platforms", "chart-countries", "chart-ttc"} {
+	for _, c := range []string{"chart-periods", "chart-platforms", "chart-money", "chart-countries", "chart-ttc"} {
 		until(c+" has data", fmt.Sprintf(
 			`(() => { const c = Chart.getChart(%q); return !!c && c.data.datasets.some(d => d.data.some(v => v > 0)); })()`, c))
 	}

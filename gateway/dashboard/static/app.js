@@ -165,8 +165,16 @@
       el("td", { "data-label": "Balance" }, balance),
       el("td", { "data-label": "Latency" }, h.latencyMs ? Math.round(h.latencyMs) + " ms" : "—"),
       el("td", { "data-label": "Success" }, stat ? pct(stat.successRate) + " of " + stat.orders : "—"),
+      el("td", { "data-label": "Penalties", class: "wrap penalties" }, penaltyText(h.penalties)),
       el("td", { "data-label": "Last error", class: "wrap" }, h.lastError || ""),
       el("td", { "data-label": "Checked" }, shortTime(h.checkedAt)));
+  }
+
+  // penaltyText lists what the router is skipping on a platform, with the
+  // reason and when it ends (a whole account, or one country × service).
+  function penaltyText(list) {
+    if (!list || list.length === 0) return "";
+    return list.map((p) => (p.scope === "pair" ? p.country + "/" + p.service + ": " : "") + p.reason + " until " + shortTime(p.until)).join("; ");
   }
 
   async function patch(code, change, control) {
@@ -192,6 +200,7 @@
       else if (h.breaker === "half-open") items.push(["warn", h.platform + ": circuit breaker probing (half-open)"]);
       if (h.state === "down") items.push(["bad", h.platform + ": down" + (h.lastError ? " — " + h.lastError : "")]);
       if (!h.enabled) items.push(["warn", h.platform + ": disabled by an admin"]);
+      for (const p of h.penalties || []) items.push(["warn", h.platform + ": skipped — " + penaltyText([p])]);
     }
     if (items.length === 0) items.push(["ok", "All platforms healthy."]);
     $("alert-list").replaceChildren(...items.map(([kind, text]) => el("li", { class: kind }, text)));
@@ -381,7 +390,8 @@
     const tile = (label, value) => el("div", {}, el("span", { class: "muted small" }, label), el("b", {}, value));
     $("totals").replaceChildren(
       tile("Orders", t.orders), tile("Delivered", t.delivered), tile("Success rate", pct(t.successRate)),
-      tile("Spend", t.spend + " " + st.baseCurrency), tile("Avg time to code", t.avgTimeToCodeSec.toFixed(1) + " s"),
+      tile("Spend", t.spend + " " + st.baseCurrency), tile("Revenue", t.revenue + " " + st.baseCurrency),
+      tile("Margin", t.margin + " " + st.baseCurrency), tile("Avg time to code", t.avgTimeToCodeSec.toFixed(1) + " s"),
       tile("Active", t.active));
   }
 
@@ -426,6 +436,18 @@
         ],
       },
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, spend: { display: false, beginAtZero: true }, rate: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } } } },
+    });
+    draw("chart-money", {
+      type: "bar",
+      data: {
+        labels: keys(st.periods),
+        datasets: [
+          { label: "cost " + st.baseCurrency, data: st.periods.map((r) => parseFloat(r.cost)), backgroundColor: palette[2] },
+          { label: "revenue " + st.baseCurrency, data: st.periods.map((r) => parseFloat(r.revenue)), backgroundColor: palette[0] },
+          { label: "margin " + st.baseCurrency, type: "line", data: st.periods.map((r) => parseFloat(r.margin)), borderColor: palette[1], backgroundColor: palette[1] },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true } } },
     });
     draw("chart-countries", {
       type: "doughnut",
