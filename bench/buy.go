@@ -147,13 +147,24 @@ func runBuy(b *bench) error {
 	if err != nil {
 		return err
 	}
-	proxyURL, stop, err := startProxy(b.w.upstream.url, b.o.conns)
+	// The proxy forwards to an upstream process of its own, started like
+	// the gateway's with the same settings: a simulator's cost grows with
+	// the numbers left active on it (every list round the gateway's poller
+	// reads carries them all), so each side gets a fresh one.
+	up := b.w.upstream
+	if b.o.upstream == "" {
+		if up, err = startUpstreamProc(b.o); err != nil {
+			return err
+		}
+		defer up.stop()
+	}
+	proxyURL, stop, err := startProxy(up.url, b.o.conns)
 	if err != nil {
 		return fmt.Errorf("cannot start the proxy: %w", err)
 	}
 	defer stop()
 	d := b.phaseLength(3)
-	proxy := endpoint{name: "proxy", base: proxyURL, key: b.w.upstream.key}
+	proxy := endpoint{name: "proxy", base: proxyURL, key: up.key}
 	for _, ep := range []endpoint{proxy, b.w.gateway} {
 		if err := b.loadBuys(ep, q, d); err != nil {
 			return err
@@ -183,7 +194,7 @@ func runBuy(b *bench) error {
 	runArrivals(rate, start, end, func(i int, due time.Time) { f.activation(i, newLegacyCaller(cl), due) })
 	b.addRun(rec, "gateway", fmt.Sprintf("open %.0f act/s", rate), 0)
 	b.rep.Notes = append(b.rep.Notes,
-		"upstream: a separate process (bench upstream) serving SMS-Activate; proxy: a bare fasthttp reverse proxy in this process forwarding to it",
+		"upstream: separate processes (bench upstream) serving SMS-Activate, one behind the proxy and one behind the gateway, started alike; proxy: a bare fasthttp reverse proxy in this process",
 		"gateway: every getNumber answered ACCESS_NUMBER was committed to the ledger before the answer")
 	return nil
 }
