@@ -58,11 +58,11 @@ func (g *Service) Buy(ctx context.Context, t *tenant.Tenant, r BuyRequest) (ledg
 		}
 	}
 	// A wallet with nothing available cannot hold any price: refused
-	// before routing asks any platform for offers.
-	if t.Wallet {
-		if w, err := g.Wallet(ctx, t); err == nil && w.Available() <= 0 {
-			return ledger.Order{}, fmt.Errorf("tenant %s has nothing available: %w", t.Name, ErrInsufficientFunds)
-		}
+	// before routing asks any platform for offers. The cached figure
+	// spares the ledger a read per purchase; only a refusal is confirmed
+	// against the ledger (the figure may lag a top-up on another instance).
+	if t.Wallet && g.emptyWallet(ctx, t) {
+		return ledger.Order{}, fmt.Errorf("tenant %s has nothing available: %w", t.Name, ErrInsufficientFunds)
 	}
 	// The tenant's active-order cap: a slot is taken now and given back when
 	// the order ends (or at once if nothing is bought).
@@ -381,4 +381,15 @@ func (g *Service) Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger
 		return ledger.Order{}, fmt.Errorf("cannot read order: %w", err)
 	}
 	return o, nil
+}
+
+// emptyWallet reports whether a wallet tenant has nothing available, as
+// far as the ledger says; an error says "not known to be empty" (the hold
+// at purchase has the last word).
+func (g *Service) emptyWallet(ctx context.Context, t *tenant.Tenant) bool {
+	if m, err := g.Spendable(ctx, t); err != nil || m.Micros > 0 {
+		return false
+	}
+	w, err := g.Wallet(ctx, t)
+	return err == nil && w.Available() <= 0
 }
