@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,13 @@ func TestDeliveredOrderIsNotPolled(t *testing.T) {
 			e.deliver(id) // the SMS upstream, and a poll interval later
 			e.pollerCaughtUp()
 			_, first := e.legacy(keyA, "action", "getStatus", "id", id)
+			// A list round read just before the SMS may serve this
+			// interval; the next one brings the code.
+			for i := 0; i < 3 && !strings.HasPrefix(first, "STATUS_OK:"); i++ {
+				e.clock.Advance(time.Second)
+				e.pollerCaughtUp()
+				_, first = e.legacy(keyA, "action", "getStatus", "id", id)
+			}
 			if len(first) < len("STATUS_OK:") || first[:len("STATUS_OK:")] != "STATUS_OK:" {
 				t.Fatalf("after the SMS: getStatus = %q; want STATUS_OK", first)
 			}
