@@ -42,6 +42,10 @@ func newLanes(w *Worker) *lanes { return &lanes{w: w, busy: map[string]*lane{}} 
 // the rest go back to the ledger for later, so one tenant's backlog
 // neither grows in memory nor outlives its leases.
 func (l *lanes) dispatch(ctx context.Context, due []ledger.Action, now time.Time) {
+	// The ledger leases by due time, not by ID: sort first so a lane keeps
+	// a tenant's earliest actions and hands back the later ones.
+	due = slices.Clone(due)
+	slices.SortFunc(due, func(x, y ledger.Action) int { return cmp.Compare(x.ID, y.ID) })
 	byTenant := map[string][]ledger.Action{}
 	var order []string
 	for _, a := range due {
