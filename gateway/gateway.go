@@ -151,7 +151,6 @@ func New(o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.poller = poller.New(o.Store, g.orders, g.byCode, o.Clock, o.Logger, g.router.Random)
-	g.orders.SetWake(g.poller.Wake)
 	g.outbox = outbox.New(o.Store, g.orders.RunAction, o.Clock, g.router.Random, o.Logger, g.metrics, g.alerts, outbox.Options{
 		Tick: o.Config.Recovery.OutboxTick, MinBackoff: o.Config.Recovery.RetryMin, MaxBackoff: o.Config.Recovery.RetryMax,
 		Kinds: []ledger.ActionKind{ledger.ActCancel, ledger.ActFinish, ledger.ActAnother, ledger.ActBan}})

@@ -143,7 +143,7 @@ type groupCommit struct {
 func batchQueries(q statements) []string {
 	m, e := q.money, q.events
 	return []string{
-		q.insert, m.buyIntent, m.deleteOrder, e.nextSeq, e.insert, m.insertAction,
+		q.insert, m.buyIntent, m.deleteOrder, e.last, e.setSeq, e.insert, m.insertAction,
 		m.apply, m.applyMove, m.orderExists, m.capture, m.release, m.insertJournal,
 		m.reserve, m.walletCurrency, m.insertIntent, m.closeIntent, m.settleAction,
 		m.ensureWallet, m.adjustWallet,
@@ -351,6 +351,11 @@ func (g *groupCommit) commitBatch(batch []*writeReq) {
 		}
 		results[i] = res
 	}
+	if err := b.saveSeqs(ctx, g.s.sql.events.setSeq); err != nil {
+		tx.Rollback()
+		failAll(err)
+		return
+	}
 	if err := tx.Commit(); err != nil {
 		// Nothing of this batch is durable; a refusal seen inside it may
 		// have been against a row that now does not exist.
@@ -371,7 +376,7 @@ func (g *groupCommit) commitBatch(batch []*writeReq) {
 // begin is the batch transaction tx with g's prepared statements.
 func (g *groupCommit) begin(tx *sql.Tx) *batchTx {
 	clear(g.bound) // the previous transaction's, closed with it
-	return &batchTx{tx: tx, prepared: g.prepared, bound: g.bound, unprepared: &g.unprepared}
+	return &batchTx{tx: tx, prepared: g.prepared, bound: g.bound, unprepared: &g.unprepared, seqs: map[string]int64{}}
 }
 
 // batchTx is a querier over one batch's transaction: a statement
@@ -383,6 +388,61 @@ type batchTx struct {
 	prepared   map[string]*sql.Stmt
 	bound      map[string]*sql.Stmt
 	unprepared *atomic.Int64
+
+	// seqs are the event seqs this batch gave out: each tenant's last,
+	// written to event_seqs once, just before the commit (saveSeqs).
+	// The writer holds SQLite's write lock for the whole batch, so the
+	// row read at a tenant's first event is current, and no other writer
+	// can take a seq until the batch has committed or rolled back.
+	seqs map[string]int64
+	// undo lists what nextSeq changed, so that a request that fails gives
+	// its seqs back (the sequence stays gapless).
+	undo []seqUndo
+}
+
+// seqUndo is a tenant's entry in batchTx.seqs before a nextSeq.
+type seqUndo struct {
+	tenant string
+	last   int64
+	had    bool
+}
+
+// nextSeq is tenant's next event seq in this batch; last reads the
+// tenant's stored seq.
+func (b *batchTx) nextSeq(ctx context.Context, last, tenant string) (int64, error) {
+	cur, had := b.seqs[tenant]
+	if !had {
+		err := b.QueryRowContext(ctx, last, tenant).Scan(&cur)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
+	b.undo = append(b.undo, seqUndo{tenant: tenant, last: cur, had: had})
+	b.seqs[tenant] = cur + 1
+	return cur + 1, nil
+}
+
+// unwind gives back the seqs taken since mark (len(undo) then).
+func (b *batchTx) unwind(mark int) {
+	for i := len(b.undo) - 1; i >= mark; i-- {
+		u := b.undo[i]
+		if u.had {
+			b.seqs[u.tenant] = u.last
+		} else {
+			delete(b.seqs, u.tenant)
+		}
+	}
+	b.undo = b.undo[:mark]
+}
+
+// saveSeqs writes each tenant's last seq of the batch.
+func (b *batchTx) saveSeqs(ctx context.Context, set string) error {
+	for tenant, seq := range b.seqs {
+		if _, err := b.ExecContext(ctx, set, tenant, seq); err != nil {
+			return fmt.Errorf("cannot save the event seq of tenant %s: %w", tenant, err)
+		}
+	}
+	return nil
 }
 
 // stmt is q's prepared statement in the transaction, or nil.
@@ -417,10 +477,14 @@ func (b *batchTx) QueryRowContext(ctx context.Context, q string, args ...any) *s
 // run runs req in the batch. The result is the request's own outcome; an
 // error is the storage failing, which fails the batch.
 func (b *batchTx) run(ctx context.Context, req *writeReq) (writeResult, error) {
+	mark := len(b.undo)
 	if !req.isolate {
 		id, err := req.run(ctx, b)
 		if err != nil && !ownFailure(err) {
 			return writeResult{}, err
+		}
+		if err != nil {
+			b.unwind(mark)
 		}
 		return writeResult{id: id, err: err}, nil
 	}
@@ -435,6 +499,7 @@ func (b *batchTx) run(ctx context.Context, req *writeReq) (writeResult, error) {
 		if _, err := b.ExecContext(ctx, rollbackToSQL); err != nil {
 			return writeResult{}, err
 		}
+		b.unwind(mark)
 		id = 0
 	}
 	if _, err := b.ExecContext(ctx, releaseSQL); err != nil {

@@ -21,6 +21,11 @@ import (
 const seedOrder = "INSERT INTO orders (tenant, platform, upstream_id, state, created_at, updated_at, next_poll_at)" +
 	" VALUES ('t1', 'alpha', 'u1', 'waiting', 1000, 1000, 1000)"
 
+// undoDueIndexSQL takes a database back from migration 8 to 7 as far as
+// the orders table goes (the same text in both dialects); the actions and
+// intents indexes it also replaced go with their tables in undoMoneySQL.
+const undoDueIndexSQL = "DROP INDEX orders_active_next_poll_at; CREATE INDEX orders_state_next_poll_at ON orders (state, next_poll_at); "
+
 // undoEventsSQL takes a database back from migration 7 to 6 (the same
 // text in both dialects; the actions indexes of 7 go with their table in
 // undoMoneySQL, which must follow).

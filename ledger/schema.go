@@ -241,6 +241,23 @@ var schemaTemplate = []string{
 	);
 	CREATE INDEX actions_tenant_kind_id ON actions (tenant, kind, id);
 	CREATE INDEX actions_pending_order_kind_id ON actions (order_id, kind, id) WHERE state = 'pending';`,
+	// 8: the poller's due orders in the order it takes them. With
+	// orders_state_next_poll_at the due query reads every due row of
+	// each active state and sorts them to keep the first batch: its cost
+	// grew with the backlog, not the batch. This index holds only active
+	// orders, in (next_poll_at, id) order, so the query reads the batch
+	// and stops (TestHotQueriesUseIndexes* refuse a sort). The old index
+	// served nothing else, and every order write paid for it. The outbox's
+	// and the intent pass's queues get the id as well: SQLite's indexes
+	// carry the rowid, PostgreSQL's do not, and there "ORDER BY next_at,
+	// id" sorted the whole backlog.
+	`CREATE INDEX orders_active_next_poll_at ON orders (next_poll_at, id)
+		WHERE state IN ('waiting', 'code_received', 'retry_waiting');
+	DROP INDEX orders_state_next_poll_at;
+	CREATE INDEX actions_pending_next_at_id ON actions (next_at, id) WHERE state = 'pending';
+	DROP INDEX actions_pending_next_at;
+	CREATE INDEX intents_open_created_at_id ON intents (created_at, id) WHERE state = 'open';
+	DROP INDEX intents_open_created_at;`,
 }
 
 // upstreamIndex is the (platform, upstream id) index's name, which a

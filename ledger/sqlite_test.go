@@ -363,6 +363,6 @@ func TestSQLiteDedupMigration(t *testing.T) {
 	}, func(t *testing.T) {
 		exec(t, "DROP INDEX orders_active_platform_upstream_id")
 	}, func(t *testing.T) {
-		exec(t, undoEventsSQL+undoMoneySQL+"; PRAGMA user_version = 4")
+		exec(t, undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; PRAGMA user_version = 4")
 	})
 }

@@ -173,3 +173,36 @@ func FuzzParseActive(f *testing.F) {
 		}
 	})
 }
+
+// TestParseNumberV2Lenient: getNumberV2's numbers are read quoted or bare
+// (versions differ), text fields take a bare number, and an id or phone
+// that is not a number makes the purchase unreadable (reconcile, never
+// re-buy).
+func TestParseNumberV2Lenient(t *testing.T) {
+	c := fuzzClient(t)
+	for _, tc := range []struct {
+		body            string
+		id, phone, cost string
+		op              string
+		bad             bool
+	}{
+		{body: `{"activationId":"1","phoneNumber":"+79584123456","activationCost":"12.50","activationOperator":"mts"}`, id: "1", phone: "79584123456", cost: "12.50", op: "mts"},
+		{body: `{"activationId":2,"phoneNumber":79584123456,"activationCost":12.5,"activationOperator":7}`, id: "2", phone: "79584123456", cost: "12.50", op: "7"},
+		{body: `{"activationId":3,"phoneNumber":"79584123456","activationCost":null,"activationOperator":null}`, id: "3", phone: "79584123456", cost: "0.00", op: "any"},
+		{body: `{"activationId":"x1","phoneNumber":"79584123456"}`, bad: true},
+		{body: `{"activationId":"4","phoneNumber":"7958 412"}`, bad: true},
+		{body: `{"activationId":"5"}`, bad: true},
+		{body: `{"activationId":"6","phoneNumber":{}}`, bad: true},
+	} {
+		p, err := c.parseNumberV2([]byte(tc.body), "any")
+		if tc.bad {
+			if !errors.Is(err, adapters.ErrOutcomeUnknown) {
+				t.Errorf("%s: err %v, purchase %+v; want ErrOutcomeUnknown", tc.body, err, p)
+			}
+			continue
+		}
+		if err != nil || p.UpstreamID != tc.id || p.Phone != tc.phone || p.Operator != tc.op || adapters.FormatDecimal(p.Price.Micros, 2) != tc.cost {
+			t.Errorf("%s: %+v, %v; want id %s phone %s cost %s operator %s", tc.body, p, err, tc.id, tc.phone, tc.cost, tc.op)
+		}
+	}
+}

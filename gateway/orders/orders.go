@@ -287,7 +287,6 @@ func (g *Service) record(ctx context.Context, t *tenant.Tenant, r BuyRequest, p 
 	g.bought(&o)
 	g.log.Info("order bought", zap.Int64("id", o.ID), zap.String("tenant", t.Name),
 		zap.String("platform", p.Code), zap.String("country", o.Country), zap.String("service", o.Service))
-	g.wake()
 	return o, nil
 }
 

@@ -76,7 +76,6 @@ func (g *Service) adopt(ctx context.Context, t *tenant.Tenant, r BuyRequest, p *
 	g.cacheOrder(&o, true)
 	g.market.DropBalance(p)
 	g.bought(&o)
-	g.wake()
 	return o, nil
 }
 

@@ -82,7 +82,6 @@ type Deps struct {
 	// old an open purchase intent must be before the intent pass decides
 	// it (longer than any purchase takes to record its number).
 	Reconcile, IntentGrace time.Duration
-	Wake                   func() // tells the poller a new order is due soon
 	Queued                 func() // tells the outbox an action was queued
 	// Hooked reports whether a tenant has a webhook URL: its events then
 	// queue webhook deliveries; nil = no tenant has one.
@@ -110,7 +109,6 @@ type Service struct {
 	pricer       Pricer
 	reconcileFor time.Duration
 	intentGrace  time.Duration
-	wake         func()
 	queued       func()
 	hooked       func(tenant string) bool
 	published    func(tenant string)
@@ -131,16 +129,13 @@ type Service struct {
 func New(d Deps) (*Service, error) {
 	g := &Service{routing: d.Routing, codesTTL: d.CodesTTL, log: d.Log, store: d.Store, fx: d.FX, market: d.Market,
 		router: d.Router, outcomes: d.Outcomes, metrics: d.Metrics, caps: d.Caps, bg: d.BG, byCode: d.Platforms,
-		now: d.Now, pricer: d.Pricer, reconcileFor: d.Reconcile, intentGrace: d.IntentGrace, wake: d.Wake, queued: d.Queued,
+		now: d.Now, pricer: d.Pricer, reconcileFor: d.Reconcile, intentGrace: d.IntentGrace, queued: d.Queued,
 		hooked: d.Hooked, published: d.Published}
 	if g.hooked == nil {
 		g.hooked = func(string) bool { return false }
 	}
 	if g.published == nil {
 		g.published = func(string) {}
-	}
-	if g.wake == nil {
-		g.wake = func() {}
 	}
 	if g.queued == nil {
 		g.queued = func() {}
@@ -157,9 +152,6 @@ func New(d Deps) (*Service, error) {
 	}
 	return g, nil
 }
-
-// SetWake sets who is told of new orders (the poller, built after).
-func (g *Service) SetWake(f func()) { g.wake = f }
 
 // SetQueued sets who is told of queued actions (the outbox, built after).
 func (g *Service) SetQueued(f func()) { g.queued = f }
