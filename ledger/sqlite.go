@@ -81,6 +81,7 @@ func OpenSQLite(path string, opts SQLiteOptions) (*SQLite, error) {
 		"&_pragma=journal_mode(WAL)"+
 		"&_pragma=synchronous("+syncMode+")"+
 		"&_pragma=temp_store(MEMORY)"+
+		"&_pragma=wal_autocheckpoint(0)"+ // the checkpointer's job (checkpoint.go)
 		"&_txlock=immediate", 1) // SQLite allows one writer at a time
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ledger: %w", err)
@@ -96,14 +97,23 @@ func OpenSQLite(path string, opts SQLiteOptions) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("cannot open ledger: %w", err)
 	}
-	s := newStore(d, w, r, renamed)
-	gc, err := newGroupCommit(s)
+	cp, err := openSQLiteDB(path+"?_pragma=busy_timeout("+busyTimeoutMillis+")"+
+		"&_pragma=synchronous("+syncMode+")", 1)
 	if err != nil {
 		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("cannot open ledger: %w", err)
 	}
+	s := newStore(d, w, r, renamed)
+	gc, err := newGroupCommit(s)
+	if err != nil {
+		cp.Close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("cannot open ledger: %w", err)
+	}
 	s.ins = gc
+	s.onClose = startCheckpointer(cp).close
 	return &SQLite{s}, nil
 }
 

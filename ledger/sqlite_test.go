@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -365,4 +366,43 @@ func TestSQLiteDedupMigration(t *testing.T) {
 	}, func(t *testing.T) {
 		exec(t, undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; PRAGMA user_version = 4")
 	})
+}
+
+// TestCheckpointerCopiesTheWAL: the writer runs no checkpoint of its own
+// (wal_autocheckpoint(0)); the checkpointer's connection copies committed
+// pages into the database file while the ledger stays open, and what it
+// copied is what was committed.
+func TestCheckpointerCopiesTheWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	s := openSQLite(t, path, ledger.SQLiteOptions{})
+	ctx := context.Background()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	const n = 3000 // far past the 1,000 pages at which the writer would checkpoint
+	for i := 0; i < n; i++ {
+		o := ledgertest.NewOrder(fmt.Sprintf("t%d", i%4))
+		if err := s.Create(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes after %d orders: no checkpoint ran", before, n)
+		}
+		time.Sleep(10 * time.Millisecond) // the checkpointer's own ticker: nothing to signal on
+	}
+	s.Close()
+	r := openSQLite(t, path, ledger.SQLiteOptions{})
+	defer r.Close()
+	list, err := r.List(ctx, ledger.Filter{Limit: n + 1})
+	if err != nil || len(list) != n {
+		t.Fatalf("after reopening: %d orders, %v; want %d", len(list), err, n)
+	}
 }
