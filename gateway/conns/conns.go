@@ -33,6 +33,11 @@ type Options struct {
 	// OnReject is called for each connection closed over a limit, with
 	// the limit's name: "max_conns" or "max_conns_per_ip".
 	OnReject func(limit string)
+	// DeadlineTick, when positive, makes connection deadlines coarse
+	// (deadlines.go): recorded on each set, put into force by a watchdog
+	// every tick, so a deadline fires up to one tick late. 0 = every
+	// deadline goes to the socket as it is set.
+	DeadlineTick time.Duration
 }
 
 // Backoff bounds: the same as net/http's Server.Serve.
@@ -50,15 +55,25 @@ type Listener struct {
 	open  int            // guarded by mu
 	perIP map[string]int // guarded by mu; entries removed at zero
 
-	closed    chan struct{} // closed by Close: ends a backoff wait
+	closed    chan struct{} // closed by Close: ends a backoff wait and the watchdog
 	closeOnce sync.Once
-	burst     int // errors in the current burst; only the Accept goroutine touches it
+
+	tick      time.Duration      // Options.DeadlineTick
+	live      map[*conn]struct{} // open connections the watchdog looks after; guarded by mu
+	watching  bool               // the watchdog runs; guarded by mu
+	watchDone chan struct{}      // closed when the watchdog has stopped (nil: none)
+	burst     int                // errors in the current burst; only the Accept goroutine touches it
 	openGauge atomic.Int64
 }
 
 // Wrap guards ln with o.
 func Wrap(ln net.Listener, o Options) *Listener {
-	return &Listener{Listener: ln, opts: o, perIP: map[string]int{}, closed: make(chan struct{})}
+	l := &Listener{Listener: ln, opts: o, perIP: map[string]int{}, closed: make(chan struct{}), tick: max(o.DeadlineTick, 0)}
+	if l.tick > 0 {
+		l.live, l.watching, l.watchDone = map[*conn]struct{}{}, true, make(chan struct{})
+		go l.watch()
+	}
+	return l
 }
 
 // Accept returns the next connection within the limits. Temporary errors
@@ -99,7 +114,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			l.burst, delay = 0, 0
 		}
 		ip := hostOf(c.RemoteAddr())
-		if limit := l.admit(ip); limit != "" {
+		cc := &conn{Conn: c, l: l, ip: ip}
+		if limit := l.admit(cc); limit != "" {
 			// Closed before reading anything: the client sees a reset or
 			// EOF at once, and the connections already served are untouched.
 			_ = c.Close()
@@ -108,21 +124,28 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		return &conn{Conn: c, l: l, ip: ip}, nil
+		return cc, nil
 	}
 }
 
-// Close stops Accept, including one waiting out a backoff.
+// Close stops Accept, including one waiting out a backoff, and the
+// deadline watchdog (connections still open then keep their deadlines on
+// their sockets).
 func (l *Listener) Close() error {
 	l.closeOnce.Do(func() { close(l.closed) })
-	return l.Listener.Close()
+	err := l.Listener.Close()
+	if l.watchDone != nil {
+		<-l.watchDone
+	}
+	return err
 }
 
 // Open is the number of connections open now.
 func (l *Listener) Open() int64 { return l.openGauge.Load() }
 
-// admit counts a new connection from ip, or names the limit it is over.
-func (l *Listener) admit(ip string) string {
+// admit counts c, a new connection, or names the limit it is over.
+func (l *Listener) admit(c *conn) string {
+	ip := c.ip
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.opts.MaxConns > 0 && l.open >= l.opts.MaxConns {
@@ -134,12 +157,20 @@ func (l *Listener) admit(ip string) string {
 	l.open++
 	l.perIP[ip]++
 	l.openGauge.Store(int64(l.open))
+	switch {
+	case l.watching:
+		l.live[c] = struct{}{}
+	case l.tick > 0:
+		c.dl.direct = true // accepted after the watchdog stopped
+	}
 	return ""
 }
 
-func (l *Listener) release(ip string) {
+func (l *Listener) release(c *conn) {
+	ip := c.ip
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	delete(l.live, c)
 	l.open--
 	if n := l.perIP[ip] - 1; n > 0 {
 		l.perIP[ip] = n
@@ -155,11 +186,12 @@ type conn struct {
 	l      *Listener
 	ip     string
 	closed atomic.Bool
+	dl     deadlines // with coarse deadlines (deadlines.go)
 }
 
 func (c *conn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
-		c.l.release(c.ip)
+		c.l.release(c)
 	}
 	return c.Conn.Close()
 }
