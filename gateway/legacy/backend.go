@@ -95,11 +95,11 @@ func (l *legacy) Buy(ctx context.Context, account string, p smsactivate.BuyParam
 }
 
 func (l *legacy) activation(t *tenant.Tenant, o ledger.Order) smsactivate.Activation {
-	return l.activationInto(t, o, nil)
+	return l.activationInto(t, &o, nil)
 }
 
 // activationInto is activation with its SMS appended to sms.
-func (l *legacy) activationInto(t *tenant.Tenant, o ledger.Order, sms []adapters.SMS) smsactivate.Activation {
+func (l *legacy) activationInto(t *tenant.Tenant, o *ledger.Order, sms []adapters.SMS) smsactivate.Activation {
 	cost, err := t.OrderPrice(l.f.fx, o)
 	if err != nil {
 		cost = o.Price

@@ -26,7 +26,7 @@ type Orders interface {
 	Buy(ctx context.Context, t *tenant.Tenant, r orders.BuyRequest) (ledger.Order, error)
 	Order(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error)
 	// Peek is Order sharing Codes with the order cache (read only).
-	Peek(ctx context.Context, t *tenant.Tenant, id int64) (ledger.Order, error)
+	Peek(ctx context.Context, t *tenant.Tenant, id int64) (*ledger.Order, error)
 	SetStatus(ctx context.Context, t *tenant.Tenant, id int64, status int) (ledger.Order, error)
 	// Spendable is a wallet tenant's available money, at most
 	// orders.WalletLag old.

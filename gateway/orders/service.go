@@ -120,8 +120,8 @@ type Service struct {
 	passMu    sync.Mutex
 	sightings map[string]time.Time
 
-	cache   *ristretto.Cache[int64, ledger.Order] // read cache of orders; nil when the ledger is shared
-	wallets walletFigures                         // wallet tenants' last wallet reads (Spendable)
+	cache   *ristretto.Cache[int64, *ledger.Order] // read cache of orders; nil when the ledger is shared
+	wallets walletFigures                          // wallet tenants' last wallet reads (Spendable)
 }
 
 // New builds the order service. When this instance is the ledger's only

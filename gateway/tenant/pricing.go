@@ -56,7 +56,7 @@ func (t *Tenant) Price(conv Converter, upstream adapters.Money) (adapters.Money,
 // OrderPrice is the price a tenant is shown for one of its orders, from
 // the upstream price the order stores. It is the one place that decides
 // it: when orders keep the tenant price they were sold at, this reads it.
-func (t *Tenant) OrderPrice(conv Converter, o ledger.Order) (adapters.Money, error) {
+func (t *Tenant) OrderPrice(conv Converter, o *ledger.Order) (adapters.Money, error) {
 	if o.TenantPrice.Currency != "" {
 		return o.TenantPrice, nil // what it was sold at (and a wallet holds)
 	}

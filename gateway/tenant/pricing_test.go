@@ -132,7 +132,7 @@ func TestUpstreamCap(t *testing.T) {
 func TestOrderPrice(t *testing.T) {
 	tn := &Tenant{Currency: "USD", Markup: Markup{PPM: 100_000, Fixed: 50_000}}
 	o := ledger.Order{Price: adapters.Money{Micros: 40_000_000, Currency: "RUB"}, BasePrice: adapters.Money{Micros: 440_000, Currency: "USD"}}
-	got, err := tn.OrderPrice(testFX(t), o)
+	got, err := tn.OrderPrice(testFX(t), &o)
 	if err != nil || got != (adapters.Money{Micros: 540_000, Currency: "USD"}) {
 		t.Errorf("OrderPrice = %+v, %v; want 0.54 USD", got, err)
 	}

@@ -94,7 +94,7 @@ func sameRequest(o ledger.Order, r orders.BuyRequest) bool {
 }
 
 func (s *API) phoneAnswer(t *tenant.Tenant, o ledger.Order) PhoneAnswer {
-	price, err := t.OrderPrice(s.fx, o)
+	price, err := t.OrderPrice(s.fx, &o)
 	if err != nil {
 		price = o.Price
 	}
@@ -337,7 +337,7 @@ type CodeView struct {
 }
 
 func (s *API) orderView(t *tenant.Tenant, o ledger.Order) OrderView {
-	price, err := t.OrderPrice(s.fx, o)
+	price, err := t.OrderPrice(s.fx, &o)
 	if err != nil {
 		price = o.Price
 	}
