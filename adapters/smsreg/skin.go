@@ -345,16 +345,26 @@ func (s *skin) getState(ctx *fasthttp.RequestCtx, op *operation) {
 	if op.assigned {
 		reply.Number = o.Phone
 	}
-	switch token {
-	case StateAnswer, StateAnswer2, StateOverOK, StateOver2OK, StateOverGR:
-		if n := len(o.SMS); n > 0 {
-			reply.Msg = o.SMS[n-1].Code
-			if s.o.FullMsg {
-				reply.FullMsg = o.SMS[n-1].Text
-			}
+	if m, ok := shownSMS(token, o); ok {
+		reply.Msg = m.Code
+		if s.o.FullMsg {
+			reply.FullMsg = m.Text
 		}
 	}
 	simulator.WriteJSON(ctx, reply)
+}
+
+// shownSMS is the message a state shows in msg (§2.4: with the answer;
+// and kept once the operation is over after one): the newest. A wait
+// after a revise shows none.
+func shownSMS(token string, o simulator.Order) (adapters.SMS, bool) {
+	switch token {
+	case StateAnswer, StateAnswer2, StateOverOK, StateOver2OK, StateOverGR:
+		if n := len(o.SMS); n > 0 {
+			return o.SMS[n-1], true
+		}
+	}
+	return adapters.SMS{}, false
 }
 
 // transition applies a state-changing method, or answers "<method> to
@@ -429,8 +439,8 @@ func (s *skin) operations(ctx *fasthttp.RequestCtx) {
 		if op.assigned {
 			it.Phone = o.Phone
 		}
-		if n := len(o.SMS); n > 0 && op.assigned {
-			it.Msg = o.SMS[n-1].Code
+		if m, ok := shownSMS(token, o); ok && op.assigned {
+			it.Msg = m.Code // §2.10 documents msg only, no full_msg
 		}
 		out = append(out, it)
 	}
