@@ -95,6 +95,27 @@ func FuzzParseOrder(f *testing.F) {
 	})
 }
 
+func FuzzParseHistory(f *testing.F) {
+	// The docs' history answer (§3.9), with the orders of §3.3 in it.
+	docHistory := `{"Data":[` + docCheck + `,` + docBuy + `],"ProductNames":[],"Statuses":[],"Total":3}`
+	addSeeds(f, docHistory, `{"Data":[],"ProductNames":[],"Statuses":[],"Total":0}`, `{"Data":[{"id":"x"},1],"Total":"2"}`, `{"Data":null}`)
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		h, err := parseHistory(status, body)
+		checkErr(t, status, body, err)
+		if err != nil {
+			return
+		}
+		if len(h.Orders) != len(h.Created) || len(h.Orders) > h.Read || h.Total < -1 {
+			t.Fatalf("%q parsed into an inconsistent page %+v", body, h)
+		}
+		for _, o := range h.Orders {
+			if !upstream.IsDigits(o.ID, 1, 20) || !upstream.IsDigits(o.Phone, 5, 20) || o.Price < 0 || !o.State().Valid() {
+				t.Fatalf("%q parsed into an invalid order %+v", body, o)
+			}
+		}
+	})
+}
+
 func FuzzParsePrices(f *testing.F) {
 	addSeeds(f, docPrices, `{"telegram":{"russia":{"any":{"cost":"1.5","count":"3"}}}}`)
 	f.Fuzz(func(t *testing.T, status int, body []byte) {

@@ -52,6 +52,7 @@ var (
 		"buy":     (*skin).buy,
 		"check":   orderRoute("check"), "finish": orderRoute("finish"),
 		"cancel": orderRoute("cancel"), "ban": orderRoute("ban"),
+		"orders": (*skin).orders,
 	}
 )
 

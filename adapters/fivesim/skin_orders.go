@@ -242,6 +242,12 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // writeOrder answers an order object; status "" means the order's own.
 func (s *skin) writeOrder(ctx *fasthttp.RequestCtx, o simulator.Order, status string) {
+	s.json(ctx, s.orderObject(o, status))
+}
+
+// orderObject is o as 5SIM shows an order (§3.3); status "" means the
+// order's own.
+func (s *skin) orderObject(o simulator.Order, status string) skinOrder {
 	if status == "" {
 		status = s.status(o)
 	}
@@ -262,5 +268,49 @@ func (s *skin) writeOrder(ctx *fasthttp.RequestCtx, o simulator.Order, status st
 		}
 		w.SMS = append(w.SMS, skinSMS{CreatedAt: stamp(m.ReceivedAt), Date: stamp(m.ReceivedAt), Sender: sender, Text: m.Text, Code: m.Code})
 	}
-	s.json(ctx, w)
+	return w
+}
+
+// historyPage is the order history answer (§3.9): PascalCase keys, the
+// orders as §3.3 shows them.
+type historyPage struct {
+	Data         []skinOrder `json:"Data"`
+	ProductNames []string    `json:"ProductNames"`
+	Statuses     []string    `json:"Statuses"`
+	Total        int         `json:"Total"`
+}
+
+// historyLimit is the page size when the request names none: the docs'
+// example asks for 15.
+const historyLimit = 15
+
+// orders serves GET /v1/user/orders?category=activation|hosting&limit=
+// &offset=&order=id&reverse=true (§3.9). The market sells activations
+// only, so the hosting history is empty. Reading the history reads the
+// orders' SMS as check does, so a code-received order may get one more
+// (repeat).
+func (s *skin) orders(ctx *fasthttp.RequestCtx, parts []string) {
+	if len(parts) != 0 {
+		s.notFound(ctx)
+		return
+	}
+	args := ctx.QueryArgs()
+	limit, err := strconv.Atoi(string(args.Peek("limit")))
+	if err != nil || limit <= 0 {
+		limit = historyLimit
+	}
+	offset, err := strconv.Atoi(string(args.Peek("offset")))
+	if err != nil || offset < 0 {
+		offset = 0
+	}
+	page := historyPage{Data: []skinOrder{}, ProductNames: []string{}, Statuses: []string{}}
+	if string(args.Peek("category")) != "hosting" {
+		var list []simulator.Order
+		list, page.Total = s.m.History(offset, limit, string(args.Peek("reverse")) == "true")
+		for _, o := range list {
+			s.repeat(o)
+			page.Data = append(page.Data, s.orderObject(o, ""))
+		}
+	}
+	s.json(ctx, page)
 }

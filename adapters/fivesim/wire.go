@@ -411,3 +411,51 @@ func parseCountries(status int, body []byte) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// history is one page of the order history (GET /v1/user/orders, §3.9).
+type history struct {
+	Orders  []order     // the entries it could read, in the page's order
+	Created []time.Time // each order's created_at; zero when unreadable
+	Read    int         // entries on the page, unreadable ones included
+	Total   int         // Total: every order in the category; -1 when absent
+}
+
+// parseHistory reads {"Data":[order…],"ProductNames":[],"Statuses":[],
+// "Total":3} (PascalCase keys, §3.9). An entry that is not a readable
+// order is left out (the poller then checks that order alone); a body
+// without a Data array is a *malformedError.
+func parseHistory(status int, body []byte) (history, error) {
+	b, err := answer(status, body)
+	if err != nil {
+		return history{}, err
+	}
+	var w struct {
+		Data  *[]json.RawMessage `json:"Data"`
+		Total *json.Number       `json:"Total"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil || w.Data == nil {
+		return history{}, malformed(b)
+	}
+	h := history{Read: len(*w.Data), Total: -1}
+	if w.Total != nil {
+		n, err := w.Total.Int64()
+		if err != nil || n < 0 {
+			return history{}, malformed(b)
+		}
+		h.Total = int(min(n, math.MaxInt32))
+	}
+	for _, raw := range *w.Data {
+		o, err := parseOrder(200, raw)
+		if err != nil {
+			continue
+		}
+		var c struct {
+			CreatedAt string `json:"created_at"`
+		}
+		_ = json.Unmarshal(raw, &c) // parseOrder read it as an object
+		created, _ := time.Parse(time.RFC3339Nano, c.CreatedAt)
+		h.Orders = append(h.Orders, o)
+		h.Created = append(h.Created, created)
+	}
+	return h, nil
+}

@@ -230,6 +230,10 @@ func (c *Client) getSMS(ctx context.Context, op string, r rental) (smsKind, stri
 	return kind, text, c.Wrap(op, err)
 }
 
+// No PollActive: mobilelist answers only number|pid pairs, the numbers
+// held, without their SMS (protocols/getsmscode.md §2.5), so the poller
+// checks each order with getsms.
+
 // Check polls action=getsms. A number no longer held is a terminal state,
 // never an error; a rental ended here is answered from memory without a
 // request. The platform allows one poll per number every 10 s; a faster

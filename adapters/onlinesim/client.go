@@ -349,14 +349,23 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 // the same operation in the same order, so they pair by index when their
 // lengths agree. Items may repeat (§3.4): exact repeats are dropped.
 func (c *Client) messages(ctx context.Context, id string, codes []string) []adapters.SMS {
+	return c.pairTexts(id, codes, func() ([]string, bool) {
+		o, err := c.operation(ctx, "check", id, false)
+		return o.Msgs, err == nil
+	})
+}
+
+// pairTexts is messages with the full texts read by fetch, which is
+// called only when the memo does not hold them.
+func (c *Client) pairTexts(id string, codes []string, fetch func() ([]string, bool)) []adapters.SMS {
 	c.mu.Lock()
 	memo, ok := c.texts[id]
 	c.mu.Unlock()
 	texts := codes
 	if ok && slices.Equal(memo.codes, codes) {
 		texts = memo.texts
-	} else if o, err := c.operation(ctx, "check", id, false); err == nil && len(o.Msgs) == len(codes) {
-		texts = o.Msgs
+	} else if fetched, ok := fetch(); ok && len(fetched) == len(codes) {
+		texts = fetched
 		c.mu.Lock()
 		if len(c.texts) > 50000 { // bounded: operations live 20 minutes
 			c.texts = map[string]textMemo{}

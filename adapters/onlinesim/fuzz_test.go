@@ -84,6 +84,29 @@ func FuzzParseState(f *testing.F) {
 		})
 }
 
+// seedActive are getState answers without a tzid: the list of every
+// active operation (§3.4), in the shapes the list takes.
+var seedActive = []string{
+	`[{"country": 44, "sum": 14, "service": "telegram", "number": "+447700900123",
+  "response": "TZ_NUM_WAIT", "tzid": 10000, "time": 1150, "form": "index"},
+ {"country": 44, "sum": 14, "service": "telegram", "number": "+447700900124",
+  "response": "TZ_NUM_ANSWER", "tzid": 10001, "time": 1020, "form": "index",
+  "msg": [{"service":"telegram","msg":"12345"},{"service":"telegram","msg":"67890"}]},
+ {"response": "TZ_OVER_EMPTY", "tzid": 10002, "time": 0, "msg": false}]`,
+	`[]`, `{"response":"ERROR_NO_OPERATIONS"}`,
+}
+
+func FuzzParseActive(f *testing.F) {
+	adapterstest.FuzzParser(f, append(seedActive, seedErrors...), onlinesim.ParseActive, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, ops []onlinesim.Operation) {
+			for _, o := range ops {
+				if o.TZID == "" || !isDigits(o.TZID) || o.State == "" || !isDigits(o.Number) {
+					t.Fatalf("%q: accepted %+v", body, o)
+				}
+			}
+		})
+}
+
 func FuzzParseOK(f *testing.F) {
 	adapterstest.FuzzParser(f, append(seedOK, seedErrors...), onlinesim.ParseOK, adapterstest.JSONObject,
 		func(t *testing.T, body []byte, id string) {

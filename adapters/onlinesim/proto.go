@@ -288,6 +288,18 @@ func ParseState(body []byte) ([]Operation, error) {
 	return out, nil
 }
 
+// ParseActive reads getState without a tzid, the list of every active
+// operation (§3.4). Nothing active is an empty list, however it is said:
+// [] or {"response":"ERROR_NO_OPERATIONS"}.
+func ParseActive(body []byte) ([]Operation, error) {
+	ops, err := ParseState(body)
+	var ce *CodeError
+	if errors.As(err, &ce) && ce.Code == CodeNoOps {
+		return nil, nil
+	}
+	return ops, err
+}
+
 // parseMsg reads `msg` in every documented form: absent, null, false, "",
 // a string, or a list whose items are {"service":…,"msg":…} objects (or,
 // defensively, plain strings).

@@ -634,6 +634,36 @@ func (m *Market) Active() []Order {
 	return out
 }
 
+// History lists the orders the market holds, in every state, as a
+// platform's order history pages them: newest first when newest, else
+// oldest first; limit of them after skipping offset; and how many it
+// holds in all. Ended orders leave it Retention after they end. Ids are
+// handed out in sequence, so a page walks the id range from one end:
+// O(offset + limit) plus the forgotten ids it passes.
+func (m *Market) History(offset, limit int, newest bool) ([]Order, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.settleDue(m.clock.Now())
+	first, last := firstID+m.offset+1, m.nextID
+	id, step := first, int64(1)
+	if newest {
+		id, step = last, -1
+	}
+	var out []Order
+	for ; id >= first && id <= last && len(out) < limit; id += step {
+		o, ok := m.orders[id]
+		if !ok {
+			continue
+		}
+		if offset > 0 {
+			offset--
+			continue
+		}
+		out = append(out, m.snapshot(o))
+	}
+	return out, len(m.orders)
+}
+
 // Ready marks the order ready (SMS-Activate status 1); allowed while waiting.
 func (m *Market) Ready(id int64) (Order, error) {
 	return m.transition(id, func(o *order, _ time.Time) error {

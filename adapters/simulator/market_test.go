@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -136,5 +137,46 @@ func TestIDOffset(t *testing.T) {
 	}
 	if len(other.Phone) != len(fixed.Phone) || other.Phone[0] != '1' {
 		t.Errorf("phone %q is not a US number like %q", other.Phone, fixed.Phone)
+	}
+}
+
+// TestHistory pages every order the market holds, ended ones included,
+// from either end, and leaves out the orders Retention has forgotten.
+func TestHistory(t *testing.T) {
+	c := NewManualClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	m := New(Config{Clock: c, CodeDelay: -1, Retention: time.Hour, IDOffset: -1})
+	var ids []int64
+	for range 5 {
+		o, err := m.Buy(BuyArgs{Country: "us", Service: "tg"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, o.ID)
+	}
+	if _, err := m.Ban(ids[1]); err != nil { // ends now: forgotten in an hour
+		t.Fatal(err)
+	}
+	page := func(offset, limit int, newest bool) []int64 {
+		t.Helper()
+		list, _ := m.History(offset, limit, newest)
+		var out []int64
+		for _, o := range list {
+			out = append(out, o.ID)
+		}
+		return out
+	}
+	if got, want := page(0, 2, true), []int64{ids[4], ids[3]}; !slices.Equal(got, want) {
+		t.Fatalf("newest page = %v; want %v", got, want)
+	}
+	if got, want := page(3, 10, true), []int64{ids[1], ids[0]}; !slices.Equal(got, want) {
+		t.Fatalf("newest page at 3 = %v; want %v", got, want)
+	}
+	if got, want := page(1, 2, false), []int64{ids[1], ids[2]}; !slices.Equal(got, want) {
+		t.Fatalf("oldest page at 1 = %v; want %v", got, want)
+	}
+	c.Advance(time.Hour)
+	list, total := m.History(0, 10, false)
+	if total != 4 || len(list) != 4 || list[0].ID != ids[0] || list[1].ID != ids[2] {
+		t.Fatalf("after retention: %d of %d, %+v; want 4 without %d", len(list), total, list, ids[1])
 	}
 }

@@ -183,6 +183,12 @@ func (c *Client) listed(ctx context.Context, cid, aid string) (priceRow, bool) {
 	return priceRow{}, false
 }
 
+// No PollActive: SMS-Man lists no active orders with their codes. Its
+// Control API's calls are per request (get-sms, set-status; the rent
+// API's "SMS list" was not captured), and its SMS-Activate stubs API
+// documents no getActiveActivations (protocols/smsman.md §3, §4, §7), so
+// the poller checks each order with get-sms.
+
 // Check reads get-sms: waiting, the latest code, or closed. SMS-Man shows
 // one code at a time and no full text, so Update carries at most one SMS
 // whose text is the code (or sms_text, should SMS-Man send it).

@@ -190,6 +190,12 @@ func (c *Client) checkID(op, id string) error {
 	return nil
 }
 
+// No PollActive: GET /activation/orders lists open orders, but its item
+// fields were never captured ("item fields not captured", confidence low,
+// protocols/smspva.md §3.12), so nothing says where an entry's id, state
+// or SMS would be; reading codes from it would be guessing. The poller
+// checks each order with /activation/sms/{id}.
+
 // Check reads GET /activation/sms/{id}. A closed order (410) is a terminal
 // state, never an error; an order finished or cancelled here is answered
 // from memory without a request.

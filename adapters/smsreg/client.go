@@ -282,11 +282,21 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 	if err != nil {
 		return adapters.Update{}, err
 	}
-	s, ok := canonical(st.Token)
+	u, ok := update(st)
 	if !ok {
 		return adapters.Update{}, c.Errorf("check", "unknown state %q: %w", upstream.Snippet([]byte(st.Token)), adapters.ErrUnavailable)
 	}
-	u := adapters.Update{State: s}
+	return u, nil
+}
+
+// update is what a state says of its operation: the canonical state and
+// the message, if any. ok is false for a state token it does not know.
+func update(st State) (u adapters.Update, ok bool) {
+	s, ok := canonical(st.Token)
+	if !ok {
+		return adapters.Update{}, false
+	}
+	u = adapters.Update{State: s}
 	if st.Msg != "" || st.FullMsg != "" {
 		text, code := st.FullMsg, st.Msg
 		if text == "" {
@@ -297,7 +307,7 @@ func (c *Client) Check(ctx context.Context, id string) (adapters.Update, error) 
 		}
 		u.SMS = []adapters.SMS{{Code: code, Text: text}}
 	}
-	return u, nil
+	return u, true
 }
 
 // Ready sends setReady. Buy has usually sent it already, and the platform

@@ -86,3 +86,23 @@ func FuzzParseList(f *testing.F) {
 			}
 		})
 }
+
+// seedOperations are getOperations answers (§2.10): the array form, the
+// object form (output=object) and "nothing active".
+var seedOperations = []string{
+	`[{"tzid":"12345678","service":"telegram","phone":"79001234567","status":"TZ_NUM_ANSWER","msg":"12345"},
+  {"tzid":12345679,"service":"telegram","phone":"","status":"TZ_INPOOL","msg":""}]`,
+	`{"a":{"tzid":"12345678","service":"vk","phone":"79001234567","status":"TZ_NUM_WAIT","msg":""}}`,
+	`{"response":"ERROR","error_msg":"No active tranzactions"}`, `[]`, `[1]`, `{}`,
+}
+
+func FuzzParseOperations(f *testing.F) {
+	adapterstest.FuzzParser(f, append(seedOperations, seedErrors...), smsreg.ParseOperations, adapterstest.JSONObject,
+		func(t *testing.T, body []byte, ops []smsreg.Operation) {
+			for _, o := range ops {
+				if o.TZID == "" || !isDigits(o.TZID) || o.State.Token == "" || !isDigits(o.Phone) {
+					t.Fatalf("%q: accepted %+v", body, o)
+				}
+			}
+		})
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -322,4 +324,100 @@ func ParseList(body []byte) ([]ListService, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// Operation is one entry of getOperations (§2.10).
+type Operation struct {
+	TZID    string // digits
+	Service string
+	Phone   string // digits; "" until assigned
+	State   State  // status as a getState answer: Token, Msg (and FullMsg where sent)
+}
+
+// ParseOperations reads getOperations (§2.10): an array of
+// {"tzid","service","phone","status","msg"}, or with output=object an
+// object of them. Nothing active is an empty list, however it is said:
+// {"response":"ERROR","error_msg":"No active tranzactions"}, also wrapped
+// as {"0":{…}} (§1), or an empty array. Another error answer is an
+// *APIError; an entry without a numeric tzid or a state token makes the
+// whole answer unexpected.
+func ParseOperations(body []byte) ([]Operation, error) {
+	b := bytes.TrimSpace(body)
+	var items []json.RawMessage
+	switch {
+	case len(b) > 0 && b[0] == '[':
+		if json.Unmarshal(b, &items) != nil {
+			return nil, unexpected(body)
+		}
+	case len(b) > 0 && b[0] == '{':
+		var top map[string]json.RawMessage
+		if json.Unmarshal(b, &top) != nil {
+			return nil, unexpected(body)
+		}
+		if isAnswer(top) {
+			_, _, err := decode(b)
+			var ae *APIError
+			if errors.As(err, &ae) && errors.Is(err, adapters.ErrNoActivation) && noneActive(ae.Msg) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return nil, unexpected(body)
+		}
+		keys := slices.Sorted(maps.Keys(top))
+		for _, k := range keys {
+			items = append(items, top[k])
+		}
+	default:
+		return nil, unexpected(body)
+	}
+	out := make([]Operation, 0, len(items))
+	for _, it := range items {
+		var v map[string]json.RawMessage
+		if json.Unmarshal(it, &v) != nil || v == nil {
+			return nil, unexpected(body)
+		}
+		id, ok := upstream.Integer(v["tzid"])
+		st, isStr, sok := upstream.Scalar(v["status"])
+		if !ok || id < 0 || !sok || !isStr || !upstream.IsToken(st) {
+			return nil, unexpected(body)
+		}
+		op := Operation{TZID: strconv.FormatInt(id, 10), State: State{Token: st}}
+		op.Service, _, _ = upstream.Scalar(v["service"])
+		op.State.Service = op.Service
+		if n, _, ok := upstream.Scalar(v["phone"]); ok {
+			op.Phone = upstream.PhoneDigits(n)
+		}
+		op.State.Number = op.Phone
+		op.State.Msg, _, _ = upstream.Scalar(v["msg"])
+		op.State.FullMsg, _, _ = upstream.Scalar(v["full_msg"])
+		op.State.Msg, op.State.FullMsg = strings.TrimSpace(op.State.Msg), strings.TrimSpace(op.State.FullMsg)
+		out = append(out, op)
+	}
+	return out, nil
+}
+
+// isAnswer reports whether an object is an answer with a `response`
+// (success or error), itself or wrapped as {"0":{…}}, rather than the
+// object form of the list, whose members are entries.
+func isAnswer(top map[string]json.RawMessage) bool {
+	if _, ok := top["response"]; ok {
+		return true
+	}
+	if inner, ok := top["0"]; ok && len(top) == 1 {
+		var v map[string]json.RawMessage
+		if json.Unmarshal(inner, &v) == nil {
+			_, ok := v["response"]
+			return ok
+		}
+	}
+	return false
+}
+
+// noneActive reports whether an error text says there is no active
+// operation ("No active tranzactions", sic, §2.10).
+func noneActive(msg string) bool {
+	l := strings.ToLower(msg)
+	return strings.Contains(l, "no active tranzactions") || strings.Contains(l, "no active transactions")
 }

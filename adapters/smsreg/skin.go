@@ -47,7 +47,7 @@ func NewSkinWith(m *simulator.Market, o SkinOptions) fasthttp.RequestHandler {
 	if o.InPoolPolls == 0 {
 		o.InPoolPolls = 1
 	}
-	s := &skin{m: m, o: o, ops: map[int64]*operation{}, next: 20000000 + m.IDOffset()}
+	s := &skin{m: m, o: o, ops: map[int64]*operation{}, byOrder: map[int64]int64{}, next: 20000000 + m.IDOffset()}
 	return m.Wrap(s.handle)
 }
 
@@ -69,9 +69,10 @@ type skin struct {
 	m *simulator.Market
 	o SkinOptions
 
-	mu   sync.Mutex // guards ops and next, and serialises each operation's transitions
-	ops  map[int64]*operation
-	next int64
+	mu      sync.Mutex // guards ops, byOrder and next, and serialises each operation's transitions
+	ops     map[int64]*operation
+	byOrder map[int64]int64 // market order id → tzid, so the active list walks only active orders
+	next    int64
 }
 
 // routes are SMS-REG's methods; each runs with s.mu held.
@@ -254,6 +255,9 @@ func (s *skin) getNum(ctx *fasthttp.RequestCtx) {
 	s.next++
 	id := s.next
 	s.ops[id] = op
+	if op.order != 0 {
+		s.byOrder[op.order] = id
+	}
 	simulator.WriteJSON(ctx, struct {
 		Response string `json:"response"`
 		TZID     string `json:"tzid"`
@@ -345,16 +349,26 @@ func (s *skin) getState(ctx *fasthttp.RequestCtx, op *operation) {
 	if op.assigned {
 		reply.Number = o.Phone
 	}
-	switch token {
-	case StateAnswer, StateAnswer2, StateOverOK, StateOver2OK, StateOverGR:
-		if n := len(o.SMS); n > 0 {
-			reply.Msg = o.SMS[n-1].Code
-			if s.o.FullMsg {
-				reply.FullMsg = o.SMS[n-1].Text
-			}
+	if m, ok := shownSMS(token, o); ok {
+		reply.Msg = m.Code
+		if s.o.FullMsg {
+			reply.FullMsg = m.Text
 		}
 	}
 	simulator.WriteJSON(ctx, reply)
+}
+
+// shownSMS is the message a state shows in msg (§2.4: with the answer;
+// and kept once the operation is over after one): the newest. A wait
+// after a revise shows none.
+func shownSMS(token string, o simulator.Order) (adapters.SMS, bool) {
+	switch token {
+	case StateAnswer, StateAnswer2, StateOverOK, StateOver2OK, StateOverGR:
+		if n := len(o.SMS); n > 0 {
+			return o.SMS[n-1], true
+		}
+	}
+	return adapters.SMS{}, false
 }
 
 // transition applies a state-changing method, or answers "<method> to
@@ -405,9 +419,20 @@ func (s *skin) operations(ctx *fasthttp.RequestCtx) {
 	if err != nil || count <= 0 || count > 1000 {
 		count = 100
 	}
-	ids := make([]int64, 0, len(s.ops))
-	for id := range s.ops {
-		ids = append(ids, id)
+	// An operation is active exactly while its market order is, so the
+	// active list walks the market's active orders, not every operation.
+	var ids []int64
+	if completed {
+		ids = make([]int64, 0, len(s.ops))
+		for id := range s.ops {
+			ids = append(ids, id)
+		}
+	} else {
+		for _, o := range s.m.Active() {
+			if id, ok := s.byOrder[o.ID]; ok {
+				ids = append(ids, id)
+			}
+		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] })
 	type item struct {
@@ -429,8 +454,8 @@ func (s *skin) operations(ctx *fasthttp.RequestCtx) {
 		if op.assigned {
 			it.Phone = o.Phone
 		}
-		if n := len(o.SMS); n > 0 && op.assigned {
-			it.Msg = o.SMS[n-1].Code
+		if m, ok := shownSMS(token, o); ok && op.assigned {
+			it.Msg = m.Code // §2.10 documents msg only, no full_msg
 		}
 		out = append(out, it)
 	}

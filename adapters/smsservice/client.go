@@ -209,8 +209,11 @@ func (c *Client) Offers(ctx context.Context, service, country string) ([]adapter
 	return out, nil
 }
 
-// PollActive: SMS-Service has no getActiveActivations (protocols/smsservice.md),
-// so its orders are checked one by one; the call is never sent.
+// PollActive: SMS-Service documents no getActiveActivations nor any other
+// list of orders (protocols/smsservice.md §2: getBalance,
+// getCountryAndOperators, getServicesAndCost, getNumber, getStatus,
+// setStatus, and an unverified getServices), so its orders are checked
+// one by one; the call is never sent.
 func (c *Client) PollActive(context.Context) ([]adapters.ActiveUpdate, error) {
 	return nil, fmt.Errorf("smsservice: no list of active orders: %w", errors.ErrUnsupported)
 }
