@@ -647,14 +647,25 @@ func (m *Market) Active() []Order {
 // market only ever appends to them, so what a copy shows never changes,
 // but the caller must not write to them.
 func (m *Market) ActivePage(dst []Order, start, limit int) (page []Order, total int) {
+	total = m.EachActive(start, limit, func(n int) { dst = slices.Grow(dst, n) }, func(o *Order) { dst = append(dst, *o) })
+	return dst, total
+}
+
+// EachActive is ActivePage for a caller that converts the orders as it
+// copies them: it calls size with how many orders follow, then f with
+// each, under the market's lock. f must copy what it needs (the SMS
+// slices may be shared, never written) and call nothing of the market.
+func (m *Market) EachActive(start, limit int, size func(n int), f func(o *Order)) (total int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.settleDue(m.clock.Now())
-	if limit <= 0 {
-		dst = slices.Grow(dst, m.live.n-min(max(start, 0), m.live.n))
+	n := max(0, m.live.n-max(start, 0))
+	if limit > 0 {
+		n = min(n, limit)
 	}
-	m.live.each(start, limit, func(o *order) { dst = append(dst, o.Order) })
-	return dst, m.live.n
+	size(n)
+	m.live.each(start, limit, func(o *order) { f(&o.Order) })
+	return m.live.n
 }
 
 // Ready marks the order ready (SMS-Activate status 1); allowed while waiting.
