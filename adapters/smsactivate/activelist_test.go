@@ -202,3 +202,25 @@ func TestQuickReadsServerAnswers(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQuickActive is the adapter's reading of a 100,000-entry list
+// alone (no HTTP, no entries kept), in bytes per second.
+func BenchmarkQuickActive(b *testing.B) {
+	list := make([]Activation, 100_000)
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i := range list {
+		code := strconv.Itoa(100000 + i%900000)
+		list[i] = Activation{ID: int64(100000001 + i), Phone: "1202555" + strconv.Itoa(1000+i%9000), Country: "us", Service: "tg",
+			Cost: adapters.Money{Micros: 500_000, Currency: "USD"}, State: adapters.StateCodeReceived, CreatedAt: at, CanRetry: true,
+			SMS: []adapters.SMS{{Code: code, Text: "Your Telegram code: " + code + ". Do not share it with anyone."}}}
+	}
+	body := append([]byte(nil), written(list, ActiveListDocs)...)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if !quickActive(body, func(*activeEntry) { n++ }) || n != len(list) {
+			b.Fatalf("read %d entries", n)
+		}
+	}
+}
