@@ -28,7 +28,9 @@ const SeedMax = 1_000_000
 // none: it fails as Buy does (ErrBadService, ErrBadCountry, ErrNoNumbers,
 // ErrNoBalance) when the n cannot all be sold, and opens nothing. It
 // returns the orders oldest first. The market is locked for the whole
-// call (about a microsecond per order).
+// call (about a microsecond per order). What a skin refuses before the
+// market (an account or pair ban, the channel limit) does not apply: this
+// is the bench's door, not the protocol's.
 func (m *Market) Seed(country, service string, n int) ([]Order, error) {
 	if n <= 0 {
 		return nil, nil
