@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,7 +36,8 @@ import (
 // with -upstream).
 type upstreamProc struct {
 	url, key string
-	stop     func()
+	pid      int    // the child's; 0 for one already running
+	stop     func() // ends the process and waits for it; safe to call again
 }
 
 // startUpstreamProc runs this binary's "bench upstream" as a child
@@ -52,6 +54,7 @@ func startUpstreamProc(o *options) (*upstreamProc, error) {
 	cmd := exec.Command(exe, "upstream", "-platform", "smsactivate", "-listen", "127.0.0.1:0",
 		"-code-delay", o.codeDelay.String(), "-stock", "100000000", "-retention", "2m")
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = childAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -59,23 +62,26 @@ func startUpstreamProc(o *options) (*upstreamProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start the upstream process: %w", err)
 	}
+	var once sync.Once
 	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("the upstream process printed no address: %w", err)
 	}
-	p := &upstreamProc{stop: stop}
+	p := &upstreamProc{stop: stop, pid: cmd.Process.Pid}
 	for _, f := range strings.Fields(line) {
 		if v, ok := strings.CutPrefix(f, "url="); ok {
 			p.url = v

@@ -36,7 +36,7 @@ type options struct {
 	ledgerURL       string        // -ledger: "" = a temporary SQLite file, or a postgres:// URL
 	upstream        string        // -upstream: buy's running upstream as URL#KEY; "" = start "bench upstream"
 	seedFinished    int           // -seed-finished: soak's ended orders in the ledger before the load
-	seedActive      int           // -seed-active: soak's active orders (bought at the upstream) before the load
+	seedActive      int           // -seed-active: soak's active orders (opened at the upstream's seed endpoint) before the load
 	window          time.Duration // -window: soak's measurement window
 
 	orders      int           // -orders: storm orders per phase
@@ -73,7 +73,7 @@ Scenarios:
             through the gateway, both to a simulator in its own process
             (bench upstream); then buy → code → finish in open loop at -rate
   soak      a ledger seeded with -seed-finished ended and -seed-active active
-            orders, then the flow at -rate for -duration in -window windows:
+            orders (opened at the upstream process in one call), then the flow at -rate for -duration in -window windows:
             throughput and p99 per window, last/first ratios, heap per active
             order, upstream status/list calls per poll interval
 
@@ -112,7 +112,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ledgerURL, "ledger", "", "the in-process gateway's ledger: empty for a temporary SQLite file, or postgres://… (a fresh schema, dropped at exit)")
 	fs.StringVar(&o.upstream, "upstream", "", "buy, soak: a running upstream as `URL#KEY` (go run ./bench upstream); empty = start one in its own process")
 	fs.IntVar(&o.seedFinished, "seed-finished", 1_000_000, "soak: ended orders written to the ledger before the load")
-	fs.IntVar(&o.seedActive, "seed-active", 100_000, "soak: active orders bought at the upstream and recorded before the load")
+	fs.IntVar(&o.seedActive, "seed-active", 100_000, "soak: active orders opened at the upstream in one call (its /_sim/seed) and recorded before the load")
 	fs.DurationVar(&o.window, "window", time.Minute, "soak: length of each measurement window")
 	fs.IntVar(&o.orders, "orders", 4, "storm: orders per phase")
 	fs.DurationVar(&o.stormPoll, "storm-poll", 20*time.Millisecond, "storm: client poll interval of the first phase (the second polls back to back)")

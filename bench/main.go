@@ -102,6 +102,9 @@ func execute(o *options, stdout io.Writer, live bool) (*Report, error) {
 		}()
 		go func() {
 			if _, ok := <-sig; ok {
+				if w.upstream != nil {
+					w.upstream.stop() // its parent-death signal would kill it too; this is the orderly way
+				}
 				os.RemoveAll(w.dir)
 				fmt.Fprintln(os.Stderr, "\nbench: interrupted")
 				os.Exit(130)

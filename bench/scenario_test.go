@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"smsgate/adapters/simulator"
 )
 
 // testOptions runs a scenario briefly: small -c, fast SMS and polls, so
@@ -434,17 +436,31 @@ func testUpstream(t *testing.T) string {
 }
 
 // TestSoak: the soak scenario seeds the ledger (ended orders, and active
-// ones bought at the upstream), measures the heap per active order, and
-// reports every window and the last/first ratios.
+// ones opened at the upstream through its seed endpoint, not bought),
+// measures the heap per active order, and reports every window, the
+// last/first ratios and the upstream's list and status calls.
 func TestSoak(t *testing.T) {
 	o := testOptions("soak", 1200*time.Millisecond)
 	o.upstream = testUpstream(t)
-	o.window, o.seedFinished, o.seedActive, o.rate = 400*time.Millisecond, 100, 50, 40
+	o.window, o.seedFinished, o.seedActive, o.rate = 400*time.Millisecond, 100, 500, 40
 	rep := runScenario(t, o)
+	calls, err := upstreamRequests(strings.Split(o.upstream, "#")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At 40 activations/s for 1.2 s the load buys about 48 numbers: the
+	// 500 seeded orders were not bought one by one.
+	if bought := calls["getNumber"] + calls["getNumberV2"]; bought > 100 {
+		t.Errorf("the upstream sold %d numbers by purchase; want only the load's (the seeds come from %s)", bought, simulator.SeedPath)
+	}
+	if calls["getActiveActivations"] == 0 {
+		t.Errorf("the gateway never listed the seeded orders: %v", calls)
+	}
 	if len(rep.Runs) != 3 {
 		t.Fatalf("%d runs; want one per 400 ms window", len(rep.Runs))
 	}
-	want := map[string]bool{"heap per active order": false, "throughput last/first window": false, "p99 last/first window": false}
+	want := map[string]bool{"heap per active order": false, "throughput last/first window": false, "p99 last/first window": false,
+		"platform up: getStatus calls per poll interval": false, "platform up: getActiveActivations calls per poll interval": false}
 	for _, f := range rep.Figures {
 		if _, ok := want[f.Name]; ok {
 			want[f.Name] = true

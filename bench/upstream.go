@@ -35,6 +35,8 @@ Runs one simulated platform in this process until SIGINT or SIGTERM, so a
 benchmark loads the gateway alone. Once it listens it prints one line:
   upstream platform=<type> url=<base URL> key=<API key> [user=<login>] [accounts=<user:phone,…>] [webhook_secret=<s>]
 GET <url>/_sim/requests answers the requests it received by call (JSON).
+POST <url>/_sim/seed?country=<iso>&service=<code>&n=<count> opens n active
+orders at once, as n purchases would, and answers "<id> <phone>" per line.
 
 Flags:
 `

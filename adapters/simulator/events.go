@@ -130,6 +130,7 @@ func (m *Market) end(o *order, t time.Time) {
 	o.NextSMSAt = time.Time{}
 	o.nextCode = ""
 	delete(m.active, o.ID)
+	m.live.remove(o)
 	m.events.drop(&o.sms)
 	if m.cfg.Retention > 0 {
 		m.events.set(&o.life, t.Add(m.cfg.Retention))

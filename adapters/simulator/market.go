@@ -122,6 +122,7 @@ type Market struct {
 	price    map[pair]int64
 	orders   map[int64]*order
 	active   map[int64]struct{} // ids of orders still in an active state
+	live     actives            // the same orders in id order, for listing (actives.go)
 	events   queue              // when orders change on their own (events.go)
 	nextID   int64
 	offset   int64      // cfg.IDOffset resolved
@@ -482,20 +483,26 @@ func (m *Market) Buy(a BuyArgs) (Order, error) {
 	if m.balance < price {
 		return Order{}, adapters.ErrNoBalance
 	}
+	return m.snapshot(m.sell(p, price, a.Operator, now)), nil
+}
+
+// sell takes one number of p out of stock at price and opens its order;
+// m.mu held, stock and balance checked.
+func (m *Market) sell(p pair, price int64, operator string, now time.Time) *order {
 	m.stock[p]--
 	m.balance -= price
 	m.nextID++
-	ops := Operators(a.Country)
+	ops := Operators(p.country)
 	op := ops[m.rng.IntN(len(ops))]
-	if slices.Contains(ops, a.Operator) {
-		op = a.Operator
+	if slices.Contains(ops, operator) {
+		op = operator
 	}
 	o := newOrder(Order{
 		ID:        m.nextID,
-		Country:   a.Country,
-		Service:   a.Service,
+		Country:   p.country,
+		Service:   p.service,
 		Operator:  op,
-		Phone:     m.phone(a.Country),
+		Phone:     m.phone(p.country),
 		Price:     price,
 		State:     adapters.StateWaiting,
 		CreatedAt: now,
@@ -507,9 +514,10 @@ func (m *Market) Buy(a BuyArgs) (Order, error) {
 	}
 	m.orders[o.ID] = o
 	m.active[o.ID] = struct{}{}
+	m.live.add(o)
 	m.events.set(&o.life, o.ExpiresAt)
 	m.scheduleSMS(o)
-	return m.snapshot(o), nil
+	return o
 }
 
 func (m *Market) phone(country string) string {
@@ -623,15 +631,41 @@ func (m *Market) Get(id int64) (Order, error) {
 
 // Active lists orders in an active state, oldest first.
 func (m *Market) Active() []Order {
+	out, _ := m.ActivePage(nil, 0, 0)
+	for i := range out {
+		out[i].SMS = slices.Clone(out[i].SMS)
+	}
+	return out
+}
+
+// ActivePage appends to dst the orders in an active state, oldest first,
+// from the start-th (0-based) on and at most limit of them (limit <= 0:
+// all the rest); total is how many are active. It is Active for a list
+// read every poll round at 100,000 orders: the lock is held only to copy
+// the orders (no sort, no walk to the page's start), and dst can be
+// reused. Unlike Active's, the copies share the market's SMS slices: the
+// market only ever appends to them, so what a copy shows never changes,
+// but the caller must not write to them.
+func (m *Market) ActivePage(dst []Order, start, limit int) (page []Order, total int) {
+	total = m.EachActive(start, limit, func(n int) { dst = slices.Grow(dst, n) }, func(o *Order) { dst = append(dst, *o) })
+	return dst, total
+}
+
+// EachActive is ActivePage for a caller that converts the orders as it
+// copies them: it calls size with how many orders follow, then f with
+// each, under the market's lock. f must copy what it needs (the SMS
+// slices may be shared, never written) and call nothing of the market.
+func (m *Market) EachActive(start, limit int, size func(n int), f func(o *Order)) (total int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.settleDue(m.clock.Now())
-	out := make([]Order, 0, len(m.active))
-	for id := range m.active {
-		out = append(out, m.snapshot(m.orders[id]))
+	n := max(0, m.live.n-max(start, 0))
+	if limit > 0 {
+		n = min(n, limit)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	size(n)
+	m.live.each(start, limit, func(o *order) { f(&o.Order) })
+	return m.live.n
 }
 
 // History lists the orders the market holds, in every state, as a

@@ -22,16 +22,20 @@ func (m *Market) Requests() map[string]int64 {
 	return maps.Clone(m.calls)
 }
 
-// Admin serves the simulator's own endpoints (RequestsPath) in front of a
-// skin's handler h, which gets every other request; a benchmark reads what
-// an out-of-process upstream received over HTTP, as tests call Requests.
-// These reads are not counted and no fault applies to them.
+// Admin serves the simulator's own endpoints (RequestsPath, SeedPath) in
+// front of a skin's handler h, which gets every other request; a benchmark
+// reads what an out-of-process upstream received, and seeds its orders,
+// over HTTP, as tests call Requests and Seed. These calls are not counted
+// and no fault applies to them.
 func (m *Market) Admin(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if string(ctx.Path()) == RequestsPath && ctx.IsGet() {
+		switch path := string(ctx.Path()); {
+		case path == RequestsPath && ctx.IsGet():
 			WriteJSON(ctx, m.Requests())
-			return
+		case path == SeedPath && ctx.IsPost():
+			m.serveSeed(ctx)
+		default:
+			h(ctx)
 		}
-		h(ctx)
 	}
 }

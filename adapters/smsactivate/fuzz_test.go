@@ -1,6 +1,7 @@
 package smsactivate
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -167,7 +168,9 @@ func FuzzParseActive(f *testing.F) {
 			}
 			// A list entry's update is what getStatus would say: a known
 			// state, at most the latest code, never an empty one.
-			if u, ok := a.update(); ok && (!u.State.Valid() || len(u.SMS) > 1 || (len(u.SMS) == 1 && u.SMS[0].Code == "")) {
+			var e activeEntry
+			a.entry(&e)
+			if u, ok := e.update(); ok && (!u.State.Valid() || len(u.SMS) > 1 || (len(u.SMS) == 1 && u.SMS[0].Code == "")) {
 				t.Fatalf("parseActive(%q) update %+v", body, u)
 			}
 		}
@@ -205,4 +208,50 @@ func TestParseNumberV2Lenient(t *testing.T) {
 			t.Errorf("%s: %+v, %v; want id %s phone %s cost %s operator %s", tc.body, p, err, tc.id, tc.phone, tc.cost, tc.op)
 		}
 	}
+}
+
+// FuzzReadActive holds the quick reader of getActiveActivations to
+// parseActive: whenever it reads an answer (rather than giving up), the
+// answer is one parseActive reads too, with the same entries, field by
+// field. Seeds: the layouts, and the things it must give up on.
+func FuzzReadActive(f *testing.F) {
+	for _, s := range []string{
+		`{"status":"success","activeActivations":[{"activationId":"635468021","serviceCode":"vk","phoneNumber":"79********1","activationCost":12.50,"activationStatus":"4","smsCode":["CODE"],"smsText":"[Your CODE registration code]","activationTime":"2022-06-01 16:59:16","discount":"0.00","repeated":"0","countryCode":"2","countryName":"Kazakhstan","canGetAnotherSms":"1","currency":840}]}`,
+		`{"status":"success","data":[{"activationId":1,"serviceCode":"vk","smsCode":"12","smsText":null,"countryCode":0}, null]}`,
+		`{"status":"success","activeActivations":{"rows":[{"activationId":635468021,"activationStatus":"2","smsCode":[null],"countryCode":187}],"count":1}}`,
+		`{"status":"success","activeActivations":{"rows":null,"count":0},"data":[{"activationId":"9"}]}`,
+		`{"status":"success","activeActivations":[{"activationId":"1","smsCode":["a",1],"smsText":"t\u00e9\n\"x\"","serviceCode":"\u0074g","x":{"y":[1,2.5e-3,true,false,null,"\\"]}}]}`,
+		`{"status":"success","activeActivations":[{"ActivationId":"1"}]}`,
+		`{"Status":"error","error":"NO_ACTIVATIONS"}`, `{"status":"error","error":"BAD"}`,
+		`{"status":"success","activeActivations":[{"activationId":"1","smsCode":{}},{"activationId":"","activationStatus":"4"},{"activationId":"2","serviceCode":"\xff"}]}`,
+		`{"status":"success","activeActivations":[{"activationId":"1"}]} x`, `{"activeActivations":[],"data":[]}`,
+		`NO_ACTIVATIONS`, `[]`, `null`, `{}`, `{"status":"success","activeActivations":[{"activationId":"01"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var quick []activeEntry
+		ok := quickActive(bytes.TrimSpace(body), func(e *activeEntry) { quick = append(quick, *e) })
+		list, err := parseActive(body, "fz")
+		if !ok {
+			return // parseActive decides
+		}
+		if err != nil {
+			t.Fatalf("quick read %q (%d entries); parseActive: %v", body, len(quick), err)
+		}
+		if len(list) != len(quick) {
+			t.Fatalf("quick read %q: %d entries; parseActive %d", body, len(quick), len(list))
+		}
+		for i, a := range list {
+			var want activeEntry
+			a.entry(&want)
+			got := quick[i]
+			same := bytes.Equal(got.id, want.id) && bytes.Equal(got.phone, want.phone) && bytes.Equal(got.country, want.country) &&
+				bytes.Equal(got.status, want.status) && bytes.Equal(got.service, want.service) && got.badCode == want.badCode &&
+				(got.badCode || bytes.Equal(got.code, want.code)) && got.hasText == want.hasText && bytes.Equal(got.text, want.text)
+			if !same {
+				t.Fatalf("quick read %q entry %d:\n got %+v\nwant %+v", body, i, got, want)
+			}
+		}
+	})
 }

@@ -221,29 +221,6 @@ type SMSV2 struct {
 	Text     string `json:"text"`
 }
 
-// ActiveActivation is one entry of getActiveActivations.
-type ActiveActivation struct {
-	ActivationID     string      `json:"activationId"`
-	ServiceCode      string      `json:"serviceCode"`
-	PhoneNumber      string      `json:"phoneNumber"`
-	ActivationCost   json.Number `json:"activationCost"`
-	ActivationStatus string      `json:"activationStatus"`
-	SMSCode          []string    `json:"smsCode"`
-	SMSText          *string     `json:"smsText"`
-	ActivationTime   string      `json:"activationTime"`
-	Discount         string      `json:"discount"`
-	Repeated         string      `json:"repeated"`
-	CountryCode      string      `json:"countryCode"`
-	CountryName      string      `json:"countryName"`
-	CanGetAnotherSms string      `json:"canGetAnotherSms"`
-	Currency         int         `json:"currency"`
-}
-
-type activeList struct {
-	Status            string             `json:"status"`
-	ActiveActivations []ActiveActivation `json:"activeActivations"`
-}
-
 type jsonError struct {
 	Status string `json:"status"`
 	Error  string `json:"error"`

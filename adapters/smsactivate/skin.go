@@ -2,6 +2,7 @@ package smsactivate
 
 import (
 	"context"
+	"slices"
 
 	"github.com/valyala/fasthttp"
 
@@ -120,6 +121,15 @@ func (b marketBackend) Active(context.Context, string) ([]Activation, error) {
 		out[i] = b.activation(o)
 	}
 	return out, nil
+}
+
+var _ ActivePager = marketBackend{}
+
+// ActivePage converts the page as the market copies it out under its
+// lock; the answer is encoded after, outside it.
+func (b marketBackend) ActivePage(_ context.Context, _ string, dst []Activation, start, limit int) ([]Activation, error) {
+	b.m.EachActive(start, limit, func(n int) { dst = slices.Grow(dst, n) }, func(o *simulator.Order) { dst = append(dst, b.activation(*o)) })
+	return dst, nil
 }
 
 func (b marketBackend) Offers(_ context.Context, _, country, service string) ([]Offer, error) {

@@ -70,8 +70,9 @@ func New(o Options) (*Client, error) {
 		MaxConnWaitTimeout:        100 * time.Millisecond,
 		MaxIdleConnDuration:       5 * time.Second,
 		// A list of active orders (list polling) is one answer for every
-		// order: ~300 B each, so 32 MiB holds ~100,000 of them.
-		MaxResponseBodySize:      32 << 20,
+		// order: ~370 B each once it has a code (SMS-Activate's classic
+		// list, 37 MB at 100,000 orders), so 64 MiB holds ~180,000.
+		MaxResponseBodySize:      64 << 20,
 		ReadTimeout:              o.Timeout,
 		WriteTimeout:             o.Timeout,
 		DialDualStack:            true,
