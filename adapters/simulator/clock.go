@@ -14,8 +14,14 @@ type Clock interface {
 // RealClock is the wall clock.
 type RealClock struct{}
 
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
+// Now returns time.Now() without its monotonic reading. The market's
+// event queue keys events by wall-clock nanoseconds; a time with a
+// monotonic reading compares by that instead, and the two drift apart
+// (NTP slews the wall clock). An event due by the queue's reckoning but
+// not yet by settle's then never left the queue: settleDue spun forever
+// under the market's lock (bench TestBuy hung that way). Wall time alone
+// keeps both on one scale.
+func (RealClock) Now() time.Time { return time.Now().Round(0) }
 
 // ManualClock only moves when told to. The zero value starts at a fixed
 // instant; safe for concurrent use.

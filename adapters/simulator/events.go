@@ -111,6 +111,11 @@ func (m *Market) settleDue(now time.Time) {
 			continue
 		}
 		m.settle(o, now)
+		if e.index >= 0 && e.at <= ns {
+			// settle left it due (it judged the time differently): move
+			// it just past now rather than meet it again forever.
+			m.events.set(e, now.Add(time.Nanosecond))
+		}
 	}
 }
 
