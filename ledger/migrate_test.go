@@ -21,6 +21,10 @@ import (
 const seedOrder = "INSERT INTO orders (tenant, platform, upstream_id, state, created_at, updated_at, next_poll_at)" +
 	" VALUES ('t1', 'alpha', 'u1', 'waiting', 1000, 1000, 1000)"
 
+// undoListPollSQL takes a database back from migration 8 to 7 (the same
+// text in both dialects), for tests that downgrade further.
+const undoListPollSQL = "DROP TABLE leases; DROP INDEX orders_platform_awaiting; "
+
 // undoEventsSQL takes a database back from migration 7 to 6 (the same
 // text in both dialects; the actions indexes of 7 go with their table in
 // undoMoneySQL, which must follow).

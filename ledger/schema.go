@@ -241,6 +241,19 @@ var schemaTemplate = []string{
 	);
 	CREATE INDEX actions_tenant_kind_id ON actions (tenant, kind, id);
 	CREATE INDEX actions_pending_order_kind_id ON actions (order_id, kind, id) WHERE state = 'pending';`,
+	// 8: list rounds whose cost is the changes (DESIGN §7). leases are
+	// named leases between instances (namedlease.go): a platform's list
+	// round is asked by the one instance holding "list:<code>" until
+	// its until (unix ms). orders_platform_awaiting answers "does this
+	// platform have an order awaiting a code?" with one probe of a small
+	// index, whatever the number of delivered orders; its state list is
+	// awaitingStates written out (TestAwaitingStatesMatchIndex).
+	`CREATE TABLE leases (
+		name  TEXT    PRIMARY KEY,
+		owner TEXT    NOT NULL,
+		until {int64} NOT NULL DEFAULT 0
+	);
+	CREATE INDEX orders_platform_awaiting ON orders (platform) WHERE state IN ('waiting', 'retry_waiting');`,
 }
 
 // upstreamIndex is the (platform, upstream id) index's name, which a
