@@ -129,7 +129,7 @@ func listPollingScale(t *testing.T, n int, dialect string, pages int64) {
 	interval := func(name string) {
 		t.Helper()
 		l0, s0, start := m.Calls("getActiveActivations"), m.Calls("getStatus"), time.Now()
-		caughtUp(t, in.store, in, c.clock)
+		caughtUp(t, in.store, c.clock, in)
 		list, status, took := m.Calls("getActiveActivations")-l0, m.Calls("getStatus")-s0, time.Since(start)
 		t.Logf("%s, %s: %d active orders, 5 s interval: %d list request(s), %d status calls upstream; polled in %s",
 			dialect, name, n, list, status, took.Round(time.Millisecond))
@@ -184,23 +184,30 @@ func seedOrders(t *testing.T, c *cluster, n int) []string {
 	return ids
 }
 
-// caughtUp kicks the instance's poller until no order is due at the
-// simulated now.
-func caughtUp(t *testing.T, store ledger.Store, in *instance, clock *simulator.ManualClock) {
+// caughtUp kicks the instances' pollers until each has dealt with the
+// list rounds owed at the simulated now and no order is due then.
+func caughtUp(t *testing.T, store ledger.Store, clock *simulator.ManualClock, ins ...*instance) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		due, err := store.Due(context.Background(), clock.Now(), 1)
+		now := clock.Now()
+		rounds := true
+		for _, in := range ins {
+			rounds = rounds && in.g.RoundsCaughtUp(now)
+		}
+		due, err := store.Due(context.Background(), now, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(due) == 0 {
+		if rounds && len(due) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the poller did not get through the due orders in 3 minutes")
 		}
-		in.g.Kick()
+		for _, in := range ins {
+			in.g.Kick()
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
