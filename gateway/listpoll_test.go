@@ -460,4 +460,27 @@ func TestListRoundOnePerPlatformAcrossInstances(t *testing.T) {
 	if n := m.Calls("getStatus") - status; n != 0 {
 		t.Errorf("%d getStatus calls; the rounds should have served every order", n)
 	}
+
+	// Both stop (the lease holder gives its lease up as it stops); a new
+	// instance asks the very next round, not three intervals later, and
+	// delivers a code that arrived meanwhile.
+	a.stop()
+	b.stop()
+	cIn := c.start("C")
+	o, err := cIn.store.Get(context.Background(), atoi(viaA[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.DeliverSMS(atoi(o.UpstreamID), ""); err != nil {
+		t.Fatal(err)
+	}
+	l0 := m.Calls("getActiveActivations")
+	c.clock.Advance(interval)
+	caughtUp(t, cIn.store, c.clock, cIn)
+	if n := m.Calls("getActiveActivations") - l0; n != 1 {
+		t.Fatalf("the interval after both instances stopped: %d list rounds from the new one; want 1", n)
+	}
+	if _, body := cIn.e.legacy(keyA, "action", "getStatus", "id", viaA[0]); !strings.HasPrefix(body, "STATUS_OK:") {
+		t.Fatalf("order %s through the new instance: %q; want STATUS_OK", viaA[0], body)
+	}
 }

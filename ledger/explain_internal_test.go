@@ -44,7 +44,8 @@ func hotQueries(s *store) []hotQuery {
 		// batch, through the unique index.
 		{"order by upstream id", byUpstreamSQL(s.d, 1), []any{"p", "u1"}},
 		{"orders by upstream ids", byUpstreamSQL(s.d, 3), []any{"p", "u1", "u2", "u3"}},
-		{"awaiting a code", awaitingSQL(s.d), []any{"p"}},
+		{"first awaiting poll", firstAwaitingSQL(s.d), []any{"p"}},
+		{"awaiting before", awaitingBeforeSQL(s.d), []any{"p", now}},
 		{"active upstream ids", activeUpstreamSQL(s.d), []any{"p"}},
 		{"acquire lease", acquireLeaseSQL, []any{"list:p", "owner", now, now}},
 	}
@@ -56,16 +57,18 @@ func hotQueries(s *store) []hotQuery {
 var listIndexes = map[string]string{
 	"order by upstream id":   upstreamIndex,
 	"orders by upstream ids": upstreamIndex,
-	"awaiting a code":        "orders_platform_awaiting",
+	"first awaiting poll":    "orders_platform_awaiting",
+	"awaiting before":        "orders_platform_awaiting",
 	"active upstream ids":    upstreamIndex,
 }
 
-// TestAwaitingStatesMatchIndex: the states AwaitingCode asks for are the
+// TestAwaitingStatesMatchIndex: the states FirstAwaitingPoll and
+// AwaitingBefore ask for are the
 // ones orders_platform_awaiting (migration 8) was built on.
 func TestAwaitingStatesMatchIndex(t *testing.T) {
 	want := "state IN " + awaitingStatesSQL
 	for name, d := range map[string]dialect{"sqlite": sqliteDialect{}, "postgres": postgresDialect{}} {
-		if q := migrations(d)[7]; !strings.Contains(q, "orders_platform_awaiting ON orders (platform) WHERE "+want) {
+		if q := migrations(d)[7]; !strings.Contains(q, "orders_platform_awaiting ON orders (platform, next_poll_at) WHERE "+want) {
 			t.Errorf("%s migration 8 does not index %s:\n%s", name, want, q)
 		}
 	}

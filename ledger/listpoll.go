@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -95,36 +96,70 @@ func (s *store) ActiveUpstreamIDs(ctx context.Context, platform string) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("cannot list upstream ids of %s: %w", platform, err)
 	}
-	ids, err := readAll(rows, func(r rowScanner) (string, error) {
-		var id string
-		err := r.Scan(&id)
-		return id, err
-	})
+	ids, err := readAll(rows, scanString)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list upstream ids of %s: %w", platform, err)
 	}
 	return ids, nil
 }
 
-// awaitingSQL: $1 platform.
-func awaitingSQL(d dialect) string {
-	return "SELECT EXISTS (SELECT 1 FROM orders WHERE platform = " + d.arg(1) + " AND state IN " + awaitingStatesSQL + ")"
+// firstAwaitingSQL: $1 platform. min() over an index whose leading
+// column is fixed by equality reads one index entry.
+func firstAwaitingSQL(d dialect) string {
+	return "SELECT min(next_poll_at) FROM orders WHERE platform = " + d.arg(1) + " AND state IN " + awaitingStatesSQL
 }
 
-// AwaitingCode reports whether platform has an active order that awaits a
-// code (waiting, or retry_waiting after the client asked for another):
-// only then is a list round worth asking. One probe of
-// orders_platform_awaiting.
-func (s *store) AwaitingCode(ctx context.Context, platform string) (bool, error) {
+// FirstAwaitingPoll returns the soonest next poll among platform's orders
+// that await a code (waiting, or retry_waiting after the client asked for
+// another); ok is false when there is none: only while there is one is a
+// list round worth asking. One probe of orders_platform_awaiting.
+func (s *store) FirstAwaitingPoll(ctx context.Context, platform string) (first time.Time, ok bool, err error) {
 	if err := s.enter(); err != nil {
-		return false, fmt.Errorf("cannot look for orders awaiting a code: %w", err)
+		return time.Time{}, false, fmt.Errorf("cannot look for orders awaiting a code: %w", err)
 	}
 	defer s.calls.Done()
-	var ok bool
-	if err := s.r.QueryRowContext(ctx, awaitingSQL(s.d), platform).Scan(&ok); err != nil {
-		return false, fmt.Errorf("cannot look for orders of %s awaiting a code: %w", platform, err)
+	var ms sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, firstAwaitingSQL(s.d), platform).Scan(&ms); err != nil {
+		return time.Time{}, false, fmt.Errorf("cannot look for orders of %s awaiting a code: %w", platform, err)
 	}
-	return ok, nil
+	if !ms.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMillis(ms.Int64), true, nil
+}
+
+// awaitingBeforeSQL: $1 platform, $2 the time (unix ms).
+func awaitingBeforeSQL(d dialect) string {
+	return "SELECT upstream_id FROM orders WHERE platform = " + d.arg(1) + " AND state IN " + awaitingStatesSQL +
+		" AND next_poll_at <= " + d.arg(2)
+}
+
+// AwaitingBefore returns the upstream ids of platform's orders awaiting a
+// code whose next poll is at or before t. For a list poller these are
+// the orders bought or changed lately (the quiet ones wait for their
+// lifetime's end), which its rounds may not have shown yet: their number
+// follows the purchases, not the orders held. A range of
+// orders_platform_awaiting.
+func (s *store) AwaitingBefore(ctx context.Context, platform string, t time.Time) ([]string, error) {
+	if err := s.enter(); err != nil {
+		return nil, fmt.Errorf("cannot list orders awaiting a code: %w", err)
+	}
+	defer s.calls.Done()
+	rows, err := s.r.QueryContext(ctx, awaitingBeforeSQL(s.d), platform, toMillis(t))
+	if err != nil {
+		return nil, fmt.Errorf("cannot list orders of %s awaiting a code: %w", platform, err)
+	}
+	ids, err := readAll(rows, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list orders of %s awaiting a code: %w", platform, err)
+	}
+	return ids, nil
+}
+
+func scanString(r rowScanner) (string, error) {
+	var v string
+	err := r.Scan(&v)
+	return v, err
 }
 
 // Backstop implements Rescheduler.

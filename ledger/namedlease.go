@@ -45,3 +45,18 @@ func (s *store) AcquireLease(ctx context.Context, name, owner string, now time.T
 	}
 	return n == 1, nil
 }
+
+// ReleaseLease gives up owner's lease called name, if owner holds it, so
+// that another owner can take it at once instead of after it expires (a
+// gateway stopping hands its list rounds over). Another owner's lease is
+// left alone.
+func (s *store) ReleaseLease(ctx context.Context, name, owner string) error {
+	if err := s.enter(); err != nil {
+		return fmt.Errorf("cannot release lease %s: %w", name, err)
+	}
+	defer s.calls.Done()
+	if _, err := s.w.ExecContext(ctx, bindAll(s.d, "DELETE FROM leases WHERE name = ? AND owner = ?"), name, owner); err != nil {
+		return fmt.Errorf("cannot release lease %s: %w", name, err)
+	}
+	return nil
+}

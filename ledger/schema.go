@@ -253,7 +253,7 @@ var schemaTemplate = []string{
 		owner TEXT    NOT NULL,
 		until {int64} NOT NULL DEFAULT 0
 	);
-	CREATE INDEX orders_platform_awaiting ON orders (platform) WHERE state IN ('waiting', 'retry_waiting');`,
+	CREATE INDEX orders_platform_awaiting ON orders (platform, next_poll_at) WHERE state IN ('waiting', 'retry_waiting');`,
 }
 
 // upstreamIndex is the (platform, upstream id) index's name, which a

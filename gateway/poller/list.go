@@ -37,8 +37,12 @@ type listLedger interface {
 	ByUpstream(ctx context.Context, platform string, ids []string) ([]ledger.Order, error)
 	// ActiveUpstreamIDs lists platform's active orders' upstream ids.
 	ActiveUpstreamIDs(ctx context.Context, platform string) ([]string, error)
-	// AwaitingCode reports whether platform has an order awaiting a code.
-	AwaitingCode(ctx context.Context, platform string) (bool, error)
+	// FirstAwaitingPoll is the soonest next poll among platform's orders
+	// awaiting a code; ok is false when there is none.
+	FirstAwaitingPoll(ctx context.Context, platform string) (first time.Time, ok bool, err error)
+	// AwaitingBefore lists the upstream ids of platform's orders awaiting
+	// a code whose next poll is at or before t.
+	AwaitingBefore(ctx context.Context, platform string, t time.Time) ([]string, error)
 }
 
 // roundLeaser hands each platform's list round to one instance of those
@@ -47,6 +51,8 @@ type roundLeaser interface {
 	// AcquireLease takes or renews the lease name for owner until now+ttl
 	// and reports whether owner holds it.
 	AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up owner's lease name, if owner holds it.
+	ReleaseLease(ctx context.Context, name, owner string) error
 }
 
 // roundLeaseIntervals is a round lease's length in poll intervals: the
@@ -129,6 +135,28 @@ type listState struct {
 	prev    map[string]signature
 	held    bool // this instance held the round's lease at the last try
 	failing bool // the last round failed (logged once)
+	// idle: the platform had no order awaiting a code at the last try;
+	// rounds resume when the first new one is due.
+	idle bool
+}
+
+// releaseRounds gives up the round leases this instance holds, so that
+// another instance takes the rounds over at its next try rather than
+// after the leases expire. The loop has stopped.
+func (p *Poller) releaseRounds() {
+	if p.roundLease == nil {
+		return
+	}
+	for code, st := range p.lists {
+		if !st.held {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := p.roundLease.ReleaseLease(ctx, "list:"+code, p.owner); err != nil {
+			p.log.Debug("poller cannot release its list round lease", zap.String("platform", code), zap.Error(err))
+		}
+		cancel()
+	}
 }
 
 // listed reports whether pl's orders are polled by list: its adapter has
@@ -197,7 +225,7 @@ func (p *Poller) listRounds(ctx context.Context, sem chan struct{}, now time.Tim
 // the round was deferred).
 func (p *Poller) listRound(ctx context.Context, sem chan struct{}, pl *platform.Platform, st *listState, now time.Time) bool {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	awaiting, err := p.list.AwaitingCode(qctx, pl.Code)
+	first, awaiting, err := p.list.FirstAwaitingPoll(qctx, pl.Code)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -209,10 +237,18 @@ func (p *Poller) listRound(ctx context.Context, sem chan struct{}, pl *platform.
 	if !awaiting {
 		// Nothing to learn from a list (delivered orders are not polled
 		// until the client asks for another code). Asked again at the next
-		// loop, so a new order gets its first round at once.
+		// loop.
+		st.mode, st.byID, st.idle = modeIdle, nil, true
+		return true
+	}
+	if st.idle && first.After(now) {
+		// Rounds resume when the first order awaiting a code is due: a
+		// new one is first due an interval after its purchase, and a
+		// round before then would have nothing to tell.
 		st.mode, st.byID = modeIdle, nil
 		return true
 	}
+	st.idle = false
 	if p.roundLease != nil {
 		held, err := p.roundLease.AcquireLease(ctx, "list:"+pl.Code, p.owner, now, roundLeaseIntervals*pl.PollInterval)
 		if err != nil {
@@ -257,6 +293,25 @@ func (p *Poller) listRound(ctx context.Context, sem chan struct{}, pl *platform.
 		st.prev = make(map[string]signature, len(ids))
 		for _, id := range ids {
 			st.prev[id] = unknown
+		}
+	} else {
+		// Orders bought or changed lately that no round has shown yet: an
+		// order that ended upstream before the first round after its
+		// purchase is never in a list, so only this makes it "vanished"
+		// and checked. As many as the purchases, not the orders held (the
+		// quiet ones wait for their lifetime's end).
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ids, err := p.list.AwaitingBefore(qctx, pl.Code, now.Add(pl.PollInterval))
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			// They are looked for again at the next round; the due path
+			// meanwhile checks one the round does not show.
+			p.log.Warn("poller cannot list recent orders", zap.String("platform", pl.Code), zap.Error(err))
+		}
+		for _, id := range ids {
+			if _, ok := st.prev[id]; !ok && id != "" {
+				st.prev[id] = unknown
+			}
 		}
 	}
 	// A paged round is several calls: the timeout bounds each one's share

@@ -135,13 +135,15 @@ func (p *Poller) Start(ctx context.Context) {
 	}()
 }
 
-// Stop ends the poller and waits for its checks in flight.
+// Stop ends the poller, waits for its checks in flight and hands its
+// list rounds over to the other instances.
 func (p *Poller) Stop() {
 	if p.cancel == nil {
 		return
 	}
 	p.cancel()
 	<-p.done
+	p.releaseRounds()
 }
 
 const pollBatch = 512

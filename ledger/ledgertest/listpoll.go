@@ -20,13 +20,15 @@ type listStore interface {
 	ledger.Rescheduler
 	ByUpstream(ctx context.Context, platform string, ids []string) ([]ledger.Order, error)
 	ActiveUpstreamIDs(ctx context.Context, platform string) ([]string, error)
-	AwaitingCode(ctx context.Context, platform string) (bool, error)
+	FirstAwaitingPoll(ctx context.Context, platform string) (time.Time, bool, error)
+	AwaitingBefore(ctx context.Context, platform string, t time.Time) ([]string, error)
 }
 
 // leaseStore has named leases (ledger's AcquireLease).
 type leaseStore interface {
 	ledger.Store
 	AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
 }
 
 // RunListPoll runs the contract of the list poller's ledger queries and
@@ -40,6 +42,7 @@ func RunListPoll(t *testing.T, open func(t *testing.T) ledger.Store) {
 	runCases(t, open, (*testing.T).Fatalf, []contractCase[leaseStore]{
 		{"LeaseRenewExpiry", testLeaseRenewExpiry},
 		{"LeaseRace", testLeaseRace},
+		{"LeaseRelease", testLeaseRelease},
 		{"LeaseArguments", testLeaseArguments},
 	})
 }
@@ -97,33 +100,50 @@ func testByUpstream(t *testing.T, s listStore) {
 }
 
 // testAwaitingCode: a platform awaits a code while it has a waiting or
-// retry_waiting order; delivered and ended orders do not count.
+// retry_waiting order (delivered and ended orders do not count);
+// FirstAwaitingPoll is the soonest next poll among them, and
+// AwaitingBefore lists those due by a time.
 func testAwaitingCode(t *testing.T, s listStore) {
 	ctx := context.Background()
-	awaits := func(platform string, want bool) {
+	awaits := func(platform string, want time.Time) {
 		t.Helper()
-		if got, err := s.AwaitingCode(ctx, platform); err != nil || got != want {
-			t.Fatalf("AwaitingCode(%s) = %v, %v; want %v", platform, got, err, want)
+		got, ok, err := s.FirstAwaitingPoll(ctx, platform)
+		if err != nil || ok != !want.IsZero() || !got.Equal(want) {
+			t.Fatalf("FirstAwaitingPoll(%s) = %v, %v, %v; want %v", platform, got, ok, err, want)
 		}
 	}
-	awaits("alpha", false)
-	o := NewOrder("t1")
-	o.State = adapters.StateCodeReceived
-	o = create(t, s, o)
-	e := NewOrder("t1")
-	e.State = adapters.StateCancelled
-	create(t, s, e)
-	awaits("alpha", false) // delivered and ended only
-	o.State = adapters.StateRetryWaiting
-	if err := s.Update(ctx, &o); err != nil {
+	before := func(platform string, at time.Time, want ...string) {
+		t.Helper()
+		got, err := s.AwaitingBefore(ctx, platform, at)
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("AwaitingBefore(%s, %v) = %v, %v; want %v", platform, at, got, err, want)
+		}
+	}
+	now := base.Add(time.Hour).UTC().Truncate(time.Millisecond)
+	mk := func(platform, up string, st adapters.State, next time.Duration) ledger.Order {
+		o := NewOrder("t1")
+		o.Platform, o.UpstreamID, o.State, o.NextPollAt = platform, up, st, now.Add(next)
+		return create(t, s, o)
+	}
+	awaits("alpha", time.Time{})
+	delivered := mk("alpha", "d", adapters.StateCodeReceived, -time.Hour)
+	mk("alpha", "e", adapters.StateCancelled, 0)
+	awaits("alpha", time.Time{}) // delivered and ended only
+	before("alpha", now.Add(time.Hour))
+	delivered.State, delivered.NextPollAt = adapters.StateRetryWaiting, now.Add(5*time.Second)
+	if err := s.Update(ctx, &delivered); err != nil {
 		t.Fatal(err)
 	}
-	awaits("alpha", true)
-	awaits("beta", false)
-	w := NewOrder("t1")
-	w.Platform = "beta"
-	create(t, s, w)
-	awaits("beta", true)
+	mk("alpha", "late", adapters.StateWaiting, 20*time.Minute) // quiet: at its lifetime's end
+	mk("alpha", "soon", adapters.StateWaiting, 2*time.Second)
+	awaits("alpha", now.Add(2*time.Second))
+	before("alpha", now.Add(5*time.Second), "d", "soon")
+	before("alpha", now.Add(time.Second))
+	awaits("beta", time.Time{})
+	mk("beta", "b", adapters.StateWaiting, time.Second)
+	awaits("beta", now.Add(time.Second))
+	before("beta", now.Add(5*time.Second), "b")
 }
 
 // testBackstop: orders a list round found unchanged move to their own
@@ -247,6 +267,27 @@ func testLeaseRace(t *testing.T, s leaseStore) {
 		if n != 1 {
 			t.Fatalf("%s: %d owners hold the lease; want exactly 1", name, n)
 		}
+	}
+}
+
+// testLeaseRelease: a released lease is free at once; releasing a lease
+// one does not hold changes nothing.
+func testLeaseRelease(t *testing.T, s leaseStore) {
+	ctx := context.Background()
+	if !acquire(t, s, "list:p", "a", base, time.Minute) {
+		t.Fatal("a could not take the free lease")
+	}
+	if err := s.ReleaseLease(ctx, "list:p", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if acquire(t, s, "list:p", "b", base.Add(time.Second), time.Minute) {
+		t.Fatal("b took a's live lease after releasing what it did not hold")
+	}
+	if err := s.ReleaseLease(ctx, "list:p", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if !acquire(t, s, "list:p", "b", base.Add(2*time.Second), time.Minute) {
+		t.Fatal("b could not take the lease a released")
 	}
 }
 
