@@ -461,12 +461,18 @@ func TestListRoundOnePerPlatformAcrossInstances(t *testing.T) {
 		t.Errorf("%d getStatus calls; the rounds should have served every order", n)
 	}
 
-	// Both stop (the lease holder gives its lease up as it stops); a new
-	// instance asks the very next round, not three intervals later, and
-	// delivers a code that arrived meanwhile.
+	// Both stop (the lease holder gives its lease up as it stops): a new
+	// instance asks its first round at once, not when the lease would
+	// have expired, then one per interval, and delivers a code that
+	// arrived meanwhile.
 	a.stop()
 	b.stop()
+	l0 := m.Calls("getActiveActivations")
 	cIn := c.start("C")
+	caughtUp(t, cIn.store, c.clock, cIn)
+	if n := m.Calls("getActiveActivations") - l0; n != 1 {
+		t.Fatalf("a new instance at the same moment the others stopped: %d list rounds; want 1 (the lease was released)", n)
+	}
 	o, err := cIn.store.Get(context.Background(), atoi(viaA[0]))
 	if err != nil {
 		t.Fatal(err)
@@ -474,11 +480,11 @@ func TestListRoundOnePerPlatformAcrossInstances(t *testing.T) {
 	if _, err := m.DeliverSMS(atoi(o.UpstreamID), ""); err != nil {
 		t.Fatal(err)
 	}
-	l0 := m.Calls("getActiveActivations")
+	l0 = m.Calls("getActiveActivations")
 	c.clock.Advance(interval)
 	caughtUp(t, cIn.store, c.clock, cIn)
 	if n := m.Calls("getActiveActivations") - l0; n != 1 {
-		t.Fatalf("the interval after both instances stopped: %d list rounds from the new one; want 1", n)
+		t.Fatalf("the interval after: %d list rounds from the new instance; want 1", n)
 	}
 	if _, body := cIn.e.legacy(keyA, "action", "getStatus", "id", viaA[0]); !strings.HasPrefix(body, "STATUS_OK:") {
 		t.Fatalf("order %s through the new instance: %q; want STATUS_OK", viaA[0], body)

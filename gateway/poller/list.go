@@ -56,9 +56,18 @@ type roundLeaser interface {
 }
 
 // roundLeaseIntervals is a round lease's length in poll intervals: the
-// holder renews it at every round, and a holder that stops lets another
-// instance take over after at most that long.
+// holder renews it at every round, and a holder that dies lets another
+// instance take over after at most that long (one that stops releases
+// it). See roundLease.
 const roundLeaseIntervals = 3
+
+// roundLeaseTTL is how long pl's round lease lasts from a renewal: three
+// intervals, or longer when one round (its pages, bounded by three
+// timeouts) could outlast them, so that no other instance takes the lease
+// over from a holder in the middle of a slow round.
+func roundLeaseTTL(pl *platform.Platform) time.Duration {
+	return max(roundLeaseIntervals*pl.PollInterval, 3*pl.Timeout+pl.PollInterval)
+}
 
 // listMode is what a list platform's due orders get, as the latest round
 // decision left it.
@@ -250,7 +259,7 @@ func (p *Poller) listRound(ctx context.Context, sem chan struct{}, pl *platform.
 	}
 	st.idle = false
 	if p.roundLease != nil {
-		held, err := p.roundLease.AcquireLease(ctx, "list:"+pl.Code, p.owner, now, roundLeaseIntervals*pl.PollInterval)
+		held, err := p.roundLease.AcquireLease(ctx, "list:"+pl.Code, p.owner, now, roundLeaseTTL(pl))
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Warn("poller cannot take the list round lease", zap.String("platform", pl.Code), zap.Error(err))
