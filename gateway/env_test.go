@@ -277,16 +277,19 @@ func atoi(s string) int64 {
 	return n
 }
 
-// pollerCaughtUp kicks the poller until no order is due at the current
-// simulated time (all polled and rescheduled); generous, for -race on a
-// busy machine.
+// pollerCaughtUp kicks the poller until it has dealt with the list
+// rounds owed at the current simulated time and no order is due then
+// (all polled and rescheduled); generous, for -race on a busy machine.
 func (e *env) pollerCaughtUp() {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		due, err := e.store.Due(context.Background(), e.clock.Now(), 1)
-		if err == nil && len(due) == 0 {
-			return
+		now := e.clock.Now()
+		if e.g.RoundsCaughtUp(now) {
+			due, err := e.store.Due(context.Background(), now, 1)
+			if err == nil && len(due) == 0 {
+				return
+			}
 		}
 		e.g.Kick()
 		time.Sleep(5 * time.Millisecond)

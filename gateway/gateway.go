@@ -442,6 +442,11 @@ type PlatformPatch = overrides.PlatformPatch
 // Kick makes the poller look for due orders now instead of at its next tick.
 func (g *Gateway) Kick() { g.poller.Wake() }
 
+// RoundsCaughtUp reports whether the poller has dealt with every list
+// round owed at at (asked it and recorded its changes, or found none
+// owed); with no order due at at either, polling has caught up with at.
+func (g *Gateway) RoundsCaughtUp(at time.Time) bool { return g.poller.RoundsCaughtUp(at) }
+
 // RecordOutcome adds one ended order to the delivery statistics (the
 // poller does this as orders end; tests and imports may too).
 func (g *Gateway) RecordOutcome(platform, country, service string, delivered bool) {

@@ -90,13 +90,7 @@ func placeholders(d dialect, n int) string {
 // not parameters, so that the planner sees the states in generic plans
 // and can use the partial indexes whose predicates name them; the values
 // are our own constants, without quotes.
-var activeStatesSQL = func() string {
-	lits := make([]string, len(activeStates))
-	for i, st := range activeStates {
-		lits[i] = "'" + strings.ReplaceAll(string(st), "'", "''") + "'"
-	}
-	return "(" + strings.Join(lits, ", ") + ")"
-}()
+var activeStatesSQL = statesSQL(activeStates)
 
 // orderColumns is the column list scanOrder reads, in its order.
 const orderColumns = "id, tenant, platform, upstream_id, phone, country, service, operator, " +

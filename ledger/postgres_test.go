@@ -100,6 +100,11 @@ func TestPostgresLeaser(t *testing.T) {
 	ledgertest.RunLeaser(t, newPostgres)
 }
 
+func TestPostgresListPoll(t *testing.T) {
+	postgresURL(t)
+	ledgertest.RunListPoll(t, newPostgres)
+}
+
 func TestPostgresMoney(t *testing.T) {
 	postgresURL(t)
 	ledgertest.RunMoney(t, newPostgres)
@@ -590,6 +595,6 @@ func TestPostgresDedupMigration(t *testing.T) {
 	}, func(t *testing.T) {
 		exec(t, "DROP INDEX orders_active_platform_upstream_id")
 	}, func(t *testing.T) {
-		exec(t, undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6, 7, 8)")
+		exec(t, undoListPollSQL+undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6, 7, 8, 9)")
 	})
 }

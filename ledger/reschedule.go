@@ -17,6 +17,11 @@ type Rescheduler interface {
 	// Version, so a writer holding the order keeps its version. It reports
 	// how many orders it moved.
 	Reschedule(ctx context.Context, ids []int64, next, asOf time.Time) (int64, error)
+	// Backstop is Reschedule with each order's own ExpiresAt as its next
+	// poll: a list poller that watches an order through its platform's
+	// list rounds needs no poll of its own until its lifetime ends. An
+	// order whose ExpiresAt is not after asOf is left as it is.
+	Backstop(ctx context.Context, ids []int64, asOf time.Time) (int64, error)
 }
 
 var _ Rescheduler = (*store)(nil)

@@ -258,6 +258,19 @@ var schemaTemplate = []string{
 	DROP INDEX actions_pending_next_at;
 	CREATE INDEX intents_open_created_at_id ON intents (created_at, id) WHERE state = 'open';
 	DROP INDEX intents_open_created_at;`,
+	// 9: list rounds whose cost is the changes (DESIGN §7). leases are
+	// named leases between instances (namedlease.go): a platform's list
+	// round is asked by the one instance holding "list:<code>" until
+	// its until (unix ms). orders_platform_awaiting answers "does this
+	// platform have an order awaiting a code?" with one probe of a small
+	// index, whatever the number of delivered orders; its state list is
+	// awaitingStates written out (TestAwaitingStatesMatchIndex).
+	`CREATE TABLE leases (
+		name  TEXT    PRIMARY KEY,
+		owner TEXT    NOT NULL,
+		until {int64} NOT NULL DEFAULT 0
+	);
+	CREATE INDEX orders_platform_awaiting ON orders (platform, next_poll_at) WHERE state IN ('waiting', 'retry_waiting');`,
 }
 
 // upstreamIndex is the (platform, upstream id) index's name, which a

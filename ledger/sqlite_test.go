@@ -37,6 +37,12 @@ func TestSQLiteContract(t *testing.T) {
 	})
 }
 
+func TestSQLiteListPoll(t *testing.T) {
+	ledgertest.RunListPoll(t, func(t *testing.T) ledger.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
+	})
+}
+
 func TestSQLiteMoney(t *testing.T) {
 	ledgertest.RunMoney(t, func(t *testing.T) ledger.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "x.db"), ledger.SQLiteOptions{})
@@ -364,7 +370,7 @@ func TestSQLiteDedupMigration(t *testing.T) {
 	}, func(t *testing.T) {
 		exec(t, "DROP INDEX orders_active_platform_upstream_id")
 	}, func(t *testing.T) {
-		exec(t, undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; PRAGMA user_version = 4")
+		exec(t, undoListPollSQL+undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; PRAGMA user_version = 4")
 	})
 }
 

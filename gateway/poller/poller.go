@@ -25,9 +25,11 @@ import (
 // instance; with SQLite this instance polls everything.
 //
 // A platform that lists its active orders with their codes
-// (adapters.ListPoller) is polled with one list round per poll interval,
-// which serves all its due orders (list.go); the others, and that one's
-// orders the list does not show, are checked one by one.
+// (adapters.ListPoller) is polled with one list round per poll interval
+// while it has an order awaiting a code, and the poller acts only on what
+// changed between rounds (list.go); its quiet orders wait for their
+// lifetime's end. The others, and that one's orders the list does not
+// show, are checked one by one.
 type Poller struct {
 	store     ledger.Store
 	orders    Orders
@@ -42,12 +44,21 @@ type Poller struct {
 	owner   string        // lease owner id of this instance
 	lease   time.Duration // how long a claimed order stays ours
 
+	// list is the store's list-round queries; nil: the store has none,
+	// and every platform is polled order by order.
+	list listLedger
+	// roundLease shares each platform's list round between instances
+	// (nil: this instance is the only one, as with SQLite).
+	roundLease roundLeaser
+
 	mu       sync.Mutex
-	inFlight map[int64]bool  // orders being checked now; guarded by mu
-	noList   map[string]bool // platforms found to have no list (by code); guarded by mu
-	// rounds are the platforms' last list rounds (by code); only the
+	inFlight map[int64]bool       // orders being checked now; guarded by mu
+	noList   map[string]bool      // platforms found to have no list (by code); guarded by mu
+	settled  map[string]time.Time // per list platform, the last loop time with nothing left owed to its round; guarded by mu
+	fallback map[string]bool      // list platforms with a fallback Check in flight; guarded by mu
+	// lists are the list platforms' round states (by code); only the
 	// loop goroutine touches them.
-	rounds map[string]*listRound
+	lists  map[string]*listState
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -78,9 +89,15 @@ func New(store ledger.Store, o Orders, platforms map[string]*platform.Platform,
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Poller{store: store, orders: o, platforms: platforms, now: now, log: log, random: random, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
-		noList: map[string]bool{}, rounds: map[string]*listRound{},
+	p := &Poller{store: store, orders: o, platforms: platforms, now: now, log: log, random: random, tick: tick, workers: 16, wakeCh: make(chan struct{}, 1), inFlight: map[int64]bool{},
+		noList: map[string]bool{}, settled: map[string]time.Time{}, fallback: map[string]bool{}, lists: map[string]*listState{},
 		owner: "poller-" + hex.EncodeToString(b), lease: lease}
+	p.list, _ = store.(listLedger)
+	if _, shared := store.(ledger.Leaser); shared {
+		// Instances share the ledger: each list round is leased to one.
+		p.roundLease, _ = store.(roundLeaser)
+	}
+	return p
 }
 
 // Wake makes the poller look for due orders now.
@@ -118,13 +135,15 @@ func (p *Poller) Start(ctx context.Context) {
 	}()
 }
 
-// Stop ends the poller and waits for its checks in flight.
+// Stop ends the poller, waits for its checks in flight and hands its
+// list rounds over to the other instances.
 func (p *Poller) Stop() {
 	if p.cancel == nil {
 		return
 	}
 	p.cancel()
 	<-p.done
+	p.releaseRounds()
 }
 
 const pollBatch = 512
@@ -145,6 +164,8 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 		return false
 	}
 	now := p.now().UTC()
+	// The list rounds first: what they record is no longer due below.
+	p.listRounds(ctx, sem, now)
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	due, err := p.due(qctx, now)
 	cancel()
@@ -175,8 +196,6 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 		}
 		dispatched += p.dispatch(ctx, sem, o, func(ctx context.Context, o ledger.Order) { p.Check(ctx, o, pl) })
 	}
-	// A list round is asked for here, in the loop: the batches after this
-	// one (full batches follow at once) reuse it instead of asking again.
 	for pl, batch := range byList {
 		dispatched += p.pollList(ctx, sem, pl, batch, now)
 	}
@@ -186,6 +205,12 @@ func (p *Poller) round(ctx context.Context, sem chan struct{}) bool {
 // dispatch runs f on o in a worker unless o is being polled already; it
 // returns 1 when it did.
 func (p *Poller) dispatch(ctx context.Context, sem chan struct{}, o ledger.Order, f func(context.Context, ledger.Order)) int {
+	return p.dispatchWait(ctx, sem, nil, o, f)
+}
+
+// dispatchWait is dispatch that also counts the work in wg (nil: none),
+// for a caller that waits for it.
+func (p *Poller) dispatchWait(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup, o ledger.Order, f func(context.Context, ledger.Order)) int {
 	p.mu.Lock()
 	busy := p.inFlight[o.ID]
 	if !busy {
@@ -202,8 +227,18 @@ func (p *Poller) dispatch(ctx context.Context, sem chan struct{}, o ledger.Order
 		return 0
 	}
 	p.wg.Add(1)
+	if wg != nil {
+		wg.Add(1)
+	}
 	go func() {
-		defer func() { <-sem; p.release(o.ID); p.wg.Done() }()
+		defer func() {
+			<-sem
+			p.release(o.ID)
+			if wg != nil {
+				wg.Done()
+			}
+			p.wg.Done()
+		}()
 		f(ctx, o)
 	}()
 	return 1
@@ -217,42 +252,58 @@ func (p *Poller) release(id int64) {
 
 // Check polls one order's platform and records the result.
 func (p *Poller) Check(ctx context.Context, o ledger.Order, pl *platform.Platform) {
+	p.check(ctx, o, pl)
+}
+
+// check is Check reporting whether the platform answered and its answer
+// is in the ledger (or the order has ended meanwhile).
+func (p *Poller) check(ctx context.Context, o ledger.Order, pl *platform.Platform) bool {
 	// The schedule counts from when we asked: an answer that arrives late
 	// must not push the next poll past what the platform said then.
 	asked := p.now().UTC()
 	cctx, cancel := pl.CallCtx(ctx)
 	u, err := pl.Adapter.Check(cctx, o.UpstreamID)
 	cancel()
-	p.record(ctx, o, pl, u, err, time.Time{}, asked.Add(p.jitter(pl.PollInterval)))
+	return p.record(ctx, o, pl, u, err, time.Time{}, asked.Add(p.jitter(pl.PollInterval)))
 }
 
 // record writes what the platform said of o (u, or the error of asking)
 // with its next poll time. With seen set (a list round's time) the answer
 // is dropped when the order changed after it: the list is older than
-// what the ledger knows.
-func (p *Poller) record(ctx context.Context, o ledger.Order, pl *platform.Platform, u adapters.Update, err error, seen, next time.Time) {
+// what the ledger knows. It reports whether the answer is in the ledger
+// or has nothing left to change (the order has ended); false when asking
+// failed, the answer was dropped or could not be written.
+func (p *Poller) record(ctx context.Context, o ledger.Order, pl *platform.Platform, u adapters.Update, err error, seen, next time.Time) bool {
 	mu := p.orders.Lock(o.ID)
 	mu.Lock()
 	defer mu.Unlock()
 	// Re-read under the lock: a client may have finished or cancelled the
 	// order while we were asking the platform.
 	o, gerr := p.orders.Read(ctx, o.ID)
-	if gerr != nil || !o.State.Active() || (!seen.IsZero() && o.UpdatedAt.After(seen)) {
-		return
+	switch {
+	case gerr != nil:
+		return false
+	case !o.State.Active():
+		return true
+	case !seen.IsZero() && o.UpdatedAt.After(seen):
+		return false
 	}
 	now := p.now().UTC()
 	if err != nil {
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		p.log.Debug("poll failed", zap.Int64("id", o.ID), zap.String("platform", pl.Code), zap.Error(err))
 		// Try again at the next interval; the backstop expiry still applies.
 		u = adapters.Update{State: o.State}
 	}
-	if _, err := p.orders.Observe(ctx, &o, pl, u, next, now); err != nil &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, ledger.ErrStale) {
-		p.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(err))
+	if _, oerr := p.orders.Observe(ctx, &o, pl, u, next, now); oerr != nil {
+		if !errors.Is(oerr, context.Canceled) && !errors.Is(oerr, ledger.ErrStale) {
+			p.log.Warn("poller cannot record update", zap.Int64("id", o.ID), zap.Error(oerr))
+		}
+		return false
 	}
+	return err == nil
 }
 
 // jitter spreads polls over ±10% of the interval so orders bought in a
