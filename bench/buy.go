@@ -171,12 +171,28 @@ func runBuy(b *bench) error {
 	defer stop()
 	d := b.phaseLength(3)
 	proxy := endpoint{name: "proxy", base: proxyURL, key: up.key}
-	for _, ep := range []endpoint{proxy, b.w.gateway} {
-		if err := b.loadBuys(ep, q, d); err != nil {
+	cpu := map[string]float64{} // µs of CPU per answered request, by run
+	for _, side := range []struct {
+		ep  endpoint
+		pid int // the upstream process this side buys from
+	}{{proxy, up.pid}, {b.w.gateway, b.w.upstream.pid}} {
+		before := cpuTime(side.pid)
+		if err := b.loadBuys(side.ep, q, d); err != nil {
 			return err
+		}
+		if r := b.rep.run(side.ep.name); r != nil && r.OK > 0 {
+			cpu[side.ep.name] = float64(cpuTime(side.pid)-before) / float64(time.Microsecond) / float64(r.OK)
 		}
 	}
 	b.rep.ratio("gateway buys/s / proxy forwarded getNumber/s", "gateway", "proxy", ">= 0.50", 0.5)
+	if cpu["gateway"] > 0 && cpu["proxy"] > 0 {
+		for _, n := range []string{"proxy", "gateway"} {
+			b.rep.Figures = append(b.rep.Figures, Figure{Name: n + " CPU per request", Value: cpu[n], Unit: "µs",
+				Of: "CPU of this process (load generator included) and of the upstream process it buys from, during the " + n + " run / its answered requests"})
+		}
+		b.rep.Figures = append(b.rep.Figures, Figure{Name: "proxy CPU / gateway CPU per request", Value: cpu["proxy"] / cpu["gateway"], Unit: "x",
+			Of: "the throughput ratio both would reach if each kept every core busy"})
+	}
 
 	rate := b.o.rate
 	if rate <= 0 {

@@ -395,14 +395,20 @@ func TestBuy(t *testing.T) {
 			t.Fatalf("%s run %+v; want purchases without errors", name, run)
 		}
 	}
-	var ratio *Figure
+	var ratio, cpu *Figure
 	for i := range rep.Figures {
 		if strings.HasPrefix(rep.Figures[i].Name, "gateway buys/s") {
 			ratio = &rep.Figures[i]
 		}
+		if rep.Figures[i].Name == "gateway CPU per request" {
+			cpu = &rep.Figures[i]
+		}
 	}
 	if ratio == nil || ratio.Value <= 0 {
 		t.Fatalf("figures %+v; want the buys/s ratio", rep.Figures)
+	}
+	if cpu == nil || cpu.Value <= 0 {
+		t.Fatalf("figures %+v; want the gateway's CPU per purchase", rep.Figures)
 	}
 }
 
