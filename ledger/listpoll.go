@@ -164,33 +164,10 @@ func scanString(r rowScanner) (string, error) {
 
 // Backstop implements Rescheduler.
 func (s *store) Backstop(ctx context.Context, ids []int64, asOf time.Time) (int64, error) {
-	if err := s.enter(); err != nil {
-		return 0, fmt.Errorf("cannot move orders to their backstop: %w", err)
-	}
-	defer s.calls.Done()
-	if len(ids) == 0 {
-		return 0, nil
-	}
 	// expires_at > asOf: an order without a lifetime (0) or past it would
 	// be due again at once; it stays as it is, for the caller to decide.
-	var b strings.Builder
-	b.WriteString("UPDATE orders SET next_poll_at = expires_at" + s.d.releaseLease() +
-		" WHERE state IN " + activeStatesSQL + " AND next_poll_at <= ? AND expires_at > ? AND id IN (")
-	args := make([]any, 0, len(ids)+2)
-	args = append(args, toMillis(asOf), toMillis(asOf))
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('?')
-		args = append(args, id)
-	}
-	b.WriteByte(')')
-	res, err := s.w.ExecContext(ctx, bindAll(s.d, b.String()), args...)
-	if err != nil {
-		return 0, fmt.Errorf("cannot move %d orders to their backstop: %w", len(ids), err)
-	}
-	n, err := res.RowsAffected()
+	ms := toMillis(asOf)
+	n, err := s.moveDue(ctx, "expires_at", " AND expires_at > ?", []any{ms, ms}, ids)
 	if err != nil {
 		return 0, fmt.Errorf("cannot move %d orders to their backstop: %w", len(ids), err)
 	}

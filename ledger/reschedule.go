@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,18 +29,29 @@ var _ Rescheduler = (*store)(nil)
 
 // Reschedule implements Rescheduler.
 func (s *store) Reschedule(ctx context.Context, ids []int64, next, asOf time.Time) (int64, error) {
+	n, err := s.moveDue(ctx, "?", "", []any{toMillis(next), toMillis(asOf)}, ids)
+	if err != nil {
+		return 0, fmt.Errorf("cannot reschedule %d orders: %w", len(ids), err)
+	}
+	return n, nil
+}
+
+// moveDue sets next_poll_at to to (SQL: a placeholder or a column) on the
+// orders of ids still active and due by asOf, with cond (SQL, "" for
+// none) also true; args bind to's placeholder if any, asOf, then cond's.
+// On a shared ledger it also ends this instance's lease on them.
+func (s *store) moveDue(ctx context.Context, to, cond string, args []any, ids []int64) (int64, error) {
 	if err := s.enter(); err != nil {
-		return 0, fmt.Errorf("cannot reschedule orders: %w", err)
+		return 0, err
 	}
 	defer s.calls.Done()
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	var b strings.Builder
-	b.WriteString("UPDATE orders SET next_poll_at = ?" + s.d.releaseLease() +
-		" WHERE state IN " + activeStatesSQL + " AND next_poll_at <= ? AND id IN (")
-	args := make([]any, 0, len(ids)+2)
-	args = append(args, toMillis(next), toMillis(asOf))
+	b.WriteString("UPDATE orders SET next_poll_at = " + to + s.d.releaseLease() +
+		" WHERE state IN " + activeStatesSQL + " AND next_poll_at <= ?" + cond + " AND id IN (")
+	args = append(slices.Clip(args), make([]any, 0, len(ids))...)
 	for i, id := range ids {
 		if i > 0 {
 			b.WriteByte(',')
@@ -50,11 +62,7 @@ func (s *store) Reschedule(ctx context.Context, ids []int64, next, asOf time.Tim
 	b.WriteByte(')')
 	res, err := s.w.ExecContext(ctx, bindAll(s.d, b.String()), args...)
 	if err != nil {
-		return 0, fmt.Errorf("cannot reschedule %d orders: %w", len(ids), err)
+		return 0, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("cannot reschedule %d orders: %w", len(ids), err)
-	}
-	return n, nil
+	return res.RowsAffected()
 }

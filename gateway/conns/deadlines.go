@@ -33,46 +33,33 @@ type deadlines struct {
 	rFired, wFired bool      // the socket holds pastDeadline for that side
 }
 
-func (c *conn) SetDeadline(t time.Time) error {
-	if c.l.tick == 0 {
-		return c.Conn.SetDeadline(t)
-	}
-	d := &c.dl
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.direct {
-		return c.Conn.SetDeadline(t)
-	}
-	d.read, d.write = t, t
-	return c.unfire(true, true)
-}
+func (c *conn) SetDeadline(t time.Time) error      { return c.setDeadline(t, true, true) }
+func (c *conn) SetReadDeadline(t time.Time) error  { return c.setDeadline(t, true, false) }
+func (c *conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(t, false, true) }
 
-func (c *conn) SetReadDeadline(t time.Time) error {
-	if c.l.tick == 0 {
-		return c.Conn.SetReadDeadline(t)
+// setDeadline records t for the read side, the write side or both.
+func (c *conn) setDeadline(t time.Time, read, write bool) error {
+	direct := c.l.tick == 0
+	if !direct {
+		c.dl.mu.Lock()
+		defer c.dl.mu.Unlock()
+		direct = c.dl.direct
 	}
-	d := &c.dl
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.direct {
+	switch {
+	case direct && read && write:
+		return c.Conn.SetDeadline(t)
+	case direct && read:
 		return c.Conn.SetReadDeadline(t)
-	}
-	d.read = t
-	return c.unfire(true, false)
-}
-
-func (c *conn) SetWriteDeadline(t time.Time) error {
-	if c.l.tick == 0 {
+	case direct:
 		return c.Conn.SetWriteDeadline(t)
 	}
-	d := &c.dl
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.direct {
-		return c.Conn.SetWriteDeadline(t)
+	if read {
+		c.dl.read = t
 	}
-	d.write = t
-	return c.unfire(false, true)
+	if write {
+		c.dl.write = t
+	}
+	return c.unfire(read, write)
 }
 
 // unfire lifts a deadline the watchdog put into force on the sides being
