@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -171,17 +172,21 @@ func runBuy(b *bench) error {
 	defer stop()
 	d := b.phaseLength(3)
 	proxy := endpoint{name: "proxy", base: proxyURL, key: up.key}
-	cpu := map[string]float64{} // µs of CPU per answered request, by run
+	cpu := map[string]float64{}   // µs of CPU per answered request, by run
+	upCPU := map[string]float64{} // the upstream process's share of it
 	for _, side := range []struct {
 		ep  endpoint
 		pid int // the upstream process this side buys from
 	}{{proxy, up.pid}, {b.w.gateway, b.w.upstream.pid}} {
-		before := cpuTime(side.pid)
+		before, upBefore := cpuTime(side.pid), procCPU(side.pid)
 		if err := b.loadBuys(side.ep, q, d); err != nil {
 			return err
 		}
 		if r := b.rep.run(side.ep.name); r != nil && r.OK > 0 {
 			cpu[side.ep.name] = float64(cpuTime(side.pid)-before) / float64(time.Microsecond) / float64(r.OK)
+			if side.pid > 0 {
+				upCPU[side.ep.name] = float64(procCPU(side.pid)-upBefore) / float64(time.Microsecond) / float64(r.OK)
+			}
 		}
 	}
 	b.rep.ratio("gateway buys/s / proxy forwarded getNumber/s", "gateway", "proxy", ">= 0.50", 0.5)
@@ -189,6 +194,10 @@ func runBuy(b *bench) error {
 		for _, n := range []string{"proxy", "gateway"} {
 			b.rep.Figures = append(b.rep.Figures, Figure{Name: n + " CPU per request", Value: cpu[n], Unit: "µs",
 				Of: "CPU of this process (load generator included) and of the upstream process it buys from, during the " + n + " run / its answered requests"})
+			if up, ok := upCPU[n]; ok {
+				b.rep.Figures = append(b.rep.Figures, Figure{Name: "  of which the upstream's", Value: up, Unit: "µs",
+					Of: "CPU of the upstream process alone during the " + n + " run / its answered requests"})
+			}
 		}
 		b.rep.Figures = append(b.rep.Figures, Figure{Name: "proxy CPU / gateway CPU per request", Value: cpu["proxy"] / cpu["gateway"], Unit: "x",
 			Of: "the throughput ratio both would reach if each kept every core busy"})
@@ -221,6 +230,19 @@ func runBuy(b *bench) error {
 	return nil
 }
 
+// startProfile writes a CPU profile to path until the returned stop.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot start the CPU profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 // loadBuys runs getNumber closed loop against ep for d.
 func (b *bench) loadBuys(ep endpoint, q string, d time.Duration) error {
 	start := time.Now()
@@ -236,6 +258,13 @@ func (b *bench) loadBuys(ep endpoint, q string, d time.Duration) error {
 		callers[i] = newLegacyCaller(cl)
 	}
 	ok := func(body []byte) bool { return strings.HasPrefix(string(body), "ACCESS_NUMBER:") }
+	if b.o.cpuProf != "" && b.o.profRun == ep.name {
+		stop, err := startProfile(b.o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	runClosed(b.o.conns, end, func(w int) {
 		due := time.Now()
 		a := callers[w].call("getNumber", q)

@@ -22,6 +22,7 @@ type options struct {
 	timeout  time.Duration // -timeout: one request's limit
 	jsonFile string        // -json: also write the report here
 	cpuProf  string        // -cpuprofile: CPU profile of the whole run (load generator and in-process targets)
+	profRun  string        // -profile-run: with -cpuprofile, profile only this run's load (buy: proxy or gateway)
 
 	target string // -target: base URL of a running gateway; "" = start one in-process
 	key    string // -key: tenant key for -target (in-process: the demo tenant's)
@@ -101,6 +102,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "one request's limit")
 	fs.StringVar(&o.jsonFile, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this `file`")
+	fs.StringVar(&o.profRun, "profile-run", "", "buy: with -cpuprofile, profile only the load of this `run` (proxy or gateway) instead of the whole run")
 	fs.StringVar(&o.target, "target", "", "base `URL` of a running gateway (default: start one in-process)")
 	fs.StringVar(&o.key, "key", "", "tenant key for -target (in-process: a generated demo key)")
 	fs.DurationVar(&o.codeDelay, "code-delay", time.Second, "simulated SMS arrival after purchase (in-process)")

@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return exitUsage
 	}
-	if o.cpuProf != "" {
+	if o.cpuProf != "" && o.profRun == "" {
 		f, err := os.Create(o.cpuProf)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench:", err)

@@ -389,7 +389,11 @@ func TestExitCodes(t *testing.T) {
 func TestBuy(t *testing.T) {
 	o := testOptions("buy", 1500*time.Millisecond)
 	o.upstream = testUpstream(t)
+	o.cpuProf, o.profRun = filepath.Join(t.TempDir(), "gateway.prof"), "gateway"
 	rep := runScenario(t, o)
+	if st, err := os.Stat(o.cpuProf); err != nil || st.Size() == 0 {
+		t.Errorf("-profile-run gateway wrote no profile: %v", err)
+	}
 	for _, name := range []string{"proxy", "gateway"} {
 		if run := rep.run(name); run == nil || run.OK == 0 || run.Errors != 0 {
 			t.Fatalf("%s run %+v; want purchases without errors", name, run)
