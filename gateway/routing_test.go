@@ -74,15 +74,19 @@ func TestStrategies(t *testing.T) {
 		{"priority", "a,b,c"},
 		{"price", "b,c,a"},   // 0.30 < 0.40 < 0.90
 		{"balance", "b,c,a"}, // 50 > 30 > 10
-		{"success", "b,c,a"}, // 90% > prior 70% > 30%
-		// price / P(code): a 0.90/0.3 = 3.0, b 0.30/0.9 = 0.33, c 0.40/0.7 = 0.57
+		// A Thompson draw from each posterior: 90 of 100 > 70 of 100 > 30
+		// of 100, with enough evidence that draws keep that order.
+		{"success", "b,c,a"},
+		// price + $0.05/min × (delay + 2m × (1−p)/p): a 0.90 + 0.26,
+		// b 0.30 + 0.05, c 0.40 + 0.08
 		{"value", "b,c,a"},
 	}
 	e := newEnvWith(t, envOptions{
 		config: threePlatforms,
 		preStart: func(e *env) {
-			seedOutcomes(e, "a", 3, 10)
-			seedOutcomes(e, "b", 9, 10)
+			seedOutcomes(e, "a", 30, 100)
+			seedOutcomes(e, "b", 90, 100)
+			seedOutcomes(e, "c", 70, 100)
 		},
 	})
 	prices := map[string]int64{"a": 900_000, "b": 300_000, "c": 400_000}
@@ -110,7 +114,10 @@ func TestStrategies(t *testing.T) {
 	}
 
 	t.Run("value differs from price", func(t *testing.T) {
-		// a is cheapest but delivers 30%: per delivered code it costs most.
+		// a is cheapest but delivers 10%: the 13 minutes a delivered code
+		// takes there cost more than the price saves. c delivers 70 %,
+		// b 90 % at a price 0.05 higher: c's extra 0.6 min of waiting
+		// costs less.
 		e.sims["a"].Market.SetPrice("us", "wa", 300_000)
 		e.sims["b"].Market.SetPrice("us", "wa", 500_000)
 		e.sims["c"].Market.SetPrice("us", "wa", 450_000)
@@ -119,12 +126,13 @@ func TestStrategies(t *testing.T) {
 				e.g.RecordOutcome(p, "us", "wa", i < d)
 			}
 		}
-		seedAt("a", 3, 10)
-		seedAt("b", 9, 10)
+		seedAt("a", 10, 100)
+		seedAt("b", 90, 100)
+		seedAt("c", 70, 100)
 		price, _ := e.g.Recommend(context.Background(), e.tenantA(), gateway.BuyRequest{Country: "us", Service: "wa", Strategy: "price"})
 		value, _ := e.g.Recommend(context.Background(), e.tenantA(), gateway.BuyRequest{Country: "us", Service: "wa", Strategy: "value"})
-		if codes(price) != "a,c,b" || codes(value) != "b,c,a" {
-			t.Fatalf("price %s, value %s; want a,c,b and b,c,a", codes(price), codes(value))
+		if codes(price) != "a,c,b" || codes(value) != "c,b,a" {
+			t.Fatalf("price %s, value %s; want a,c,b and c,b,a", codes(price), codes(value))
 		}
 	})
 
