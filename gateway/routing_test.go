@@ -46,6 +46,12 @@ func codes(p gateway.Plan) string {
 	return strings.Join(s, ",")
 }
 
+// spread tells whether the i-th of total orders is one of delivered spread
+// evenly among them (the estimator weighs the latest orders most).
+func spread(i, delivered, total int) bool {
+	return (i+1)*delivered/total != i*delivered/total
+}
+
 // seedOutcomes writes ended orders into the ledger: delivered of total per
 // platform for us/tg, as the success statistics would see history.
 func seedOutcomes(e *env, platform string, delivered, total int) {
@@ -53,7 +59,7 @@ func seedOutcomes(e *env, platform string, delivered, total int) {
 		o := ledger.Order{Tenant: "a", Platform: platform, UpstreamID: fmt.Sprintf("%s-%d", platform, i), Phone: "1555",
 			Country: "us", Service: "tg", State: adapters.StateCancelled, Price: adapters.Money{Micros: 1, Currency: "USD"},
 			BasePrice: adapters.Money{Micros: 1, Currency: "USD"}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
-		if i < delivered {
+		if spread(i, delivered, total) {
 			o.State = adapters.StateFinished
 			o.Codes = []ledger.Code{{Code: "1234", Text: "1234", ReceivedAt: e.clock.Now()}}
 		}
@@ -123,7 +129,7 @@ func TestStrategies(t *testing.T) {
 		e.sims["c"].Market.SetPrice("us", "wa", 450_000)
 		seedAt := func(p string, d, n int) {
 			for i := 0; i < n; i++ {
-				e.g.RecordOutcome(p, "us", "wa", i < d)
+				e.g.RecordOutcome(p, "us", "wa", spread(i, d, n))
 			}
 		}
 		seedAt("a", 10, 100)

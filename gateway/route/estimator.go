@@ -22,7 +22,8 @@ import (
 type Estimator struct {
 	now      func() time.Time
 	halfLife time.Duration
-	share    bool // Refresh runs: remember counted order ids
+	maxEv    float64 // evidence cap of a pair
+	share    bool    // Refresh runs: remember counted order ids
 
 	mu sync.Mutex
 	m  map[pairKey]*decayed // guarded by mu
@@ -65,6 +66,9 @@ const (
 	priorDelayWeight = 2.0
 )
 
+// DefaultMaxEvidence is the evidence cap of a pair (EstimatorOptions).
+const DefaultMaxEvidence = 30
+
 // Sharing through the ledger (Refresh).
 const (
 	// syncOverlap re-reads this much before the last refresh: an order
@@ -83,6 +87,12 @@ type EstimatorOptions struct {
 	// HalfLife: an ended order counts half as much this long after it
 	// ended; default 1h.
 	HalfLife time.Duration
+	// MaxEvidence caps the evidence of a pair (delivery and delay): past
+	// it each new order pushes out an equal share of the old, so that the
+	// estimate follows a change within about that many orders whatever
+	// the order rate (the half-life alone forgets by time: at 1 order a
+	// second an hour holds thousands). Default 30.
+	MaxEvidence float64
 	// Share: Refresh will run periodically (orders of other instances
 	// through a shared ledger); the ids of counted orders are remembered
 	// so none is counted twice.
@@ -99,7 +109,10 @@ func NewEstimator(o EstimatorOptions) *Estimator {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Estimator{now: o.Now, halfLife: o.HalfLife, share: o.Share, m: map[pairKey]*decayed{},
+	if !(o.MaxEvidence > 0) {
+		o.MaxEvidence = DefaultMaxEvidence
+	}
+	return &Estimator{now: o.Now, halfLife: o.HalfLife, maxEv: o.MaxEvidence, share: o.Share, m: map[pairKey]*decayed{},
 		byPlatform: map[string]*decayed{}, seen: map[int64]time.Time{}}
 }
 
@@ -140,8 +153,9 @@ func (e *Estimator) observe(o Outcome) {
 	if o.Delivered && o.Delay > 0 {
 		delay = max(o.Delay.Seconds(), 1e-3)
 	}
-	add(e, e.m, pairKey{o.Platform, o.Country, o.Service}, o.Delivered, delay, o.At)
-	add(e, e.byPlatform, o.Platform, o.Delivered, 0, o.At)
+	add(e, e.m, pairKey{o.Platform, o.Country, o.Service}, o.Delivered, delay, o.At, e.maxEv)
+	// The platform's record is not capped: a vendor's floor counts orders.
+	add(e, e.byPlatform, o.Platform, o.Delivered, 0, o.At, math.Inf(1))
 }
 
 // Record adds one order that ended now, without its id or delay (tests,
@@ -155,7 +169,7 @@ func (e *Estimator) RecordAt(platform, country, service string, delivered bool, 
 	e.Observe(Outcome{Platform: platform, Country: country, Service: service, Delivered: delivered, At: at})
 }
 
-func add[K comparable](e *Estimator, m map[K]*decayed, k K, delivered bool, delaySeconds float64, at time.Time) {
+func add[K comparable](e *Estimator, m map[K]*decayed, k K, delivered bool, delaySeconds float64, at time.Time, maxEv float64) {
 	d := m[k]
 	if d == nil {
 		d = &decayed{at: at}
@@ -175,6 +189,17 @@ func add[K comparable](e *Estimator, m map[K]*decayed, k K, delivered bool, dela
 		d.dw += w
 		d.ds1 += w * l
 		d.ds2 += w * l * l
+	}
+	if d.total > maxEv {
+		f := maxEv / d.total
+		d.delivered *= f
+		d.total *= f
+	}
+	if d.dw > maxEv {
+		f := maxEv / d.dw
+		d.dw *= f
+		d.ds1 *= f
+		d.ds2 *= f
 	}
 }
 

@@ -55,6 +55,9 @@ type Standing struct {
 	// CancelRate: cancels sent upstream per purchase, decayed alike (-1:
 	// no purchase).
 	CancelRate float64
+	// Estimates: per country × service with a record, what the success
+	// and value strategies believe of the platform.
+	Estimates []PairEstimate
 }
 
 // Standing is p's standing now.
@@ -71,6 +74,7 @@ func (g *Router) Standing(p *platform.Platform) Standing {
 	if total > 0 {
 		st.SuccessRate = delivered / total
 	}
+	st.Estimates = g.est.Pairs(p.Code)
 	if buys, cancels := p.Activity().Recent(); buys > 0 {
 		st.CancelRate = cancels / buys
 	}
