@@ -67,7 +67,7 @@ const (
 )
 
 // DefaultMaxEvidence is the evidence cap of a pair (EstimatorOptions).
-const DefaultMaxEvidence = 30
+const DefaultMaxEvidence = 20
 
 // Sharing through the ledger (Refresh).
 const (
@@ -91,7 +91,7 @@ type EstimatorOptions struct {
 	// it each new order pushes out an equal share of the old, so that the
 	// estimate follows a change within about that many orders whatever
 	// the order rate (the half-life alone forgets by time: at 1 order a
-	// second an hour holds thousands). Default 30.
+	// second an hour holds thousands). Default 20.
 	MaxEvidence float64
 	// Share: Refresh will run periodically (orders of other instances
 	// through a shared ledger); the ids of counted orders are remembered
