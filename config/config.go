@@ -98,6 +98,20 @@ type Routing struct {
 	Strategy    string        `koanf:"strategy"`     // price|success|balance|random|priority|value; default "priority"
 	MaxAttempts int           `koanf:"max_attempts"` // platforms tried per purchase; default 3
 	Deadline    time.Duration `koanf:"deadline"`     // overall purchase deadline; default 20s
+	// HalfLife: how fast the delivery record forgets; an ended order
+	// counts half as much this long after it ended. Default 1h.
+	HalfLife time.Duration `koanf:"half_life"`
+	// GiveUp: how long a client waits for a code before it cancels and
+	// buys again, as the value strategy prices a number that never gets
+	// one. Default 2m.
+	GiveUp time.Duration `koanf:"give_up"`
+	// ValueOfMinute: what a minute of waiting for a code is worth, in
+	// base currency units, the rate at which the value strategy adds time
+	// to money. Default 0.05.
+	ValueOfMinute float64 `koanf:"value_of_minute"`
+	// Refresh: how often the delivery record reads the orders other
+	// instances ended from the ledger; 0 = never (one instance). Default 10s.
+	Refresh time.Duration `koanf:"refresh"`
 }
 
 // Breaker configures each platform's circuit breaker.

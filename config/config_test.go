@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -83,6 +84,10 @@ func TestLoadFile(t *testing.T) {
 		{"server.write_timeout default", c.Server.WriteTimeout, 10 * time.Second},
 		{"routing.strategy from file", c.Routing.Strategy, "price"},
 		{"routing.max_attempts default", c.Routing.MaxAttempts, 3},
+		{"routing.half_life default", c.Routing.HalfLife, time.Hour},
+		{"routing.give_up default", c.Routing.GiveUp, 2 * time.Minute},
+		{"routing.value_of_minute default", c.Routing.ValueOfMinute, 0.05},
+		{"routing.refresh default", c.Routing.Refresh, 10 * time.Second},
 		{"fx rate", c.FX.Rates["RUB"], "0.011"},
 		{"platform count", len(c.Platforms), 2},
 		{"platform type defaults to code", c.Platforms[1].Type, "fivesim"},
@@ -319,7 +324,8 @@ func TestDefaults(t *testing.T) {
 		{"ledger.url", d.Ledger.URL, "data/smsgate.db"},
 		{"ledger.synchronous", d.Ledger.Synchronous, "NORMAL"},
 		{"cache", d.Cache, Cache{24 * time.Hour, time.Hour, 5 * time.Minute, 10 * time.Minute}},
-		{"routing", d.Routing, Routing{"priority", 3, 20 * time.Second}},
+		{"routing", d.Routing, Routing{Strategy: "priority", MaxAttempts: 3, Deadline: 20 * time.Second, HalfLife: time.Hour,
+			GiveUp: 2 * time.Minute, ValueOfMinute: 0.05, Refresh: 10 * time.Second}},
 		{"breaker", d.Breaker, Breaker{ConsecutiveFailures: 5, OpenTimeout: 30 * time.Second, HalfOpenRequests: 1, Interval: 60 * time.Second,
 			FailureRatio: 0.5, MinRequests: 20, MaxOpenTimeout: 300 * time.Second}},
 		{"health", d.Health, Health{Interval: 5 * time.Minute}},
@@ -415,6 +421,18 @@ func TestValidate(t *testing.T) {
 			[]string{"routing.max_attempts: must be >= 1"}},
 		{"deadline", func(c *Config) { c.Routing.Deadline = -time.Second },
 			[]string{"routing.deadline: must be > 0"}},
+		{"half_life", func(c *Config) { c.Routing.HalfLife = 0 },
+			[]string{"routing.half_life: must be > 0"}},
+		{"give_up", func(c *Config) { c.Routing.GiveUp = -time.Minute },
+			[]string{"routing.give_up: must be > 0"}},
+		{"value_of_minute zero", func(c *Config) { c.Routing.ValueOfMinute = 0 },
+			[]string{"routing.value_of_minute: must be in (0, 1000000]"}},
+		{"value_of_minute NaN", func(c *Config) { c.Routing.ValueOfMinute = math.NaN() },
+			[]string{"routing.value_of_minute: must be in (0, 1000000]"}},
+		{"value_of_minute huge", func(c *Config) { c.Routing.ValueOfMinute = 2e6 },
+			[]string{"routing.value_of_minute: must be in (0, 1000000]"}},
+		{"refresh", func(c *Config) { c.Routing.Refresh = -time.Second },
+			[]string{"routing.refresh: must be >= 0"}},
 		// gobreaker never clears counts with Interval <= 0.
 		{"breaker interval", func(c *Config) { c.Breaker.Interval = 0 },
 			[]string{"breaker.interval: must be > 0"}},

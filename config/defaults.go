@@ -42,6 +42,12 @@ func Defaults() Config {
 			Strategy:    "priority",
 			MaxAttempts: 3,
 			Deadline:    20 * time.Second,
+			HalfLife:    time.Hour,
+			GiveUp:      2 * time.Minute,
+			// A minute of a registration run's waiting is worth about what
+			// a cheap number costs: time and price both count.
+			ValueOfMinute: 0.05,
+			Refresh:       10 * time.Second,
 		},
 		Breaker: Breaker{
 			ConsecutiveFailures: 5,

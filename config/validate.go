@@ -58,6 +58,10 @@ var (
 // problems collects validation errors, each prefixed by the key it is about.
 type problems []error
 
+// maxValueOfMinute bounds routing.value_of_minute: beyond it the figure
+// is a typo (a minute worth a million units), not a policy.
+const maxValueOfMinute = 1_000_000
+
 func (p *problems) add(key, format string, args ...any) {
 	*p = append(*p, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 }
@@ -123,6 +127,17 @@ func (c *Config) Validate() error {
 	p.oneOf("routing.strategy", "strategy", c.Routing.Strategy, strategies)
 	p.atLeast("routing.max_attempts", c.Routing.MaxAttempts, 1)
 	p.positive("routing.deadline", c.Routing.Deadline)
+	p.positive("routing.half_life", c.Routing.HalfLife)
+	p.positive("routing.give_up", c.Routing.GiveUp)
+	// A positive, finite rate: with 0 a number that never delivers would
+	// cost the value strategy nothing, and a lower delivery rate would not
+	// rank worse.
+	if v := c.Routing.ValueOfMinute; !(v > 0 && v <= maxValueOfMinute) {
+		p.add("routing.value_of_minute", "must be in (0, %d] base currency units, got %v", maxValueOfMinute, v)
+	}
+	if c.Routing.Refresh < 0 {
+		p.add("routing.refresh", "must be >= 0 (0 = never), got %s", c.Routing.Refresh)
+	}
 
 	p.atLeast("breaker.consecutive_failures", c.Breaker.ConsecutiveFailures, 1)
 	p.positive("breaker.open_timeout", c.Breaker.OpenTimeout)

@@ -140,10 +140,15 @@ func New(o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.overrides = overrides.New(o.Store, g.platforms, g.byCode, g.bg, o.Clock, o.Logger)
-	g.router = route.New(o.Config.Routing, g.market, conv, o.Rand, o.Clock)
+	rc := o.Config.Routing
+	if _, shared := o.Store.(ledger.Leaser); !shared {
+		// One instance counts every order as it ends: nothing to read back.
+		rc.Refresh = 0
+	}
+	g.router = route.New(rc, g.market, conv, o.Rand, o.Clock)
 	g.orders, err = orders.New(orders.Deps{
 		Routing: o.Config.Routing, CodesTTL: o.Config.Cache.Codes, Log: o.Logger, Store: o.Store, FX: conv,
-		Market: g.market, Router: g.router, Outcomes: g.router.Stats(), Metrics: g.metrics, Caps: o.Caps, BG: g.bg,
+		Market: g.market, Router: g.router, Outcomes: g.router.Estimator(), Metrics: g.metrics, Caps: o.Caps, BG: g.bg,
 		Platforms: g.byCode, Now: o.Clock, Reconcile: o.Config.Recovery.Reconcile, IntentGrace: o.Config.Recovery.IntentGrace,
 		Hooked: func(name string) bool { t, ok := ts.ByName(name); return ok && t.Hooked() },
 	})
@@ -294,13 +299,17 @@ func (g *Gateway) Start(ctx context.Context) {
 		g.log.Warn("cannot read platform overrides", zap.Error(err))
 	}
 	g.overrides.Refresh(5 * time.Second)
-	g.seedStats(ctx)
+	g.refreshEstimates(ctx)
 	g.seedCaps(ctx)
 	g.undoStop = g.bg.StopWith(ctx)
 	if _, shared := g.store.(ledger.Leaser); shared {
 		// Shared caps (Redis) drift when an instance dies holding slots:
 		// the ledger is the truth, re-counted every minute.
 		g.bg.Every(time.Minute, g.seedCaps)
+		// Orders other instances end reach this one's delivery estimates.
+		if every := g.cfg.Routing.Refresh; every > 0 {
+			g.bg.Every(every, g.refreshEstimates)
+		}
 	}
 	g.bg.Go(g.alerts.Run)
 	g.bg.Go(g.health.Run)
@@ -381,17 +390,17 @@ func (g *Gateway) seedCaps(ctx context.Context) {
 	}
 }
 
-// seedStats loads recent ended orders into the delivery statistics.
-func (g *Gateway) seedStats(ctx context.Context) {
-	list, err := g.store.List(ctx, ledger.Filter{Limit: 5000})
+// refreshEstimates reads ended orders into the router's delivery
+// estimates: on start the last hours (they survive a restart), then, with
+// a shared ledger, those other instances ended since the last refresh.
+func (g *Gateway) refreshEstimates(ctx context.Context) {
+	n, full, err := g.router.Estimator().Refresh(ctx, g.store)
 	if err != nil {
-		g.log.Warn("cannot load delivery statistics", zap.Error(err))
+		g.log.Warn("cannot read the delivery record", zap.Error(err))
 		return
 	}
-	for _, o := range list {
-		if !o.State.Active() {
-			g.router.Stats().RecordAt(o.Platform, o.Country, o.Service, len(o.Codes) > 0, o.UpdatedAt)
-		}
+	if full {
+		g.log.Warn("delivery record: read the newest orders only", zap.Int("orders", n))
 	}
 }
 
@@ -450,7 +459,7 @@ func (g *Gateway) RoundsCaughtUp(at time.Time) bool { return g.poller.RoundsCaug
 // RecordOutcome adds one ended order to the delivery statistics (the
 // poller does this as orders end; tests and imports may too).
 func (g *Gateway) RecordOutcome(platform, country, service string, delivered bool) {
-	g.router.Stats().Record(platform, country, service, delivered)
+	g.router.Estimator().Record(platform, country, service, delivered)
 }
 
 // unifiedAPI builds the unified JSON API over the gateway's concerns.

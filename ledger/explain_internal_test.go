@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"smsgate/adapters"
 )
 
 // hotQuery is a statement the gateway runs per request, per poll or per
@@ -48,6 +50,7 @@ func hotQueries(s *store) []hotQuery {
 		{"awaiting before", awaitingBeforeSQL(s.d), []any{"p", now}},
 		{"active upstream ids", activeUpstreamSQL(s.d), []any{"p"}},
 		{"acquire lease", acquireLeaseSQL, []any{"list:p", "owner", now, now}},
+		{"ended since", endedSQL(s.d), []any{now, 1000}},
 	}
 }
 
@@ -60,6 +63,25 @@ var listIndexes = map[string]string{
 	"first awaiting poll":    "orders_platform_awaiting",
 	"awaiting before":        "orders_platform_awaiting",
 	"active upstream ids":    upstreamIndex,
+	"ended since":            "orders_ended_updated_at",
+}
+
+// TestEndedStatesMatchIndex: the states Ended asks for are the ones
+// orders_ended_updated_at (migration 10) was built on, and every state
+// that is not active.
+func TestEndedStatesMatchIndex(t *testing.T) {
+	want := "WHERE state IN " + endedStatesSQL
+	for name, d := range map[string]dialect{"sqlite": sqliteDialect{}, "postgres": postgresDialect{}} {
+		if q := migrations(d)[9]; !strings.Contains(q, want) {
+			t.Errorf("%s migration 10 does not index %s:\n%s", name, want, q)
+		}
+	}
+	for _, st := range []adapters.State{adapters.StateWaiting, adapters.StateCodeReceived, adapters.StateRetryWaiting,
+		adapters.StateFinished, adapters.StateCancelled, adapters.StateExpired, adapters.StateBanned} {
+		if in := strings.Contains(endedStatesSQL, "'"+string(st)+"'"); in == st.Active() {
+			t.Errorf("state %s: in endedStates %v, active %v", st, in, st.Active())
+		}
+	}
 }
 
 // TestAwaitingStatesMatchIndex: the states FirstAwaitingPoll and

@@ -26,9 +26,9 @@ const seedOrder = "INSERT INTO orders (tenant, platform, upstream_id, state, cre
 // intents indexes it also replaced go with their tables in undoMoneySQL.
 const undoDueIndexSQL = "DROP INDEX orders_active_next_poll_at; CREATE INDEX orders_state_next_poll_at ON orders (state, next_poll_at); "
 
-// undoListPollSQL takes a database back from migration 9 to 8 (the same
+// undoListPollSQL takes a database back from migration 10 to 8 (the same
 // text in both dialects), for tests that downgrade further.
-const undoListPollSQL = "DROP TABLE leases; DROP INDEX orders_platform_awaiting; "
+const undoListPollSQL = "DROP INDEX orders_ended_updated_at; DROP TABLE leases; DROP INDEX orders_platform_awaiting; "
 
 // undoEventsSQL takes a database back from migration 7 to 6 (the same
 // text in both dialects; the actions indexes of 7 go with their table in

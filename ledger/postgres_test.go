@@ -595,6 +595,6 @@ func TestPostgresDedupMigration(t *testing.T) {
 	}, func(t *testing.T) {
 		exec(t, "DROP INDEX orders_active_platform_upstream_id")
 	}, func(t *testing.T) {
-		exec(t, undoListPollSQL+undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6, 7, 8, 9)")
+		exec(t, undoListPollSQL+undoDueIndexSQL+undoEventsSQL+undoMoneySQL+"; DELETE FROM schema_version WHERE version IN (5, 6, 7, 8, 9, 10)")
 	})
 }

@@ -271,6 +271,13 @@ var schemaTemplate = []string{
 		until {int64} NOT NULL DEFAULT 0
 	);
 	CREATE INDEX orders_platform_awaiting ON orders (platform, next_poll_at) WHERE state IN ('waiting', 'retry_waiting');`,
+	// 10: the router's delivery estimates are shared between instances by
+	// reading, every refresh, the orders that ended since the last one
+	// (Ended). Only ended orders are in this index, each written once as
+	// it ends (an active order's many polls do not touch it); its state
+	// list is endedStates written out (TestEndedStatesMatchIndex).
+	`CREATE INDEX orders_ended_updated_at ON orders (updated_at, id)
+		WHERE state IN ('finished', 'cancelled', 'expired', 'banned');`,
 }
 
 // upstreamIndex is the (platform, upstream id) index's name, which a

@@ -22,6 +22,10 @@ type Outcome struct {
 	// TimeToCode is first code minus creation; -1 when no code came or its
 	// time is unknown.
 	TimeToCode time.Duration
+	// ID is the order's id; UpdatedAt its last write, which for an ended
+	// order is when it ended (Ended reads by it).
+	ID        int64
+	UpdatedAt time.Time
 }
 
 // OutcomeFilter selects orders for statistics: created in [From, To),
@@ -40,9 +44,9 @@ type PlatformOverride struct {
 	UpdatedAt time.Time
 }
 
-func outcomeOf(createdMs int64, platform, country, service, state string, base, revenue int64, codes string, firstCodeMs int64) Outcome {
+func outcomeOf(id, createdMs, updatedMs int64, platform, country, service, state string, base, revenue int64, codes string, firstCodeMs int64) Outcome {
 	o := Outcome{
-		CreatedAt: fromMillis(createdMs), Platform: platform, Country: country, Service: service,
+		ID: id, CreatedAt: fromMillis(createdMs), UpdatedAt: fromMillis(updatedMs), Platform: platform, Country: country, Service: service,
 		State: adapters.State(state), BasePrice: base, Revenue: revenue, Delivered: codes != "" && codes != "[]", TimeToCode: -1,
 	}
 	if o.Delivered && firstCodeMs > 0 && firstCodeMs >= createdMs {
@@ -59,8 +63,7 @@ func (s *store) Outcomes(ctx context.Context, f OutcomeFilter) ([]Outcome, error
 	}
 	defer s.calls.Done()
 	a := args{d: s.d}
-	q := "SELECT created_at, platform, country, service, state, base_price_micros, tenant_price_base_micros, " + codesAsText +
-		", COALESCE(" + s.d.firstCodeAt() + ", 0) FROM orders WHERE created_at >= " + a.bind(toMillis(f.From)) +
+	q := outcomeColumns(s.d) + " WHERE created_at >= " + a.bind(toMillis(f.From)) +
 		" AND created_at < " + a.bind(toMillis(f.To))
 	for _, c := range []struct{ col, v string }{{"tenant", f.Tenant}, {"platform", f.Platform}, {"country", f.Country}, {"service", f.Service}} {
 		if c.v != "" {
@@ -78,19 +81,62 @@ func (s *store) Outcomes(ctx context.Context, f OutcomeFilter) ([]Outcome, error
 	return out, nil
 }
 
+// outcomeColumns selects what scanOutcome reads, from orders.
+func outcomeColumns(d dialect) string {
+	return "SELECT id, created_at, updated_at, platform, country, service, state, base_price_micros, tenant_price_base_micros, " +
+		codesAsText + ", COALESCE(" + d.firstCodeAt() + ", 0) FROM orders"
+}
+
+// endedStates are the states an order ends in. The index
+// orders_ended_updated_at (migration 10) names them literally; a test
+// keeps the two in step.
+var endedStates = []adapters.State{adapters.StateFinished, adapters.StateCancelled, adapters.StateExpired, adapters.StateBanned}
+
+// endedStatesSQL is endedStates spelled as the index's predicate, so that
+// SQLite, which matches a partial index by its terms, uses it.
+var endedStatesSQL = statesSQL(endedStates)
+
+// endedSQL reads the newest ended orders whose last write is at or after
+// $1, at most $2, newest first, from orders_ended_updated_at: its cost is
+// the orders it returns.
+func endedSQL(d dialect) string {
+	return outcomeColumns(d) + " WHERE state IN " + endedStatesSQL + " AND updated_at >= " + d.arg(1) +
+		" ORDER BY updated_at DESC, id DESC LIMIT " + d.arg(2)
+}
+
+// Ended implements Store.
+func (s *store) Ended(ctx context.Context, since time.Time, limit int) ([]Outcome, error) {
+	if err := s.enter(); err != nil {
+		return nil, fmt.Errorf("cannot read ended orders: %w", err)
+	}
+	defer s.calls.Done()
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, endedSQL(s.d), toMillis(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read ended orders: %w", err)
+	}
+	out, err := readAll(rows, scanOutcome)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read ended orders: %w", err)
+	}
+	return out, nil
+}
+
 // codesAsText reads the codes column as text in both dialects (json in
 // PostgreSQL, TEXT in SQLite).
 const codesAsText = "CAST(codes AS TEXT)"
 
 func scanOutcome(r rowScanner) (Outcome, error) {
 	var (
-		created, base, revenue, first         int64
-		platform, country, service, st, codes string
+		id, created, updated, base, revenue, first int64
+		platform, country, service, st, codes      string
 	)
-	if err := r.Scan(&created, &platform, &country, &service, &st, &base, &revenue, &codes, &first); err != nil {
+	if err := r.Scan(&id, &created, &updated, &platform, &country, &service, &st, &base, &revenue, &codes, &first); err != nil {
 		return Outcome{}, err
 	}
-	return outcomeOf(created, platform, country, service, st, base, revenue, codes, first), nil
+	return outcomeOf(id, created, updated, platform, country, service, st, base, revenue, codes, first), nil
 }
 
 // Overrides implements Store.

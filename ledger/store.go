@@ -120,6 +120,11 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Order, error)
 	// Outcomes lists the orders statistics are computed from.
 	Outcomes(ctx context.Context, f OutcomeFilter) ([]Outcome, error)
+	// Ended lists the newest ended orders (finished, cancelled, expired,
+	// banned) last written at or after since, at most limit of them, newest
+	// first: the delivery record routing learns from, on start and from
+	// other instances.
+	Ended(ctx context.Context, since time.Time, limit int) ([]Outcome, error)
 	// Overrides returns the admin overrides of platform settings by code.
 	Overrides(ctx context.Context) (map[string]PlatformOverride, error)
 	// SetOverride stores a platform's override (all fields nil removes it).

@@ -41,9 +41,9 @@ type Router interface {
 	OfferFor(ctx context.Context, p *platform.Platform, country, service string) (adapters.Offer, bool)
 }
 
-// Outcomes learns how orders end (route.Stats).
+// Outcomes learns how orders end (route.Estimator).
 type Outcomes interface {
-	Record(platform, country, service string, delivered bool)
+	Observe(o route.Outcome)
 }
 
 // Metrics counts what orders do (ops.Metrics).

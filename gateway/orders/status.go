@@ -12,6 +12,7 @@ import (
 	"smsgate/adapters"
 	"smsgate/gateway/market"
 	"smsgate/gateway/platform"
+	"smsgate/gateway/route"
 	"smsgate/gateway/tenant"
 	"smsgate/ledger"
 )
@@ -232,13 +233,25 @@ func (g *Service) save(ctx context.Context, o *ledger.Order, c ledger.Change) er
 func (g *Service) ended(o *ledger.Order) {
 	g.caps.Release(tenant.Key(o.Tenant))
 	g.caps.Release(platform.Key(o.Platform))
-	g.outcomes.Record(o.Platform, o.Country, o.Service, len(o.Codes) > 0)
+	g.outcomes.Observe(outcomeOf(o))
 	if len(o.Codes) == 0 {
 		if p, ok := g.byCode[o.Platform]; ok {
 			g.market.DropBalance(p) // refunded
 			g.refunded(p, o)
 		}
 	}
+}
+
+// outcomeOf is an ended order as the router's estimator learns from it:
+// whether a code came and after how long, and when the order ended (its
+// last write, which the ledger's copy carries too).
+func outcomeOf(o *ledger.Order) route.Outcome {
+	out := route.Outcome{Order: o.ID, Platform: o.Platform, Country: o.Country, Service: o.Service,
+		Delivered: len(o.Codes) > 0, At: o.UpdatedAt}
+	if out.Delivered && !o.Codes[0].ReceivedAt.IsZero() {
+		out.Delay = o.Codes[0].ReceivedAt.Sub(o.CreatedAt)
+	}
+	return out
 }
 
 // Observe records what a platform reported (o fresh from the store, its

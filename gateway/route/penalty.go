@@ -29,18 +29,18 @@ func (g *Router) floor(p *platform.Platform) (platform.Penalty, bool) {
 	if p.MinSuccessRate <= 0 {
 		return platform.Penalty{}, false
 	}
-	delivered, total := g.stats.Platform(p.Code)
+	delivered, total := g.est.Platform(p.Code)
 	sample := float64(max(p.MinSuccessSample, 1))
 	if total < sample || delivered/total >= p.MinSuccessRate {
 		return platform.Penalty{}, false
 	}
 	// total · 2^(−t/halfLife) = sample  ⇒  t = halfLife · log2(total/sample)
-	left := time.Duration(float64(g.stats.HalfLife()) * math.Log2(total/sample))
+	left := time.Duration(float64(g.est.HalfLife()) * math.Log2(total/sample))
 	return platform.Penalty{
 		Scope: adapters.ScopeAccount,
 		Reason: fmt.Sprintf("recent success rate %.1f%% below min_success_rate %.1f%% (%.0f recent orders)",
 			delivered/total*100, p.MinSuccessRate*100, total),
-		Until: g.stats.now().Add(left).Add(time.Second).Truncate(time.Second),
+		Until: g.est.now().Add(left).Add(time.Second).Truncate(time.Second),
 	}, true
 }
 
@@ -55,6 +55,9 @@ type Standing struct {
 	// CancelRate: cancels sent upstream per purchase, decayed alike (-1:
 	// no purchase).
 	CancelRate float64
+	// Estimates: per country × service with a record, what the success
+	// and value strategies believe of the platform.
+	Estimates []PairEstimate
 }
 
 // Standing is p's standing now.
@@ -66,11 +69,12 @@ func (g *Router) Standing(p *platform.Platform) Standing {
 	if b := p.Penalties(); b != nil {
 		st.Penalties = append(st.Penalties, b.Active()...)
 	}
-	delivered, total := g.stats.Platform(p.Code)
+	delivered, total := g.est.Platform(p.Code)
 	st.RecentOrders = total
 	if total > 0 {
 		st.SuccessRate = delivered / total
 	}
+	st.Estimates = g.est.Pairs(p.Code)
 	if buys, cancels := p.Activity().Recent(); buys > 0 {
 		st.CancelRate = cancels / buys
 	}

@@ -35,8 +35,15 @@ type Candidate struct {
 	BasePrice int64   // offer price in base currency micro-units; -1 unknown
 	Count     int     // stock; -1 unknown
 	Balance   int64   // last known balance in base micro-units; -1 unknown
-	Rate      float64 // estimated delivery probability
-	Score     float64 // the strategy's sort key: lower is tried first
+	Rate      float64 // estimated delivery probability (posterior mean)
+	// Evidence: the decayed count of ended orders behind Rate.
+	Evidence float64
+	// Delay: the expected delay to the code of a delivered order.
+	Delay time.Duration
+	// Draw: the delivery probability drawn from the posterior (Thompson
+	// sampling) that success and value ranked by; 0 for other strategies.
+	Draw  float64
+	Score float64 // the strategy's sort key: lower is tried first
 	// Cost is the offer price in the platform's currency (0 unknown): what
 	// a purchase there sets aside of its balance.
 	Cost int64
@@ -46,6 +53,8 @@ type Candidate struct {
 	// PutOff: Buy found the balance short when about to ask, and moved the
 	// platform to the end of its list, where it is asked regardless.
 	PutOff bool
+
+	alpha, beta float64 // the delivery posterior Draw comes from
 }
 
 // Plan is a routing decision: the strategy used and the platforms to try,
@@ -196,7 +205,9 @@ func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *
 	if pen, blocked := g.Blocked(p, r.Country, r.Service); blocked {
 		return Candidate{}, penaltySkip(pen), nil
 	}
-	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: g.stats.Rate(p.Code, r.Country, r.Service)}
+	est := g.est.Estimate(p.Code, r.Country, r.Service)
+	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: est.P, Evidence: est.Evidence, Delay: est.DelayMean,
+		alpha: est.Alpha, beta: est.Beta}
 	avail, known := g.market.Available(p.Code)
 	if known {
 		if b, err := g.fx.ToBase(adapters.Money{Micros: max(avail, 0), Currency: p.Currency}); err == nil {
@@ -265,13 +276,17 @@ func (g *Router) order(plan *Plan, pinned bool) {
 				c.Score = -float64(c.Balance)
 			}
 		case "success":
-			c.Score = -c.Rate
+			// Thompson sampling: ranked by a draw from the posterior, a
+			// platform is tried first in proportion to the chance that it
+			// is the best, so one with little record is explored and one
+			// whose delivery fell is left as soon as the record shows it.
+			c.Draw = g.sampleBeta(c.alpha, c.beta)
+			c.Score = -c.Draw
 		case "value":
-			// Expected cost per delivered code: what we pay on average to
-			// actually get one, not what one attempt costs.
+			c.Draw = g.sampleBeta(c.alpha, c.beta)
 			c.Score = unknown
-			if c.BasePrice >= 0 && c.Rate > 0 {
-				c.Score = float64(c.BasePrice) / c.Rate
+			if c.BasePrice >= 0 {
+				c.Score = g.value(float64(c.BasePrice), c.Draw, c.Delay)
 			}
 		case "random":
 			// Weighted shuffle (Efraimidis–Spirakis): u^(1/w), larger first.
@@ -292,6 +307,56 @@ func (g *Router) order(plan *Plan, pinned bool) {
 		}
 		return rest[i].Platform.Current().Priority < rest[j].Platform.Current().Priority
 	})
+}
+
+// value is the expected cost of one delivered code, in base micro-units:
+// the price (paid only for a delivered code: a number without one is
+// cancelled and refunded) plus the waiting, priced at value_of_minute.
+// Waiting per delivered code is the delay of a delivered number plus a
+// give_up for each number that fails first, (1 − p) / p of them on
+// average. A lower p is always worse: more waiting and more cancels,
+// which vendors hold against an account.
+func (g *Router) value(price, p float64, delay time.Duration) float64 {
+	p = max(p, 1e-6)
+	minutes := delay.Minutes() + g.cfg.GiveUp.Minutes()*(1-p)/p
+	return price + g.cfg.ValueOfMinute*1e6*minutes
+}
+
+// sampleBeta draws from Beta(a, b) with the router's random source.
+func (g *Router) sampleBeta(a, b float64) float64 {
+	g.rngMu.Lock()
+	defer g.rngMu.Unlock()
+	x := sampleGamma(g.rng, a)
+	y := sampleGamma(g.rng, b)
+	if x+y == 0 {
+		return a / (a + b)
+	}
+	return x / (x + y)
+}
+
+// sampleGamma draws from Gamma(k, 1) (Marsaglia and Tsang; for k < 1,
+// Gamma(k+1)·U^(1/k)).
+func sampleGamma(r *rand.Rand, k float64) float64 {
+	if k <= 0 {
+		return 0
+	}
+	if k < 1 {
+		return sampleGamma(r, k+1) * math.Pow(1-r.Float64(), 1/k)
+	}
+	d := k - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := r.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := 1 - r.Float64() // (0, 1]
+		if math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
+			return d * v
+		}
+	}
 }
 
 // Random is a draw from the router's random source (also the poller's
@@ -327,7 +392,7 @@ type Router struct {
 	cfg    config.Routing
 	market Market
 	fx     *fx.FX
-	stats  *Stats
+	est    *Estimator
 
 	rngMu sync.Mutex
 	rng   *rand.Rand // guarded by rngMu
@@ -335,8 +400,15 @@ type Router struct {
 
 // New builds a router; rng drives the random strategy.
 func New(cfg config.Routing, m Market, conv *fx.FX, rng *rand.Rand, now func() time.Time) *Router {
-	return &Router{cfg: cfg, market: m, fx: conv, stats: newStats(now), rng: rng}
+	est := NewEstimator(EstimatorOptions{HalfLife: cfg.HalfLife, Share: cfg.Refresh > 0, Now: now})
+	if cfg.GiveUp <= 0 { // a config that skipped Validate (tests)
+		cfg.GiveUp = 2 * time.Minute
+	}
+	if !(cfg.ValueOfMinute > 0) {
+		cfg.ValueOfMinute = 0.05
+	}
+	return &Router{cfg: cfg, market: m, fx: conv, est: est, rng: rng}
 }
 
-// Stats is the delivery record the router reads.
-func (g *Router) Stats() *Stats { return g.stats }
+// Estimator is the delivery record the router reads.
+func (g *Router) Estimator() *Estimator { return g.est }

@@ -228,18 +228,18 @@ func reason(strategy string, c route.Candidate, base string) string {
 	case "price":
 		return "lowest price: " + price
 	case "success":
-		return fmt.Sprintf("highest recent delivery rate: %.0f%%", c.Rate*100)
+		return fmt.Sprintf("highest drawn delivery rate: %.0f%% (estimate %.0f%% over %.1f recent orders)", c.Draw*100, c.Rate*100, c.Evidence)
 	case "balance":
 		if c.Balance >= 0 {
 			return "largest balance: " + adapters.FormatDecimal(c.Balance, 2) + " " + base
 		}
 		return "largest balance (balance not known yet)"
 	case "value":
-		if c.BasePrice >= 0 && c.Rate > 0 {
-			return fmt.Sprintf("lowest expected cost per delivered code: %s %s (%s at %.0f%% delivery)",
-				adapters.FormatDecimal(int64(float64(c.BasePrice)/c.Rate), 2), base, price, c.Rate*100)
+		if c.BasePrice >= 0 {
+			return fmt.Sprintf("lowest expected time and money per delivered code: %s %s (%s, %.0f%% delivery drawn, code in %s)",
+				adapters.FormatDecimal(int64(c.Score), 2), base, price, c.Draw*100, c.Delay.Round(time.Second))
 		}
-		return "lowest expected cost per delivered code"
+		return "lowest expected time and money per delivered code"
 	case "random":
 		return fmt.Sprintf("weighted random draw (weight %d)", c.Platform.Current().Weight)
 	}
@@ -264,6 +264,26 @@ type PlatformHealth struct {
 	CancelRate *float64 `json:"cancelRate,omitempty"`
 	// MinSuccessRate: the configured floor, 0..1; absent when off.
 	MinSuccessRate *float64 `json:"minSuccessRate,omitempty"`
+	// Estimates: what routing believes of each country × service the
+	// platform has a record for.
+	Estimates []EstimateView `json:"estimates"`
+}
+
+// EstimateView is the router's estimate for one country × service of a
+// platform: the delivery probability and the delay the success and value
+// strategies use, and the evidence behind them.
+type EstimateView struct {
+	Country string `json:"country"`
+	Service string `json:"service"`
+	// DeliveryProbability: the posterior mean, 0..1 (prior 0.7 worth 5
+	// orders, plus the record).
+	DeliveryProbability float64 `json:"deliveryProbability"`
+	// Evidence: ended orders behind it, decayed (routing.half_life).
+	Evidence float64 `json:"evidence"`
+	// DelaySeconds: median time from purchase to the code of a delivered
+	// order; DelayEvidence the delivered orders behind it, decayed.
+	DelaySeconds  float64 `json:"delaySeconds"`
+	DelayEvidence float64 `json:"delayEvidence"`
 }
 
 // PenaltyView is one penalty in force.
@@ -277,7 +297,7 @@ type PenaltyView struct {
 
 // platformHealth is p's health check with its standing.
 func (s *API) platformHealth(p *platform.Platform) PlatformHealth {
-	v := PlatformHealth{Health: s.health.Snapshot(p), Penalties: []PenaltyView{}}
+	v := PlatformHealth{Health: s.health.Snapshot(p), Penalties: []PenaltyView{}, Estimates: []EstimateView{}}
 	if s.standing == nil {
 		return v
 	}
@@ -296,6 +316,11 @@ func (s *API) platformHealth(p *platform.Platform) PlatformHealth {
 	}
 	if p.MinSuccessRate > 0 {
 		v.MinSuccessRate = round(p.MinSuccessRate)
+	}
+	for _, e := range st.Estimates {
+		v.Estimates = append(v.Estimates, EstimateView{Country: e.Country, Service: e.Service,
+			DeliveryProbability: *round(e.P), Evidence: math.Round(e.Evidence*100) / 100,
+			DelaySeconds: math.Round(e.DelayMedian.Seconds()*10) / 10, DelayEvidence: math.Round(e.DelayEvidence*100) / 100})
 	}
 	return v
 }

@@ -608,7 +608,7 @@ func testOutcomes(t *testing.T, s ledger.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].Platform != "p1" || !got[0].Delivered || got[0].TimeToCode != 30*time.Second ||
+	if len(got) != 2 || got[0].ID == 0 || got[0].Platform != "p1" || !got[0].Delivered || got[0].TimeToCode != 30*time.Second ||
 		got[1].Delivered || got[1].TimeToCode != -1 || got[1].State != adapters.StateCancelled || got[0].BasePrice != 135_000 {
 		t.Fatalf("outcomes of a on day 1: %+v", got)
 	}
@@ -629,6 +629,52 @@ func testOutcomes(t *testing.T, s ledger.Store) {
 		if err != nil || len(got) != c.want {
 			t.Errorf("Outcomes(%+v) = %d, %v; want %d", c.f, len(got), err, c.want)
 		}
+	}
+}
+
+// testEnded: Ended lists ended orders (never active ones) last written at
+// or after since, newest first, with id, delay to the first code and the
+// time they ended; limit keeps the newest.
+func testEnded(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	mk := func(state adapters.State, endedAfter, codeAfter time.Duration) int64 {
+		o := NewOrder("a")
+		o.State, o.UpdatedAt = state, base.Add(endedAfter)
+		if state.Active() {
+			o.NextPollAt = base.Add(time.Hour)
+		}
+		if codeAfter >= 0 {
+			o.Codes = []ledger.Code{{Code: "1111", Text: "code 1111", ReceivedAt: base.Add(codeAfter)}}
+		}
+		if err := s.Create(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+		return o.ID
+	}
+	old := mk(adapters.StateFinished, time.Minute, 20*time.Second)
+	fin := mk(adapters.StateFinished, 3*time.Minute, 40*time.Second)
+	mk(adapters.StateWaiting, 4*time.Minute, -1)
+	mk(adapters.StateCodeReceived, 4*time.Minute, 30*time.Second)
+	exp := mk(adapters.StateExpired, 5*time.Minute, -1)
+	got, err := s.Ended(ctx, base.Add(2*time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != exp || got[1].ID != fin {
+		t.Fatalf("Ended since 2m: %+v; want orders %d, %d", got, exp, fin)
+	}
+	if g := got[1]; !g.Delivered || g.TimeToCode != 40*time.Second || !g.UpdatedAt.Equal(base.Add(3*time.Minute).Truncate(time.Millisecond)) ||
+		g.Platform != "alpha" || g.Country != "ru" || g.Service != "tg" {
+		t.Errorf("finished order: %+v", g)
+	}
+	if g := got[0]; g.Delivered || g.TimeToCode != -1 || g.State != adapters.StateExpired {
+		t.Errorf("expired order: %+v", g)
+	}
+	if got, err := s.Ended(ctx, base, 1); err != nil || len(got) != 1 || got[0].ID != exp {
+		t.Errorf("Ended limit 1: %+v, %v; want the newest, %d", got, err, exp)
+	}
+	if got, err := s.Ended(ctx, base, 10); err != nil || len(got) != 3 || got[2].ID != old {
+		t.Errorf("Ended since base: %+v, %v; want 3 ending with %d", got, err, old)
 	}
 }
 

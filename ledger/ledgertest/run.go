@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"CreateCanceledContext", testCreateCanceled},
 		{"Outcomes", testOutcomes},
+		{"Ended", testEnded},
 		{"Overrides", testOverrides},
 		{"AfterClose", testAfterClose},
 	})
