@@ -290,7 +290,8 @@ func (m *Market) Model() *Model {
 // behaviour it has instead.
 func (m *Market) Describe() string {
 	if m.real != nil {
-		return m.real.Describe()
+		return m.real.Describe() + fmt.Sprintf("  stock %d per pair at start, lifetime %s, cancel guard %s\n",
+			m.cfg.Stock, m.cfg.Lifetime, m.cfg.CancelGuard)
 	}
 	delay := "every SMS " + m.cfg.CodeDelay.String() + " after purchase"
 	if m.cfg.CodeDelay < 0 {

@@ -429,6 +429,7 @@ func TestModelDescribe(t *testing.T) {
   ru/tg: delivery 0.8, delay median 6s sigma 1, no refill, fixed prices
   drift at +10m0s, ru/tg: delivery 0.2
   drift at +30m0s, every pair: recover
+  stock 500 per pair at start, lifetime 20m0s, cancel guard 2m0s
 `
 	if got != want {
 		t.Errorf("describe:\n%s\nwant:\n%s", got, want)
