@@ -271,6 +271,47 @@ func openShared(c config.Redis) (sharedState, error) {
 	}, nil
 }
 
+// simModel is the realistic market [simulator] configures for the
+// simulated platform code, or nil for the fixed one (every SMS code_delay
+// after purchase) when no realistic key is set. A delay median left 0 is
+// code_delay's.
+func simModel(s config.Simulator, code string) *simulator.Model {
+	if !s.Realistic() {
+		return nil
+	}
+	codeDelay := s.CodeDelay
+	if codeDelay == 0 {
+		codeDelay = config.Defaults().Simulator.CodeDelay
+	}
+	params := func(m config.SimMarket) simulator.Params {
+		median := m.DelayMedian
+		if median == 0 {
+			median = codeDelay
+		}
+		return simulator.Params{
+			Delivery: m.Delivery, DelayMedian: median, DelaySigma: m.DelaySigma,
+			RefillPerMinute: m.RefillPerMinute, StockCap: m.StockCap,
+			PriceStep: m.PriceStep, PriceInterval: m.PriceInterval, PriceMin: m.PriceMin, PriceMax: m.PriceMax,
+		}
+	}
+	def, pairs := s.Market(code)
+	mo := &simulator.Model{Seed: s.Seed, Name: code, Default: params(def), Pairs: map[simulator.PairKey]simulator.Params{}}
+	for country, services := range pairs {
+		for service, m := range services {
+			mo.Pairs[simulator.PairKey{Country: country, Service: service}] = params(m)
+		}
+	}
+	for _, d := range s.Drift {
+		if d.Platform == code {
+			mo.Drift = append(mo.Drift, simulator.Drift{
+				At: d.At, Country: d.Country, Service: d.Service, Delivery: d.Delivery,
+				DelayFactor: d.DelayFactor, PriceFactor: d.PriceFactor, Recover: d.Recover,
+			})
+		}
+	}
+	return mo
+}
+
 // buildPlatforms builds every configured platform; url = "sim" starts its
 // simulator on loopback first.
 func buildPlatforms(cfg config.Config, store ledger.Store) ([]*gateway.Platform, []*registry.Sim, error) {
@@ -309,10 +350,14 @@ func buildPlatforms(cfg config.Config, store ledger.Store) ([]*gateway.Platform,
 			if err != nil {
 				return nil, nil, fmt.Errorf("platforms[%d].currency: %w", i, err)
 			}
-			sim, err := registry.StartSim(spec, simulator.Config{
+			mc := simulator.Config{
 				CodeDelay: cfg.Simulator.CodeDelay, Stock: cfg.Simulator.Stock, Balance: balance,
 				BasePrice: price.Micros, Seed: uint64(i + 1),
-			})
+			}
+			if !registry.IsPool(pc.Type) {
+				mc.Model = simModel(cfg.Simulator, pc.Code)
+			}
+			sim, err := registry.StartSim(spec, mc)
 			if err != nil {
 				return nil, sims, fmt.Errorf("platforms[%d]: %w", i, err)
 			}

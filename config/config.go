@@ -200,6 +200,143 @@ type Simulator struct {
 	// Balance: each simulated account's starting balance, decimal in the
 	// platform's currency; default "1000".
 	Balance string `koanf:"balance"`
+
+	// Seed of the realistic market's draws (every delivery, delay and
+	// price move); default 1. The same seed and the same purchases give
+	// the same outcomes.
+	Seed uint64 `koanf:"seed"`
+	// SimMarket holds the realistic market's defaults for every simulated
+	// platform. Left at its defaults, with no platform override and no
+	// drift, the market is the fixed one: every SMS code_delay after
+	// purchase, fixed prices, no refill (see Realistic).
+	SimMarket `koanf:",squash"`
+	// Platforms override SimMarket for one simulated platform each, by
+	// its code; default none.
+	Platforms map[string]SimPlatform `koanf:"platforms"`
+	// Drift changes a platform's market at set times; default none.
+	Drift []SimDrift `koanf:"drift"`
+}
+
+// SimMarket is how a simulated platform sells: the defaults under
+// [simulator]. Simulator-side meaning in adapters/simulator.Params.
+type SimMarket struct {
+	// Delivery: probability 0..1 that a number ever receives its SMS (one
+	// that does not waits until cancelled or expired); default 1.
+	Delivery float64 `koanf:"delivery"`
+	// DelayMedian: median time from purchase to the SMS; default 0 =
+	// code_delay.
+	DelayMedian time.Duration `koanf:"delay_median"`
+	// DelaySigma: the delay's spread, log-normal sigma 0..5 (1: the 95th
+	// percentile is 5.2× the median); default 0 = always the median.
+	DelaySigma float64 `koanf:"delay_sigma"`
+	// RefillPerMinute: numbers per minute a (country, service)'s stock
+	// regains up to stock_cap; default 0 = no refill.
+	RefillPerMinute float64 `koanf:"refill_per_minute"`
+	// StockCap: the refill's ceiling per (country, service); default 0 =
+	// stock.
+	StockCap int `koanf:"stock_cap"`
+	// PriceStep: largest relative price move per price_interval, 0..1
+	// exclusive (0.05 = ±5 %); default 0 = fixed prices.
+	PriceStep float64 `koanf:"price_step"`
+	// PriceInterval: how often prices move; default 1m.
+	PriceInterval time.Duration `koanf:"price_interval"`
+	// PriceMin and PriceMax bound the walk, as factors of the starting
+	// price: 0 < price_min <= 1 <= price_max; defaults 0.5 and 2.
+	PriceMin float64 `koanf:"price_min"`
+	PriceMax float64 `koanf:"price_max"`
+}
+
+// SimOverride sets some of SimMarket's keys for one platform or pair;
+// a key left out (nil) keeps the level above's value.
+type SimOverride struct {
+	Delivery        *float64       `koanf:"delivery"`
+	DelayMedian     *time.Duration `koanf:"delay_median"`
+	DelaySigma      *float64       `koanf:"delay_sigma"`
+	RefillPerMinute *float64       `koanf:"refill_per_minute"`
+	StockCap        *int           `koanf:"stock_cap"`
+	PriceStep       *float64       `koanf:"price_step"`
+	PriceInterval   *time.Duration `koanf:"price_interval"`
+	PriceMin        *float64       `koanf:"price_min"`
+	PriceMax        *float64       `koanf:"price_max"`
+}
+
+// SimPlatform is [simulator.platforms.<code>]: overrides for one
+// simulated platform, and below them for single pairs
+// ([simulator.platforms.<code>.pairs.<country>.<service>]).
+type SimPlatform struct {
+	SimOverride `koanf:",squash"`
+	// Pairs: country → service → overrides; default none.
+	Pairs map[string]map[string]SimOverride `koanf:"pairs"`
+}
+
+// SimDrift is one [[simulator.drift]] entry: at At after start (the
+// gateway's start, for its in-process simulators), one platform's market
+// changes — every pair, or one (country, service).
+type SimDrift struct {
+	At       time.Duration `koanf:"at"`       // offset from start; >= 0; required
+	Platform string        `koanf:"platform"` // a simulated platform's code; required
+	Country  string        `koanf:"country"`  // with service: one pair; both "" = every pair
+	Service  string        `koanf:"service"`
+	// Delivery: the new delivery probability 0..1; default unset =
+	// unchanged.
+	Delivery *float64 `koanf:"delivery"`
+	// DelayFactor multiplies the delay median (> 0); 0 = unchanged.
+	DelayFactor float64 `koanf:"delay_factor"`
+	// PriceFactor multiplies the price (> 0); 0 = unchanged.
+	PriceFactor float64 `koanf:"price_factor"`
+	// Recover: back to the configured market, undoing earlier drift of
+	// the same scope (nothing else may be set with it).
+	Recover bool `koanf:"recover"`
+}
+
+// Realistic reports whether any realistic-market key departs from the
+// fixed market's: without one, simulators keep today's behaviour exactly.
+func (s Simulator) Realistic() bool {
+	d := Defaults().Simulator.SimMarket
+	m := s.SimMarket
+	return m.Delivery != d.Delivery || m.DelayMedian != 0 || m.DelaySigma != 0 ||
+		m.RefillPerMinute != 0 || m.PriceStep != 0 || len(s.Platforms) > 0 || len(s.Drift) > 0
+}
+
+// Market is the market of the simulated platform code: the defaults with
+// its overrides applied, and the overrides of its pairs (country →
+// service → market) resolved the same way. DelayMedian 0 still means
+// code_delay.
+func (s Simulator) Market(code string) (SimMarket, map[string]map[string]SimMarket) {
+	pl := s.Platforms[code]
+	m := s.SimMarket.with(pl.SimOverride)
+	pairs := map[string]map[string]SimMarket{}
+	for country, services := range pl.Pairs {
+		pairs[country] = map[string]SimMarket{}
+		for service, o := range services {
+			pairs[country][service] = m.with(o)
+		}
+	}
+	return m, pairs
+}
+
+func (m SimMarket) with(o SimOverride) SimMarket {
+	set := func(dst *float64, v *float64) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&m.Delivery, o.Delivery)
+	set(&m.DelaySigma, o.DelaySigma)
+	set(&m.RefillPerMinute, o.RefillPerMinute)
+	set(&m.PriceStep, o.PriceStep)
+	set(&m.PriceMin, o.PriceMin)
+	set(&m.PriceMax, o.PriceMax)
+	if o.DelayMedian != nil {
+		m.DelayMedian = *o.DelayMedian
+	}
+	if o.PriceInterval != nil {
+		m.PriceInterval = *o.PriceInterval
+	}
+	if o.StockCap != nil {
+		m.StockCap = *o.StockCap
+	}
+	return m
 }
 
 // Platform is one upstream.

@@ -331,7 +331,8 @@ func TestDefaults(t *testing.T) {
 		{"health", d.Health, Health{Interval: 5 * time.Minute}},
 		{"fx.base_currency", d.FX.BaseCurrency, "USD"},
 		{"log", d.Log, Log{"info", "console"}},
-		{"simulator", d.Simulator, Simulator{5 * time.Second, 500, "1000"}},
+		{"simulator", d.Simulator, Simulator{CodeDelay: 5 * time.Second, Stock: 500, Balance: "1000", Seed: 1,
+			SimMarket: SimMarket{Delivery: 1, PriceInterval: time.Minute, PriceMin: 0.5, PriceMax: 2}}},
 	}
 	for _, tc := range checks {
 		if !reflect.DeepEqual(tc.got, tc.want) {
@@ -839,8 +840,8 @@ func TestShippedConfigDocumentsEveryKey(t *testing.T) {
 	}
 }
 
-// leafKeys lists the koanf key paths of t's fields; maps (fx.rates) are
-// free-form and skipped.
+// leafKeys lists the koanf key paths of t's fields; maps (fx.rates,
+// simulator.platforms) are free-form and skipped.
 func leafKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for f := range t.Fields() {
@@ -851,6 +852,8 @@ func leafKeys(t reflect.Type, prefix string) []string {
 		}
 		switch {
 		case ft.Kind() == reflect.Map:
+		case f.Tag.Get("koanf") == ",squash": // its keys are the parent's
+			keys = append(keys, leafKeys(ft, prefix)...)
 		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]():
 			keys = append(keys, leafKeys(ft, key+".")...)
 		default:

@@ -68,6 +68,8 @@ func Defaults() Config {
 			CodeDelay: 5 * time.Second,
 			Stock:     500,
 			Balance:   "1000",
+			Seed:      1,
+			SimMarket: SimMarket{Delivery: 1, PriceInterval: time.Minute, PriceMin: 0.5, PriceMax: 2},
 		},
 	}
 }

@@ -171,13 +171,7 @@ func (c *Config) Validate() error {
 		p.add("admin.key_sha256", "want 64 hex characters (a sha256)")
 	}
 
-	if c.Simulator.CodeDelay < 0 {
-		p.add("simulator.code_delay", "must be >= 0, got %s", c.Simulator.CodeDelay)
-	}
-	p.atLeast("simulator.stock", c.Simulator.Stock, 0)
-	if !decimalRE.MatchString(c.Simulator.Balance) {
-		p.add("simulator.balance", "not a decimal: %q", c.Simulator.Balance)
-	}
+	c.validateSimulator(&p)
 
 	c.validatePlatforms(&p)
 	c.validateTenants(&p)

@@ -18,6 +18,9 @@ type order struct {
 	// nextCode is drawn when the SMS is scheduled, so codes do not depend
 	// on the order in which due events happen to be applied.
 	nextCode string
+	// draw seeds the order's SMS outcomes in a realistic market
+	// (realistic.go); 0 without a Model.
+	draw uint64
 	// sms is queued at NextSMSAt while an SMS is on its way.
 	sms event
 	// life is queued at ExpiresAt while the order is active, then at the

@@ -72,6 +72,12 @@ type Config struct {
 	// InboxEvery: every inbox number receives a code SMS this often (clock
 	// time); 0 = never on its own (use Inject). For demo pools.
 	InboxEvery time.Duration
+	// Model makes the market realistic (model.go): delivery probability,
+	// log-normal delays, refill, moving prices and drift per pair, in
+	// place of CodeDelay for activations (an inbox's SMS keep CodeDelay).
+	// nil = every SMS CodeDelay after purchase at fixed prices. New
+	// panics on a model its Validate refuses.
+	Model *Model
 }
 
 // DefaultCountries and DefaultServices are what a default market sells.
@@ -139,7 +145,8 @@ type Market struct {
 	// purchases answer CHANNELS_LIMIT (0 = no limit).
 	pairBans map[pair]time.Time
 	channels int
-	box      *inbox // long-lived numbers and their SMS (inbox.go); nil until used
+	box      *inbox   // long-lived numbers and their SMS (inbox.go); nil until used
+	real     *realism // Config.Model resolved, and its state; nil without one
 }
 
 // New builds a Market from cfg, applying defaults.
@@ -208,6 +215,10 @@ func New(cfg Config) *Market {
 	if offset != 0 {
 		m.phones = rand.New(rand.NewPCG(cfg.Seed^uint64(offset), uint64(offset)^0x6a09e667f3bcc909))
 	}
+	if cfg.Model != nil {
+		m.real = newRealism(*cfg.Model, cfg, m.clock.Now())
+		m.cfg.Model = nil // the resolved model is m.real's; Config and Model copy it
+	}
 	for _, c := range cfg.NoRetryCountries {
 		m.noRetry[c] = true
 	}
@@ -272,8 +283,13 @@ func (m *Market) CheckKey(key string) bool {
 // Now is the market clock's time.
 func (m *Market) Now() time.Time { return m.clock.Now() }
 
-// Config returns the market's effective configuration.
-func (m *Market) Config() Config { return m.cfg }
+// Config returns the market's effective configuration; its Model is a
+// copy of the resolved one (see Model).
+func (m *Market) Config() Config {
+	c := m.cfg
+	c.Model = m.Model()
+	return c
+}
 
 // Balance is the account balance in micro-units, after settling refunds due.
 func (m *Market) Balance() int64 {
@@ -358,14 +374,17 @@ func (m *Market) SetStock(country, service string, n int) {
 	}
 	m.services[service] = true
 	m.stock[p] = n
+	m.restock(p, m.clock.Now())
 }
 
 // SetAllStock sets the stock of every pair (0 = sold out everywhere).
 func (m *Market) SetAllStock(n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := m.clock.Now()
 	for p := range m.stock {
 		m.stock[p] = n
+		m.restock(p, now)
 	}
 }
 
@@ -393,12 +412,14 @@ type Offer struct {
 func (m *Market) Offers(country, service string) []Offer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := m.clock.Now()
 	var out []Offer
-	for p, price := range m.price {
+	for p := range m.price {
 		if (country != "" && p.country != country) || (service != "" && p.service != service) {
 			continue
 		}
-		out = append(out, Offer{Country: p.country, Service: p.service, Price: price, Count: m.stock[p]})
+		price, _ := m.priceNow(p, now)
+		out = append(out, Offer{Country: p.country, Service: p.service, Price: price, Count: m.stockNow(p, now)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Country != out[j].Country {
@@ -467,14 +488,14 @@ func (m *Market) Buy(a BuyArgs) (Order, error) {
 		return Order{}, adapters.ErrBadService
 	}
 	p := pair{a.Country, a.Service}
-	price, ok := m.price[p]
+	price, ok := m.priceNow(p, now)
 	if !ok {
 		if _, known := catalog.CountryByISO(a.Country); !known {
 			return Order{}, adapters.ErrBadCountry
 		}
 		return Order{}, adapters.ErrNoNumbers
 	}
-	if m.stock[p] <= 0 {
+	if m.stockNow(p, now) <= 0 {
 		return Order{}, adapters.ErrNoNumbers
 	}
 	if a.MaxPrice > 0 && price > a.MaxPrice {
@@ -508,7 +529,10 @@ func (m *Market) sell(p pair, price int64, operator string, now time.Time) *orde
 		CreatedAt: now,
 		ExpiresAt: now.Add(m.cfg.Lifetime),
 	})
-	if m.cfg.CodeDelay > 0 {
+	if m.real != nil {
+		o.draw = m.real.orderKey(p)
+		m.scheduleDraw(o, now)
+	} else if m.cfg.CodeDelay > 0 {
 		o.NextSMSAt = now.Add(m.cfg.CodeDelay)
 		o.nextCode = m.drawCode()
 	}
@@ -579,7 +603,9 @@ func (m *Market) settle(o *order, now time.Time) {
 
 func (m *Market) refund(o *order) {
 	m.balance += o.Price
-	m.stock[pair{o.Country, o.Service}]++
+	p := pair{o.Country, o.Service}
+	m.refill(p, m.clock.Now())
+	m.stock[p]++
 }
 
 // addSMS appends an SMS (generated when text is "") and moves the order to
@@ -716,7 +742,9 @@ func (m *Market) RequestAnother(id int64) (Order, error) {
 			return adapters.ErrBadState
 		}
 		o.State = adapters.StateRetryWaiting
-		if m.cfg.CodeDelay > 0 {
+		if m.real != nil {
+			m.scheduleDraw(o, now)
+		} else if m.cfg.CodeDelay > 0 {
 			o.NextSMSAt = now.Add(m.cfg.CodeDelay)
 			o.nextCode = m.drawCode()
 		}

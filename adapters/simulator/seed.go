@@ -43,14 +43,14 @@ func (m *Market) Seed(country, service string, n int) ([]Order, error) {
 		return nil, adapters.ErrBadService
 	}
 	p := pair{country, service}
-	price, ok := m.price[p]
+	price, ok := m.priceNow(p, now)
 	if !ok {
 		if _, known := catalog.CountryByISO(country); !known {
 			return nil, adapters.ErrBadCountry
 		}
 		return nil, adapters.ErrNoNumbers
 	}
-	if m.stock[p] < n {
+	if m.stockNow(p, now) < n {
 		return nil, adapters.ErrNoNumbers
 	}
 	if m.balance/int64(n) < price {
