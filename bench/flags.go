@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"smsgate/config"
 )
 
 // options are the command line. Every field's flag names its unit and
@@ -48,13 +50,20 @@ type options struct {
 	active      int           // -active: reads with getStatus: active orders bought before the load
 	country     string        // -country: ISO country bought (flow, storm, unified)
 	service     string        // -service: service bought
+
+	seed          uint64        // -seed: routing's market seed (the first of -runs)
+	runs          int           // -runs: routing's seeds, pooled
+	clients       int           // -clients: routing's virtual registration clients
+	span          time.Duration // -span: routing's virtual time in which activations start
+	valueOfMinute float64       // -value-of-minute: routing: money a minute of waiting is worth (value strategy and oracle)
+	giveUpSet     bool          // -give-up was given (routing waits [routing] give_up otherwise)
 }
 
 // defaultMix is every read action.
 const defaultMix = "getPrices,getCountries,getBalance"
 
 // scenarioNames in the order the usage text lists them.
-var scenarioNames = []string{"reads", "flow", "failover", "storm", "unified", "buy", "soak"}
+var scenarioNames = []string{"reads", "flow", "failover", "storm", "unified", "buy", "soak", "routing"}
 
 const usageHead = `usage: go run ./bench [flags] <scenario>
 
@@ -77,6 +86,11 @@ Scenarios:
             orders (opened at the upstream process in one call), then the flow at -rate for -duration in -window windows:
             throughput and p99 per window, last/first ratios, heap per active
             order, upstream status/list calls per poll interval
+  routing   one simulated market (-seed, a drift of the best platform) run in
+            virtual time once per strategy (value, success, price, priority,
+            random) and by an oracle that knows the truth: -clients clients buy,
+            wait up to -give-up, cancel and buy again until a code comes; time
+            and money per delivered code, cancels, traffic shares around the drift
 
   upstream  not a scenario: serves one simulated platform in this process until
             SIGINT/SIGTERM (go run ./bench upstream -h)
@@ -122,14 +136,22 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.wait, "wait", 10*time.Second, "unified: getSmsCode long-poll wait")
 	fs.StringVar(&o.mix, "mix", defaultMix, "reads: the legacy actions loaded, comma-separated (getStatus: of the -active orders)")
 	fs.IntVar(&o.active, "active", 10_000, "reads with getStatus in -mix: active orders bought before the load; getStatus reads them while the gateway's poller polls them upstream")
+	fs.Uint64Var(&o.seed, "seed", 1, "routing: the market's seed (the same seed gives the same run)")
+	fs.IntVar(&o.runs, "runs", 5, "routing: seeds run (-seed, -seed+1, …), each strategy's runs pooled")
+	fs.IntVar(&o.clients, "clients", 4, "routing: virtual registration clients, one activation each at a time")
+	fs.DurationVar(&o.span, "span", 3*time.Hour, "routing: virtual time in which activations start (drift at a third, recovery at two thirds)")
+	fs.Float64Var(&o.valueOfMinute, "value-of-minute", config.Defaults().Routing.ValueOfMinute, "routing: money (market currency) a minute of waiting is worth, for the value strategy and the oracle ([routing] value_of_minute)")
 	fs.StringVar(&o.country, "country", "us", "ISO country bought")
 	fs.StringVar(&o.service, "service", "tg", "service bought")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "poll" {
+		switch f.Name {
+		case "poll":
 			o.pollSet = true
+		case "give-up":
+			o.giveUpSet = true
 		}
 	})
 	if fs.NArg() != 1 {
@@ -137,6 +159,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("want exactly one scenario")
 	}
 	o.scenario = fs.Arg(0)
+	if o.scenario == "routing" && !o.giveUpSet {
+		o.giveUp = config.Defaults().Routing.GiveUp // what the value strategy assumes
+	}
 	return o, o.validate()
 }
 
@@ -178,6 +203,9 @@ func (o *options) validate() error {
 	}
 	if o.seedFinished < 0 || o.seedActive < 0 || o.window <= 0 {
 		bad = append(bad, "-seed-finished and -seed-active must not be negative, -window must be positive")
+	}
+	if o.clients < 1 || o.runs < 1 || o.span <= 0 || o.valueOfMinute <= 0 {
+		bad = append(bad, "-clients and -runs must be at least 1, -span and -value-of-minute positive")
 	}
 	if o.active < 1 {
 		bad = append(bad, "-active must be at least 1")

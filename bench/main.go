@@ -88,9 +88,12 @@ func execute(o *options, stdout io.Writer, live bool) (*Report, error) {
 	if sc.needsSim && !o.inProcess() {
 		return nil, fmt.Errorf("scenario %s %w", o.scenario, errNeedsSimulator)
 	}
-	w, err := setupWorld(o)
-	if err != nil {
-		return nil, err
+	w := &world{close: func() {}}
+	if !sc.noWorld {
+		var err error
+		if w, err = setupWorld(o); err != nil {
+			return nil, err
+		}
 	}
 	defer w.close()
 	if live && w.dir != "" {
@@ -123,7 +126,7 @@ func execute(o *options, stdout io.Writer, live bool) (*Report, error) {
 		b.prog = newProgress(o.duration)
 	}
 	b.prog.begin()
-	err = sc.run(b)
+	err := sc.run(b)
 	b.prog.end()
 	if err != nil {
 		return nil, err
@@ -132,6 +135,9 @@ func execute(o *options, stdout io.Writer, live bool) (*Report, error) {
 }
 
 func describeTarget(o *options) string {
+	if o.scenario == "routing" {
+		return "in-process, virtual time"
+	}
 	if o.inProcess() {
 		return "in-process on loopback"
 	}
@@ -139,6 +145,10 @@ func describeTarget(o *options) string {
 }
 
 func describeSetup(o *options, w *world) string {
+	if o.scenario == "routing" {
+		return fmt.Sprintf("virtual time, -seed %d, -clients %d, -span %s, -give-up %s, -value-of-minute %g; the gateway's router and estimator over simulated markets on a manual clock (the market is printed below)",
+			o.seed, o.clients, o.span, o.giveUp, o.valueOfMinute)
+	}
 	load := fmt.Sprintf("-c %d, -duration %s, -warmup %s", o.conns, o.duration, o.warmup)
 	if o.rate > 0 {
 		load += fmt.Sprintf(", -rate %g/s", o.rate)

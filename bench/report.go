@@ -23,6 +23,7 @@ type Report struct {
 	Figures  []Figure        `json:"figures,omitempty"`
 	Failover []FailoverPhase `json:"failover,omitempty"`
 	Storm    []StormPhase    `json:"storm,omitempty"`
+	Routing  []routingResult `json:"routing,omitempty"`
 	Notes    []string        `json:"notes,omitempty"`
 }
 
@@ -160,12 +161,16 @@ func (r *Report) WriteText(w io.Writer) {
 	r.writeFlows(w)
 	r.writeFailover(w)
 	r.writeStorm(w)
+	r.writeRouting(w)
 	r.writeFigures(w)
 	r.writeErrorsAndNotes(w)
 }
 
 // writeRuns is the table of runs (and of each run's actions).
 func (r *Report) writeRuns(w io.Writer) {
+	if len(r.Runs) == 0 {
+		return // routing has no load runs
+	}
 	// Names and loads are left-aligned by padding them to one width;
 	// tabwriter right-aligns the numbers.
 	nameW, loadW := len("run"), len("load")

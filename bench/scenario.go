@@ -12,7 +12,10 @@ import (
 // scenario is one thing bench can measure.
 type scenario struct {
 	needsSim bool // steers the simulated upstreams: in-process only
-	run      func(b *bench) error
+	// noWorld: the scenario starts no gateway and no upstream of the
+	// world's (routing runs its own markets in virtual time).
+	noWorld bool
+	run     func(b *bench) error
 }
 
 var scenarios = map[string]scenario{
@@ -23,6 +26,7 @@ var scenarios = map[string]scenario{
 	"unified":  {run: runUnified},
 	"buy":      {needsSim: true, run: runBuy},
 	"soak":     {needsSim: true, run: runSoak},
+	"routing":  {noWorld: true, run: runRouting},
 }
 
 // bench is one scenario's run: options, targets, live display, report.

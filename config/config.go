@@ -107,7 +107,7 @@ type Routing struct {
 	GiveUp time.Duration `koanf:"give_up"`
 	// ValueOfMinute: what a minute of waiting for a code is worth, in
 	// base currency units, the rate at which the value strategy adds time
-	// to money. Default 0.05.
+	// to money. Default 0.25 (a worker's time at 15 a base unit an hour).
 	ValueOfMinute float64 `koanf:"value_of_minute"`
 	// Refresh: how often the delivery record reads the orders other
 	// instances ended from the ledger; 0 = never (one instance). Default 10s.

@@ -46,7 +46,7 @@ func Defaults() Config {
 			GiveUp:      2 * time.Minute,
 			// A minute of a registration run's waiting is worth about what
 			// a cheap number costs: time and price both count.
-			ValueOfMinute: 0.05,
+			ValueOfMinute: 0.25,
 			Refresh:       10 * time.Second,
 		},
 		Breaker: Breaker{

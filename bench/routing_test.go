@@ -1,0 +1,99 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func routingOptions(seed uint64) options {
+	o := testOptions("routing", time.Second)
+	o.seed, o.runs, o.clients, o.span, o.giveUp, o.valueOfMinute = seed, 2, 3, time.Hour, 2*time.Minute, 0.25
+	return o
+}
+
+// TestRouting: every strategy and the oracle run on the same market; the
+// strategies that ignore delivery do what they say, the oracle follows
+// the truth through the drift, and the same seed gives the same report
+// (what acceptance's "reproduce a figure exactly" rests on).
+func TestRouting(t *testing.T) {
+	rep := runScenario(t, routingOptions(7))
+	if len(rep.Routing) != len(routingStrategies) {
+		t.Fatalf("%d strategy rows; want %d", len(rep.Routing), len(routingStrategies))
+	}
+	row := map[string]routingResult{}
+	for i, r := range rep.Routing {
+		if r.Strategy != routingStrategies[i] || r.Runs != 2 || r.Delivered == 0 {
+			t.Errorf("row %d: %s, %d runs, %d codes; want %s over 2 runs with codes", i, r.Strategy, r.Runs, r.Delivered, routingStrategies[i])
+		}
+		row[r.Strategy] = r
+	}
+	only := func(name string, shares map[string]float64, platform string) {
+		t.Helper()
+		if len(shares) != 1 || shares[platform] < 0.999 {
+			t.Errorf("%s: shares %v; want all on %s", name, shares, platform)
+		}
+	}
+	// The oracle knows the drift: the best platform before and after it,
+	// the next best while it fails.
+	only("oracle before the drift", row["oracle"].Before, "alpha")
+	only("oracle during the drift", row["oracle"].After, "bravo")
+	only("oracle after the recovery", row["oracle"].Recovered, "alpha")
+	only("price", row["price"].Before, "charlie")
+	only("priority", row["priority"].After, "bravo")
+	if o := row["oracle"]; o.CancelsPerCode >= row["random"].CancelsPerCode || o.P50 >= row["random"].P50 {
+		t.Errorf("oracle %.2f cancels/code, p50 %.0fs; random %.2f, %.0fs: the oracle should beat random on both",
+			o.CancelsPerCode, o.P50, row["random"].CancelsPerCode, row["random"].P50)
+	}
+	notes := strings.Join(rep.Notes, "\n")
+	for _, want := range []string{"seed 7", "drift at +20m0s", "delivery 0.2", "recover", "platform charlie (priority 4, price 0.20 USD)"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	graded := 0
+	for _, f := range rep.Figures {
+		if f.Met != nil {
+			graded++
+		}
+	}
+	if graded != 7 { // value: time, money, cancels, abandon, return; success: time, money
+		t.Errorf("%d graded figures; want 7: %+v", graded, rep.Figures)
+	}
+
+	again := runScenario(t, routingOptions(7))
+	if !reflect.DeepEqual(rep.Routing, again.Routing) {
+		t.Errorf("the same seed gave another run:\n%+v\n%+v", rep.Routing, again.Routing)
+	}
+	other := runScenario(t, routingOptions(8))
+	if reflect.DeepEqual(rep.Routing, other.Routing) {
+		t.Error("another seed gave the same run")
+	}
+}
+
+func TestOrdersUntil(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var orders []routingOrder
+	add := func(n int, platform string) {
+		for range n {
+			orders = append(orders, routingOrder{at: t0.Add(time.Duration(len(orders)) * time.Second), platform: platform})
+		}
+	}
+	add(30, "a") // before from
+	from := t0.Add(30 * time.Second)
+	add(10, "a")
+	add(30, "b")
+	// Windows of 20 from the 31st order on: under 20 % of "a" once at
+	// most 3 of the last 20 are a's, i.e. at the 27th order after from.
+	if got := ordersUntil(orders, from, "a", func(s float64) bool { return s < 0.20 }); got != 27 {
+		t.Errorf("ordersUntil = %d; want 27", got)
+	}
+	if got := ordersUntil(orders, from, "c", func(s float64) bool { return s > 0 }); got != -1 {
+		t.Errorf("ordersUntil for a platform never bought = %d; want -1", got)
+	}
+	s := shares(orders, from, t0.Add(time.Hour))
+	if s["a"] != 0.25 || s["b"] != 0.75 {
+		t.Errorf("shares = %v; want a 0.25, b 0.75", s)
+	}
+}
