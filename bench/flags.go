@@ -204,7 +204,7 @@ func (o *options) validate() error {
 	if o.seedFinished < 0 || o.seedActive < 0 || o.window <= 0 {
 		bad = append(bad, "-seed-finished and -seed-active must not be negative, -window must be positive")
 	}
-	if o.clients < 1 || o.runs < 1 || o.span <= 0 || o.valueOfMinute <= 0 {
+	if o.scenario == "routing" && (o.clients < 1 || o.runs < 1 || o.span <= 0 || o.valueOfMinute <= 0) {
 		bad = append(bad, "-clients and -runs must be at least 1, -span and -value-of-minute positive")
 	}
 	if o.active < 1 {
