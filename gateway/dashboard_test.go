@@ -120,6 +120,32 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("%v platform rows; want %d", n, len(e.cfg.Platforms))
 	}
 
+	// What routing believes: each pair with ended orders, as the API says.
+	var plats struct {
+		Health []struct {
+			Platform  string
+			Estimates []struct {
+				Country, Service    string
+				DeliveryProbability float64
+			}
+		}
+	}
+	e.api("GET", "/api/sms/admin/platforms", adminKey, nil).into(t, &plats)
+	shown := 0
+	for _, h := range plats.Health {
+		for _, x := range h.Estimates {
+			shown++
+			cell := css(`#estimate-rows tr[data-platform=%q][data-pair="%s/%s"] td.delivery`, h.Platform, x.Country, x.Service)
+			text, err := chromedp.Run(ctx, chromedp.Text(cell))
+			if want := fmt.Sprintf("%.1f%%", x.DeliveryProbability*100); err != nil || text != want {
+				t.Errorf("estimate of %s %s/%s shows %q (%v); want %s", h.Platform, x.Country, x.Service, text, err, want)
+			}
+		}
+	}
+	if shown == 0 {
+		t.Error("the API gives no estimate after a week of ended orders")
+	}
+
 	// The feed reads the admin event stream (no polling): a purchase
 	// through the legacy API shows in it; routing by priority sends it to sa.
 	until("the feed is live", `document.getElementById("feed-source").textContent === "(live)"`)

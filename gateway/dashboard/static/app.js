@@ -146,6 +146,25 @@
     $("platform-rows").replaceChildren(...rows);
     showError("platforms-error", null);
     renderAlerts();
+    renderEstimates();
+  }
+
+  // renderEstimates lists the router's estimates, the best-evidenced pairs
+  // first: a gateway selling many pairs would otherwise show hundreds.
+  const ESTIMATE_ROWS = 50;
+  function renderEstimates() {
+    const all = [];
+    for (const h of lastHealth) for (const x of h.estimates || []) all.push([h.platform, x]);
+    all.sort((a, b) => b[1].evidence - a[1].evidence || a[0].localeCompare(b[0]));
+    const rows = all.slice(0, ESTIMATE_ROWS).map(([code, x]) =>
+      el("tr", { "data-platform": code, "data-pair": x.country + "/" + x.service },
+        el("td", { "data-label": "Platform" }, el("b", {}, code)),
+        el("td", { "data-label": "Country / service" }, x.country + " / " + x.service),
+        el("td", { "data-label": "Delivery", class: "delivery" }, pct(x.deliveryProbability)),
+        el("td", { "data-label": "Delay to code", class: "delay" }, x.delayEvidence > 0 ? x.delaySeconds.toFixed(1) + " s" : "— (prior " + x.delaySeconds.toFixed(0) + " s)"),
+        el("td", { "data-label": "Evidence" }, x.evidence.toFixed(1) + " orders")));
+    if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No ended orders yet: every platform has the prior.")));
+    $("estimate-rows").replaceChildren(...rows);
   }
 
   function platformRow(p, h, stat) {
