@@ -57,6 +57,8 @@ type options struct {
 	span          time.Duration // -span: routing's virtual time in which activations start
 	valueOfMinute float64       // -value-of-minute: routing: money a minute of waiting is worth (value strategy and oracle)
 	giveUpSet     bool          // -give-up was given (routing waits [routing] give_up otherwise)
+	market        string        // -market: routing's platforms, "" = the default market
+	drift         string        // -drift: routing's drifting platform and its delivery during the drift
 }
 
 // defaultMix is every read action.
@@ -91,6 +93,7 @@ Scenarios:
             random) and by an oracle that knows the truth: -clients clients buy,
             wait up to -give-up, cancel and buy again until a code comes; time
             and money per delivered code, cancels, traffic shares around the drift
+            (-market and -drift set other platforms and another drift)
 
   upstream  not a scenario: serves one simulated platform in this process until
             SIGINT/SIGTERM (go run ./bench upstream -h)
@@ -140,6 +143,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 5, "routing: seeds run (-seed, -seed+1, …), each strategy's runs pooled")
 	fs.IntVar(&o.clients, "clients", 4, "routing: virtual registration clients, one activation each at a time")
 	fs.DurationVar(&o.span, "span", 3*time.Hour, "routing: virtual time in which activations start (drift at a third, recovery at two thirds)")
+	fs.StringVar(&o.market, "market", "", "routing: the platforms, in priority order, as `code:delivery:median:sigma:price,…` (e.g. a:0.9:20s:0.8:0.45,b:0.75:40s:0.8:0.40); empty = the default market")
+	fs.StringVar(&o.drift, "drift", "alpha:0.2", "routing: `code:delivery` — that platform's delivery probability from a third of -span to two thirds, then back")
 	fs.Float64Var(&o.valueOfMinute, "value-of-minute", config.Defaults().Routing.ValueOfMinute, "routing: money (market currency) a minute of waiting is worth, for the value strategy and the oracle ([routing] value_of_minute)")
 	fs.StringVar(&o.country, "country", "us", "ISO country bought")
 	fs.StringVar(&o.service, "service", "tg", "service bought")
@@ -204,8 +209,13 @@ func (o *options) validate() error {
 	if o.seedFinished < 0 || o.seedActive < 0 || o.window <= 0 {
 		bad = append(bad, "-seed-finished and -seed-active must not be negative, -window must be positive")
 	}
-	if o.scenario == "routing" && (o.clients < 1 || o.runs < 1 || o.span <= 0 || o.valueOfMinute <= 0) {
-		bad = append(bad, "-clients and -runs must be at least 1, -span and -value-of-minute positive")
+	if o.scenario == "routing" {
+		if o.clients < 1 || o.runs < 1 || o.span <= 0 || o.valueOfMinute <= 0 {
+			bad = append(bad, "-clients and -runs must be at least 1, -span and -value-of-minute positive")
+		}
+		if _, err := routingMarketSpec(o, o.seed); err != nil {
+			bad = append(bad, err.Error())
+		}
 	}
 	if o.active < 1 {
 		bad = append(bad, "-active must be at least 1")

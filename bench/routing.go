@@ -157,7 +157,10 @@ type routingOrder struct {
 func runRouting(b *bench) error {
 	byStrategy := map[string][]routingResult{}
 	for i := range b.o.runs {
-		spec := defaultMarketSpec(b.o, b.o.seed+uint64(i))
+		spec, err := routingMarketSpec(b.o, b.o.seed+uint64(i))
+		if err != nil {
+			return err
+		}
 		if i == 0 {
 			b.rep.Notes = append(b.rep.Notes, spec.describe()...)
 		}

@@ -10,6 +10,7 @@ import (
 func routingOptions(seed uint64) options {
 	o := testOptions("routing", time.Second)
 	o.seed, o.runs, o.clients, o.span, o.giveUp, o.valueOfMinute = seed, 2, 3, time.Hour, 2*time.Minute, 0.25
+	o.drift = "alpha:0.2"
 	return o
 }
 
@@ -69,6 +70,38 @@ func TestRouting(t *testing.T) {
 	other := runScenario(t, routingOptions(8))
 	if reflect.DeepEqual(rep.Routing, other.Routing) {
 		t.Error("another seed gave the same run")
+	}
+}
+
+// TestRoutingMarketFlags: -market and -drift set the market; a bad one is
+// refused with the flag named.
+func TestRoutingMarketFlags(t *testing.T) {
+	o := routingOptions(1)
+	o.market, o.drift = "x:0.5:10s:0:0.10, y:1:5s:0.5:0.30", "y:0"
+	spec, err := routingMarketSpec(&o, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.platforms) != 2 || spec.platforms[1].code != "y" || spec.platforms[1].priority != 2 ||
+		spec.platforms[0].params.DelayMedian != 10*time.Second || spec.drifting != "y" || spec.driftTo != 0 {
+		t.Errorf("spec %+v", spec)
+	}
+	rep := runScenario(t, o)
+	if row := rep.Routing[0]; row.Strategy != "oracle" || row.After["x"] < 0.999 {
+		t.Errorf("oracle during y's outage: %+v; want all on x", row.After)
+	}
+	for _, bad := range []struct{ market, drift, want string }{
+		{"x:0.5:10s:0:0.10", "x:0.1", "at least two"},
+		{"x:1.5:10s:0:0.10,y:1:5s:0:1", "x:0.1", "-market: x"},
+		{"x:0.5:10s:0:0.10,x:1:5s:0:1", "x:0.1", "new code"},
+		{"x:0.5:10s:0:0,y:1:5s:0:1", "x:0.1", "positive price"},
+		{"x:0.5:10s:0:0.10,y:1:5s:0:1", "z:0.1", "-drift"},
+		{"x:0.5:10s:0:0.10,y:1:5s:0:1", "x:2", "-drift"},
+	} {
+		o.market, o.drift = bad.market, bad.drift
+		if err := o.validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("-market %q -drift %q: %v; want an error with %q", bad.market, bad.drift, err, bad.want)
+		}
 	}
 }
 

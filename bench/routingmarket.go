@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,33 +46,61 @@ type platformSpec struct {
 	params   simulator.Params
 }
 
-// defaultMarketSpec is the market the routing figures are measured on:
+// defaultPlatforms is the market the routing figures are measured on:
 // four platforms selling one pair, each plausible — a reliable one at a
 // fair price, a slightly worse and cheaper one, a slow one, and a cheap
-// one that often sends nothing — and the best of them failing (delivery
-// 0.9 → 0.2) for a third of the run before it recovers.
-func defaultMarketSpec(o *options, seed uint64) *marketSpec {
+// one that often sends nothing. Stock refills faster than the clients can
+// buy: the market runs out of patience, not of numbers.
+const defaultPlatforms = "bravo:0.75:40s:0.8:0.40,alpha:0.9:20s:0.8:0.45,delta:0.6:90s:1.0:0.55,charlie:0.4:20s:0.7:0.20"
+
+// routingMarketSpec is the market of -market (the default one when
+// empty) with -drift, for seed: the drifting platform's delivery falls to
+// the given probability at a third of -span and comes back at two thirds.
+func routingMarketSpec(o *options, seed uint64) (*marketSpec, error) {
 	spec := &marketSpec{
 		seed: seed, currency: "USD", country: o.country, service: o.service,
-		start:    time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
-		drifting: "alpha", driftTo: 0.2,
+		start:   time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
 		clients: o.clients, length: o.span, stagger: 7 * time.Second,
 		giveUp: o.giveUp, guard: 2 * time.Minute, think: 5 * time.Second,
 		valueOfMinute: o.valueOfMinute,
 	}
 	spec.driftAt, spec.recoverAt = spec.length/3, 2*spec.length/3
-	lognormal := func(p float64, median time.Duration, sigma float64) simulator.Params {
-		// Stock refills faster than the clients can buy: the market runs
-		// out of patience, not of numbers.
-		return simulator.Params{Delivery: p, DelayMedian: median, DelaySigma: sigma, RefillPerMinute: 60, StockCap: 500}
+	market := o.market
+	if market == "" {
+		market = defaultPlatforms
 	}
-	spec.platforms = []platformSpec{
-		{code: "bravo", priority: 1, price: 0.40, params: lognormal(0.75, 40*time.Second, 0.8)},
-		{code: "alpha", priority: 2, price: 0.45, params: lognormal(0.90, 20*time.Second, 0.8)},
-		{code: "delta", priority: 3, price: 0.55, params: lognormal(0.60, 90*time.Second, 1.0)},
-		{code: "charlie", priority: 4, price: 0.20, params: lognormal(0.40, 20*time.Second, 0.7)},
+	seen := map[string]bool{}
+	for i, entry := range strings.Split(market, ",") {
+		f := strings.Split(strings.TrimSpace(entry), ":")
+		if len(f) != 5 {
+			return nil, fmt.Errorf("-market: %q is not code:delivery:median:sigma:price", entry)
+		}
+		p, err1 := strconv.ParseFloat(f[1], 64)
+		median, err2 := time.ParseDuration(f[2])
+		sigma, err3 := strconv.ParseFloat(f[3], 64)
+		price, err4 := strconv.ParseFloat(f[4], 64)
+		if err := errors.Join(err1, err2, err3, err4); err != nil || f[0] == "" || seen[f[0]] || !(price > 0) {
+			return nil, fmt.Errorf("-market: %q: want a new code, numbers and a positive price (%v)", entry, err)
+		}
+		seen[f[0]] = true
+		ps := platformSpec{code: f[0], priority: i + 1, price: price,
+			params: simulator.Params{Delivery: p, DelayMedian: median, DelaySigma: sigma, RefillPerMinute: 60, StockCap: 500}}
+		mo := simulator.Model{Default: ps.params}
+		if err := mo.Validate(); err != nil {
+			return nil, fmt.Errorf("-market: %s: %w", f[0], err)
+		}
+		spec.platforms = append(spec.platforms, ps)
 	}
-	return spec
+	if len(spec.platforms) < 2 {
+		return nil, errors.New("-market: want at least two platforms")
+	}
+	code, to, ok := strings.Cut(o.drift, ":")
+	p, err := strconv.ParseFloat(to, 64)
+	if !ok || err != nil || !(p >= 0 && p <= 1) || !seen[code] {
+		return nil, fmt.Errorf("-drift: %q is not code:delivery with a platform of the market and a probability 0..1", o.drift)
+	}
+	spec.drifting, spec.driftTo = code, p
+	return spec, nil
 }
 
 // newMarket is one fresh platform of the spec on clock.
