@@ -80,12 +80,12 @@ func TestStrategies(t *testing.T) {
 		{"priority", "a,b,c"},
 		{"price", "b,c,a"},   // 0.30 < 0.40 < 0.90
 		{"balance", "b,c,a"}, // 50 > 30 > 10
-		// A Thompson draw from each posterior (90, 70 and 30 of 100,
-		// capped at 20 orders of evidence): the likely order, and with the
-		// env's fixed seed the one drawn.
+		// A Thompson draw from each posterior (90, 70 and 30 of 100):
+		// the likely order, and with the env's fixed seed the one drawn.
 		{"success", "b,c,a"},
-		// price + $0.05/min × (delay + 2m × (1−p)/p): a 0.90 + 0.26,
-		// b 0.30 + 0.05, c 0.40 + 0.08
+		// price + $0.25/min × (delay + 2m × (1−p)/p), the delay the
+		// prior's mean of 0.82 min: a 0.90 + 1.37, b 0.30 + 0.26,
+		// c 0.40 + 0.42
 		{"value", "b,c,a"},
 	}
 	e := newEnvWith(t, envOptions{
@@ -123,11 +123,11 @@ func TestStrategies(t *testing.T) {
 	t.Run("value differs from price", func(t *testing.T) {
 		// a is cheapest but never delivers: the minutes a code takes there
 		// cost more than the price saves. c delivers 70 %, b 90 % at a
-		// price 0.10 higher: c's extra minute of waiting costs less. (The
-		// draws are from capped evidence: the margins hold for any
-		// plausible draw.)
+		// price 0.30 higher: c's extra 0.63 min of waiting (0.16 at
+		// 0.25/min) costs less. (The margins hold for any plausible draw
+		// from 100 orders of evidence.)
 		e.sims["a"].Market.SetPrice("us", "wa", 350_000)
-		e.sims["b"].Market.SetPrice("us", "wa", 500_000)
+		e.sims["b"].Market.SetPrice("us", "wa", 700_000)
 		e.sims["c"].Market.SetPrice("us", "wa", 400_000)
 		seedAt := func(p string, d, n int) {
 			for i := 0; i < n; i++ {

@@ -16,7 +16,10 @@ import (
 // code (a Beta posterior over decayed counts of ended orders) and the
 // delay to the code (decayed statistics of the log of the delay of
 // delivered orders). Evidence fades with a half-life, so the last hour
-// weighs most and a platform that turned bad is noticed. It also keeps
+// weighs most; a platform whose last orders are inconsistent with its
+// record restarts the record from them (change detection), so a fall is
+// noticed within a few orders; a faded record falls back to the pair's
+// long-run rate rather than to the prior of a new platform. It also keeps
 // each platform's record over every pair (what a vendor's success floor
 // reads).
 type Estimator struct {
@@ -47,6 +50,17 @@ type decayed struct {
 	// weighted sums of ln(seconds) and of its square.
 	dw, ds1, ds2 float64
 	at           time.Time
+	// recent holds the pair's last outcomes, newest in bit 0 (1 =
+	// delivered), nRecent of them (at most 64): the short window that
+	// change detection holds against the record.
+	recent  uint64
+	nRecent int
+	// slowDelivered, slowTotal: the pair's record over slowHalfLives
+	// half-lives, uncapped and never restarted — what the pair is like in
+	// the long run, which the prior of a faded record is drawn towards.
+	slowDelivered, slowTotal float64
+	// restarts counts change detections (tests).
+	restarts int
 }
 
 // The delivery prior: a platform with no record delivers 70 % of the
@@ -67,7 +81,34 @@ const (
 )
 
 // DefaultMaxEvidence is the evidence cap of a pair (EstimatorOptions).
-const DefaultMaxEvidence = 20
+// With change detection to follow a change, the cap only keeps a steady
+// record from growing without bound: 200 orders make a posterior of
+// 0.9 about ±0.02 wide, so a platform at 0.9 is not put in doubt by its
+// own record's noise (at 20, ±0.07 let a cheap 0.4 platform's draws win
+// one order in ten).
+const DefaultMaxEvidence = 200
+
+// Change detection (detect).
+const (
+	// changeThreshold is the likelihood ratio, in nats, past which the
+	// last orders are held inconsistent with the record. A tail exceeds c
+	// by chance with probability about e^−c; with up to 64 tails tested
+	// per order, 8 keeps false restarts of a steady platform to about one
+	// in several thousand orders, and a fall from 0.9 to 0.2 is declared
+	// after 4 to 6 orders.
+	changeThreshold = 8.0
+	// minChangeRecord: a record of fewer orders is not held against; it
+	// is mostly prior and moves with each order anyway.
+	minChangeRecord = 10.0
+	// minChangeWindow: a tail shorter than this is not a change (one
+	// failure of a 0.99 platform would be 4.6 nats).
+	minChangeWindow = 2
+)
+
+// slowHalfLives is how many half-lives the long-run record of a pair
+// spans: long enough to remember what a platform has been through a bad
+// hour, short enough to follow what it becomes over a day.
+const slowHalfLives = 8
 
 // Sharing through the ledger (Refresh).
 const (
@@ -88,10 +129,11 @@ type EstimatorOptions struct {
 	// ended; default 1h.
 	HalfLife time.Duration
 	// MaxEvidence caps the evidence of a pair (delivery and delay): past
-	// it each new order pushes out an equal share of the old, so that the
-	// estimate follows a change within about that many orders whatever
-	// the order rate (the half-life alone forgets by time: at 1 order a
-	// second an hour holds thousands). Default 20.
+	// it each new order pushes out an equal share of the old, so that a
+	// slow drift is followed within about that many orders whatever the
+	// order rate (the half-life alone forgets by time: at 1 order a
+	// second an hour holds thousands); a sudden change is followed sooner,
+	// by change detection. Default DefaultMaxEvidence.
 	MaxEvidence float64
 	// Share: Refresh will run periodically (orders of other instances
 	// through a shared ledger); the ids of counted orders are remembered
@@ -153,9 +195,9 @@ func (e *Estimator) observe(o Outcome) {
 	if o.Delivered && o.Delay > 0 {
 		delay = max(o.Delay.Seconds(), 1e-3)
 	}
-	add(e, e.m, pairKey{o.Platform, o.Country, o.Service}, o.Delivered, delay, o.At, e.maxEv)
+	add(e, e.m, pairKey{o.Platform, o.Country, o.Service}, o.Delivered, delay, o.At, e.maxEv, true)
 	// The platform's record is not capped: a vendor's floor counts orders.
-	add(e, e.byPlatform, o.Platform, o.Delivered, 0, o.At, math.Inf(1))
+	add(e, e.byPlatform, o.Platform, o.Delivered, 0, o.At, math.Inf(1), false)
 }
 
 // Record adds one order that ended now, without its id or delay (tests,
@@ -169,7 +211,7 @@ func (e *Estimator) RecordAt(platform, country, service string, delivered bool, 
 	e.Observe(Outcome{Platform: platform, Country: country, Service: service, Delivered: delivered, At: at})
 }
 
-func add[K comparable](e *Estimator, m map[K]*decayed, k K, delivered bool, delaySeconds float64, at time.Time, maxEv float64) {
+func add[K comparable](e *Estimator, m map[K]*decayed, k K, delivered bool, delaySeconds float64, at time.Time, maxEv float64, detect bool) {
 	d := m[k]
 	if d == nil {
 		d = &decayed{at: at}
@@ -180,9 +222,14 @@ func add[K comparable](e *Estimator, m map[K]*decayed, k K, delivered bool, dela
 	if at.Before(d.at) { // an older event counts less
 		w = math.Exp2(-float64(d.at.Sub(at)) / float64(e.halfLife))
 	}
+	if detect {
+		e.detect(d, delivered)
+	}
 	d.total += w
+	d.slowTotal += math.Pow(w, 1.0/slowHalfLives)
 	if delivered {
 		d.delivered += w
+		d.slowDelivered += math.Pow(w, 1.0/slowHalfLives)
 	}
 	if delaySeconds > 0 {
 		l := math.Log(delaySeconds)
@@ -203,6 +250,73 @@ func add[K comparable](e *Estimator, m map[K]*decayed, k K, delivered bool, dela
 	}
 }
 
+// detect adds an outcome to the pair's short window and restarts the
+// record from the window's tail when that tail is inconsistent with the
+// record. The record can then hold many orders — a steady, tight estimate
+// — and still follow a platform whose delivery falls (or comes back)
+// within a few orders, which a short record alone would do only by
+// staying wide (and explored) all the time.
+//
+// The test is a generalized likelihood ratio: for each tail of the last k
+// outcomes (k ≤ 64) with rate r, k·KL(r ‖ p), p the record's posterior
+// mean; a change is declared when the largest exceeds changeThreshold
+// (under no change, a tail's statistic exceeds c with probability about
+// e^−c). The record restarts from that tail, as counted orders; the
+// delay statistics are kept (a change of delivery says nothing of the
+// delay of the codes that come). O(64) bit operations per outcome.
+func (e *Estimator) detect(d *decayed, delivered bool) {
+	d.recent <<= 1
+	if delivered {
+		d.recent |= 1
+	}
+	d.nRecent = min(d.nRecent+1, 64)
+	if d.total < minChangeRecord {
+		return // too little record to be inconsistent with
+	}
+	p := estimateOf(d).P
+	best, bestK, bestHits := 0.0, 0, 0
+	hits := 0
+	for k := 1; k <= d.nRecent; k++ {
+		if d.recent>>(k-1)&1 == 1 {
+			hits++
+		}
+		if k < minChangeWindow {
+			continue
+		}
+		r := float64(hits) / float64(k)
+		if g := float64(k) * klBernoulli(r, p); g > best {
+			best, bestK, bestHits = g, k, hits
+		}
+	}
+	if best > changeThreshold {
+		// The record restarts from the tail; this outcome is added by
+		// the caller, so the tail is counted without it.
+		n := bestK - 1
+		h := bestHits
+		if delivered {
+			h--
+		}
+		d.total, d.delivered = float64(n), float64(h)
+		d.recent &= 1<<bestK - 1 // the window holds the tail only
+		d.nRecent = bestK
+		d.restarts++
+	}
+}
+
+// klBernoulli is the Kullback–Leibler divergence of Bernoulli(p) from
+// Bernoulli(q).
+func klBernoulli(p, q float64) float64 {
+	q = min(max(q, 1e-9), 1-1e-9)
+	kl := 0.0
+	if p > 0 {
+		kl += p * math.Log(p/q)
+	}
+	if p < 1 {
+		kl += (1 - p) * math.Log((1-p)/(1-q))
+	}
+	return kl
+}
+
 func (e *Estimator) decay(d *decayed, now time.Time) {
 	if now.After(d.at) {
 		f := math.Exp2(-float64(now.Sub(d.at)) / float64(e.halfLife))
@@ -211,6 +325,9 @@ func (e *Estimator) decay(d *decayed, now time.Time) {
 		d.dw *= f
 		d.ds1 *= f
 		d.ds2 *= f
+		fs := math.Pow(f, 1.0/slowHalfLives)
+		d.slowDelivered *= fs
+		d.slowTotal *= fs
 		d.at = now
 	}
 }
@@ -249,8 +366,14 @@ func (e *Estimator) Estimate(platform, country, service string) Estimate {
 }
 
 func estimateOf(d *decayed) Estimate {
-	a := d.delivered + priorRate*priorWeight
-	b := d.total - d.delivered + (1-priorRate)*priorWeight
+	// The prior of a pair with a record is its own long-run rate, shrunk
+	// to priorRate by priorWeight: as the record fades the estimate falls
+	// back to what the platform has been, not to the optimism owed to a
+	// platform never tried — a platform that failed for hours is not
+	// worth a fresh chance every hour.
+	m0 := (d.slowDelivered + priorRate*priorWeight) / (d.slowTotal + priorWeight)
+	a := d.delivered + m0*priorWeight
+	b := d.total - d.delivered + (1-m0)*priorWeight
 	b = max(b, 1e-9) // rounding of the decayed sums
 	mu0 := math.Log(priorDelayMedian.Seconds())
 	w := d.dw + priorDelayWeight
