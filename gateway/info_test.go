@@ -185,3 +185,65 @@ func countriesAttempts(metrics, platform string) float64 {
 	}
 	return n
 }
+
+// TestStatisticsEstimates: the statistics answer carries what routing
+// believes now of each platform × country × service — the same figures
+// GET platforms gives — narrowed by the answer's filters and by the
+// platforms the tenant may use (the admin's answer covers every platform).
+func TestStatisticsEstimates(t *testing.T) {
+	e := unifiedEnv(t, envOptions{codeDelay: -1, config: func(c *config.Config) { c.Tenants[1].Platforms = []string{"hero"} }})
+	for i := range 10 {
+		e.g.RecordOutcome("sa", "us", "tg", i < 9)
+		e.g.RecordOutcome("hero", "us", "tg", i < 2)
+		e.g.RecordOutcome("hero", "gb", "wa", true)
+	}
+	type estimate struct {
+		Platform, Country, Service string
+		DeliveryProbability        float64
+		Evidence, DelaySeconds     float64
+	}
+	estimates := func(key, path string) []estimate {
+		t.Helper()
+		var st struct{ Estimates []estimate }
+		r := e.api("GET", path, key, nil)
+		if r.Status != 200 {
+			t.Fatalf("%s: HTTP %d %s", path, r.Status, r.Msg)
+		}
+		r.into(t, &st)
+		return st.Estimates
+	}
+	// What GET platforms says of each pair, for comparison.
+	var plats struct {
+		Platforms []struct {
+			Platform  string
+			Estimates []estimate
+		}
+	}
+	e.api("GET", "/api/sms/platforms", keyA, nil).into(t, &plats)
+	want := map[string]float64{}
+	for _, p := range plats.Platforms {
+		for _, x := range p.Estimates {
+			want[p.Platform+" "+x.Country+"/"+x.Service] = x.DeliveryProbability
+		}
+	}
+	if len(want) != 3 || want["sa us/tg"] <= want["hero us/tg"] {
+		t.Fatalf("platforms' estimates %v; want sa us/tg above hero us/tg, 3 pairs", want)
+	}
+	check := func(who string, got []estimate, keys ...string) {
+		t.Helper()
+		if len(got) != len(keys) {
+			t.Fatalf("%s: %d estimates %+v; want %v", who, len(got), got, keys)
+		}
+		for i, x := range got {
+			k := x.Platform + " " + x.Country + "/" + x.Service
+			if k != keys[i] || x.DeliveryProbability != want[k] || x.Evidence <= 0 {
+				t.Errorf("%s: estimate %d = %+v; want %s with p %v", who, i, x, keys[i], want[k])
+			}
+		}
+	}
+	check("tenant a", estimates(keyA, "/api/sms/statistics"), "sa us/tg", "hero gb/wa", "hero us/tg")
+	check("tenant a, us/tg", estimates(keyA, "/api/sms/statistics?country=us&service=tg"), "sa us/tg", "hero us/tg")
+	check("tenant a, hero", estimates(keyA, "/api/sms/statistics?platform=hero"), "hero gb/wa", "hero us/tg")
+	check("tenant b (hero only)", estimates(keyB, "/api/sms/statistics"), "hero gb/wa", "hero us/tg")
+	check("admin", estimates(adminKey, "/api/sms/admin/statistics"), "sa us/tg", "hero gb/wa", "hero us/tg")
+}

@@ -318,11 +318,44 @@ func (s *API) platformHealth(p *platform.Platform) PlatformHealth {
 		v.MinSuccessRate = round(p.MinSuccessRate)
 	}
 	for _, e := range st.Estimates {
-		v.Estimates = append(v.Estimates, EstimateView{Country: e.Country, Service: e.Service,
-			DeliveryProbability: *round(e.P), Evidence: math.Round(e.Evidence*100) / 100,
-			DelaySeconds: math.Round(e.DelayMedian.Seconds()*10) / 10, DelayEvidence: math.Round(e.DelayEvidence*100) / 100})
+		v.Estimates = append(v.Estimates, estimateView(e))
 	}
 	return v
+}
+
+// estimateView is one of the router's estimates as the API shows it.
+func estimateView(e route.PairEstimate) EstimateView {
+	return EstimateView{Country: e.Country, Service: e.Service,
+		DeliveryProbability: math.Round(e.P*10000) / 10000, Evidence: math.Round(e.Evidence*100) / 100,
+		DelaySeconds: math.Round(e.DelayMedian.Seconds()*10) / 10, DelayEvidence: math.Round(e.DelayEvidence*100) / 100}
+}
+
+// RoutingEstimate is the router's estimate for one platform × country ×
+// service, in the statistics answer.
+type RoutingEstimate struct {
+	Platform string `json:"platform"`
+	EstimateView
+}
+
+// routingEstimates is what the router believes now of the platforms allow
+// admits, narrowed like the statistics (platform, country, service; ""
+// = any): the delivery probability and delay success and value rank by.
+func (s *API) routingEstimates(allow func(code string) bool, platformCode, country, service string) []RoutingEstimate {
+	out := []RoutingEstimate{}
+	if s.standing == nil {
+		return out
+	}
+	for _, p := range s.platforms {
+		if !allow(p.Code) || (platformCode != "" && p.Code != platformCode) {
+			continue
+		}
+		for _, e := range s.standing(p).Estimates {
+			if (country == "" || e.Country == country) && (service == "" || e.Service == service) {
+				out = append(out, RoutingEstimate{Platform: p.Code, EstimateView: estimateView(e)})
+			}
+		}
+	}
+	return out
 }
 
 func (s *API) apiPlatforms(c *call) (any, error) {
@@ -373,6 +406,10 @@ type Statistics struct {
 	Platforms    []StatRow `json:"platforms"`
 	Countries    []StatRow `json:"countries"`
 	Services     []StatRow `json:"services"`
+	// Estimates: what routing believes now (not over the range) of each
+	// platform × country × service the filters select — the delivery
+	// probability and delay the success and value strategies rank by.
+	Estimates []RoutingEstimate `json:"estimates"`
 }
 
 // periodKey names the day (2026-03-01), ISO week (2026-W09) or month
@@ -467,12 +504,12 @@ func periods(from, to time.Time, groupBy string) int {
 }
 
 // apiStatistics computes the tenant's statistics from the ledger.
-func (s *API) apiStatistics(c *call) (any, error) { return s.statistics(c, c.t.Name) }
+func (s *API) apiStatistics(c *call) (any, error) { return s.statistics(c, c.t.Name, c.t.Allows) }
 
 // statistics computes one tenant's statistics ("" = every tenant's) from
 // the ledger: the orders are selected in SQL (date range and filters),
 // grouped here.
-func (s *API) statistics(c *call, tenantName string) (any, error) {
+func (s *API) statistics(c *call, tenantName string, allow func(platform string) bool) (any, error) {
 	const day = 24 * time.Hour
 	today := s.now().UTC().Truncate(day)
 	from, to := today.Add(-29*day), today
@@ -516,6 +553,7 @@ func (s *API) statistics(c *call, tenantName string) (any, error) {
 		Platforms: group(list, func(o ledger.Outcome) string { return o.Platform }),
 		Countries: group(list, func(o ledger.Outcome) string { return o.Country }),
 		Services:  group(list, func(o ledger.Outcome) string { return o.Service }),
+		Estimates: s.routingEstimates(allow, c.query("platform"), country, strings.ToLower(c.query("service"))),
 	}
 	total := group(list, func(ledger.Outcome) string { return "total" })
 	if len(total) == 1 {
