@@ -326,26 +326,27 @@ func yesNo(b bool) string {
 	return "NO"
 }
 
-// kv prints a map as "a 1, b 2", keys sorted; "0" when empty.
+// kv prints a map as "a 1, b 2", keys sorted, zeros left out; "0" when
+// nothing is left.
 func kv(m map[string]uint64) string {
-	keys := make([]string, 0, len(m))
+	nonzero := map[string]uint64{}
 	for k, v := range m {
 		if v > 0 {
-			keys = append(keys, k)
+			nonzero[k] = v
 		}
 	}
-	if len(keys) == 0 {
+	if len(nonzero) == 0 {
 		return "0"
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
+	return joinSorted(nonzero, func(v uint64) string { return fmt.Sprint(v) }, ", ")
 }
 
 func kvInt(m map[string]int64) string {
+	return joinSorted(m, func(v int64) string { return fmt.Sprint(v) }, " / ")
+}
+
+// joinSorted prints m as "key value" pairs, keys sorted, joined by sep.
+func joinSorted[V any](m map[string]V, value func(V) string, sep string) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -353,9 +354,9 @@ func kvInt(m map[string]int64) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+		parts[i] = k + " " + value(m[k])
 	}
-	return strings.Join(parts, " / ")
+	return strings.Join(parts, sep)
 }
 
 // writeJSON writes the report to file.

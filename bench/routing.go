@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"smsgate/adapters"
@@ -570,14 +569,5 @@ func (r *Report) writeRouting(w io.Writer) {
 }
 
 func shareList(m map[string]float64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %.0f%%", k, 100*m[k])
-	}
-	return strings.Join(parts, " ")
+	return joinSorted(m, func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) }, " ")
 }
