@@ -365,6 +365,9 @@ type Estimate struct {
 	// half-lives, never restarted) shrunk to the prior: what a faded
 	// record falls back to, and what a probe hopes to find again.
 	LongRun float64
+	// LongRunEvidence: the orders behind LongRun (decayed over
+	// slowHalfLives half-lives).
+	LongRunEvidence float64
 	// Pending is how many numbers still waiting (bought, no code, not
 	// ended) count in Alpha and Beta: those older than the pair's median
 	// delay (pending.go).
@@ -417,7 +420,7 @@ func estimateOf(d *decayed) Estimate {
 	mu, sigma := delayOf(d)
 	v := sigma * sigma
 	return Estimate{
-		Alpha: a, Beta: b, P: a / (a + b), Evidence: d.total, LongRun: m0,
+		Alpha: a, Beta: b, P: a / (a + b), Evidence: d.total, LongRun: m0, LongRunEvidence: d.slowTotal,
 		DelayMedian:   seconds(math.Exp(mu)),
 		DelayMean:     seconds(math.Exp(mu + v/2)),
 		DelayEvidence: d.dw,

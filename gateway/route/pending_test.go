@@ -248,7 +248,7 @@ func TestRouterProbesAFallenPlatform(t *testing.T) {
 			est := e.Estimate(code, "us", "tg")
 			price := map[string]int64{"a": 450_000, "b": 400_000, "poor": 100_000}[code]
 			cs = append(cs, Candidate{Platform: plats[code], BasePrice: price, Count: -1, Balance: -1, Rate: est.P,
-				Evidence: est.Evidence, LongRun: est.LongRun, Delay: est.DelayMean, alpha: est.Alpha, beta: est.Beta})
+				Evidence: est.Evidence, LongRun: est.LongRun, LongRunEvidence: est.LongRunEvidence, Delay: est.DelayMean, alpha: est.Alpha, beta: est.Beta})
 		}
 		p := Plan{Strategy: "value", Country: "us", Service: "tg", Candidates: cs}
 		g.order(&p, false)
@@ -268,5 +268,19 @@ func TestRouterProbesAFallenPlatform(t *testing.T) {
 		if x.Probe {
 			t.Fatalf("%s probed twice in a row", x.Platform.Code)
 		}
+	}
+	e.Bought(Purchase{Order: 2, Platform: "a", Country: "us", Service: "tg", At: c.now()}) // the probe's number
+	// a's probe waits; poor, not bought for long, has always been poor.
+	c.advance(10 * time.Minute)
+	for _, x := range plan().Candidates {
+		if x.Probe {
+			t.Fatalf("%s probed; want none (a's probe waits, poor never worth it)", x.Platform.Code)
+		}
+	}
+	// The probe failed: a is due again after twice the interval.
+	e.Observe(Outcome{Order: 2, Platform: "a", Country: "us", Service: "tg", At: c.now()})
+	c.advance(3 * time.Minute)
+	if first := plan().Candidates[0]; first.Platform.Code != "a" || !first.Probe {
+		t.Fatalf("first %s (probe %v); want a probed again", first.Platform.Code, first.Probe)
 	}
 }

@@ -38,8 +38,9 @@ type Candidate struct {
 	Rate      float64 // estimated delivery probability (posterior mean)
 	// Evidence: the decayed count of ended orders behind Rate.
 	Evidence float64
-	// LongRun: the pair's long-run delivery rate (Estimate.LongRun).
-	LongRun float64
+	// LongRun: the pair's long-run delivery rate (Estimate.LongRun), and
+	// the orders behind it.
+	LongRun, LongRunEvidence float64
 	// Delay: the expected delay to the code of a delivered order.
 	Delay time.Duration
 	// Draw: the delivery probability drawn from the posterior (Thompson
@@ -214,7 +215,7 @@ func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *
 		return Candidate{}, penaltySkip(pen), nil
 	}
 	est := g.est.Estimate(p.Code, r.Country, r.Service)
-	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: est.P, Evidence: est.Evidence, LongRun: est.LongRun, Delay: est.DelayMean,
+	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: est.P, Evidence: est.Evidence, LongRun: est.LongRun, LongRunEvidence: est.LongRunEvidence, Delay: est.DelayMean,
 		alpha: est.Alpha, beta: est.Beta}
 	avail, known := g.market.Available(p.Code)
 	if known {
@@ -332,10 +333,18 @@ func (g *Router) probe(plan *Plan, cs []Candidate) {
 	if g.cfg.Probe <= 0 || len(cs) < 2 {
 		return
 	}
+	// The best as believed now (posterior means, not this purchase's
+	// draws: whether a probe is worth it should not hang on the noise of
+	// one draw).
 	best := math.Inf(1)
 	for i := range cs {
-		if !cs[i].Broke {
-			best = min(best, cs[i].Score)
+		c := &cs[i]
+		switch {
+		case c.Broke:
+		case plan.Strategy == "value" && c.BasePrice >= 0:
+			best = min(best, g.value(float64(c.BasePrice), c.Rate, c.Delay))
+		case plan.Strategy == "success":
+			best = min(best, -c.Rate)
 		}
 	}
 	var codes []string
@@ -345,11 +354,17 @@ func (g *Router) probe(plan *Plan, cs []Candidate) {
 		if c.Broke {
 			continue
 		}
-		// What the pair may well be: its long-run rate, or the upper
-		// decile of its belief now (a pair with little record).
-		a, b := c.alpha, c.beta
-		upper := a/(a+b) + probeZ*math.Sqrt(a*b/((a+b)*(a+b)*(a+b+1)))
-		p := min(max(c.LongRun, upper), 1)
+		// What the pair may well be: its long-run rate, or, for a pair
+		// with little long-run record, the upper decile of its belief
+		// now (one early failure must not bury a platform). A pair
+		// with a long record that has always been poor is not probed:
+		// its record fading would otherwise make it look hopeful again.
+		p := c.LongRun
+		if c.LongRunEvidence < probeFewOrders {
+			a, b := c.alpha, c.beta
+			p = max(p, a/(a+b)+probeZ*math.Sqrt(a*b/((a+b)*(a+b)*(a+b+1))))
+		}
+		p = min(p, 1)
 		hope := -p // success: the draw it would have
 		if plan.Strategy == "value" {
 			if c.BasePrice < 0 {
@@ -369,8 +384,12 @@ func (g *Router) probe(plan *Plan, cs []Candidate) {
 }
 
 // probeZ is the normal quantile of the upper decile (1.2816) of a pair's
-// belief that probe hopes for.
-const probeZ = 1.2816
+// belief that probe hopes for, while its long-run record holds fewer
+// than probeFewOrders orders.
+const (
+	probeZ         = 1.2816
+	probeFewOrders = 10
+)
 
 // value is the expected cost of one delivered code, in base micro-units:
 // the price (paid only for a delivered code: a number without one is
