@@ -80,7 +80,8 @@ func (q *routingQueue) Pop() any {
 // routingBuy is one number bought for an activation.
 type routingBuy struct {
 	platform string
-	id       int64
+	id       int64 // the market's order id
+	ref      int64 // the run's purchase number: the ledger id the estimator knows it by (ids of different markets collide)
 	price    int64 // micro-units, paid only if the code arrives
 	at       time.Time
 }
@@ -137,6 +138,7 @@ type routingRun struct {
 	seq      int
 	clients  []routingClient
 	end      time.Time // no activation starts after it
+	bought   int64     // purchases so far (routingBuy.ref)
 
 	// what the run measured
 	times   []time.Duration // time to code per delivered activation
@@ -293,7 +295,13 @@ func (r *routingRun) buy(client int) error {
 		}
 		r.clients[client].attempts++
 		r.orders = append(r.orders, routingOrder{at: now, platform: code})
-		b := &routingBuy{platform: code, id: o.ID, price: o.Price, at: now}
+		r.bought++
+		b := &routingBuy{platform: code, id: o.ID, ref: r.bought, price: o.Price, at: now}
+		// The gateway tells the estimator of each purchase when it is
+		// recorded: the number waits, and counts against its pair as it
+		// ages, until its end is recorded.
+		r.router.Estimator().Bought(route.Purchase{Order: b.ref, Platform: code, Country: r.spec.country,
+			Service: r.spec.service, At: now, Until: o.ExpiresAt})
 		deadline := now.Add(r.spec.giveUp)
 		if !o.NextSMSAt.IsZero() && !o.NextSMSAt.After(deadline) {
 			r.push(&routingEvent{at: o.NextSMSAt, kind: evCode, client: client, buy: b})
@@ -362,7 +370,7 @@ func (r *routingRun) delivered(e *routingEvent) error {
 		return fmt.Errorf("finish %d: %w", e.buy.id, err)
 	}
 	now := r.clock.Now()
-	r.record(e.buy.platform, true, now.Sub(e.buy.at))
+	r.record(e.buy, true, now.Sub(e.buy.at))
 	r.paid += e.buy.price
 	r.times = append(r.times, now.Sub(r.clients[e.client].start))
 	r.push(&routingEvent{at: now.Add(r.spec.think), kind: evStart, client: e.client})
@@ -382,14 +390,14 @@ func (r *routingRun) giveUp(e *routingEvent) error {
 		return fmt.Errorf("cancel %d on %s: %w", e.buy.id, e.buy.platform, err)
 	}
 	r.cancels++
-	r.record(e.buy.platform, false, 0)
+	r.record(e.buy, false, 0)
 	return r.buy(e.client)
 }
 
 // record tells the router's estimator how an order ended, as the gateway
 // does when an order ends.
-func (r *routingRun) record(code string, delivered bool, delay time.Duration) {
-	r.router.Estimator().Observe(route.Outcome{Platform: code, Country: r.spec.country, Service: r.spec.service,
+func (r *routingRun) record(b *routingBuy, delivered bool, delay time.Duration) {
+	r.router.Estimator().Observe(route.Outcome{Order: b.ref, Platform: b.platform, Country: r.spec.country, Service: r.spec.service,
 		Delivered: delivered, Delay: delay, At: r.clock.Now()})
 }
 

@@ -105,6 +105,11 @@ type Routing struct {
 	// buys again, as the value strategy prices a number that never gets
 	// one. Default 2m.
 	GiveUp time.Duration `koanf:"give_up"`
+	// Probe: a platform × country × service not bought for this long
+	// (and with no number waiting) is tried first for one purchase by the
+	// success and value strategies, so a platform that failed and came
+	// back is seen to be back; 0 = no probes.
+	Probe time.Duration `koanf:"probe"`
 	// ValueOfMinute: what a minute of waiting for a code is worth, in
 	// base currency units, the rate at which the value strategy adds time
 	// to money. Default 0.25 (a worker's time at 15 a base unit an hour).

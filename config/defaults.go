@@ -44,6 +44,7 @@ func Defaults() Config {
 			Deadline:    20 * time.Second,
 			HalfLife:    time.Hour,
 			GiveUp:      2 * time.Minute,
+			Probe:       90 * time.Second,
 			// A minute of a registration run's waiting is worth about what
 			// a cheap number costs: time and price both count.
 			ValueOfMinute: 0.25,

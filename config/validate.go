@@ -135,6 +135,9 @@ func (c *Config) Validate() error {
 	if v := c.Routing.ValueOfMinute; !(v > 0 && v <= maxValueOfMinute) {
 		p.add("routing.value_of_minute", "must be in (0, %d] base currency units, got %v", maxValueOfMinute, v)
 	}
+	if c.Routing.Probe < 0 {
+		p.add("routing.probe", "must be >= 0 (0 = no probes), got %s", c.Routing.Probe)
+	}
 	if c.Routing.Refresh < 0 {
 		p.add("routing.refresh", "must be >= 0 (0 = never), got %s", c.Routing.Refresh)
 	}

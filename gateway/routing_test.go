@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,4 +194,60 @@ func TestStrategies(t *testing.T) {
 			t.Fatalf("pinned with failover bought from %s; want another platform", p)
 		}
 	})
+}
+
+// TestPendingPurchase: a purchase registers its number with the router's
+// estimator as waiting — it counts against its pair once it has waited
+// past the pair's median delay (shown as waiting in the platforms API) —
+// and its end retires it into the record.
+func TestPendingPurchase(t *testing.T) {
+	e := unifiedEnv(t, envOptions{codeDelay: -1, preStart: func(e *env) {
+		for _, p := range e.cfg.Platforms {
+			seedOutcomes(e, p.Code, 9, 10)
+		}
+	}})
+	defer e.stop()
+	estimate := func(platform string) (p, evidence, waiting float64) {
+		t.Helper()
+		var plats struct {
+			Health []struct {
+				Platform  string
+				Estimates []struct {
+					Country, Service                       string
+					DeliveryProbability, Evidence, Waiting float64
+				}
+			}
+		}
+		e.api("GET", "/api/sms/admin/platforms", adminKey, nil).into(t, &plats)
+		for _, h := range plats.Health {
+			for _, x := range h.Estimates {
+				if h.Platform == platform && x.Country == "us" && x.Service == "tg" {
+					return x.DeliveryProbability, x.Evidence, x.Waiting
+				}
+			}
+		}
+		t.Fatalf("no estimate of %s us/tg", platform)
+		return
+	}
+	id := e.buy(keyA, "service", "tg", "country", "187")
+	p := e.order(id).Platform
+	p0, ev0, w0 := estimate(p)
+	if w0 != 0 {
+		t.Fatalf("just bought: %v waiting counted; want none yet", w0)
+	}
+	e.clock.Advance(90 * time.Second) // past the prior's median delay (30 s); no code comes
+	p1, _, w1 := estimate(p)
+	if w1 != 1 || p1 >= p0 {
+		t.Fatalf("90 s without a code: P %.4f (was %.4f), %v waiting; want lower, 1", p1, p0, w1)
+	}
+	e.clock.Advance(90 * time.Second) // past the cancel guard
+	if _, b := e.legacy(keyA, "action", "setStatus", "id", id, "status", "8"); b != "ACCESS_CANCEL" {
+		t.Fatalf("cancel = %q", b)
+	}
+	p2, ev2, w2 := estimate(p)
+	// The seeded record decayed by 3 minutes of a 1 h half-life; the
+	// cancelled order adds one.
+	if w2 != 0 || math.Abs(ev2-(ev0*math.Exp2(-3.0/60)+1)) > 0.02 || p2 >= p0 {
+		t.Fatalf("after the cancel: P %.4f, evidence %.2f (was %.2f), %v waiting; want the order in the record, none waiting", p2, ev2, ev0, w2)
+	}
 }

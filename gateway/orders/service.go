@@ -41,8 +41,12 @@ type Router interface {
 	OfferFor(ctx context.Context, p *platform.Platform, country, service string) (adapters.Offer, bool)
 }
 
-// Outcomes learns how orders end (route.Estimator).
+// Outcomes learns of orders as they are bought, get their first code and
+// end (route.Estimator): a number still waiting counts against its
+// platform as it ages.
 type Outcomes interface {
+	Bought(p route.Purchase)
+	Coded(order int64)
 	Observe(o route.Outcome)
 }
 
@@ -181,6 +185,11 @@ func (g *Service) Lock(id int64) *sync.Mutex { return &g.locks[uint64(id)%uint64
 // bought tells the event streams (and the webhook worker, when the tenant
 // has one) of the EventBought that Create wrote with o.
 func (g *Service) bought(o *ledger.Order) {
+	// The number waits for its code from now: the estimator holds it
+	// against its pair as it ages, until its first code or its end
+	// (transit). Memory only, no ledger write.
+	g.outcomes.Bought(route.Purchase{Order: o.ID, Platform: o.Platform, Country: o.Country, Service: o.Service,
+		At: o.CreatedAt, Until: o.ExpiresAt.Add(lifetimeSlack)})
 	g.published(o.Tenant)
 	if o.Webhook {
 		g.queued()

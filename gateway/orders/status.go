@@ -169,6 +169,9 @@ func (g *Service) transit(ctx context.Context, o *ledger.Order, p *platform.Plat
 			g.queued()
 		}
 	}
+	if len(prev.Codes) == 0 && len(o.Codes) > 0 && o.State.Active() {
+		g.outcomes.Coded(o.ID) // it waits no more; its end counts it
+	}
 	if prev.State.Active() && !o.State.Active() {
 		g.ended(o)
 	}

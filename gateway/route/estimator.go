@@ -39,6 +39,18 @@ type Estimator struct {
 	// synced is when the last successful Refresh began (zero: never);
 	// guarded by mu.
 	synced time.Time
+
+	// Waiting numbers (pending.go), guarded by mu: per pair, in purchase
+	// order; by order id; and the last ends heard of orders not (yet)
+	// waiting, so that a purchase reported after its end is not left
+	// waiting (endedRing bounds them).
+	pend      map[pairKey]*pendingPair
+	waiting   map[int64]*pendingOrder
+	ended     map[int64]bool
+	endedRing [256]int64
+	endedPos  int
+	// probe: the interval of probes of stale pairs (Probe); 0 = none.
+	probe time.Duration
 }
 
 type pairKey struct{ platform, country, service string }
@@ -139,6 +151,10 @@ type EstimatorOptions struct {
 	// through a shared ledger); the ids of counted orders are remembered
 	// so none is counted twice.
 	Share bool
+	// Probe is the interval of probes: a pair not bought for this long,
+	// with no number waiting, is offered to the router as a probe (Probe)
+	// at most once per interval; 0 = no probes.
+	Probe time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -155,7 +171,8 @@ func NewEstimator(o EstimatorOptions) *Estimator {
 		o.MaxEvidence = DefaultMaxEvidence
 	}
 	return &Estimator{now: o.Now, halfLife: o.HalfLife, maxEv: o.MaxEvidence, share: o.Share, m: map[pairKey]*decayed{},
-		byPlatform: map[string]*decayed{}, seen: map[int64]time.Time{}}
+		byPlatform: map[string]*decayed{}, seen: map[int64]time.Time{},
+		pend: map[pairKey]*pendingPair{}, waiting: map[int64]*pendingOrder{}, ended: map[int64]bool{}, probe: o.Probe}
 }
 
 // Outcome is one ended order as the estimator learns from it.
@@ -183,6 +200,7 @@ func (e *Estimator) Observe(o Outcome) {
 }
 
 func (e *Estimator) observe(o Outcome) {
+	e.endedPending(o.Order, o.Delivered, o.At)
 	if o.Order != 0 {
 		if _, dup := e.seen[o.Order]; dup {
 			return
@@ -343,6 +361,17 @@ type Estimate struct {
 	// Evidence is the decayed count of ended orders behind it (the prior
 	// not included): how much the estimate rests on the pair's record.
 	Evidence float64
+	// LongRun is the pair's long-run delivery rate (slowHalfLives
+	// half-lives, never restarted) shrunk to the prior: what a faded
+	// record falls back to, and what a probe hopes to find again.
+	LongRun float64
+	// LongRunEvidence: the orders behind LongRun (decayed over
+	// slowHalfLives half-lives).
+	LongRunEvidence float64
+	// Pending is how many numbers still waiting (bought, no code, not
+	// ended) count in Alpha and Beta: those older than the pair's median
+	// delay (pending.go).
+	Pending float64
 	// DelayMedian and DelayMean: the delay from purchase to the first
 	// code of a delivered order, as a log-normal with the estimated
 	// log-mean and log-spread (the mean carries the long tail).
@@ -357,12 +386,25 @@ type Estimate struct {
 func (e *Estimator) Estimate(platform, country, service string) Estimate {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	d := e.m[pairKey{platform, country, service}]
+	return e.estimate(pairKey{platform, country, service}, e.now())
+}
+
+// estimate is the pair's record with its waiting numbers (e.mu held).
+func (e *Estimator) estimate(k pairKey, now time.Time) Estimate {
+	d := e.m[k]
 	if d == nil {
-		return estimateOf(&decayed{})
+		d = &decayed{}
+	} else {
+		e.decay(d, now)
 	}
-	e.decay(d, e.now())
-	return estimateOf(d)
+	est := estimateOf(d)
+	if pp := e.pend[k]; pp != nil {
+		mu, sigma := delayOf(d)
+		e.advance(pp, now, mu, sigma)
+		est.Alpha, est.Beta, est.Pending = withPending(est.Alpha, est.Beta, pp)
+		est.P = est.Alpha / (est.Alpha + est.Beta)
+	}
+	return est
 }
 
 func estimateOf(d *decayed) Estimate {
@@ -375,17 +417,24 @@ func estimateOf(d *decayed) Estimate {
 	a := d.delivered + m0*priorWeight
 	b := d.total - d.delivered + (1-m0)*priorWeight
 	b = max(b, 1e-9) // rounding of the decayed sums
-	mu0 := math.Log(priorDelayMedian.Seconds())
-	w := d.dw + priorDelayWeight
-	mu := (d.ds1 + priorDelayWeight*mu0) / w
-	second := (d.ds2 + priorDelayWeight*(mu0*mu0+priorDelaySigma*priorDelaySigma)) / w
-	v := max(second-mu*mu, 0)
+	mu, sigma := delayOf(d)
+	v := sigma * sigma
 	return Estimate{
-		Alpha: a, Beta: b, P: a / (a + b), Evidence: d.total,
+		Alpha: a, Beta: b, P: a / (a + b), Evidence: d.total, LongRun: m0, LongRunEvidence: d.slowTotal,
 		DelayMedian:   seconds(math.Exp(mu)),
 		DelayMean:     seconds(math.Exp(mu + v/2)),
 		DelayEvidence: d.dw,
 	}
+}
+
+// delayOf is the log-normal of the pair's delay in seconds: the log-mean
+// and log-spread of its delivered orders with the delay prior.
+func delayOf(d *decayed) (mu, sigma float64) {
+	mu0 := math.Log(priorDelayMedian.Seconds())
+	w := d.dw + priorDelayWeight
+	mu = (d.ds1 + priorDelayWeight*mu0) / w
+	second := (d.ds2 + priorDelayWeight*(mu0*mu0+priorDelaySigma*priorDelaySigma)) / w
+	return mu, math.Sqrt(max(second-mu*mu, 0))
 }
 
 func seconds(s float64) time.Duration {
@@ -410,10 +459,9 @@ func (e *Estimator) Pairs(platform string) []PairEstimate {
 	defer e.mu.Unlock()
 	now := e.now()
 	var out []PairEstimate
-	for k, d := range e.m {
+	for k := range e.m {
 		if k.platform == platform {
-			e.decay(d, now)
-			out = append(out, PairEstimate{Country: k.country, Service: k.service, Estimate: estimateOf(d)})
+			out = append(out, PairEstimate{Country: k.country, Service: k.service, Estimate: e.estimate(k, now)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

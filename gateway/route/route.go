@@ -38,12 +38,19 @@ type Candidate struct {
 	Rate      float64 // estimated delivery probability (posterior mean)
 	// Evidence: the decayed count of ended orders behind Rate.
 	Evidence float64
+	// LongRun: the pair's long-run delivery rate (Estimate.LongRun), and
+	// the orders behind it.
+	LongRun, LongRunEvidence float64
 	// Delay: the expected delay to the code of a delivered order.
 	Delay time.Duration
 	// Draw: the delivery probability drawn from the posterior (Thompson
 	// sampling) that success and value ranked by; 0 for other strategies.
 	Draw  float64
 	Score float64 // the strategy's sort key: lower is tried first
+	// Probe: the pair was not bought for a probe interval; it is tried
+	// first, whatever its score, to see whether it is still what its
+	// record says ([routing] probe).
+	Probe bool
 	// Cost is the offer price in the platform's currency (0 unknown): what
 	// a purchase there sets aside of its balance.
 	Cost int64
@@ -60,8 +67,10 @@ type Candidate struct {
 // Plan is a routing decision: the strategy used and the platforms to try,
 // best first.
 type Plan struct {
-	Strategy   string
-	Candidates []Candidate
+	Strategy string
+	// Country and Service: the pair planned for.
+	Country, Service string
+	Candidates       []Candidate
 	// Skipped says why platforms were left out (platform → reason).
 	Skipped map[string]string
 }
@@ -136,7 +145,7 @@ func (g *Router) Route(ctx context.Context, t *tenant.Tenant, r Request) (Plan, 
 		}
 		maxPrice = m.Micros
 	}
-	plan := Plan{Strategy: strategy, Skipped: map[string]string{}}
+	plan := Plan{Strategy: strategy, Country: r.Country, Service: r.Service, Skipped: map[string]string{}}
 	var floor *adapters.PriceFloorError
 	noStock, open, penalised := 0, 0, 0
 	for _, p := range usable {
@@ -206,7 +215,7 @@ func (g *Router) candidate(ctx context.Context, t *tenant.Tenant, r Request, p *
 		return Candidate{}, penaltySkip(pen), nil
 	}
 	est := g.est.Estimate(p.Code, r.Country, r.Service)
-	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: est.P, Evidence: est.Evidence, Delay: est.DelayMean,
+	c := Candidate{Platform: p, BasePrice: -1, Count: -1, Balance: -1, Rate: est.P, Evidence: est.Evidence, LongRun: est.LongRun, LongRunEvidence: est.LongRunEvidence, Delay: est.DelayMean,
 		alpha: est.Alpha, beta: est.Beta}
 	avail, known := g.market.Available(p.Code)
 	if known {
@@ -298,6 +307,9 @@ func (g *Router) order(plan *Plan, pinned bool) {
 		start = 1
 	}
 	rest := cs[start:]
+	if !pinned && (plan.Strategy == "success" || plan.Strategy == "value") {
+		g.probe(plan, rest)
+	}
 	sort.SliceStable(rest, func(i, j int) bool {
 		if rest[i].Broke != rest[j].Broke {
 			return !rest[i].Broke
@@ -308,6 +320,76 @@ func (g *Router) order(plan *Plan, pinned bool) {
 		return rest[i].Platform.Current().Priority < rest[j].Platform.Current().Priority
 	})
 }
+
+// probe ranks first a candidate whose pair is due a probe (Estimator
+// ClaimProbe): one not bought for a probe interval, so that a platform
+// whose delivery fell and came back is seen to be back. Only a pair that
+// would rank first at its long-run rate is worth a probe — one whose
+// record fell below what it has been, and whose return would matter; a
+// platform that has always been poor is left to Thompson sampling (a
+// probe would only buy it cancels). A candidate known unable to pay is
+// never probed.
+func (g *Router) probe(plan *Plan, cs []Candidate) {
+	if g.cfg.Probe <= 0 || len(cs) < 2 {
+		return
+	}
+	// The best as believed now (posterior means, not this purchase's
+	// draws: whether a probe is worth it should not hang on the noise of
+	// one draw).
+	best := math.Inf(1)
+	for i := range cs {
+		c := &cs[i]
+		switch {
+		case c.Broke:
+		case plan.Strategy == "value" && c.BasePrice >= 0:
+			best = min(best, g.value(float64(c.BasePrice), c.Rate, c.Delay))
+		case plan.Strategy == "success":
+			best = min(best, -c.Rate)
+		}
+	}
+	var codes []string
+	var idx []int
+	for i := range cs {
+		c := &cs[i]
+		if c.Broke {
+			continue
+		}
+		// What the pair may well be: its long-run rate, or, for a pair
+		// with little long-run record, the upper decile of its belief
+		// now (one early failure must not bury a platform). A pair
+		// with a long record that has always been poor is not probed:
+		// its record fading would otherwise make it look hopeful again.
+		p := c.LongRun
+		if c.LongRunEvidence < probeFewOrders {
+			a, b := c.alpha, c.beta
+			p = max(p, a/(a+b)+probeZ*math.Sqrt(a*b/((a+b)*(a+b)*(a+b+1))))
+		}
+		p = min(p, 1)
+		hope := -p // success: the draw it would have
+		if plan.Strategy == "value" {
+			if c.BasePrice < 0 {
+				continue
+			}
+			hope = g.value(float64(c.BasePrice), p, c.Delay)
+		}
+		if hope < best {
+			codes = append(codes, c.Platform.Code)
+			idx = append(idx, i)
+		}
+	}
+	if i := g.est.ClaimProbe(codes, plan.Country, plan.Service); i >= 0 {
+		cs[idx[i]].Probe = true
+		cs[idx[i]].Score = math.Inf(-1)
+	}
+}
+
+// probeZ is the normal quantile of the upper decile (1.2816) of a pair's
+// belief that probe hopes for, while its long-run record holds fewer
+// than probeFewOrders orders.
+const (
+	probeZ         = 1.2816
+	probeFewOrders = 10
+)
 
 // value is the expected cost of one delivered code, in base micro-units:
 // the price (paid only for a delivered code: a number without one is
@@ -400,7 +482,7 @@ type Router struct {
 
 // New builds a router; rng drives the random strategy.
 func New(cfg config.Routing, m Market, conv *fx.FX, rng *rand.Rand, now func() time.Time) *Router {
-	est := NewEstimator(EstimatorOptions{HalfLife: cfg.HalfLife, Share: cfg.Refresh > 0, Now: now})
+	est := NewEstimator(EstimatorOptions{HalfLife: cfg.HalfLife, Share: cfg.Refresh > 0, Probe: cfg.Probe, Now: now})
 	if cfg.GiveUp <= 0 { // a config that skipped Validate (tests)
 		cfg.GiveUp = 2 * time.Minute
 	}

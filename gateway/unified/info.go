@@ -284,6 +284,10 @@ type EstimateView struct {
 	// order; DelayEvidence the delivered orders behind it, decayed.
 	DelaySeconds  float64 `json:"delaySeconds"`
 	DelayEvidence float64 `json:"delayEvidence"`
+	// Waiting: numbers bought on this instance and still waiting for a
+	// code that count in DeliveryProbability (those past the median
+	// delay; route.Estimate.Pending).
+	Waiting float64 `json:"waiting"`
 }
 
 // PenaltyView is one penalty in force.
@@ -327,7 +331,8 @@ func (s *API) platformHealth(p *platform.Platform) PlatformHealth {
 func estimateView(e route.PairEstimate) EstimateView {
 	return EstimateView{Country: e.Country, Service: e.Service,
 		DeliveryProbability: math.Round(e.P*10000) / 10000, Evidence: math.Round(e.Evidence*100) / 100,
-		DelaySeconds: math.Round(e.DelayMedian.Seconds()*10) / 10, DelayEvidence: math.Round(e.DelayEvidence*100) / 100}
+		DelaySeconds: math.Round(e.DelayMedian.Seconds()*10) / 10, DelayEvidence: math.Round(e.DelayEvidence*100) / 100,
+		Waiting: e.Pending}
 }
 
 // RoutingEstimate is the router's estimate for one platform × country ×
