@@ -162,8 +162,9 @@
         el("td", { "data-label": "Country / service" }, x.country + " / " + x.service),
         el("td", { "data-label": "Delivery", class: "delivery" }, pct(x.deliveryProbability)),
         el("td", { "data-label": "Delay to code", class: "delay" }, x.delayEvidence > 0 ? x.delaySeconds.toFixed(1) + " s" : "— (prior " + x.delaySeconds.toFixed(0) + " s)"),
-        el("td", { "data-label": "Evidence" }, x.evidence.toFixed(1) + " orders")));
-    if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No ended orders yet: every platform has the prior.")));
+        el("td", { "data-label": "Evidence" }, x.evidence.toFixed(1) + " orders"),
+        el("td", { "data-label": "Waiting", class: "waiting" }, String(x.waiting))));
+    if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No ended orders yet: every platform has the prior.")));
     $("estimate-rows").replaceChildren(...rows);
   }
 
