@@ -32,23 +32,15 @@ var _ adapters.ActiveLister = (*Client)(nil)
 // error, however it is said: {"status":"error","error":"NO_ACTIVATIONS"}
 // or the bare token NO_ACTIVATIONS.
 func (c *Client) ActiveOrders(ctx context.Context) ([]adapters.ActiveOrder, error) {
-	var out []adapters.ActiveOrder
-	err := c.eachActive(ctx, "active", func(e *activeEntry) {
+	return collectActive(ctx, c, "active", func(e *activeEntry) (adapters.ActiveOrder, bool) {
 		o := adapters.ActiveOrder{UpstreamID: string(e.id), Phone: string(e.phone), Service: string(e.service)}
 		if id, err := strconv.Atoi(string(e.country)); err == nil {
 			if ctry, ok := catalog.CountryBySMSActivateID(id); ok {
 				o.Country = ctry.ISO
 			}
 		}
-		out = append(out, o)
-	}, func(n int) { out = out[:n] }, func() int { return len(out) })
-	if err != nil {
-		return nil, err
-	}
-	if out == nil {
-		out = []adapters.ActiveOrder{}
-	}
-	return out, nil
+		return o, true
+	})
 }
 
 var _ adapters.ListPoller = (*Client)(nil)
@@ -57,17 +49,27 @@ var _ adapters.ListPoller = (*Client)(nil)
 // getActiveActivations, all its pages. An entry whose status it cannot
 // read is left out, so the poller asks that order with getStatus.
 func (c *Client) PollActive(ctx context.Context) ([]adapters.ActiveUpdate, error) {
-	var out []adapters.ActiveUpdate
-	err := c.eachActive(ctx, "poll", func(e *activeEntry) {
-		if u, ok := e.update(); ok {
-			out = append(out, adapters.ActiveUpdate{UpstreamID: string(e.id), Update: u})
+	return collectActive(ctx, c, "poll", func(e *activeEntry) (adapters.ActiveUpdate, bool) {
+		u, ok := e.update()
+		return adapters.ActiveUpdate{UpstreamID: string(e.id), Update: u}, ok
+	})
+}
+
+// collectActive is every entry of getActiveActivations that conv keeps,
+// as conv makes it (eachActive's op names the call); an empty list, not
+// nil, when there is none.
+func collectActive[T any](ctx context.Context, c *Client, op string, conv func(e *activeEntry) (T, bool)) ([]T, error) {
+	var out []T
+	err := c.eachActive(ctx, op, func(e *activeEntry) {
+		if v, ok := conv(e); ok {
+			out = append(out, v)
 		}
 	}, func(n int) { out = out[:n] }, func() int { return len(out) })
 	if err != nil {
 		return nil, err
 	}
 	if out == nil {
-		out = []adapters.ActiveUpdate{}
+		out = []T{}
 	}
 	return out, nil
 }
