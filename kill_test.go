@@ -249,13 +249,21 @@ func TestKillAfterUpstreamBought(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Close()
+	// The hook runs on the proxy's goroutine; locked hands tx over to the
+	// test once the lock is held (the platform's own sale is visible before
+	// the hook runs, so it is no signal for the lock).
 	var tx *sql.Tx
+	locked := make(chan struct{})
+	var once sync.Once
 	u.mu.Lock()
 	u.afterBuy = func() {
-		var err error
-		if tx, err = lock.Begin(); err != nil { // BEGIN IMMEDIATE: no commit can land now
-			t.Error(err)
-		}
+		once.Do(func() {
+			defer close(locked)
+			var err error
+			if tx, err = lock.Begin(); err != nil { // BEGIN IMMEDIATE: no commit can land now
+				t.Error(err)
+			}
+		})
 	}
 	u.mu.Unlock()
 	answered := make(chan string, 1)
@@ -266,7 +274,14 @@ func TestKillAfterUpstreamBought(t *testing.T) {
 		}
 		answered <- b
 	}()
-	waitUntil(t, "the platform to sell", func() bool { return len(u.sim.Market.Active()) == 1 })
+	select {
+	case <-locked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("timed out waiting for the platform to sell and the lock to be taken")
+	}
+	if len(u.sim.Market.Active()) != 1 {
+		t.Fatalf("the platform holds %d active numbers; want the one it sold", len(u.sim.Market.Active()))
+	}
 	sold := u.sim.Market.Active()[0]
 	g.kill()
 	if b := <-answered; strings.HasPrefix(b, "ACCESS_NUMBER") {
