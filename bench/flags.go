@@ -55,6 +55,7 @@ type options struct {
 	runs          int           // -runs: routing's seeds, pooled
 	clients       int           // -clients: routing's virtual registration clients
 	span          time.Duration // -span: routing's virtual time in which activations start
+	history       time.Duration // -history: routing: virtual time of buying before the measured span
 	valueOfMinute float64       // -value-of-minute: routing: money a minute of waiting is worth (value strategy and oracle)
 	giveUpSet     bool          // -give-up was given (routing waits [routing] give_up otherwise)
 	market        string        // -market: routing's platforms, "" = the default market
@@ -141,9 +142,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.active, "active", 10_000, "reads with getStatus in -mix: active orders bought before the load; getStatus reads them while the gateway's poller polls them upstream")
 	fs.Uint64Var(&o.seed, "seed", 1, "routing: the market's seed (the same seed gives the same run)")
 	fs.IntVar(&o.runs, "runs", 5, "routing: seeds run (-seed, -seed+1, …), each strategy's runs pooled")
-	fs.IntVar(&o.clients, "clients", 4, "routing: virtual registration clients, one activation each at a time")
+	fs.IntVar(&o.clients, "clients", 16, "routing: virtual registration clients, one activation each at a time")
 	fs.DurationVar(&o.span, "span", 3*time.Hour, "routing: virtual time in which activations start (drift at a third, recovery at two thirds)")
 	fs.StringVar(&o.market, "market", "", "routing: the platforms, in priority order, as `code:delivery:median:sigma:price,…` (e.g. a:0.9:20s:0.8:0.45,b:0.75:40s:0.8:0.40); empty = the default market")
+	fs.DurationVar(&o.history, "history", 3*time.Hour, "routing: virtual time the same clients buy on the same market before -span, not measured: the record a running gateway has from its ledger (0 = a gateway that never sold)")
 	fs.StringVar(&o.drift, "drift", "alpha:0.2", "routing: `code:delivery` — that platform's delivery probability from a third of -span to two thirds, then back")
 	fs.Float64Var(&o.valueOfMinute, "value-of-minute", config.Defaults().Routing.ValueOfMinute, "routing: money (market currency) a minute of waiting is worth, for the value strategy and the oracle ([routing] value_of_minute)")
 	fs.StringVar(&o.country, "country", "us", "ISO country bought")
@@ -210,8 +212,8 @@ func (o *options) validate() error {
 		bad = append(bad, "-seed-finished and -seed-active must not be negative, -window must be positive")
 	}
 	if o.scenario == "routing" {
-		if o.clients < 1 || o.runs < 1 || o.span <= 0 || o.valueOfMinute <= 0 {
-			bad = append(bad, "-clients and -runs must be at least 1, -span and -value-of-minute positive")
+		if o.clients < 1 || o.runs < 1 || o.span <= 0 || o.history < 0 || o.valueOfMinute <= 0 {
+			bad = append(bad, "-clients and -runs must be at least 1, -span and -value-of-minute positive, -history not negative")
 		}
 		if _, err := routingMarketSpec(o, o.seed); err != nil {
 			bad = append(bad, err.Error())

@@ -146,8 +146,8 @@ func describeTarget(o *options) string {
 
 func describeSetup(o *options, w *world) string {
 	if o.scenario == "routing" {
-		return fmt.Sprintf("virtual time, -seed %d, -clients %d, -span %s, -give-up %s, -value-of-minute %g; the gateway's router and estimator over simulated markets on a manual clock (the market is printed below)",
-			o.seed, o.clients, o.span, o.giveUp, o.valueOfMinute)
+		return fmt.Sprintf("virtual time, -seed %d, -clients %d, -history %s, -span %s, -give-up %s, -value-of-minute %g; the gateway's router and estimator over simulated markets on a manual clock (the market is printed below)",
+			o.seed, o.clients, o.history, o.span, o.giveUp, o.valueOfMinute)
 	}
 	load := fmt.Sprintf("-c %d, -duration %s, -warmup %s", o.conns, o.duration, o.warmup)
 	if o.rate > 0 {

@@ -187,7 +187,7 @@ func runRouting(b *bench) error {
 func newRoutingRun(spec *marketSpec, strategy string) (*routingRun, error) {
 	r := &routingRun{spec: spec, strategy: strategy, clock: simulator.NewManualClock(spec.start),
 		markets: map[string]*simulator.Market{}, clients: make([]routingClient, spec.clients)}
-	r.start = r.clock.Now()
+	r.start = r.clock.Now().Add(spec.history)
 	r.end = r.start.Add(spec.length)
 	now := r.clock.Now
 	for _, ps := range spec.platforms {
@@ -249,7 +249,7 @@ func (r *routingRun) push(e *routingEvent) {
 func (r *routingRun) run() (routingResult, error) {
 	for i := range r.clients {
 		// Staggered starts: the clients do not all buy in the same instant.
-		r.push(&routingEvent{at: r.start.Add(time.Duration(i) * r.spec.stagger), kind: evStart, client: i})
+		r.push(&routingEvent{at: r.clock.Now().Add(time.Duration(i) * r.spec.stagger), kind: evStart, client: i})
 	}
 	for r.q.Len() > 0 {
 		e := heap.Pop(&r.q).(*routingEvent)
@@ -294,7 +294,9 @@ func (r *routingRun) buy(client int) error {
 			return fmt.Errorf("buy on %s: %w", code, err)
 		}
 		r.clients[client].attempts++
-		r.orders = append(r.orders, routingOrder{at: now, platform: code})
+		if r.measured(client) {
+			r.orders = append(r.orders, routingOrder{at: now, platform: code})
+		}
 		r.bought++
 		b := &routingBuy{platform: code, id: o.ID, ref: r.bought, price: o.Price, at: now}
 		// The gateway tells the estimator of each purchase when it is
@@ -371,8 +373,10 @@ func (r *routingRun) delivered(e *routingEvent) error {
 	}
 	now := r.clock.Now()
 	r.record(e.buy, true, now.Sub(e.buy.at))
-	r.paid += e.buy.price
-	r.times = append(r.times, now.Sub(r.clients[e.client].start))
+	if r.measured(e.client) {
+		r.paid += e.buy.price
+		r.times = append(r.times, now.Sub(r.clients[e.client].start))
+	}
 	r.push(&routingEvent{at: now.Add(r.spec.think), kind: evStart, client: e.client})
 	return nil
 }
@@ -389,9 +393,17 @@ func (r *routingRun) giveUp(e *routingEvent) error {
 	case err != nil:
 		return fmt.Errorf("cancel %d on %s: %w", e.buy.id, e.buy.platform, err)
 	}
-	r.cancels++
+	if r.measured(e.client) {
+		r.cancels++
+	}
 	r.record(e.buy, false, 0)
 	return r.buy(e.client)
+}
+
+// measured: the client's activation started in the measured span (after
+// the -history), so its orders, time, money and cancels count.
+func (r *routingRun) measured(client int) bool {
+	return !r.clients[client].start.Before(r.start)
 }
 
 // record tells the router's estimator how an order ended, as the gateway
@@ -405,7 +417,7 @@ func (r *routingRun) result() routingResult {
 	res := routingResult{Strategy: r.strategy, Delivered: len(r.times), Orders: len(r.orders), Cancels: r.cancels,
 		Abandon: -1, Return: -1, Runs: 1, times: r.times, paid: r.paid}
 	res.summarise()
-	drift, recover := r.start.Add(r.spec.driftAt), r.start.Add(r.spec.recoverAt)
+	drift, recover := r.spec.start.Add(r.spec.driftAt), r.spec.start.Add(r.spec.recoverAt)
 	res.Before = shares(r.orders, r.start, drift)
 	res.After = shares(r.orders, drift, recover)
 	res.Recovered = shares(r.orders, recover, r.end.Add(time.Hour))

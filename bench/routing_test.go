@@ -130,3 +130,33 @@ func TestOrdersUntil(t *testing.T) {
 		t.Errorf("shares = %v; want a 0.25, b 0.75", s)
 	}
 }
+
+// TestRoutingHistory: -history runs the market before the measured span
+// (the record a running gateway has) without measuring it: the drift
+// moves with it, the oracle's shares still follow it, and the measured
+// span holds about as many codes as with no history.
+func TestRoutingHistory(t *testing.T) {
+	o := routingOptions(7)
+	o.runs = 1
+	fresh := runScenario(t, o)
+	o.history = time.Hour
+	rep := runScenario(t, o)
+	notes := strings.Join(rep.Notes, "\n")
+	for _, want := range []string{"after 1h0m0s of unmeasured history", "drift at +1h20m0s", "drift at +1h40m0s"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	oracle, before := rep.Routing[0], fresh.Routing[0]
+	if oracle.Before["alpha"] < 0.999 || oracle.After["bravo"] < 0.999 || oracle.Recovered["alpha"] < 0.999 {
+		t.Errorf("oracle shares %v / %v / %v; want alpha, bravo, alpha", oracle.Before, oracle.After, oracle.Recovered)
+	}
+	if r := float64(oracle.Delivered) / float64(before.Delivered); r < 0.8 || r > 1.25 {
+		t.Errorf("oracle: %d codes measured after an hour of history, %d with none; want about as many (history is not measured)",
+			oracle.Delivered, before.Delivered)
+	}
+	o.history = -time.Second
+	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "-history") {
+		t.Errorf("-history -1s: %v; want an error naming -history", err)
+	}
+}

@@ -28,7 +28,11 @@ type marketSpec struct {
 	driftAt, recoverAt time.Duration
 
 	clients int           // virtual registration clients, one activation each at a time
-	length  time.Duration // activations start within this much virtual time
+	length  time.Duration // measured activations start within this much virtual time, after history
+	// history is the virtual time the same clients buy on the same market
+	// before the measured span: the record a running gateway has (its
+	// estimator is loaded from the ledger at start), not measured.
+	history time.Duration
 	stagger time.Duration // between the clients' first starts
 	giveUp  time.Duration // a client waits this long for a code, then cancels and buys again
 	guard   time.Duration // the platforms' cancel guard
@@ -60,11 +64,11 @@ func routingMarketSpec(o *options, seed uint64) (*marketSpec, error) {
 	spec := &marketSpec{
 		seed: seed, currency: "USD", country: o.country, service: o.service,
 		start:   time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
-		clients: o.clients, length: o.span, stagger: 7 * time.Second,
+		clients: o.clients, length: o.span, history: o.history, stagger: 7 * time.Second,
 		giveUp: o.giveUp, guard: 2 * time.Minute, think: 5 * time.Second,
 		valueOfMinute: o.valueOfMinute,
 	}
-	spec.driftAt, spec.recoverAt = spec.length/3, 2*spec.length/3
+	spec.driftAt, spec.recoverAt = spec.history+spec.length/3, spec.history+2*spec.length/3
 	market := o.market
 	if market == "" {
 		market = defaultPlatforms
@@ -149,8 +153,8 @@ func (s *marketSpec) expectedCost(t truth) float64 {
 // describe is the run's parameters, printed with every report so that a
 // figure can be reproduced exactly.
 func (s *marketSpec) describe() []string {
-	lines := []string{fmt.Sprintf("routing market: seed %d (and the next -runs−1 seeds, each with the same parameters), %s/%s, %d virtual clients, activations started within %s of virtual time (first starts %s apart), give-up %s, cancel guard %s, %s between a code and the next activation, waiting valued at %g %s/min by the oracle",
-		s.seed, s.country, s.service, s.clients, s.length, s.stagger, s.giveUp, s.guard, s.think, s.valueOfMinute, s.currency)}
+	lines := []string{fmt.Sprintf("routing market: seed %d (and the next -runs−1 seeds, each with the same parameters), %s/%s, %d virtual clients, measured activations started within %s of virtual time after %s of unmeasured history on the same market (first starts %s apart), give-up %s, cancel guard %s, %s between a code and the next activation, waiting valued at %g %s/min by the oracle",
+		s.seed, s.country, s.service, s.clients, s.length, s.history, s.stagger, s.giveUp, s.guard, s.think, s.valueOfMinute, s.currency)}
 	clock := simulator.NewManualClock(s.start)
 	for _, ps := range s.platforms {
 		d := strings.TrimSpace(s.newMarket(ps, clock).Describe())

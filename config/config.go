@@ -99,7 +99,7 @@ type Routing struct {
 	MaxAttempts int           `koanf:"max_attempts"` // platforms tried per purchase; default 3
 	Deadline    time.Duration `koanf:"deadline"`     // overall purchase deadline; default 20s
 	// HalfLife: how fast the delivery record forgets; an ended order
-	// counts half as much this long after it ended. Default 1h.
+	// counts half as much this long after it ended. Default 2h.
 	HalfLife time.Duration `koanf:"half_life"`
 	// GiveUp: how long a client waits for a code before it cancels and
 	// buys again, as the value strategy prices a number that never gets

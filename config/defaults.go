@@ -42,7 +42,7 @@ func Defaults() Config {
 			Strategy:    "priority",
 			MaxAttempts: 3,
 			Deadline:    20 * time.Second,
-			HalfLife:    time.Hour,
+			HalfLife:    2 * time.Hour,
 			GiveUp:      2 * time.Minute,
 			Probe:       90 * time.Second,
 			// A minute of a registration run's waiting is worth about what

@@ -397,3 +397,134 @@ func TestEstimatorSharedThroughLedger(t *testing.T) {
 		t.Errorf("platform record %.3f differs from every order once", total)
 	}
 }
+
+// TestEstimatorSeesReturnToLongRun: a platform long at 0.9 falls to 0.2;
+// when it is back, 3 or 4 deliveries in a row restart its record (the
+// test against its long-run rate; the GLR alone waits for 6 to 9); and
+// while it stays at 0.2, runs of luck seldom pass for a return.
+func TestEstimatorSeesReturnToLongRun(t *testing.T) {
+	c := newClock()
+	e := NewEstimator(EstimatorOptions{HalfLife: 2 * time.Hour, Now: c.now})
+	rec := func() *decayed { return e.m[pairKey{"a", "us", "tg"}] }
+	r := rand.New(rand.NewPCG(21, 22))
+	for i := 0; i < 2000; i++ {
+		c.advance(time.Second)
+		e.Record("a", "us", "tg", r.Float64() < 0.9)
+	}
+	// The fall: a failure every order but one in five, a minute apart (a
+	// fallen platform is bought seldom).
+	for i := 0; i < 30; i++ {
+		c.advance(time.Minute)
+		e.Record("a", "us", "tg", i%5 == 2)
+	}
+	est := e.Estimate("a", "us", "tg")
+	if est.P > 0.4 || est.LongRun < 0.8 {
+		t.Fatalf("after the fall: %+v; want P under 0.4 and a long-run rate still about 0.9", est)
+	}
+	// From a record of about 0.3 the 3rd delivery in a row is right at
+	// the threshold; the 4th passes it.
+	before := rec().restarts
+	n := 0
+	for ; rec().restarts == before; n++ {
+		if n == 4 {
+			t.Fatalf("no return seen after 4 deliveries in a row (P %.2f)", e.Rate("a", "us", "tg"))
+		}
+		c.advance(time.Minute)
+		e.Record("a", "us", "tg", true)
+	}
+	if n < 3 {
+		t.Errorf("a return seen after %d deliveries in a row; want at least 3", n)
+	}
+	if p := e.Rate("a", "us", "tg"); p < 0.8 {
+		t.Errorf("P %.2f after the return; want over 0.8 (the tail and the long-run prior)", p)
+	}
+
+	// False returns: at 0.2, from a long run of 0.9, over 8 seeds × 100
+	// orders. A tail passes 3 nats by chance about once in 125 orders (3
+	// or 4 deliveries in a row at 0.2); each then costs a few orders until
+	// the fall is seen again.
+	falses := 0
+	for seed := uint64(0); seed < 8; seed++ {
+		c := newClock()
+		e := NewEstimator(EstimatorOptions{HalfLife: 2 * time.Hour, Now: c.now})
+		r := rand.New(rand.NewPCG(seed, 99))
+		for i := 0; i < 2000; i++ {
+			c.advance(time.Second)
+			e.Record("a", "us", "tg", r.Float64() < 0.9)
+		}
+		for i := 0; i < 20; i++ { // the fall, detected
+			c.advance(time.Minute)
+			e.Record("a", "us", "tg", false)
+		}
+		for i := 0; i < 100; i++ {
+			c.advance(time.Minute)
+			if e.Rate("a", "us", "tg") > 0.6 { // passed for a return
+				falses++
+			}
+			e.Record("a", "us", "tg", r.Float64() < 0.2)
+		}
+	}
+	// 800 orders: an estimate above 0.6 in at most 6 % of them (39 with
+	// these seeds: about 8 false returns of about 5 orders each).
+	if falses > 48 {
+		t.Errorf("%d of 800 orders at 0.2 were estimated above 0.6; want at most 48", falses)
+	}
+	t.Logf("%d of 800 orders at 0.2 estimated above 0.6", falses)
+}
+
+// TestEstimatorKeepsASeldomPairNarrow: a pair bought once in 10 minutes
+// keeps up to longRunWeight orders of what it has been in its prior, so
+// its posterior does not fade back to the width of a platform never
+// tried; a change detected on another pair empties that part of its
+// prior.
+func TestEstimatorKeepsASeldomPairNarrow(t *testing.T) {
+	c := newClock()
+	e := NewEstimator(EstimatorOptions{HalfLife: 2 * time.Hour, Now: c.now})
+	for i := 0; i < 144; i++ { // a day at 40 %
+		c.advance(10 * time.Minute)
+		e.Record("c", "us", "tg", i%5 < 2)
+	}
+	est := e.Estimate("c", "us", "tg")
+	if n := est.Alpha + est.Beta; n < est.Evidence+priorWeight+longRunWeight-0.5 {
+		t.Errorf("posterior of %.1f orders from a record of %.1f: want the prior to carry %.0f + %.0f more", n, est.Evidence, priorWeight, longRunWeight)
+	}
+	if math.Abs(est.P-0.4) > 0.05 {
+		t.Errorf("P %.2f; want about 0.4", est.P)
+	}
+	// A pair long at 0.9 falls to nothing: the change detected, the old
+	// regime no longer speaks for the new one.
+	for i := 0; i < 1000; i++ {
+		c.advance(time.Second)
+		e.Record("d", "us", "tg", i%10 != 0)
+	}
+	d := e.m[pairKey{"d", "us", "tg"}]
+	for i := 0; d.restarts == 0; i++ {
+		if i == 20 {
+			t.Fatal("no change detected after 20 failures in a row at 0.9")
+		}
+		c.advance(time.Second)
+		e.Record("d", "us", "tg", false)
+	}
+	est = e.Estimate("d", "us", "tg")
+	if n := est.Alpha + est.Beta; n > est.Evidence+priorWeight+1 || est.P > 0.6 {
+		t.Errorf("after the change: posterior of %.1f orders from a record of %.1f, P %.2f; want only the %.0f of the plain prior besides", n, est.Evidence, est.P, priorWeight)
+	}
+}
+
+// TestEstimatorPlatformRecordHalfLife: a platform's record over every
+// pair (what a vendor's success floor reads) halves in platformHalfLife
+// whatever routing's half-life.
+func TestEstimatorPlatformRecordHalfLife(t *testing.T) {
+	c := newClock()
+	e := NewEstimator(EstimatorOptions{HalfLife: 6 * time.Hour, Now: c.now})
+	for i := 0; i < 10; i++ {
+		e.Record("a", "us", "tg", true)
+	}
+	c.advance(platformHalfLife)
+	if _, total := e.Platform("a"); math.Abs(total-5) > 1e-9 {
+		t.Errorf("platform record after one platformHalfLife: %.3f orders; want 5", total)
+	}
+	if ev := e.Estimate("a", "us", "tg").Evidence; math.Abs(ev-10*math.Exp2(-1.0/6)) > 1e-9 {
+		t.Errorf("pair record after an hour at a 6h half-life: %.3f; want %.3f", ev, 10*math.Exp2(-1.0/6))
+	}
+}

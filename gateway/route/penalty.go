@@ -35,7 +35,7 @@ func (g *Router) floor(p *platform.Platform) (platform.Penalty, bool) {
 		return platform.Penalty{}, false
 	}
 	// total · 2^(−t/halfLife) = sample  ⇒  t = halfLife · log2(total/sample)
-	left := time.Duration(float64(g.est.HalfLife()) * math.Log2(total/sample))
+	left := time.Duration(float64(platformHalfLife) * math.Log2(total/sample))
 	return platform.Penalty{
 		Scope: adapters.ScopeAccount,
 		Reason: fmt.Sprintf("recent success rate %.1f%% below min_success_rate %.1f%% (%.0f recent orders)",
