@@ -245,9 +245,10 @@ func TestPendingPurchase(t *testing.T) {
 		t.Fatalf("cancel = %q", b)
 	}
 	p2, ev2, w2 := estimate(p)
-	// The seeded record decayed by 3 minutes of a 1 h half-life; the
+	// The seeded record decayed by 3 minutes of the half-life; the
 	// cancelled order adds one.
-	if w2 != 0 || math.Abs(ev2-(ev0*math.Exp2(-3.0/60)+1)) > 0.02 || p2 >= p0 {
+	decayed := ev0 * math.Exp2(-float64(3*time.Minute)/float64(e.cfg.Routing.HalfLife))
+	if w2 != 0 || math.Abs(ev2-(decayed+1)) > 0.02 || p2 >= p0 {
 		t.Fatalf("after the cancel: P %.4f, evidence %.2f (was %.2f), %v waiting; want the order in the record, none waiting", p2, ev2, ev0, w2)
 	}
 }
