@@ -135,14 +135,14 @@ const platformHalfLife = time.Hour
 const (
 	// returnThreshold is the log-likelihood ratio, in nats, past which
 	// the last orders are held to be the pair back at its long-run rate.
-	// From a record of 0.2 and a long run of 0.9, 3 deliveries in a row
-	// pass it (4.5 nats) and 2 do not (3.0); from a record of 0.3, 3 or 4
-	// (each delivery counted lifts the record's mean). At 0.2, luck passes
-	// it about once in 125 orders. Measured on bench routing (40 seeds at
-	// 16 clients, 20 at 8): with the GLR alone a recovered platform came
-	// back within 387–519 orders; at 4 nats 227–238, at 3 nats 166–180,
-	// at 2 nats 147–175 — but at 8 clients false returns during the fall
-	// slowed leaving it to 67 orders (40 at 3 nats).
+	// From a record of 0.2 or 0.3 and a long run of 0.9, 3 deliveries in
+	// a row pass it (4.5 and 3.3 nats) and 2 do not; at 0.2, luck passes
+	// it about once in 125 orders. Measured on bench routing (seeds 1–20
+	// and 101–120 at 16 clients), orders until a recovered platform was
+	// back: the GLR alone 387–519; 4 nats 132–238; 3 nats 122–154; 2 nats
+	// 111–147, but 2 deliveries in a row at 0.2 come once in 25 tails, and
+	// a first version of this test at 2 nats slowed leaving a fallen
+	// platform at 8 clients to 67 orders (false returns).
 	returnThreshold = 3.0
 	// returnMinGap: the test runs only for a record this far below its
 	// long-run rate (a steady pair is left to the GLR).
@@ -350,7 +350,7 @@ func (e *Estimator) detect(d *decayed, delivered bool) {
 	}
 	// A return to the pair's long-run rate is a simple hypothesis, not
 	// any rate: the log-likelihood ratio of a tail under the long-run
-	// rate against the record's mean passes returnThreshold after far
+	// rate against the record before it passes returnThreshold after far
 	// fewer orders than the GLR over every rate does its threshold. A
 	// platform back at 0.9 from a record of 0.2 is seen in 3 deliveries
 	// in a row rather than 6 to 9 (the GLR's bar rises as each delivery
@@ -358,22 +358,8 @@ func (e *Estimator) detect(d *decayed, delivered bool) {
 	// minChangeRecord orders: after a fall the pair is bought so seldom
 	// that its record never gets there.
 	if best <= changeThreshold {
-		m0 := longRunRate(d)
-		if m0 > p+returnMinGap {
-			up, down := math.Log(m0/p), math.Log((1-m0)/(1-p))
-			hits, g, top := 0, 0.0, returnThreshold
-			for k := 1; k <= d.nRecent; k++ {
-				if d.recent>>(k-1)&1 == 1 {
-					hits++
-					g += up
-				} else {
-					g += down
-				}
-				if k >= minChangeWindow && g > top {
-					top = g
-					best, bestK, bestHits = changeThreshold+g, k, hits
-				}
-			}
+		if k, h, g := returnTail(d, delivered); k > 0 {
+			best, bestK, bestHits = changeThreshold+g, k, h
 		}
 	}
 	if best > changeThreshold {
@@ -390,6 +376,51 @@ func (e *Estimator) detect(d *decayed, delivered bool) {
 		d.restarts++
 		d.sinceTotal, d.sinceDelivered = 0, 0 // the old regime says nothing of the new
 	}
+}
+
+// returnTail finds the tail of the pair's last outcomes (the newest,
+// delivered, not yet in the record) that is likeliest the pair back at
+// its long-run rate, if any passes returnThreshold: its length, its
+// deliveries and its log-likelihood ratio; k = 0 if none. Each tail is
+// held against the record as it was before the tail — the record less
+// the tail's older outcomes — not against a record its own deliveries
+// have already lifted (a record of 0.3 lifted to 0.45 by 5 deliveries
+// would ask for a 6th, and a 7th, …).
+func returnTail(d *decayed, delivered bool) (bestK, bestHits int, top float64) {
+	est := estimateOf(d)
+	m0 := longRunRate(d)
+	if m0 <= est.P {
+		return 0, 0, 0
+	}
+	newest := 0
+	if delivered {
+		newest = 1
+	}
+	top = returnThreshold
+	hits := 0
+	for k := 1; k <= d.nRecent; k++ {
+		if d.recent>>(k-1)&1 == 1 {
+			hits++
+		}
+		// The record before the tail: less the tail's k−1 older outcomes
+		// (each counted about once: they are recent).
+		a := est.Alpha - float64(hits-newest)
+		b := est.Beta - float64(k-hits-(1-newest))
+		if a <= 0 || b <= 0 || a+b < priorWeight {
+			break // the tail reaches past what the record holds
+		}
+		q := a / (a + b)
+		if k < minChangeWindow || m0 <= q+returnMinGap {
+			continue
+		}
+		if g := float64(hits)*math.Log(m0/q) + float64(k-hits)*math.Log((1-m0)/(1-q)); g > top {
+			bestK, bestHits, top = k, hits, g
+		}
+	}
+	if bestK == 0 {
+		return 0, 0, 0
+	}
+	return bestK, bestHits, top
 }
 
 // klBernoulli is the Kullback–Leibler divergence of Bernoulli(p) from
