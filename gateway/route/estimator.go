@@ -59,7 +59,7 @@ type pairKey struct{ platform, country, service string }
 type decayed struct {
 	// hl is the record's half-life: the estimator's for a pair,
 	// platformHalfLife for a platform's record over every pair.
-	hl time.Duration
+	hl               time.Duration
 	delivered, total float64
 	// The delay of delivered orders with a known delay: total weight, and
 	// weighted sums of ln(seconds) and of its square.
