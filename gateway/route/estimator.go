@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"smsgate/config"
 	"smsgate/ledger"
 )
 
@@ -178,7 +179,7 @@ const (
 // EstimatorOptions configure an Estimator.
 type EstimatorOptions struct {
 	// HalfLife: an ended order counts half as much this long after it
-	// ended; default 1h.
+	// ended; default [routing] half_life's.
 	HalfLife time.Duration
 	// MaxEvidence caps the evidence of a pair (delivery and delay): past
 	// it each new order pushes out an equal share of the old, so that a
@@ -202,7 +203,7 @@ type EstimatorOptions struct {
 // NewEstimator builds an empty estimator.
 func NewEstimator(o EstimatorOptions) *Estimator {
 	if o.HalfLife <= 0 {
-		o.HalfLife = time.Hour
+		o.HalfLife = config.Defaults().Routing.HalfLife
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -331,7 +332,8 @@ func (e *Estimator) detect(d *decayed, delivered bool) {
 		d.recent |= 1
 	}
 	d.nRecent = min(d.nRecent+1, 64)
-	p := estimateOf(d).P
+	est := estimateOf(d)
+	p := est.P
 	best, bestK, bestHits := 0.0, 0, 0
 	hits := 0
 	// A record of fewer than minChangeRecord orders is mostly prior and
@@ -358,7 +360,7 @@ func (e *Estimator) detect(d *decayed, delivered bool) {
 	// minChangeRecord orders: after a fall the pair is bought so seldom
 	// that its record never gets there.
 	if best <= changeThreshold {
-		if k, h, g := returnTail(d, delivered); k > 0 {
+		if k, h, g := returnTail(d, est, delivered); k > 0 {
 			best, bestK, bestHits = changeThreshold+g, k, h
 		}
 	}
@@ -379,16 +381,15 @@ func (e *Estimator) detect(d *decayed, delivered bool) {
 }
 
 // returnTail finds the tail of the pair's last outcomes (the newest,
-// delivered, not yet in the record) that is likeliest the pair back at
+// delivered, not yet in the record, whose estimate is est) that is likeliest the pair back at
 // its long-run rate, if any passes returnThreshold: its length, its
 // deliveries and its log-likelihood ratio; k = 0 if none. Each tail is
 // held against the record as it was before the tail — the record less
 // the tail's older outcomes — not against a record its own deliveries
 // have already lifted (a record of 0.3 lifted to 0.45 by 5 deliveries
 // would ask for a 6th, and a 7th, …).
-func returnTail(d *decayed, delivered bool) (bestK, bestHits int, top float64) {
-	est := estimateOf(d)
-	m0 := longRunRate(d)
+func returnTail(d *decayed, est Estimate, delivered bool) (bestK, bestHits int, top float64) {
+	m0 := est.LongRun
 	if m0 <= est.P {
 		return 0, 0, 0
 	}

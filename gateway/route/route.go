@@ -482,13 +482,18 @@ type Router struct {
 
 // New builds a router; rng drives the random strategy.
 func New(cfg config.Routing, m Market, conv *fx.FX, rng *rand.Rand, now func() time.Time) *Router {
-	est := NewEstimator(EstimatorOptions{HalfLife: cfg.HalfLife, Share: cfg.Refresh > 0, Probe: cfg.Probe, Now: now})
-	if cfg.GiveUp <= 0 { // a config that skipped Validate (tests)
-		cfg.GiveUp = 2 * time.Minute
+	// A config that skipped Validate (tests) gets the documented defaults.
+	def := config.Defaults().Routing
+	if cfg.HalfLife <= 0 {
+		cfg.HalfLife = def.HalfLife
+	}
+	if cfg.GiveUp <= 0 {
+		cfg.GiveUp = def.GiveUp
 	}
 	if !(cfg.ValueOfMinute > 0) {
-		cfg.ValueOfMinute = 0.05
+		cfg.ValueOfMinute = def.ValueOfMinute
 	}
+	est := NewEstimator(EstimatorOptions{HalfLife: cfg.HalfLife, Share: cfg.Refresh > 0, Probe: cfg.Probe, Now: now})
 	return &Router{cfg: cfg, market: m, fx: conv, est: est, rng: rng}
 }
 
